@@ -1,0 +1,186 @@
+"""The arithmetic of one spatial dimension, exactly as PyTorch 2.13 does it.
+
+This is the single source of truth for every layer's size rule. The forward calculator
+(:mod:`convcalc.spec`), the inverse solver (:mod:`convcalc.solve`) and the receptive field all
+call these functions; nothing else writes a size formula.
+
+Notation (per dimension): ``L`` input size, ``k`` kernel, ``s`` stride, ``p`` padding,
+``d`` dilation, ``k_eff = d·(k−1) + 1``. ``//`` is floor division (toward −∞), as in Python.
+
+Each forward function returns the output size or raises :class:`Refusal` where PyTorch refuses
+the layer (or, for an empty dimension, where convcalc does: see SEMANTICS.md). Each inverse
+function answers "which strides give output ``M``?" in O(1), as intervals
+``(lo, hi)`` with ``hi = None`` for "and every larger stride".
+
+This module imports nothing, so that ``convcalc solve`` starts fast.
+"""
+
+from __future__ import annotations
+
+Interval = tuple[int, int | None]
+
+
+class Refusal(ValueError):
+    """A layer setting PyTorch would refuse, in words a student understands.
+
+    ``field`` names the spec field at fault, where one is.
+    """
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+def effective_kernel(k: int, d: int) -> int:
+    """k_eff = d·(k − 1) + 1: the span of a dilated kernel."""
+    return d * (k - 1) + 1
+
+
+# --- forward -------------------------------------------------------------------------------
+
+
+def conv_out(length: int, k: int, s: int, p: int, d: int) -> int:
+    """out = (L + 2p − k_eff) // s + 1; refused when L + 2p < k_eff."""
+    k_eff = effective_kernel(k, d)
+    if length + 2 * p < k_eff:
+        what = f"kernel {k}" if d == 1 else f"dilated kernel {k_eff} (kernel {k}, dilation {d})"
+        return _refuse(f"{what} is larger than the padded input {length + 2 * p}", "kernel_size")
+    return (length + 2 * p - k_eff) // s + 1
+
+
+def conv_same_padding(k: int, d: int) -> tuple[int, int]:
+    """padding='same' (stride 1 only): total d·(k − 1), left = total // 2, right = the rest."""
+    total = d * (k - 1)
+    return total // 2, total - total // 2
+
+
+def conv_transpose_out(length: int, k: int, s: int, p: int, d: int, op: int) -> int:
+    """out = (L − 1)·s − 2p + d·(k − 1) + output_padding + 1; needs output_padding < max(s, d)."""
+    if op >= max(s, d):
+        return _refuse(
+            f"output_padding {op} must be smaller than max(stride, dilation) = {max(s, d)}",
+            "output_padding",
+        )
+    out = (length - 1) * s - 2 * p + d * (k - 1) + op + 1
+    if out <= 0:
+        return _refuse(
+            f"the output size would be {out}: padding {p} removes more than the layer produces",
+            "padding",
+        )
+    return out
+
+
+def pool_out(length: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
+    """out = (L + 2p − k_eff + (s − 1 if ceil_mode else 0)) // s + 1.
+
+    In ceil_mode, if (out − 1)·s ≥ L + p, out −= 1 (the last window may not start in the right
+    padding). Padding must be at most half the raw kernel: p ≤ k // 2. Refused when out ≤ 0.
+    """
+    if p > k // 2:
+        return _refuse(
+            f"padding {p} is more than half the kernel {k} (at most {k // 2})", "padding"
+        )
+    k_eff = effective_kernel(k, d)
+    out = (length + 2 * p - k_eff + (s - 1 if ceil_mode else 0)) // s + 1
+    if ceil_mode and (out - 1) * s >= length + p:
+        out -= 1
+    if out <= 0:
+        what = f"kernel {k}" if d == 1 else f"dilated kernel {k_eff} (kernel {k}, dilation {d})"
+        return _refuse(f"{what} is larger than the padded input {length + 2 * p}", "kernel_size")
+    return out
+
+
+def avgpool3d_check(length: int, k: int) -> None:
+    """3-D average pooling also refuses an unpadded input smaller than the kernel."""
+    if length < k:
+        _refuse(f"3-D avgpool needs the input {length} to be at least the kernel {k}", "kernel_size")
+
+
+def adaptive_out(length: int, size: int | None) -> int:
+    """Any output size; ``None`` keeps the input size. Window i covers
+    [floor(i·L/O), ceil((i+1)·L/O))."""
+    return length if size is None else size
+
+
+def _refuse(message: str, field: str | None) -> int:
+    raise Refusal(message, field)
+
+
+# --- inverse: which strides give M? --------------------------------------------------------
+
+
+def conv_strides(n: int, m: int, k: int, p: int, d: int) -> list[Interval]:
+    """Strides s with (N + 2p − k_eff) // s + 1 = M.
+
+    With A = N + 2p − k_eff ≥ 0 and q = M − 1: q = 0 needs s > A; q ≥ 1 needs
+    A // (q+1) < s ≤ A // q.
+    """
+    a = n + 2 * p - effective_kernel(k, d)
+    q = m - 1
+    if a < 0 or q < 0:
+        return []
+    if q == 0:
+        return [(a + 1, None)]
+    lo, hi = a // (q + 1) + 1, a // q
+    return [(lo, hi)] if lo <= hi else []
+
+
+def pool_strides(n: int, m: int, k: int, p: int, d: int, ceil_mode: bool) -> list[Interval]:
+    """Strides s for which :func:`pool_out` gives M (empty if the padding is refused).
+
+    floor mode is conv's rule. ceil mode: out₀ = ⌈A/s⌉ + 1 then one less if (out₀−1)·s ≥ N + p,
+    so M comes from ⌈A/s⌉ = M with M·s ≥ N + p, or from ⌈A/s⌉ = M − 1 with (M−1)·s < N + p.
+    """
+    if p > k // 2 or m < 1:
+        return []
+    if not ceil_mode:
+        return conv_strides(n, m, k, p, d)
+    a = n + 2 * p - effective_kernel(k, d)
+    np_ = n + p
+    # ⌈A/s⌉ = M and M·s ≥ N + p  (strides below those of the second case)
+    first = _intersect(_ceil_quotient_strides(a, m), (-(-np_ // m), None))
+    # ⌈A/s⌉ = M − 1 and (M − 1)·s < N + p
+    bound = None if m == 1 else (np_ - 1) // (m - 1)
+    second = _intersect(_ceil_quotient_strides(a, m - 1), (1, bound))
+    return [iv for iv in (first, second) if iv is not None]
+
+
+def _ceil_quotient_strides(a: int, c: int) -> Interval | None:
+    """Strides s ≥ 1 with ⌈a / s⌉ = c (c ≥ 0): s·(c − 1) < a ≤ s·c."""
+    if c == 0:
+        return (1 - a, None) if a <= 0 else None
+    if c == 1:
+        return (a, None) if a >= 1 else None
+    lo, hi = max(1, -(-a // c)), (a - 1) // (c - 1)
+    return (lo, hi) if lo <= hi else None
+
+
+def conv_transpose_strides(n: int, m: int, k: int, p: int, d: int) -> list[Interval]:
+    """Strides s for which some output_padding op gives M; op = R − (N − 1)·s.
+
+    R = M − 1 + 2p − d·(k − 1) = (N − 1)·s + op, with 0 ≤ op < max(s, d).
+    For N = 1, op = R and every stride above R − 1 (or every stride, if R < d) works.
+    """
+    r = m - 1 + 2 * p - d * (k - 1)
+    if r < 0 or m < 1:
+        return []
+    if n == 1:
+        return [(1, None)] if r < d else [(r + 1, None)]
+    hi = r // (n - 1)  # op ≥ 0
+    lo = max(1, min(r // n + 1, (r - d) // (n - 1) + 1))  # op < s or op < d
+    return [(lo, hi)] if lo <= hi else []
+
+
+def conv_transpose_output_padding(n: int, m: int, k: int, s: int, p: int, d: int) -> int:
+    """The output_padding that completes a conv_transpose to size M: R − (N − 1)·s."""
+    return m - 1 + 2 * p - d * (k - 1) - (n - 1) * s
+
+
+def _intersect(a: Interval | None, b: Interval) -> Interval | None:
+    if a is None:
+        return None
+    lo = max(a[0], b[0])
+    his = [h for h in (a[1], b[1]) if h is not None]
+    hi = min(his) if his else None
+    return (lo, hi) if hi is None or lo <= hi else None

@@ -1,0 +1,213 @@
+"""Reading spec files: safe YAML with line numbers, without recursion.
+
+PyYAML's composer is recursive and its constructor forgets where things were written. Here the
+document is built from the parser's *events* with an explicit stack, so that
+
+- every mapping key and list item keeps the line it was written on (:class:`Document.line_of`),
+- nesting depth, alias expansion and file size are bounded before anything else sees the data,
+- only YAML's plain types exist: a tag that would build a Python object is an error.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from convcalc.errors import SpecError
+
+MAX_DEPTH = 100
+MAX_NODES = 1_000_000
+MAX_BYTES = 64 * 1024 * 1024
+_STD_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "!"}
+
+Container = dict[Any, Any] | list[Any]
+
+
+@dataclass
+class Document:
+    """A parsed YAML document and where each of its parts was written."""
+
+    file: str
+    name: str
+    data: Any
+    # id(container) -> {key or index: 1-based line}
+    lines: dict[int, dict[Any, int]] = field(default_factory=dict)
+
+    def line_of(self, path: list[str | int]) -> int | None:
+        """The line of the deepest part of ``path`` (keys and indices from the root) written."""
+        node, line = self.data, None
+        for key in path:
+            marks = self.lines.get(id(node), {})
+            if key not in marks:
+                break
+            line = marks[key]
+            node = node[key]
+        return line
+
+
+def read_source(source: str, bundled: dict[str, Path]) -> tuple[str, str, str]:
+    """(text, file label, default name) for a path, ``-`` or a bundled spec's name."""
+    if source == "-":
+        return _decode(sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"), "<stdin>", "stdin"
+    path = Path(source)
+    if not path.exists() and source in bundled:
+        path = bundled[source]
+    try:
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_BYTES + 1)
+    except FileNotFoundError:
+        names = ", ".join(sorted(bundled))
+        raise SpecError(
+            f"no such file, and no bundled spec of that name (bundled: {names})", file=source
+        ) from None
+    except IsADirectoryError:
+        raise SpecError("is a directory, not a spec file", file=source) from None
+    except OSError as exc:
+        raise SpecError(f"cannot read: {exc.strerror}", file=source) from None
+    return _decode(raw, source), source, path.stem
+
+
+def _decode(raw: bytes, label: str) -> str:
+    if len(raw) > MAX_BYTES:
+        raise SpecError(f"larger than {MAX_BYTES // 2**20} MiB: not a spec file", file=label)
+    if b"\0" in raw:
+        raise SpecError("is a binary file, not YAML text", file=label)
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"is not UTF-8 text (byte {exc.start}): not a YAML spec", file=label
+        ) from None
+
+
+def parse_yaml(text: str, file: str, name: str) -> Document:
+    """Build the document from parser events; see the module docstring for what it refuses."""
+    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    helper = yaml.SafeLoader("")  # resolves and constructs plain scalars
+    doc = Document(file=file, name=name, data=None)
+    anchors: dict[str, Any] = {}
+    # each frame: [container, key awaiting its value (mappings), merges, anchor, line]
+    stack: list[list[Any]] = []
+    documents = 0
+    root: list[Any] = []
+
+    def fail(message: str, line: int | None) -> SpecError:
+        return SpecError(message, file=file, line=line)
+
+    def attach(value: Any, line: int) -> None:
+        if not stack:
+            root.append(value)
+            return
+        frame = stack[-1]
+        container = frame[0]
+        if isinstance(container, list):
+            doc.lines.setdefault(id(container), {})[len(container)] = line
+            container.append(value)
+        elif frame[1] is _NO_KEY:
+            if isinstance(value, dict | list):
+                raise fail("a mapping key must be a plain value, not a list or mapping", line)
+            if value in container or (value is _MERGE and frame[2] is not None):
+                raise fail(f"duplicate key {value!r}", line)
+            frame[1] = (value, line)
+        else:
+            key, key_line = frame[1]
+            frame[1] = _NO_KEY
+            if key == _MERGE:
+                frame[2] = value
+            else:
+                doc.lines.setdefault(id(container), {})[key] = key_line
+                container[key] = value
+
+    try:
+        for event in yaml.parse(text, Loader=loader_cls):
+            line = event.start_mark.line + 1 if event.start_mark else 0
+            if isinstance(event, yaml.ScalarEvent):
+                node = yaml.ScalarNode(
+                    helper.resolve(yaml.ScalarNode, event.value, event.implicit)
+                    if event.tag in (None, "!")
+                    else event.tag,
+                    event.value,
+                    style=event.style,
+                )
+                is_merge = node.tag == "tag:yaml.org,2002:merge"
+                value = _MERGE if is_merge else helper.construct_object(node)
+                if event.anchor:
+                    anchors[event.anchor] = value
+                attach(value, line)
+            elif isinstance(event, yaml.AliasEvent):
+                if event.anchor not in anchors:
+                    open_anchors = {frame[3] for frame in stack}
+                    reason = "refers to itself" if event.anchor in open_anchors else "is not defined"
+                    raise fail(f"alias *{event.anchor} {reason}", line)
+                attach(anchors[event.anchor], line)
+            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+                if event.tag is not None and event.tag not in _STD_TAGS:
+                    raise fail(f"tag {event.tag} is not allowed in a spec file", line)
+                if len(stack) >= MAX_DEPTH:
+                    raise fail(f"nested more than {MAX_DEPTH} levels deep", line)
+                is_map = isinstance(event, yaml.MappingStartEvent)
+                stack.append([{} if is_map else [], _NO_KEY, None, event.anchor, line])
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                container, _, merges, anchor, start = stack.pop()
+                if merges is not None:
+                    _merge(container, merges, doc, fail, start)
+                if anchor:
+                    anchors[anchor] = container
+                attach(container, start)
+            elif isinstance(event, yaml.DocumentStartEvent):
+                documents += 1
+                if documents > 1:
+                    raise fail("holds more than one YAML document", line)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise fail(f"YAML syntax error: {problem}", mark.line + 1 if mark else None) from None
+    doc.data = root[0] if root else None
+    _check_size(doc.data, fail)
+    return doc
+
+
+class _Merge:
+    """The ``<<`` merge key, until its mapping is complete."""
+
+
+_MERGE = _Merge()
+_NO_KEY = object()
+
+
+def _merge(container: dict[Any, Any], merges: Any, doc: Document, fail: Any, line: int) -> None:
+    """``<<: *base`` (or a list of them): copy the keys that are not written here."""
+    sources = merges if isinstance(merges, list) else [merges]
+    for source in sources:
+        if not isinstance(source, dict):
+            raise fail("'<<' must merge a mapping (or a list of mappings)", line)
+        marks = doc.lines.setdefault(id(container), {})
+        for key, value in source.items():
+            if key not in container:
+                container[key] = value
+                marks[key] = doc.lines.get(id(source), {}).get(key, line)
+
+
+def _check_size(data: Any, fail: Any) -> None:
+    """Refuse a document whose aliases expand past MAX_NODES values (a "billion laughs")."""
+    sizes: dict[int, int] = {}
+    todo: list[tuple[Any, bool]] = [(data, False)]
+    while todo:
+        node, children_done = todo.pop()
+        if id(node) in sizes or not isinstance(node, dict | list):
+            continue
+        children = list(node.values()) if isinstance(node, dict) else node
+        if children_done:
+            total = 1 + sum(sizes.get(id(c), 1) for c in children)
+            if total > MAX_NODES:
+                raise fail(
+                    f"expands to more than {MAX_NODES:,} values through aliases: refused", None
+                )
+            sizes[id(node)] = total
+        else:
+            todo.append((node, True))
+            todo.extend((c, False) for c in children if isinstance(c, dict | list))

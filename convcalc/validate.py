@@ -1,0 +1,127 @@
+"""From a YAML document to a validated :class:`~convcalc.spec.Spec`, with errors a student reads.
+
+Pydantic's errors carry a location such as ``('layers', 1, 'conv', 'kernel_size')``; here that
+becomes ``net.yaml:4: layers[1] (conv), field kernel_size: must be a positive integer ...``.
+"""
+
+from __future__ import annotations
+
+import difflib
+from typing import Any
+
+from pydantic import ValidationError
+
+from convcalc.errors import SpecError
+from convcalc.loader import Document
+from convcalc.spec import Spec, layer_types
+
+MAX_REPORTED = 3
+
+
+def format_path(path: list[str | int]) -> str:
+    """``['layers', 3, 'body', 1]`` → ``layers[3].body[1]``."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else str(key)
+    return text
+
+
+def validate(doc: Document) -> Spec:
+    """The spec in ``doc``, or a :class:`SpecError` naming file, line, layer and field."""
+    data = doc.data
+    if data is None:
+        raise SpecError("is empty: a spec needs 'input' and 'layers'", file=doc.file)
+    if not isinstance(data, dict):
+        raise SpecError(
+            "the top level must be a mapping with 'input' and 'layers', "
+            f"not a {type(data).__name__}",
+            file=doc.file,
+            line=1,
+        )
+    try:
+        return Spec.model_validate(data)
+    except ValidationError as exc:
+        errors = [_locate(doc, err) for err in exc.errors()]
+    first = errors[0]
+    if len(errors) > 1:
+        more = [str(e) for e in errors[1:MAX_REPORTED]]
+        if len(errors) > MAX_REPORTED:
+            more.append(f"... and {len(errors) - MAX_REPORTED} more")
+        first.message += "\n" + "\n".join(more)
+    raise first
+
+
+def _locate(doc: Document, err: Any) -> SpecError:
+    """Walk pydantic's location through the data, skipping union branch names."""
+    node: Any = doc.data
+    path: list[str | int] = []
+    layer_path: list[str | int] | None = None
+    layer: dict[str, Any] | None = None
+    for key in err["loc"]:
+        if isinstance(node, dict) and key in node:
+            node = node[key]
+        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
+            node = node[key]
+        else:
+            continue
+        path.append(key)
+        if isinstance(node, dict) and "type" in node:
+            layer_path, layer = list(path), node
+    kind = err["type"]
+    field = path[-1] if path and layer_path is not None and len(path) > len(layer_path) else None
+    if layer_path is None and len(path) > 0 and isinstance(path[0], str):
+        field = path[0]
+    message = _message(kind, err, layer)
+    if kind == "extra_forbidden":
+        field = err["loc"][-1]
+        message = _unknown_field(str(field), layer)
+    elif kind == "missing":
+        field = err["loc"][-1]
+    line = doc.line_of(path)
+    return SpecError(
+        message,
+        file=doc.file,
+        line=line,
+        path=format_path(layer_path) if layer_path is not None else None,
+        layer_type=str(layer.get("type")) if layer is not None else None,
+        field=str(field) if field is not None else None,
+    )
+
+
+def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
+    if kind == "convcalc":
+        return str(err["ctx"]["message"])
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "union_tag_invalid":
+        names = list(layer_types())
+        wrong = str(err["ctx"]["tag"])
+        close = difflib.get_close_matches(wrong, names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown layer type '{wrong}'{hint}; valid types: {', '.join(names)}"
+    if kind == "union_tag_not_found":
+        return "a layer needs a 'type', e.g. {type: conv, out_channels: 16, kernel_size: 3}"
+    if kind in ("model_attributes_type", "model_type", "dict_type"):
+        return "a layer must be a mapping such as {type: relu}"
+    if kind == "list_type":
+        return "must be a list"
+    if kind == "string_type":
+        return "must be text"
+    if kind == "literal_error":
+        return f"must be {err['ctx']['expected']}, not {err['input']!r}"
+    return str(err["msg"])
+
+
+def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
+    if name in ("in_channels", "in_features", "num_features"):
+        return f"{name} is never written: it comes from the previous layer's output"
+    if layer is None:
+        valid = [f for f in Spec.model_fields]
+        where = "a spec"
+    else:
+        cls = layer_types().get(str(layer.get("type")))
+        valid = [f for f in cls.model_fields if f != "type"] if cls else []
+        where = f"a {layer.get('type')} layer"
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown field: {hint}{where} takes {', '.join(valid) or 'no fields'}"

@@ -94,7 +94,9 @@ def pool_out(length: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> in
 def avgpool3d_check(length: int, k: int) -> None:
     """3-D average pooling also refuses an unpadded input smaller than the kernel."""
     if length < k:
-        _refuse(f"3-D avgpool needs the input {length} to be at least the kernel {k}", "kernel_size")
+        _refuse(
+            f"3-D avgpool needs the input {length} to be at least the kernel {k}", "kernel_size"
+        )
 
 
 def adaptive_out(length: int, size: int | None) -> int:

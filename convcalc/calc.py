@@ -118,10 +118,8 @@ def analyse(spec: Spec, name: str) -> Summary:
 
 
 def bundled_specs() -> dict[str, Path]:
-    """The specs that ship with convcalc, by name."""
-    from importlib.resources import files
-
-    folder = Path(str(files("convcalc"))) / "specs"
+    """The specs that ship with convcalc (the package's specs/, a link to the repo's), by name."""
+    folder = Path(__file__).parent / "specs"
     return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
 
 

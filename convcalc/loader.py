@@ -22,7 +22,8 @@ from convcalc.errors import SpecError
 MAX_DEPTH = 100
 MAX_NODES = 1_000_000
 MAX_BYTES = 64 * 1024 * 1024
-_STD_TAGS = {"tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "!"}
+_YAML = "tag:yaml.org,2002:"
+_STD_TAGS = {f"{_YAML}{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null")}
 
 Container = dict[Any, Any] | list[Any]
 
@@ -126,8 +127,9 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
         for event in yaml.parse(text, Loader=loader_cls):
             line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, yaml.ScalarEvent):
+                _check_tag(event.tag, line, fail)
                 node = yaml.ScalarNode(
-                    helper.resolve(yaml.ScalarNode, event.value, event.implicit)
+                    helper.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
                     if event.tag in (None, "!")
                     else event.tag,
                     event.value,
@@ -141,12 +143,13 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
             elif isinstance(event, yaml.AliasEvent):
                 if event.anchor not in anchors:
                     open_anchors = {frame[3] for frame in stack}
-                    reason = "refers to itself" if event.anchor in open_anchors else "is not defined"
+                    reason = (
+                        "refers to itself" if event.anchor in open_anchors else "is not defined"
+                    )
                     raise fail(f"alias *{event.anchor} {reason}", line)
                 attach(anchors[event.anchor], line)
             elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
-                if event.tag is not None and event.tag not in _STD_TAGS:
-                    raise fail(f"tag {event.tag} is not allowed in a spec file", line)
+                _check_tag(event.tag, line, fail)
                 if len(stack) >= MAX_DEPTH:
                     raise fail(f"nested more than {MAX_DEPTH} levels deep", line)
                 is_map = isinstance(event, yaml.MappingStartEvent)
@@ -169,6 +172,13 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
     doc.data = root[0] if root else None
     _check_size(doc.data, fail)
     return doc
+
+
+def _check_tag(tag: str | None, line: int, fail: Any) -> None:
+    """Only YAML's plain types: a tag that would build a Python object is refused, unrun."""
+    if tag is not None and tag != "!" and tag not in _STD_TAGS:
+        shown = tag.replace(_YAML, "!!")
+        raise fail(f"the tag {shown} is not allowed in a spec file (nothing was run)", line)
 
 
 class _Merge:

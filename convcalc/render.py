@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from convcalc.calc import Summary
@@ -70,4 +69,6 @@ def markdown(summary: Summary) -> str:
 
 def to_json(value: Any) -> str:
     """JSON with the non-ASCII labels kept readable."""
+    import json
+
     return json.dumps(value, indent=2, ensure_ascii=False)

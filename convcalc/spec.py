@@ -8,8 +8,6 @@ naming it in :data:`AnyLayer`.
 Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(features,)``.
 """
 
-from __future__ import annotations
-
 import math
 from typing import Annotated, Any, Literal, get_args
 
@@ -39,7 +37,9 @@ def _show(value: Any) -> str:
         return f"the text {value!r}"
     if value is None:
         return "null"
-    return f"{type(value).__name__} {value!r}"
+    if isinstance(value, int):
+        return str(value)
+    return f"a {type(value).__name__}"
 
 
 def _is_int(value: Any) -> bool:
@@ -58,13 +58,14 @@ def _integer(minimum: int) -> Any:
 
 
 def _dims(minimum: int) -> Any:
-    one = _integer(minimum)
     word = "a positive integer" if minimum == 1 else f"an integer ≥ {minimum}"
 
     def check(value: Any) -> int | tuple[int, ...]:
         if isinstance(value, list | tuple):
             if not 1 <= len(value) <= 3:
-                raise _error(f"a list must give 1 to 3 values (one per dimension), not {len(value)}")
+                raise _error(
+                    f"a list must give 1 to 3 values (one per dimension), not {len(value)}"
+                )
             for item in value:
                 if not _is_int(item) or item < minimum:
                     raise _error(f"every entry must be {word}, not {_show(item)}")
@@ -221,7 +222,8 @@ def label(value: tuple[Any, ...], *, every: bool = False) -> str:
 class Layer(BaseModel):
     """What every layer has: a ``type`` and a rule from input shape to output shape."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # built once, inside Spec: building each layer's own validator at import doubles start-up
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     type: str
 
     def forward(self, shape: Shape) -> tuple[Shape, Tensors]:
@@ -426,7 +428,7 @@ class Linear(Layer):
     bias: Flag = True
 
     def forward(self, shape: Shape) -> tuple[Shape, Tensors]:
-        tensors = {"weight": (self.out_features, shape[-1])}
+        tensors: Tensors = {"weight": (self.out_features, shape[-1])}
         if self.bias:
             tensors["bias"] = (self.out_features,)
         return (*shape[:-1], self.out_features), tensors

@@ -68,9 +68,13 @@ def _locate(doc: Document, err: Any) -> SpecError:
         if isinstance(node, dict) and "type" in node:
             layer_path, layer = list(path), node
     kind = err["type"]
-    field = path[-1] if path and layer_path is not None and len(path) > len(layer_path) else None
-    if layer_path is None and len(path) > 0 and isinstance(path[0], str):
-        field = path[0]
+    if layer_path is not None:
+        where = format_path(layer_path)
+        field = path[len(layer_path)] if len(path) > len(layer_path) else None
+    elif len(path) > 1:  # inside a list of layers, but not a layer with a type
+        where, field = format_path(path), None
+    else:
+        where, field = None, path[0] if path else None
     message = _message(kind, err, layer)
     if kind == "extra_forbidden":
         field = err["loc"][-1]
@@ -82,7 +86,7 @@ def _locate(doc: Document, err: Any) -> SpecError:
         message,
         file=doc.file,
         line=line,
-        path=format_path(layer_path) if layer_path is not None else None,
+        path=where,
         layer_type=str(layer.get("type")) if layer is not None else None,
         field=str(field) if field is not None else None,
     )

@@ -1,0 +1,213 @@
+"""Every class of bad input of CONTRACT §4: exit 2, a located message on stderr, no traceback."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+LAYER = "input: [3, 32, 32]\nlayers:\n"
+
+CASES = {
+    # name: (file text, fragments the message must hold)
+    "empty": ("", ["net.yaml", "empty"]),
+    "yaml syntax": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: [3, 3}\n",
+        ["net.yaml:3", "YAML syntax"],
+    ),
+    "top level a list": ("- 1\n- 2\n", ["net.yaml:1", "top level must be a mapping"]),
+    "missing input": ("layers: []\n", ["net.yaml", "field input", "missing"]),
+    "missing layers": ("input: [3, 32, 32]\n", ["net.yaml", "field layers", "missing"]),
+    "unknown type": (
+        LAYER + "  - {type: relu}\n  - {type: convv, out_channels: 8}\n",
+        [
+            "net.yaml:4",
+            "layers[1] (convv)",
+            "unknown layer type 'convv'",
+            "did you mean 'conv'",
+            "maxpool",
+        ],
+    ),
+    "misspelt field": (
+        LAYER + "  - type: conv\n    out_channels: 8\n    kernal_size: 3\n",
+        ["net.yaml:5", "layers[0] (conv)", "field kernal_size", "did you mean 'kernel_size'"],
+    ),
+    "in_channels written": (
+        LAYER + "  - {type: conv, in_channels: 3, out_channels: 8, kernel_size: 3}\n",
+        ["layers[0] (conv)", "in_channels", "previous layer"],
+    ),
+    "zero": (
+        LAYER + "  - type: conv\n    out_channels: 8\n    kernel_size: 0\n",
+        ["net.yaml:5", "field kernel_size", "positive integer", "not 0"],
+    ),
+    "negative": (
+        LAYER + "  - {type: conv, out_channels: -8, kernel_size: 3}\n",
+        ["net.yaml:3", "field out_channels", "not -8"],
+    ),
+    "negative padding": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: 3, padding: -1}\n",
+        ["field padding", "≥ 0"],
+    ),
+    "bool": (
+        LAYER + "  - {type: conv, out_channels: true, kernel_size: 3}\n",
+        ["field out_channels", "boolean"],
+    ),
+    "float": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: 2.5}\n",
+        ["field kernel_size", "2.5"],
+    ),
+    "float in a list": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: [3, 3.0]}\n",
+        ["field kernel_size", "3.0"],
+    ),
+    "wrong list length": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: [3, 3, 3]}\n",
+        ["net.yaml:3", "field kernel_size", "3 values", "2 spatial dimensions"],
+    ),
+    "collapsing stack": (
+        LAYER
+        + "  - {type: conv, out_channels: 8, kernel_size: 3}\n  - type: conv\n    out_channels: 8\n    kernel_size: 31\n",
+        [
+            "net.yaml:6",
+            "layers[1] (conv)",
+            "kernel 31 is larger than the padded input 30 (dimension 1)",
+        ],
+    ),
+    "groups": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: 3, groups: 2}\n",
+        ["layers[0] (conv)", "field groups", "does not divide the 3 input channels"],
+    ),
+    "same with stride 2": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: 3, padding: same, stride: 2}\n",
+        ["field padding", "'same' needs stride 1"],
+    ),
+    "pool padding": (
+        LAYER + "  - {type: maxpool, kernel_size: 3, padding: 2}\n",
+        ["layers[0] (maxpool)", "field padding", "half the kernel"],
+    ),
+    "output_padding": (
+        LAYER
+        + "  - {type: conv_transpose, out_channels: 3, kernel_size: 3, stride: 2, output_padding: 2}\n",
+        ["layers[0] (conv_transpose)", "field output_padding", "max(stride, dilation)"],
+    ),
+    "dropout p": (
+        LAYER + "  - {type: dropout, p: 1.5}\n",
+        ["layers[0] (dropout)", "field p", "between 0"],
+    ),
+    "unknown padding word": (
+        LAYER + "  - {type: conv, out_channels: 8, kernel_size: 3, padding: full}\n",
+        ["field padding", "full"],
+    ),
+    "unknown top-level key": (
+        "input: [3, 8, 8]\nlayers: []\nlayer: []\n",
+        ["net.yaml:3", "field layer", "did you mean 'layers'"],
+    ),
+    "bad input": ("input: [3, 0]\nlayers: []\n", ["field input", "positive integer"]),
+    "conv on a vector": (
+        "input: [10]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: 1}\n",
+        ["layers[0] (conv)", "spatial"],
+    ),
+    "layer not a mapping": (LAYER + "  - relu\n", ["layers[0]", "mapping"]),
+    "layer without type": (LAYER + "  - {out_channels: 3}\n", ["layers[0]", "needs a 'type'"]),
+    "python tag": (
+        "input: !!python/object/apply:os.system ['echo pwned']\nlayers: []\n",
+        ["net.yaml:1", "!!python/object/apply:os.system", "not allowed"],
+    ),
+    "python name tag": (
+        "input: !!python/name:os.system ''\nlayers: []\n",
+        ["!!python/name:os.system"],
+    ),
+    "two documents": ("input: [3]\nlayers: []\n---\ninput: [3]\n", ["net.yaml:3", "more than one"]),
+    "duplicate key": (
+        LAYER + "  - {type: conv, out_channels: 8, out_channels: 4, kernel_size: 3}\n",
+        ["net.yaml:3", "duplicate key 'out_channels'"],
+    ),
+    "undefined alias": ("input: *nothing\nlayers: []\n", ["alias", "not defined"]),
+}
+
+
+@pytest.mark.parametrize("name", list(CASES))
+def test_bad_input_exits_2_with_a_located_message(run, write, name: str) -> None:
+    text, fragments = CASES[name]
+    path = write(text)
+    result = run("shape", path)
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"Error: {path}")
+    message = result.stderr.replace(path, "net.yaml")
+    for fragment in fragments:
+        assert fragment in message, (fragment, message)
+    assert len(result.stderr.strip().splitlines()) <= 4
+
+
+def test_python_tag_runs_nothing(run, write, tmp_path) -> None:
+    marker = tmp_path / "pwned"
+    path = write(f"input: !!python/object/apply:os.system ['touch {marker}']\nlayers: []\n")
+    assert run("shape", path).exit_code == 2
+    assert not marker.exists()
+
+
+def test_missing_file(run) -> None:
+    result = run("shape", "no/such/file.yaml")
+    assert result.exit_code == 2
+    assert "no/such/file.yaml" in result.stderr and "no such file" in result.stderr
+    assert "hw3-q3" in result.stderr  # lists the bundled names
+
+
+def test_directory(run, tmp_path) -> None:
+    result = run("shape", str(tmp_path))
+    assert result.exit_code == 2
+    assert "is a directory" in result.stderr
+
+
+def test_binary_file(run, tmp_path) -> None:
+    path = tmp_path / "model.pt"
+    path.write_bytes(bytes(range(256)) * 4)
+    result = run("shape", str(path))
+    assert result.exit_code == 2
+    assert "binary" in result.stderr
+
+
+def test_not_utf8(run, tmp_path) -> None:
+    path = tmp_path / "latin1.yaml"
+    path.write_bytes("input: [3]\nname: caf\xe9\nlayers: []\n".encode("latin-1"))
+    result = run("shape", str(path))
+    assert result.exit_code == 2
+    assert "UTF-8" in result.stderr
+
+
+def test_alias_bomb_ends_quickly(run, write) -> None:
+    lines = ["a0: &a0 [x, x, x, x, x, x, x, x, x]"]
+    lines += [f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, 10)]
+    path = write("\n".join([*lines, "input: [3]", "layers: *a9"]) + "\n")
+    start = time.perf_counter()
+    result = run("shape", path)
+    assert time.perf_counter() - start < 5  # generous: a bomb would take hours
+    assert result.exit_code == 2
+    assert "aliases" in result.stderr
+
+
+def test_deep_nesting_ends_quickly(run, write) -> None:
+    path = write("input: [3]\nlayers: " + "[" * 5000 + "]" * 5000 + "\n")
+    start = time.perf_counter()
+    result = run("shape", path)
+    assert time.perf_counter() - start < 5
+    assert result.exit_code == 2
+    assert "nested more than" in result.stderr
+
+
+def test_recursive_alias(run, write) -> None:
+    result = run("shape", write("input: [3]\nlayers: &x [*x]\n"))
+    assert result.exit_code == 2
+    assert "refers to itself" in result.stderr
+
+
+def test_several_errors_are_listed_briefly(run, write) -> None:
+    text = LAYER + "".join(
+        f"  - {{type: conv, out_channels: 0, kernel_size: {k}}}\n" for k in range(1, 8)
+    )
+    result = run("shape", write(text))
+    assert result.exit_code == 2
+    assert "... and 4 more" in result.stderr
+    assert len(result.stderr.splitlines()) == 4

@@ -393,6 +393,8 @@ class _AdaptivePool(Layer):
     def forward(self, shape: Shape) -> tuple[Shape, Tensors]:
         channels, spatial = split_spatial(shape, self.type)
         sizes = per_dim(self.output_size, len(spatial), "output_size")
+        if len(spatial) == 1 and sizes == (None,):
+            raise Refusal("null (keep the input size) works only in 2-D and 3-D", "output_size")
         return (channels, *each_dim(arith.adaptive_out, spatial, sizes)), {}
 
     def describe(self, shape: Shape) -> str:

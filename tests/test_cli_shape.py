@@ -1,0 +1,156 @@
+"""``convcalc shape``, ``zoo``, ``schema``: formats, several specs, stdin, golden tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from convcalc.cli import cli
+
+GOLDEN = Path(__file__).parent / "golden"
+BUNDLED = ["hw3-q3", "lenet5", "hw3-mlp"]
+
+
+@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("fmt", ["table", "markdown"])
+def test_golden_tables(run, update_golden: bool, name: str, fmt: str) -> None:
+    result = run("shape", name, "--format", fmt)
+    assert result.exit_code == 0
+    golden = GOLDEN / f"{name}.{'md' if fmt == 'markdown' else 'txt'}"
+    if update_golden:
+        golden.write_text(result.stdout, encoding="utf-8")
+    assert result.stdout == golden.read_text(encoding="utf-8")
+
+
+def test_table_rows_for_the_seed(run) -> None:
+    lines = run("shape", "hw3-q3").stdout.splitlines()
+    assert lines[0] == "hw3-q3: input 3×128×128"
+    assert "conv 8×8 /2" in lines[4] and "32×61×61" in lines[4] and lines[4].endswith("6,176")
+    assert "maxpool 5×5 /5" in lines[5] and "32×12×12" in lines[5]
+    assert "conv 4×4 p1" in lines[6] and lines[6].endswith("65,664")
+    assert "Total params: 71,840" in lines
+    assert "Output size: 15,488 (128×11×11)" in lines
+
+
+def test_json_report_has_the_contract_keys(run) -> None:
+    report = json.loads(run("shape", "hw3-q3", "--format", "json").stdout)
+    for key in (
+        "name",
+        "input_shape",
+        "output_shape",
+        "output_size",
+        "total_params",
+        "trainable_params",
+        "layers",
+    ):
+        assert key in report
+    first = report["layers"][0]
+    assert first == first | {
+        "index": 0,
+        "type": "conv",
+        "path": "layers[0]",
+        "input_shape": [3, 128, 128],
+        "output_shape": [32, 61, 61],
+        "params": 32 * 3 * 8 * 8 + 32,
+        "tensors": {"weight": [32, 3, 8, 8], "bias": [32]},
+    }
+
+
+def test_several_specs_give_an_array_in_order(run) -> None:
+    result = run("shape", "lenet5", "hw3-q3", "--format", "json")
+    assert result.exit_code == 0
+    assert [r["name"] for r in json.loads(result.stdout)] == ["lenet5", "hw3-q3"]
+
+
+def test_a_failing_spec_among_several(run, write) -> None:
+    bad = write("input: [3, 8, 8]\nlayers:\n  - {type: conv, out_channels: 4, kernel_size: 9}\n")
+    result = run("shape", "hw3-q3", bad, "lenet5", "--format", "json")
+    assert result.exit_code == 2
+    reports = json.loads(result.stdout)
+    assert reports[0]["name"] == "hw3-q3" and reports[2]["name"] == "lenet5"
+    assert reports[1]["spec"] == bad
+    assert "kernel 9 is larger than the padded input 8" in reports[1]["error"]
+    assert result.stderr.startswith(f"Error: {bad}:3: layers[0] (conv)")
+
+
+def test_a_failing_spec_in_table_mode_still_prints_the_others(run, write) -> None:
+    bad = write("input: [3, 8, 8]\nlayers: 5\n")
+    result = run("shape", bad, "hw3-q3")
+    assert result.exit_code == 2
+    assert "Total params: 71,840" in result.stdout
+    assert bad in result.stderr
+
+
+def test_stdin(run) -> None:
+    text = "name: piped\ninput: [1, 28, 28]\nlayers:\n  - {type: conv, out_channels: 4, kernel_size: 3}\n"
+    result = run("shape", "-", "--format", "json", input=text)
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["name"] == "piped" and report["output_shape"] == [4, 26, 26]
+
+
+def test_name_defaults_to_the_file_stem(run, write) -> None:
+    path = write("input: [4]\nlayers: []\n", name="tiny-net.yaml")
+    report = json.loads(run("shape", path, "--format", "json").stdout)
+    assert report["name"] == "tiny-net"
+    assert report["output_shape"] == [4] and report["output_size"] == 4
+
+
+def test_a_file_wins_over_a_bundled_name(run, tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    Path("hw3-q3").write_text("name: mine\ninput: [2]\nlayers: []\n", encoding="utf-8")
+    assert json.loads(run("shape", "hw3-q3", "--format", "json").stdout)["name"] == "mine"
+
+
+def test_anchors_and_merge_keys_reuse_blocks(run, write) -> None:
+    text = (
+        "block: &block {type: conv, out_channels: 8, kernel_size: 3, padding: 1}\n"
+        "input: [3, 16, 16]\n"
+        "layers:\n  - *block\n  - {<<: *block, stride: 2}\n"
+    )
+    result = run("shape", write(text))
+    # 'block' is not a spec field: anchors must live where the schema allows them
+    assert result.exit_code == 2 and "field block" in result.stderr
+    text = (
+        "input: [3, 16, 16]\n"
+        "layers:\n  - &block {type: conv, out_channels: 8, kernel_size: 3, padding: 1}\n"
+        "  - *block\n  - {<<: *block, stride: 2}\n"
+    )
+    report = json.loads(run("shape", write(text), "--format", "json").stdout)
+    assert [r["output_shape"] for r in report["layers"]] == [[8, 16, 16], [8, 16, 16], [8, 8, 8]]
+
+
+def test_zoo_lists_every_bundled_spec(run) -> None:
+    result = run("zoo")
+    assert result.exit_code == 0
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert sorted(names) == sorted(BUNDLED)
+
+
+def test_schema_is_json_schema_for_the_spec(run) -> None:
+    schema = json.loads(run("schema").stdout)
+    assert set(schema["required"]) == {"input", "layers"}
+    layers = json.dumps(schema["$defs"])
+    for name in ("conv", "conv_transpose", "maxpool", "adaptive_avgpool", "batchnorm", "gelu"):
+        assert f'"{name}"' in layers
+
+
+def test_version(run) -> None:
+    from convcalc import __version__
+
+    result = run("--version")
+    assert result.exit_code == 0 and __version__ in result.stdout
+
+
+def test_every_command_has_help(run) -> None:
+    for name, command in cli.commands.items():
+        assert command.help, name
+        result = run(name, "--help")
+        assert result.exit_code == 0 and "Usage:" in result.stdout
+
+
+def test_unknown_format_is_a_usage_error(run) -> None:
+    result = run("shape", "hw3-q3", "--format", "xml")
+    assert result.exit_code == 2 and "xml" in result.stderr

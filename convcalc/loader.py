@@ -95,6 +95,7 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
     stack: list[list[Any]] = []
     documents = 0
     root: list[Any] = []
+    scalars: dict[tuple[Any, ...], Any] = {}
 
     def fail(message: str, line: int | None) -> SpecError:
         return SpecError(message, file=file, line=line)
@@ -127,16 +128,11 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
         for event in yaml.parse(text, Loader=loader_cls):
             line = event.start_mark.line + 1 if event.start_mark else 0
             if isinstance(event, yaml.ScalarEvent):
-                _check_tag(event.tag, line, fail)
-                node = yaml.ScalarNode(
-                    helper.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
-                    if event.tag in (None, "!")
-                    else event.tag,
-                    event.value,
-                    style=event.style,
-                )
-                is_merge = node.tag == "tag:yaml.org,2002:merge"
-                value = _MERGE if is_merge else helper.construct_object(node)
+                key = (event.tag, event.value, event.implicit, event.style)
+                if key in scalars:  # specs repeat the same words and numbers: build each once
+                    value = scalars[key]
+                else:
+                    value = scalars[key] = _scalar(helper, event, line, fail)
                 if event.anchor:
                     anchors[event.anchor] = value
                 attach(value, line)
@@ -172,6 +168,17 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
     doc.data = root[0] if root else None
     _check_size(doc.data, fail)
     return doc
+
+
+def _scalar(helper: yaml.SafeLoader, event: yaml.ScalarEvent, line: int, fail: Any) -> Any:
+    """A plain scalar as YAML's safe schema reads it (``3`` an int, ``true`` a bool, ...)."""
+    _check_tag(event.tag, line, fail)
+    tag = event.tag
+    if tag in (None, "!"):
+        tag = helper.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
+    if tag == "tag:yaml.org,2002:merge":
+        return _MERGE
+    return helper.construct_object(yaml.ScalarNode(tag, event.value, style=event.style))
 
 
 def _check_tag(tag: str | None, line: int, fail: Any) -> None:

@@ -58,12 +58,11 @@ def _locate(doc: Document, err: Any) -> SpecError:
     layer_path: list[str | int] | None = None
     layer: dict[str, Any] | None = None
     for key in err["loc"]:
-        if isinstance(node, dict) and key in node:
-            node = node[key]
-        elif isinstance(node, list) and isinstance(key, int) and key < len(node):
-            node = node[key]
-        else:
-            continue
+        in_dict = isinstance(node, dict) and key in node
+        in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+        if not (in_dict or in_list):
+            continue  # a union branch's name, not a place in the data
+        node = node[key]
         path.append(key)
         if isinstance(node, dict) and "type" in node:
             layer_path, layer = list(path), node

@@ -84,7 +84,8 @@ def test_a_failing_spec_in_table_mode_still_prints_the_others(run, write) -> Non
 
 
 def test_stdin(run) -> None:
-    text = "name: piped\ninput: [1, 28, 28]\nlayers:\n  - {type: conv, out_channels: 4, kernel_size: 3}\n"
+    text = "name: piped\ninput: [1, 28, 28]\nlayers:\n"
+    text += "  - {type: conv, out_channels: 4, kernel_size: 3}\n"
     result = run("shape", "-", "--format", "json", input=text)
     assert result.exit_code == 0
     report = json.loads(result.stdout)

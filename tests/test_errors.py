@@ -66,7 +66,8 @@ CASES = {
     ),
     "collapsing stack": (
         LAYER
-        + "  - {type: conv, out_channels: 8, kernel_size: 3}\n  - type: conv\n    out_channels: 8\n    kernel_size: 31\n",
+        + "  - {type: conv, out_channels: 8, kernel_size: 3}\n"
+        + "  - type: conv\n    out_channels: 8\n    kernel_size: 31\n",
         [
             "net.yaml:6",
             "layers[1] (conv)",
@@ -87,7 +88,8 @@ CASES = {
     ),
     "output_padding": (
         LAYER
-        + "  - {type: conv_transpose, out_channels: 3, kernel_size: 3, stride: 2, output_padding: 2}\n",
+        + "  - {type: conv_transpose, out_channels: 3, kernel_size: 3,"
+        + " stride: 2, output_padding: 2}\n",
         ["layers[0] (conv_transpose)", "field output_padding", "max(stride, dilation)"],
     ),
     "dropout p": (
@@ -194,7 +196,8 @@ def test_deep_nesting_ends_quickly(run, write) -> None:
     result = run("shape", path)
     assert time.perf_counter() - start < 5
     assert result.exit_code == 2
-    assert "nested more than" in result.stderr
+    # our own limit, or libyaml's (newer PyYAML wheels stop the parser first)
+    assert "nested more than" in result.stderr or "nesting depth" in result.stderr
 
 
 def test_recursive_alias(run, write) -> None:

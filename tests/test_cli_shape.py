@@ -155,3 +155,14 @@ def test_every_command_has_help(run) -> None:
 def test_unknown_format_is_a_usage_error(run) -> None:
     result = run("shape", "hw3-q3", "--format", "xml")
     assert result.exit_code == 2 and "xml" in result.stderr
+
+
+def test_twenty_thousand_layers_need_no_recursion(write) -> None:
+    from convcalc.calc import summarise
+
+    kinds = ["{type: conv, out_channels: 4, kernel_size: 3, padding: 1}", "{type: relu}"]
+    body = "".join(f"  - {kinds[i % 2]}\n" for i in range(20_000))
+    summary = summarise(write("input: [4, 9, 9]\nlayers:\n" + body))
+    assert len(summary.layers) == 20_000
+    assert summary.output_shape == (4, 9, 9)  # padding 1 keeps 9: (9 + 2 − 3) // 1 + 1
+    assert summary.total_params == 10_000 * (4 * 4 * 3 * 3 + 4)

@@ -96,18 +96,109 @@ def schema() -> None:
     click.echo(render.to_json(Spec.model_json_schema()))
 
 
-def _run(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn library errors into exit code 2."""
+@cli.command()
+@click.argument("spec", required=False)
+@click.option("--in", "n", type=int, help="Input size N (single layer).")
+@click.option("--out", "out", required=True, help="Output size M; for a SPEC, M[,M2[,M3]].")
+@click.option(
+    "--layer",
+    type=click.Choice(["conv", "maxpool", "avgpool", "conv_transpose"]),
+    default="conv",
+    show_default=True,
+)
+@click.option("--kernel", help="Kernel sizes R (default: every one that fits).")
+@click.option("--stride", help="Strides R (default: every one that can matter).")
+@click.option("--padding", help="Paddings R  [default: 0]")
+@click.option("--dilation", help="Dilations R  [default: 1]")
+@click.option("--output-padding", help="conv_transpose only (default: every valid one).")
+@click.option("--ceil", is_flag=True, help="ceil_mode pooling (maxpool, avgpool).")
+@click.option("--no-gaps", is_flag=True, help="Only stride ≤ effective kernel: every input seen.")
+@click.option("--exact", is_flag=True, help="Only solutions where the floor drops nothing.")
+@click.option("--count", "count_only", is_flag=True, help="Count without listing.")
+@click.option("--limit", type=click.IntRange(min=0), help="List at most N solutions.")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "csv"]),
+    default="table",
+    show_default=True,
+)
+def solve(
+    spec: str | None,
+    n: int | None,
+    out: str,
+    layer: str,
+    kernel: str | None,
+    stride: str | None,
+    padding: str | None,
+    dilation: str | None,
+    output_padding: str | None,
+    ceil: bool,
+    no_gaps: bool,
+    exact: bool,
+    count_only: bool,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    """Every kernel, stride, padding and dilation that map size N to size M.
 
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except ConvcalcError as exc:
-            raise Failure(str(exc)) from None
+    \b
+    A range R is a comma-separated list of integers and inclusive ranges: 5, 1,3,5, 0..4, 1..3,7.
+    Example (the homework's Question 3.2):  convcalc solve --in 64 --out 4
+    With a SPEC, its fields written "?" or as a range string are the unknowns:
+      convcalc solve net.yaml --out 7
+    """
+    write = click.get_text_stream("stdout").write
+    try:
+        if spec is not None:
+            if n is not None or any(
+                v for v in (kernel, stride, padding, dilation, output_padding, ceil, no_gaps, exact)
+            ):
+                raise Failure("with a SPEC, give only --out (and --count, --limit, --format)")
+            _solve_stack(write, spec, out, count_only, limit, fmt)
+            return
+        if n is None:
+            raise Failure("give --in N (the input size), or a SPEC file")
+        from convcalc import solve_format
+        from convcalc.solve import count, problem
 
-    wrapper.__name__ = command.__name__
-    wrapper.__doc__ = command.__doc__
-    return wrapper
+        if not out.strip().isdigit():
+            raise Failure(f"--out: expected one size for a single layer, not {out!r}")
+        pb = problem(
+            layer,
+            n,
+            int(out),
+            kernel_size=kernel,
+            stride=stride,
+            padding=padding,
+            dilation=dilation,
+            output_padding=output_padding,
+            ceil_mode=ceil,
+            no_gaps=no_gaps,
+            exact=exact,
+        )
+        if fmt == "csv":
+            solve_format.write_csv(write, pb, limit) if not count_only else write(f"{count(pb)}\n")
+        elif fmt == "json":
+            solve_format.write_json(write, pb, count(pb), limit, listing=not count_only)
+        else:
+            solve_format.write_table(write, pb, count(pb), limit, listing=not count_only)
+    except ConvcalcError as exc:
+        raise Failure(str(exc)) from None
+
+
+def _solve_stack(
+    write: Callable[[str], object],
+    spec: str,
+    out: str,
+    count_only: bool,
+    limit: int | None,
+    fmt: str,
+) -> None:
+    from convcalc import stacksolve
+
+    result = stacksolve.solve_stack(spec, stacksolve.parse_target(out), limit)
+    stacksolve.write(write, result, fmt, listing=not count_only)
 
 
 def main() -> None:

@@ -34,6 +34,8 @@ def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"the decimal {value!r}"
     if isinstance(value, str):
+        if value.strip() == "?" or value.replace("..", "").replace(",", "").strip().isdigit():
+            return f'{value!r}: unknowns ("?" and ranges) are for `convcalc solve SPEC`'
         return f"the text {value!r}"
     if value is None:
         return "null"
@@ -75,6 +77,18 @@ def _dims(minimum: int) -> Any:
         return int(value)
 
     return check
+
+
+def _conv_padding(value: Any) -> int | tuple[int, ...] | str:
+    if value in ("same", "valid"):
+        return str(value)
+    if isinstance(value, list | tuple):
+        return _dims(0)(value)  # type: ignore[no-any-return]
+    if not _is_int(value) or value < 0:
+        raise _error(
+            f"must be an integer ≥ 0, a list of them, 'same' or 'valid', not {_show(value)}"
+        )
+    return int(value)
 
 
 def _number(minimum: float | None = None, maximum: float | None = None) -> Any:
@@ -139,6 +153,11 @@ PositiveDims = Annotated[
 ]
 NonNegDims = Annotated[
     int | tuple[int, ...], PlainValidator(_dims(0)), WithJsonSchema(_dims_schema(0))
+]
+ConvPadding = Annotated[
+    int | tuple[int, ...] | Literal["same", "valid"],
+    PlainValidator(_conv_padding),
+    WithJsonSchema({"anyOf": [*_dims_schema(0)["anyOf"], {"enum": ["same", "valid"]}]}),
 ]
 Flag = Annotated[bool, PlainValidator(_flag), WithJsonSchema({"type": "boolean"})]
 Number = Annotated[float, PlainValidator(_number()), WithJsonSchema({"type": "number"})]
@@ -240,7 +259,7 @@ class Conv(Layer):
     out_channels: PositiveInt
     kernel_size: PositiveDims
     stride: PositiveDims | None = 1
-    padding: NonNegDims | Literal["same", "valid"] = 0
+    padding: ConvPadding = 0
     dilation: PositiveDims = 1
     groups: PositiveInt = 1
     bias: Flag = True

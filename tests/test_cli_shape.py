@@ -127,7 +127,14 @@ def test_zoo_lists_every_bundled_spec(run) -> None:
     result = run("zoo")
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert sorted(names) == sorted(BUNDLED)
+    assert sorted(names) == sorted([*BUNDLED, "five-stages"])
+
+
+def test_shape_on_a_spec_with_unknowns_points_to_solve(run) -> None:
+    result = run("shape", "five-stages")
+    assert result.exit_code == 2
+    assert "layers[0] (conv), field stride" in result.stderr
+    assert "convcalc solve" in result.stderr
 
 
 def test_schema_is_json_schema_for_the_spec(run) -> None:

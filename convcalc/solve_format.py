@@ -1,0 +1,105 @@
+"""Writing single-layer solutions as a table, CSV or JSON, streaming: nothing is held in memory.
+
+Each writer takes a ``write`` callable (a file's write) and the problem, and reads the solutions
+lazily from :func:`convcalc.solve.runs`. Output is buffered in chunks of a few thousand lines.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+from collections.abc import Callable, Iterator
+
+from convcalc.solve import Problem, Run, runs
+
+Write = Callable[[str], object]
+CHUNK = 4096
+
+
+def _limited(pb: Problem, limit: int | None) -> Iterator[Run]:
+    """The runs, cut so that at most ``limit`` solutions come out."""
+    left = limit
+    for run in runs(pb):
+        size = run[4] - run[3] + 1
+        if left is not None:
+            if left <= 0:
+                return
+            if size > left:
+                run = (*run[:4], run[3] + left - 1, run[5])
+                size = left
+            left -= size
+        yield run
+
+
+def _title(pb: Problem) -> str:
+    mode = " ceil_mode" if pb.ceil_mode else ""
+    return f"{pb.layer}{mode}: {pb.n} → {pb.m}"
+
+
+def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
+    transpose = pb.layer == "conv_transpose"
+    write(",".join(pb.fields) + "\n")
+    buffer: list[str] = []
+    for k, p, d, s_lo, s_hi, op in _limited(pb, limit):
+        if transpose:
+            buffer.append(f"{k},{s_lo},{p},{d},{op}\n")
+        else:
+            head, tail = f"{k},", f",{p},{d}\n"
+            buffer.extend(f"{head}{s}{tail}" for s in range(s_lo, s_hi + 1))
+        if len(buffer) >= CHUNK:
+            write("".join(buffer))
+            buffer.clear()
+    write("".join(buffer))
+
+
+def write_json(write: Write, pb: Problem, total: int, limit: int | None, listing: bool) -> None:
+    head = {
+        "layer": pb.layer,
+        "in": pb.n,
+        "out": pb.m,
+        "ceil_mode": pb.ceil_mode,
+        "count": total,
+        "bounds": pb.bounds(),
+        "notes": list(pb.notes),
+    }
+    text = json.dumps(head, indent=2)
+    if not listing:
+        write(text + "\n")
+        return
+    write(text[:-2] + ',\n  "solutions": [')
+    names = pb.fields
+    first = True
+    buffer: list[str] = []
+    for k, p, d, s_lo, s_hi, op in _limited(pb, limit):
+        for s in range(s_lo, s_hi + 1):
+            values = (k, s, p, d, op)
+            item = ", ".join(f'"{n}": {v}' for n, v in zip(names, values, strict=False))
+            buffer.append(("\n    {" if first else ",\n    {") + item + "}")
+            first = False
+        if len(buffer) >= CHUNK:
+            write("".join(buffer))
+            buffer.clear()
+    write("".join(buffer) + ("\n  ]\n}\n" if not first else "]\n}\n"))
+
+
+def write_table(write: Write, pb: Problem, total: int, limit: int | None, listing: bool) -> None:
+    """Solutions grouped by (padding, dilation); one row per kernel with its strides."""
+    shown = total if limit is None else min(total, limit)
+    more = f" (first {shown} shown)" if listing and shown < total else ""
+    plural = "" if total == 1 else "s"
+    write(f"{_title(pb)}: {total:,} solution{plural}{more}\n")
+    write("searched: " + " · ".join(f"{k} {v}" for k, v in pb.bounds().items()) + "\n")
+    for note in pb.notes:
+        write(f"note: {note}\n")
+    if not listing:
+        return
+    transpose = pb.layer == "conv_transpose"
+    for (p, d), group in itertools.groupby(_limited(pb, limit), key=lambda r: (r[1], r[2])):
+        write(f"\npadding {p}, dilation {d}\n")
+        write(f"  {'kernel':>6}  {'stride (output_padding)' if transpose else 'strides'}\n")
+        for k, by_kernel in itertools.groupby(group, key=lambda r: r[0]):
+            if transpose:
+                cells = [f"{r[3]} ({r[5]})" for r in by_kernel]
+            else:
+                cells = [str(r[3]) if r[3] == r[4] else f"{r[3]}..{r[4]}" for r in by_kernel]
+            write(f"  {k:>6}  {', '.join(cells)}\n")

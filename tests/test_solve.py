@@ -1,0 +1,304 @@
+"""``convcalc solve`` for one layer: the seed's answers, brute force, torch, and the CLI."""
+
+from __future__ import annotations
+
+import csv
+import io
+import itertools
+import json
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from convcalc.solve import Range, RangeError, count, problem, solutions
+from tests.oracle import out_size
+
+
+def brute(layer: str, n: int, m: int, ks, ss, ps, ds, ops=(0,), ceil=False) -> list[tuple]:
+    """Every combination tried one by one, in the contract's order."""
+    found = []
+    for d, p, k, s in itertools.product(ds, ps, ks, ss):
+        # output_padding ≥ max(s, d) is refused anyway: not trying it keeps this fast
+        for op in (o for o in ops if o < max(s, d)):
+            if out_size(layer, n, k, s, p, d, op, ceil) == m:
+                found.append((k, s, p, d, op) if layer == "conv_transpose" else (k, s, p, d))
+    return found
+
+
+# --- the seed's Question 3.2 ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("padding", "dilation", "seed_answer"),
+    [(0, 1, (49, 5)), (2, 2, (27, 5)), (1, 1, (51, 5))],  # (a), (b), (c)
+)
+def test_seed_answers_are_in_the_complete_sets(padding: int, dilation: int, seed_answer) -> None:
+    pb = problem("conv", 64, 4, padding=str(padding), dilation=str(dilation))
+    found = list(solutions(pb))
+    k, s = seed_answer
+    assert (k, s, padding, dilation) in found
+    # the complete set: every kernel that fits, every stride up to the padded input
+    expected = brute("conv", 64, 4, range(1, 200), range(1, 200), [padding], [dilation])
+    assert found == expected
+    assert count(pb) == len(expected)
+
+
+def test_the_seed_question_has_171_solutions_with_p0_d1(run) -> None:
+    expected = brute("conv", 64, 4, range(1, 100), range(1, 100), [0], [1])
+    result = run("solve", "--in", "64", "--out", "4", "--format", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    assert report["in"] == 64 and report["out"] == 4
+    assert report["count"] == len(expected) == 171
+    assert [tuple(s.values()) for s in report["solutions"]] == expected
+    assert set(report["bounds"]) == {"kernel_size", "stride", "padding", "dilation"}
+
+
+# --- property tests against brute force ----------------------------------------------------
+
+layers = st.sampled_from(["conv", "maxpool", "avgpool", "conv_transpose"])
+
+
+@given(
+    layer=layers,
+    n=st.integers(1, 16),
+    m=st.integers(1, 16),
+    p_hi=st.integers(0, 3),
+    d_hi=st.integers(1, 3),
+    ceil=st.booleans(),
+)
+def test_default_ranges_find_every_solution(layer, n, m, p_hi, d_hi, ceil) -> None:
+    """With padding and dilation fixed, the defaults miss nothing (M ≥ 2; M = 1 is bounded)."""
+    ceil = ceil and layer in ("maxpool", "avgpool")
+    d_hi = 1 if layer == "avgpool" else d_hi
+    pb = problem(layer, n, m, padding=f"0..{p_hi}", dilation=f"1..{d_hi}", ceil_mode=ceil)
+    found = list(solutions(pb))
+    wide = range(1, 2 * (n + m + 2 * p_hi) + 4)
+    ops = range(0, max(wide.stop, d_hi)) if layer == "conv_transpose" else (0,)
+    strides = wide if (m > 1 and not (layer == "conv_transpose" and n == 1)) else pb.stride
+    kernels = wide if not (m == 1 and ceil) else pb.kernel_size
+    expected = brute(layer, n, m, kernels, strides, range(p_hi + 1), range(1, d_hi + 1), ops, ceil)
+    assert found == expected
+    assert count(pb) == len(expected)
+
+
+@given(
+    layer=layers,
+    n=st.integers(1, 40),
+    m=st.integers(1, 12),
+    k=st.tuples(st.integers(1, 30), st.integers(0, 12)),
+    s=st.tuples(st.integers(1, 12), st.integers(0, 8)),
+    p=st.tuples(st.integers(0, 4), st.integers(0, 3)),
+    d=st.tuples(st.integers(1, 3), st.integers(0, 2)),
+    ceil=st.booleans(),
+    no_gaps=st.booleans(),
+    exact=st.booleans(),
+)
+def test_given_ranges_exactly(layer, n, m, k, s, p, d, ceil, no_gaps, exact) -> None:
+    ceil = ceil and layer in ("maxpool", "avgpool")
+    exact = exact and layer != "conv_transpose"
+    if layer == "avgpool":
+        d = (1, 0)
+    ks, ss = range(k[0], sum(k) + 1), range(s[0], sum(s) + 1)
+    ps, ds = range(p[0], sum(p) + 1), range(d[0], sum(d) + 1)
+    text = {n: f"{r.start}..{r.stop - 1}" for n, r in {"k": ks, "s": ss, "p": ps, "d": ds}.items()}
+    pb = problem(
+        layer,
+        n,
+        m,
+        kernel_size=text["k"],
+        stride=text["s"],
+        padding=text["p"],
+        dilation=text["d"],
+        output_padding="0..4" if layer == "conv_transpose" else None,
+        ceil_mode=ceil,
+        no_gaps=no_gaps,
+        exact=exact,
+    )
+    ops = range(5) if layer == "conv_transpose" else (0,)
+    expected = [
+        sol
+        for sol in brute(layer, n, m, ks, ss, ps, ds, ops, ceil)
+        if (not no_gaps or sol[1] <= sol[3] * (sol[0] - 1) + 1)
+        and (not exact or (n + 2 * sol[2] - sol[3] * (sol[0] - 1) - 1) % sol[1] == 0)
+    ]
+    assert list(solutions(pb)) == expected
+    assert count(pb) == len(expected)
+
+
+def test_the_issue_benchmarks_counts() -> None:
+    # the figures the issue gives for its benchmarks, from an independent brute force
+    pb = problem(
+        "conv", 2048, 16, kernel_size="1..2080", stride="1..140", padding="0..16", dilation="1..4"
+    )
+    assert count(pb) == 315_380
+
+
+# --- torch ---------------------------------------------------------------------------------
+
+
+@pytest.mark.torch
+@given(layer=layers, n=st.integers(1, 30), m=st.integers(1, 30), ceil=st.booleans(), data=st.data())
+def test_solutions_give_m_in_torch(layer, n, m, ceil, data) -> None:
+    torch = pytest.importorskip("torch")
+    ceil = ceil and layer in ("maxpool", "avgpool")
+    pb = problem(
+        layer, n, m, padding="0..2", dilation="1" if layer == "avgpool" else "1..2", ceil_mode=ceil
+    )
+    found = list(itertools.islice(solutions(pb), 200))
+    if not found:
+        return
+    sol = data.draw(st.sampled_from(found))
+    k, s, p, d = sol[:4]
+    nn = torch.nn
+    if layer == "conv":
+        module = nn.Conv1d(1, 1, k, s, p, d)
+    elif layer == "conv_transpose":
+        module = nn.ConvTranspose1d(1, 1, k, s, p, output_padding=sol[4], dilation=d)
+    elif layer == "maxpool":
+        module = nn.MaxPool1d(k, s, p, d, ceil_mode=ceil)
+    else:
+        module = nn.AvgPool1d(k, s, p, ceil_mode=ceil)
+    with torch.no_grad():
+        assert module(torch.zeros(1, 1, n)).shape[-1] == m
+
+
+# --- ranges and the CLI --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "values"),
+    [
+        ("5", [5]),
+        ("1,3,5", [1, 3, 5]),
+        ("0..4", [0, 1, 2, 3, 4]),
+        ("1..3,7", [1, 2, 3, 7]),
+        (" 2 .. 3 , 3..4", [2, 3, 4]),
+    ],
+)
+def test_ranges(text: str, values: list[int]) -> None:
+    assert list(Range.parse(text, "--x")) == values
+
+
+@pytest.mark.parametrize("text", ["", "a", "-1", "1.5", "3..1", "1,,2", "..3", "1..", "1..2..3"])
+def test_bad_ranges(text: str) -> None:
+    with pytest.raises(RangeError):
+        Range.parse(text, "--x")
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--kernel", "3..1"], "reversed"),
+        (["--kernel", "0..3"], "at least 1"),
+        (["--stride", "-2"], "cannot read"),
+        (["--padding", "1.5"], "cannot read"),
+        (["--padding", ""], "cannot read"),
+        (["--ceil"], "--ceil applies to maxpool and avgpool"),
+        (["--output-padding", "1"], "conv_transpose only"),
+        (["--layer", "avgpool", "--dilation", "2"], "avgpool has no dilation"),
+        (["--layer", "conv_transpose", "--exact"], "--exact applies"),
+        (["--out", "0"], "positive"),
+        (["--out", "4,4"], "one size"),
+        (["--layer", "pool"], "pool"),
+    ],
+)
+def test_bad_flags_exit_2(run, args: list[str], fragment: str) -> None:
+    base = ["solve", "--in", "64", "--out", "4"]
+    result = run(*base, *args)
+    assert result.exit_code == 2, result.output
+    assert fragment in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_missing_in(run) -> None:
+    result = run("solve", "--out", "4")
+    assert result.exit_code == 2
+    assert "--in" in result.stderr
+
+
+@pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool", "conv_transpose"])
+@pytest.mark.parametrize("ceil", [False, True])
+def test_count_equals_the_listed_solutions_in_every_format(run, layer: str, ceil: bool) -> None:
+    if ceil and layer not in ("maxpool", "avgpool"):
+        return
+    args = ["solve", "--in", "20", "--out", "6", "--layer", layer, "--padding", "0..2"]
+    args += ["--ceil"] if ceil else []
+    counted = int(run(*args, "--count", "--format", "csv").stdout)
+    rows = list(csv.reader(io.StringIO(run(*args, "--format", "csv").stdout)))
+    report = json.loads(run(*args, "--format", "json").stdout)
+    assert counted == len(rows) - 1 == report["count"] == len(report["solutions"])
+    expected = brute(
+        layer,
+        20,
+        6,
+        range(1, 60),
+        range(1, 60),
+        range(3),
+        [1],
+        range(0, 60) if layer == "conv_transpose" else (0,),
+        ceil,
+    )
+    assert [tuple(map(int, r)) for r in rows[1:]] == expected
+    assert rows[0][:4] == ["kernel_size", "stride", "padding", "dilation"]
+    table = run(*args).stdout
+    assert table.splitlines()[0].endswith(f"{counted:,} solutions")
+
+
+def test_table_groups_by_padding_and_dilation(run) -> None:
+    result = run("solve", "--in", "64", "--out", "4", "--padding", "0..2", "--dilation", "1..2")
+    assert result.exit_code == 0
+    heads = [line for line in result.stdout.splitlines() if line.startswith("padding ")]
+    assert heads == [f"padding {p}, dilation {d}" for d in (1, 2) for p in (0, 1, 2)]
+    assert "      49  5" in result.stdout.replace("49  5..", "49  5")  # the seed's (a)
+
+
+def test_limit_and_count(run) -> None:
+    listed = run("solve", "--in", "64", "--out", "4", "--limit", "5", "--format", "json")
+    report = json.loads(listed.stdout)
+    assert report["count"] == 171 and len(report["solutions"]) == 5
+    assert "first 5 shown" in run("solve", "--in", "64", "--out", "4", "--limit", "5").stdout
+    counted = json.loads(
+        run("solve", "--in", "64", "--out", "4", "--count", "--format", "json").stdout
+    )
+    assert counted["count"] == 171 and "solutions" not in counted
+
+
+def test_no_gaps_and_exact(run) -> None:
+    rows = run("solve", "--in", "64", "--out", "4", "--no-gaps", "--exact", "--format", "csv")
+    sols = [tuple(map(int, r.split(","))) for r in rows.stdout.split()[1:]]
+    expected = [
+        (k, s, p, d)
+        for k, s, p, d in brute("conv", 64, 4, range(1, 70), range(1, 70), [0], [1])
+        if s <= k and (64 - k) % s == 0
+    ]
+    assert sols == expected and expected  # e.g. (49, 5): 64 − 49 = 15 = 3·5
+
+
+def test_unbounded_cases_say_which_bound_applied(run) -> None:
+    out1 = json.loads(run("solve", "--in", "10", "--out", "1", "--format", "json").stdout)
+    assert any("--out 1" in note for note in out1["notes"])
+    t1 = json.loads(
+        run(
+            "solve", "--in", "1", "--out", "5", "--layer", "conv_transpose", "--format", "json"
+        ).stdout
+    )
+    assert any("--in 1" in note for note in t1["notes"])
+    assert all("output_padding" in s for s in t1["solutions"])
+
+
+def test_solve_needs_neither_pydantic_nor_yaml() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys; from convcalc.cli import main; sys.argv = ['convcalc'] + sys.argv[1:]\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\n"
+        "print(sorted(m for m in ('pydantic', 'yaml') if m in sys.modules))"
+    )
+    for args in (["solve", "--in", "64", "--out", "4", "--count"], ["--help"]):
+        out = subprocess.run(
+            [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
+        ).stdout
+        assert out.strip().splitlines()[-1] == "[]", args

@@ -1,0 +1,216 @@
+"""``convcalc solve SPEC``: whole stacks with unknowns, against an independent brute force."""
+
+from __future__ import annotations
+
+import itertools
+import json
+from typing import Any
+
+import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from convcalc.stacksolve import solve_stack
+from tests.oracle import out_size
+
+KINDS = ["conv", "maxpool", "avgpool", "conv_transpose"]
+
+
+def layer_out(layer: dict[str, Any], size: int, dim: int) -> int | None:
+    def get(name: str, default: int) -> int:
+        value = layer.get(name, default)
+        return value[dim] if isinstance(value, list) else value
+
+    k = get("kernel_size", 1)
+    s = get("stride", k if layer["type"] in ("maxpool", "avgpool") else 1)
+    return out_size(
+        layer["type"], size, k, s, get("padding", 0), get("dilation", 1), get("output_padding", 0)
+    )
+
+
+def brute(input_shape: list[int], layers: list[dict[str, Any]], target: int) -> list[tuple]:
+    """Try every assignment of every unknown; keep those whose every dimension ends at target."""
+    spots = []  # (layer index, field, dim or None, values)
+    for i, layer in enumerate(layers):
+        for name, value in layer.items():
+            if isinstance(value, str) and name != "type":
+                spots.append((i, name, None, _expand(value)))
+            elif isinstance(value, list):
+                spots += [
+                    (i, name, j, _expand(v)) for j, v in enumerate(value) if isinstance(v, str)
+                ]
+    found = []
+    for values in itertools.product(*(spot[3] for spot in spots)):
+        concrete = [dict(layer) for layer in layers]
+        for (i, name, dim, _), v in zip(spots, values, strict=True):
+            if dim is None:
+                concrete[i][name] = v
+            else:
+                concrete[i][name] = list(concrete[i][name])
+                concrete[i][name][dim] = v
+        sizes: list[int | None] = list(input_shape[1:])
+        for layer in concrete:
+            sizes = [None if n is None else layer_out(layer, n, j) for j, n in enumerate(sizes)]
+        if all(n == target for n in sizes):
+            found.append(values)
+    return found
+
+
+def _expand(text: str) -> list[int]:
+    values: list[int] = []
+    for piece in text.split(","):
+        lo, _, hi = piece.partition("..")
+        values += range(int(lo), int(hi) + 1) if hi else [int(lo)]
+    return sorted(set(values))
+
+
+@st.composite
+def stacks(draw: Any) -> tuple[list[int], list[dict[str, Any]]]:
+    rank = draw(st.integers(1, 2))
+    shape = [2] + [draw(st.integers(4, 30)) for _ in range(rank)]
+    layers = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(KINDS))
+        layer: dict[str, Any] = {"type": kind}
+        if kind in ("conv", "conv_transpose"):
+            layer["out_channels"] = 2
+        for name, lo, hi in [
+            ("kernel_size", 1, 5),
+            ("stride", 1, 3),
+            ("padding", 0, 2),
+            ("dilation", 1, 2),
+            ("output_padding", 0, 1),
+        ]:
+            if name == "dilation" and kind == "avgpool":
+                continue
+            if name == "output_padding" and kind != "conv_transpose":
+                continue
+            a = draw(st.integers(lo, hi))
+            choice = draw(st.sampled_from(["fixed", "range", "range", "per-dim"]))
+            if choice == "fixed" or (choice == "per-dim" and rank == 1):
+                layer[name] = a
+            elif choice == "range":
+                layer[name] = f"{a}..{a + draw(st.integers(0, 2))}"
+            else:
+                layer[name] = [a, f"{a}..{a + 2}"]
+        layers.append(layer)
+    return shape, layers
+
+
+@settings(max_examples=150)
+@given(stack=stacks(), target=st.integers(1, 12))
+def test_stack_solutions_equal_brute_force(stack, target, tmp_path_factory) -> None:
+    input_shape, layers = stack
+    expected = brute(input_shape, layers, target)
+    if not any(
+        isinstance(v, str) or (isinstance(v, list) and any(isinstance(x, str) for x in v))
+        for layer in layers
+        for v in layer.values()
+        if v is not layer["type"]
+    ):
+        return  # no unknowns drawn
+    path = tmp_path_factory.mktemp("s") / "net.yaml"
+    path.write_text(
+        yaml.safe_dump({"input": input_shape, "layers": layers}, sort_keys=False), encoding="utf-8"
+    )
+    result = solve_stack(str(path), (target,))
+    assert [values for values, _ in result.solutions] == expected
+    assert result.count == len(expected)
+
+
+def test_question_marks_match_the_single_layer_solver(write) -> None:
+    # a single conv with kernel and stride unknown is the seed's Question 3.2 (a): 171 solutions
+    path = write(
+        "input: [1, 64]\nlayers:\n  - {type: conv, out_channels: 1, "
+        'kernel_size: "?", stride: "?"}\n'
+    )
+    result = solve_stack(path, (4,))
+    expected = [(k, s) for k in range(1, 80) for s in range(1, 80) if (64 - k) // s + 1 == 4]
+    assert [v for v, _ in result.solutions] == expected
+    assert result.count == 171
+
+
+def test_five_stages_example(run) -> None:
+    result = run("solve", "five-stages", "--out", "7", "--format", "json")
+    assert result.exit_code == 0
+    report = json.loads(result.stdout)
+    spec = yaml.safe_load(run_text("five-stages"))
+    expected = brute(spec["input"], spec["layers"], 7)
+    assert report["count"] == len(expected) > 0
+    assert [tuple(s[u] for u in report["unknowns"]) for s in report["solutions"]] == expected
+    assert all(s["output_shape"] == [512, 7, 7] for s in report["solutions"])
+    assert report["unknowns"][0] == "layers[0].stride"
+
+
+def run_text(name: str) -> str:
+    from convcalc.calc import bundled_specs
+
+    return bundled_specs()[name].read_text(encoding="utf-8")
+
+
+def test_per_dimension_out(run, write) -> None:
+    path = write(
+        "input: [1, 20, 12]\nlayers:\n  - {type: conv, out_channels: 1, "
+        'kernel_size: 3, stride: ["1..4", "1..4"]}\n'
+    )
+    report = json.loads(run("solve", path, "--out", "6,5", "--format", "json").stdout)
+    expected = [
+        (a, b)
+        for a in range(1, 5)
+        for b in range(1, 5)
+        if (20 - 3) // a + 1 == 6 and (12 - 3) // b + 1 == 5
+    ]
+    assert report["unknowns"] == ["layers[0].stride[0]", "layers[0].stride[1]"]
+    assert [
+        (s["layers[0].stride[0]"], s["layers[0].stride[1]"]) for s in report["solutions"]
+    ] == expected
+
+
+def test_count_limit_and_csv(run) -> None:
+    counted = run("solve", "five-stages", "--out", "7", "--count", "--format", "csv")
+    listed = run("solve", "five-stages", "--out", "7", "--format", "csv")
+    assert int(counted.stdout) == len(listed.stdout.splitlines()) - 1
+    limited = run("solve", "five-stages", "--out", "7", "--limit", "3", "--format", "csv")
+    assert limited.stdout.splitlines() == listed.stdout.splitlines()[:4]
+
+
+def test_stack_errors(run, write) -> None:
+    cases = [
+        (
+            "input: [1, 8]\nlayers:\n  - {type: conv, out_channels: 1, kernel_size: 3}\n",
+            "no unknowns",
+        ),
+        (
+            'input: [1, 8]\nlayers:\n  - {type: conv, out_channels: "?", kernel_size: 3}\n',
+            "no default range for out_channels",
+        ),
+        (
+            'input: [1, 8]\nlayers:\n  - {type: conv, out_channels: 1, kernel_size: "0..3"}\n',
+            "the range 0..3 does not fit: must be a positive integer",
+        ),
+        (
+            'input: [1, 8]\nlayers:\n  - {type: conv, out_channels: 1, kernel_size: "3..1"}\n',
+            "reversed",
+        ),
+        (
+            "input: [1, 8]\nlayers:\n"
+            '  - {type: conv, out_channels: 1, kernel_size: 3, bias: "1..2"}\n',
+            "field bias",
+        ),
+        (
+            'input: [1, 8]\nlayers:\n  - {type: conv, out_channels: 1, kernal_size: "?"}\n',
+            "did you mean 'kernel_size'",
+        ),
+    ]
+    for text, fragment in cases:
+        result = run("solve", write(text), "--out", "2")
+        assert result.exit_code == 2, (text, result.output)
+        assert fragment in result.stderr, (fragment, result.stderr)
+    assert "only --out" in run("solve", "five-stages", "--in", "5", "--out", "7").stderr
+    assert "--out" in run("solve", "five-stages", "--out", "7,7,7,7").stderr
+
+
+def test_no_solution_is_not_an_error(run) -> None:
+    result = run("solve", "five-stages", "--out", "500")
+    assert result.exit_code == 0
+    assert "0 solutions" in result.stdout

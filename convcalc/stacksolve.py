@@ -175,7 +175,7 @@ class _Search:
 
     def _moves(self, i: int, layer: Layer, shape: Shape) -> Iterator[tuple[tuple[int, ...], Shape]]:
         unknowns = self.by_layer.get(i, [])
-        choices = [_candidates(layer, u, shape) for u in unknowns]
+        choices = [_candidates(layer, unknowns, u, shape) for u in unknowns]
         for values in itertools.product(*choices):
             self.steps += 1
             if self.steps > MAX_STEPS:
@@ -233,38 +233,42 @@ def _assign(layer: Layer, unknowns: list[Unknown], values: tuple[int, ...]) -> L
     return layer.model_copy(update=update)
 
 
-def _known_max(layer: Layer, name: str, dim: int | None) -> int | None:
-    """The largest value a field takes, when it is written (not an unknown "?")."""
+def _known_max(layer: Layer, unknowns: list[Unknown], name: str, dim: int | None) -> int | None:
+    """The largest value a field can take, or None while it is a "?" (its default unknown)."""
     value = getattr(layer, name, None)
     if value is None or isinstance(value, str):
         return None
-    items = value if isinstance(value, tuple) else (value,)
-    items = items[dim : dim + 1] if dim is not None and len(items) > dim else items
-    return max(items) if items else None
+    items = list(value) if isinstance(value, tuple) else [value] * max(1, (dim or 0) + 1)
+    for u in unknowns:  # the placeholders stand for whole ranges
+        if u.field == name:
+            for j in range(len(items)) if u.dim is None else [u.dim]:
+                items[j] = None if u.values is None else u.values.hi
+    chosen = items if dim is None or dim >= len(items) else [items[dim]]
+    return None if None in chosen else max(chosen)
 
 
-def _candidates(layer: Layer, u: Unknown, shape: Shape) -> list[int]:
+def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> list[int]:
     """The values to try: the written range, or the default for this input (README table)."""
     if u.values is not None:
         return list(u.values)
     spatial = shape[1:]
     size = spatial[u.dim] if u.dim is not None and u.dim < len(spatial) else max(spatial or (1,))
-    pad = 0 if u.field == "padding" else (_known_max(layer, "padding", u.dim) or 0)
-    if u.field == "kernel_size":
-        return list(range(1, size + 2 * pad + 1))
-    if u.field == "stride":
+
+    def known(name: str, default: int) -> int:
+        value = _known_max(layer, unknowns, name, u.dim)
+        return default if value is None else value
+
+    pad = known("padding", 0)
+    if u.field in ("kernel_size", "stride"):
         return list(range(1, size + 2 * pad + 1))
     if u.field == "padding":
-        kernel = _known_max(layer, "kernel_size", u.dim) or size
+        kernel = known("kernel_size", size)
         if layer.type in ("maxpool", "avgpool"):
             return list(range(0, kernel // 2 + 1))
-        dil = _known_max(layer, "dilation", u.dim) or 1
-        return list(range(0, dil * (kernel - 1) // 2 + 1))
+        return list(range(0, known("dilation", 1) * (kernel - 1) // 2 + 1))
     if u.field == "dilation":
         return list(range(1, max(1, size + 2 * pad - 1) + 1))
-    stride = _known_max(layer, "stride", u.dim) or size
-    dil = _known_max(layer, "dilation", u.dim) or 1
-    return list(range(0, max(stride, dil)))  # output_padding
+    return list(range(0, max(known("stride", size), known("dilation", 1))))  # output_padding
 
 
 def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: bool) -> None:

@@ -214,3 +214,27 @@ def test_no_solution_is_not_an_error(run) -> None:
     result = run("solve", "five-stages", "--out", "500")
     assert result.exit_code == 0
     assert "0 solutions" in result.stdout
+
+
+def test_question_mark_defaults_follow_the_documented_table(write) -> None:
+    path = write(
+        "input: [1, 20]\nlayers:\n"
+        '  - {type: conv, out_channels: 1, kernel_size: "?", stride: 2, padding: "?"}\n'
+        '  - {type: maxpool, kernel_size: "2..3", stride: "?", padding: "?"}\n'
+    )
+    expected = []
+    # README: kernel 1..L + 2P with P = 0 (padding is "?"); conv padding 0..D·(K − 1)//2 with
+    # K = L (kernel is "?"); pool stride 1..L + 2P (P = 0), pool padding 0..K//2 with K = 3
+    for k0 in range(1, 21):
+        for p0 in range(0, (20 - 1) // 2 + 1):
+            size = out_size("conv", 20, k0, 2, p0, 1)
+            if size is None:
+                continue
+            for k1 in (2, 3):
+                for s1 in range(1, size + 1):
+                    for p1 in range(0, 3 // 2 + 1):
+                        if out_size("maxpool", size, k1, s1, p1, 1) == 3:
+                            expected.append((k0, p0, k1, s1, p1))
+    result = solve_stack(path, (3,))
+    assert [v for v, _ in result.solutions] == expected
+    assert result.count == len(expected)

@@ -8,19 +8,10 @@ Run: ``python benchmarks/bench_reference.py`` (needs numpy).
 from __future__ import annotations
 
 import random
-import time
-from collections.abc import Callable
+
+from timing import best_of
 
 from convcalc.reference import MLP
-
-
-def best(fn: Callable[[], object], repeat: int = 7) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def main() -> None:
@@ -52,9 +43,9 @@ def main() -> None:
     theirs = numpy_pass()
     assert np.allclose(theirs[2], np.array(ours.W1)) and np.allclose(theirs[4], ours.x)
 
-    t_py = best(lambda: model.gradients(x, y))
-    t_fw = best(lambda: model.forward(x))
-    t_np = best(numpy_pass, 50)
+    t_py = best_of(lambda: model.gradients(x, y))
+    t_fw = best_of(lambda: model.forward(x))
+    t_np = best_of(numpy_pass, 50)
     print(
         f"MLP 784→256→10, one forward + backward: pure Python {t_py * 1e3:.1f} ms "
         f"(forward alone {t_fw * 1e3:.1f} ms), NumPy {t_np * 1e3:.3f} ms: "

@@ -12,21 +12,10 @@ Run: ``python benchmarks/bench_shape.py``. Nothing here is asserted; it prints.
 
 from __future__ import annotations
 
-import statistics
-import subprocess
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
-
-def best_of(fn: Callable[[], object], repeat: int = 5) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+from timing import best_of, process_time
 
 
 def deep_spec(depth: int) -> str:
@@ -80,15 +69,6 @@ def torch_build_and_run(torch: Any, depth: int) -> None:
     ]
     model = nn.Sequential(*(makers[i % 4]() for i in range(depth))).to("meta")
     model(torch.zeros(1, 8, 16, 16, device="meta"))
-
-
-def process_time(cmd: list[str], runs: int = 21) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def bench_startup() -> None:

@@ -13,24 +13,16 @@ Run: ``python benchmarks/bench_solve.py``. Nothing here is asserted; it prints.
 
 from __future__ import annotations
 
-import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from timing import process_time
+
 PY = sys.executable
 SOLVE = [PY, "-m", "convcalc", "solve"]
-
-
-def wall(cmd: list[str], runs: int = 5) -> float:
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(cmd, stdout=subprocess.DEVNULL, check=True)
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def brute_force_count(n: int, m: int, ks: range, ss: range, ps: range, ds: range) -> int:
@@ -78,7 +70,7 @@ def bench_count_vs_brute() -> None:
         "csv",
     ]
     out = subprocess.run([*SOLVE, *args], capture_output=True, text=True, check=True).stdout
-    t_cli = wall([*SOLVE, *args])
+    t_cli = process_time([*SOLVE, *args])
     start = time.perf_counter()
     found = brute_force_count(2048, 16, range(1, 2081), range(1, 141), range(17), range(1, 5))
     t_brute = time.perf_counter() - start
@@ -102,7 +94,7 @@ def bench_big() -> None:
     out = subprocess.run(
         [*SOLVE, *args, "--count", "--format", "csv"], capture_output=True, text=True, check=True
     ).stdout
-    t_count = wall([*SOLVE, *args, "--count", "--format", "csv"])
+    t_count = process_time([*SOLVE, *args, "--count", "--format", "csv"])
     total = int(out)
     t_list, rss_big = timed_with_rss([*SOLVE, *args, "--format", "csv"])
     t_small, rss_small = timed_with_rss([*SOLVE, "--in", "64", "--out", "4", "--format", "csv"])
@@ -129,8 +121,8 @@ def timed_with_rss(cmd: list[str]) -> tuple[float, float]:
 
 
 def bench_startup() -> None:
-    t_solve = wall([*SOLVE, "--in", "64", "--out", "4", "--count"], 21)
-    t_click = wall([PY, "-c", "import click"], 21)
+    t_solve = process_time([*SOLVE, "--in", "64", "--out", "4", "--count"], 21)
+    t_click = process_time([PY, "-c", "import click"], 21)
     print(
         f"start-up: convcalc solve {t_solve * 1e3:.0f} ms, import click {t_click * 1e3:.0f} ms:"
         f" ratio {t_solve / t_click:.2f}"
@@ -154,7 +146,7 @@ layers:
         result = solve_stack(str(path), (7,))
         listed = sum(1 for _ in result.solutions)
         t_lib = time.perf_counter() - start
-        t_cli = wall([*SOLVE, str(path), "--out", "7", "--format", "csv"], 3)
+        t_cli = process_time([*SOLVE, str(path), "--out", "7", "--format", "csv"], 3)
         start = time.perf_counter()
         brute = 0
         for k0 in range(1, 11):

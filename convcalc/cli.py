@@ -160,7 +160,7 @@ def solve(
         if n is None:
             raise Failure("give --in N (the input size), or a SPEC file")
         from convcalc import solve_format
-        from convcalc.solve import count, problem
+        from convcalc.solve import problem
 
         if not out.strip().isdigit():
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
@@ -177,14 +177,11 @@ def solve(
             no_gaps=no_gaps,
             exact=exact,
         )
-        if fmt == "csv":
-            solve_format.write_csv(write, pb, limit) if not count_only else write(f"{count(pb)}\n")
-        elif fmt == "json":
-            solve_format.write_json(write, pb, count(pb), limit, listing=not count_only)
-        else:
-            solve_format.write_table(write, pb, count(pb), limit, listing=not count_only)
+        solve_format.write(write, pb, fmt, listing=not count_only, limit=limit)
     except ConvcalcError as exc:
         raise Failure(str(exc)) from None
+    except BrokenPipeError:
+        _reader_gone()
 
 
 def _solve_stack(
@@ -311,6 +308,12 @@ def identities(points: int, seed: int, fmt: str) -> None:
             )
     if not all(c.ok for c in results):
         sys.exit(1)  # an identity that fails is a bug in convcalc.reference
+
+
+def _reader_gone() -> None:
+    """``convcalc solve ... | head``: the reader has what it wanted; that is a success."""
+    os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no error when flushing
+    sys.exit(0)
 
 
 def main() -> None:

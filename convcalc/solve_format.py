@@ -10,10 +10,23 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 
-from convcalc.solve import Problem, Run, runs
+from convcalc.solve import Problem, Run, count, runs
 
 Write = Callable[[str], object]
 CHUNK = 4096
+
+
+def write(out: Write, pb: Problem, fmt: str, *, listing: bool, limit: int | None) -> None:
+    """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing)."""
+    if fmt == "csv":
+        if listing:
+            write_csv(out, pb, limit)
+        else:
+            out(f"{count(pb)}\n")
+    elif fmt == "json":
+        write_json(out, pb, count(pb), limit, listing)
+    else:
+        write_table(out, pb, count(pb), limit, listing)
 
 
 def _limited(pb: Problem, limit: int | None) -> Iterator[Run]:

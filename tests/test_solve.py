@@ -302,3 +302,20 @@ def test_solve_needs_neither_pydantic_nor_yaml() -> None:
             [sys.executable, "-c", code, *args], capture_output=True, text=True, check=True
         ).stdout
         assert out.strip().splitlines()[-1] == "[]", args
+
+
+def test_a_reader_that_stops_early_is_not_an_error() -> None:
+    import subprocess
+    import sys
+
+    args = ["--in", "8192", "--out", "64", "--padding", "0..64", "--format", "csv"]
+    with subprocess.Popen(
+        [sys.executable, "-m", "convcalc", "solve", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    ) as proc:
+        assert proc.stdout is not None and proc.stderr is not None
+        assert proc.stdout.readline() == b"kernel_size,stride,padding,dilation\n"
+        proc.stdout.close()  # like `| head -1`
+        assert proc.wait(timeout=60) == 0
+        assert proc.stderr.read() == b""

@@ -562,12 +562,26 @@ AnyLayer = Annotated[
 
 
 class Spec(BaseModel):
-    """A whole spec file."""
+    """A whole spec file; its JSON Schema is what ``convcalc schema`` prints.
+
+    Specs are validated in two steps (:mod:`convcalc.validate`): :class:`SpecHead`, then each
+    layer by its own class, built on first use. Building the validator of the whole union
+    at start-up would cost more than the rest of ``convcalc shape`` together.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    name: str | None = None
+    input: InputShape
+    layers: list[AnyLayer]
+
+
+class SpecHead(BaseModel):
+    """A spec's top level, its layers left for their own classes to validate."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: str | None = None
     input: InputShape
-    layers: list[AnyLayer]
+    layers: list[Any]
 
 
 def layer_types() -> dict[str, type[Layer]]:

@@ -13,7 +13,7 @@ from pydantic import ValidationError
 
 from convcalc.errors import SpecError
 from convcalc.loader import Document
-from convcalc.spec import Spec, layer_types
+from convcalc.spec import Layer, Spec, SpecHead, layer_types
 
 MAX_REPORTED = 3
 
@@ -38,17 +38,50 @@ def validate(doc: Document) -> Spec:
             file=doc.file,
             line=1,
         )
+    head, errors = None, list[dict[str, Any]]()
     try:
-        return Spec.model_validate(data)
+        head = SpecHead.model_validate(data)
     except ValidationError as exc:
-        errors = [_locate(doc, err) for err in exc.errors()]
-    first = errors[0]
-    if len(errors) > 1:
-        more = [str(e) for e in errors[1:MAX_REPORTED]]
-        if len(errors) > MAX_REPORTED:
-            more.append(f"... and {len(errors) - MAX_REPORTED} more")
+        errors += [dict(err) for err in exc.errors()]
+    layers, raw = [], data.get("layers")
+    for index, item in enumerate(raw if isinstance(raw, list) else []):
+        try:
+            layers.append(_layer_class(item).model_validate(item))
+        except ValidationError as exc:
+            errors += [{**err, "loc": ("layers", index, *err["loc"])} for err in exc.errors()]
+        except _NotALayer as exc:
+            errors.append({"type": exc.kind, "loc": ("layers", index), "msg": "", "ctx": exc.ctx})
+    if head is not None and not errors:
+        return Spec.model_construct(name=head.name, input=head.input, layers=layers)
+    # an unknown field explains a missing one (a typo), so it goes first
+    errors.sort(key=lambda err: err["type"] != "extra_forbidden")
+    located = [_locate(doc, err) for err in errors]
+    first = located[0]
+    if len(located) > 1:
+        more = [str(e) for e in located[1:MAX_REPORTED]]
+        if len(located) > MAX_REPORTED:
+            more.append(f"... and {len(located) - MAX_REPORTED} more")
         first.message += "\n" + "\n".join(more)
     raise first
+
+
+class _NotALayer(Exception):
+    """A list item that names no known layer type: reported like pydantic's union errors."""
+
+    def __init__(self, kind: str, ctx: dict[str, Any] | None = None) -> None:
+        super().__init__(kind)
+        self.kind, self.ctx = kind, ctx
+
+
+def _layer_class(item: Any) -> type[Layer]:
+    if not isinstance(item, dict):
+        raise _NotALayer("model_type")
+    if "type" not in item:
+        raise _NotALayer("union_tag_not_found")
+    cls = layer_types().get(item["type"]) if isinstance(item["type"], str) else None
+    if cls is None:
+        raise _NotALayer("union_tag_invalid", {"tag": item["type"]})
+    return cls
 
 
 def _locate(doc: Document, err: Any) -> SpecError:

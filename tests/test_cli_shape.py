@@ -127,7 +127,7 @@ def test_zoo_lists_every_bundled_spec(run) -> None:
     result = run("zoo")
     assert result.exit_code == 0
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert sorted(names) == sorted([*BUNDLED, "five-stages"])
+    assert sorted(names) == sorted([*BUNDLED, "five-stages", "vgg16", "alexnet"])
 
 
 def test_shape_on_a_spec_with_unknowns_points_to_solve(run) -> None:

@@ -74,8 +74,15 @@ def test_lenet5_matches_the_published_total() -> None:
     assert summarise("lenet5").total_params == 61706
 
 
+def test_torchvision_published_totals() -> None:
+    # torchvision's model documentation: vgg16 138,357,544 and alexnet 61,100,840 parameters
+    assert summarise("vgg16").total_params == 138_357_544
+    assert summarise("alexnet").total_params == 61_100_840
+    assert summarise("vgg16").layers[30].output_shape == (512, 7, 7)  # 224 / 2⁵
+
+
 def test_per_layer_parameters_add_up_to_the_total() -> None:
-    for name in ("hw3-q3", "lenet5", "hw3-mlp"):
+    for name in ("hw3-q3", "lenet5", "hw3-mlp", "vgg16", "alexnet"):
         report = summarise(name).to_dict()
         assert sum(layer["params"] for layer in report["layers"]) == report["total_params"]
         for layer in report["layers"]:

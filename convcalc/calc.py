@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.arith import Refusal
-from convcalc.errors import SpecError
+from convcalc.errors import SpecError, format_path
 from convcalc.spec import Shape, Spec, Tensors
 
 
@@ -87,8 +87,9 @@ class LayerRefusal(SpecError):
     """A layer that PyTorch would refuse for this input; ``keys`` locates it in the data."""
 
     def __init__(self, refusal: Refusal, keys: list[str | int], layer_type: str) -> None:
-        path = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
-        super().__init__(refusal.message, path=path, layer_type=layer_type, field=refusal.field)
+        super().__init__(
+            refusal.message, path=format_path(keys), layer_type=layer_type, field=refusal.field
+        )
         self.keys = keys
 
 
@@ -105,7 +106,7 @@ def analyse(spec: Spec, name: str) -> Summary:
         reports.append(
             LayerReport(
                 index=index,
-                path=f"layers[{index}]",
+                path=format_path(["layers", index]),
                 type=layer.type,
                 description=description,
                 input_shape=shape,

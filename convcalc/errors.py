@@ -3,6 +3,14 @@
 from __future__ import annotations
 
 
+def format_path(path: list[str | int]) -> str:
+    """``['layers', 3, 'body', 1]`` → ``layers[3].body[1]``: how errors and reports name a place."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else str(key)
+    return text
+
+
 class ConvcalcError(Exception):
     """Invalid input of any kind: a message for a person, no traceback."""
 

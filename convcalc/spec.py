@@ -134,7 +134,6 @@ def _input_shape(value: Any) -> tuple[int, ...]:
 
 
 _INT = {"type": "integer"}
-_DIMS_SCHEMA = {"anyOf": [_INT, {"type": "array", "items": _INT, "minItems": 1, "maxItems": 3}]}
 
 
 def _ints(minimum: int) -> dict[str, Any]:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from convcalc.arith import Refusal
-from convcalc.errors import ConvcalcError, SpecError
+from convcalc.errors import ConvcalcError, SpecError, format_path
 from convcalc.solve import Range, RangeError
 from convcalc.spec import Layer, Shape, Spec
 
-MAX_STEPS = 2_000_000
+MAX_STEPS = 1_000_000  # about 7 s of layer evaluations
 _UNKNOWN = re.compile(r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$")
 # fields whose "?" has a default range (relative to the layer's input size; see the README)
 DEFAULTED = ("kernel_size", "stride", "padding", "dilation", "output_padding")
@@ -112,7 +112,7 @@ def _find_unknowns(data: Any, file: str, line_of: Callable[..., int | None]) -> 
             for dim, item in spots:
                 if name == "type" or not isinstance(item, str) or not _UNKNOWN.match(item):
                     continue
-                label = f"layers[{i}].{name}" + ("" if dim is None else f"[{dim}]")
+                label = format_path(["layers", i, name, *([] if dim is None else [dim])])
                 line = line_of(["layers", i, name])
                 try:
                     values = None if item.strip() == "?" else Range.parse(item, label)

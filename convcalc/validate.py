@@ -6,24 +6,15 @@ becomes ``net.yaml:4: layers[1] (conv), field kernel_size: must be a positive in
 
 from __future__ import annotations
 
-import difflib
 from typing import Any
 
 from pydantic import ValidationError
 
-from convcalc.errors import SpecError
+from convcalc.errors import SpecError, format_path
 from convcalc.loader import Document
 from convcalc.spec import Layer, Spec, SpecHead, layer_types
 
 MAX_REPORTED = 3
-
-
-def format_path(path: list[str | int]) -> str:
-    """``['layers', 3, 'body', 1]`` → ``layers[3].body[1]``."""
-    text = ""
-    for key in path:
-        text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else str(key)
-    return text
 
 
 def validate(doc: Document) -> Spec:
@@ -85,7 +76,8 @@ def _layer_class(item: Any) -> type[Layer]:
 
 
 def _locate(doc: Document, err: Any) -> SpecError:
-    """Walk pydantic's location through the data, skipping union branch names."""
+    """Walk pydantic's location through the data (skipping any key that is not in it) to find
+    the layer, the field and the line."""
     node: Any = doc.data
     path: list[str | int] = []
     layer_path: list[str | int] | None = None
@@ -130,6 +122,8 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
     if kind == "missing":
         return "is required but missing"
     if kind == "union_tag_invalid":
+        import difflib
+
         names = list(layer_types())
         wrong = str(err["ctx"]["tag"])
         close = difflib.get_close_matches(wrong, names, n=1)
@@ -158,6 +152,8 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
         cls = layer_types().get(str(layer.get("type")))
         valid = [f for f in cls.model_fields if f != "type"] if cls else []
         where = f"a {layer.get('type')} layer"
+    import difflib
+
     close = difflib.get_close_matches(name, valid, n=1)
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"unknown field: {hint}{where} takes {', '.join(valid) or 'no fields'}"

@@ -148,7 +148,7 @@ def solve(
     With a SPEC, its fields written "?" or as a range string are the unknowns:
       convcalc solve net.yaml --out 7
     """
-    write = click.get_text_stream("stdout").write
+    write = sys.stdout.write
     try:
         if spec is not None:
             if n is not None or any(

@@ -34,10 +34,10 @@ def validate(doc: Document) -> Spec:
         head = SpecHead.model_validate(data)
     except ValidationError as exc:
         errors += [dict(err) for err in exc.errors()]
-    layers, raw = [], data.get("layers")
+    layers, raw, types = [], data.get("layers"), layer_types()
     for index, item in enumerate(raw if isinstance(raw, list) else []):
         try:
-            layers.append(_layer_class(item).model_validate(item))
+            layers.append(_layer_class(item, types).model_validate(item))
         except ValidationError as exc:
             errors += [{**err, "loc": ("layers", index, *err["loc"])} for err in exc.errors()]
         except _NotALayer as exc:
@@ -64,12 +64,12 @@ class _NotALayer(Exception):
         self.kind, self.ctx = kind, ctx
 
 
-def _layer_class(item: Any) -> type[Layer]:
+def _layer_class(item: Any, types: dict[str, type[Layer]]) -> type[Layer]:
     if not isinstance(item, dict):
         raise _NotALayer("model_type")
     if "type" not in item:
         raise _NotALayer("union_tag_not_found")
-    cls = layer_types().get(item["type"]) if isinstance(item["type"], str) else None
+    cls = types.get(item["type"]) if isinstance(item["type"], str) else None
     if cls is None:
         raise _NotALayer("union_tag_invalid", {"tag": item["type"]})
     return cls

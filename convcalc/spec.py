@@ -253,7 +253,14 @@ class Layer(BaseModel):
         return self.type
 
 
-class Conv(Layer):
+class _WithParameters(Layer):
+    """Layers with parameter tensors also take PyTorch's ``device`` and ``dtype`` (ignored)."""
+
+    device: str | None = None
+    dtype: str | None = None
+
+
+class Conv(_WithParameters):
     type: Literal["conv"]
     out_channels: PositiveInt
     kernel_size: PositiveDims
@@ -326,7 +333,7 @@ def _window_label(
     return text + extra
 
 
-class ConvTranspose(Layer):
+class ConvTranspose(_WithParameters):
     type: Literal["conv_transpose"]
     out_channels: PositiveInt
     kernel_size: PositiveDims
@@ -429,7 +436,7 @@ class AdaptiveMaxPool(_AdaptivePool):
     return_indices: Flag = False
 
 
-class BatchNorm(Layer):
+class BatchNorm(_WithParameters):
     type: Literal["batchnorm"]
     affine: Flag = True
     track_running_stats: Flag = True
@@ -442,7 +449,7 @@ class BatchNorm(Layer):
         return shape, {"weight": shape[:1], "bias": shape[:1]} if self.affine else {}
 
 
-class Linear(Layer):
+class Linear(_WithParameters):
     type: Literal["linear"]
     out_features: PositiveInt
     bias: Flag = True

@@ -150,7 +150,8 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
         where = "a spec"
     else:
         cls = layer_types().get(str(layer.get("type")))
-        valid = [f for f in cls.model_fields if f != "type"] if cls else []
+        fields = [f for f in cls.model_fields if f != "type"] if cls else []
+        valid = sorted(fields, key=lambda f: f in ("device", "dtype"))  # the usual ones first
         where = f"a {layer.get('type')} layer"
     import difflib
 

@@ -173,3 +173,24 @@ def test_twenty_thousand_layers_need_no_recursion(write) -> None:
     assert len(summary.layers) == 20_000
     assert summary.output_shape == (4, 9, 9)  # padding 1 keeps 9: (9 + 2 − 3) // 1 + 1
     assert summary.total_params == 10_000 * (4 * 4 * 3 * 3 + 4)
+
+
+def test_arguments_copied_from_pytorch_code_are_accepted(run, write) -> None:
+    text = (
+        "input: [3, 16, 16]\nlayers:\n"
+        "  - {type: conv, out_channels: 8, kernel_size: 3, padding_mode: reflect, device: cpu,"
+        " dtype: float32}\n"
+        "  - {type: batchnorm, eps: 0.001, momentum: null, affine: true}\n"
+        "  - {type: relu, inplace: true}\n"
+        "  - {type: maxpool, kernel_size: 2, return_indices: false, stride: null}\n"
+        "  - {type: avgpool, kernel_size: 2, count_include_pad: false, divisor_override: 3}\n"
+        "  - {type: flatten}\n  - {type: dropout, p: 0.2, inplace: false}\n"
+        "  - {type: linear, out_features: 4, device: cpu}\n  - {type: softmax, dim: 1}\n"
+    )
+    report = json.loads(run("shape", write(text), "--format", "json").stdout)
+    # conv 3→8 (3×3) gives 8×14×14, the pools 8×7×7 then 8×3×3; batchnorm 2·8; linear 72 → 4
+    assert report["total_params"] == (8 * 3 * 9 + 8) + 2 * 8 + (8 * 3 * 3 * 4 + 4)
+    assert report["output_shape"] == [4]
+    bad = run("shape", write(text.replace("padding_mode: reflect", "padding_mode: mirror")))
+    assert bad.exit_code == 2
+    assert "field padding_mode" in bad.stderr

@@ -38,6 +38,12 @@ class Document:
     # id(container) -> {key or index: 1-based line}
     lines: dict[int, dict[Any, int]] = field(default_factory=dict)
 
+    def copy(self, container: Container) -> Any:
+        """A shallow copy that keeps the lines where its parts were written."""
+        duplicate = dict(container) if isinstance(container, dict) else list(container)
+        self.lines[id(duplicate)] = dict(self.lines.get(id(container), {}))
+        return duplicate
+
     def line_of(self, path: list[str | int]) -> int | None:
         """The line of the deepest part of ``path`` (keys and indices from the root) written."""
         node, line = self.data, None

@@ -19,6 +19,7 @@ from typing import Any
 
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError, SpecError, format_path
+from convcalc.loader import Document
 from convcalc.solve import Range, RangeError
 from convcalc.spec import Layer, Shape, Spec
 
@@ -65,7 +66,7 @@ def solve_stack(source: str, target: tuple[int, ...], limit: int | None = None) 
 
     text, file, name = read_source(source, bundled_specs())
     doc = parse_yaml(text, file, name)
-    unknowns = _find_unknowns(doc.data, file, doc.line_of)
+    unknowns = _find_unknowns(doc)
     if not unknowns:
         raise SpecError(
             'has no unknowns: write a field as "?" or as a range such as "1..7"', file=file
@@ -98,26 +99,33 @@ def solve_stack(source: str, target: tuple[int, ...], limit: int | None = None) 
     )
 
 
-def _find_unknowns(data: Any, file: str, line_of: Callable[..., int | None]) -> list[Unknown]:
-    """Find "?" and range strings in the top-level layers, replacing them with placeholders."""
+def _find_unknowns(doc: Document) -> list[Unknown]:
+    """Find "?" and range strings in the top-level layers, replacing them with placeholders.
+
+    A layer written once and reused through an alias (``*block``) is one dict in many places:
+    each place gets its own copy first, so that each has its own unknowns.
+    """
     found: list[Unknown] = []
-    layers = data.get("layers") if isinstance(data, dict) else None
+    layers = doc.data.get("layers") if isinstance(doc.data, dict) else None
     if not isinstance(layers, list):
         return found
-    for i, layer in enumerate(layers):
-        if not isinstance(layer, dict):
+    for i, original in enumerate(layers):
+        if not isinstance(original, dict):
             continue
+        layers[i] = layer = doc.copy(original)
         for name, value in list(layer.items()):
+            if isinstance(value, list):
+                layer[name] = value = doc.copy(value)
             spots = [(None, value)] if not isinstance(value, list) else list(enumerate(value))
             for dim, item in spots:
                 if name == "type" or not isinstance(item, str) or not _UNKNOWN.match(item):
                     continue
                 label = format_path(["layers", i, name, *([] if dim is None else [dim])])
-                line = line_of(["layers", i, name])
+                line = doc.line_of(["layers", i, name])
                 try:
                     values = None if item.strip() == "?" else Range.parse(item, label)
                 except RangeError as exc:
-                    raise SpecError(str(exc), file=file, line=line) from None
+                    raise SpecError(str(exc), file=doc.file, line=line) from None
                 found.append(Unknown(label, i, name, dim, values))
                 placeholder = values.lo if values is not None else (0 if "padding" in name else 1)
                 if dim is None:

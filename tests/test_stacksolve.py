@@ -238,3 +238,20 @@ def test_question_mark_defaults_follow_the_documented_table(write) -> None:
     result = solve_stack(path, (3,))
     assert [v for v, _ in result.solutions] == expected
     assert result.count == len(expected)
+
+
+def test_a_block_reused_through_an_alias_has_its_own_unknowns(write) -> None:
+    path = write(
+        "input: [1, 32]\nlayers:\n"
+        '  - &block {type: conv, out_channels: 1, kernel_size: 3, stride: "1,2"}\n'
+        "  - *block\n"
+    )
+    result = solve_stack(path, (7,))
+    expected = [
+        (a, b)
+        for a in (1, 2)
+        for b in (1, 2)
+        if out_size("conv", out_size("conv", 32, 3, a, 0, 1) or 0, 3, b, 0, 1) == 7
+    ]
+    assert [u.label for u in result.unknowns] == ["layers[0].stride", "layers[1].stride"]
+    assert [v for v, _ in result.solutions] == expected

@@ -55,9 +55,8 @@ def shape(specs: tuple[str, ...], fmt: str) -> None:
             summary = summarise(source)
         except ConvcalcError as exc:
             failed = True
-            message = str(exc)
-            if not message.startswith(source):
-                message = f"{source}: {message}"
+            # spec errors name their file (<stdin> for '-'); anything else gets the argument
+            message = str(exc) if getattr(exc, "file", None) else f"{source}: {exc}"
             click.echo(f"Error: {message}", err=True)
             results.append({"spec": source, "error": message})
             continue

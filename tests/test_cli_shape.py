@@ -92,6 +92,16 @@ def test_stdin(run) -> None:
     assert report["name"] == "piped" and report["output_shape"] == [4, 26, 26]
 
 
+def test_stdin_errors_name_stdin(run) -> None:
+    text = "input: [3, 8]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: 9}\n"
+    result = run("shape", "-", input=text)
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: <stdin>:3: layers[0] (conv), field kernel_size: "
+        "kernel 9 is larger than the padded input 8\n"
+    )
+
+
 def test_name_defaults_to_the_file_stem(run, write) -> None:
     path = write("input: [4]\nlayers: []\n", name="tiny-net.yaml")
     report = json.loads(run("shape", path, "--format", "json").stdout)

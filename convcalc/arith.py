@@ -128,6 +128,19 @@ def conv_strides(n: int, m: int, k: int, p: int, d: int) -> list[Interval]:
     return [(lo, hi)] if lo <= hi else []
 
 
+def conv_kernels(n: int, m: int, s: int, p: int, d: int) -> Interval | None:
+    """Kernels k with (N + 2p − k_eff) // s + 1 = M at a given stride, for M ≥ 2 (conv's rule,
+    and floor-mode pooling's before its padding check).
+
+    With A = N + 2p − 1 − d·(k − 1) and q = M − 1: q·s ≤ A ≤ q·s + s − 1, an interval of k.
+    """
+    q, span = m - 1, n + 2 * p - 1
+    lo = -(-(span - q * s - s + 1) // d) + 1
+    hi = (span - q * s) // d + 1
+    lo = max(lo, 1)
+    return (lo, hi) if q >= 1 and lo <= hi else None
+
+
 def pool_strides(n: int, m: int, k: int, p: int, d: int, ceil_mode: bool) -> list[Interval]:
     """Strides s for which :func:`pool_out` gives M (empty if the padding is refused).
 

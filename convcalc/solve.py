@@ -228,8 +228,8 @@ def _stride_intervals(pb: Problem, k: int, p: int, d: int) -> list[arith.Interva
 
 
 def _kernels(pb: Problem, p: int, d: int) -> Range:
-    """Kernels worth trying at (p, d): pools need p ≤ k // 2 (k ≥ 2p); conv and pools with
-    M ≥ 2 need A = N + 2p − k_eff ≥ M − 1, which bounds k from above."""
+    """Kernels worth trying at (p, d): pools need p ≤ k // 2 (k ≥ 2p); conv and floor-mode pools
+    need A = N + 2p − k_eff ≥ M − 1, which bounds k from above."""
     lo, hi = 1, None
     if pb.layer in ("maxpool", "avgpool"):
         lo = 2 * p
@@ -285,23 +285,23 @@ def count(pb: Problem) -> int:
     """The number of solutions, without generating them where the arithmetic allows.
 
     For conv and floor-mode pools with M ≥ 2, the loop runs over strides instead of kernels:
-    for each (d, p, s) the kernels with ⌊A/s⌋ = M − 1 form one interval, counted in O(1).
+    for each (d, p, s) the kernels that give M form one interval (``arith.conv_kernels``),
+    counted in O(1).
     """
     if pb.layer == "conv_transpose" or pb.ceil_mode or pb.exact or pb.m < 2:
         return sum(run[4] - run[3] + 1 for run in runs(pb))
-    q = pb.m - 1
     total = 0
     for d in pb.dilation:
         for p in pb.padding:
             kernels = _kernels(pb, p, d)
-            span = pb.n + 2 * p - 1  # A = span − d·(k − 1)
-            top = span // q  # s ≤ A / q ≤ span / q
+            top = (pb.n + 2 * p - 1) // (pb.m - 1)  # s ≤ A / (M − 1) ≤ (N + 2p − 1) / (M − 1)
             for s_lo, s_hi in pb.stride.within(1, top):
                 for s in range(s_lo, s_hi + 1):
-                    # q·s ≤ A ≤ q·s + s − 1  ⇔  span − q·s − s + 1 ≤ d·(k − 1) ≤ span − q·s
-                    k_lo = -(-(span - q * s - s + 1) // d) + 1
-                    k_hi = (span - q * s) // d + 1
+                    found = arith.conv_kernels(pb.n, pb.m, s, p, d)
+                    if found is None:
+                        continue
+                    k_lo, k_hi = found
                     if pb.no_gaps:  # s ≤ k_eff = d·(k − 1) + 1
                         k_lo = max(k_lo, -(-(s - 1) // d) + 1)
-                    total += kernels.count_within(max(k_lo, 1), k_hi)
+                    total += kernels.count_within(k_lo, k_hi)
     return total

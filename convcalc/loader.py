@@ -11,6 +11,7 @@ document is built from the parser's *events* with an explicit stack, so that
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ _YAML = "tag:yaml.org,2002:"
 _STD_TAGS = {f"{_YAML}{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null")}
 
 Container = dict[Any, Any] | list[Any]
+Fail = Callable[[str, int | None], SpecError]  # builds the error for a message and a line
 
 
 @dataclass
@@ -176,7 +178,7 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
     return doc
 
 
-def _scalar(helper: yaml.SafeLoader, event: yaml.ScalarEvent, line: int, fail: Any) -> Any:
+def _scalar(helper: yaml.SafeLoader, event: yaml.ScalarEvent, line: int, fail: Fail) -> Any:
     """A plain scalar as YAML's safe schema reads it (``3`` an int, ``true`` a bool, ...)."""
     _check_tag(event.tag, line, fail)
     tag = event.tag
@@ -187,7 +189,7 @@ def _scalar(helper: yaml.SafeLoader, event: yaml.ScalarEvent, line: int, fail: A
     return helper.construct_object(yaml.ScalarNode(tag, event.value, style=event.style))
 
 
-def _check_tag(tag: str | None, line: int, fail: Any) -> None:
+def _check_tag(tag: str | None, line: int, fail: Fail) -> None:
     """Only YAML's plain types: a tag that would build a Python object is refused, unrun."""
     if tag is not None and tag != "!" and tag not in _STD_TAGS:
         shown = tag.replace(_YAML, "!!")
@@ -202,7 +204,7 @@ _MERGE = _Merge()
 _NO_KEY = object()
 
 
-def _merge(container: dict[Any, Any], merges: Any, doc: Document, fail: Any, line: int) -> None:
+def _merge(container: dict[Any, Any], merges: Any, doc: Document, fail: Fail, line: int) -> None:
     """``<<: *base`` (or a list of them): copy the keys that are not written here."""
     sources = merges if isinstance(merges, list) else [merges]
     for source in sources:
@@ -215,7 +217,7 @@ def _merge(container: dict[Any, Any], merges: Any, doc: Document, fail: Any, lin
                 marks[key] = doc.lines.get(id(source), {}).get(key, line)
 
 
-def _check_size(data: Any, fail: Any) -> None:
+def _check_size(data: Any, fail: Fail) -> None:
     """Refuse a document whose aliases expand past MAX_NODES values (a "billion laughs")."""
     sizes: dict[int, int] = {}
     todo: list[tuple[Any, bool]] = [(data, False)]

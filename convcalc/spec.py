@@ -240,7 +240,7 @@ def label(value: tuple[Any, ...], *, every: bool = False) -> str:
 class Layer(BaseModel):
     """What every layer has: a ``type`` and a rule from input shape to output shape."""
 
-    # built once, inside Spec: building each layer's own validator at import doubles start-up
+    # each layer type builds its validator the first time a spec uses it (convcalc.validate)
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     type: str
 
@@ -444,8 +444,7 @@ class BatchNorm(_WithParameters):
     momentum: Number | None = 0.1
 
     def forward(self, shape: Shape) -> tuple[Shape, Tensors]:
-        if len(shape) > 4:
-            raise Refusal("batchnorm takes [channels] or [channels, *spatial] (1 to 3 spatial)")
+        # [C], [C, L], [C, H, W] and [C, D, H, W]: BatchNorm1d, 2d and 3d, over channels
         return shape, {"weight": shape[:1], "bias": shape[:1]} if self.affine else {}
 
 
@@ -494,52 +493,48 @@ class Dropout(Layer):
         return f"dropout {self.p:g}"
 
 
-class _Activation(Layer):
-    pass
-
-
-class ReLU(_Activation):
+class ReLU(Layer):
     type: Literal["relu"]
     inplace: Flag = False
 
 
-class ELU(_Activation):
+class ELU(Layer):
     type: Literal["elu"]
     alpha: Number = 1.0
     inplace: Flag = False
 
 
-class Sigmoid(_Activation):
+class Sigmoid(Layer):
     type: Literal["sigmoid"]
 
 
-class Tanh(_Activation):
+class Tanh(Layer):
     type: Literal["tanh"]
 
 
-class Softmax(_Activation):
+class Softmax(Layer):
     type: Literal["softmax"]
     dim: AnyInt | None = None
 
 
-class Softplus(_Activation):
+class Softplus(Layer):
     type: Literal["softplus"]
     beta: Number = 1.0
     threshold: Number = 20.0
 
 
-class LeakyReLU(_Activation):
+class LeakyReLU(Layer):
     type: Literal["leaky_relu"]
     negative_slope: Number = 0.01
     inplace: Flag = False
 
 
-class GELU(_Activation):
+class GELU(Layer):
     type: Literal["gelu"]
     approximate: Literal["none", "tanh"] = "none"
 
 
-class Identity(_Activation):
+class Identity(Layer):
     type: Literal["identity"]
 
 

@@ -36,12 +36,14 @@ def validate(doc: Document) -> Spec:
         errors += [dict(err) for err in exc.errors()]
     layers, raw, types = [], data.get("layers"), layer_types()
     for index, item in enumerate(raw if isinstance(raw, list) else []):
+        kind = _not_a_layer(item, types)
+        if kind:  # our own error kinds, located like pydantic's
+            errors.append({"type": kind, "loc": ("layers", index), "input": item})
+            continue
         try:
-            layers.append(_layer_class(item, types).model_validate(item))
+            layers.append(types[item["type"]].model_validate(item))
         except ValidationError as exc:
             errors += [{**err, "loc": ("layers", index, *err["loc"])} for err in exc.errors()]
-        except _NotALayer as exc:
-            errors.append({"type": exc.kind, "loc": ("layers", index), "msg": "", "ctx": exc.ctx})
     if head is not None and not errors:
         return Spec.model_construct(name=head.name, input=head.input, layers=layers)
     # an unknown field explains a missing one (a typo), so it goes first
@@ -56,23 +58,13 @@ def validate(doc: Document) -> Spec:
     raise first
 
 
-class _NotALayer(Exception):
-    """A list item that names no known layer type: reported like pydantic's union errors."""
-
-    def __init__(self, kind: str, ctx: dict[str, Any] | None = None) -> None:
-        super().__init__(kind)
-        self.kind, self.ctx = kind, ctx
-
-
-def _layer_class(item: Any, types: dict[str, type[Layer]]) -> type[Layer]:
+def _not_a_layer(item: Any, types: dict[str, type[Layer]]) -> str | None:
+    """Why a list item cannot be validated as a layer, or None if it names a known type."""
     if not isinstance(item, dict):
-        raise _NotALayer("model_type")
+        return "not_a_mapping"
     if "type" not in item:
-        raise _NotALayer("union_tag_not_found")
-    cls = types.get(item["type"]) if isinstance(item["type"], str) else None
-    if cls is None:
-        raise _NotALayer("union_tag_invalid", {"tag": item["type"]})
-    return cls
+        return "no_type"
+    return None if isinstance(item["type"], str) and item["type"] in types else "unknown_type"
 
 
 def _locate(doc: Document, err: Any) -> SpecError:
@@ -86,7 +78,7 @@ def _locate(doc: Document, err: Any) -> SpecError:
         in_dict = isinstance(node, dict) and key in node
         in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
         if not (in_dict or in_list):
-            continue  # a union branch's name, not a place in the data
+            continue  # a missing field: the place is its layer
         node = node[key]
         path.append(key)
         if isinstance(node, dict) and "type" in node:
@@ -121,17 +113,17 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
         return str(err["ctx"]["message"])
     if kind == "missing":
         return "is required but missing"
-    if kind == "union_tag_invalid":
+    if kind == "unknown_type":
         import difflib
 
         names = list(layer_types())
-        wrong = str(err["ctx"]["tag"])
+        wrong = str(err["input"]["type"])
         close = difflib.get_close_matches(wrong, names, n=1)
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"unknown layer type '{wrong}'{hint}; valid types: {', '.join(names)}"
-    if kind == "union_tag_not_found":
+    if kind == "no_type":
         return "a layer needs a 'type', e.g. {type: conv, out_channels: 16, kernel_size: 3}"
-    if kind in ("model_attributes_type", "model_type", "dict_type"):
+    if kind == "not_a_mapping":
         return "a layer must be a mapping such as {type: relu}"
     if kind == "list_type":
         return "must be a list"
@@ -146,7 +138,7 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
     if name in ("in_channels", "in_features", "num_features"):
         return f"{name} is never written: it comes from the previous layer's output"
     if layer is None:
-        valid = [f for f in Spec.model_fields]
+        valid = list(Spec.model_fields)
         where = "a spec"
     else:
         cls = layer_types().get(str(layer.get("type")))

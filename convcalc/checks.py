@@ -8,6 +8,7 @@ only formats what these functions return.
 
 from __future__ import annotations
 
+import json
 import math
 import random
 from collections.abc import Callable
@@ -218,12 +219,90 @@ class MLPReport:
     """One forward/backward pass of a random MLP and its gradient check."""
 
     sizes: tuple[int, int, int]
+    alpha: float
+    seed: int
     num_params: int
     loss: float
     label: int
     shapes: dict[str, tuple[int, ...]]
     errors: dict[str, float]
     checked: int
+    tolerance: float = 1e-4
+
+    @property
+    def ok(self) -> bool:
+        return all(error <= self.tolerance for error in self.errors.values())
+
+    def to_json(self) -> str:
+        d, d_h, d_o = self.sizes
+        return json.dumps(
+            {
+                "inputs": d,
+                "hidden": d_h,
+                "classes": d_o,
+                "alpha": self.alpha,
+                "seed": self.seed,
+                "num_params": self.num_params,
+                "loss": self.loss,
+                "label": self.label,
+                "gradient_shapes": {k: list(v) for k, v in self.shapes.items()},
+                "gradient_check": {
+                    "max_relative_error": self.errors,
+                    "max_entries_per_group": self.checked,
+                    "tolerance": self.tolerance,
+                },
+            },
+            indent=2,
+        )
+
+    def table(self) -> str:
+        d, d_h, d_o = self.sizes
+        shapes = ", ".join(f"∂L/∂{k} {'×'.join(map(str, v))}" for k, v in self.shapes.items())
+        lines = [
+            f"MLP d={d} → d_h={d_h} (ELU α={self.alpha:g}) → d_o={d_o} (softmax), seed {self.seed}",
+            f"parameters: d_h·d + d_h + d_o·d_h + d_o = {d_h}·{d} + {d_h} + {d_o}·{d_h} + {d_o}"
+            f" = {self.num_params:,}",
+            f"loss −log o_s[y] for a random input, y = {self.label}: {self.loss:.6f}",
+            f"gradient shapes: {shapes}",
+            "",
+            f"gradient check (up to {self.checked} entries per group, central differences, ε = 1e-6)",
+            f"  {'group':<6} {'max relative error':>20}",
+        ]
+        lines += [
+            f"  {name:<6} {error:>20.2e}  {'ok' if error <= self.tolerance else 'FAIL'}"
+            for name, error in self.errors.items()
+        ]
+        return "\n".join(lines)
+
+
+def identities_json(results: list[Check]) -> str:
+    return json.dumps(
+        [
+            {
+                "question": c.question,
+                "statement": c.statement,
+                "worst": c.worst,
+                "tolerance": c.tolerance,
+                "kind": c.kind,
+                "points": c.points,
+                "ok": c.ok,
+            }
+            for c in results
+        ],
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def identities_table(results: list[Check], points: int, seed: int) -> str:
+    lines = [f"{'Q':<6} {'worst':>9}  {'':4} identity ({points} random points, seed {seed})"]
+    for c in results:
+        bound = f"gap ≥ {c.tolerance:g}" if c.kind == "gap" else f"error ≤ {c.tolerance:g}"
+        lines.append(
+            f"{c.question:<6} {c.worst:>9.1e}  {'ok' if c.ok else 'FAIL':<4} {c.statement}"
+            f"  [{bound}]"
+        )
+    return "\n".join(lines)
 
 
 def mlp_report(
@@ -240,4 +319,6 @@ def mlp_report(
         for name in ("o_a", "W2", "b2", "h_s", "h_a", "W1", "b1", "x")
     }
     errors = ref.gradient_check(model, x, y, eps=1e-6, max_entries=max_entries, seed=seed)
-    return MLPReport((d, d_h, d_o), model.num_params, g.loss, y, shapes, errors, max_entries)
+    return MLPReport(
+        (d, d_h, d_o), alpha, seed, model.num_params, g.loss, y, shapes, errors, max_entries
+    )

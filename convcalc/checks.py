@@ -265,7 +265,8 @@ class MLPReport:
             f"loss −log o_s[y] for a random input, y = {self.label}: {self.loss:.6f}",
             f"gradient shapes: {shapes}",
             "",
-            f"gradient check (up to {self.checked} entries per group, central differences, ε = 1e-6)",
+            f"gradient check (up to {self.checked} entries per group, central differences,"
+            " ε = 1e-6)",
             f"  {'group':<6} {'max relative error':>20}",
         ]
         lines += [

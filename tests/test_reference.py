@@ -212,7 +212,6 @@ def test_gradient_check_on_random_networks(
     errors = ref.gradient_check(m, x, rng.randrange(d_o))
     assert set(errors) == {"W1", "b1", "W2", "b2", "x"}
     assert max(errors.values()) < 1e-4
-    assert errors["W1"] >= 0.0
 
 
 def test_gradient_check_notices_a_wrong_gradient(monkeypatch) -> None:

@@ -17,6 +17,7 @@ import click
 
 from convcalc import __version__
 from convcalc.errors import ConvcalcError
+from convcalc.spec.registry import SOLVABLE
 
 FORMATS = ["table", "json", "markdown"]
 
@@ -39,13 +40,18 @@ def cli() -> None:
 @cli.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-def shape(specs: tuple[str, ...], fmt: str) -> None:
+@click.option(
+    "--depth",
+    type=click.IntRange(min=1),
+    help="Show rows nested at most N levels deep (1: the top-level layers only).",
+)
+def shape(specs: tuple[str, ...], fmt: str, depth: int | None) -> None:
     """Output shape and parameters of every layer of each SPEC.
 
     SPEC is a path, '-' for standard input, or the name of a bundled spec.
     """
     from convcalc import render
-    from convcalc.calc import summarise
+    from convcalc.analysis import summarise
 
     results: list[Any] = []
     texts: list[str] = []
@@ -61,7 +67,8 @@ def shape(specs: tuple[str, ...], fmt: str) -> None:
             results.append({"spec": source, "error": message})
             continue
         results.append(summary.to_dict())
-        texts.append(render.table(summary) if fmt == "table" else render.markdown(summary))
+        formatter = render.table if fmt == "table" else render.markdown
+        texts.append(formatter(summary, depth))
     if fmt == "json":
         click.echo(render.to_json(results[0] if len(specs) == 1 else results))
     elif texts:
@@ -73,7 +80,7 @@ def shape(specs: tuple[str, ...], fmt: str) -> None:
 @cli.command()
 def zoo() -> None:
     """List the bundled specs, usable by name wherever a SPEC is expected."""
-    from convcalc.calc import bundled_specs
+    from convcalc.spec.validate import bundled_specs
 
     for name, path in bundled_specs().items():
         click.echo(f"{name:<16} {_first_comment(path.read_text(encoding='utf-8'))}")
@@ -90,9 +97,9 @@ def _first_comment(text: str) -> str:
 def schema() -> None:
     """Print the JSON Schema of spec files, for editors that validate YAML."""
     from convcalc import render
-    from convcalc.spec import Spec
+    from convcalc.spec.schema import spec_schema
 
-    click.echo(render.to_json(Spec.model_json_schema()))
+    click.echo(render.to_json(spec_schema()))
 
 
 @cli.command()
@@ -101,7 +108,7 @@ def schema() -> None:
 @click.option("--out", "out", required=True, help="Output size M; for a SPEC, M[,M2[,M3]].")
 @click.option(
     "--layer",
-    type=click.Choice(["conv", "maxpool", "avgpool", "conv_transpose"]),
+    type=click.Choice(SOLVABLE),
     default="conv",
     show_default=True,
 )
@@ -158,8 +165,8 @@ def solve(
             return
         if n is None:
             raise Failure("give --in N (the input size), or a SPEC file")
-        from convcalc import solve_format
-        from convcalc.solve import problem
+        from convcalc.solve import format as solve_format
+        from convcalc.solve.layer import problem
 
         if not out.strip().isdigit():
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
@@ -191,10 +198,10 @@ def _solve_stack(
     limit: int | None,
     fmt: str,
 ) -> None:
-    from convcalc import stacksolve
+    from convcalc.solve import stack
 
-    result = stacksolve.solve_stack(spec, stacksolve.parse_target(out), limit)
-    stacksolve.write(write, result, fmt, listing=not count_only)
+    result = stack.solve_stack(spec, stack.parse_target(out), limit)
+    stack.write(write, result, fmt, listing=not count_only)
 
 
 @cli.command()

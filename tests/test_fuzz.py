@@ -14,12 +14,12 @@ from click.testing import CliRunner
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.calc import summarise
+from convcalc.analysis import summarise
 from convcalc.cli import cli
 from convcalc.errors import SpecError
-from convcalc.spec import layer_types
+from convcalc.spec.registry import KINDS, layer_class
 
-FIELDS = sorted({f for cls in layer_types().values() for f in cls.model_fields} | {"bogus"})
+FIELDS = sorted({f for name in KINDS for f in layer_class(name).model_fields} | {"bogus"})
 scalars = st.one_of(
     st.none(),
     st.booleans(),
@@ -35,7 +35,7 @@ values = st.recursive(
     max_leaves=8,
 )
 layers = st.fixed_dictionaries(
-    {"type": st.sampled_from([*layer_types(), "nope", 3])},
+    {"type": st.sampled_from([*KINDS, "nope", 3])},
     optional={name: values for name in FIELDS if name != "type"},
 )
 documents = st.fixed_dictionaries(

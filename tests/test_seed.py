@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import json
 
-from convcalc.calc import summarise
+from convcalc.analysis import summarise
 
 # Question 3.1 (a): 3×128×128 → 32×61×61 → 32×12×12 → 128×11×11 = 15488 values
 SEED_SHAPES = [[32, 61, 61], [32, 12, 12], [128, 11, 11]]

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from convcalc.solve import Range, RangeError, count, problem, solutions
+from convcalc.solve.layer import Range, RangeError, count, problem, solutions
 from tests.oracle import out_size
 
 

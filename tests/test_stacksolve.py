@@ -10,7 +10,7 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.stacksolve import solve_stack
+from convcalc.solve.stack import solve_stack
 from tests.oracle import out_size
 
 KINDS = ["conv", "maxpool", "avgpool", "conv_transpose"]
@@ -143,7 +143,7 @@ def test_five_stages_example(run) -> None:
 
 
 def run_text(name: str) -> str:
-    from convcalc.calc import bundled_specs
+    from convcalc.spec.validate import bundled_specs
 
     return bundled_specs()[name].read_text(encoding="utf-8")
 

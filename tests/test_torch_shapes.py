@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.calc import LayerRefusal, analyse
-from convcalc.spec import Spec
+from convcalc.analysis import LayerRefusal, analyse
+from convcalc.spec.validate import load_spec
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -91,13 +91,13 @@ def torch_run(input_shape: list[int], layers: list[dict[str, Any]]) -> tuple[lis
 def convcalc_run(
     input_shape: list[int], layers: list[dict[str, Any]]
 ) -> tuple[list[Any], int | None]:
-    spec = Spec.model_validate({"input": input_shape, "layers": layers})
+    spec = load_spec({"input": input_shape, "layers": layers})
     try:
-        summary = analyse(spec, "random")
+        summary = analyse(spec)
     except LayerRefusal as exc:
-        index = int(exc.keys[1])
+        index = int(str(exc.path).removeprefix("layers[").removesuffix("]"))
         # the layers before the refusal are still checked: analyse them alone
-        before = analyse(Spec.model_validate({"input": input_shape, "layers": layers[:index]}), "x")
+        before = analyse(load_spec({"input": input_shape, "layers": layers[:index]}))
         return [(list(r.output_shape), r.params) for r in before.layers], index
     return [(list(r.output_shape), r.params) for r in summary.layers], None
 
@@ -223,7 +223,7 @@ def test_random_stacks_match_torch(stack: tuple[list[int], list[dict[str, Any]]]
     assert got == expected
     if refused_at is None:
         total = sum(params for _, params in expected)
-        summary = analyse(Spec.model_validate({"input": input_shape, "layers": layers}), "x")
+        summary = analyse(load_spec({"input": input_shape, "layers": layers}))
         assert summary.total_params == total
         assert summary.output_size == math.prod(expected[-1][0]) if expected else True
 

@@ -15,11 +15,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from convcalc import arith
 from convcalc.errors import ConvcalcError
+from convcalc.spec.registry import SOLVABLE
 
-LAYERS = ("conv", "maxpool", "avgpool", "conv_transpose")
+LAYERS = SOLVABLE
 FIELDS = ("kernel_size", "stride", "padding", "dilation", "output_padding")
 _RANGE = re.compile(r"^\s*\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*$")
 
@@ -122,6 +124,21 @@ class Problem:
 
     def bounds(self) -> dict[str, str]:
         return {name: str(getattr(self, name)) for name in self.fields}
+
+    def solutions(self) -> Iterator[tuple[int, ...]]:
+        """Every solution: see :func:`solutions`."""
+        return solutions(self)
+
+    def count(self) -> int:
+        """How many solutions there are: see :func:`count`."""
+        return count(self)
+
+
+def solve_layer(layer: str, n: int, m: int, **options: Any) -> Problem:
+    """The question "which settings of ``layer`` take size ``n`` to size ``m``?", ready to be
+    answered with ``.solutions()`` or ``.count()``. ``options`` are :func:`problem`'s: ranges
+    as text (``kernel_size="1..7"``), ``ceil_mode``, ``no_gaps``, ``exact``."""
+    return problem(layer, n, m, **options)
 
 
 def problem(
@@ -238,7 +255,15 @@ def _kernels(pb: Problem, p: int, d: int) -> Range:
     return Range(tuple(pb.kernel_size.within(lo, hi)))
 
 
-Run = tuple[int, int, int, int, int, int]
+class Run(NamedTuple):
+    """Solutions with consecutive strides ``s_lo..s_hi`` and everything else equal."""
+
+    kernel_size: int
+    padding: int
+    dilation: int
+    s_lo: int
+    s_hi: int
+    output_padding: int
 
 
 def runs(pb: Problem) -> Iterator[Run]:
@@ -259,14 +284,14 @@ def runs(pb: Problem) -> Iterator[Run]:
                             for s in range(s_lo, s_hi + 1):
                                 op = arith.conv_transpose_output_padding(pb.n, pb.m, k, s, p, d)
                                 if op in pb.output_padding:
-                                    yield (k, p, d, s, s, op)
+                                    yield Run(k, p, d, s, s, op)
                         elif pb.exact:
                             a = pb.n + 2 * p - k_eff
                             for s in range(s_lo, s_hi + 1):
                                 if a % s == 0:
-                                    yield (k, p, d, s, s, 0)
+                                    yield Run(k, p, d, s, s, 0)
                         else:
-                            yield (k, p, d, s_lo, s_hi, 0)
+                            yield Run(k, p, d, s_lo, s_hi, 0)
 
 
 def solutions(pb: Problem) -> Iterator[tuple[int, ...]]:
@@ -289,7 +314,7 @@ def count(pb: Problem) -> int:
     counted in O(1).
     """
     if pb.layer == "conv_transpose" or pb.ceil_mode or pb.exact or pb.m < 2:
-        return sum(run[4] - run[3] + 1 for run in runs(pb))
+        return sum(run.s_hi - run.s_lo + 1 for run in runs(pb))
     total = 0
     for d in pb.dilation:
         for p in pb.padding:

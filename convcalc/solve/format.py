@@ -1,7 +1,7 @@
 """Writing single-layer solutions as a table, CSV or JSON, streaming: nothing is held in memory.
 
 Each writer takes a ``write`` callable (a file's write) and the problem, and reads the solutions
-lazily from :func:`convcalc.solve.runs`. Output is buffered in chunks of a few thousand lines.
+lazily from :func:`convcalc.solve.layer.runs`. Output is buffered in chunks of a few thousand lines.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 
-from convcalc.solve import Problem, Run, count, runs
+from convcalc.solve.layer import Problem, Run, count, runs
 
 Write = Callable[[str], object]
 CHUNK = 4096
@@ -33,12 +33,12 @@ def _limited(pb: Problem, limit: int | None) -> Iterator[Run]:
     """The runs, cut so that at most ``limit`` solutions come out."""
     left = limit
     for run in runs(pb):
-        size = run[4] - run[3] + 1
+        size = run.s_hi - run.s_lo + 1
         if left is not None:
             if left <= 0:
                 return
             if size > left:
-                run = (*run[:4], run[3] + left - 1, run[5])
+                run = run._replace(s_hi=run.s_lo + left - 1)
                 size = left
             left -= size
         yield run

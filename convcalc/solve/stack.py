@@ -19,9 +19,11 @@ from typing import Any
 
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError, SpecError, format_path
-from convcalc.loader import Document
-from convcalc.solve import Range, RangeError
-from convcalc.spec import Layer, Shape, Spec
+from convcalc.solve.layer import Range, RangeError
+from convcalc.spec.document import Document
+from convcalc.spec.layers import Layer
+from convcalc.spec.step import Shape
+from convcalc.spec.validate import Spec
 
 MAX_STEPS = 1_000_000  # about 7 s of layer evaluations
 _UNKNOWN = re.compile(r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$")
@@ -60,12 +62,10 @@ def parse_target(text: str) -> tuple[int, ...]:
 
 def solve_stack(source: str, target: tuple[int, ...], limit: int | None = None) -> StackResult:
     """Every assignment of the unknowns of ``source`` for which the stack ends at ``target``."""
-    from convcalc.calc import bundled_specs
-    from convcalc.loader import parse_yaml, read_source
-    from convcalc.validate import validate
+    from convcalc.spec.validate import read_document, validate
 
-    text, file, name = read_source(source, bundled_specs())
-    doc = parse_yaml(text, file, name)
+    doc = read_document(source)
+    file = doc.file
     unknowns = _find_unknowns(doc)
     if not unknowns:
         raise SpecError(
@@ -91,7 +91,7 @@ def solve_stack(source: str, target: tuple[int, ...], limit: int | None = None) 
     if limit is not None:
         solutions = itertools.islice(solutions, limit)
     return StackResult(
-        name=spec.name or doc.name,
+        name=spec.name,
         target=want,
         unknowns=unknowns,
         count=search.count(),
@@ -191,7 +191,7 @@ class _Search:
                     f"the search passed {MAX_STEPS:,} layer evaluations: narrow the ranges"
                 )
             try:
-                out, _ = _assign(layer, unknowns, values).forward(shape)
+                out = _assign(layer, unknowns, values).forward(shape).output
             except Refusal:
                 continue
             yield values, out

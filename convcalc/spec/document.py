@@ -20,7 +20,7 @@ import yaml
 
 from convcalc.errors import SpecError
 
-MAX_DEPTH = 100
+MAX_DEPTH = 2_000  # YAML nesting: a block nested 500 deep is about 1,000 levels
 MAX_NODES = 1_000_000
 MAX_BYTES = 64 * 1024 * 1024
 _YAML = "tag:yaml.org,2002:"

@@ -1,0 +1,285 @@
+"""The forward calculator: a spec in, one :class:`Report` tree out. It never prints.
+
+Every leaf's rule is its own ``forward`` (a :class:`~convcalc.spec.step.Step`); every block
+says which lists of layers it runs and how their outputs join. This module only walks the tree,
+with an explicit stack rather than recursion (a 20,000-layer chain and blocks nested 500 deep
+cost the same stack), and adds up.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from convcalc.arith import Refusal
+from convcalc.errors import SpecError, format_path
+from convcalc.spec.step import Shape, Step, Tensors
+
+if TYPE_CHECKING:
+    from convcalc.spec.blocks import Block, Path
+    from convcalc.spec.layers import Layer
+    from convcalc.spec.validate import Spec
+
+Keys = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One layer or block of the report: where it is, what it does to the shape, its parameters.
+
+    A leaf has its :class:`Step`; a block has ``children``, one ``(keys, entries)`` pair per
+    list it runs (``("body",)``, ``("branches", 1)``, ...), and the total of their parameters.
+    """
+
+    index: int
+    path: str
+    type: str
+    name: str | None
+    description: str
+    input_shape: Shape
+    output_shape: Shape
+    depth: int
+    step: Step | None = None
+    children: tuple[tuple[Keys, tuple[Entry, ...]], ...] = ()
+    params: int = 0
+
+    @property
+    def tensors(self) -> Tensors:
+        return self.step.tensors if self.step is not None else {}
+
+    @property
+    def is_block(self) -> bool:
+        return self.step is None
+
+    @property
+    def label(self) -> str:
+        """The description, after the layer's name if it has one."""
+        return f"{self.name}: {self.description}" if self.name else self.description
+
+    def walk(self) -> Iterator[Entry]:
+        """This entry and everything inside it, in execution order."""
+        return _walk((self,))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: CONTRACT's entry, children in ``layers``/``body``/``branches``."""
+        return _to_dicts((self,))[0]
+
+
+@dataclass(frozen=True)
+class Report:
+    """The analysis of a whole spec: what ``convcalc shape`` renders."""
+
+    name: str
+    input_shape: Shape
+    output_shape: Shape
+    layers: tuple[Entry, ...]
+
+    @property
+    def output_size(self) -> int:
+        return math.prod(self.output_shape)
+
+    @property
+    def total_params(self) -> int:
+        return sum(entry.params for entry in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return self.total_params  # every learnable tensor of these layers trains
+
+    def walk(self) -> Iterator[Entry]:
+        """Every entry, blocks and leaves, in execution order (a block before its children)."""
+        return _walk(self.layers)
+
+    def leaves(self) -> Iterator[Entry]:
+        """The leaf layers in execution order: residual body before shortcut, branches in order."""
+        return (entry for entry in self.walk() if not entry.is_block)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "input_shape": list(self.input_shape),
+            "output_shape": list(self.output_shape),
+            "output_size": self.output_size,
+            "total_params": self.total_params,
+            "trainable_params": self.trainable_params,
+            "non_trainable_params": self.total_params - self.trainable_params,
+            "layers": _to_dicts(self.layers),
+        }
+
+    def _repr_markdown_(self) -> str:
+        from convcalc import render
+
+        return render.markdown(self)
+
+
+def _walk(entries: tuple[Entry, ...]) -> Iterator[Entry]:
+    stack = list(reversed(entries))
+    while stack:
+        entry = stack.pop()
+        yield entry
+        for _, children in reversed(entry.children):
+            stack.extend(reversed(children))
+
+
+def _to_dicts(entries: tuple[Entry, ...]) -> list[dict[str, Any]]:
+    """Entries as JSON dicts, built children first without recursion."""
+    order = list(_walk(entries))
+    made: dict[int, dict[str, Any]] = {}
+    for entry in reversed(order):
+        item: dict[str, Any] = {
+            "index": entry.index,
+            "path": entry.path,
+            "type": entry.type,
+            "description": entry.description,
+            "input_shape": list(entry.input_shape),
+            "output_shape": list(entry.output_shape),
+            "params": entry.params,
+            "tensors": {name: list(shape) for name, shape in entry.tensors.items()},
+        }
+        if entry.name:
+            item["name"] = entry.name
+        for keys, children in entry.children:
+            listed = [made.pop(id(child)) for child in children]
+            if len(keys) == 1:
+                item[str(keys[0])] = listed
+            else:  # ("branches", i)
+                item.setdefault(str(keys[0]), []).append(listed)
+        made[id(entry)] = item
+    return [made[id(entry)] for entry in entries]
+
+
+class LayerRefusal(SpecError):
+    """A layer that PyTorch would refuse for this input, located in the spec."""
+
+
+@dataclass
+class _Chain:
+    """A list of layers being run: ``keys`` name it in the report, ``source`` in the file."""
+
+    items: list[Layer]
+    keys: Keys
+    source: Keys
+    period: int
+    shape: Shape
+    depth: int
+    entries: list[Entry] = field(default_factory=list)
+    next: int = 0
+
+
+@dataclass
+class _Open:
+    """A block whose lists are being run on ``shape``."""
+
+    block: Block
+    index: int
+    keys: Keys
+    source: Keys
+    shape: Shape
+    depth: int
+    paths: list[Path]
+    results: list[tuple[Path, Shape, tuple[Entry, ...]]] = field(default_factory=list)
+
+
+def analyse(spec: Spec) -> Report:
+    """Walk the tree once; raise :class:`LayerRefusal` at the first layer PyTorch refuses."""
+    from convcalc.spec.blocks import Block
+
+    root = _Chain(spec.layers, ("layers",), ("layers",), len(spec.layers), spec.input, 0)
+    stack: list[_Chain | _Open] = [root]
+    while stack:
+        frame = stack[-1]
+        if isinstance(frame, _Open):
+            if len(frame.results) < len(frame.paths):
+                path = frame.paths[len(frame.results)]
+                keys, source = frame.keys + path.keys, frame.source + path.keys
+                stack.append(
+                    _Chain(path.layers, keys, source, path.period, frame.shape, frame.depth + 1)
+                )
+                continue
+            stack.pop()
+            outputs = [(path, out) for path, out, _ in frame.results]
+            try:
+                out = frame.block.merge(frame.shape, outputs)
+            except Refusal as exc:
+                raise _refused(spec, exc, frame.block, frame.keys, frame.source) from None
+            children = tuple((path.keys, entries) for path, _, entries in frame.results)
+            parent = stack[-1]
+            assert isinstance(parent, _Chain)  # a block is always opened by a list
+            parent.entries.append(
+                Entry(
+                    index=frame.index,
+                    path=format_path(list(frame.keys)),
+                    type=frame.block.type,
+                    name=frame.block.name,
+                    description=frame.block.describe(frame.shape),
+                    input_shape=frame.shape,
+                    output_shape=out,
+                    depth=frame.depth,
+                    children=children,
+                    params=sum(e.params for _, entries in children for e in entries),
+                )
+            )
+            parent.shape, parent.next = out, parent.next + 1
+            continue
+        if frame.next == len(frame.items):
+            stack.pop()
+            if stack:
+                owner = stack[-1]
+                assert isinstance(owner, _Open)  # a nested list belongs to a block
+                path = owner.paths[len(owner.results)]
+                owner.results.append((path, frame.shape, tuple(frame.entries)))
+            continue
+        layer, i = frame.items[frame.next], frame.next
+        keys, source = (*frame.keys, i), (*frame.source, i % frame.period)
+        if isinstance(layer, Block):
+            stack.append(_Open(layer, i, keys, source, frame.shape, frame.depth, layer.paths()))
+            continue
+        try:
+            step = layer.forward(frame.shape)
+            description = layer.describe(frame.shape)
+        except Refusal as exc:
+            raise _refused(spec, exc, layer, keys, source, frame) from None
+        frame.entries.append(
+            Entry(
+                index=i,
+                path=format_path(list(keys)),
+                type=layer.type,
+                name=layer.name,
+                description=description,
+                input_shape=frame.shape,
+                output_shape=step.output,
+                depth=frame.depth,
+                step=step,
+                params=step.params,
+            )
+        )
+        frame.shape, frame.next = step.output, i + 1
+    return Report(spec.name, spec.input, root.shape, tuple(root.entries))
+
+
+def _refused(
+    spec: Spec, exc: Refusal, layer: Layer, keys: Keys, source: Keys, chain: _Chain | None = None
+) -> LayerRefusal:
+    """The refusal located: file, line (of the field, if one is at fault), path, type."""
+    message = exc.message
+    if chain is not None and chain.period < len(chain.items):  # inside a repeat
+        times = len(chain.items) // chain.period
+        message += f" (repetition {chain.next // chain.period + 1} of {times})"
+    where = [*source, exc.field] if exc.field else list(source)
+    return LayerRefusal(
+        message,
+        file=spec.file,
+        line=spec.line_of(where),
+        path=format_path(list(keys)),
+        layer_type=layer.type,
+        field=exc.field,
+    )
+
+
+def summarise(source: str) -> Report:
+    """Read, validate and analyse one spec (a path, ``-``, a bundled name or YAML text)."""
+    from convcalc.spec.validate import load_spec
+
+    return analyse(load_spec(source))

@@ -1,0 +1,161 @@
+"""Composite layers: blocks that hold lists of layers and join their outputs.
+
+A block says which lists of layers it runs (:meth:`Block.paths`, in execution order) and how
+their outputs join (:meth:`Block.merge`). It never walks its children itself: the analysis and
+the validation walk every block with one explicit stack, so nesting depth costs no recursion.
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from convcalc.arith import Refusal
+from convcalc.spec.fields import PositiveInt
+from convcalc.spec.layers import Layer
+from convcalc.spec.step import Shape
+
+
+@dataclass(frozen=True)
+class Path:
+    """One list of layers inside a block, as it runs.
+
+    ``keys`` name it, in the report and in the spec file alike (``("body",)``,
+    ``("branches", 2)``); ``period`` is its length in the spec file (a repeat's unrolled
+    children map back to ``index % period``).
+    """
+
+    keys: tuple[str | int, ...]
+    layers: list[Any]
+    period: int
+
+    @property
+    def label(self) -> str:
+        head, *rest = self.keys
+        return str(head) + "".join(f"[{k}]" for k in rest)
+
+
+def shape_text(shape: Shape) -> str:
+    return "×".join(str(n) for n in shape)
+
+
+class Block(Layer):
+    """A layer made of lists of layers. ``LISTS`` names the fields that hold them."""
+
+    LISTS: ClassVar[tuple[str, ...]] = ()
+
+    def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
+        """The lists of layers as the spec writes them, each with its keys."""
+        return [((name,), getattr(self, name)) for name in self.LISTS]
+
+    def paths(self) -> list[Path]:
+        """The lists of layers to run on the block's input, in execution order."""
+        return [Path(keys, layers, len(layers)) for keys, layers in self.lists()]
+
+    def rebuild(self, lists: list[list[Any]]) -> "Block":
+        """This block with its lists replaced (validated layers for the raw ones)."""
+        return self.model_copy(update=dict(zip(self.LISTS, lists, strict=True)))
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        """The block's output from its input ``shape`` and each path's output."""
+        return outputs[-1][1] if outputs else shape
+
+
+class Sequential(Block):
+    type: Literal["sequential"]
+    layers: list[Any]
+    LISTS = ("layers",)
+
+
+class Repeat(Block):
+    """``layers``, ``times`` times over; the report holds the unrolled copies."""
+
+    type: Literal["repeat"]
+    times: PositiveInt
+    layers: list[Any]
+    LISTS = ("layers",)
+
+    def paths(self) -> list[Path]:
+        return [Path(("layers",), self.layers * self.times, len(self.layers))]
+
+    def describe(self, shape: Shape) -> str:
+        return f"repeat ×{self.times}"
+
+
+class Residual(Block):
+    """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
+
+    type: Literal["residual"]
+    body: list[Any]
+    shortcut: list[Any] = Field(default_factory=list)
+    LISTS = ("body", "shortcut")
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        (_, body), (_, short) = outputs
+        if body != short:
+            raise Refusal(
+                f"body gives {shape_text(body)} but shortcut gives {shape_text(short)}; they "
+                f"must be equal to be added{_shortcut_hint(shape, body)}"
+            )
+        return body
+
+
+def _shortcut_hint(x: Shape, body: Shape) -> str:
+    """A 1×1 conv that takes the block's input to the body's output shape, if one exists."""
+    if len(x) != len(body) or len(x) < 2:
+        return ""
+    for stride in range(1, max(x[1:]) + 1):
+        if all((n - 1) // stride + 1 == m for n, m in zip(x[1:], body[1:], strict=True)):
+            return (
+                f" — a 1×1 conv with out_channels {body[0]} (stride {stride}) in the shortcut "
+                "would match"
+            )
+    return ""
+
+
+class Concat(Block):
+    """Every branch sees the input; outputs are joined along channels (an empty branch passes
+    the input itself)."""
+
+    type: Literal["concat"]
+    branches: list[list[Any]]
+    LISTS = ("branches",)
+
+    def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
+        return [(("branches", i), branch) for i, branch in enumerate(self.branches)]
+
+    def rebuild(self, lists: list[list[Any]]) -> "Block":
+        return self.model_copy(update={"branches": lists})
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        first_path, first = outputs[0]
+        for path, out in outputs[1:]:
+            if len(out) != len(first) or out[1:] != first[1:]:
+                raise Refusal(
+                    f"{first_path.label} gives {shape_text(first)} but {path.label} gives "
+                    f"{shape_text(out)}: branches are joined along channels, so every other "
+                    "dimension must be equal"
+                )
+        return (sum(out[0] for _, out in outputs), *first[1:])
+
+    def describe(self, shape: Shape) -> str:
+        return f"concat {len(self.branches)} branches"
+
+
+class Scale(Block):
+    """``x · body(x)``, the body's output broadcast to x's shape (squeeze-and-excitation)."""
+
+    type: Literal["scale"]
+    body: list[Any]
+    LISTS = ("body",)
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        ((_, gate),) = outputs
+        if len(gate) != len(shape) or any(
+            g not in (1, n) for g, n in zip(gate, shape, strict=True)
+        ):
+            raise Refusal(
+                f"body gives {shape_text(gate)}, which does not broadcast to the input "
+                f"{shape_text(shape)}: each dimension must equal the input's or be 1"
+            )
+        return shape

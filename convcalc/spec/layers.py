@@ -1,0 +1,781 @@
+"""The leaf layers a spec may use: one pydantic model per type, and what it does to a shape.
+
+A layer is one class: its fields (PyTorch's names and defaults), ``forward`` (a
+:class:`~convcalc.spec.step.Step` for an input shape: output shape, parameter tensors and the
+window of each spatial dimension, using :mod:`convcalc.arith` for every size rule) and
+``describe`` (a compact label for tables). Adding a layer type means adding one class here and
+one row to :mod:`convcalc.spec.registry`.
+
+Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(features,)``.
+"""
+
+import math
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from convcalc import arith
+from convcalc.arith import Refusal
+from convcalc.spec.fields import (
+    AnyInt,
+    ConvPadding,
+    Flag,
+    IntList,
+    NewShape,
+    NonNegDims,
+    Number,
+    OutputSize,
+    PositiveDims,
+    PositiveInt,
+    PositiveInts,
+    Probability,
+    Scale,
+    Sides,
+    Text,
+)
+from convcalc.spec.step import Shape, Step, Tensors, Window, elementwise
+
+# --- helpers shared by the layers ----------------------------------------------------------
+
+
+def per_dim(value: int | tuple[Any, ...], rank: int, field: str) -> tuple[Any, ...]:
+    """An int for every dimension, or a list checked against the input's spatial rank."""
+    if isinstance(value, tuple):
+        if len(value) != rank:
+            raise Refusal(
+                f"gives {len(value)} values but the input has {rank} spatial "
+                f"dimension{'s' if rank != 1 else ''}",
+                field,
+            )
+        return value
+    return (value,) * rank
+
+
+def split_spatial(shape: Shape, kind: str) -> tuple[int, Shape]:
+    """(channels, spatial) for layers that need 1 to 3 spatial dimensions."""
+    if not 2 <= len(shape) <= 4:
+        raise Refusal(
+            f"{kind} needs an input [channels, *spatial] with 1 to 3 spatial dimensions, "
+            f"but gets {list(shape)}"
+        )
+    return shape[0], shape[1:]
+
+
+def each_dim(rule: Any, *columns: tuple[Any, ...]) -> Shape:
+    """Apply a per-dimension rule, naming the dimension (1-based) when it refuses."""
+    out = []
+    for i, args in enumerate(zip(*columns, strict=True)):
+        try:
+            out.append(rule(*args))
+        except Refusal as exc:
+            suffix = f" (dimension {i + 1})" if len(columns[0]) > 1 else ""
+            raise Refusal(exc.message + suffix, exc.field) from None
+    return tuple(out)
+
+
+def label(value: tuple[Any, ...], *, every: bool = False) -> str:
+    """``2`` when every dimension agrees, else ``2×1``; ``every`` always lists all (kernels)."""
+    if not every and len(set(value)) == 1:
+        value = value[:1]
+    return "×".join("·" if v is None else str(v) for v in value)
+
+
+# --- the layers ----------------------------------------------------------------------------
+
+
+class Layer(BaseModel):
+    """What every layer has: a ``type``, an optional ``name``, and a rule for shapes.
+
+    The default rule is an element-wise layer: same shape, no parameters, each output position
+    looking at its own input position.
+    """
+
+    # each layer type builds its validator the first time a spec uses it (spec.validate)
+    model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
+    type: str
+    name: Text | None = None
+
+    def forward(self, shape: Shape) -> Step:
+        """What the layer does to ``shape``; :class:`Refusal` where PyTorch would refuse it."""
+        return elementwise(shape)
+
+    def describe(self, shape: Shape) -> str:
+        """A compact label for tables, e.g. ``conv 8×8 /2``."""
+        return self.type
+
+
+class _WithParameters(Layer):
+    """Layers with parameter tensors also take PyTorch's ``device`` and ``dtype`` (ignored)."""
+
+    device: str | None = None
+    dtype: str | None = None
+
+
+# --- convolutions ----------------------------------------------------------------------------
+
+
+def _check_groups(groups: int, channels: int, out_channels: int) -> None:
+    if channels % groups:
+        raise Refusal(f"groups {groups} does not divide the {channels} input channels", "groups")
+    if out_channels % groups:
+        raise Refusal(
+            f"groups {groups} does not divide the {out_channels} output channels", "groups"
+        )
+
+
+def _window_label(
+    kind: str,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    p: tuple[int, ...],
+    d: tuple[int, ...],
+    groups: int = 1,
+    *,
+    same: bool = False,
+    extra: str = "",
+) -> str:
+    text = f"{kind} {label(k, every=True)}"
+    if any(x != 1 for x in s):
+        text += f" /{label(s)}"
+    if same:
+        text += " same"
+    elif any(p):
+        text += f" p{label(p)}"
+    if any(x != 1 for x in d):
+        text += f" d{label(d)}"
+    if groups != 1:
+        text += f" g{groups}"
+    return text + extra
+
+
+class _Convolution(_WithParameters):
+    """What conv and conv_transpose share: channels, kernel, stride, dilation, groups, bias."""
+
+    out_channels: PositiveInt
+    kernel_size: PositiveDims
+    stride: PositiveDims | None = 1
+    dilation: PositiveDims = 1
+    groups: PositiveInt = 1
+    bias: Flag = True
+
+    def _ksd(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        k = per_dim(self.kernel_size, rank, "kernel_size")
+        s = per_dim(self.stride or 1, rank, "stride")
+        d = per_dim(self.dilation, rank, "dilation")
+        return k, s, d
+
+    def _tensors(self, weight: Shape) -> Tensors:
+        tensors = {"weight": weight}
+        if self.bias:
+            tensors["bias"] = (self.out_channels,)
+        return tensors
+
+
+class Conv(_Convolution):
+    type: Literal["conv"]
+    padding: ConvPadding = 0
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        """(k, s, left padding, right padding, d) per dimension."""
+        k, s, d = self._ksd(rank)
+        if self.padding == "same":
+            if any(x != 1 for x in s):
+                raise Refusal("padding 'same' needs stride 1", "padding")
+            pads = [arith.conv_same_padding(ki, di) for ki, di in zip(k, d, strict=True)]
+            return k, s, tuple(a for a, _ in pads), tuple(b for _, b in pads), d
+        p = per_dim(0 if self.padding == "valid" else self.padding, rank, "padding")
+        return k, s, p, p, d
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "conv")
+        k, s, left, right, d = self._geometry(len(spatial))
+        _check_groups(self.groups, channels, self.out_channels)
+        # 'same' pads d·(k−1) in all, so the output is the input: nothing can be refused
+        if self.padding == "same":
+            out = spatial
+        else:
+            out = each_dim(arith.conv_out, spatial, k, s, left, d)
+        windows = tuple(
+            Window(arith.effective_kernel(ki, di), si, a, b)
+            for ki, di, si, a, b in zip(k, d, s, left, right, strict=True)
+        )
+        weight = (self.out_channels, channels // self.groups, *k)
+        return Step((self.out_channels, *out), self._tensors(weight), windows)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, p, _, d = self._geometry(len(shape) - 1)
+        return _window_label("conv", k, s, p, d, self.groups, same=self.padding == "same")
+
+
+class ConvTranspose(_Convolution):
+    type: Literal["conv_transpose"]
+    padding: NonNegDims = 0
+    output_padding: NonNegDims = 0
+    padding_mode: Literal["zeros"] = "zeros"
+
+    def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        k, s, d = self._ksd(rank)
+        p = per_dim(self.padding, rank, "padding")
+        op = per_dim(self.output_padding, rank, "output_padding")
+        return k, s, p, d, op
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "conv_transpose")
+        k, s, p, d, op = self._geometry(len(spatial))
+        _check_groups(self.groups, channels, self.out_channels)
+        out = each_dim(arith.conv_transpose_out, spatial, k, s, p, d, op)
+        windows = tuple(
+            Window(arith.effective_kernel(ki, di), si, pi, pi - opi, transposed=True)
+            for ki, si, pi, di, opi in zip(k, s, p, d, op, strict=True)
+        )
+        weight = (channels, self.out_channels // self.groups, *k)
+        return Step((self.out_channels, *out), self._tensors(weight), windows)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, p, d, op = self._geometry(len(shape) - 1)
+        extra = f" op{label(op)}" if any(op) else ""
+        return _window_label("conv_transpose", k, s, p, d, self.groups, extra=extra)
+
+
+# --- pooling ---------------------------------------------------------------------------------
+
+
+class _Pool(Layer):
+    kernel_size: PositiveDims
+    stride: PositiveDims | None = None
+    padding: NonNegDims = 0
+    ceil_mode: Flag = False
+
+    def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        k = per_dim(self.kernel_size, rank, "kernel_size")
+        s = k if self.stride is None else per_dim(self.stride, rank, "stride")
+        p = per_dim(self.padding, rank, "padding")
+        d = per_dim(getattr(self, "dilation", 1), rank, "dilation")
+        return k, s, p, d
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, self.type)
+        k, s, p, d = self._geometry(len(spatial))
+        ceil = (self.ceil_mode,) * len(k)
+        out = each_dim(arith.pool_out, spatial, k, s, p, d, ceil)
+        windows = tuple(
+            Window(arith.effective_kernel(ki, di), si, pi, pi)
+            for ki, si, pi, di in zip(k, s, p, d, strict=True)
+        )
+        return Step((channels, *out), {}, windows)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, p, d = self._geometry(len(shape) - 1)
+        return _window_label(self.type, k, s, p, d, extra=" ceil" if self.ceil_mode else "")
+
+
+class MaxPool(_Pool):
+    type: Literal["maxpool"]
+    dilation: PositiveDims = 1
+    return_indices: Flag = False
+
+
+class AvgPool(_Pool):
+    type: Literal["avgpool"]
+    count_include_pad: Flag = True
+    divisor_override: PositiveInt | None = None
+
+    def forward(self, shape: Shape) -> Step:
+        step = super().forward(shape)
+        if len(shape) == 4:  # 3-D average pooling checks the unpadded input too
+            k = per_dim(self.kernel_size, 3, "kernel_size")
+            each_dim(arith.avgpool3d_check, shape[1:], k)
+        return step
+
+
+class _AdaptivePool(Layer):
+    output_size: OutputSize
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, self.type)
+        sizes = per_dim(self.output_size, len(spatial), "output_size")
+        if len(spatial) == 1 and sizes == (None,):
+            raise Refusal("null (keep the input size) works only in 2-D and 3-D", "output_size")
+        return Step((channels, *each_dim(arith.adaptive_out, spatial, sizes)), {}, None)
+
+    def describe(self, shape: Shape) -> str:
+        sizes = per_dim(self.output_size, len(shape) - 1, "output_size")
+        return f"{self.type} → {label(sizes, every=True)}"
+
+
+class AdaptiveAvgPool(_AdaptivePool):
+    type: Literal["adaptive_avgpool"]
+
+
+class AdaptiveMaxPool(_AdaptivePool):
+    type: Literal["adaptive_maxpool"]
+    return_indices: Flag = False
+
+
+# --- normalisation ---------------------------------------------------------------------------
+
+
+def _affine(channels: int, affine: bool) -> Tensors:
+    return {"weight": (channels,), "bias": (channels,)} if affine else {}
+
+
+class BatchNorm(_WithParameters):
+    type: Literal["batchnorm"]
+    affine: Flag = True
+    track_running_stats: Flag = True
+    eps: Number = 1e-5
+    momentum: Number | None = 0.1
+
+    def forward(self, shape: Shape) -> Step:
+        # [C], [C, L], [C, H, W] and [C, D, H, W]: BatchNorm1d, 2d and 3d, over channels
+        return elementwise(shape, _affine(shape[0], self.affine))
+
+
+class GroupNorm(_WithParameters):
+    type: Literal["groupnorm"]
+    num_groups: PositiveInt
+    eps: Number = 1e-5
+    affine: Flag = True
+
+    def forward(self, shape: Shape) -> Step:
+        if shape[0] % self.num_groups:
+            raise Refusal(
+                f"num_groups {self.num_groups} does not divide the {shape[0]} channels",
+                "num_groups",
+            )
+        return elementwise(shape, _affine(shape[0], self.affine))
+
+    def describe(self, shape: Shape) -> str:
+        return f"groupnorm {self.num_groups} groups"
+
+
+class InstanceNorm(_WithParameters):
+    type: Literal["instancenorm"]
+    eps: Number = 1e-5
+    momentum: Number | None = 0.1
+    affine: Flag = False
+    track_running_stats: Flag = False
+
+    def forward(self, shape: Shape) -> Step:
+        channels, _ = split_spatial(shape, "instancenorm")
+        return elementwise(shape, _affine(channels, self.affine))
+
+
+class LayerNorm(_WithParameters):
+    type: Literal["layernorm"]
+    normalized_shape: PositiveInts
+    eps: Number = 1e-5
+    elementwise_affine: Flag = True
+    bias: Flag = True
+
+    def forward(self, shape: Shape) -> Step:
+        norm = self.normalized_shape
+        dims = norm if isinstance(norm, tuple) else (norm,)
+        if len(dims) > len(shape) or shape[len(shape) - len(dims) :] != dims:
+            raise Refusal(
+                f"normalized_shape {list(dims)} must equal the input's trailing dimensions "
+                f"({list(shape)})",
+                "normalized_shape",
+            )
+        tensors: Tensors = {}
+        if self.elementwise_affine:
+            tensors["weight"] = dims
+            if self.bias:
+                tensors["bias"] = dims
+        return elementwise(shape, tensors)
+
+
+class LocalResponseNorm(Layer):
+    type: Literal["local_response_norm"]
+    size: PositiveInt
+    alpha: Number = 1e-4
+    beta: Number = 0.75
+    k: Number = 1.0
+
+    def forward(self, shape: Shape) -> Step:
+        if len(shape) < 2:
+            raise Refusal(f"needs an input [channels, *spatial], not {list(shape)}")
+        return elementwise(shape)
+
+
+# --- fully connected and reshaping -----------------------------------------------------------
+
+
+class Linear(_WithParameters):
+    type: Literal["linear"]
+    out_features: PositiveInt
+    bias: Flag = True
+
+    def forward(self, shape: Shape) -> Step:
+        tensors: Tensors = {"weight": (self.out_features, shape[-1])}
+        if self.bias:
+            tensors["bias"] = (self.out_features,)
+        return Step((*shape[:-1], self.out_features), tensors, None)
+
+    def describe(self, shape: Shape) -> str:
+        return f"linear {shape[-1]} → {self.out_features}"
+
+
+def _dim(value: int, rank: int, field: str) -> int:
+    """A dimension index over the batch-less dimensions, negative ones counted from the end."""
+    if not -rank <= value < rank:
+        raise Refusal(
+            f"{value} is out of range for an input of {rank} dimensions "
+            f"(from {-rank} to {rank - 1}, batch excluded)",
+            field,
+        )
+    return value % rank
+
+
+class Flatten(Layer):
+    type: Literal["flatten"]
+    start_dim: AnyInt = 0
+    end_dim: AnyInt = -1
+
+    def forward(self, shape: Shape) -> Step:
+        rank = len(shape)
+        start = _dim(self.start_dim, rank, "start_dim")
+        end = _dim(self.end_dim, rank, "end_dim")
+        if start > end:
+            raise Refusal(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
+        return Step(
+            (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :]), {}, None
+        )
+
+
+def _fill(sizes: tuple[int, ...], total: int, field: str) -> Shape:
+    """Sizes with at most one -1, which takes what is left of ``total`` values."""
+    if sizes.count(-1) > 1:
+        raise Refusal("only one size may be -1", field)
+    known = math.prod(n for n in sizes if n != -1)
+    if -1 in sizes:
+        if total % known:
+            raise Refusal(f"{total} values cannot be shaped as {list(sizes)}", field)
+        sizes = tuple(total // known if n == -1 else n for n in sizes)
+    if math.prod(sizes) != total:
+        raise Refusal(
+            f"{list(sizes)} holds {math.prod(sizes)} values, not the {total} given", field
+        )
+    return sizes
+
+
+class Unflatten(Layer):
+    type: Literal["unflatten"]
+    dim: AnyInt
+    unflattened_size: NewShape
+
+    def forward(self, shape: Shape) -> Step:
+        at = _dim(self.dim, len(shape), "dim")
+        sizes = _fill(self.unflattened_size, shape[at], "unflattened_size")
+        return Step((*shape[:at], *sizes, *shape[at + 1 :]), {}, None)
+
+
+class Reshape(Layer):
+    type: Literal["reshape"]
+    shape: NewShape
+
+    def forward(self, shape: Shape) -> Step:
+        return Step(_fill(self.shape, math.prod(shape), "shape"), {}, None)
+
+    def describe(self, shape: Shape) -> str:
+        return f"reshape {label(self.shape, every=True)}"
+
+
+class Permute(Layer):
+    type: Literal["permute"]
+    dims: IntList
+
+    def forward(self, shape: Shape) -> Step:
+        rank = len(shape)
+        dims = tuple(_dim(d, rank, "dims") for d in self.dims)
+        if sorted(dims) != list(range(rank)):
+            raise Refusal(
+                f"{list(self.dims)} is not an ordering of the input's {rank} dimensions "
+                "(batch excluded)",
+                "dims",
+            )
+        return Step(tuple(shape[d] for d in dims), {}, None)
+
+
+class Embedding(_WithParameters):
+    """Token indices in, one vector per token out: input [L] gives [L, embedding_dim]."""
+
+    type: Literal["embedding"]
+    num_embeddings: PositiveInt
+    embedding_dim: PositiveInt
+    padding_idx: AnyInt | None = None
+    max_norm: Number | None = None
+    norm_type: Number = 2.0
+    scale_grad_by_freq: Flag = False
+    sparse: Flag = False
+
+    def forward(self, shape: Shape) -> Step:
+        n = self.num_embeddings
+        if self.padding_idx is not None and not -n <= self.padding_idx < n:
+            raise Refusal(f"must be within num_embeddings ({-n} to {n - 1})", "padding_idx")
+        tensors: Tensors = {"weight": (n, self.embedding_dim)}
+        return Step((*shape, self.embedding_dim), tensors, None)
+
+
+class ChannelShuffle(Layer):
+    type: Literal["channel_shuffle"]
+    groups: PositiveInt
+
+    def forward(self, shape: Shape) -> Step:
+        channels, _ = split_spatial(shape, "channel_shuffle")
+        if channels % self.groups:
+            raise Refusal(f"groups {self.groups} does not divide the {channels} channels", "groups")
+        return Step(shape, {}, None)
+
+
+class Pad(Layer):
+    """Padding per side in PyTorch's order, last dimension first: (left, right, top, bottom,
+    front, back). Negative values crop."""
+
+    type: Literal["pad"]
+    padding: Sides
+    mode: Literal["constant", "zeros", "reflect", "replicate", "circular"] = "constant"
+    value: Number = 0.0
+
+    def _sides(self, rank: int) -> list[tuple[int, int]]:
+        """(before, after) per spatial dimension, first dimension first."""
+        if isinstance(self.padding, int):
+            return [(self.padding, self.padding)] * rank
+        if len(self.padding) != 2 * rank:
+            raise Refusal(
+                f"gives {len(self.padding)} values but the input has {rank} spatial "
+                f"dimension{'s' if rank != 1 else ''}: give {2 * rank} (two per dimension, "
+                "last dimension first)",
+                "padding",
+            )
+        pairs = [(self.padding[i], self.padding[i + 1]) for i in range(0, 2 * rank, 2)]
+        return pairs[::-1]
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "pad")
+        sides = self._sides(len(spatial))
+        out = []
+        for i, (length, (a, b)) in enumerate(zip(spatial, sides, strict=True)):
+            where = f" (dimension {i + 1})" if len(spatial) > 1 else ""
+            if self.mode == "reflect" and max(a, b) >= length:
+                raise Refusal(
+                    f"reflect padding {max(a, b)} must be smaller than the input {length}{where}",
+                    "padding",
+                )
+            if self.mode == "circular" and max(a, b) > length:
+                raise Refusal(
+                    f"circular padding {max(a, b)} must be at most the input {length}{where}",
+                    "padding",
+                )
+            if length + a + b <= 0:
+                raise Refusal(
+                    f"the output size would be {length + a + b}: the padding crops the whole "
+                    f"input {length}{where}",
+                    "padding",
+                )
+            out.append(length + a + b)
+        windows = tuple(Window(1, 1, a, b) for a, b in sides)
+        return Step((channels, *out), {}, windows)
+
+    def describe(self, shape: Shape) -> str:
+        sides = self._sides(len(shape) - 1)
+        return f"pad {' '.join(f'{a},{b}' for a, b in sides)}"
+
+
+class Upsample(Layer):
+    """``size`` or ``scale_factor`` (exactly one); with a factor, out = floor(L · scale)."""
+
+    type: Literal["upsample"]
+    size: OutputSize | None = None
+    scale_factor: Scale | None = None
+    mode: Literal["nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact"] = (
+        "nearest"
+    )
+    align_corners: Flag | None = None
+    recompute_scale_factor: Flag | None = None
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "upsample")
+        rank = len(spatial)
+        if (self.size is None) == (self.scale_factor is None):
+            raise Refusal("give exactly one of size and scale_factor", "size")
+        need = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(self.mode)
+        if need is not None and need != rank:
+            raise Refusal(
+                f"mode {self.mode} needs {need} spatial dimension{'s' if need > 1 else ''}, "
+                f"the input has {rank}",
+                "mode",
+            )
+        if self.align_corners is not None and need is None:
+            raise Refusal("align_corners applies only to the interpolating modes", "align_corners")
+        if self.size is not None:
+            out = per_dim(self.size, rank, "size")
+            if None in out:
+                raise Refusal("every size must be given", "size")
+        else:
+            scales = per_dim(self.scale_factor, rank, "scale_factor")  # type: ignore[arg-type]
+            out = tuple(math.floor(float(n) * f) for n, f in zip(spatial, scales, strict=True))
+            if min(out) <= 0:
+                raise Refusal(f"the output size would be {min(out)}", "scale_factor")
+        return Step((channels, *out), {}, _upsample_windows(spatial, out))
+
+    def describe(self, shape: Shape) -> str:
+        if self.size is not None:
+            return f"upsample → {label(per_dim(self.size, len(shape) - 1, 'size'), every=True)}"
+        factors = per_dim(self.scale_factor, len(shape) - 1, "scale_factor")  # type: ignore[arg-type]
+        return f"upsample ×{label(tuple(f'{f:g}' for f in factors))} {self.mode}"
+
+
+def _upsample_windows(spatial: Shape, out: Shape) -> tuple[Window, ...] | None:
+    """An integer factor repeats (or interpolates) each input position: a transposed window of
+    that stride. Any other resize has no fixed window."""
+    if all(o % n == 0 for n, o in zip(spatial, out, strict=True)):
+        return tuple(
+            Window(1, o // n, 0, 0, transposed=True) for n, o in zip(spatial, out, strict=True)
+        )
+    return None
+
+
+# --- element-wise: activations, dropout ------------------------------------------------------
+
+
+class PReLU(_WithParameters):
+    type: Literal["prelu"]
+    num_parameters: PositiveInt = 1
+    init: Number = 0.25
+
+    def forward(self, shape: Shape) -> Step:
+        n = self.num_parameters
+        if n != 1 and n != shape[0]:
+            raise Refusal(f"{n} must be 1 or the number of channels, {shape[0]}", "num_parameters")
+        return elementwise(shape, {"weight": (n,)})
+
+
+class _Dropout(Layer):
+    p: Probability = 0.5
+    inplace: Flag = False
+
+    def describe(self, shape: Shape) -> str:
+        return f"{self.type} {self.p:g}"
+
+
+class Dropout(_Dropout):
+    type: Literal["dropout"]
+
+
+class _ChannelDropout(_Dropout):
+    """dropout1d/2d/3d zero whole channels: they need exactly that many spatial dimensions."""
+
+    def forward(self, shape: Shape) -> Step:
+        rank = int(self.type[-2])
+        if len(shape) != rank + 1:
+            raise Refusal(
+                f"{self.type} needs an input [channels, *spatial] with {rank} spatial "
+                f"dimension{'s' if rank > 1 else ''}, but gets {list(shape)}"
+            )
+        return elementwise(shape)
+
+
+class Dropout1d(_ChannelDropout):
+    type: Literal["dropout1d"]
+
+
+class Dropout2d(_ChannelDropout):
+    type: Literal["dropout2d"]
+
+
+class Dropout3d(_ChannelDropout):
+    type: Literal["dropout3d"]
+
+
+class StochasticDepth(Layer):
+    """torchvision.ops.StochasticDepth: drops the whole input per sample ('row') or per batch."""
+
+    type: Literal["stochastic_depth"]
+    p: Probability
+    mode: Literal["row", "batch"]
+
+    def describe(self, shape: Shape) -> str:
+        return f"stochastic_depth {self.p:g}"
+
+
+class _InPlace(Layer):
+    inplace: Flag = False
+
+
+class ReLU(_InPlace):
+    type: Literal["relu"]
+
+
+class ReLU6(_InPlace):
+    type: Literal["relu6"]
+
+
+class SiLU(_InPlace):
+    type: Literal["silu"]
+
+
+class Hardswish(_InPlace):
+    type: Literal["hardswish"]
+
+
+class Hardsigmoid(_InPlace):
+    type: Literal["hardsigmoid"]
+
+
+class Mish(_InPlace):
+    type: Literal["mish"]
+
+
+class ELU(_InPlace):
+    type: Literal["elu"]
+    alpha: Number = 1.0
+
+
+class LeakyReLU(_InPlace):
+    type: Literal["leaky_relu"]
+    negative_slope: Number = 0.01
+
+
+class Sigmoid(Layer):
+    type: Literal["sigmoid"]
+
+
+class Tanh(Layer):
+    type: Literal["tanh"]
+
+
+class _Normalise(Layer):
+    """softmax and log_softmax over ``dim``. Code is written for batched inputs (``dim=1``, the
+    channels) and for single ones (``dim=0``): any dim valid with the batch is accepted."""
+
+    dim: AnyInt | None = None
+
+    def forward(self, shape: Shape) -> Step:
+        if self.dim is not None:
+            _dim(self.dim, len(shape) + 1, "dim")
+        return elementwise(shape)
+
+
+class Softmax(_Normalise):
+    type: Literal["softmax"]
+
+
+class LogSoftmax(_Normalise):
+    type: Literal["log_softmax"]
+
+
+class Softplus(Layer):
+    type: Literal["softplus"]
+    beta: Number = 1.0
+    threshold: Number = 20.0
+
+
+class GELU(Layer):
+    type: Literal["gelu"]
+    approximate: Literal["none", "tanh"] = "none"
+
+
+class Identity(Layer):
+    type: Literal["identity"]

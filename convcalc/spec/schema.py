@@ -1,0 +1,50 @@
+"""The JSON Schema of spec files, for editors that validate YAML (``convcalc schema``).
+
+Assembled from each layer class's own schema, with every block's lists pointing back at the
+union of all layer types, so nested blocks validate too.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from convcalc.spec.registry import KINDS, layer_class
+
+_LAYER = {"$ref": "#/$defs/Layer"}
+
+
+def spec_schema() -> dict[str, Any]:
+    """The schema of a whole spec file."""
+    from convcalc.spec.validate import SpecHead
+
+    defs: dict[str, Any] = {}
+    mapping: dict[str, str] = {}
+    for name, kind in KINDS.items():
+        schema = layer_class(name).model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        props = schema.get("properties", {})
+        for field in layer_class(name).model_fields:
+            if kind.block and field in ("layers", "body", "shortcut"):
+                props[field] = {"type": "array", "items": _LAYER}
+            elif kind.block and field == "branches":
+                props[field] = {"type": "array", "items": {"type": "array", "items": _LAYER}}
+        defs[kind.cls] = schema
+        mapping[name] = f"#/$defs/{kind.cls}"
+    defs["Layer"] = {
+        "oneOf": [{"$ref": ref} for ref in mapping.values()],
+        "discriminator": {"propertyName": "type", "mapping": mapping},
+    }
+    head = SpecHead.model_json_schema()["properties"]
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "convcalc spec",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "input": head["input"],
+            "layers": {"type": "array", "items": _LAYER},
+        },
+        "required": ["input", "layers"],
+        "additionalProperties": False,
+        "$defs": defs,
+    }

@@ -1,0 +1,277 @@
+"""From a YAML document to a validated :class:`Spec`, with errors a student reads.
+
+Pydantic's errors carry a location such as ``('layers', 1, 'body', 0, 'kernel_size')``; here
+that becomes ``net.yaml:4: layers[1].body[0] (conv), field kernel_size: must be ...``.
+
+Each layer is validated by its own class, built the first time a spec uses it; blocks are
+walked with an explicit stack, so a spec nested 500 deep costs no recursion. A layer written
+once and reused through a YAML alias is validated once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from convcalc.errors import SpecError, format_path
+from convcalc.spec.blocks import Block
+from convcalc.spec.document import Document, parse_yaml, read_source
+from convcalc.spec.fields import InputShape, Text
+from convcalc.spec.layers import Layer
+from convcalc.spec.registry import KINDS, layer_class
+from convcalc.spec.step import Shape
+
+MAX_REPORTED = 3
+
+
+@dataclass(frozen=True)
+class Spec:
+    """A validated spec: its name, input shape and layers, and where it was written."""
+
+    name: str
+    input: Shape
+    layers: list[Layer]
+    file: str | None = None
+    doc: Document | None = field(default=None, repr=False, compare=False)
+
+    def line_of(self, keys: list[str | int]) -> int | None:
+        """The line where the part of the spec at ``keys`` was written, if known."""
+        return self.doc.line_of(keys) if self.doc is not None else None
+
+
+class SpecHead(BaseModel):
+    """A spec's top level, its layers left for their own classes to validate."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Text | None = None
+    input: InputShape
+    layers: list[Any]
+
+
+def bundled_specs() -> dict[str, Path]:
+    """The specs that ship with convcalc (the package's specs/, a link to the repo's), by name."""
+    folder = Path(__file__).parent.parent / "specs"
+    return {path.stem: path for path in sorted(folder.glob("*.yaml"))}
+
+
+def read_document(source: str | Path) -> Document:
+    """The YAML document of a path, ``-`` (standard input) or a bundled spec's name."""
+    text, file, name = read_source(str(source), bundled_specs())
+    return parse_yaml(text, file, name)
+
+
+def load_spec(source: str | Path | dict[str, Any]) -> Spec:
+    """A validated spec from a path, ``-``, a bundled spec's name, YAML text or a dict.
+
+    Text is read as YAML when it is not the name of an existing file or bundled spec and holds
+    a newline or a colon.
+    """
+    if isinstance(source, dict):
+        return validate(
+            Document(file="<dict>", name=str(source.get("name") or "spec"), data=source)
+        )
+    text = str(source)
+    is_yaml = isinstance(source, str) and ("\n" in text or ":" in text)
+    if is_yaml and not Path(text).exists() and text not in bundled_specs():
+        return validate(parse_yaml(text, "<text>", "spec"))
+    return validate(read_document(source))
+
+
+def validate(doc: Document) -> Spec:
+    """The spec in ``doc``, or a :class:`SpecError` naming file, line, layer and field."""
+    data = doc.data
+    if data is None:
+        raise SpecError("is empty: a spec needs 'input' and 'layers'", file=doc.file)
+    if not isinstance(data, dict):
+        raise SpecError(
+            "the top level must be a mapping with 'input' and 'layers', "
+            f"not a {type(data).__name__}",
+            file=doc.file,
+            line=1,
+        )
+    head, errors = None, list[dict[str, Any]]()
+    try:
+        head = SpecHead.model_validate(data)
+    except ValidationError as exc:
+        errors += [dict(err) for err in exc.errors()]
+    raw = data.get("layers")
+    layers = _layers(raw, errors) if isinstance(raw, list) else []
+    if head is not None and not errors:
+        return Spec(head.name or doc.name, head.input, layers, doc.file, doc)
+    # an unknown field explains a missing one (a typo), so it goes first
+    errors.sort(key=lambda err: err["type"] != "extra_forbidden")
+    located = [_locate(doc, err) for err in errors]
+    first = located[0]
+    if len(located) > 1:
+        more = [str(e) for e in located[1:MAX_REPORTED]]
+        if len(located) > MAX_REPORTED:
+            more.append(f"... and {len(located) - MAX_REPORTED} more")
+        first.message += "\n" + "\n".join(more)
+    raise first
+
+
+@dataclass
+class _List:
+    """A list of raw layers being validated into ``out``."""
+
+    items: list[Any]
+    keys: tuple[str | int, ...]
+    out: list[Any]
+    next: int = 0
+
+
+@dataclass
+class _Open:
+    """A block whose lists are being validated; ``into`` is where it goes when complete."""
+
+    block: Block
+    raw: Any
+    keys: tuple[str | int, ...]
+    into: list[Any]
+    lists: list[tuple[tuple[str | int, ...], list[Any]]]
+    outs: list[list[Any]] = field(default_factory=list)
+
+
+def _layers(raw: list[Any], errors: list[dict[str, Any]]) -> list[Layer]:
+    """Validate a list of layers and every block's lists, depth first, without recursion."""
+    top: list[Layer] = []
+    done: dict[int, Layer] = {}  # id(raw mapping) -> its layer: aliases are validated once
+    stack: list[_List | _Open] = [_List(raw, ("layers",), top)]
+    while stack:
+        frame = stack[-1]
+        if isinstance(frame, _Open):
+            if len(frame.outs) < len(frame.lists):
+                keys, items = frame.lists[len(frame.outs)]
+                frame.outs.append([])
+                stack.append(_List(items, frame.keys + keys, frame.outs[-1]))
+            else:
+                stack.pop()
+                done[id(frame.raw)] = block = frame.block.rebuild(frame.outs)
+                frame.into.append(block)
+            continue
+        if frame.next == len(frame.items):
+            stack.pop()
+            continue
+        item, keys = frame.items[frame.next], (*frame.keys, frame.next)
+        frame.next += 1
+        if id(item) in done:
+            frame.out.append(done[id(item)])
+            continue
+        layer = _one(item, keys, errors)
+        if isinstance(layer, Block):
+            stack.append(_Open(layer, item, keys, frame.out, layer.lists()))
+        elif layer is not None:
+            done[id(item)] = layer
+            frame.out.append(layer)
+    return top
+
+
+def _one(item: Any, keys: tuple[str | int, ...], errors: list[dict[str, Any]]) -> Layer | None:
+    """One layer validated by its own class (a block's lists still raw), or None on errors."""
+    kind = _not_a_layer(item)
+    if kind:  # our own error kinds, located like pydantic's
+        errors.append({"type": kind, "loc": keys, "input": item})
+        return None
+    try:
+        return layer_class(item["type"]).model_validate(item)
+    except ValidationError as exc:
+        errors.extend({**err, "loc": (*keys, *err["loc"])} for err in exc.errors())
+        return None
+
+
+def _not_a_layer(item: Any) -> str | None:
+    """Why a list item cannot be validated as a layer, or None if it names a known type."""
+    if not isinstance(item, dict):
+        return "not_a_mapping"
+    if "type" not in item:
+        return "no_type"
+    return None if isinstance(item["type"], str) and item["type"] in KINDS else "unknown_type"
+
+
+def _locate(doc: Document, err: Any) -> SpecError:
+    """Walk pydantic's location through the data (skipping any key that is not in it) to find
+    the layer, the field and the line."""
+    node: Any = doc.data
+    path: list[str | int] = []
+    layer_path: list[str | int] | None = None
+    layer: dict[str, Any] | None = None
+    for key in err["loc"]:
+        in_dict = isinstance(node, dict) and key in node
+        in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
+        if not (in_dict or in_list):
+            continue  # a missing field: the place is its layer
+        node = node[key]
+        path.append(key)
+        if isinstance(node, dict) and "type" in node and path[0] == "layers":
+            layer_path, layer = list(path), node
+    kind = err["type"]
+    if layer_path is not None:
+        where = format_path(layer_path)
+        field = path[len(layer_path)] if len(path) > len(layer_path) else None
+    elif len(path) > 1:  # inside a list of layers, but not a layer with a type
+        where, field = format_path(path), None
+    else:
+        where, field = None, path[0] if path else None
+    message = _message(kind, err, layer)
+    if kind == "extra_forbidden":
+        field = err["loc"][-1]
+        message = _unknown_field(str(field), layer)
+    elif kind == "missing":
+        field = err["loc"][-1]
+    line = doc.line_of(path)
+    return SpecError(
+        message,
+        file=doc.file,
+        line=line,
+        path=where,
+        layer_type=str(layer.get("type")) if layer is not None else None,
+        field=str(field) if field is not None else None,
+    )
+
+
+def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
+    if kind == "convcalc":
+        return str(err["ctx"]["message"])
+    if kind == "missing":
+        return "is required but missing"
+    if kind == "unknown_type":
+        import difflib
+
+        names = list(KINDS)
+        wrong = str(err["input"]["type"])
+        close = difflib.get_close_matches(wrong, names, n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        return f"unknown layer type '{wrong}'{hint}; valid types: {', '.join(names)}"
+    if kind == "no_type":
+        return "a layer needs a 'type', e.g. {type: conv, out_channels: 16, kernel_size: 3}"
+    if kind == "not_a_mapping":
+        return "a layer must be a mapping such as {type: relu}"
+    if kind == "list_type":
+        return "must be a list"
+    if kind == "string_type":
+        return "must be text"
+    if kind == "literal_error":
+        return f"must be {err['ctx']['expected']}, not {err['input']!r}"
+    return str(err["msg"])
+
+
+def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
+    if name in ("in_channels", "in_features", "num_features"):
+        return f"{name} is never written: it comes from the previous layer's output"
+    if layer is None:
+        valid = list(SpecHead.model_fields)
+        where = "a spec"
+    else:
+        kind = str(layer.get("type"))
+        cls = layer_class(kind) if kind in KINDS else None
+        fields = [f for f in cls.model_fields if f != "type"] if cls else []
+        valid = sorted(fields, key=lambda f: f in ("name", "device", "dtype"))  # usual ones first
+        where = f"a {layer.get('type')} layer"
+    import difflib
+
+    close = difflib.get_close_matches(name, valid, n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    return f"unknown field: {hint}{where} takes {', '.join(valid) or 'no fields'}"

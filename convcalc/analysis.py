@@ -283,3 +283,74 @@ def summarise(source: str) -> Report:
     from convcalc.spec.validate import load_spec
 
     return analyse(load_spec(source))
+
+
+def output_shape(
+    layers: list[Layer],
+    shape: Shape,
+    swap: dict[int, Layer] | None = None,
+    memo: dict[tuple[int, Shape], Shape | None] | None = None,
+) -> Shape | None:
+    """The output of ``layers`` on ``shape``, or None where PyTorch would refuse: the same walk
+    as :func:`analyse` without the report, for the solver's many trials.
+
+    ``swap`` replaces layers by id (a trial's values for the unknowns); ``memo`` remembers each
+    leaf's answer for an input shape across trials (for the spec's own layers, which outlive
+    the trials, by their id).
+    """
+    from convcalc.spec.blocks import Block
+
+    swap = swap or {}
+    memo = {} if memo is None else memo
+    # frames: [layers, next index, shape] for lists; [block, input, paths, outputs] for blocks
+    lists: list[list[Any]] = [[layers, 0, shape]]
+    blocks: list[list[Any]] = []
+    owners: list[int] = []  # for each open list beyond the first, the index of its block
+    while True:
+        frame = lists[-1]
+        items, i, current = frame
+        if i == len(items):
+            lists.pop()
+            if not lists:
+                return current  # type: ignore[no-any-return]
+            block_frame = blocks[owners.pop()]
+            block_frame[3].append((block_frame[2][len(block_frame[3])], current))
+            if len(block_frame[3]) < len(block_frame[2]):
+                path = block_frame[2][len(block_frame[3])]
+                owners.append(len(blocks) - 1)
+                lists.append([path.layers, 0, block_frame[1]])
+                continue
+            blocks.pop()
+            block, start, _, outputs = block_frame
+            try:
+                out = block.merge(start, outputs)
+            except Refusal:
+                return None
+            parent = lists[-1]
+            parent[1], parent[2] = parent[1] + 1, out
+            continue
+        swapped = id(items[i]) in swap
+        layer = swap[id(items[i])] if swapped else items[i]
+        if isinstance(layer, Block):
+            paths = layer.paths()
+            blocks.append([layer, current, paths, []])
+            if paths:
+                owners.append(len(blocks) - 1)
+                lists.append([paths[0].layers, 0, current])
+            else:  # no lists: merge at once
+                blocks.pop()
+                frame[1], frame[2] = i + 1, layer.merge(current, [])
+            continue
+        key = (id(layer), current)
+        if swapped or key not in memo:  # a trial's own copy may not outlive it: no memo
+            try:
+                out = layer.forward(current).output
+            except Refusal:
+                out = None
+            if not swapped:
+                memo[key] = out
+        else:
+            out = memo[key]
+        if out is None:
+            return None
+        frame[1], frame[2] = i + 1, out

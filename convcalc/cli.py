@@ -105,7 +105,11 @@ def schema() -> None:
 @cli.command()
 @click.argument("spec", required=False)
 @click.option("--in", "n", type=int, help="Input size N (single layer).")
-@click.option("--out", "out", required=True, help="Output size M; for a SPEC, M[,M2[,M3]].")
+@click.option("--out", "out", help="Output size M; for a SPEC, M[,M2[,M3]] (optional).")
+@click.option(
+    "--out-size", type=click.IntRange(min=1), help="SPEC: the number of output values wanted."
+)
+@click.option("--input", "input_shape", help="SPEC: the input shape, e.g. 3,1..1024,1..1024.")
 @click.option(
     "--layer",
     type=click.Choice(SOLVABLE),
@@ -132,7 +136,9 @@ def schema() -> None:
 def solve(
     spec: str | None,
     n: int | None,
-    out: str,
+    out: str | None,
+    out_size: int | None,
+    input_shape: str | None,
     layer: str,
     kernel: str | None,
     stride: str | None,
@@ -151,8 +157,11 @@ def solve(
     \b
     A range R is a comma-separated list of integers and inclusive ranges: 5, 1,3,5, 0..4, 1..3,7.
     Example (the homework's Question 3.2):  convcalc solve --in 64 --out 4
-    With a SPEC, its fields written "?" or as a range string are the unknowns:
+    With a SPEC, its fields written "?" or as a range string are the unknowns,
+    anywhere in the spec (blocks and the input included); without --out every valid
+    assignment is listed with its output shape:
       convcalc solve net.yaml --out 7
+      convcalc solve unet --input 3,1..1024,1..1024
     """
     write = sys.stdout.write
     try:
@@ -161,10 +170,14 @@ def solve(
                 v for v in (kernel, stride, padding, dilation, output_padding, ceil, no_gaps, exact)
             ):
                 raise Failure("with a SPEC, give only --out (and --count, --limit, --format)")
-            _solve_stack(write, spec, out, count_only, limit, fmt)
+            _solve_stack(write, spec, out, out_size, input_shape, count_only, limit, fmt)
             return
+        if out_size is not None or input_shape is not None:
+            raise Failure("--out-size and --input apply to a SPEC, not to --in N")
         if n is None:
             raise Failure("give --in N (the input size), or a SPEC file")
+        if out is None:
+            raise Failure("give --out M, the output size")
         from convcalc.solve import format as solve_format
         from convcalc.solve.layer import problem
 
@@ -193,14 +206,18 @@ def solve(
 def _solve_stack(
     write: Callable[[str], object],
     spec: str,
-    out: str,
+    out: str | None,
+    out_size: int | None,
+    input_shape: str | None,
     count_only: bool,
     limit: int | None,
     fmt: str,
 ) -> None:
     from convcalc.solve import stack
 
-    result = stack.solve_stack(spec, stack.parse_target(out), limit)
+    target = stack.Target(None if out is None else stack.parse_target(out), out_size)
+    sizes = None if input_shape is None else stack.parse_input(input_shape)
+    result = stack.solve_stack(spec, target, limit, input_shape=sizes)
     stack.write(write, result, fmt, listing=not count_only)
 
 

@@ -17,34 +17,44 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(n) for n in shape)
 
 
-def _label(entry: Entry, first_of: str | None) -> str:
-    if entry.depth == 0:
-        return entry.label
-    lead = "  " * (entry.depth - 1) + "└─"
-    return f"{lead}{first_of}: {entry.label}" if first_of else lead + entry.label
+Row = tuple[str, str, str, str]
 
 
-def _rows(report: Report, depth: int | None) -> list[tuple[str, str, str, str]]:
-    """(#, layer, output shape, params) per shown entry; a block's lists named where it has
-    several (``└─shortcut: conv 1×1``)."""
-    starts: dict[int, str] = {}  # id(first entry of a list) -> the list's name
-    rows = []
-    for entry in report.walk():
-        if len(entry.children) > 1:
-            for keys, children in entry.children:
-                if children:
-                    name = str(keys[0]) if len(keys) == 1 else f"{keys[0]}[{keys[1]}]"
-                    starts[id(children[0])] = name
-        if depth is not None and entry.depth >= depth:
+def _rows(report: Report, depth: int | None) -> list[Row]:
+    """(#, layer, output shape, params) per shown entry, in execution order. Where a block runs
+    several lists, the first row of each is named (``└─shortcut: conv 1×1``) and an empty one
+    shows as ``identity``."""
+    rows: list[Row] = []
+    # each item: an entry and the name of the list it starts, or an empty list's (depth, name)
+    stack: list[tuple[Entry, str | None] | tuple[int, str, Entry]] = [
+        (entry, None) for entry in reversed(report.layers)
+    ]
+    while stack:
+        item = stack.pop()
+        if len(item) == 3:  # an empty list inside a block: the identity
+            level, name, block = item
+            if depth is None or level < depth:
+                lead = "  " * (level - 1) + "└─"
+                shape = shape_text(block.input_shape)
+                rows.append(("", f"{lead}{name}: identity", shape, "0"))
             continue
-        rows.append(
-            (
-                str(entry.index) if entry.depth == 0 else "",
-                _label(entry, starts.get(id(entry))),
-                shape_text(entry.output_shape),
-                f"{entry.params:,}",
-            )
-        )
+        entry, starts = item
+        if depth is None or entry.depth < depth:
+            label = entry.label
+            if entry.depth > 0:
+                lead = "  " * (entry.depth - 1) + "└─"
+                label = f"{lead}{starts}: {label}" if starts else lead + label
+            number = str(entry.index) if entry.depth == 0 else ""
+            rows.append((number, label, shape_text(entry.output_shape), f"{entry.params:,}"))
+        named = len(entry.children) > 1
+        for keys, children in reversed(entry.children):
+            name = str(keys[0]) if len(keys) == 1 else f"{keys[0]}[{keys[1]}]"
+            if not children:
+                if named:
+                    stack.append((entry.depth + 1, name, entry))
+                continue
+            stack.extend((child, None) for child in reversed(children[1:]))
+            stack.append((children[0], name if named else None))
     return rows
 
 
@@ -64,7 +74,7 @@ def table(report: Report, depth: int | None = None) -> str:
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     rule = "─" * (sum(widths) + 6)
 
-    def line(row: tuple[str, str, str, str]) -> str:
+    def line(row: Row) -> str:
         cells = [
             row[0].rjust(widths[0]),
             row[1].ljust(widths[1]),

@@ -1,11 +1,18 @@
-"""Solving a whole stack: integer fields written ``"?"`` or as a range are the unknowns.
+"""Solving a whole spec: integer fields written ``"?"`` or as a range are the unknowns.
 
-The search never guesses a whole assignment and checks it. It walks the stack forward once,
+Unknowns may sit in any layer, inside blocks at any depth, and in the input's sizes. The search
+never guesses a whole assignment and checks it. It walks the top-level layers forward once,
 recording for every reachable input shape of every layer which values of that layer's unknowns
-are valid and where they lead (each layer's own ``forward`` decides: one source of truth). Then
-it keeps, walking backward, only the shapes from which the target size is still reachable.
-Listing is a depth-first walk over those shapes alone, so every step leads to a solution, and
-counting is a sum over them without listing anything.
+(its own, or those of the layers inside it) are valid and where they lead; the layers' own
+``forward`` and the blocks' ``merge`` decide, one source of truth. Then it keeps, walking
+backward, only the shapes from which the target is still reachable. Listing is a depth-first
+walk over those shapes alone, so every step leads to a solution, and counting is a sum over
+them without listing anything.
+
+When the input's spatial sizes are the only unknowns and every layer treats the spatial
+dimensions alike and apart (no flatten, linear or reshaping; no per-dimension list whose values
+differ), a size is valid in one dimension independently of the others: one pass over the sizes
+in one dimension answers every dimension, and the solutions are the product of those sets.
 """
 
 from __future__ import annotations
@@ -17,35 +24,87 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from convcalc.arith import Refusal
+from convcalc.analysis import output_shape
 from convcalc.errors import ConvcalcError, SpecError, format_path
 from convcalc.solve.layer import Range, RangeError
 from convcalc.spec.document import Document
 from convcalc.spec.layers import Layer
+from convcalc.spec.registry import KINDS
 from convcalc.spec.step import Shape
 from convcalc.spec.validate import Spec
 
-MAX_STEPS = 1_000_000  # about 7 s of layer evaluations
+MAX_STEPS = 1_000_000  # trials of one layer or block; about 7 s
+INPUT_DEFAULT = Range.span(1, 1024)  # "?" in the input: sizes searched
 _UNKNOWN = re.compile(r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$")
 # fields whose "?" has a default range (relative to the layer's input size; see the README)
 DEFAULTED = ("kernel_size", "stride", "padding", "dilation", "output_padding")
+# layers that mix the spatial dimensions (or act on one alone): no per-dimension shortcut
+MIXING = {"flatten", "unflatten", "reshape", "permute", "linear", "embedding"}
 
 
 @dataclass(frozen=True)
 class Unknown:
-    """One unknown: a whole field (``dim`` None) or one dimension of a per-dimension list."""
+    """One unknown: a whole field (``dim`` None) or one entry of a per-dimension list.
+
+    ``keys`` locate the layer in the spec (``("layers", 3, "body", 1)``), or are ``("input",)``
+    for one of the input's sizes (``dim`` its index).
+    """
 
     label: str
-    layer: int
+    keys: tuple[str | int, ...]
     field: str
     dim: int | None
-    values: Range | None  # None: "?", the default range for the layer's input
+    values: Range | None  # None: "?", the default range
+
+    @property
+    def top(self) -> int | None:
+        """The index of the top-level layer it belongs to (None for the input)."""
+        return int(self.keys[1]) if self.keys[0] == "layers" else None
+
+    @property
+    def shown(self) -> str:
+        """The range searched, as written or as the default for "?"."""
+        if self.values is not None:
+            return str(self.values)
+        return str(INPUT_DEFAULT) if self.top is None else "?"
+
+
+@dataclass(frozen=True)
+class Target:
+    """What the output must be: spatial sizes (one value: every dimension), a number of values,
+    or anything valid (both None)."""
+
+    spatial: tuple[int, ...] | None = None
+    size: int | None = None
+
+    def accepts(self, shape: Shape) -> bool:
+        if self.size is not None and _product(shape) != self.size:
+            return False
+        if self.spatial is None:
+            return True
+        want = self.spatial * (len(shape) - 1) if len(self.spatial) == 1 else self.spatial
+        return len(shape) >= 2 and shape[1:] == want
+
+    def __str__(self) -> str:
+        parts = []
+        if self.spatial is not None:
+            parts.append("×".join(map(str, self.spatial)))
+        if self.size is not None:
+            parts.append(f"{self.size:,} values")
+        return ", ".join(parts) or "any valid output"
+
+
+def _product(shape: Shape) -> int:
+    total = 1
+    for n in shape:
+        total *= n
+    return total
 
 
 @dataclass
 class StackResult:
     name: str
-    target: tuple[int, ...]
+    target: Target
     unknowns: list[Unknown]
     count: int
     solutions: Iterator[tuple[tuple[int, ...], Shape]]
@@ -60,85 +119,166 @@ def parse_target(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def solve_stack(source: str, target: tuple[int, ...], limit: int | None = None) -> StackResult:
-    """Every assignment of the unknowns of ``source`` for which the stack ends at ``target``."""
+def parse_input(text: str) -> list[int | str]:
+    """``3,1..1024,1..1024``: the input shape, each size a number or a range ``a..b``."""
+    parts: list[int | str] = []
+    for part in (p.strip() for p in text.split(",")):
+        if part.isdigit():
+            parts.append(int(part))
+        elif re.fullmatch(r"\d+\s*\.\.\s*\d+|\?", part):
+            parts.append(part)
+        else:
+            raise RangeError(
+                f"--input: cannot read {part!r}: give each size as a number, a range such as "
+                "1..1024, or ?, separated by commas (e.g. 3,1..1024,1..1024)"
+            )
+    return parts
+
+
+def solve_stack(
+    source: str,
+    target: tuple[int, ...] | Target | None = None,
+    limit: int | None = None,
+    *,
+    input_shape: list[int | str] | None = None,
+) -> StackResult:
+    """Every assignment of the unknowns of ``source`` for which the stack is valid and its
+    output meets ``target`` (spatial sizes, a :class:`Target`, or None for any output)."""
     from convcalc.spec.validate import read_document, validate
 
+    goal = target if isinstance(target, Target) else Target(spatial=target)
     doc = read_document(source)
-    file = doc.file
+    if input_shape is not None and isinstance(doc.data, dict):
+        doc.data["input"] = input_shape
     unknowns = _find_unknowns(doc)
     if not unknowns:
         raise SpecError(
-            'has no unknowns: write a field as "?" or as a range such as "1..7"', file=file
+            'has no unknowns: write a field as "?" or as a range such as "1..7"', file=doc.file
         )
     try:  # each unknown holds the least value of its range: the models check that one
         spec = validate(doc)
     except SpecError as exc:
         for u in unknowns:
-            if exc.path == f"layers[{u.layer}]" and exc.field == u.field and u.values is not None:
+            where = format_path(list(u.keys))
+            if exc.path == where and exc.field == u.field and u.values is not None:
                 exc.message = f"the range {u.values} does not fit: {exc.message}"
         raise
     for unknown in unknowns:
-        _check_unknown(spec, unknown, file, doc.line_of)
+        if unknown.top is not None:
+            _check_unknown(spec, unknown, doc.file, doc.line_of)
     rank = len(spec.input) - 1
-    if len(target) not in (1, rank):
-        raise RangeError(f"--out gives {len(target)} sizes but the input has {rank} spatial")
-    want = target * rank if len(target) == 1 else target
-    search = _Search(spec, unknowns, want)
-    search.forward()
-    search.backward()
-    solutions = search.paths()
+    if goal.spatial is not None and len(goal.spatial) not in (1, rank):
+        raise RangeError(
+            f"--out gives {len(goal.spatial)} sizes but the input has {rank} spatial "
+            f"dimension{'s' if rank != 1 else ''}"
+        )
+    notes = []
+    if any(u.top is None and u.values is None for u in unknowns):
+        notes.append(f'"?" in the input: sizes {INPUT_DEFAULT} searched (write a range for others)')
+    if all(u.top is None for u in unknowns) and _separable(spec, unknowns):
+        count, solutions = _separable_search(spec, unknowns, goal)
+    else:
+        search = _Search(spec, unknowns, goal)
+        search.forward()
+        search.backward()
+        count, solutions = search.count(), search.paths()
     if limit is not None:
         solutions = itertools.islice(solutions, limit)
-    return StackResult(
-        name=spec.name,
-        target=want,
-        unknowns=unknowns,
-        count=search.count(),
-        solutions=solutions,
-    )
+    return StackResult(spec.name, goal, unknowns, count, solutions, notes)
 
 
 def _find_unknowns(doc: Document) -> list[Unknown]:
-    """Find "?" and range strings in the top-level layers, replacing them with placeholders.
+    """Find "?" and range strings in the input and in every layer at any depth, replacing them
+    with placeholders (the least value of the range).
 
-    A layer written once and reused through an alias (``*block``) is one dict in many places:
-    each place gets its own copy first, so that each has its own unknowns.
+    A layer written once and reused through an alias (``*block``) is one mapping in many places:
+    every mapping and list on the way is copied first, so that each place has its own unknowns.
     """
     found: list[Unknown] = []
-    layers = doc.data.get("layers") if isinstance(doc.data, dict) else None
-    if not isinstance(layers, list):
+    data = doc.data
+    if not isinstance(data, dict):
         return found
-    for i, original in enumerate(layers):
-        if not isinstance(original, dict):
+    if isinstance(data.get("input"), list):
+        data["input"] = sizes = doc.copy(data["input"])
+        for at, item in enumerate(sizes):
+            if isinstance(item, str) and _UNKNOWN.match(item):
+                label = format_path(["input", at])
+                values = _parse(item, label, doc, ["input", at])
+                found.append(Unknown(label, ("input",), "", at, values))
+                sizes[at] = values.lo if values is not None else INPUT_DEFAULT.lo
+    if not isinstance(data.get("layers"), list):
+        return found
+    data["layers"] = doc.copy(data["layers"])
+    # depth first, in the order written: [list, its keys, the next index]
+    todo: list[list[Any]] = [[data["layers"], ("layers",), 0]]
+    while todo:
+        frame = todo[-1]
+        items, keys, i = frame
+        if i == len(items):
+            todo.pop()
             continue
-        layers[i] = layer = doc.copy(original)
-        for name, value in list(layer.items()):
-            if isinstance(value, list):
-                layer[name] = value = doc.copy(value)
-            spots = [(None, value)] if not isinstance(value, list) else list(enumerate(value))
-            for dim, item in spots:
-                if name == "type" or not isinstance(item, str) or not _UNKNOWN.match(item):
+        frame[2] = i + 1
+        nested: list[list[Any]] = []
+        original = items[i]
+        if isinstance(original, dict):
+            items[i] = layer = doc.copy(original)
+            here = (*keys, i)
+            for name, value in list(layer.items()):
+                if name == "type":
                     continue
-                label = format_path(["layers", i, name, *([] if dim is None else [dim])])
-                line = doc.line_of(["layers", i, name])
-                try:
-                    values = None if item.strip() == "?" else Range.parse(item, label)
-                except RangeError as exc:
-                    raise SpecError(str(exc), file=doc.file, line=line) from None
-                found.append(Unknown(label, i, name, dim, values))
-                placeholder = values.lo if values is not None else (0 if "padding" in name else 1)
-                if dim is None:
-                    layer[name] = placeholder
-                else:
-                    value[dim] = placeholder
+                kind = KINDS.get(str(layer.get("type")))
+                if kind is not None and kind.block and isinstance(value, list):
+                    layer[name] = value = doc.copy(value)
+                    if name == "branches":
+                        for b, branch in enumerate(value):
+                            if isinstance(branch, list):
+                                value[b] = doc.copy(branch)
+                                nested.append([value[b], (*here, name, b), 0])
+                    else:
+                        nested.append([value, (*here, name), 0])
+                    continue
+                if isinstance(value, list):
+                    layer[name] = value = doc.copy(value)
+                spots: list[tuple[int | None, Any]] = (
+                    list(enumerate(value)) if isinstance(value, list) else [(None, value)]
+                )
+                for dim, item in spots:
+                    if not isinstance(item, str) or not _UNKNOWN.match(item):
+                        continue
+                    label = format_path([*here, name, *([] if dim is None else [dim])])
+                    values = _parse(item, label, doc, [*here, name])
+                    found.append(Unknown(label, here, name, dim, values))
+                    placeholder = (
+                        values.lo if values is not None else (0 if "padding" in name else 1)
+                    )
+                    if dim is None:
+                        layer[name] = placeholder
+                    else:
+                        value[dim] = placeholder
+        todo.extend(reversed(nested))
     return found
+
+
+def _parse(item: str, label: str, doc: Document, keys: list[str | int]) -> Range | None:
+    try:
+        return None if item.strip() == "?" else Range.parse(item, label)
+    except RangeError as exc:
+        raise SpecError(str(exc), file=doc.file, line=doc.line_of(keys)) from None
+
+
+def _layer_at(spec: Spec, keys: tuple[str | int, ...]) -> Layer:
+    """The validated layer at ``keys`` (``("layers", 3, "branches", 1, 0)``)."""
+    node: Any = spec
+    for key in keys:
+        node = node[key] if isinstance(key, int) else getattr(node, key)
+    layer: Layer = node
+    return layer
 
 
 def _check_unknown(
     spec: Spec, unknown: Unknown, file: str, line_of: Callable[..., int | None]
 ) -> None:
-    layer = spec.layers[unknown.layer]
+    layer = _layer_at(spec, unknown.keys)
     value = getattr(layer, unknown.field)
     items = value if isinstance(value, tuple) else (value,)
     problem = None
@@ -150,55 +290,165 @@ def _check_unknown(
         raise SpecError(
             problem,
             file=file,
-            line=line_of(["layers", unknown.layer, unknown.field]),
-            path=f"layers[{unknown.layer}]",
+            line=line_of([*unknown.keys, unknown.field]),
+            path=format_path(list(unknown.keys)),
             layer_type=layer.type,
             field=unknown.field,
         )
 
 
-class _Search:
-    """Forward reachability with edges, then backward pruning: see the module docstring."""
+# --- inputs alone: one dimension at a time ---------------------------------------------------
 
-    def __init__(self, spec: Spec, unknowns: list[Unknown], want: tuple[int, ...]) -> None:
+
+def _separable(spec: Spec, unknowns: list[Unknown]) -> bool:
+    """True when every layer treats the spatial dimensions alike and apart (module docstring)."""
+    if len(spec.input) < 2 or any(u.dim == 0 for u in unknowns):
+        return False
+    from convcalc.spec.blocks import Block
+
+    stack: list[Any] = list(spec.layers)
+    while stack:
+        layer = stack.pop()
+        if isinstance(layer, Block):
+            for path in layer.paths():
+                stack.extend(path.layers)
+            continue
+        if layer.type in MIXING:
+            return False
+        for name in type(layer).model_fields:
+            value = getattr(layer, name)
+            if isinstance(value, tuple) and len(set(value)) > 1:
+                return False
+    return True
+
+
+def _separable_search(
+    spec: Spec, unknowns: list[Unknown], goal: Target
+) -> tuple[int, Iterator[tuple[tuple[int, ...], Shape]]]:
+    """Sizes valid in one dimension (trying n in every dimension at once), combined."""
+    rank = len(spec.input) - 1
+    ranges: list[list[int]] = [[n] for n in spec.input[1:]]
+    for u in unknowns:
+        assert u.dim is not None  # input unknowns always have a dimension
+        ranges[u.dim - 1] = list(u.values if u.values is not None else INPUT_DEFAULT)
+    memo: dict[tuple[int, Shape], Shape | None] = {}
+    outputs: dict[int, Shape] = {}
+    for n in sorted({n for sizes in ranges for n in sizes}):
+        out = output_shape(spec.layers, (spec.input[0], *(n,) * rank), None, memo)
+        if out is not None:
+            outputs[n] = out
+    want = goal.spatial
+    if want is not None and len(want) == 1:
+        want = want * rank
+    per_dim = []
+    for d, sizes in enumerate(ranges):
+        per_dim.append(
+            [n for n in sizes if n in outputs and (want is None or outputs[n][1 + d] == want[d])]
+        )
+    channels = next(iter(outputs.values()))[0] if outputs else 0
+
+    def shape_of(sizes: tuple[int, ...]) -> Shape:
+        return (channels, *(outputs[n][1 + d] for d, n in enumerate(sizes)))
+
+    combos = (sizes for sizes in itertools.product(*per_dim))
+    matching = ((sizes, shape_of(sizes)) for sizes in combos)
+    chosen = [u.dim - 1 for u in unknowns if u.dim is not None]
+    solutions = (
+        (tuple(sizes[d] for d in chosen), shape) for sizes, shape in matching if goal.accepts(shape)
+    )
+    if goal.size is None:
+        count = 1
+        for sizes in per_dim:
+            count *= len(sizes)
+    else:
+        count = sum(1 for _ in itertools.product(*per_dim) if goal.accepts(shape_of(_)))
+    return count, solutions
+
+
+# --- the general search ----------------------------------------------------------------------
+
+
+Move = tuple[tuple[int, ...], Shape]  # the values of a step's unknowns, and where they lead
+
+
+class _Search:
+    """Forward reachability with edges, then backward pruning: see the module docstring.
+
+    Step 0 chooses the input's unknown sizes; step i + 1 runs top-level layer i.
+    """
+
+    def __init__(self, spec: Spec, unknowns: list[Unknown], goal: Target) -> None:
         self.spec = spec
-        self.want = want
+        self.goal = goal
+        self.inputs = [u for u in unknowns if u.top is None]
         self.by_layer: dict[int, list[Unknown]] = {}
         for u in unknowns:
-            self.by_layer.setdefault(u.layer, []).append(u)
-        # edges[i][shape] = [(values of layer i's unknowns, output shape)]
-        self.edges: list[dict[Shape, list[tuple[tuple[int, ...], Shape]]]] = []
+            if u.top is not None:
+                self.by_layer.setdefault(u.top, []).append(u)
+        # edges[i][shape] = the moves from that shape; step 0 starts from the empty shape
+        self.edges: list[dict[Shape, list[Move]]] = []
         self.good: list[set[Shape]] = []
         self.steps = 0
+        self.memo: dict[tuple[int, Shape], Shape | None] = {}
+
+    def _count_step(self) -> None:
+        self.steps += 1
+        if self.steps > MAX_STEPS:
+            raise ConvcalcError(
+                f"the search passed {MAX_STEPS:,} trials of a layer: narrow the ranges"
+            )
 
     def forward(self) -> None:
-        frontier: set[Shape] = {self.spec.input}
+        start: list[Move] = []
+        choices = [list(u.values if u.values is not None else INPUT_DEFAULT) for u in self.inputs]
+        for values in itertools.product(*choices):
+            self._count_step()
+            shape = list(self.spec.input)
+            for u, v in zip(self.inputs, values, strict=True):
+                assert u.dim is not None  # input unknowns always have a dimension
+                shape[u.dim] = v
+            start.append((values, tuple(shape)))
+        self.edges.append({(): start})
+        frontier = {out for _, out in start}
         for i, layer in enumerate(self.spec.layers):
-            edges: dict[Shape, list[tuple[tuple[int, ...], Shape]]] = {}
-            for shape in sorted(frontier):
-                edges[shape] = list(self._moves(i, layer, shape))
+            edges = {shape: list(self._moves(i, layer, shape)) for shape in sorted(frontier)}
             self.edges.append(edges)
             frontier = {out for moves in edges.values() for _, out in moves}
         self.last = frontier
 
-    def _moves(self, i: int, layer: Layer, shape: Shape) -> Iterator[tuple[tuple[int, ...], Shape]]:
+    def _moves(self, i: int, layer: Layer, shape: Shape) -> Iterator[Move]:
         unknowns = self.by_layer.get(i, [])
-        choices = [_candidates(layer, unknowns, u, shape) for u in unknowns]
+        if not unknowns:
+            self._count_step()
+            out = output_shape([layer], shape, None, self.memo)
+            if out is not None:
+                yield (), out
+            return
+        leaves = {u.keys: _layer_at(self.spec, u.keys) for u in unknowns}
+        choices = [
+            _candidates(leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape)
+            for u in unknowns
+        ]
         for values in itertools.product(*choices):
-            self.steps += 1
-            if self.steps > MAX_STEPS:
-                raise ConvcalcError(
-                    f"the search passed {MAX_STEPS:,} layer evaluations: narrow the ranges"
-                )
-            try:
-                out = _assign(layer, unknowns, values).forward(shape).output
-            except Refusal:
-                continue
-            yield values, out
+            self._count_step()
+            swap = {}
+            for keys, leaf in leaves.items():
+                mine = [(u, v) for u, v in zip(unknowns, values, strict=True) if u.keys == keys]
+                swap[id(leaf)] = _assign(leaf, mine)
+            out = output_shape([layer], shape, swap)
+            if out is not None:
+                yield values, out
 
     def backward(self) -> None:
-        good = {s for s in self.last if s[1:] == self.want}
-        self.good = [set() for _ in self.edges] + [good]
+        final = {s for s in self.last if self.goal.accepts(s)}
+        flat = all(len(s) < 2 for s in self.last)
+        if self.last and not final and self.goal.spatial is not None and flat:
+            example = "×".join(map(str, next(iter(self.last))))
+            raise RangeError(
+                f"the stack's output ({example}) has no spatial dimensions, so --out cannot "
+                "apply: give --out-size N, the number of output values"
+            )
+        self.good = [set() for _ in self.edges] + [final]
         for i in range(len(self.edges) - 1, -1, -1):
             nxt = self.good[i + 1]
             self.good[i] = {
@@ -209,14 +459,14 @@ class _Search:
         ways: dict[Shape, int] = {s: 1 for s in self.good[-1]}
         for i in range(len(self.edges) - 1, -1, -1):
             ways = {s: sum(ways.get(out, 0) for _, out in self.edges[i][s]) for s in self.good[i]}
-        return ways.get(self.spec.input, 0)
+        return ways.get((), 0)
 
     def paths(self) -> Iterator[tuple[tuple[int, ...], Shape]]:
         """Depth-first over good shapes only, in the order of the unknowns' values."""
-        if self.spec.input not in self.good[0]:
+        if () not in self.good[0]:
             return
         n = len(self.edges)
-        stack: list[tuple[int, Shape, tuple[int, ...]]] = [(0, self.spec.input, ())]
+        stack: list[tuple[int, Shape, tuple[int, ...]]] = [(0, (), ())]
         while stack:
             i, shape, chosen = stack.pop()
             if i == n:
@@ -227,11 +477,9 @@ class _Search:
             stack.extend((i + 1, out, chosen + v) for v, out in reversed(moves))
 
 
-def _assign(layer: Layer, unknowns: list[Unknown], values: tuple[int, ...]) -> Layer:
-    if not unknowns:
-        return layer
+def _assign(layer: Layer, chosen: list[tuple[Unknown, int]]) -> Layer:
     update: dict[str, Any] = {}
-    for u, v in zip(unknowns, values, strict=True):
+    for u, v in chosen:
         if u.dim is None:
             update[u.field] = v
         else:
@@ -256,7 +504,10 @@ def _known_max(layer: Layer, unknowns: list[Unknown], name: str, dim: int | None
 
 
 def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> list[int]:
-    """The values to try: the written range, or the default for this input (README table)."""
+    """The values to try: the written range, or the default for this input (README table).
+
+    ``shape`` is the input of the top-level layer the unknown is in: for a layer inside a block,
+    the block's input stands for the layer's own."""
     if u.values is not None:
         return list(u.values)
     spatial = shape[1:]
@@ -282,15 +533,15 @@ def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape)
 def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: bool) -> None:
     """Render a :class:`StackResult` as a table, CSV or JSON, streaming the solutions."""
     labels = [u.label for u in result.unknowns]
-    ranges = {u.label: str(u.values) if u.values is not None else "?" for u in result.unknowns}
+    ranges = {u.label: u.shown for u in result.unknowns}
+    goal = result.target
     if fmt == "json":
-        head = {
-            "name": result.name,
-            "out": list(result.target),
-            "count": result.count,
-            "unknowns": labels,
-            "ranges": ranges,
-        }
+        head: dict[str, Any] = {"name": result.name}
+        if goal.spatial is not None:
+            head["out"] = list(goal.spatial)
+        if goal.size is not None:
+            head["out_size"] = goal.size
+        head.update(count=result.count, unknowns=labels, ranges=ranges, notes=result.notes)
         if not listing:
             out(json.dumps(head, indent=2) + "\n")
             return
@@ -311,11 +562,13 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
             return
         out(",".join([*labels, "output_shape"]) + "\n")
         for values, shape in result.solutions:
-            out(",".join([*map(str, values), "×".join(map(str, shape))]) + "\n")
+            out(",".join([*map(str, values), "x".join(map(str, shape))]) + "\n")
         return
     plural = "" if result.count == 1 else "s"
-    out(f"{result.name} → {'×'.join(map(str, result.target))}: {result.count:,} solution{plural}\n")
+    out(f"{result.name} → {goal}: {result.count:,} solution{plural}\n")
     out("unknowns: " + " · ".join(f"{k} {v}" for k, v in ranges.items()) + "\n")
+    for note in result.notes:
+        out(f"note: {note}\n")
     if not listing:
         return
     widths = [max(len(label), 4) for label in labels]

@@ -118,7 +118,7 @@ class Concat(Block):
     the input itself)."""
 
     type: Literal["concat"]
-    branches: list[list[Any]]
+    branches: list[list[Any]] = Field(min_length=1)
     LISTS = ("branches",)
 
     def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:

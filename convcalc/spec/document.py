@@ -10,6 +10,7 @@ document is built from the parser's *events* with an explicit stack, so that
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ MAX_DEPTH = 2_000  # YAML nesting: a block nested 500 deep is about 1,000 levels
 MAX_NODES = 1_000_000
 MAX_BYTES = 64 * 1024 * 1024
 _YAML = "tag:yaml.org,2002:"
+_FLOAT_1_2 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$")
 _STD_TAGS = {f"{_YAML}{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null")}
 
 Container = dict[Any, Any] | list[Any]
@@ -186,6 +188,8 @@ def _scalar(helper: yaml.SafeLoader, event: yaml.ScalarEvent, line: int, fail: F
         tag = helper.resolve(yaml.ScalarNode, event.value, event.implicit)  # type: ignore[no-untyped-call]
     if tag == "tag:yaml.org,2002:merge":
         return _MERGE
+    if tag == f"{_YAML}str" and event.implicit[0] and _FLOAT_1_2.match(event.value):
+        return float(event.value)  # YAML 1.2 reads 1e-3 as a number; YAML 1.1 as text
     return helper.construct_object(yaml.ScalarNode(tag, event.value, style=event.style))
 
 

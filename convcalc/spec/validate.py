@@ -74,10 +74,16 @@ def load_spec(source: str | Path | dict[str, Any]) -> Spec:
             Document(file="<dict>", name=str(source.get("name") or "spec"), data=source)
         )
     text = str(source)
-    is_yaml = isinstance(source, str) and ("\n" in text or ":" in text)
-    if is_yaml and not Path(text).exists() and text not in bundled_specs():
+    if isinstance(source, str) and ("\n" in text or ":" in text) and not _names_a_file(text):
         return validate(parse_yaml(text, "<text>", "spec"))
     return validate(read_document(source))
+
+
+def _names_a_file(text: str) -> bool:
+    try:
+        return Path(text).exists() or text in bundled_specs()
+    except OSError:  # a name too long for the file system is YAML text
+        return False
 
 
 def validate(doc: Document) -> Spec:
@@ -251,6 +257,8 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
         return "a layer must be a mapping such as {type: relu}"
     if kind == "list_type":
         return "must be a list"
+    if kind == "too_short":
+        return "must not be empty"
     if kind == "string_type":
         return "must be text"
     if kind == "literal_error":
@@ -269,7 +277,8 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
         cls = layer_class(kind) if kind in KINDS else None
         fields = [f for f in cls.model_fields if f != "type"] if cls else []
         valid = sorted(fields, key=lambda f: f in ("name", "device", "dtype"))  # usual ones first
-        where = f"a {layer.get('type')} layer"
+        kind = str(layer.get("type"))
+        where = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} layer"
     import difflib
 
     close = difflib.get_close_matches(name, valid, n=1)

@@ -255,3 +255,94 @@ def test_a_block_reused_through_an_alias_has_its_own_unknowns(write) -> None:
     ]
     assert [u.label for u in result.unknowns] == ["layers[0].stride", "layers[1].stride"]
     assert [v for v, _ in result.solutions] == expected
+
+
+# --- unknowns inside blocks and in the input ----------------------------------------------
+
+
+def test_unknowns_inside_a_residual_block_equal_brute_force(write) -> None:
+    text = (
+        "input: [4, 20, 20]\nlayers:\n  - type: residual\n    body:\n"
+        '      - {type: conv, out_channels: 8, kernel_size: 3, stride: "?", padding: 1}\n'
+        "    shortcut:\n"
+        '      - {type: conv, out_channels: 8, kernel_size: 1, stride: "1..4"}\n'
+    )
+    for target in (None, 10):
+        result = solve_stack(write(text), None if target is None else (target,))
+        expected = []
+        for s_body in range(1, 20 + 2 + 1):  # "?": 1..L + 2P for a stride
+            for s_short in range(1, 5):
+                body = out_size("conv", 20, 3, s_body, 1, 1)
+                short = out_size("conv", 20, 1, s_short, 0, 1)
+                if body is not None and body == short and target in (None, body):
+                    expected.append(((s_body, s_short), (8, body, body)))
+        assert list(result.solutions) == expected
+        assert result.count == len(expected)
+
+
+@st.composite
+def input_stacks(draw: Any) -> tuple[list[Any], list[dict[str, Any]], int | None]:
+    layers = []
+    for _ in range(draw(st.integers(1, 3))):
+        kind = draw(st.sampled_from(["conv", "maxpool"]))
+        k = draw(st.integers(1, 4))
+        layer: dict[str, Any] = {"type": kind, "kernel_size": k, "stride": draw(st.integers(1, 3))}
+        layer["padding"] = draw(st.integers(0, k // 2))
+        if kind == "conv":
+            layer["out_channels"] = 2
+        layers.append(layer)
+    if draw(st.booleans()):  # a per-dimension list that differs: the general search
+        layers[0]["kernel_size"] = [layers[0]["kernel_size"], 1]
+    hi = draw(st.integers(1, 24))
+    target = draw(st.one_of(st.none(), st.integers(1, 6)))
+    return [2, f"1..{hi}", f"2..{hi + 2}"], layers, target
+
+
+@settings(max_examples=60)
+@given(stack=input_stacks())
+def test_input_sizes_equal_brute_force(stack, tmp_path_factory) -> None:
+    input_shape, layers, target = stack
+    path = tmp_path_factory.mktemp("s") / "net.yaml"
+    path.write_text(yaml.safe_dump({"input": input_shape, "layers": layers}), encoding="utf-8")
+    result = solve_stack(str(path), None if target is None else (target,))
+    hi = int(input_shape[1].split("..")[1])
+    expected = []
+    for h in range(1, hi + 1):
+        for w in range(2, hi + 3):
+            sizes: list[int | None] = [h, w]
+            for layer in layers:
+                sizes = [None if n is None else layer_out(layer, n, j) for j, n in enumerate(sizes)]
+            if None not in sizes and target in (
+                None,
+                *([sizes[0]] if sizes[0] == sizes[1] else []),
+            ):
+                expected.append((h, w))
+    assert [values for values, _ in result.solutions] == expected
+    assert result.count == len(expected)
+
+
+def test_unet_accepts_the_multiples_of_16(run) -> None:
+    # four 2×2 poolings with padded convs and 2×2 stride-2 up-convolutions: the skips line up
+    # exactly when 2⁴ divides the size
+    result = run("solve", "unet", "--input", "3,1..200,1..200", "--format", "json")
+    report = json.loads(result.stdout)
+    sizes = range(16, 201, 16)
+    assert report["count"] == len(sizes) ** 2
+    assert [tuple(s[k] for k in ("input[1]", "input[2]")) for s in report["solutions"]] == [
+        (h, w) for h in sizes for w in sizes
+    ]
+    assert report["solutions"][0]["output_shape"] == [2, 16, 16]
+
+
+def test_out_size_targets_the_number_of_values(run, write) -> None:
+    path = write(
+        "input: [3, 32, 32]\nlayers:\n"
+        '  - {type: conv, out_channels: 8, kernel_size: 3, stride: "1..3"}\n  - {type: flatten}\n'
+    )
+    # 8 channels of ((32 − 3) // s + 1)²: 7,200 (s 1), 1,800 (s 2), 800 (s 3)
+    for values, stride in ((7200, 1), (1800, 2), (800, 3)):
+        result = run("solve", path, "--out-size", str(values), "--format", "csv")
+        assert result.stdout.splitlines() == ["layers[0].stride,output_shape", f"{stride},{values}"]
+    flat = run("solve", path, "--out", "7")
+    assert flat.exit_code == 2
+    assert "has no spatial dimensions, so --out cannot apply: give --out-size N" in flat.stderr

@@ -97,7 +97,17 @@ def _decode(raw: bytes, label: str) -> str:
 
 def parse_yaml(text: str, file: str, name: str) -> Document:
     """Build the document from parser events; see the module docstring for what it refuses."""
-    loader_cls = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+    try:
+        return _parse(text, file, name, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except SpecError as exc:
+        # libyaml stops at 1,000 levels of nesting; PyYAML's own parser keeps an explicit
+        # stack, so a deeper document (blocks nested 500 deep) is read by it instead
+        if "maximum nesting depth" not in exc.message:
+            raise
+        return _parse(text, file, name, yaml.SafeLoader)
+
+
+def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
     helper = yaml.SafeLoader("")  # resolves and constructs plain scalars
     doc = Document(file=file, name=name, data=None)
     anchors: dict[str, Any] = {}

@@ -78,11 +78,19 @@ def shape(specs: tuple[str, ...], fmt: str, depth: int | None) -> None:
 
 
 @cli.command()
-def zoo() -> None:
-    """List the bundled specs, usable by name wherever a SPEC is expected."""
+@click.argument("name", required=False)
+def zoo(name: str | None) -> None:
+    """List the bundled specs, usable by name wherever a SPEC is expected; with NAME, print
+    that spec (a start for your own: convcalc zoo resnet18 > mine.yaml)."""
     from convcalc.spec.validate import bundled_specs
 
-    for name, path in bundled_specs().items():
+    specs = bundled_specs()
+    if name is not None:
+        if name not in specs:
+            raise Failure(f"no bundled spec {name!r}; bundled: {', '.join(specs)}")
+        click.echo(specs[name].read_text(encoding="utf-8"), nl=False)
+        return
+    for name, path in specs.items():
         click.echo(f"{name:<16} {_first_comment(path.read_text(encoding='utf-8'))}")
 
 

@@ -156,6 +156,22 @@ def test_schema_is_json_schema_for_the_spec(run) -> None:
         assert f'"{name}"' in layers
 
 
+def test_every_bundled_spec_is_valid_under_the_schema(run) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    import yaml
+
+    schema = json.loads(run("schema").stdout)
+    validator = jsonschema.Draft202012Validator(schema)
+    folder = Path(__file__).parent.parent / "specs"
+    for path in sorted(folder.glob("*.yaml")):  # five-stages writes unknowns: "1..4", "0,1"
+        errors = list(validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8"))))
+        assert errors == [], path.name
+    bad = {"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": 4, "kernel_size": 2.5}]}
+    assert list(validator.iter_errors(bad)) != []
+    nested = {"input": [3, 8, 8], "layers": [{"type": "residual", "body": [{"type": "nope"}]}]}
+    assert list(validator.iter_errors(nested)) != []
+
+
 def test_version(run) -> None:
     from convcalc import __version__
 

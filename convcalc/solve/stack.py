@@ -152,6 +152,7 @@ def solve_stack(
         doc.data["input"] = input_shape
     unknowns = _find_unknowns(doc)
     if not unknowns:
+        validate(doc)  # a fault in the spec comes first
         raise SpecError(
             'has no unknowns: write a field as "?" or as a range such as "1..7"', file=doc.file
         )

@@ -109,11 +109,11 @@ def _output_size(value: Any) -> int | tuple[int | None, ...]:
 
 
 def _input_shape(value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list | tuple) or not 1 <= len(value) <= 4:
-        raise _error(
-            "must be a list [channels, *spatial] with 1 to 3 spatial sizes, or [features]"
-            f", not {_show(value)}"
-        )
+    form = "a list [channels, *spatial] with 1 to 3 spatial sizes, or [features]"
+    if not isinstance(value, list | tuple):
+        raise _error(f"must be {form}, not {_show(value)}")
+    if not 1 <= len(value) <= 4:
+        raise _error(f"must be {form}, not a list of {len(value)} sizes")
     for item in value:
         if not _is_int(item) or item < 1:
             raise _error(f"every size must be a positive integer, not {_show(item)}")

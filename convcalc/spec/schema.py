@@ -11,6 +11,28 @@ from typing import Any
 from convcalc.spec.registry import KINDS, layer_class
 
 _LAYER = {"$ref": "#/$defs/Layer"}
+# what `convcalc solve SPEC` reads as an unknown in place of an integer: "?", 5, 1..7, 1,3,5
+UNKNOWN = {
+    "type": "string",
+    "pattern": r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$",
+}
+
+
+def _allow_unknowns(schema: dict[str, Any]) -> None:
+    """Let every integer be written as an unknown too, as ``convcalc solve SPEC`` reads it."""
+
+    def wrap(value: Any) -> Any:
+        if isinstance(value, dict) and value.get("type") == "integer":
+            return {"anyOf": [value, UNKNOWN]}  # done: not walked again
+        todo.append(value)
+        return value
+
+    todo: list[Any] = [schema]
+    while todo:
+        node = todo.pop()
+        if isinstance(node, dict):
+            for key, value in list(node.items()):
+                node[key] = [wrap(v) for v in value] if isinstance(value, list) else wrap(value)
 
 
 def spec_schema() -> dict[str, Any]:
@@ -34,7 +56,9 @@ def spec_schema() -> dict[str, Any]:
         "oneOf": [{"$ref": ref} for ref in mapping.values()],
         "discriminator": {"propertyName": "type", "mapping": mapping},
     }
+    _allow_unknowns(defs)
     head = SpecHead.model_json_schema()["properties"]
+    _allow_unknowns(head)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "convcalc spec",

@@ -8,7 +8,7 @@ Notation (per dimension): ``L`` input size, ``k`` kernel, ``s`` stride, ``p`` pa
 ``d`` dilation, ``k_eff = d·(k−1) + 1``. ``//`` is floor division (toward −∞), as in Python.
 
 Each forward function returns the output size or raises :class:`Refusal` where PyTorch refuses
-the layer (or, for an empty dimension, where convcalc does: see SEMANTICS.md). Each inverse
+the layer (or, for an empty dimension, where convcalc does: see docs/size-rules.md). Each inverse
 function answers "which strides give output ``M``?" in O(1), as intervals
 ``(lo, hi)`` with ``hi = None`` for "and every larger stride".
 

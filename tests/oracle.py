@@ -1,4 +1,4 @@
-"""An independent oracle for the size rules, written from ../shared/SEMANTICS.md alone.
+"""An independent oracle for the size rules, written from PyTorch 2.13's arithmetic alone.
 
 It shares no code with convcalc: the solver and stack-solver tests compare convcalc's answers
 with brute-force searches over these functions (and, where torch is present, with torch).

@@ -1,6 +1,6 @@
 """Every number of the seed's Question 3.1, through the library and the CLI.
 
-Expected values are the seed's own (../shared/seed/homework-solution.txt), not convcalc's.
+Expected values are the course solution's own (the homework the project grew from), not convcalc's.
 """
 
 from __future__ import annotations

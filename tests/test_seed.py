@@ -79,15 +79,3 @@ def test_torchvision_published_totals() -> None:
     assert summarise("vgg16").total_params == 138_357_544
     assert summarise("alexnet").total_params == 61_100_840
     assert summarise("vgg16").layers[30].output_shape == (512, 7, 7)  # 224 / 2⁵
-
-
-def test_per_layer_parameters_add_up_to_the_total() -> None:
-    for name in ("hw3-q3", "lenet5", "hw3-mlp", "vgg16", "alexnet"):
-        report = summarise(name).to_dict()
-        assert sum(layer["params"] for layer in report["layers"]) == report["total_params"]
-        for layer in report["layers"]:
-            sizes = [1 for _ in layer["tensors"]]
-            for i, shape in enumerate(layer["tensors"].values()):
-                for n in shape:
-                    sizes[i] *= n
-            assert sum(sizes) == layer["params"]

@@ -95,6 +95,21 @@ def _decode(raw: bytes, label: str) -> str:
         ) from None
 
 
+@dataclass
+class _Frame:
+    """A mapping or list being built: for a mapping, the key awaiting its value (with its line)
+    and the ``<<`` merges; the anchor it will be known by; the line it starts on."""
+
+    container: Container
+    anchor: str | None
+    line: int
+    key: Any = None
+    merges: Any = None
+
+    def __post_init__(self) -> None:
+        self.key = _NO_KEY
+
+
 def parse_yaml(text: str, file: str, name: str) -> Document:
     """Build the document from parser events; see the module docstring for what it refuses."""
     try:
@@ -102,17 +117,28 @@ def parse_yaml(text: str, file: str, name: str) -> Document:
     except SpecError as exc:
         # libyaml stops at 1,000 levels of nesting; PyYAML's own parser keeps an explicit
         # stack, so a deeper document (blocks nested 500 deep) is read by it instead
-        if "maximum nesting depth" not in exc.message:
-            raise
+        if "maximum nesting depth" not in exc.message or _flow_depth(text) > 500:
+            raise  # PyYAML's scanner is slow on deep [[[...]]]: refuse those at once
         return _parse(text, file, name, yaml.SafeLoader)
+
+
+def _flow_depth(text: str) -> int:
+    """The deepest nesting of flow brackets ([ and {), not counting quoted text roughly."""
+    depth = deepest = 0
+    for char in text:
+        if char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
 
 
 def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
     helper = yaml.SafeLoader("")  # resolves and constructs plain scalars
     doc = Document(file=file, name=name, data=None)
     anchors: dict[str, Any] = {}
-    # each frame: [container, key awaiting its value (mappings), merges, anchor, line]
-    stack: list[list[Any]] = []
+    stack: list[_Frame] = []
     documents = 0
     root: list[Any] = []
     scalars: dict[tuple[Any, ...], Any] = {}
@@ -125,21 +151,21 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
             root.append(value)
             return
         frame = stack[-1]
-        container = frame[0]
+        container = frame.container
         if isinstance(container, list):
             doc.lines.setdefault(id(container), {})[len(container)] = line
             container.append(value)
-        elif frame[1] is _NO_KEY:
+        elif frame.key is _NO_KEY:
             if isinstance(value, dict | list):
                 raise fail("a mapping key must be a plain value, not a list or mapping", line)
-            if value in container or (value is _MERGE and frame[2] is not None):
+            if value in container or (value is _MERGE and frame.merges is not None):
                 raise fail(f"duplicate key {value!r}", line)
-            frame[1] = (value, line)
+            frame.key = (value, line)
         else:
-            key, key_line = frame[1]
-            frame[1] = _NO_KEY
+            key, key_line = frame.key
+            frame.key = _NO_KEY
             if key == _MERGE:
-                frame[2] = value
+                frame.merges = value
             else:
                 doc.lines.setdefault(id(container), {})[key] = key_line
                 container[key] = value
@@ -158,7 +184,7 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
                 attach(value, line)
             elif isinstance(event, yaml.AliasEvent):
                 if event.anchor not in anchors:
-                    open_anchors = {frame[3] for frame in stack}
+                    open_anchors = {frame.anchor for frame in stack}
                     reason = (
                         "refers to itself" if event.anchor in open_anchors else "is not defined"
                     )
@@ -169,10 +195,16 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
                 if len(stack) >= MAX_DEPTH:
                     raise fail(f"nested more than {MAX_DEPTH} levels deep", line)
                 is_map = isinstance(event, yaml.MappingStartEvent)
-                stack.append([{} if is_map else [], _NO_KEY, None, event.anchor, line])
+                stack.append(_Frame({} if is_map else [], event.anchor, line))
             elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                container, _, merges, anchor, start = stack.pop()
-                if merges is not None:
+                done = stack.pop()
+                container, merges, anchor, start = (
+                    done.container,
+                    done.merges,
+                    done.anchor,
+                    done.line,
+                )
+                if merges is not None and isinstance(container, dict):
                     _merge(container, merges, doc, fail, start)
                 if anchor:
                     anchors[anchor] = container

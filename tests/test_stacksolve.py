@@ -202,6 +202,14 @@ def test_stack_errors(run, write) -> None:
             'input: [1, 8]\nlayers:\n  - {type: conv, out_channels: 1, kernal_size: "?"}\n',
             "did you mean 'kernel_size'",
         ),
+        (
+            'input: [1, 8]\nlayers:\n  - {type: maxpool, kernel_size: 2, ceil_mode: "?"}\n',
+            'field ceil_mode: "?" stands for an integer, and this field is not one',
+        ),
+        (  # a fault elsewhere is reported, not hidden behind "no unknowns"
+            "input: [1, 8]\nlayers:\n  - {type: conv, out_channels: 1, kernel_size: 3.5}\n",
+            "field kernel_size: must be a positive integer",
+        ),
     ]
     for text, fragment in cases:
         result = run("solve", write(text), "--out", "2")
@@ -279,6 +287,8 @@ def test_unknowns_inside_a_residual_block_equal_brute_force(write) -> None:
                     expected.append(((s_body, s_short), (8, body, body)))
         assert list(result.solutions) == expected
         assert result.count == len(expected)
+        # "?" for a stride: 1..L + 2P (the README's table), L = 20 and P = 1
+        assert result.ranges["layers[0].body[0].stride"] == "1..22"
 
 
 @st.composite

@@ -109,6 +109,12 @@ class StackResult:
     count: int
     solutions: Iterator[tuple[tuple[int, ...], Shape]]
     notes: list[str] = field(default_factory=list)
+    searched: dict[str, str] = field(default_factory=dict)  # "?" label -> the values tried
+
+    @property
+    def ranges(self) -> dict[str, str]:
+        """Each unknown's range as written, or for "?" the values searched."""
+        return {u.label: self.searched.get(u.label, u.shown) for u in self.unknowns}
 
 
 def parse_target(text: str) -> tuple[int, ...]:
@@ -160,8 +166,13 @@ def solve_stack(
         spec = validate(doc)
     except SpecError as exc:
         for u in unknowns:
-            where = format_path(list(u.keys))
-            if exc.path == where and exc.field == u.field and u.values is not None:
+            if exc.path != format_path(list(u.keys)) or exc.field != u.field:
+                continue
+            if exc.message.startswith("unknown field"):
+                continue
+            if u.values is None:  # the placeholder is not what was written: say what is wrong
+                exc.message = '"?" stands for an integer, and this field is not one'
+            else:
                 exc.message = f"the range {u.values} does not fit: {exc.message}"
         raise
     for unknown in unknowns:
@@ -176,6 +187,7 @@ def solve_stack(
     notes = []
     if any(u.top is None and u.values is None for u in unknowns):
         notes.append(f'"?" in the input: sizes {INPUT_DEFAULT} searched (write a range for others)')
+    searched: dict[str, str] = {}
     if all(u.top is None for u in unknowns) and _separable(spec, unknowns):
         count, solutions = _separable_search(spec, unknowns, goal)
     else:
@@ -183,9 +195,10 @@ def solve_stack(
         search.forward()
         search.backward()
         count, solutions = search.count(), search.paths()
+        searched = {label: f"{lo}..{hi}" for label, (lo, hi) in search.tried.items()}
     if limit is not None:
         solutions = itertools.islice(solutions, limit)
-    return StackResult(spec.name, goal, unknowns, count, solutions, notes)
+    return StackResult(spec.name, goal, unknowns, count, solutions, notes, searched)
 
 
 def _find_unknowns(doc: Document) -> list[Unknown]:
@@ -391,6 +404,7 @@ class _Search:
         self.good: list[set[Shape]] = []
         self.steps = 0
         self.memo: dict[tuple[int, Shape], Shape | None] = {}
+        self.tried: dict[str, tuple[int, int]] = {}  # "?" label -> least and largest value tried
 
     def _count_step(self) -> None:
         self.steps += 1
@@ -430,6 +444,10 @@ class _Search:
             _candidates(leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape)
             for u in unknowns
         ]
+        for u, tried in zip(unknowns, choices, strict=True):
+            if u.values is None and tried:
+                lo, hi = self.tried.get(u.label, (tried[0], tried[-1]))
+                self.tried[u.label] = (min(lo, tried[0]), max(hi, tried[-1]))
         for values in itertools.product(*choices):
             self._count_step()
             swap = {}
@@ -534,7 +552,7 @@ def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape)
 def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: bool) -> None:
     """Render a :class:`StackResult` as a table, CSV or JSON, streaming the solutions."""
     labels = [u.label for u in result.unknowns]
-    ranges = {u.label: u.shown for u in result.unknowns}
+    ranges = result.ranges
     goal = result.target
     if fmt == "json":
         head: dict[str, Any] = {"name": result.name}

@@ -177,7 +177,10 @@ def solve(
             if n is not None or any(
                 v for v in (kernel, stride, padding, dilation, output_padding, ceil, no_gaps, exact)
             ):
-                raise Failure("with a SPEC, give only --out (and --count, --limit, --format)")
+                raise Failure(
+                    "with a SPEC, give only --out, --out-size, --input, --count, --limit "
+                    "and --format (the unknowns are written in the SPEC)"
+                )
             _solve_stack(write, spec, out, out_size, input_shape, count_only, limit, fmt)
             return
         if out_size is not None or input_shape is not None:

@@ -33,7 +33,7 @@ from convcalc.spec.registry import KINDS
 from convcalc.spec.step import Shape
 from convcalc.spec.validate import Spec
 
-MAX_STEPS = 1_000_000  # trials of one layer or block; about 7 s
+MAX_STEPS = 1_000_000  # trials of a layer or block with values for its unknowns, in all
 INPUT_DEFAULT = Range.span(1, 1024)  # "?" in the input: sizes searched
 _UNKNOWN = re.compile(r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$")
 # fields whose "?" has a default range (relative to the layer's input size; see the README)
@@ -142,7 +142,7 @@ def parse_input(text: str) -> list[int | str]:
 
 
 def solve_stack(
-    source: str,
+    source: str | dict[str, Any],
     target: tuple[int, ...] | Target | None = None,
     limit: int | None = None,
     *,
@@ -150,10 +150,10 @@ def solve_stack(
 ) -> StackResult:
     """Every assignment of the unknowns of ``source`` for which the stack is valid and its
     output meets ``target`` (spatial sizes, a :class:`Target`, or None for any output)."""
-    from convcalc.spec.validate import read_document, validate
+    from convcalc.spec.validate import load_document, validate
 
     goal = target if isinstance(target, Target) else Target(spatial=target)
-    doc = read_document(source)
+    doc = load_document(source)
     if input_shape is not None and isinstance(doc.data, dict):
         doc.data["input"] = input_shape
     unknowns = _find_unknowns(doc)
@@ -184,6 +184,8 @@ def solve_stack(
             f"--out gives {len(goal.spatial)} sizes but the input has {rank} spatial "
             f"dimension{'s' if rank != 1 else ''}"
         )
+    if goal.spatial is not None and len(goal.spatial) == 1 and rank > 1:
+        goal = Target(goal.spatial * rank, goal.size)  # one value: every dimension
     notes = []
     if any(u.top is None and u.values is None for u in unknowns):
         notes.append(f'"?" in the input: sizes {INPUT_DEFAULT} searched (write a range for others)')
@@ -410,7 +412,8 @@ class _Search:
         self.steps += 1
         if self.steps > MAX_STEPS:
             raise ConvcalcError(
-                f"the search passed {MAX_STEPS:,} trials of a layer: narrow the ranges"
+                f"the search passed {MAX_STEPS:,} trials (a layer or block tried with values for "
+                'its unknowns): narrow the ranges, or write ranges such as "1..7" for "?"'
             )
 
     def forward(self) -> None:
@@ -454,7 +457,7 @@ class _Search:
             for keys, leaf in leaves.items():
                 mine = [(u, v) for u, v in zip(unknowns, values, strict=True) if u.keys == keys]
                 swap[id(leaf)] = _assign(leaf, mine)
-            out = output_shape([layer], shape, swap)
+            out = output_shape([layer], shape, swap, self.memo)  # the block's other layers: memo
             if out is not None:
                 yield values, out
 

@@ -159,7 +159,7 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
             if isinstance(value, dict | list):
                 raise fail("a mapping key must be a plain value, not a list or mapping", line)
             if value in container or (value is _MERGE and frame.merges is not None):
-                raise fail(f"duplicate key {value!r}", line)
+                raise fail(f"duplicate key {'<<' if value is _MERGE else repr(value)}", line)
             frame.key = (value, line)
         else:
             key, key_line = frame.key

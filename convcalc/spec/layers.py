@@ -417,12 +417,12 @@ class Linear(_WithParameters):
         return f"linear {shape[-1]} → {self.out_features}"
 
 
-def _dim(value: int, rank: int, field: str) -> int:
-    """A dimension index over the batch-less dimensions, negative ones counted from the end."""
+def _dim(value: int, rank: int, field: str, batch: str = "batch excluded") -> int:
+    """A dimension index over ``rank`` dimensions, negative ones counted from the end."""
     if not -rank <= value < rank:
         raise Refusal(
             f"{value} is out of range for an input of {rank} dimensions "
-            f"(from {-rank} to {rank - 1}, batch excluded)",
+            f"(from {-rank} to {rank - 1}, {batch})",
             field,
         )
     return value % rank
@@ -754,7 +754,7 @@ class _Normalise(Layer):
 
     def forward(self, shape: Shape) -> Step:
         if self.dim is not None:
-            _dim(self.dim, len(shape) + 1, "dim")
+            _dim(self.dim, len(shape) + 1, "dim", "counting the batch")
         return elementwise(shape)
 
 

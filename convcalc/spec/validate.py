@@ -69,14 +69,18 @@ def load_spec(source: str | Path | dict[str, Any]) -> Spec:
     Text is read as YAML when it is not the name of an existing file or bundled spec and holds
     a newline or a colon.
     """
+    return validate(load_document(source))
+
+
+def load_document(source: str | Path | dict[str, Any]) -> Document:
+    """The document of any source :func:`load_spec` takes, not yet validated."""
     if isinstance(source, dict):
-        return validate(
-            Document(file="<dict>", name=str(source.get("name") or "spec"), data=source)
-        )
+        data = dict(source)  # the solver replaces its unknowns: never the caller's
+        return Document(file="<dict>", name=str(source.get("name") or "spec"), data=data)
     text = str(source)
     if isinstance(source, str) and ("\n" in text or ":" in text) and not _names_a_file(text):
-        return validate(parse_yaml(text, "<text>", "spec"))
-    return validate(read_document(source))
+        return parse_yaml(text, "<text>", "spec")
+    return read_document(source)
 
 
 def _names_a_file(text: str) -> bool:

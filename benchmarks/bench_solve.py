@@ -7,6 +7,8 @@
    to /dev/null (solutions per second, and the peak memory of the process).
 3. Start-up of ``convcalc solve`` against ``python -c "import click"``.
 4. A stack with six unknowns over ranges of ten values.
+5. ``convcalc solve unet --input 3,1..1024,1..1024 --count``: every input size up to 1024×1024
+   the bundled U-Net accepts (whole process).
 
 Run: ``python benchmarks/bench_solve.py``. Nothing here is asserted; it prints.
 """
@@ -19,10 +21,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from timing import process_time
+from timing import convcalc_command, machine_note, process_time
 
 PY = sys.executable
-SOLVE = [PY, "-m", "convcalc", "solve"]
+SOLVE = [*convcalc_command(), "solve"]
 
 
 def brute_force_count(n: int, m: int, ks: range, ss: range, ps: range, ds: range) -> int:
@@ -140,7 +142,7 @@ layers:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "six.yaml"
         path.write_text(spec, encoding="utf-8")
-        from convcalc.stacksolve import solve_stack
+        from convcalc.solve.stack import solve_stack
 
         start = time.perf_counter()
         result = solve_stack(str(path), (7,))
@@ -173,7 +175,19 @@ layers:
     )
 
 
+def bench_unet_inputs() -> None:
+    args = ["unet", "--input", "3,1..1024,1..1024", "--count"]
+    out = subprocess.run([*SOLVE, *args], capture_output=True, text=True, check=True).stdout
+    t_cli = process_time([*SOLVE, *args], 5)
+    print(
+        f"convcalc solve {' '.join(args)}: {t_cli * 1e3:.0f} ms whole process (median of 5); "
+        f"{out.splitlines()[0]}"
+    )
+
+
 if __name__ == "__main__":
+    print(machine_note())
+    bench_unet_inputs()
     bench_count_vs_brute()
     bench_big()
     bench_startup()

@@ -105,6 +105,53 @@ def adaptive_out(length: int, size: int | None) -> int:
     return length if size is None else size
 
 
+def pad_out(length: int, a: int, b: int, mode: str) -> int:
+    """out = L + a + b (a before, b after; negative values crop), with each mode's limits:
+    constant crops at most L in all (L + min(a, 0) + min(b, 0) ≥ 0); reflect needs a < L and
+    b < L; circular a ≤ L and b ≤ L, and its copies must fit (:func:`_circular_fits`)."""
+    out = length + a + b
+    if mode == "constant" and length + min(a, 0) + min(b, 0) < 0:
+        return _refuse(
+            f"the crops {min(a, 0)}, {min(b, 0)} remove more than the input {length}", "padding"
+        )
+    if mode == "reflect" and max(a, b) >= length:
+        return _refuse(
+            f"reflect padding {max(a, b)} must be smaller than the input {length}", "padding"
+        )
+    if mode == "circular" and max(a, b) > length:
+        return _refuse(
+            f"circular padding {max(a, b)} wraps around the input {length} more than once",
+            "padding",
+        )
+    if out <= 0:
+        return _refuse(
+            f"the output size would be {out}: the padding crops the whole input {length}",
+            "padding",
+        )
+    if mode == "circular" and not _circular_fits(length, a, b):
+        return _refuse(
+            f"circular padding {a}, {b} crops past the input {length} on one side", "padding"
+        )
+    return out
+
+
+def _circular_fits(length: int, a: int, b: int) -> bool:
+    """PyTorch's circular padding copies the kept input into place, then each wrapped side from
+    the output itself, as slices (Python's rules: a negative start counts from the end); each
+    source slice must have the length of its destination or be 1 (broadcast)."""
+    out = length + a + b
+
+    def fits(dst: range, src: range) -> bool:
+        return len(src) in (len(dst), 1)
+
+    grid, kept = range(out), range(length)
+    if not fits(grid[max(a, 0) : out - max(b, 0)], kept[max(-a, 0) : length - max(-b, 0)]):
+        return False
+    if a > 0 and not fits(grid[0:a], grid[out - a - max(b, 0) : out - max(b, 0)]):
+        return False
+    return not (b > 0 and not fits(grid[out - b : out], grid[max(a, 0) : max(a, 0) + b]))
+
+
 def _refuse(message: str, field: str | None) -> int:
     raise Refusal(message, field)
 

@@ -213,7 +213,7 @@ def _scale(value: Any) -> float | tuple[float, ...]:
     if not 1 <= len(items) <= 3:
         raise _error(f"a list must give 1 to 3 factors (one per dimension), not {len(items)}")
     for item in items:
-        if isinstance(item, bool) or not isinstance(item, int | float) or not item > 0:
+        if isinstance(item, bool) or not isinstance(item, int | float) or not item >= 0:
             raise _error(f"must be a positive number or a list of them, not {_show(item)}")
         if math.isinf(item):
             raise _error("must be finite")

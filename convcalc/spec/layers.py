@@ -191,6 +191,9 @@ class Conv(_Convolution):
         channels, spatial = split_spatial(shape, "conv")
         k, s, left, right, d = self._geometry(len(spatial))
         _check_groups(self.groups, channels, self.out_channels)
+        if self.padding_mode != "zeros":  # PyTorch pads with F.pad first: its limits apply
+            modes = (self.padding_mode,) * len(spatial)
+            each_dim(arith.pad_out, spatial, left, right, modes)
         # 'same' pads d·(k−1) in all, so the output is the input: nothing can be refused
         if self.padding == "same":
             out = spatial
@@ -358,7 +361,12 @@ class InstanceNorm(_WithParameters):
     track_running_stats: Flag = False
 
     def forward(self, shape: Shape) -> Step:
-        channels, _ = split_spatial(shape, "instancenorm")
+        channels, spatial = split_spatial(shape, "instancenorm")
+        if math.prod(spatial) == 1 and not self.track_running_stats:
+            raise Refusal(
+                "needs more than one spatial value per channel to take statistics over "
+                f"(the input is {label(spatial, every=True)})"
+            )
         return elementwise(shape, _affine(channels, self.affine))
 
 
@@ -531,55 +539,54 @@ class ChannelShuffle(Layer):
 
 class Pad(Layer):
     """Padding per side in PyTorch's order, last dimension first: (left, right, top, bottom,
-    front, back). Negative values crop."""
+    front, back), as F.pad reads it: n pairs pad the last n dimensions (the channels too, in
+    constant mode). An integer pads every spatial dimension on both sides. Negative values
+    crop."""
 
     type: Literal["pad"]
     padding: Sides
-    mode: Literal["constant", "zeros", "reflect", "replicate", "circular"] = "constant"
+    mode: Literal["constant", "reflect", "replicate", "circular"] = "constant"
     value: Number = 0.0
 
     def _sides(self, rank: int) -> list[tuple[int, int]]:
-        """(before, after) per spatial dimension, first dimension first."""
+        """(before, after) for each padded dimension, the last ``len`` of the input's, in
+        order; ``rank`` is the number of dimensions without the batch."""
         if isinstance(self.padding, int):
-            return [(self.padding, self.padding)] * rank
-        if len(self.padding) != 2 * rank:
+            return [(self.padding, self.padding)] * (rank - 1)
+        pads = self.padding
+        # F.pad: constant mode pads any of the last dimensions; the other modes the spatial
+        # ones, or one more (torch then reads the batch as the channels), at most three
+        allowed = (
+            range(1, rank + 1)
+            if self.mode == "constant"
+            else range(max(rank - 1, 1), min(rank, 3) + 1)
+        )
+        if len(pads) % 2 or len(pads) // 2 not in allowed:
+            what = " or ".join(str(2 * k) for k in allowed) or "no"
             raise Refusal(
-                f"gives {len(self.padding)} values but the input has {rank} spatial "
-                f"dimension{'s' if rank != 1 else ''}: give {2 * rank} (two per dimension, "
-                "last dimension first)",
+                f"gives {len(pads)} values, but {self.mode} padding of an input of {rank} "
+                f"dimensions takes {what} (pairs before, after; last dimension first)",
                 "padding",
             )
-        pairs = [(self.padding[i], self.padding[i + 1]) for i in range(0, 2 * rank, 2)]
+        pairs = [(pads[i], pads[i + 1]) for i in range(0, len(pads), 2)]
         return pairs[::-1]
 
     def forward(self, shape: Shape) -> Step:
-        channels, spatial = split_spatial(shape, "pad")
-        sides = self._sides(len(spatial))
-        out = []
-        for i, (length, (a, b)) in enumerate(zip(spatial, sides, strict=True)):
-            where = f" (dimension {i + 1})" if len(spatial) > 1 else ""
-            if self.mode == "reflect" and max(a, b) >= length:
-                raise Refusal(
-                    f"reflect padding {max(a, b)} must be smaller than the input {length}{where}",
-                    "padding",
-                )
-            if self.mode == "circular" and max(a, b) > length:
-                raise Refusal(
-                    f"circular padding {max(a, b)} must be at most the input {length}{where}",
-                    "padding",
-                )
-            if length + a + b <= 0:
-                raise Refusal(
-                    f"the output size would be {length + a + b}: the padding crops the whole "
-                    f"input {length}{where}",
-                    "padding",
-                )
-            out.append(length + a + b)
-        windows = tuple(Window(1, 1, a, b) for a, b in sides)
-        return Step((channels, *out), {}, windows)
+        split_spatial(shape, "pad")  # no spatial dimension: PyTorch has no ConstantPad0d
+        if self.value != 0 and self.mode != "constant":
+            raise Refusal(f"only constant padding has a fill value, not {self.mode}", "value")
+        sides = self._sides(len(shape))
+        first = len(shape) - len(sides)
+        lengths = shape[first:]
+        befores, afters = tuple(a for a, _ in sides), tuple(b for _, b in sides)
+        modes = (self.mode,) * len(sides)
+        out = each_dim(arith.pad_out, lengths, befores, afters, modes)
+        padded = dict(zip(range(first, len(shape)), sides, strict=True))
+        windows = tuple(Window(1, 1, *padded.get(d, (0, 0))) for d in range(1, len(shape)))
+        return Step((*shape[:first], *out), {}, windows)
 
     def describe(self, shape: Shape) -> str:
-        sides = self._sides(len(shape) - 1)
+        sides = self._sides(len(shape))
         return f"pad {' '.join(f'{a},{b}' for a, b in sides)}"
 
 
@@ -598,7 +605,8 @@ class Upsample(Layer):
     def forward(self, shape: Shape) -> Step:
         channels, spatial = split_spatial(shape, "upsample")
         rank = len(spatial)
-        if (self.size is None) == (self.scale_factor is None):
+        scale = self.scale_factor or None  # as nn.Upsample: a factor of 0 is no factor
+        if (self.size is None) == (scale is None):
             raise Refusal("give exactly one of size and scale_factor", "size")
         need = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(self.mode)
         if need is not None and need != rank:
@@ -609,12 +617,14 @@ class Upsample(Layer):
             )
         if self.align_corners is not None and need is None:
             raise Refusal("align_corners applies only to the interpolating modes", "align_corners")
+        if self.size is not None and self.recompute_scale_factor:
+            raise Refusal("has no meaning with an explicit size", "recompute_scale_factor")
         if self.size is not None:
             out = per_dim(self.size, rank, "size")
             if None in out:
                 raise Refusal("every size must be given", "size")
         else:
-            scales = per_dim(self.scale_factor, rank, "scale_factor")  # type: ignore[arg-type]
+            scales = per_dim(scale, rank, "scale_factor")  # type: ignore[arg-type]
             out = tuple(math.floor(float(n) * f) for n, f in zip(spatial, scales, strict=True))
             if min(out) <= 0:
                 raise Refusal(f"the output size would be {min(out)}", "scale_factor")
@@ -664,28 +674,26 @@ class Dropout(_Dropout):
     type: Literal["dropout"]
 
 
-class _ChannelDropout(_Dropout):
-    """dropout1d/2d/3d zero whole channels: they need exactly that many spatial dimensions."""
+class Dropout1d(_Dropout):
+    """Zeroes whole channels of [C, L] (PyTorch also reads [C] as one unbatched sample)."""
+
+    type: Literal["dropout1d"]
 
     def forward(self, shape: Shape) -> Step:
-        rank = int(self.type[-2])
-        if len(shape) != rank + 1:
-            raise Refusal(
-                f"{self.type} needs an input [channels, *spatial] with {rank} spatial "
-                f"dimension{'s' if rank > 1 else ''}, but gets {list(shape)}"
-            )
+        if len(shape) > 2:
+            raise Refusal(f"dropout1d needs an input [channels, length], not {list(shape)}")
         return elementwise(shape)
 
 
-class Dropout1d(_ChannelDropout):
-    type: Literal["dropout1d"]
+class Dropout2d(_Dropout):
+    """Any input: PyTorch warns outside [C, H, W] but runs (the shape is kept)."""
 
-
-class Dropout2d(_ChannelDropout):
     type: Literal["dropout2d"]
 
 
-class Dropout3d(_ChannelDropout):
+class Dropout3d(_Dropout):
+    """Any input: PyTorch warns outside [C, D, H, W] (and [C, H, W]) but runs."""
+
     type: Literal["dropout3d"]
 
 

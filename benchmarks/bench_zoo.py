@@ -1,0 +1,92 @@
+"""``convcalc shape resnet50`` against torchinfo, each as a whole process and in-process.
+
+The baseline is what a student would run to get the same table: a Python process that imports
+torch and torchvision, builds ``torchvision.models.resnet50()`` and calls
+``torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)``. Both run interleaved
+(convcalc, torchinfo, convcalc, ...); the medians and their ratio are printed (target: convcalc
+at least 10× faster). In-process, with the imports already paid, convcalc's read + validate +
+analyse of the bundled spec is set against torchinfo's summary of an already built model.
+
+Run: ``python benchmarks/bench_zoo.py`` (needs torch, torchvision and torchinfo). Nothing here
+is asserted; it prints.
+"""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+import sys
+import types
+from typing import Any
+
+from timing import best_of, convcalc_command, interleaved, machine_note
+
+PY = sys.executable
+RUNS = 7
+# torchvision's meta registrations import torch._prims and friends; the summary never needs
+# them (and with some torch builds they fail to import), so a stand-in module is put first
+STUB = (
+    "import sys, types\n"
+    'sys.modules["torchvision._meta_registrations"] = '
+    'types.ModuleType("torchvision._meta_registrations")\n'
+)
+TORCHINFO = (
+    STUB
+    + "import torch, torchvision, torchinfo\n"
+    + "model = torchvision.models.resnet50()\n"
+    + "torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)\n"
+)
+
+
+def have_torchinfo() -> bool:
+    probe = STUB + "import torch, torchvision, torchinfo\n"
+    return subprocess.run([PY, "-c", probe], capture_output=True).returncode == 0
+
+
+def bench_process() -> None:
+    ours = [*convcalc_command(), "shape", "resnet50"]
+    theirs = [PY, "-c", TORCHINFO]
+    t_ours, t_theirs = interleaved([ours, theirs], RUNS)
+    med_ours, med_theirs = statistics.median(t_ours), statistics.median(t_theirs)
+    print(
+        f"convcalc shape resnet50      median {med_ours * 1e3:7.0f} ms  "
+        f"min {min(t_ours) * 1e3:7.0f} ms\n"
+        f"torch+torchvision+torchinfo  median {med_theirs * 1e3:7.0f} ms  "
+        f"min {min(t_theirs) * 1e3:7.0f} ms\n"
+        f"ratio (torchinfo / convcalc): median {med_theirs / med_ours:.1f}×  "
+        f"min {min(t_theirs) / min(t_ours):.1f}×"
+    )
+
+
+def bench_in_process() -> None:
+    from convcalc.analysis import summarise
+
+    sys.modules["torchvision._meta_registrations"] = types.ModuleType(
+        "torchvision._meta_registrations"
+    )
+    import torchinfo
+    import torchvision
+
+    report = summarise("resnet50")
+    model: Any = torchvision.models.resnet50()
+    stats = torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0)
+    t_ours = best_of(lambda: summarise("resnet50"), 5)
+    t_build = best_of(torchvision.models.resnet50, 3)
+    t_summary = best_of(lambda: torchinfo.summary(model, input_size=(1, 3, 224, 224), verbose=0), 3)
+    print(
+        f"convcalc read + validate + analyse {t_ours * 1e3:.1f} ms "
+        f"({report.total_params:,} parameters); torchvision resnet50() {t_build * 1e3:.0f} ms, "
+        f"torchinfo.summary {t_summary * 1e3:.0f} ms ({stats.total_params:,} parameters): "
+        f"summary alone {t_summary / t_ours:.0f}× convcalc's time"
+    )
+
+
+if __name__ == "__main__":
+    if not have_torchinfo():
+        print("torch, torchvision and torchinfo are needed for this benchmark")
+        raise SystemExit(0)
+    print(machine_note())
+    print(f"== whole process, {RUNS} interleaved runs each ==")
+    bench_process()
+    print("== in-process, imports paid (best of 3-5) ==")
+    bench_in_process()

@@ -18,6 +18,7 @@ from convcalc.analysis import summarise
 from convcalc.cli import cli
 from convcalc.errors import SpecError
 from convcalc.spec.registry import KINDS, layer_class
+from tests.budget import examples
 
 FIELDS = sorted({f for name in KINDS for f in layer_class(name).model_fields} | {"bogus"})
 scalars = st.one_of(
@@ -57,7 +58,7 @@ def check(path: str) -> None:
     assert message.startswith(path)
 
 
-@settings(max_examples=400)
+@settings(max_examples=examples(400))
 @given(documents)
 def test_random_documents(tmp_path_factory: Any, doc: dict[str, Any]) -> None:
     path = tmp_path_factory.mktemp("f") / "doc.yaml"
@@ -65,7 +66,7 @@ def test_random_documents(tmp_path_factory: Any, doc: dict[str, Any]) -> None:
     check(str(path))
 
 
-@settings(max_examples=300)
+@settings(max_examples=examples(300))
 @given(st.text(alphabet=st.sampled_from(list("{}[]:,-&*!?|>'\"#%@` \n\tab01.<")), max_size=80))
 def test_random_text(tmp_path_factory: Any, text: str) -> None:
     path = tmp_path_factory.mktemp("t") / "doc.yaml"
@@ -75,7 +76,7 @@ def test_random_text(tmp_path_factory: Any, text: str) -> None:
     assert "Traceback" not in result.output
 
 
-@settings(max_examples=200)
+@settings(max_examples=examples(200))
 @given(documents)
 def test_random_documents_through_solve(tmp_path_factory: Any, doc: dict[str, Any]) -> None:
     path = tmp_path_factory.mktemp("s") / "doc.yaml"

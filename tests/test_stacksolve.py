@@ -11,6 +11,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convcalc.solve.stack import solve_stack
+from tests.budget import examples
 from tests.oracle import out_size
 
 KINDS = ["conv", "maxpool", "avgpool", "conv_transpose"]
@@ -97,7 +98,7 @@ def stacks(draw: Any) -> tuple[list[int], list[dict[str, Any]]]:
     return shape, layers
 
 
-@settings(max_examples=150)
+@settings(max_examples=examples(150))
 @given(stack=stacks(), target=st.integers(1, 12))
 def test_stack_solutions_equal_brute_force(stack, target, tmp_path_factory) -> None:
     input_shape, layers = stack
@@ -309,7 +310,7 @@ def input_stacks(draw: Any) -> tuple[list[Any], list[dict[str, Any]], int | None
     return [2, f"1..{hi}", f"2..{hi + 2}"], layers, target
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(stack=input_stacks())
 def test_input_sizes_equal_brute_force(stack, tmp_path_factory) -> None:
     input_shape, layers, target = stack

@@ -36,6 +36,10 @@ from hypothesis import strategies as st
 from convcalc.analysis import LayerRefusal, analyse
 from convcalc.cli import cli
 from convcalc.spec.validate import load_spec
+from tests.budget import CI
+
+# long: CI runs them; tests/test_blocks.py covers both sizes in every run
+LONG = pytest.mark.skipif(not CI, reason="long; CI runs it")
 
 torch: Any = importlib.import_module("torch") if importlib.util.find_spec("torch") else None
 needs_torch = [
@@ -457,6 +461,7 @@ def nest(order: list[str], leaf: Layer) -> tuple[Layer, str, str]:
 @pytest.mark.parametrize(
     "kinds", [["sequential"], ["residual"], ["sequential", "residual"], list(BLOCKS)]
 )
+@LONG
 def test_nesting_500_deep(kinds: list[str], tmp_path: Path) -> None:
     """Every block kind keeps the shape here (one branch, an identity shortcut, x · x, once), so
     the 500 levels all hold one conv: its path names all of them."""
@@ -491,6 +496,7 @@ def test_nesting_500_deep(kinds: list[str], tmp_path: Path) -> None:
         assert result.exit_code == 0 and '"total_params": 148' in result.output
 
 
+@LONG
 def test_chain_of_20000_layers() -> None:
     count = 20_000
     layers = [conv(4) if i % 2 == 0 else dict(RELU) for i in range(count)]

@@ -17,6 +17,7 @@ from hypothesis import strategies as st
 
 from convcalc.analysis import LayerRefusal, analyse
 from convcalc.spec.validate import load_spec
+from tests.budget import examples
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -228,7 +229,7 @@ def test_random_stacks_match_torch(stack: tuple[list[int], list[dict[str, Any]]]
         assert summary.output_size == math.prod(expected[-1][0] if expected else input_shape)
 
 
-@settings(max_examples=60)
+@settings(max_examples=examples(60))
 @given(stack=stacks())
 def test_refused_stacks_exit_2_through_the_cli(stack: Any, tmp_path_factory: Any) -> None:
     import json

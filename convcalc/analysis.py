@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 Keys = tuple[str | int, ...]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to build, and there are many
 class Entry:
     """One layer or block of the report: where it is, what it does to the shape, its parameters.
 
@@ -164,6 +164,7 @@ class _Chain:
     period: int
     shape: Shape
     depth: int
+    label: str  # the list's path, e.g. layers[3].body: each entry's is label[i]
     entries: list[Entry] = field(default_factory=list)
     next: int = 0
 
@@ -178,6 +179,7 @@ class _Open:
     source: Keys
     shape: Shape
     depth: int
+    path: str
     paths: list[Path]
     results: list[tuple[Path, Shape, tuple[Entry, ...]]] = field(default_factory=list)
 
@@ -186,7 +188,8 @@ def analyse(spec: Spec) -> Report:
     """Walk the tree once; raise :class:`LayerRefusal` at the first layer PyTorch refuses."""
     from convcalc.spec.blocks import Block
 
-    root = _Chain(spec.layers, ("layers",), ("layers",), len(spec.layers), spec.input, 0)
+    seen: dict[tuple[Layer, Shape], tuple[Step, str, int]] = {}
+    root = _Chain(spec.layers, ("layers",), ("layers",), len(spec.layers), spec.input, 0, "layers")
     stack: list[_Chain | _Open] = [root]
     while stack:
         frame = stack[-1]
@@ -194,8 +197,11 @@ def analyse(spec: Spec) -> Report:
             if len(frame.results) < len(frame.paths):
                 path = frame.paths[len(frame.results)]
                 keys, source = frame.keys + path.keys, frame.source + path.keys
+                label = f"{frame.path}.{path.label}"
                 stack.append(
-                    _Chain(path.layers, keys, source, path.period, frame.shape, frame.depth + 1)
+                    _Chain(
+                        path.layers, keys, source, path.period, frame.shape, frame.depth + 1, label
+                    )
                 )
                 continue
             stack.pop()
@@ -210,7 +216,7 @@ def analyse(spec: Spec) -> Report:
             parent.entries.append(
                 Entry(
                     index=frame.index,
-                    path=format_path(list(frame.keys)),
+                    path=frame.path,
                     type=frame.block.type,
                     name=frame.block.name,
                     description=frame.block.describe(frame.shape),
@@ -233,18 +239,26 @@ def analyse(spec: Spec) -> Report:
             continue
         layer, i = frame.items[frame.next], frame.next
         keys, source = (*frame.keys, i), (*frame.source, i % frame.period)
+        where = f"{frame.label}[{i}]"
         if isinstance(layer, Block):
-            stack.append(_Open(layer, i, keys, source, frame.shape, frame.depth, layer.paths()))
+            stack.append(
+                _Open(layer, i, keys, source, frame.shape, frame.depth, where, layer.paths())
+            )
             continue
-        try:
-            step = layer.forward(frame.shape)
-            description = layer.describe(frame.shape)
-        except Refusal as exc:
-            raise _refused(spec, exc, layer, keys, source, frame) from None
+        try:  # equal layers on equal shapes (repeats, aliases, long chains) are worked out once
+            step, description, params = seen[layer, frame.shape]
+        except KeyError:
+            try:
+                step = layer.forward(frame.shape)
+                description = layer.describe(frame.shape)
+            except Refusal as exc:
+                raise _refused(spec, exc, layer, keys, source, frame) from None
+            params = step.params
+            seen[layer, frame.shape] = step, description, params
         frame.entries.append(
             Entry(
                 index=i,
-                path=format_path(list(keys)),
+                path=where,
                 type=layer.type,
                 name=layer.name,
                 description=description,
@@ -252,7 +266,7 @@ def analyse(spec: Spec) -> Report:
                 output_shape=step.output,
                 depth=frame.depth,
                 step=step,
-                params=step.params,
+                params=params,
             )
         )
         frame.shape, frame.next = step.output, i + 1

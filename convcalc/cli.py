@@ -66,7 +66,9 @@ def shape(specs: tuple[str, ...], fmt: str, depth: int | None) -> None:
             click.echo(f"Error: {message}", err=True)
             results.append({"spec": source, "error": message})
             continue
-        results.append(summary.to_dict())
+        if fmt == "json":
+            results.append(summary.to_dict())
+            continue
         formatter = render.table if fmt == "table" else render.markdown
         texts.append(formatter(summary, depth))
     if fmt == "json":

@@ -26,6 +26,8 @@ MAX_NODES = 1_000_000
 MAX_BYTES = 64 * 1024 * 1024
 _YAML = "tag:yaml.org,2002:"
 _FLOAT_1_2 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$")
+_STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+_ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
 _STD_TAGS = {f"{_YAML}{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null")}
 
 Container = dict[Any, Any] | list[Any]
@@ -105,9 +107,11 @@ class _Frame:
     line: int
     key: Any = None
     merges: Any = None
+    lines: dict[Any, int] = field(default_factory=dict)  # key or index -> its line
 
     def __post_init__(self) -> None:
         self.key = _NO_KEY
+        self.is_list = isinstance(self.container, list)
 
 
 def parse_yaml(text: str, file: str, name: str) -> Document:
@@ -139,7 +143,7 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
     doc = Document(file=file, name=name, data=None)
     anchors: dict[str, Any] = {}
     stack: list[_Frame] = []
-    documents = 0
+    documents = aliases = values = 0
     root: list[Any] = []
     scalars: dict[tuple[Any, ...], Any] = {}
 
@@ -152,9 +156,9 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
             return
         frame = stack[-1]
         container = frame.container
-        if isinstance(container, list):
-            doc.lines.setdefault(id(container), {})[len(container)] = line
-            container.append(value)
+        if frame.is_list:
+            frame.lines[len(container)] = line
+            container.append(value)  # type: ignore[union-attr]  # is_list says it is a list
         elif frame.key is _NO_KEY:
             if isinstance(value, dict | list):
                 raise fail("a mapping key must be a plain value, not a list or mapping", line)
@@ -167,13 +171,28 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
             if key == _MERGE:
                 frame.merges = value
             else:
-                doc.lines.setdefault(id(container), {})[key] = key_line
+                frame.lines[key] = key_line
                 container[key] = value
 
+    parser = loader_cls(text)
+    scalar_event, starts, ends = yaml.ScalarEvent, _STARTS, _ENDS
     try:
-        for event in yaml.parse(text, Loader=loader_cls):
+        while (event := parser.get_event()) is not None:
+            kind = type(event)
+            if kind in ends:  # the most frequent events after scalars: nothing to count
+                done = stack.pop()
+                if done.merges is not None and isinstance(done.container, dict):
+                    _merge(done.container, done.merges, doc, fail, done.line)
+                if done.anchor:
+                    anchors[done.anchor] = done.container
+                attach(done.container, done.line)
+                continue
             line = event.start_mark.line + 1 if event.start_mark else 0
-            if isinstance(event, yaml.ScalarEvent):
+            if kind is scalar_event or kind in starts or kind is yaml.AliasEvent:
+                values += 1
+                if values > MAX_NODES:
+                    raise fail(f"holds more than {MAX_NODES:,} values: not a spec file", line)
+            if kind is scalar_event:
                 key = (event.tag, event.value, event.implicit, event.style)
                 if key in scalars:  # specs repeat the same words and numbers: build each once
                     value = scalars[key]
@@ -182,7 +201,8 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
                 if event.anchor:
                     anchors[event.anchor] = value
                 attach(value, line)
-            elif isinstance(event, yaml.AliasEvent):
+            elif kind is yaml.AliasEvent:
+                aliases += 1
                 if event.anchor not in anchors:
                     open_anchors = {frame.anchor for frame in stack}
                     reason = (
@@ -190,26 +210,14 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
                     )
                     raise fail(f"alias *{event.anchor} {reason}", line)
                 attach(anchors[event.anchor], line)
-            elif isinstance(event, yaml.MappingStartEvent | yaml.SequenceStartEvent):
+            elif kind in starts:
                 _check_tag(event.tag, line, fail)
                 if len(stack) >= MAX_DEPTH:
                     raise fail(f"nested more than {MAX_DEPTH} levels deep", line)
-                is_map = isinstance(event, yaml.MappingStartEvent)
-                stack.append(_Frame({} if is_map else [], event.anchor, line))
-            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                done = stack.pop()
-                container, merges, anchor, start = (
-                    done.container,
-                    done.merges,
-                    done.anchor,
-                    done.line,
-                )
-                if merges is not None and isinstance(container, dict):
-                    _merge(container, merges, doc, fail, start)
-                if anchor:
-                    anchors[anchor] = container
-                attach(container, start)
-            elif isinstance(event, yaml.DocumentStartEvent):
+                frame = _Frame({} if kind is yaml.MappingStartEvent else [], event.anchor, line)
+                doc.lines[id(frame.container)] = frame.lines
+                stack.append(frame)
+            elif kind is yaml.DocumentStartEvent:
                 documents += 1
                 if documents > 1:
                     raise fail("holds more than one YAML document", line)
@@ -217,8 +225,11 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         problem = getattr(exc, "problem", None) or str(exc)
         raise fail(f"YAML syntax error: {problem}", mark.line + 1 if mark else None) from None
+    finally:
+        parser.dispose()
     doc.data = root[0] if root else None
-    _check_size(doc.data, fail)
+    if aliases:  # without aliases the values are the events, bounded by the file's size
+        _check_size(doc.data, fail)
     return doc
 
 

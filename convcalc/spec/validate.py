@@ -149,6 +149,7 @@ def _layers(raw: list[Any], errors: list[dict[str, Any]]) -> list[Layer]:
     """Validate a list of layers and every block's lists, depth first, without recursion."""
     top: list[Layer] = []
     done: dict[int, Layer] = {}  # id(raw mapping) -> its layer: aliases are validated once
+    same: dict[Any, Layer] = {}
     stack: list[_List | _Open] = [_List(raw, ("layers",), top)]
     while stack:
         frame = stack[-1]
@@ -170,7 +171,7 @@ def _layers(raw: list[Any], errors: list[dict[str, Any]]) -> list[Layer]:
         if id(item) in done:
             frame.out.append(done[id(item)])
             continue
-        layer = _one(item, keys, errors)
+        layer = _one(item, keys, errors, same)
         if isinstance(layer, Block):
             stack.append(_Open(layer, item, keys, frame.out, layer.lists()))
         elif layer is not None:
@@ -179,17 +180,43 @@ def _layers(raw: list[Any], errors: list[dict[str, Any]]) -> list[Layer]:
     return top
 
 
-def _one(item: Any, keys: tuple[str | int, ...], errors: list[dict[str, Any]]) -> Layer | None:
-    """One layer validated by its own class (a block's lists still raw), or None on errors."""
+def _one(
+    item: Any, keys: tuple[str | int, ...], errors: list[dict[str, Any]], same: dict[Any, Layer]
+) -> Layer | None:
+    """One layer validated by its own class (a block's lists still raw), or None on errors.
+
+    ``same`` remembers valid leaves by their written content, so that a chain repeating the
+    same few layers validates each once.
+    """
     kind = _not_a_layer(item)
     if kind:  # our own error kinds, located like pydantic's
         errors.append({"type": kind, "loc": keys, "input": item})
         return None
+    content = _content(item)
+    if content is not None and content in same:
+        return same[content]
     try:
-        return layer_class(item["type"]).model_validate(item)
+        layer = layer_class(item["type"]).model_validate(item)
     except ValidationError as exc:
         errors.extend({**err, "loc": (*keys, *err["loc"])} for err in exc.errors())
         return None
+    if content is not None and not isinstance(layer, Block):
+        same[content] = layer
+    return layer
+
+
+def _content(item: dict[Any, Any]) -> Any:
+    """A hashable image of a leaf as written (types included: true is not 1), or None."""
+    parts = []
+    for key, value in item.items():
+        if isinstance(value, list):
+            if not all(isinstance(v, int | float | str | None) for v in value):
+                return None
+            value = tuple((type(v).__name__, v) for v in value)
+        elif not isinstance(value, int | float | str | None):
+            return None
+        parts.append((key, type(value).__name__, value))
+    return tuple(parts)
 
 
 def _not_a_layer(item: Any) -> str | None:

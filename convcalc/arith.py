@@ -1,7 +1,7 @@
 """The arithmetic of one spatial dimension, exactly as PyTorch 2.13 does it.
 
 This is the single source of truth for every layer's size rule. The forward calculator
-(:mod:`convcalc.spec`), the inverse solver (:mod:`convcalc.solve`) and the receptive field all
+(:mod:`convcalc.spec`) and the inverse solvers (:mod:`convcalc.solve`) all
 call these functions; nothing else writes a size formula.
 
 Notation (per dimension): ``L`` input size, ``k`` kernel, ``s`` stride, ``p`` padding,
@@ -12,10 +12,12 @@ the layer (or, for an empty dimension, where convcalc does: see docs/size-rules.
 function answers "which strides give output ``M``?" in O(1), as intervals
 ``(lo, hi)`` with ``hi = None`` for "and every larger stride".
 
-This module imports nothing, so that ``convcalc solve`` starts fast.
+This module imports nothing but :mod:`math`, so that ``convcalc solve`` starts fast.
 """
 
 from __future__ import annotations
+
+import math
 
 Interval = tuple[int, int | None]
 
@@ -103,6 +105,15 @@ def adaptive_out(length: int, size: int | None) -> int:
     """Any output size; ``None`` keeps the input size. Window i covers
     [floor(i·L/O), ceil((i+1)·L/O))."""
     return length if size is None else size
+
+
+def upsample_out(length: int, scale: float) -> int:
+    """out = floor(L · scale), in double precision as PyTorch computes it (100 × 0.29 → 28);
+    refused when it is 0."""
+    out = math.floor(float(length) * scale)
+    if out <= 0:
+        return _refuse(f"the output size would be {out}", "scale_factor")
+    return out
 
 
 def pad_out(length: int, a: int, b: int, mode: str) -> int:

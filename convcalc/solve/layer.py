@@ -19,7 +19,7 @@ from typing import Any, NamedTuple
 
 from convcalc import arith
 from convcalc.errors import ConvcalcError
-from convcalc.spec.registry import SOLVABLE
+from convcalc.spec.registry import KINDS, SOLVABLE
 
 LAYERS = SOLVABLE
 FIELDS = ("kernel_size", "stride", "padding", "dilation", "output_padding")
@@ -165,7 +165,7 @@ def problem(
         raise RangeError(f"--layer must be one of {', '.join(LAYERS)}, not {layer!r}")
     if n < 1 or m < 1:
         raise RangeError("--in and --out must be positive sizes")
-    if ceil_mode and layer not in ("maxpool", "avgpool"):
+    if ceil_mode and not KINDS[layer].pool:
         raise RangeError(f"--ceil applies to maxpool and avgpool, not {layer}")
     if output_padding is not None and layer != "conv_transpose":
         raise RangeError(f"--output-padding applies to conv_transpose only, not {layer}")
@@ -248,7 +248,7 @@ def _kernels(pb: Problem, p: int, d: int) -> Range:
     """Kernels worth trying at (p, d): pools need p ≤ k // 2 (k ≥ 2p); conv and floor-mode pools
     need A = N + 2p − k_eff ≥ M − 1, which bounds k from above."""
     lo, hi = 1, None
-    if pb.layer in ("maxpool", "avgpool"):
+    if KINDS[pb.layer].pool:
         lo = 2 * p
     if pb.layer != "conv_transpose" and not pb.ceil_mode:
         hi = (pb.n + 2 * p - 1 - (pb.m - 1)) // d + 1

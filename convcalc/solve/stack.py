@@ -38,8 +38,6 @@ INPUT_DEFAULT = Range.span(1, 1024)  # "?" in the input: sizes searched
 _UNKNOWN = re.compile(r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$")
 # fields whose "?" has a default range (relative to the layer's input size; see the README)
 DEFAULTED = ("kernel_size", "stride", "padding", "dilation", "output_padding")
-# layers that mix the spatial dimensions (or act on one alone): no per-dimension shortcut
-MIXING = {"flatten", "unflatten", "reshape", "permute", "linear", "embedding"}
 
 
 @dataclass(frozen=True)
@@ -158,12 +156,12 @@ def solve_stack(
         doc.data["input"] = input_shape
     unknowns = _find_unknowns(doc)
     if not unknowns:
-        validate(doc)  # a fault in the spec comes first
+        validate(doc, share=False)  # a fault in the spec comes first
         raise SpecError(
             'has no unknowns: write a field as "?" or as a range such as "1..7"', file=doc.file
         )
-    try:  # each unknown holds the least value of its range: the models check that one
-        spec = validate(doc)
+    try:  # each unknown holds a placeholder (its range's least value, or 0 or 1 for "?")
+        spec = validate(doc, share=False)
     except SpecError as exc:
         for u in unknowns:
             if exc.path != format_path(list(u.keys)) or exc.field != u.field:
@@ -329,7 +327,7 @@ def _separable(spec: Spec, unknowns: list[Unknown]) -> bool:
             for path in layer.paths():
                 stack.extend(path.layers)
             continue
-        if layer.type in MIXING:
+        if not KINDS[layer.type].dims_apart:
             return False
         for name in type(layer).model_fields:
             value = getattr(layer, name)
@@ -526,7 +524,8 @@ def _known_max(layer: Layer, unknowns: list[Unknown], name: str, dim: int | None
 
 
 def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> list[int]:
-    """The values to try: the written range, or the default for this input (README table).
+    """The values to try: the written range, or the default for this input (the README's
+    default ranges).
 
     ``shape`` is the input of the top-level layer the unknown is in: for a layer inside a block,
     the block's input stands for the layer's own."""
@@ -544,7 +543,7 @@ def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape)
         return list(range(1, size + 2 * pad + 1))
     if u.field == "padding":
         kernel = known("kernel_size", size)
-        if layer.type in ("maxpool", "avgpool"):
+        if KINDS[layer.type].pool:
             return list(range(0, kernel // 2 + 1))
         return list(range(0, known("dilation", 1) * (kernel - 1) // 2 + 1))
     if u.field == "dilation":

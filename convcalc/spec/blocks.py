@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from convcalc.arith import Refusal
+from convcalc.arith import Refusal, conv_out
 from convcalc.spec.fields import PositiveInt
 from convcalc.spec.layers import Layer
 from convcalc.spec.step import Shape
@@ -43,6 +43,7 @@ class Block(Layer):
     """A layer made of lists of layers. ``LISTS`` names the fields that hold them."""
 
     LISTS: ClassVar[tuple[str, ...]] = ()
+    functional: Literal[False] = False  # a block is not a function PyTorch calls
 
     def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
         """The lists of layers as the spec writes them, each with its keys."""
@@ -105,7 +106,7 @@ def _shortcut_hint(x: Shape, body: Shape) -> str:
     if len(x) != len(body) or len(x) < 2:
         return ""
     for stride in range(1, max(x[1:]) + 1):
-        if all((n - 1) // stride + 1 == m for n, m in zip(x[1:], body[1:], strict=True)):
+        if all(conv_out(n, 1, stride, 0, 1) == m for n, m in zip(x[1:], body[1:], strict=True)):
             return (
                 f" — a 1×1 conv with out_channels {body[0]} (stride {stride}) in the shortcut "
                 "would match"

@@ -214,7 +214,7 @@ def _scale(value: Any) -> float | tuple[float, ...]:
         raise _error(f"a list must give 1 to 3 factors (one per dimension), not {len(items)}")
     for item in items:
         if isinstance(item, bool) or not isinstance(item, int | float) or not item >= 0:
-            raise _error(f"must be a positive number or a list of them, not {_show(item)}")
+            raise _error(f"must be a number ≥ 0 or a list of them, not {_show(item)}")
         if math.isinf(item):
             raise _error("must be finite")
     floats = tuple(float(v) for v in items)
@@ -227,7 +227,7 @@ def _text(value: Any) -> str:
     return value
 
 
-_NUMS = {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, {"type": "array"}]}
+_NUMS = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "array"}]}
 IntList = Annotated[
     tuple[int, ...], PlainValidator(_int_list(None)), WithJsonSchema({"type": "array"})
 ]

@@ -23,7 +23,10 @@ class Kind:
 
     ``cls``: its class name; ``torch``: PyTorch's class (``{n}`` is the number of spatial
     dimensions), empty where PyTorch has no module; ``solvable``: ``convcalc solve --layer``
-    accepts it; ``pool``: a pooling layer; ``block``: a composite holding lists of layers.
+    accepts it; ``pool``: a pooling layer (stride defaults to the kernel, padding at most half
+    of it); ``block``: a composite holding lists of layers; ``dims_apart``: it treats every
+    spatial dimension alike and on its own, so that whether a size is valid in one dimension
+    does not depend on the others (the input-size solver's shortcut relies on it).
     """
 
     cls: str
@@ -31,6 +34,7 @@ class Kind:
     solvable: bool = False
     pool: bool = False
     block: bool = False
+    dims_apart: bool = True
 
     @property
     def module(self) -> str:
@@ -46,17 +50,17 @@ KINDS: dict[str, Kind] = {
     "adaptive_maxpool": Kind("AdaptiveMaxPool", "AdaptiveMaxPool{n}d", pool=True),
     "batchnorm": Kind("BatchNorm", "BatchNorm{n}d"),
     "groupnorm": Kind("GroupNorm", "GroupNorm"),
-    "instancenorm": Kind("InstanceNorm", "InstanceNorm{n}d"),
-    "layernorm": Kind("LayerNorm", "LayerNorm"),
+    "instancenorm": Kind("InstanceNorm", "InstanceNorm{n}d", dims_apart=False),
+    "layernorm": Kind("LayerNorm", "LayerNorm", dims_apart=False),
     "local_response_norm": Kind("LocalResponseNorm", "LocalResponseNorm"),
-    "linear": Kind("Linear", "Linear"),
-    "flatten": Kind("Flatten", "Flatten"),
-    "unflatten": Kind("Unflatten", "Unflatten"),
-    "reshape": Kind("Reshape"),
-    "permute": Kind("Permute"),
-    "embedding": Kind("Embedding", "Embedding"),
+    "linear": Kind("Linear", "Linear", dims_apart=False),
+    "flatten": Kind("Flatten", "Flatten", dims_apart=False),
+    "unflatten": Kind("Unflatten", "Unflatten", dims_apart=False),
+    "reshape": Kind("Reshape", dims_apart=False),
+    "permute": Kind("Permute", dims_apart=False),
+    "embedding": Kind("Embedding", "Embedding", dims_apart=False),
     "channel_shuffle": Kind("ChannelShuffle", "ChannelShuffle"),
-    "pad": Kind("Pad", "ConstantPad{n}d"),
+    "pad": Kind("Pad", "ConstantPad{n}d", dims_apart=False),
     "upsample": Kind("Upsample", "Upsample"),
     "dropout": Kind("Dropout", "Dropout"),
     "dropout1d": Kind("Dropout1d", "Dropout1d"),

@@ -2,8 +2,9 @@
 
 A layer's ``forward(shape)`` returns a :class:`Step`: the output shape, the shapes of its
 parameter tensors, and for each spatial dimension the :class:`Window` through which the output
-looks at the input. Parameter counts, multiply-adds, receptive fields, explanations and
-diagrams are functions over these records, written once, not methods repeated on every layer.
+looks at the input. Parameter counts (here), multiply-adds (:mod:`convcalc.costs`) and
+receptive fields (:mod:`convcalc.receptive`) are functions over these records, written once,
+not methods repeated on every layer.
 
 Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(features,)``.
 This module imports nothing, so that any command may use it cheaply.
@@ -12,7 +13,7 @@ This module imports nothing, so that any command may use it cheaply.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 Shape = tuple[int, ...]
 Tensors = dict[str, Shape]
@@ -47,8 +48,8 @@ class Step:
     """
 
     output: Shape
-    tensors: Tensors = field(default_factory=dict)
-    windows: tuple[Window, ...] | None = ()
+    tensors: Tensors
+    windows: tuple[Window, ...] | None
 
     @property
     def params(self) -> int:

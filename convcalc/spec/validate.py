@@ -90,8 +90,12 @@ def _names_a_file(text: str) -> bool:
         return False
 
 
-def validate(doc: Document) -> Spec:
-    """The spec in ``doc``, or a :class:`SpecError` naming file, line, layer and field."""
+def validate(doc: Document, *, share: bool = True) -> Spec:
+    """The spec in ``doc``, or a :class:`SpecError` naming file, line, layer and field.
+
+    With ``share``, leaves written alike are one object (cheaper on long specs); the solver
+    turns it off, since it tells the places of its unknowns apart by object.
+    """
     data = doc.data
     if data is None:
         raise SpecError("is empty: a spec needs 'input' and 'layers'", file=doc.file)
@@ -108,7 +112,7 @@ def validate(doc: Document) -> Spec:
     except ValidationError as exc:
         errors += [dict(err) for err in exc.errors()]
     raw = data.get("layers")
-    layers = _layers(raw, errors) if isinstance(raw, list) else []
+    layers = _layers(raw, errors, share) if isinstance(raw, list) else []
     if head is not None and not errors:
         return Spec(head.name or doc.name, head.input, layers, doc.file, doc)
     # an unknown field explains a missing one (a typo), so it goes first
@@ -145,7 +149,7 @@ class _Open:
     outs: list[list[Any]] = field(default_factory=list)
 
 
-def _layers(raw: list[Any], errors: list[dict[str, Any]]) -> list[Layer]:
+def _layers(raw: list[Any], errors: list[dict[str, Any]], share: bool) -> list[Layer]:
     """Validate a list of layers and every block's lists, depth first, without recursion."""
     top: list[Layer] = []
     done: dict[int, Layer] = {}  # id(raw mapping) -> its layer: aliases are validated once
@@ -171,7 +175,7 @@ def _layers(raw: list[Any], errors: list[dict[str, Any]]) -> list[Layer]:
         if id(item) in done:
             frame.out.append(done[id(item)])
             continue
-        layer = _one(item, keys, errors, same)
+        layer = _one(item, keys, errors, same if share else None)
         if isinstance(layer, Block):
             stack.append(_Open(layer, item, keys, frame.out, layer.lists()))
         elif layer is not None:
@@ -181,7 +185,10 @@ def _layers(raw: list[Any], errors: list[dict[str, Any]]) -> list[Layer]:
 
 
 def _one(
-    item: Any, keys: tuple[str | int, ...], errors: list[dict[str, Any]], same: dict[Any, Layer]
+    item: Any,
+    keys: tuple[str | int, ...],
+    errors: list[dict[str, Any]],
+    same: dict[Any, Layer] | None,
 ) -> Layer | None:
     """One layer validated by its own class (a block's lists still raw), or None on errors.
 
@@ -192,15 +199,15 @@ def _one(
     if kind:  # our own error kinds, located like pydantic's
         errors.append({"type": kind, "loc": keys, "input": item})
         return None
-    content = _content(item)
-    if content is not None and content in same:
+    content = _content(item) if same is not None else None
+    if same is not None and content is not None and content in same:
         return same[content]
     try:
         layer = layer_class(item["type"]).model_validate(item)
     except ValidationError as exc:
         errors.extend({**err, "loc": (*keys, *err["loc"])} for err in exc.errors())
         return None
-    if content is not None and not isinstance(layer, Block):
+    if same is not None and content is not None and not isinstance(layer, Block):
         same[content] = layer
     return layer
 

@@ -43,13 +43,14 @@ def have_torchinfo() -> bool:
     return subprocess.run([PY, "-c", probe], capture_output=True).returncode == 0
 
 
-def bench_process() -> None:
-    ours = [*convcalc_command(), "shape", "resnet50"]
+def bench_process(*extra: str) -> None:
+    ours = [*convcalc_command(), "shape", "resnet50", *extra]
     theirs = [PY, "-c", TORCHINFO]
     t_ours, t_theirs = interleaved([ours, theirs], RUNS)
     med_ours, med_theirs = statistics.median(t_ours), statistics.median(t_theirs)
+    label = " ".join(["shape resnet50", *extra])
     print(
-        f"convcalc shape resnet50      median {med_ours * 1e3:7.0f} ms  "
+        f"convcalc {label:<19} median {med_ours * 1e3:7.0f} ms  "
         f"min {min(t_ours) * 1e3:7.0f} ms\n"
         f"torch+torchvision+torchinfo  median {med_theirs * 1e3:7.0f} ms  "
         f"min {min(t_theirs) * 1e3:7.0f} ms\n"
@@ -81,6 +82,31 @@ def bench_in_process() -> None:
     )
 
 
+def bench_costs() -> None:
+    """``convcalc costs`` on every bundled network: in-process and one whole process each."""
+    import time
+
+    from convcalc.analysis import summarise
+    from convcalc.costs import compare
+    from convcalc.spec.validate import bundled_specs
+
+    names = [n for n in bundled_specs() if n != "five-stages"]  # five-stages has unknowns
+
+    def every() -> None:
+        for name in names:
+            compare(summarise(name))
+
+    t_all = best_of(every, 3)
+    start = time.perf_counter()
+    for name in names:
+        subprocess.run([*convcalc_command(), "costs", name], capture_output=True, check=True)
+    t_processes = time.perf_counter() - start
+    print(
+        f"costs on {len(names)} bundled networks, four conventions each: {t_all * 1e3:.0f} ms "
+        f"in-process; {t_processes:.2f} s as {len(names)} whole processes"
+    )
+
+
 if __name__ == "__main__":
     if not have_torchinfo():
         print("torch, torchvision and torchinfo are needed for this benchmark")
@@ -88,5 +114,8 @@ if __name__ == "__main__":
     print(machine_note())
     print(f"== whole process, {RUNS} interleaved runs each ==")
     bench_process()
+    bench_process("--rf")
+    print("== convcalc costs ==")
+    bench_costs()
     print("== in-process, imports paid (best of 3-5) ==")
     bench_in_process()

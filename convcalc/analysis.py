@@ -3,7 +3,8 @@
 Every leaf's rule is its own ``forward`` (a :class:`~convcalc.spec.step.Step`); every block
 says which lists of layers it runs and how their outputs join. This module only walks the tree,
 with an explicit stack rather than recursion (a 20,000-layer chain and blocks nested 500 deep
-cost the same stack), and adds up.
+cost the same stack), and adds up: :func:`analyse` builds the report, :func:`output_shape` is
+the same walk for the solver's many trials, keeping only the shape.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ Keys = tuple[str | int, ...]
 class Entry:
     """One layer or block of the report: where it is, what it does to the shape, its parameters.
 
-    A leaf has its :class:`Step`; a block has ``children``, one ``(keys, entries)`` pair per
-    list it runs (``("body",)``, ``("branches", 1)``, ...), and the total of their parameters.
+    ``layer`` is the spec's layer or block. A leaf has its :class:`Step`; a block has
+    ``children``, one ``(keys, entries)`` pair per list it runs (``("body",)``,
+    ``("branches", 1)``, ...), and the total of their parameters.
     """
 
     index: int
@@ -41,6 +43,7 @@ class Entry:
     input_shape: Shape
     output_shape: Shape
     depth: int
+    layer: Layer
     step: Step | None = None
     children: tuple[tuple[Keys, tuple[Entry, ...]], ...] = ()
     params: int = 0
@@ -63,8 +66,18 @@ class Entry:
         return _walk((self,))
 
     def to_dict(self) -> dict[str, Any]:
-        """The JSON form: CONTRACT's entry, children in ``layers``/``body``/``branches``."""
+        """The JSON form: children in ``layers``/``body``/``shortcut``/``branches``."""
         return _to_dicts((self,))[0]
+
+
+@dataclass(frozen=True)
+class Costing:
+    """How to count costs: ``batch`` samples of ``dtype`` values, multiply-adds under a tool's
+    ``convention`` (:mod:`convcalc.conventions`)."""
+
+    batch: int = 1
+    dtype: str = "float32"
+    convention: str = "torchinfo"
 
 
 @dataclass(frozen=True)
@@ -92,11 +105,25 @@ class Report:
         """Every entry, blocks and leaves, in execution order (a block before its children)."""
         return _walk(self.layers)
 
+    def total_mult_adds(self, batch: int = 1, convention: str = "torchinfo") -> int:
+        """Multiply-adds of the whole network under a convention (:mod:`convcalc.costs`)."""
+        from convcalc.costs import rule
+
+        count = rule(convention)
+        return sum(count(entry, batch) for entry in self.leaves())
+
     def leaves(self) -> Iterator[Entry]:
         """The leaf layers in execution order: residual body before shortcut, branches in order."""
         return (entry for entry in self.walk() if not entry.is_block)
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self, costing: Costing | None = None) -> dict[str, Any]:
+        """The JSON form: totals and memory, then every entry with its multiply-adds and
+        receptive field; ``costing`` says how to count (default: one float32 sample,
+        torchinfo's multiply-adds)."""
+        from convcalc.memory import memory
+
+        costing = costing or Costing()
+        layers = _to_dicts(self.layers, costing, self)
         return {
             "name": self.name,
             "input_shape": list(self.input_shape),
@@ -105,7 +132,10 @@ class Report:
             "total_params": self.total_params,
             "trainable_params": self.trainable_params,
             "non_trainable_params": self.total_params - self.trainable_params,
-            "layers": _to_dicts(self.layers),
+            "total_mult_adds": sum(entry["mult_adds"] for entry in layers),
+            "convention": costing.convention,
+            **memory(self, costing.batch, costing.dtype).to_dict(),
+            "layers": layers,
         }
 
     def _repr_markdown_(self) -> str:
@@ -123,8 +153,17 @@ def _walk(entries: tuple[Entry, ...]) -> Iterator[Entry]:
             stack.extend(reversed(children))
 
 
-def _to_dicts(entries: tuple[Entry, ...]) -> list[dict[str, Any]]:
-    """Entries as JSON dicts, built children first without recursion."""
+def _to_dicts(
+    entries: tuple[Entry, ...], costing: Costing | None = None, report: Report | None = None
+) -> list[dict[str, Any]]:
+    """Entries as JSON dicts, built children first without recursion; with a ``report`` and
+    its ``costing``, each has its multiply-adds and receptive field too."""
+    from convcalc.costs import rule
+    from convcalc.receptive import receptive_fields
+
+    fields = receptive_fields(report) if report is not None else None
+    costing = costing or Costing()
+    count_leaf = rule(costing.convention)
     order = list(_walk(entries))
     made: dict[int, dict[str, Any]] = {}
     for entry in reversed(order):
@@ -140,12 +179,25 @@ def _to_dicts(entries: tuple[Entry, ...]) -> list[dict[str, Any]]:
         }
         if entry.name:
             item["name"] = entry.name
+        count = count_leaf(entry, costing.batch) if entry.step is not None else 0
         for keys, children in entry.children:
             listed = [made.pop(id(child)) for child in children]
+            count += sum(child.get("mult_adds", 0) for child in listed)
             if len(keys) == 1:
                 item[str(keys[0])] = listed
             else:  # ("branches", i)
                 item.setdefault(str(keys[0]), []).append(listed)
+        if fields is not None:
+            field = fields[id(entry)]
+            item["mult_adds"] = count
+            item["receptive_field"] = field.to_json()
+            if len(entry.children) > 1:
+                item["aligned"] = field.aligned
+                if not field.aligned:
+                    item["paths"] = [
+                        {"path": path, "jump": list(jump), "start": list(start)}
+                        for path, jump, start in field.misaligned
+                    ]
         made[id(entry)] = item
     return [made[id(entry)] for entry in entries]
 
@@ -223,6 +275,7 @@ def analyse(spec: Spec) -> Report:
                     input_shape=frame.shape,
                     output_shape=out,
                     depth=frame.depth,
+                    layer=frame.block,
                     children=children,
                     params=sum(e.params for _, entries in children for e in entries),
                 )
@@ -265,6 +318,7 @@ def analyse(spec: Spec) -> Report:
                 input_shape=frame.shape,
                 output_shape=step.output,
                 depth=frame.depth,
+                layer=layer,
                 step=step,
                 params=params,
             )
@@ -346,14 +400,10 @@ def output_shape(
         swapped = id(items[i]) in swap
         layer = swap[id(items[i])] if swapped else items[i]
         if isinstance(layer, Block):
-            paths = layer.paths()
+            paths = layer.paths()  # every block runs at least one list
             blocks.append([layer, current, paths, []])
-            if paths:
-                owners.append(len(blocks) - 1)
-                lists.append([paths[0].layers, 0, current])
-            else:  # no lists: merge at once
-                blocks.pop()
-                frame[1], frame[2] = i + 1, layer.merge(current, [])
+            owners.append(len(blocks) - 1)
+            lists.append([paths[0].layers, 0, current])
             continue
         key = (id(layer), current)
         if swapped or key not in memo:  # a trial's own copy may not outlive it: no memo

@@ -16,7 +16,9 @@ from typing import Any
 import click
 
 from convcalc import __version__
+from convcalc.conventions import CONVENTIONS
 from convcalc.errors import ConvcalcError
+from convcalc.memory import DTYPES
 from convcalc.spec.registry import SOLVABLE
 
 FORMATS = ["table", "json", "markdown"]
@@ -45,14 +47,45 @@ def cli() -> None:
     type=click.IntRange(min=1),
     help="Show rows nested at most N levels deep (1: the top-level layers only).",
 )
-def shape(specs: tuple[str, ...], fmt: str, depth: int | None) -> None:
+@click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Samples per batch: multiply-adds count them all.",
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(list(DTYPES)),
+    default="float32",
+    show_default=True,
+    help="The values' type, for the memory figures.",
+)
+@click.option(
+    "--convention",
+    type=click.Choice(list(CONVENTIONS)),
+    default="torchinfo",
+    show_default=True,
+    help="Whose rules count the multiply-adds.",
+)
+@click.option("--rf", is_flag=True, help="Show each layer's receptive field: size, jump, start.")
+def shape(
+    specs: tuple[str, ...],
+    fmt: str,
+    depth: int | None,
+    batch: int,
+    dtype: str,
+    convention: str,
+    rf: bool,
+) -> None:
     """Output shape and parameters of every layer of each SPEC.
 
     SPEC is a path, '-' for standard input, or the name of a bundled spec.
     """
     from convcalc import render
-    from convcalc.analysis import summarise
+    from convcalc.analysis import Costing, summarise
 
+    costing = Costing(batch, dtype, convention)
     results: list[Any] = []
     texts: list[str] = []
     failed = False
@@ -67,16 +100,57 @@ def shape(specs: tuple[str, ...], fmt: str, depth: int | None) -> None:
             results.append({"spec": source, "error": message})
             continue
         if fmt == "json":
-            results.append(summary.to_dict())
+            results.append(summary.to_dict(costing))
             continue
         formatter = render.table if fmt == "table" else render.markdown
-        texts.append(formatter(summary, depth))
+        texts.append(formatter(summary, depth, costing, rf))
     if fmt == "json":
         click.echo(render.to_json(results[0] if len(specs) == 1 else results))
     elif texts:
         click.echo("\n\n".join(texts))
     if failed:
         sys.exit(2)
+
+
+@cli.command()
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch."
+)
+@click.option(
+    "--dtype",
+    type=click.Choice(list(DTYPES)),
+    default="float32",
+    show_default=True,
+    help="The values' type, for the memory figures.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
+    """Multiply-adds of SPEC under each tool's rules (torchinfo, fvcore, ptflops, thop) side
+    by side, per layer type and in total, why they differ, and memory."""
+    from convcalc import render
+    from convcalc.analysis import summarise
+    from convcalc.costs import compare
+    from convcalc.memory import human, memory
+
+    try:
+        report = summarise(spec)
+    except ConvcalcError as exc:
+        message = str(exc) if getattr(exc, "file", None) else f"{spec}: {exc}"
+        raise Failure(message) from None
+    comparison, bytes_ = compare(report, batch), memory(report, batch, dtype)
+    if fmt == "json":
+        click.echo(render.to_json({**comparison.to_dict(), **bytes_.to_dict()}))
+        return
+    click.echo(render.costs_table(comparison))
+    click.echo(
+        f"Memory ({dtype}): input {human(bytes_.input_bytes)}, params "
+        f"{human(bytes_.params_bytes)}, forward/backward pass "
+        f"{human(bytes_.forward_backward_bytes)} (torchinfo's estimate), peak activations "
+        f"{human(bytes_.peak_activation_bytes)} (inference estimate)"
+    )
 
 
 @cli.command()

@@ -7,9 +7,13 @@ nested deeper than that many levels (as torchinfo's ``depth``).
 from __future__ import annotations
 
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from convcalc.analysis import Entry, Report
+from convcalc.analysis import Costing, Entry, Report
+
+if TYPE_CHECKING:
+    from convcalc.costs import Comparison
+    from convcalc.receptive import Field
 
 
 def shape_text(shape: tuple[int, ...]) -> str:
@@ -17,13 +21,45 @@ def shape_text(shape: tuple[int, ...]) -> str:
     return "×".join(str(n) for n in shape)
 
 
-Row = tuple[str, str, str, str]
+Row = tuple[str, ...]
 
 
-def _rows(report: Report, depth: int | None) -> list[Row]:
-    """(#, layer, output shape, params) per shown entry, in execution order. Where a block runs
-    several lists, the first row of each is named (``└─shortcut: conv 1×1``) and an empty one
-    shows as ``identity``."""
+def _dims(values: tuple[float, ...]) -> str:
+    """(196, 196) → ``196``; (3.5, 7) → ``3.5×7``."""
+    shown = [f"{v:g}" for v in values]
+    return shown[0] if len(set(shown)) == 1 else "×".join(shown)
+
+
+def _columns(report: Report, costing: Costing, rf: bool) -> dict[int, tuple[str, ...]]:
+    """The extra cells of every entry: multiply-adds, and with ``rf`` the receptive field's
+    size, jump and start (``global`` where every input position is seen)."""
+    from convcalc.costs import subtotals
+
+    counts = subtotals(report.walk(), costing.batch, costing.convention)
+    fields: dict[int, Field] = {}
+    if rf:
+        from convcalc.receptive import receptive_fields
+
+        fields = receptive_fields(report)
+    cells: dict[int, tuple[str, ...]] = {}
+    for entry in report.walk():
+        extra: tuple[str, ...] = (f"{counts[id(entry)]:,}",)
+        if rf:
+            field = fields[id(entry)]
+            if field.size is None:
+                extra += ("global", "", "")
+            else:
+                mark = "" if field.aligned else " (misaligned)"
+                extra += (_dims(field.size) + mark, _dims(field.jump), _dims(field.start))
+        cells[id(entry)] = extra
+    return cells
+
+
+def _rows(report: Report, depth: int | None, costing: Costing, rf: bool = False) -> list[Row]:
+    """(#, layer, output shape, params, mult-adds[, rf, jump, start]) per shown entry, in
+    execution order. Where a block runs several lists, the first row of each is named
+    (``└─shortcut: conv 1×1``) and an empty one shows as ``identity``."""
+    cells = _columns(report, costing, rf)
     rows: list[Row] = []
     # each item: an entry and the name of the list it starts, or an empty list's (depth, name)
     stack: list[tuple[Entry, str | None] | tuple[int, str, Entry]] = [
@@ -36,7 +72,8 @@ def _rows(report: Report, depth: int | None) -> list[Row]:
             if depth is None or level < depth:
                 lead = "  " * (level - 1) + "└─"
                 shape = shape_text(block.input_shape)
-                rows.append(("", f"{lead}{name}: identity", shape, "0"))
+                blank = ("",) * (len(cells[id(block)]) - 1)
+                rows.append(("", f"{lead}{name}: identity", shape, "0", "0", *blank))
             continue
         entry, starts = item
         if depth is None or entry.depth < depth:
@@ -45,7 +82,8 @@ def _rows(report: Report, depth: int | None) -> list[Row]:
                 lead = "  " * (entry.depth - 1) + "└─"
                 label = f"{lead}{starts}: {label}" if starts else lead + label
             number = str(entry.index) if entry.depth == 0 else ""
-            rows.append((number, label, shape_text(entry.output_shape), f"{entry.params:,}"))
+            shape = shape_text(entry.output_shape)
+            rows.append((number, label, shape, f"{entry.params:,}", *cells[id(entry)]))
         named = len(entry.children) > 1
         for keys, children in reversed(entry.children):
             name = str(keys[0]) if len(keys) == 1 else f"{keys[0]}[{keys[1]}]"
@@ -58,51 +96,85 @@ def _rows(report: Report, depth: int | None) -> list[Row]:
     return rows
 
 
-def _totals(report: Report) -> list[tuple[str, str]]:
+def _totals(report: Report, costing: Costing) -> list[tuple[str, str]]:
+    from convcalc.memory import human, memory
+
+    batch, dtype, convention = costing.batch, costing.dtype, costing.convention
+    per = f" (batch {batch})" if batch != 1 else ""
+    bytes_ = memory(report, batch, dtype)
+    mult_adds = report.total_mult_adds(batch, convention)
     return [
         ("Total params", f"{report.total_params:,}"),
         ("Trainable params", f"{report.trainable_params:,}"),
         ("Non-trainable params", f"{report.total_params - report.trainable_params:,}"),
+        ("Total mult-adds", f"{mult_adds:,}{per} ({convention}'s convention)"),
         ("Output size", f"{report.output_size:,} ({shape_text(report.output_shape)})"),
+        (f"Input size ({dtype})", human(bytes_.input_bytes)),
+        ("Params size", human(bytes_.params_bytes)),
+        ("Forward/backward pass size (torchinfo's estimate)", human(bytes_.forward_backward_bytes)),
+        ("Peak activations (inference estimate)", human(bytes_.peak_activation_bytes)),
     ]
 
 
-def table(report: Report, depth: int | None = None) -> str:
+def _header(rf: bool) -> Row:
+    return (
+        "#",
+        "Layer",
+        "Output shape",
+        "Params",
+        "Mult-adds",
+        *(("RF", "Jump", "Start") if rf else ()),
+    )
+
+
+# columns aligned to the right: the numbers
+_RIGHT = {0, 3, 4}
+
+
+def table(
+    report: Report, depth: int | None = None, costing: Costing | None = None, rf: bool = False
+) -> str:
     """A plain-text table: one row per layer (blocks, then their children), then the totals."""
-    header = ("#", "Layer", "Output shape", "Params")
-    rows = [header, *_rows(report, depth)]
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    rule = "─" * (sum(widths) + 6)
+    costing = costing or Costing()
+    header = _header(rf)
+    rows = [header, *_rows(report, depth, costing, rf)]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    rule = "─" * (sum(widths) + 2 * (len(header) - 1))
 
     def line(row: Row) -> str:
         cells = [
-            row[0].rjust(widths[0]),
-            row[1].ljust(widths[1]),
-            row[2].ljust(widths[2]),
-            row[3].rjust(widths[3]),
+            c.rjust(w) if i in _RIGHT else c.ljust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
         ]
         return "  ".join(cells).rstrip()
 
     out = [f"{report.name}: input {shape_text(report.input_shape)}", rule, line(header), rule]
     out += [line(row) for row in rows[1:]]
     out.append(rule)
-    out += [f"{name}: {value}" for name, value in _totals(report)]
+    out += [f"{name}: {value}" for name, value in _totals(report, costing)]
     return "\n".join(out)
 
 
-def markdown(report: Report, depth: int | None = None) -> str:
+def markdown(
+    report: Report, depth: int | None = None, costing: Costing | None = None, rf: bool = False
+) -> str:
     """A GitHub-flavoured Markdown table and the totals as a list."""
+    costing = costing or Costing()
+    header = _header(rf)
+    align = [("--:" if i in _RIGHT else ":--") for i in range(len(header))]
     out = [
         f"### {report.name}",
         "",
         f"Input: `{shape_text(report.input_shape)}`",
         "",
-        "| # | Layer | Output shape | Params |",
-        "|--:|:------|:-------------|-------:|",
+        "| " + " | ".join(header) + " |",
+        "|" + "|".join(align) + "|",
     ]
-    out += [f"| {i} | `{d}` | {s} | {p} |" for i, d, s, p in _rows(report, depth)]
+    for row in _rows(report, depth, costing, rf):
+        cells = [f"`{c}`" if i == 1 else c for i, c in enumerate(row)]
+        out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    out += [f"- **{name}**: {value}" for name, value in _totals(report)]
+    out += [f"- **{name}**: {value}" for name, value in _totals(report, costing)]
     return "\n".join(out)
 
 
@@ -120,3 +192,33 @@ def to_json(value: Any) -> str:
         return json.dumps(value, indent=2, ensure_ascii=False)
     finally:
         sys.setrecursionlimit(limit)
+
+
+def costs_table(comparison: Comparison) -> str:
+    """The conventions side by side: per layer type and in total, then why they differ."""
+    names = comparison.conventions
+    header = ("Layer type", *names)
+    rows = [header]
+    for kind, counts in sorted(comparison.by_type.items()):
+        if any(counts.values()):
+            rows.append((kind, *(f"{counts[n]:,}" for n in names)))
+    total = ("Total", *(f"{comparison.totals[n]:,}" for n in names))
+    widths = [max(len(row[i]) for row in [*rows, total]) for i in range(len(header))]
+    rule = "─" * (sum(widths) + 2 * (len(header) - 1))
+
+    def line(row: tuple[str, ...]) -> str:
+        cells = [
+            c.ljust(w) if i == 0 else c.rjust(w)
+            for i, (c, w) in enumerate(zip(row, widths, strict=True))
+        ]
+        return "  ".join(cells).rstrip()
+
+    per = f", batch {comparison.batch}" if comparison.batch != 1 else ""
+    out = [f"{comparison.name}: multiply-adds by each tool's rules{per}", rule, line(header), rule]
+    out += [line(row) for row in rows[1:]]
+    out += [rule, line(total), rule, "FLOPs = 2 × multiply-adds (a multiply and an add each)."]
+    out.append("Layer types that every convention counts as 0 are left out.")
+    for name in names:
+        for note in comparison.notes[name]:
+            out.append(f"- {name}: {note}")
+    return "\n".join(out)

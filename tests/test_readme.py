@@ -31,3 +31,42 @@ def test_the_python_example_runs(capsys) -> None:
     code = next(b for b in blocks("python") if "from convcalc.reference import" in b)
     exec(compile(code, "README.md", "exec"), {})
     assert capsys.readouterr().out.splitlines()[0] == "67"
+
+
+def examples() -> tuple[dict[str, str], list[tuple[str, str]]]:
+    """The README's spec files (```yaml blocks that start with ``# file: NAME``) and every
+    ``$ convcalc ...`` command of its ```text blocks with the output shown under it."""
+    files = {}
+    for block in blocks("yaml"):
+        first, _, rest = block.partition("\n")
+        if first.startswith("# file: "):
+            files[first.removeprefix("# file: ").strip()] = rest
+    commands = []
+    for block in blocks("text"):
+        for part in re.split(r"^(?=\$ convcalc )", block, flags=re.MULTILINE):
+            if part.startswith("$ convcalc "):
+                command, _, output = part.partition("\n")
+                commands.append((command.removeprefix("$ "), output))
+    return files, commands
+
+
+def test_every_example_is_the_real_output(run, tmp_path, monkeypatch) -> None:
+    import shlex
+
+    files, commands = examples()
+    for name, text in files.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    checked = 0
+    for command, shown in commands:
+        args, _, pipe = command.partition(" | ")
+        words = shlex.split(args)[1:]
+        if any(w.endswith(".yaml") and w not in files for w in words):
+            continue  # a file the README describes but does not give (an error example)
+        output = run(*words).output
+        if pipe:  # only `| head -N`
+            lines = int(pipe.split()[-1].lstrip("-"))
+            output = "".join(output.splitlines(keepends=True)[:lines])
+        assert output == shown, command
+        checked += 1
+    assert checked >= 10

@@ -4,6 +4,8 @@ Each torchvision model (and the reference U-Net in unet_reference.py) is built o
 device and run once with a forward hook on every leaf module; convcalc's report leaves for the
 matching spec must agree with those calls in order, kind, output shape and parameter count (see
 torchvision_oracle.match), and the totals must equal both torch's count and the published figure.
+A spec leaf has no module call exactly when it is marked ``functional: true`` (the model calls it
+as a function: ``torch.flatten``, ``F.relu``, ...).
 """
 
 from __future__ import annotations
@@ -103,12 +105,20 @@ def test_spec_matches_torch(name: str) -> None:
 
 @dataclass(frozen=True)
 class FakeSpecLeaf:
-    """A stand-in for a convcalc report leaf."""
+    """A stand-in for a convcalc report leaf, and for its spec layer (``functional``)."""
 
     type: str
     path: str
     output_shape: tuple[int, ...]
     params: int
+    functional: bool = False
+
+    @property
+    def layer(self) -> FakeSpecLeaf:
+        return self
+
+
+Row = tuple[str, tuple[int, ...], int] | tuple[str, tuple[int, ...], int, bool]
 
 
 def tiny_torch_leaves() -> list[Leaf]:
@@ -119,11 +129,13 @@ def tiny_torch_leaves() -> list[Leaf]:
     return torch_leaves(model, (1, 4, 4))
 
 
-def spec(*rows: tuple[str, tuple[int, ...], int]) -> list[FakeSpecLeaf]:
-    return [
-        FakeSpecLeaf(kind, f"layers.{i}", shape, params)
-        for i, (kind, shape, params) in enumerate(rows)
-    ]
+def spec(*rows: Row) -> list[FakeSpecLeaf]:
+    return [FakeSpecLeaf(row[0], f"layers.{i}", *row[1:]) for i, row in enumerate(rows)]
+
+
+def functional(row: Row) -> Row:
+    """The same leaf, marked ``functional: true``."""
+    return (*row[:3], True)
 
 
 CONV = ("conv", (2, 2, 2), 20)
@@ -163,9 +175,31 @@ def test_torch_leaves_records_a_module_each_time_it_runs() -> None:
 def test_match_accepts_equal_leaves_and_skips_function_calls() -> None:
     leaves = tiny_torch_leaves()
     assert match(spec(CONV, RELU, FLATTEN, LINEAR), leaves) == []
-    # a dropout and a trailing flatten that torch ran as functions: skipped
-    extra = spec(CONV, RELU, ("dropout", (2, 2, 2), 0), FLATTEN, LINEAR, ("flatten", (3,), 0))
+    # a dropout and a trailing flatten that torch ran as functions, marked so: skipped
+    dropout, flatten = ("dropout", (2, 2, 2), 0), ("flatten", (3,), 0)
+    extra = spec(CONV, RELU, functional(dropout), FLATTEN, LINEAR, functional(flatten))
     assert match(extra, leaves) == []
+
+
+def test_match_never_skips_an_unmarked_leaf() -> None:
+    dropout, flatten = ("dropout", (2, 2, 2), 0), ("flatten", (3,), 0)
+    problems = match(spec(CONV, RELU, dropout, FLATTEN, LINEAR), tiny_torch_leaves())
+    assert len(problems) == 1
+    assert "Flatten" in problems[0] and "layers.2" in problems[0] and "functional" in problems[0]
+    problems = match(spec(CONV, RELU, FLATTEN, LINEAR, flatten), tiny_torch_leaves())
+    assert len(problems) == 1
+    assert "left over" in problems[0] and "layers.4" in problems[0]
+
+
+def test_match_never_pairs_a_marked_leaf_with_a_module() -> None:
+    # torch ran nn.ReLU, but the spec says F.relu: the ReLU module has no counterpart
+    problems = match(spec(CONV, functional(RELU), FLATTEN, LINEAR), tiny_torch_leaves())
+    assert len(problems) == 1
+    assert "ReLU" in problems[0] and "layers.1" in problems[0]
+    assert "marked `functional: true`" in problems[0]
+    # the same at the end: a marked trailing linear leaves torch's Linear unmatched
+    problems = match(spec(CONV, RELU, FLATTEN, functional(LINEAR)), tiny_torch_leaves())
+    assert len(problems) == 1 and "Linear" in problems[0] and "layers.3" in problems[0]
 
 
 def test_match_reports_a_wrong_parameter_count() -> None:
@@ -183,6 +217,10 @@ def test_match_reports_a_wrong_shape() -> None:
 
 def test_match_never_skips_a_torch_leaf() -> None:
     problems = match(spec(CONV, FLATTEN, LINEAR), tiny_torch_leaves())  # torch's ReLU missing
+    assert len(problems) == 1
+    assert "ReLU" in problems[0] and "layers.1" in problems[0]
+    # nor when the leaves it would need to pass over are marked functional
+    problems = match(spec(CONV, functional(FLATTEN), LINEAR), tiny_torch_leaves())
     assert len(problems) == 1
     assert "ReLU" in problems[0] and "layers.2" in problems[0]
 

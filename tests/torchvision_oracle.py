@@ -5,9 +5,9 @@ hook on every leaf module (a module with no children) and records, in execution 
 spec type each module corresponds to, its batch-less output shape and its own parameter count.
 ``match`` walks those records alongside convcalc's report leaves. torchvision calls some
 operations as functions (``torch.flatten`` in ResNet, ``F.relu`` in GoogLeNet's BasicConv2d,
-``F.avg_pool2d`` in Inception3), which leave no module behind, so a spec leaf may be skipped when
-it has no parameters and is of a kind torchvision is known to call that way; a torch leaf may
-never be skipped.
+``F.avg_pool2d`` in Inception3), which leave no module behind; the spec marks those leaves
+``functional: true``. A spec leaf is skipped if and only if it is so marked: a marked leaf may
+never pair with a torch module, an unmarked one must pair, and a torch leaf is never skipped.
 """
 
 from __future__ import annotations
@@ -23,10 +23,10 @@ from typing import Any, Protocol
 import pytest
 
 __all__ = [
-    "SKIPPABLE",
     "TORCHVISION_MODELS",
     "TORCH_KINDS",
     "Leaf",
+    "SpecLayer",
     "SpecLeaf",
     "build_torchvision",
     "format_leaves",
@@ -102,40 +102,6 @@ TORCH_KINDS: dict[str, str] = {
     "UpsamplingBilinear2d": "upsample",
 }
 
-# Parameter-free kinds that torchvision (and common model code) often calls as a function, so a
-# spec leaf of one of these kinds may have no module counterpart.
-SKIPPABLE: frozenset[str] = frozenset(
-    {
-        "flatten",
-        "relu",
-        "relu6",
-        "silu",
-        "gelu",
-        "sigmoid",
-        "tanh",
-        "elu",
-        "leaky_relu",
-        "hardswish",
-        "hardsigmoid",
-        "mish",
-        "softmax",
-        "log_softmax",
-        "maxpool",
-        "avgpool",
-        "adaptive_avgpool",
-        "adaptive_maxpool",
-        "dropout",
-        "dropout1d",
-        "dropout2d",
-        "dropout3d",
-        "identity",
-        "stochastic_depth",
-        "channel_shuffle",
-        "upsample",
-        "pad",
-    }
-)
-
 # stop comparing after this many messages: one misalignment makes every later leaf differ
 MAX_MESSAGES = 12
 
@@ -151,11 +117,20 @@ class Leaf:
     name: str = ""  # qualified name from model.named_modules()
 
 
+class SpecLayer(Protocol):
+    """What ``match`` reads from a report leaf's spec layer."""
+
+    @property
+    def functional(self) -> bool: ...
+
+
 class SpecLeaf(Protocol):
     """What ``match`` reads from a convcalc report leaf."""
 
     @property
     def type(self) -> str: ...
+    @property
+    def layer(self) -> SpecLayer: ...
     @property
     def path(self) -> Any: ...
     @property
@@ -305,18 +280,27 @@ def _describe_torch(index: int, leaf: Leaf) -> str:
     )
 
 
-def _skippable(leaf: SpecLeaf) -> bool:
-    return leaf.params == 0 and leaf.type in SKIPPABLE
+def _functional(leaf: SpecLeaf) -> bool:
+    """Whether the spec marks the leaf as a function call (``functional: true``): no module."""
+    return bool(leaf.layer.functional)
+
+
+def _unmarked_hint(leaf: SpecLeaf) -> str:
+    return (
+        f" (if the model calls {leaf.path} as a function, mark it `functional: true`; "
+        "otherwise the spec and the model differ here)"
+    )
 
 
 def match(spec_leaves: Sequence[SpecLeaf], torch_leaves: Sequence[Leaf]) -> list[str]:
     """Mismatch messages between spec leaves and torch leaves (empty: they agree).
 
-    Each torch leaf pairs with the next spec leaf of the same kind; the spec leaves passed over
-    on the way must all be skippable (no parameters, a kind torchvision calls as a function), and
-    the pair must agree on output shape and parameters. A same-kind pair that disagrees is
-    reported and the walk goes on; a torch leaf with no counterpart ends the walk. Spec leaves
-    left at the end must all be skippable.
+    The spec leaves marked ``functional: true`` (the model calls them as functions) are passed
+    over: none may pair with a torch leaf. Each torch leaf pairs with the next spec leaf *not* so
+    marked, which must be of the same kind and agree on output shape and parameters. A same-kind
+    pair that disagrees is reported and the walk goes on; a torch leaf whose next unmarked spec
+    leaf is of another kind, or that has none left, ends the walk. Spec leaves left at the end
+    must all be marked functional.
     """
     messages: list[str] = []
     position = 0
@@ -325,23 +309,29 @@ def match(spec_leaves: Sequence[SpecLeaf], torch_leaves: Sequence[Leaf]) -> list
             messages.append(f"... comparison stopped after {MAX_MESSAGES} mismatches")
             return messages
         scan = position
-        while scan < len(spec_leaves):
-            candidate = spec_leaves[scan]
-            if candidate.type == tleaf.kind or not _skippable(candidate):
-                break
+        while scan < len(spec_leaves) and _functional(spec_leaves[scan]):
             scan += 1
+        # a leaf marked functional that torch ran as a module is the likeliest culprit
+        marked = [leaf for leaf in spec_leaves[position:scan] if leaf.type == tleaf.kind]
+        hint = (
+            f"; {_describe_spec(marked[0])} is marked `functional: true`, but torch ran a module"
+            " for it"
+            if marked
+            else ""
+        )
         if scan == len(spec_leaves):
             rest = len(torch_leaves) - index
             messages.append(
-                f"{_describe_torch(index, tleaf)} has no counterpart: the spec has no "
-                f"{tleaf.kind} leaf left ({rest} torch leaves unmatched)"
+                f"{_describe_torch(index, tleaf)} has no counterpart: the spec has no leaf left "
+                f"that is not marked functional ({rest} torch leaves unmatched){hint}"
             )
             return messages
         candidate = spec_leaves[scan]
         if candidate.type != tleaf.kind:
             messages.append(
-                f"{_describe_torch(index, tleaf)} has no counterpart: the next spec leaf "
-                f"that cannot be skipped is {_describe_spec(candidate)}; comparison stopped"
+                f"{_describe_torch(index, tleaf)} has no counterpart: the next spec leaf not "
+                f"marked functional is {_describe_spec(candidate)}"
+                f"{hint or _unmarked_hint(candidate)}; comparison stopped"
             )
             return messages
         problems = []
@@ -358,8 +348,11 @@ def match(spec_leaves: Sequence[SpecLeaf], torch_leaves: Sequence[Leaf]) -> list
             )
         position = scan + 1
     for leaf in spec_leaves[position:]:
-        if not _skippable(leaf):
-            messages.append(f"{_describe_spec(leaf)} is left over after the last torch leaf")
+        if not _functional(leaf):
+            messages.append(
+                f"{_describe_spec(leaf)} is left over after the last torch leaf"
+                + _unmarked_hint(leaf)
+            )
             if len(messages) >= MAX_MESSAGES:
                 messages.append(f"... comparison stopped after {MAX_MESSAGES} mismatches")
                 break

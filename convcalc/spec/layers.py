@@ -94,6 +94,9 @@ class Layer(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, defer_build=True)
     type: str
     name: Text | None = None
+    # the PyTorch code calls it as a function (F.relu, torch.flatten), not as a module: the
+    # same arithmetic, but tools that count modules through hooks never see it
+    functional: Flag = False
 
     def forward(self, shape: Shape) -> Step:
         """What the layer does to ``shape``; :class:`Refusal` where PyTorch would refuse it."""
@@ -534,7 +537,7 @@ class ChannelShuffle(Layer):
         channels, _ = split_spatial(shape, "channel_shuffle")
         if channels % self.groups:
             raise Refusal(f"groups {self.groups} does not divide the {channels} channels", "groups")
-        return Step(shape, {}, None)
+        return elementwise(shape)  # channels reordered: each position still sees itself
 
 
 class Pad(Layer):
@@ -625,9 +628,7 @@ class Upsample(Layer):
                 raise Refusal("every size must be given", "size")
         else:
             scales = per_dim(scale, rank, "scale_factor")  # type: ignore[arg-type]
-            out = tuple(math.floor(float(n) * f) for n, f in zip(spatial, scales, strict=True))
-            if min(out) <= 0:
-                raise Refusal(f"the output size would be {min(out)}", "scale_factor")
+            out = each_dim(arith.upsample_out, spatial, scales)
         return Step((channels, *out), {}, _upsample_windows(spatial, out))
 
     def describe(self, shape: Shape) -> str:
@@ -754,7 +755,7 @@ class Tanh(Layer):
     type: Literal["tanh"]
 
 
-class _Normalise(Layer):
+class _SoftmaxLike(Layer):
     """softmax and log_softmax over ``dim``. Code is written for batched inputs (``dim=1``, the
     channels) and for single ones (``dim=0``): any dim valid with the batch is accepted."""
 
@@ -766,11 +767,11 @@ class _Normalise(Layer):
         return elementwise(shape)
 
 
-class Softmax(_Normalise):
+class Softmax(_SoftmaxLike):
     type: Literal["softmax"]
 
 
-class LogSoftmax(_Normalise):
+class LogSoftmax(_SoftmaxLike):
     type: Literal["log_softmax"]
 
 

@@ -1,0 +1,217 @@
+"""ptflops 0.7.5's convention with ``backend="pytorch"`` and its default arguments
+(``get_model_complexity_info``: ``pytorch_engine.py``, the rules in ``pytorch_ops.py``).
+
+ptflops adds two kinds of count. A forward hook on every module whose *exact* class is in
+``MODULES_MAPPING``; and, because ``backend_specific_config={"count_functional": True}`` is the
+default, wrappers around some ``torch.nn.functional`` functions (``F.relu``, ``F.prelu``,
+``F.elu``, ``F.relu6``, ``F.gelu``, ``F.silu``, ``F.softmax``, ``F.max_pool{1,2,3}d``,
+``F.avg_pool{1,2,3}d``, ``F.adaptive_max_pool{1,2,3}d``, ``F.adaptive_avg_pool{1,2,3}d``,
+``F.interpolate``, ``F.upsample``; not ``F.linear``) and tensor ops (``torch.add``,
+``Tensor.add``, ``torch.mul``, ``Tensor.mul``, matmul, mm, bmm, addmm, baddbmm). A module
+whose ``forward`` calls a wrapped function is counted by both: ``nn.ReLU`` (``F.relu``),
+``nn.ELU``, ``nn.PReLU``, ``nn.GELU``, every pooling module, ``nn.Upsample``
+(``F.interpolate``).
+
+Per leaf, written as its module (as the spec type names it), per sample, × batch:
+
+- conv: weight size × output positions, + output elements with a bias (the weight's own
+  kernel: dilation does not count);
+- conv_transpose: weight size × *input* positions (the work it does), + output elements with
+  a bias;
+- linear: (in_features × out_features, + out_features with a bias) × every leading dimension;
+- batchnorm, groupnorm, instancenorm: input elements, × 2 with ``affine``; layernorm: input
+  elements (ptflops asks for ``affine``, which LayerNorm does not have);
+- relu, elu, prelu, gelu: 2 × elements (hook + wrapped function); relu6 (``F.hardtanh``
+  inside), leaky_relu: 1 × (hook only); silu, softmax: 1 × (wrapped function only, no hook);
+- maxpool, avgpool, adaptive_maxpool, adaptive_avgpool: 2 × *input* elements;
+- upsample: output elements (hook) + ``F.interpolate``'s count: with ``size``, output
+  elements again; with a scalar factor s, input elements × sⁿ (a float: ptflops truncates only
+  its total, so a fractional count is exact here only up to that truncation); with one factor
+  per dimension, input elements × ∏ int(sᵢ) (numpy casts each factor to int64);
+- local_response_norm (no hook, but ``F.local_response_norm`` calls the wrapped ``Tensor.mul``
+  twice, ``Tensor.add`` once and ``F.avg_pool2d``/``3d`` over the channel-padded squares):
+  3 × elements + (channels + size − 1) × spatial positions;
+- 0: sigmoid, tanh, hardswish, hardsigmoid, mish, softplus, log_softmax, dropout*, pad,
+  flatten, unflatten, reshape, permute, embedding, channel_shuffle, stochastic_depth (the
+  identity in eval), identity.
+
+A leaf marked ``functional: true`` (the model calls ``F.relu``, ``F.max_pool2d``,
+``torch.flatten``... instead of a module) has no hook and counts as the patched function alone
+(:func:`functional_mult_adds`): relu, elu, prelu, gelu, relu6, silu, softmax: 1 × elements;
+maxpool, avgpool, adaptive_maxpool, adaptive_avgpool: 1 × *input* elements; upsample
+(``F.interpolate``): its count above without the hook's; local_response_norm: as above (the
+module has no hook, so the same calls); 0 for every function ptflops does not wrap
+(``torch.flatten``, ``F.dropout``, ``F.conv2d``, ``F.linear``, ``F.batch_norm``, ...). In the
+zoo: GoogLeNet's and Inception v3's ReLUs (``F.relu`` in ``BasicConv2d``), Inception v3's pools
+in its blocks, DenseNet-121's final ``F.relu`` and adaptive pool, MobileNetV2's final adaptive
+pool, and every model's ``torch.flatten``.
+
+Every call of a module counts. Nothing is counted at a block's merge as torchvision writes it:
+``+``, ``+=`` and ``*`` are operators, not the wrapped ``torch.add``/``Tensor.add``/
+``torch.mul``/``Tensor.mul`` (which would count one per output element), and ``torch.cat`` is not
+wrapped.
+
+ptflops runs a batch of one (it builds the input itself) on the model's device; on the *meta*
+device it also counts each ``nn.Linear`` a second time (in × out), through the Python
+decomposition of ``addmm`` calling the wrapped ``torch.mm``. The rules here are CPU's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from convcalc.analysis import Entry
+
+Rule = Callable[["Entry"], int]
+"""A leaf's count for one sample."""
+
+
+def _inputs(entry: Entry) -> int:
+    return math.prod(entry.input_shape)
+
+
+def _outputs(entry: Entry) -> int:
+    return math.prod(entry.output_shape)
+
+
+def _conv(entry: Entry) -> int:
+    # conv_flops_counter_hook: prod(kernel) × in × (out // groups) per position (the weight's
+    # size), over the output positions, or the input positions for a transposed conv
+    grid = entry.input_shape if entry.type == "conv_transpose" else entry.output_shape
+    work = math.prod(entry.tensors["weight"]) * math.prod(grid[1:])
+    return work + (_outputs(entry) if "bias" in entry.tensors else 0)
+
+
+def _linear(entry: Entry) -> int:
+    # linear_flops_counter_hook: (in × out + out with a bias) × prod(input.shape[:-1])
+    inner, outer = entry.input_shape[-1], entry.output_shape[-1]
+    bias = outer if "bias" in entry.tensors else 0
+    return (inner * outer + bias) * math.prod(entry.input_shape[:-1])
+
+
+def _norm(entry: Entry) -> int:
+    # bn_flops_counter_hook: input elements, × 2 if the module has a true ``affine``
+    affine = bool(getattr(entry.layer, "affine", False))
+    return _inputs(entry) * (2 if affine else 1)
+
+
+def _twice(entry: Entry) -> int:
+    # the module's hook (relu_flops_counter_hook: output elements; pool_flops_counter_hook:
+    # input elements) + the wrapped function its forward calls (input.numel())
+    return 2 * _inputs(entry)
+
+
+def _interpolate(entry: Entry) -> float:
+    # _interpolate_functional_flops_hook, as nn.Upsample calls it (size, scale_factor positional)
+    if getattr(entry.layer, "size", None) is not None:
+        return _outputs(entry)
+    scale: float | tuple[float, ...] = entry.layer.scale_factor  # type: ignore[attr-defined]
+    if isinstance(scale, tuple):
+        return _inputs(entry) * math.prod(int(factor) for factor in scale)
+    return _inputs(entry) * float(scale) ** (len(entry.input_shape) - 1)
+
+
+def _interpolate_only(entry: Entry) -> int:
+    return math.floor(_interpolate(entry))
+
+
+def _upsample(entry: Entry) -> int:
+    # upsample_flops_counter_hook: output elements, + F.interpolate inside nn.Upsample.forward
+    return _outputs(entry) + _interpolate_only(entry)
+
+
+def _local_response_norm(entry: Entry) -> int:
+    # x.mul(x), div.mul(alpha), div.add(k): 1 per element each; avg_pool over the squares
+    # padded by size − 1 channels: its input elements
+    size: int = entry.layer.size  # type: ignore[attr-defined]
+    channels, *spatial = entry.input_shape
+    return 3 * _inputs(entry) + (channels + size - 1) * math.prod(spatial)
+
+
+RULES: dict[str, Rule] = {
+    "conv": _conv,
+    "conv_transpose": _conv,
+    "linear": _linear,
+    "batchnorm": _norm,
+    "groupnorm": _norm,
+    "instancenorm": _norm,
+    "layernorm": _inputs,
+    "relu": _twice,
+    "elu": _twice,
+    "prelu": _twice,
+    "gelu": _twice,
+    "relu6": _inputs,
+    "leaky_relu": _inputs,
+    "silu": _inputs,
+    "softmax": _inputs,
+    "maxpool": _twice,
+    "avgpool": _twice,
+    "adaptive_maxpool": _twice,
+    "adaptive_avgpool": _twice,
+    "upsample": _upsample,
+    "local_response_norm": _local_response_norm,
+}
+"""The types ptflops counts as nonzero when written as modules; every other type counts 0."""
+
+FUNCTIONAL_RULES: dict[str, Rule] = {
+    "relu": _inputs,
+    "elu": _inputs,
+    "prelu": _inputs,
+    "gelu": _inputs,
+    "relu6": _inputs,
+    "silu": _inputs,
+    "softmax": _inputs,
+    "maxpool": _inputs,
+    "avgpool": _inputs,
+    "adaptive_maxpool": _inputs,
+    "adaptive_avgpool": _inputs,
+    "upsample": _interpolate_only,
+    "local_response_norm": _local_response_norm,
+}
+"""The types ptflops counts when the model calls ``torch.nn.functional`` instead of a module
+(``F.relu``, ``F.max_pool2d``, ...); every other type, or function, counts 0."""
+
+NOTES: tuple[str, ...] = (
+    "conv_transpose: weight size × input positions (torchinfo: × output positions, about"
+    " stride² more); conv agrees with torchinfo",
+    "linear: weight + bias sizes × every leading dimension (torchinfo: × batch only); equal on a"
+    " flat input",
+    "batchnorm, groupnorm, instancenorm: 1 per input element, 2 with affine; layernorm: 1"
+    " (torchinfo: parameter count × batch, not × positions)",
+    "relu, elu, prelu, gelu modules: 2 per element (ptflops' hook and its wrapped F.relu/F.elu/"
+    "F.prelu/F.gelu both count); relu6, leaky_relu, silu, softmax: 1 (torchinfo: 0; prelu its"
+    " weight size × batch)",
+    "maxpool, avgpool and adaptive pools: 2 per input element (hook + wrapped F.*pool*d)"
+    " (torchinfo: 0)",
+    "upsample: output elements + F.interpolate's count; local_response_norm: 3 per element +"
+    " (C + size − 1) per position, via wrapped Tensor.mul/add and F.avg_pool (torchinfo: 0)",
+    "leaves marked functional: true count once, as ptflops' patched F.relu/F.*pool*d/F.silu..."
+    " alone (no hook); torch.flatten and unpatched functions 0 (torchinfo: 0 for these kinds)",
+    "block merges: 0 in both (+, +=, * and torch.cat are not wrapped; torch.add/torch.mul calls"
+    " would count 1 per output element)",
+)
+"""How ptflops' figure differs from torchinfo's, one line per difference."""
+
+
+def mult_adds(entry: Entry, batch: int) -> int:
+    """ptflops' count for a leaf: as its module (the spec type's PyTorch class), or as the
+    function the model calls when the leaf is marked ``functional: true``."""
+    if entry.layer.functional:
+        return functional_mult_adds(entry, batch)
+    if entry.step is None:
+        return 0
+    rule = RULES.get(entry.type)
+    return batch * rule(entry) if rule is not None else 0
+
+
+def functional_mult_adds(entry: Entry, batch: int) -> int:
+    """ptflops' count for a leaf the model calls as a function (``F.relu(x)``, ``F.max_pool2d``,
+    ``torch.flatten``...) instead of a module, marked or not: only ptflops' wrapped functions
+    count."""
+    if entry.step is None:
+        return 0
+    rule = FUNCTIONAL_RULES.get(entry.type)
+    return batch * rule(entry) if rule is not None else 0

@@ -1,0 +1,133 @@
+"""Multiply-adds against torchinfo 1.8.0 itself, on every zoo network, and by hand.
+
+torchinfo runs the real model (on the meta device: shapes only) and counts with its own rules;
+convcalc counts from its records alone. The totals must be equal to the last multiply-add.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+import convcalc
+from convcalc.memory import memory
+
+
+def test_by_hand(run) -> None:
+    # hw3-q3: conv 3→32 8×8 to 61×61 has 6,176 parameters, each used at 61·61 positions;
+    # the pool has none; conv 32→128 4×4 to 11×11 has 65,664, at 11·11 positions
+    report = json.loads(run("shape", "hw3-q3", "--format", "json", "--batch", "3").stdout)
+    assert [e["mult_adds"] for e in report["layers"]] == [
+        3 * 6176 * 61 * 61,
+        0,
+        3 * 65664 * 11 * 11,
+    ]
+    assert report["total_mult_adds"] == 3 * (6176 * 61 * 61 + 65664 * 11 * 11)
+    assert report["batch"] == 3
+    assert report["convention"] == "torchinfo"
+    # a linear layer counts its parameters once per sample, whatever else the shape holds
+    spec = {"input": [5, 7], "layers": [{"type": "linear", "out_features": 4}]}
+    assert convcalc.analyse(convcalc.load_spec(spec)).total_mult_adds(2) == 2 * (4 * 7 + 4)
+
+
+def test_memory_by_hand(run) -> None:
+    report = json.loads(
+        run("shape", "hw3-q3", "--format", "json", "--batch", "2", "--dtype", "float16").stdout
+    )
+    # 2 samples × 3·128·128 values × 2 bytes; 71,840 parameters × 2 bytes; torchinfo keeps the
+    # outputs of the two convs (32·61·61 and 128·11·11 values), twice (values and gradients)
+    assert report["input_bytes"] == 2 * 3 * 128 * 128 * 2
+    assert report["params_bytes"] == 71840 * 2
+    assert report["forward_backward_bytes"] == 2 * (32 * 61 * 61 + 128 * 11 * 11) * 2 * 2
+    # inference peak: the first conv's input and output alive together
+    assert report["peak_activation_bytes"] == (3 * 128 * 128 + 32 * 61 * 61) * 2 * 2
+    assert report["dtype"] == "float16"
+
+
+def test_peak_keeps_a_residual_input_until_the_merge() -> None:
+    spec = {
+        "input": [4, 10],
+        "layers": [
+            {
+                "type": "residual",
+                "body": [
+                    {"type": "conv", "out_channels": 8, "kernel_size": 1},
+                    {"type": "conv", "out_channels": 4, "kernel_size": 1},
+                ],
+            }
+        ],
+    }
+    report = convcalc.analyse(convcalc.load_spec(spec))
+    # the second conv runs while x (40 values) is held for the shortcut: 40 + 80 in + 40 out
+    assert memory(report).peak_activation_bytes == (40 + 80 + 40) * 4
+
+
+def test_blocks_count_their_leaves(run) -> None:
+    report = json.loads(run("shape", "resnet18", "--format", "json").stdout)
+    layer1 = next(e for e in report["layers"] if e.get("name") == "layer1")
+    assert layer1["mult_adds"] == sum(e["mult_adds"] for e in layer1["layers"])
+
+
+# published by torchinfo's own tests and documentation for 3×224×224
+PUBLISHED = {"resnet50": 4_089_238_376, "vgg16": 15_483_821_032, "alexnet": 714_682_664}
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resnet18",
+        "resnet50",
+        "mobilenet_v2",
+        "googlenet",
+        "densenet121",
+        "squeezenet1_0",
+        "efficientnet_b0",
+        "inception_v3",
+        "alexnet",
+        "vgg16",
+        "unet",
+    ],
+)
+def test_total_mult_adds_equal_torchinfo(name: str) -> None:
+    torch = pytest.importorskip("torch")
+    torchinfo = pytest.importorskip("torchinfo")
+    from tests.torchvision_oracle import TORCHVISION_MODELS, import_torchvision
+
+    report = convcalc.analyse(convcalc.load_spec(name))
+    if name == "unet":
+        from tests.unet_reference import build_unet
+
+        with torch.device("meta"):
+            model = build_unet()
+    else:
+        constructor, kwargs, _ = TORCHVISION_MODELS.get(name, (name, {}, ()))
+        with torch.device("meta"):
+            model = getattr(import_torchvision().models, constructor)(weights=None, **kwargs)
+    x = torch.zeros(1, *report.input_shape, device="meta")
+    stats = torchinfo.summary(model, input_data=x, device="meta", verbose=0)
+    assert report.total_mult_adds() == stats.total_mult_adds
+    if name in PUBLISHED:
+        assert report.total_mult_adds() == PUBLISHED[name]
+    # torchinfo's memory figures, float32: parameters, and its forward/backward estimate
+    bytes_ = memory(report)
+    assert bytes_.params_bytes == stats.total_param_bytes
+    assert bytes_.forward_backward_bytes == stats.total_output_bytes
+
+
+def test_convention_flag_and_costs_command(run) -> None:
+    # thop: output elements × in_channels / groups × kernel, no bias: conv 3→32 8×8 to 61×61,
+    # then conv 32→128 4×4 to 11×11; the max pool counts 0
+    thop = 32 * 61 * 61 * 3 * 64 + 128 * 11 * 11 * 32 * 16
+    shown = json.loads(run("shape", "hw3-q3", "--format", "json", "--convention", "thop").stdout)
+    assert shown["total_mult_adds"] == thop
+    assert shown["convention"] == "thop"
+    compared = json.loads(run("costs", "hw3-q3", "--format", "json").stdout)
+    assert compared["totals"]["thop"] == thop
+    assert compared["totals"]["torchinfo"] == 6176 * 61 * 61 + 65664 * 11 * 11
+    assert compared["by_type"]["conv"]["thop"] == thop
+    table = run("costs", "hw3-q3").stdout
+    assert "FLOPs = 2 × multiply-adds" in table
+    assert f"{thop:,}" in table
+    assert run("costs", "nope").exit_code == 2

@@ -358,3 +358,21 @@ def test_out_size_targets_the_number_of_values(run, write) -> None:
     flat = run("solve", path, "--out", "7")
     assert flat.exit_code == 2
     assert "has no spatial dimensions, so --out cannot apply: give --out-size N" in flat.stderr
+
+
+def test_an_unknown_layer_written_like_another_is_its_own(write) -> None:
+    # the first conv's kernel 1, 2, 3 takes 8 to 8, 7, 6; the second (kernel 1) keeps the size
+    text = (
+        "input: [1, 8]\nlayers:\n"
+        '  - {type: conv, out_channels: 1, kernel_size: "1..3"}\n'
+        "  - {type: conv, out_channels: 1, kernel_size: 1}\n"
+    )
+    result = solve_stack(write(text))
+    assert [(v, s) for v, s in result.solutions] == [((1,), (1, 8)), ((2,), (1, 7)), ((3,), (1, 6))]
+
+
+def test_a_layer_tying_dimensions_together_is_searched_in_full(write) -> None:
+    # instancenorm needs more than one value per channel: 1×5 has five, so every size passes
+    text = 'input: [1, "1..3", 5]\nlayers:\n  - {type: instancenorm}\n'
+    result = solve_stack(write(text))
+    assert [v for v, _ in result.solutions] == [(1,), (2,), (3,)]

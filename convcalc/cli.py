@@ -268,7 +268,7 @@ def solve(
         from convcalc.solve import format as solve_format
         from convcalc.solve.layer import problem
 
-        if not out.strip().isdigit():
+        if not (out.strip().isascii() and out.strip().isdigit()):
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
         pb = problem(
             layer,
@@ -308,6 +308,15 @@ def _solve_stack(
     stack.write(write, result, fmt, listing=not count_only)
 
 
+def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
+    """A number flag that must be finite: NaN or ±∞ would make every check meaningless."""
+    import math
+
+    if not math.isfinite(value):
+        raise click.BadParameter(f"must be a finite number, not {value}")
+    return value
+
+
 @cli.command()
 @click.option("--inputs", "d", type=click.IntRange(min=1), required=True, help="d, input size.")
 @click.option(
@@ -315,7 +324,9 @@ def _solve_stack(
 )
 @click.option("--classes", "d_o", type=click.IntRange(min=1), required=True, help="d_o, classes.")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--alpha", type=float, default=1.0, show_default=True, help="ELU's α.")
+@click.option(
+    "--alpha", type=float, default=1.0, show_default=True, help="ELU's α.", callback=_finite
+)
 @click.option(
     "--checks",
     type=click.IntRange(min=1),

@@ -32,8 +32,8 @@ def _dot(a: Sequence[float], b: Sequence[float]) -> float:
 
 
 def relu(x: float) -> float:
-    """relu(x) = max(0, x)."""
-    return x if x > 0 else 0.0
+    """relu(x) = max(0, x) (NaN stays NaN, as in PyTorch)."""
+    return x if x > 0 or math.isnan(x) else 0.0
 
 
 def relu_grad(x: float) -> float:
@@ -83,21 +83,40 @@ def elu_grad(x: float, alpha: float = 1.0) -> float:
 # --- Question 1: vector functions -----------------------------------------------------------
 
 
+def _shift(x: Sequence[float]) -> float:
+    """m = max x, the shift that keeps every exponent ≤ 0 (NaN if any xⱼ is NaN)."""
+    if not x:
+        raise ValueError("needs at least one value")
+    return math.nan if any(math.isnan(v) for v in x) else max(x)
+
+
 def logsumexp(x: Sequence[float]) -> float:
-    """log Σⱼ e^xⱼ = m + log Σⱼ e^(xⱼ − m) with m = max x (translation invariance, Q1.J)."""
-    m = max(x)
+    """log Σⱼ e^xⱼ = m + log Σⱼ e^(xⱼ − m) with m = max x (translation invariance, Q1.J).
+
+    As PyTorch: NaN if any xⱼ is NaN, +∞ if any is +∞, −∞ if all are −∞."""
+    m = _shift(x)
+    if math.isinf(m) or math.isnan(m):
+        return m
     return m + math.log(math.fsum(math.exp(v - m) for v in x))
 
 
 def log_softmax(x: Sequence[float]) -> Vector:
-    """log softmax(x)ᵢ = xᵢ − logsumexp(x)."""
-    lse = logsumexp(x)
-    return [v - lse for v in x]
+    """log softmax(x)ᵢ = (xᵢ − m) − log Σⱼ e^(xⱼ − m): shifted before anything is added, so
+    that [1e16, 1e16] gives −log 2 each (xᵢ − logsumexp(x) would lose it to rounding).
+    As PyTorch: all NaN when m is NaN or infinite."""
+    m = _shift(x)
+    if math.isinf(m) or math.isnan(m):
+        return [math.nan] * len(x)
+    log_total = math.log(math.fsum(math.exp(v - m) for v in x))
+    return [(v - m) - log_total for v in x]
 
 
 def softmax(x: Sequence[float]) -> Vector:
-    """softmax(x)ᵢ = e^xᵢ / Σⱼ e^xⱼ, computed with the maximum subtracted (Q1.J, Q2.C)."""
-    m = max(x)
+    """softmax(x)ᵢ = e^xᵢ / Σⱼ e^xⱼ, computed with the maximum subtracted (Q1.J, Q2.C).
+    As PyTorch: all NaN when the maximum is NaN or infinite."""
+    m = _shift(x)
+    if math.isinf(m) or math.isnan(m):
+        return [math.nan] * len(x)
     e = [math.exp(v - m) for v in x]
     total = math.fsum(e)
     return [v / total for v in e]
@@ -228,10 +247,11 @@ class MLP:
         return h_a, h_s, o_a, softmax(o_a)
 
     def loss(self, x: Sequence[float], y: int) -> float:
-        """L(x, y) = −log o_s[y] = logsumexp(o_a) − o_a[y] (Q2.D), never log of a softmax."""
+        """L(x, y) = −log o_s[y] = −log_softmax(o_a)[y] (Q2.D): shifted, never the log of a
+        softmax, and exact for huge logits ([1e16, 1e16] gives log 2)."""
         self._check(x, y)
         _, _, o_a, _ = self.forward(x)
-        return logsumexp(o_a) - o_a[y]
+        return -log_softmax(o_a)[y]
 
     def gradients(self, x: Sequence[float], y: int) -> Gradients:
         """Backpropagation, one line per step of the derivation (Q2.G–P)."""
@@ -300,6 +320,8 @@ def gradient_check(
     relative to a gradient of 1e-6 that noise alone would read as 1e-4. ``max_entries`` checks a
     random sample of that many entries per group (seeded), for large networks.
     """
+    if not eps > 0 or math.isinf(eps):
+        raise ValueError(f"eps must be a positive finite step, not {eps}")
     analytic = model.gradients(x, y)
     point = list(map(float, x))
     rng = random.Random(seed)
@@ -327,5 +349,7 @@ def gradient_check(
             numeric = (up - down) / (2 * eps)
             a = grads[i][j]
             error = abs(a - numeric) / max(abs(a), abs(numeric), _GRADIENT_FLOOR)
+            if math.isnan(error) or math.isnan(a) or math.isnan(numeric):
+                error = math.inf  # a NaN anywhere fails the check (max() would drop it)
             worst[name] = max(worst[name], error)
     return worst

@@ -214,3 +214,13 @@ def test_several_errors_are_listed_briefly(run, write) -> None:
     assert result.exit_code == 2
     assert "... and 4 more" in result.stderr
     assert len(result.stderr.splitlines()) == 4
+
+
+def test_only_ascii_digits_are_numbers(run, write) -> None:
+    # int() reads '٣' and '１２', str.isdigit() accepts '²': none of them is a size here
+    assert run("solve", "--in", "64", "--out", "²").exit_code == 2
+    assert run("solve", "five-stages", "--out", "７").exit_code == 2
+    path = write('input: [1, 8]\nlayers:\n  - {type: conv, out_channels: 1, kernel_size: "٣"}\n')
+    result = run("solve", path, "--out", "6")
+    assert result.exit_code == 2
+    assert "not the text '٣'" in result.stderr

@@ -349,3 +349,46 @@ def test_mlp_command(run) -> None:
 def test_mlp_command_rejects_bad_sizes(run) -> None:
     result = run("mlp", "--inputs", "0", "--hidden", "5", "--classes", "3")
     assert result.exit_code == 2
+
+
+INF, NAN = math.inf, math.nan
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "x",
+    [[1e16, 1e16], [1e8, 1e8 + 1], [INF, 0.0], [-INF, -INF], [NAN, 1.0], [INF, INF], [-INF, 0.0]],
+)
+def test_extremes_as_torch_float64(x: list[float]) -> None:
+    torch = pytest.importorskip("torch")
+    t = torch.tensor(x, dtype=torch.float64)
+
+    def same(ours: list[float], theirs: list[float]) -> bool:
+        return all(
+            (math.isnan(a) and math.isnan(b)) or a == pytest.approx(b, rel=1e-12, abs=1e-12)
+            for a, b in zip(ours, theirs, strict=True)
+        )
+
+    assert same([ref.logsumexp(x)], [torch.logsumexp(t, 0).item()])
+    assert same(ref.log_softmax(x), torch.log_softmax(t, 0).tolist())
+    assert same(ref.softmax(x), torch.softmax(t, 0).tolist())
+    assert same([ref.relu(v) for v in x], torch.relu(t).tolist())
+
+
+def test_loss_with_huge_logits_and_clear_refusals() -> None:
+    model = ref.MLP([[0.0]], [0.0], [[0.0], [0.0]], [1e16, 1e16])
+    assert model.loss([1.0], 0) == pytest.approx(math.log(2))  # two equal logits: log 2
+    with pytest.raises(ValueError, match="at least one value"):
+        ref.softmax([])
+    with pytest.raises(ValueError, match="eps"):
+        ref.gradient_check(ref.MLP.random(2, 2, 2), [0.1, 0.2], 0, eps=0)
+    broken = ref.MLP.random(2, 2, 2)
+    broken.W1[0][0] = NAN
+    assert math.isinf(max(ref.gradient_check(broken, [0.1, 0.2], 0).values()))
+
+
+def test_mlp_refuses_a_non_finite_alpha(run) -> None:
+    for alpha in ("nan", "inf", "-inf"):
+        result = run("mlp", "--inputs", "3", "--hidden", "2", "--classes", "2", "--alpha", alpha)
+        assert result.exit_code == 2
+        assert "must be a finite number" in result.stderr

@@ -249,3 +249,29 @@ def test_refused_stacks_exit_2_through_the_cli(stack: Any, tmp_path_factory: Any
         assert result.exit_code == 2
         assert f"layers[{torch_refused_at}] ({layers[torch_refused_at]['type']})" in result.stderr
         assert "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("rank", [2, 3])
+@pytest.mark.parametrize(
+    "layer",
+    [
+        {"type": "conv", "out_channels": 2, "kernel_size": [3]},  # torch refuses a 1-value kernel
+        {"type": "conv", "out_channels": 2, "kernel_size": 3, "stride": [2]},
+        {"type": "conv", "out_channels": 2, "kernel_size": 3, "padding": [1], "dilation": [2]},
+        {"type": "conv_transpose", "out_channels": 2, "kernel_size": [3]},
+        {
+            "type": "conv_transpose",
+            "out_channels": 2,
+            "kernel_size": 3,
+            "stride": [2],
+            "output_padding": [1],
+            "padding": [1],
+        },
+        {"type": "maxpool", "kernel_size": [3], "stride": [2], "padding": [1], "dilation": [2]},
+        {"type": "avgpool", "kernel_size": [2], "padding": [1]},
+        {"type": "adaptive_avgpool", "output_size": [3]},  # torch refuses: one size per dimension
+    ],
+)
+def test_one_value_lists_as_pytorch_reads_them(rank: int, layer: dict[str, Any]) -> None:
+    input_shape = [2, *([9] * rank)]
+    assert convcalc_run(input_shape, [layer]) == torch_run(input_shape, [layer])

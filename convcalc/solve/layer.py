@@ -23,7 +23,9 @@ from convcalc.spec.registry import KINDS, SOLVABLE
 
 LAYERS = SOLVABLE
 FIELDS = ("kernel_size", "stride", "padding", "dilation", "output_padding")
-_RANGE = re.compile(r"^\s*\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*$")
+# a range as written: 5, 1,3,5, 0..4, 1..3,7 (ASCII digits only: int() reads others too)
+RANGE = r"[0-9]+\s*(\.\.\s*[0-9]+\s*)?(,\s*[0-9]+\s*(\.\.\s*[0-9]+\s*)?)*"
+_RANGE = re.compile(rf"^\s*{RANGE}$")
 
 
 class RangeError(ConvcalcError):

@@ -26,7 +26,7 @@ from typing import Any
 
 from convcalc.analysis import output_shape
 from convcalc.errors import ConvcalcError, SpecError, format_path
-from convcalc.solve.layer import Range, RangeError
+from convcalc.solve.layer import RANGE, Range, RangeError
 from convcalc.spec.document import Document
 from convcalc.spec.layers import Layer
 from convcalc.spec.registry import KINDS
@@ -35,7 +35,7 @@ from convcalc.spec.validate import Spec
 
 MAX_STEPS = 1_000_000  # trials of a layer or block with values for its unknowns, in all
 INPUT_DEFAULT = Range.span(1, 1024)  # "?" in the input: sizes searched
-_UNKNOWN = re.compile(r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$")
+_UNKNOWN = re.compile(rf"^\s*(\?|{RANGE})$")
 # fields whose "?" has a default range (relative to the layer's input size; see the README)
 DEFAULTED = ("kernel_size", "stride", "padding", "dilation", "output_padding")
 
@@ -115,10 +115,15 @@ class StackResult:
         return {u.label: self.searched.get(u.label, u.shown) for u in self.unknowns}
 
 
+def _digits(text: str) -> bool:
+    """ASCII digits only: ``int()`` also reads ``٣`` and ``１２``, ``isdigit()`` also ``²``."""
+    return text.isascii() and text.isdigit()
+
+
 def parse_target(text: str) -> tuple[int, ...]:
     """``7`` or ``7,5``: the output's spatial size(s)."""
     parts = [p.strip() for p in text.split(",")]
-    if not 1 <= len(parts) <= 3 or not all(p.isdigit() and int(p) > 0 for p in parts):
+    if not 1 <= len(parts) <= 3 or not all(_digits(p) and int(p) > 0 for p in parts):
         raise RangeError(f"--out: expected 1 to 3 positive sizes such as 7 or 7,5, not {text!r}")
     return tuple(int(p) for p in parts)
 
@@ -127,9 +132,9 @@ def parse_input(text: str) -> list[int | str]:
     """``3,1..1024,1..1024``: the input shape, each size a number or a range ``a..b``."""
     parts: list[int | str] = []
     for part in (p.strip() for p in text.split(",")):
-        if part.isdigit():
+        if _digits(part):
             parts.append(int(part))
-        elif re.fullmatch(r"\d+\s*\.\.\s*\d+|\?", part):
+        elif re.fullmatch(r"[0-9]+\s*\.\.\s*[0-9]+|\?", part):
             parts.append(part)
         else:
             raise RangeError(

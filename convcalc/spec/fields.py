@@ -21,7 +21,8 @@ def _show(value: Any) -> str:
     if isinstance(value, float):
         return f"the decimal {value!r}"
     if isinstance(value, str):
-        if value.strip() == "?" or value.replace("..", "").replace(",", "").strip().isdigit():
+        digits = value.replace("..", "").replace(",", "").replace(" ", "")
+        if value.strip() == "?" or (digits.isascii() and digits.isdigit()):
             return f'{value!r}: unknowns ("?" and ranges) are for `convcalc solve SPEC`'
         return f"the text {value!r}"
     if value is None:

@@ -38,9 +38,15 @@ from convcalc.spec.step import Shape, Step, Tensors, Window, elementwise
 # --- helpers shared by the layers ----------------------------------------------------------
 
 
-def per_dim(value: int | tuple[Any, ...], rank: int, field: str) -> tuple[Any, ...]:
-    """An int for every dimension, or a list checked against the input's spatial rank."""
+def per_dim(
+    value: int | tuple[Any, ...], rank: int, field: str, *, expand: bool = False
+) -> tuple[Any, ...]:
+    """An int for every dimension, or a list checked against the input's spatial rank; with
+    ``expand``, a one-value list stands for every dimension, as PyTorch reads strides,
+    paddings and dilations (and a pool's kernel)."""
     if isinstance(value, tuple):
+        if expand and len(value) == 1:
+            return value * rank
         if len(value) != rank:
             raise Refusal(
                 f"gives {len(value)} values but the input has {rank} spatial "
@@ -163,8 +169,8 @@ class _Convolution(_WithParameters):
 
     def _ksd(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
         k = per_dim(self.kernel_size, rank, "kernel_size")
-        s = per_dim(self.stride or 1, rank, "stride")
-        d = per_dim(self.dilation, rank, "dilation")
+        s = per_dim(self.stride or 1, rank, "stride", expand=True)
+        d = per_dim(self.dilation, rank, "dilation", expand=True)
         return k, s, d
 
     def _tensors(self, weight: Shape) -> Tensors:
@@ -187,7 +193,7 @@ class Conv(_Convolution):
                 raise Refusal("padding 'same' needs stride 1", "padding")
             pads = [arith.conv_same_padding(ki, di) for ki, di in zip(k, d, strict=True)]
             return k, s, tuple(a for a, _ in pads), tuple(b for _, b in pads), d
-        p = per_dim(0 if self.padding == "valid" else self.padding, rank, "padding")
+        p = per_dim(0 if self.padding == "valid" else self.padding, rank, "padding", expand=True)
         return k, s, p, p, d
 
     def forward(self, shape: Shape) -> Step:
@@ -222,8 +228,8 @@ class ConvTranspose(_Convolution):
 
     def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
         k, s, d = self._ksd(rank)
-        p = per_dim(self.padding, rank, "padding")
-        op = per_dim(self.output_padding, rank, "output_padding")
+        p = per_dim(self.padding, rank, "padding", expand=True)
+        op = per_dim(self.output_padding, rank, "output_padding", expand=True)
         return k, s, p, d, op
 
     def forward(self, shape: Shape) -> Step:
@@ -254,10 +260,10 @@ class _Pool(Layer):
     ceil_mode: Flag = False
 
     def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
-        k = per_dim(self.kernel_size, rank, "kernel_size")
-        s = k if self.stride is None else per_dim(self.stride, rank, "stride")
-        p = per_dim(self.padding, rank, "padding")
-        d = per_dim(getattr(self, "dilation", 1), rank, "dilation")
+        k = per_dim(self.kernel_size, rank, "kernel_size", expand=True)
+        s = k if self.stride is None else per_dim(self.stride, rank, "stride", expand=True)
+        p = per_dim(self.padding, rank, "padding", expand=True)
+        d = per_dim(getattr(self, "dilation", 1), rank, "dilation", expand=True)
         return k, s, p, d
 
     def forward(self, shape: Shape) -> Step:
@@ -290,7 +296,7 @@ class AvgPool(_Pool):
     def forward(self, shape: Shape) -> Step:
         step = super().forward(shape)
         if len(shape) == 4:  # 3-D average pooling checks the unpadded input too
-            k = per_dim(self.kernel_size, 3, "kernel_size")
+            k = per_dim(self.kernel_size, 3, "kernel_size", expand=True)
             each_dim(arith.avgpool3d_check, shape[1:], k)
         return step
 

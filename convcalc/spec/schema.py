@@ -8,14 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from convcalc.solve.layer import RANGE
 from convcalc.spec.registry import KINDS, layer_class
 
 _LAYER = {"$ref": "#/$defs/Layer"}
 # what `convcalc solve SPEC` reads as an unknown in place of an integer: "?", 5, 1..7, 1,3,5
-UNKNOWN = {
-    "type": "string",
-    "pattern": r"^\s*(\?|\d+\s*(\.\.\s*\d+\s*)?(,\s*\d+\s*(\.\.\s*\d+\s*)?)*)$",
-}
+UNKNOWN = {"type": "string", "pattern": rf"^\s*(\?|{RANGE})$"}
 
 
 def _allow_unknowns(schema: dict[str, Any]) -> None:

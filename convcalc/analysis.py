@@ -303,6 +303,7 @@ def analyse(spec: Spec) -> Report:
         except KeyError:
             try:
                 step = layer.forward(frame.shape)
+                _within_limits(step)
                 description = layer.describe(frame.shape)
             except Refusal as exc:
                 raise _refused(spec, exc, layer, keys, source, frame) from None
@@ -325,6 +326,19 @@ def analyse(spec: Spec) -> Report:
         )
         frame.shape, frame.next = step.output, i + 1
     return Report(spec.name, spec.input, root.shape, tuple(root.entries))
+
+
+LIMIT = 2**63 - 1  # PyTorch holds sizes and element counts as signed 64-bit integers
+
+
+def _within_limits(step: Step) -> None:
+    """PyTorch refuses a tensor whose size or number of elements passes 2^63 − 1."""
+    for what, shape in [("output", step.output), *step.tensors.items()]:
+        if math.prod(shape) > LIMIT:
+            raise Refusal(
+                f"the {what} would hold {math.prod(shape):.3g} values, beyond 2^63 − 1, the "
+                "most PyTorch can count"
+            )
 
 
 def _refused(

@@ -8,6 +8,8 @@ Heavy modules (pydantic, YAML) are imported inside the commands that need them, 
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 import sys
 from collections.abc import Callable
@@ -22,6 +24,7 @@ from convcalc.memory import DTYPES
 from convcalc.spec.registry import SOLVABLE
 
 FORMATS = ["table", "json", "markdown"]
+MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at most
 
 
 class Failure(click.ClickException):
@@ -197,8 +200,7 @@ def schema() -> None:
 @click.option(
     "--layer",
     type=click.Choice(SOLVABLE),
-    default="conv",
-    show_default=True,
+    help="The layer (single-layer question)  [default: conv]",
 )
 @click.option("--kernel", help="Kernel sizes R (default: every one that fits).")
 @click.option("--stride", help="Strides R (default: every one that can matter).")
@@ -223,7 +225,7 @@ def solve(
     out: str | None,
     out_size: int | None,
     input_shape: str | None,
-    layer: str,
+    layer: str | None,
     kernel: str | None,
     stride: str | None,
     padding: str | None,
@@ -250,12 +252,24 @@ def solve(
     write = sys.stdout.write
     try:
         if spec is not None:
-            if n is not None or any(
-                v for v in (kernel, stride, padding, dilation, output_padding, ceil, no_gaps, exact)
-            ):
+            given = {
+                "--in": n is not None,
+                "--layer": layer is not None,
+                "--kernel": kernel is not None,
+                "--stride": stride is not None,
+                "--padding": padding is not None,
+                "--dilation": dilation is not None,
+                "--output-padding": output_padding is not None,
+                "--ceil": ceil,
+                "--no-gaps": no_gaps,
+                "--exact": exact,
+            }
+            wrong = [name for name, used in given.items() if used]
+            if wrong:
                 raise Failure(
-                    "with a SPEC, give only --out, --out-size, --input, --count, --limit "
-                    "and --format (the unknowns are written in the SPEC)"
+                    f"{', '.join(wrong)}: for a single layer (--in N), not a SPEC, whose unknowns "
+                    "are written in it; with a SPEC give --out, --out-size, --input, --count, "
+                    "--limit, --format"
                 )
             _solve_stack(write, spec, out, out_size, input_shape, count_only, limit, fmt)
             return
@@ -268,12 +282,13 @@ def solve(
         from convcalc.solve import format as solve_format
         from convcalc.solve.layer import problem
 
-        if not (out.strip().isascii() and out.strip().isdigit()):
+        digits = out.strip().removeprefix("+")
+        if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
         pb = problem(
-            layer,
+            layer or "conv",
             n,
-            int(out),
+            int(out.strip().removeprefix("+")),
             kernel_size=kernel,
             stride=stride,
             padding=padding,
@@ -345,6 +360,12 @@ def mlp(d: int, d_h: int, d_o: int, seed: int, alpha: float, checks: int, fmt: s
     """
     from convcalc.checks import mlp_report
 
+    params = d_h * d + d_h + d_o * d_h + d_o
+    if params > MAX_MLP_PARAMS:
+        raise Failure(
+            f"{params:,} parameters: pure Python checks at most {MAX_MLP_PARAMS:,} in reasonable "
+            "time (784 → 256 → 10 has 203,530)"
+        )
     report = mlp_report(d, d_h, d_o, seed=seed, alpha=alpha, max_entries=checks)
     click.echo(report.to_json() if fmt == "json" else report.table())
     if not report.ok:
@@ -352,7 +373,13 @@ def mlp(d: int, d_h: int, d_o: int, seed: int, alpha: float, checks: int, fmt: s
 
 
 @cli.command()
-@click.option("--points", type=click.IntRange(min=10), default=1000, show_default=True)
+@click.option(
+    "--points",
+    type=click.IntRange(min=10, max=100_000),
+    default=1000,
+    show_default=True,
+    help="Random points per identity (10 to 100,000).",
+)
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
@@ -376,10 +403,44 @@ def _reader_gone() -> None:
     sys.exit(0)
 
 
+_IO_ERRORS = {errno.ENOSPC, errno.EIO, errno.EBADF, errno.EDQUOT, errno.EFBIG}
+
+
+def _prepare_streams() -> None:
+    """Output that cannot be written is said at once: a closed standard output, or one whose
+    encoding cannot show "→" and "×" (they are escaped rather than failing half-way)."""
+    if sys.stdout is None:
+        if sys.stderr is not None:
+            sys.stderr.write("convcalc: standard output is closed: nothing can be written\n")
+        sys.exit(2)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = (getattr(stream, "encoding", None) or "").lower().replace("-", "")
+        if stream is not None and encoding != "utf8" and hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
+
+
 def main() -> None:
-    """The console script: a bug (anything not a ConvcalcError) exits 1 with one line."""
+    """The console script: a bug (anything not a ConvcalcError) exits 1 with one line; a full
+    disk, a closed stream or exhausted memory exit 2 with what happened."""
+    _prepare_streams()
+    code: int | str | None = 0
     try:
-        cli.main(prog_name="convcalc")
+        try:
+            cli.main(prog_name="convcalc")
+        except SystemExit as exc:
+            code = exc.code
+        sys.stdout.flush()
+    except BrokenPipeError:  # `convcalc ... | head`: the reader has what it wanted
+        _silence_stdout()
+    except MemoryError:
+        click.echo("convcalc: out of memory: ask a smaller question", err=True)
+        code = 2
+    except OSError as exc:
+        if exc.errno not in _IO_ERRORS or os.environ.get("CONVCALC_DEBUG"):
+            raise
+        _silence_stdout()
+        click.echo(f"convcalc: cannot write the output: {exc.strerror}", err=True)
+        code = 2
     except Exception as exc:
         if os.environ.get("CONVCALC_DEBUG"):
             raise
@@ -388,4 +449,12 @@ def main() -> None:
             "set CONVCALC_DEBUG=1 for the traceback and please report it.",
             err=True,
         )
-        sys.exit(1)
+        code = 1
+    sys.exit(code)
+
+
+def _silence_stdout() -> None:
+    """After a failed write, point standard output at the null device so that the interpreter's
+    last flush does not fail again."""
+    with contextlib.suppress(OSError, ValueError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

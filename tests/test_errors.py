@@ -224,3 +224,81 @@ def test_only_ascii_digits_are_numbers(run, write) -> None:
     result = run("solve", path, "--out", "6")
     assert result.exit_code == 2
     assert "not the text '٣'" in result.stderr
+
+
+def _shell(command: str, **env: str) -> tuple[int, str, str]:
+    """Run ``convcalc`` through a shell (closed and full streams need real file descriptors)."""
+    import os
+    import subprocess
+    import sys
+
+    full = f"{sys.executable} -m convcalc {command}"
+    done = subprocess.run(
+        ["sh", "-c", full], capture_output=True, text=True, env={**os.environ, **env}
+    )
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_streams_that_cannot_be_used_are_said_so() -> None:
+    code, _, err = _shell("shape - <&-")
+    assert (code, err.strip()) == (2, "Error: <stdin>: standard input is closed: nothing to read")
+    code, _, err = _shell("shape hw3-q3 >&-")
+    assert (code, err.strip()) == (2, "convcalc: standard output is closed: nothing can be written")
+    code, _, err = _shell("shape hw3-q3 > /dev/full")
+    assert (code, err.strip()) == (2, "convcalc: cannot write the output: No space left on device")
+    code, out, _ = _shell("solve --in 64 --out 4 --count", PYTHONIOENCODING="ascii")
+    assert code == 0 and out.startswith("conv: 64 \\u2192 4: 171 solutions")
+    code, out, err = _shell("shape resnet50 | head -1")
+    assert (code, out, err) == (0, "resnet50: input 3×224×224\n", "")
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("010", "'010' is an integer only in YAML 1.1's odd forms"),
+        ("1:30", "'1:30' is an integer only in YAML 1.1's odd forms"),
+        ("0x10", "'0x10' is an integer only in YAML 1.1's odd forms"),
+        ("9" * 5000, "a number of 5,000 digits is beyond any size"),
+        (str(2**63), "is beyond 2^63 − 1 (9,223,372,036,854,775,807)"),
+    ],
+)
+def test_integers_a_person_did_not_mean_or_pytorch_cannot_hold(
+    run, write, value: str, message: str
+) -> None:
+    path = write(
+        f"input: [3, 8, 8]\nlayers:\n  - {{type: conv, out_channels: {value}, kernel_size: 3}}\n"
+    )
+    result = run("shape", path)
+    assert result.exit_code == 2
+    assert message in result.stderr
+
+
+def test_sizes_past_2_to_the_63_are_refused_where_they_arise(run, write) -> None:
+    # 2^40 channels of 2^12 × 2^12 positions: 2^64 values in one output
+    text = (
+        "input: [1, 4096, 4096]\nlayers:\n"
+        "  - {type: conv, out_channels: 1099511627776, kernel_size: 1}\n"
+    )
+    result = run("shape", write(text))
+    assert result.exit_code == 2
+    assert "beyond 2^63 − 1, the most PyTorch can count" in result.stderr
+
+
+def test_huge_questions_are_refused_up_front(run, write) -> None:
+    path = write(
+        'input: [3, 1000000000]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: "?"}\n'
+    )
+    result = run("solve", path, "--out", "5")
+    assert result.exit_code == 2
+    assert "1,000,000,000 values to try, more than the search's 1,000,000 trials" in result.stderr
+    result = run("solve", "--in", "64", "--out", "4", "--kernel", "9" * 30)
+    assert result.exit_code == 2 and "beyond any size" in result.stderr
+    result = run("mlp", "--inputs", "100000", "--hidden", "100000", "--classes", "2")
+    assert result.exit_code == 2 and "at most 1,000,000" in result.stderr
+    assert run("identities", "--points", "100000000").exit_code == 2
+
+
+def test_a_signed_size_reads_as_click_reads_the_input(run) -> None:
+    assert run("solve", "--in", "+64", "--out", "+4", "--count").stdout.startswith(
+        "conv: 64 → 4: 171 solutions"
+    )

@@ -216,7 +216,13 @@ def test_stack_errors(run, write) -> None:
         result = run("solve", write(text), "--out", "2")
         assert result.exit_code == 2, (text, result.output)
         assert fragment in result.stderr, (fragment, result.stderr)
-    assert "only --out" in run("solve", "five-stages", "--in", "5", "--out", "7").stderr
+    assert (
+        "--in: for a single layer" in run("solve", "five-stages", "--in", "5", "--out", "7").stderr
+    )
+    assert (
+        "--layer: for a single layer"
+        in run("solve", "five-stages", "--out", "7", "--layer", "maxpool").stderr
+    )
     assert "--out" in run("solve", "five-stages", "--out", "7,7,7,7").stderr
 
 

@@ -49,6 +49,8 @@ class Range:
         parts = []
         for piece in text.split(","):
             lo, _, hi = piece.partition("..")
+            if max(len(lo.strip()), len(hi.strip())) > 19:  # 2^63 has 19 digits
+                raise RangeError(f"{what}: {piece.strip()} is beyond any size (2^63 − 1 at most)")
             start, end = int(lo), int(hi) if hi else int(lo)
             if start > end:
                 raise RangeError(
@@ -87,6 +89,11 @@ class Range:
         return any(lo <= value <= hi for lo, hi in self.intervals)  # type: ignore[operator]
 
     def __len__(self) -> int:
+        return self.size
+
+    @property
+    def size(self) -> int:
+        """How many values (``len()`` cannot say past 2^63)."""
         return sum(hi - lo + 1 for lo, hi in self.intervals)
 
     def within(self, lo: int, hi: int | None) -> Iterator[tuple[int, int]]:

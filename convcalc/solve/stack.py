@@ -116,8 +116,10 @@ class StackResult:
 
 
 def _digits(text: str) -> bool:
-    """ASCII digits only: ``int()`` also reads ``٣`` and ``１２``, ``isdigit()`` also ``²``."""
-    return text.isascii() and text.isdigit()
+    """ASCII digits only (``int()`` also reads ``٣`` and ``１２``, ``isdigit()`` also ``²``),
+    an optional ``+`` (as click reads ``--in +64``), and no more than 2^63's 19 digits."""
+    text = text.removeprefix("+")
+    return text.isascii() and text.isdigit() and len(text) <= 19
 
 
 def parse_target(text: str) -> tuple[int, ...]:
@@ -349,7 +351,7 @@ def _separable_search(
     ranges: list[list[int]] = [[n] for n in spec.input[1:]]
     for u in unknowns:
         assert u.dim is not None  # input unknowns always have a dimension
-        ranges[u.dim - 1] = list(u.values if u.values is not None else INPUT_DEFAULT)
+        ranges[u.dim - 1] = _listed(INPUT_DEFAULT if u.values is None else u.values, u)
     memo: dict[tuple[int, Shape], Shape | None] = {}
     outputs: dict[int, Shape] = {}
     for n in sorted({n for sizes in ranges for n in sizes}):
@@ -421,7 +423,7 @@ class _Search:
 
     def forward(self) -> None:
         start: list[Move] = []
-        choices = [list(u.values if u.values is not None else INPUT_DEFAULT) for u in self.inputs]
+        choices = [_listed(INPUT_DEFAULT if u.values is None else u.values, u) for u in self.inputs]
         for values in itertools.product(*choices):
             self._count_step()
             shape = list(self.spec.input)
@@ -528,6 +530,18 @@ def _known_max(layer: Layer, unknowns: list[Unknown], name: str, dim: int | None
     return None if None in chosen else max(chosen)
 
 
+def _listed(values: Range | range, u: Unknown) -> list[int]:
+    """The values of a range as a list, refused up front when there are more of them than the
+    search would ever try."""
+    size = values.size if isinstance(values, Range) else max(0, values.stop - values.start)
+    if size > MAX_STEPS:
+        raise ConvcalcError(
+            f"{u.label}: {size:,} values to try, more than the search's {MAX_STEPS:,}"
+            " trials: narrow the range"
+        )
+    return list(values)
+
+
 def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> list[int]:
     """The values to try: the written range, or the default for this input (the README's
     default ranges).
@@ -535,7 +549,7 @@ def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape)
     ``shape`` is the input of the top-level layer the unknown is in: for a layer inside a block,
     the block's input stands for the layer's own."""
     if u.values is not None:
-        return list(u.values)
+        return _listed(u.values, u)
     spatial = shape[1:]
     size = spatial[u.dim] if u.dim is not None and u.dim < len(spatial) else max(spatial or (1,))
 
@@ -545,15 +559,15 @@ def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape)
 
     pad = known("padding", 0)
     if u.field in ("kernel_size", "stride"):
-        return list(range(1, size + 2 * pad + 1))
+        return _listed(range(1, size + 2 * pad + 1), u)
     if u.field == "padding":
         kernel = known("kernel_size", size)
         if KINDS[layer.type].pool:
-            return list(range(0, kernel // 2 + 1))
-        return list(range(0, known("dilation", 1) * (kernel - 1) // 2 + 1))
+            return _listed(range(0, kernel // 2 + 1), u)
+        return _listed(range(0, known("dilation", 1) * (kernel - 1) // 2 + 1), u)
     if u.field == "dilation":
-        return list(range(1, max(1, size + 2 * pad - 1) + 1))
-    return list(range(0, max(known("stride", size), known("dilation", 1))))  # output_padding
+        return _listed(range(1, max(1, size + 2 * pad - 1) + 1), u)
+    return _listed(range(0, max(known("stride", size), known("dilation", 1))), u)  # output_padding
 
 
 def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: bool) -> None:

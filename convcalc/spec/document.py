@@ -25,6 +25,7 @@ MAX_DEPTH = 2_000  # YAML nesting: a block nested 500 deep is about 1,000 levels
 MAX_NODES = 1_000_000
 MAX_BYTES = 64 * 1024 * 1024
 _YAML = "tag:yaml.org,2002:"
+_DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _FLOAT_1_2 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$")
 _STARTS = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
 _ENDS = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
@@ -65,6 +66,8 @@ class Document:
 def read_source(source: str, bundled: dict[str, Path]) -> tuple[str, str, str]:
     """(text, file label, default name) for a path, ``-`` or a bundled spec's name."""
     if source == "-":
+        if sys.stdin is None or sys.stdin.closed:
+            raise SpecError("standard input is closed: nothing to read", file="<stdin>")
         return _decode(sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"), "<stdin>", "stdin"
     path = Path(source)
     if not path.exists() and source in bundled:
@@ -243,7 +246,16 @@ def _scalar(helper: yaml.SafeLoader, event: yaml.ScalarEvent, line: int, fail: F
         return _MERGE
     if tag == f"{_YAML}str" and event.implicit[0] and _FLOAT_1_2.match(event.value):
         return float(event.value)  # YAML 1.2 reads 1e-3 as a number; YAML 1.1 as text
-    return helper.construct_object(yaml.ScalarNode(tag, event.value, style=event.style))
+    if tag == f"{_YAML}int" and not _DECIMAL.match(event.value):
+        raise fail(
+            f"{event.value!r} is an integer only in YAML 1.1's odd forms (octal 010 is 8, "
+            "1:30 is 90, 0x10 is 16): write it in decimal, or quote it if it is text",
+            line,
+        )
+    try:
+        return helper.construct_object(yaml.ScalarNode(tag, event.value, style=event.style))
+    except ValueError:  # Python refuses to read integers of more than 4,300 digits
+        raise fail(f"a number of {len(event.value):,} digits is beyond any size", line) from None
 
 
 def _check_tag(tag: str | None, line: int, fail: Fail) -> None:

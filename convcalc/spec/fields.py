@@ -32,8 +32,16 @@ def _show(value: Any) -> str:
     return f"a {type(value).__name__}"
 
 
+LIMIT = 2**63 - 1  # PyTorch holds sizes and counts as signed 64-bit integers
+
+
 def _is_int(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    """An integer (not a boolean); one beyond PyTorch's 64-bit limit is refused here."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        if not -LIMIT - 1 <= value <= LIMIT:
+            raise _error(f"is beyond 2^63 − 1 ({LIMIT:,}), the largest integer PyTorch takes")
+        return True
+    return False
 
 
 def _integer(minimum: int) -> Any:

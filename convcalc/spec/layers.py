@@ -49,7 +49,8 @@ def per_dim(
             return value * rank
         if len(value) != rank:
             raise Refusal(
-                f"gives {len(value)} values but the input has {rank} spatial "
+                f"gives {len(value)} value{'s' if len(value) != 1 else ''} but the input has "
+                f"{rank} spatial "
                 f"dimension{'s' if rank != 1 else ''}",
                 field,
             )

@@ -314,7 +314,8 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
         kind = str(layer.get("type"))
         cls = layer_class(kind) if kind in KINDS else None
         fields = [f for f in cls.model_fields if f != "type"] if cls else []
-        valid = sorted(fields, key=lambda f: f in ("name", "device", "dtype"))  # usual ones first
+        rare = ("name", "functional", "device", "dtype")
+        valid = sorted(fields, key=lambda f: f in rare)  # the usual ones first
         kind = str(layer.get("type"))
         where = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} layer"
     import difflib

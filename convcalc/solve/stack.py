@@ -29,7 +29,7 @@ from convcalc.errors import ConvcalcError, SpecError, format_path
 from convcalc.solve.layer import RANGE, Range, RangeError
 from convcalc.spec.document import Document
 from convcalc.spec.layers import Layer
-from convcalc.spec.registry import KINDS
+from convcalc.spec.registry import KINDS, block_class
 from convcalc.spec.step import Shape
 from convcalc.spec.validate import Spec
 
@@ -247,10 +247,10 @@ def _find_unknowns(doc: Document) -> list[Unknown]:
             for name, value in list(layer.items()):
                 if name == "type":
                     continue
-                kind = KINDS.get(str(layer.get("type")))
-                if kind is not None and kind.block and isinstance(value, list):
+                block = block_class(str(layer.get("type")))
+                if block is not None and name in block.LISTS and isinstance(value, list):
                     layer[name] = value = doc.copy(value)
-                    if name == "branches":
+                    if block.NESTED:
                         for b, branch in enumerate(value):
                             if isinstance(branch, list):
                                 value[b] = doc.copy(branch)

@@ -40,9 +40,11 @@ def shape_text(shape: Shape) -> str:
 
 
 class Block(Layer):
-    """A layer made of lists of layers. ``LISTS`` names the fields that hold them."""
+    """A layer made of lists of layers. ``LISTS`` names the fields that hold them; with
+    ``NESTED``, each of those fields holds a list of lists (concat's branches)."""
 
     LISTS: ClassVar[tuple[str, ...]] = ()
+    NESTED: ClassVar[bool] = False
     functional: Literal[False] = False  # a block is not a function PyTorch calls
 
     def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
@@ -121,6 +123,7 @@ class Concat(Block):
     type: Literal["concat"]
     branches: list[list[Any]] = Field(min_length=1)
     LISTS = ("branches",)
+    NESTED = True
 
     def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
         return [(("branches", i), branch) for i, branch in enumerate(self.branches)]

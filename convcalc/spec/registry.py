@@ -14,6 +14,7 @@ from importlib import import_module
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from convcalc.spec.blocks import Block
     from convcalc.spec.layers import Layer
 
 
@@ -97,4 +98,13 @@ def layer_class(name: str) -> type[Layer]:
     """The class of the layer type ``name`` (a key of :data:`KINDS`)."""
     kind = KINDS[name]
     cls: type[Layer] = getattr(import_module(kind.module), kind.cls)
+    return cls
+
+
+def block_class(name: str) -> type[Block] | None:
+    """The class of a composite type (its ``LISTS`` name its lists of layers), None otherwise."""
+    kind = KINDS.get(name)
+    if kind is None or not kind.block:
+        return None
+    cls: type[Block] = getattr(import_module(kind.module), kind.cls)
     return cls

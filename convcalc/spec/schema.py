@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from convcalc.solve.layer import RANGE
-from convcalc.spec.registry import KINDS, layer_class
+from convcalc.spec.registry import KINDS, block_class, layer_class
 
 _LAYER = {"$ref": "#/$defs/Layer"}
 # what `convcalc solve SPEC` reads as an unknown in place of an integer: "?", 5, 1..7, 1,3,5
@@ -43,11 +43,10 @@ def spec_schema() -> dict[str, Any]:
         schema = layer_class(name).model_json_schema(ref_template="#/$defs/{model}")
         defs.update(schema.pop("$defs", {}))
         props = schema.get("properties", {})
-        for field in layer_class(name).model_fields:
-            if kind.block and field in ("layers", "body", "shortcut"):
-                props[field] = {"type": "array", "items": _LAYER}
-            elif kind.block and field == "branches":
-                props[field] = {"type": "array", "items": {"type": "array", "items": _LAYER}}
+        block = block_class(name)
+        for field in block.LISTS if block else ():  # a block's lists: of any layer type
+            items = {"type": "array", "items": _LAYER} if block and block.NESTED else _LAYER
+            props[field] = {"type": "array", "items": items}
         defs[kind.cls] = schema
         mapping[name] = f"#/$defs/{kind.cls}"
     defs["Layer"] = {

@@ -27,6 +27,27 @@ FORMATS = ["table", "json", "markdown"]
 MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at most
 
 
+BATCH = click.option(
+    "--batch",
+    type=click.IntRange(min=1),
+    default=1,
+    show_default=True,
+    help="Samples per batch: multiply-adds and memory count them all.",
+)
+DTYPE = click.option(
+    "--dtype",
+    type=click.Choice(list(DTYPES)),
+    default="float32",
+    show_default=True,
+    help="The values' type, for the memory figures.",
+)
+
+
+def _located(exc: ConvcalcError, source: str) -> str:
+    """A spec error names its file (<stdin> for '-'); anything else gets the argument."""
+    return str(exc) if getattr(exc, "file", None) else f"{source}: {exc}"
+
+
 class Failure(click.ClickException):
     """Invalid input: the message on stderr, exit code 2."""
 
@@ -50,20 +71,8 @@ def cli() -> None:
     type=click.IntRange(min=1),
     help="Show rows nested at most N levels deep (1: the top-level layers only).",
 )
-@click.option(
-    "--batch",
-    type=click.IntRange(min=1),
-    default=1,
-    show_default=True,
-    help="Samples per batch: multiply-adds count them all.",
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(list(DTYPES)),
-    default="float32",
-    show_default=True,
-    help="The values' type, for the memory figures.",
-)
+@BATCH
+@DTYPE
 @click.option(
     "--convention",
     type=click.Choice(list(CONVENTIONS)),
@@ -97,8 +106,7 @@ def shape(
             summary = summarise(source)
         except ConvcalcError as exc:
             failed = True
-            # spec errors name their file (<stdin> for '-'); anything else gets the argument
-            message = str(exc) if getattr(exc, "file", None) else f"{source}: {exc}"
+            message = _located(exc, source)
             click.echo(f"Error: {message}", err=True)
             results.append({"spec": source, "error": message})
             continue
@@ -117,16 +125,8 @@ def shape(
 
 @cli.command()
 @click.argument("spec", metavar="SPEC")
-@click.option(
-    "--batch", type=click.IntRange(min=1), default=1, show_default=True, help="Samples per batch."
-)
-@click.option(
-    "--dtype",
-    type=click.Choice(list(DTYPES)),
-    default="float32",
-    show_default=True,
-    help="The values' type, for the memory figures.",
-)
+@BATCH
+@DTYPE
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
@@ -141,8 +141,7 @@ def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
     try:
         report = summarise(spec)
     except ConvcalcError as exc:
-        message = str(exc) if getattr(exc, "file", None) else f"{spec}: {exc}"
-        raise Failure(message) from None
+        raise Failure(_located(exc, spec)) from None
     comparison, bytes_ = compare(report, batch), memory(report, batch, dtype)
     if fmt == "json":
         click.echo(render.to_json({**comparison.to_dict(), **bytes_.to_dict()}))

@@ -11,6 +11,13 @@ def format_path(path: list[str | int]) -> str:
     return text
 
 
+def shown(text: str, limit: int = 60) -> str:
+    """A name from the input as it may appear in a one-line message: control characters
+    escaped (a newline must not start a line of its own), and cut to ``limit`` characters."""
+    clean = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    return clean if len(clean) <= limit else clean[: limit - 1] + "…"
+
+
 class ConvcalcError(Exception):
     """Invalid input of any kind: a message for a person, no traceback."""
 
@@ -45,8 +52,8 @@ class SpecError(ConvcalcError):
             where += f":{self.line}"
         what = self.path or ""
         if self.layer_type:
-            what += f" ({self.layer_type})"
+            what += f" ({shown(self.layer_type)})"
         if self.field:
-            what += f"{',' if what else ''} field {self.field}".lstrip()
+            what += f"{',' if what else ''} field {shown(self.field)}".lstrip()
         parts = [p for p in (where, what.strip(), self.message) if p]
         return ": ".join(parts)

@@ -302,3 +302,15 @@ def test_a_signed_size_reads_as_click_reads_the_input(run) -> None:
     assert run("solve", "--in", "+64", "--out", "+4", "--count").stdout.startswith(
         "conv: 64 → 4: 171 solutions"
     )
+
+
+def test_names_from_the_input_cannot_add_lines_to_an_error(run, write) -> None:
+    layer = '{type: conv, out_channels: 2, kernel_size: 3, "a\\nError: x": 1}'
+    path = write(f"input: [3, 8, 8]\nlayers:\n  - {layer}\n")
+    result = run("shape", path)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1  # one line, the newline shown as \n
+    assert "field a\\nError: x: unknown field" in result.stderr
+    long = "y" * 500
+    result = run("shape", write(f"input: [3, 8, 8]\nlayers:\n  - {{type: {long}}}\n"))
+    assert result.exit_code == 2 and long not in result.stderr and "y…" in result.stderr

@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from convcalc.errors import SpecError, format_path
+from convcalc.errors import SpecError, format_path, shown
 from convcalc.spec.blocks import Block
 from convcalc.spec.document import Document, parse_yaml, read_source
 from convcalc.spec.fields import InputShape, Text
@@ -286,9 +286,9 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
 
         names = list(KINDS)
         wrong = str(err["input"]["type"])
-        close = difflib.get_close_matches(wrong, names, n=1)
+        close = difflib.get_close_matches(wrong, names, n=1) if len(wrong) <= 40 else []
         hint = f" (did you mean '{close[0]}'?)" if close else ""
-        return f"unknown layer type '{wrong}'{hint}; valid types: {', '.join(names)}"
+        return f"unknown layer type '{shown(wrong)}'{hint}; valid types: {', '.join(names)}"
     if kind == "no_type":
         return "a layer needs a 'type', e.g. {type: conv, out_channels: 16, kernel_size: 3}"
     if kind == "not_a_mapping":
@@ -300,7 +300,7 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
     if kind == "string_type":
         return "must be text"
     if kind == "literal_error":
-        return f"must be {err['ctx']['expected']}, not {err['input']!r}"
+        return f"must be {err['ctx']['expected']}, not {shown(repr(err['input']))}"
     return str(err["msg"])
 
 
@@ -320,6 +320,6 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
         where = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} layer"
     import difflib
 
-    close = difflib.get_close_matches(name, valid, n=1)
+    close = difflib.get_close_matches(name, valid, n=1) if len(name) <= 40 else []
     hint = f"did you mean '{close[0]}'? " if close else ""
     return f"unknown field: {hint}{where} takes {', '.join(valid) or 'no fields'}"

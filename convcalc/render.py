@@ -30,12 +30,11 @@ def _dims(values: tuple[float, ...]) -> str:
     return shown[0] if len(set(shown)) == 1 else "×".join(shown)
 
 
-def _columns(report: Report, costing: Costing, rf: bool) -> dict[int, tuple[str, ...]]:
-    """The extra cells of every entry: multiply-adds, and with ``rf`` the receptive field's
-    size, jump and start (``global`` where every input position is seen)."""
-    from convcalc.costs import subtotals
-
-    counts = subtotals(report.walk(), costing.batch, costing.convention)
+def _columns(
+    report: Report, costing: Costing, rf: bool, counts: dict[int, int]
+) -> dict[int, tuple[str, ...]]:
+    """The extra cells of every entry: multiply-adds (``counts``), and with ``rf`` the
+    receptive field's size, jump and start (``global`` where every input position is seen)."""
     fields: dict[int, Field] = {}
     if rf:
         from convcalc.receptive import receptive_fields
@@ -55,11 +54,13 @@ def _columns(report: Report, costing: Costing, rf: bool) -> dict[int, tuple[str,
     return cells
 
 
-def _rows(report: Report, depth: int | None, costing: Costing, rf: bool = False) -> list[Row]:
+def _rows(
+    report: Report, depth: int | None, costing: Costing, rf: bool, counts: dict[int, int]
+) -> list[Row]:
     """(#, layer, output shape, params, mult-adds[, rf, jump, start]) per shown entry, in
     execution order. Where a block runs several lists, the first row of each is named
     (``└─shortcut: conv 1×1``) and an empty one shows as ``identity``."""
-    cells = _columns(report, costing, rf)
+    cells = _columns(report, costing, rf, counts)
     rows: list[Row] = []
     # each item: an entry and the name of the list it starts, or an empty list's (depth, name)
     stack: list[tuple[Entry, str | None] | tuple[int, str, Entry]] = [
@@ -96,13 +97,20 @@ def _rows(report: Report, depth: int | None, costing: Costing, rf: bool = False)
     return rows
 
 
-def _totals(report: Report, costing: Costing) -> list[tuple[str, str]]:
+def _counts(report: Report, costing: Costing) -> dict[int, int]:
+    """Every entry's multiply-adds, worked out once for the rows and the total."""
+    from convcalc.costs import subtotals
+
+    return subtotals(report.walk(), costing.batch, costing.convention)
+
+
+def _totals(report: Report, costing: Costing, counts: dict[int, int]) -> list[tuple[str, str]]:
     from convcalc.memory import human, memory
 
     batch, dtype, convention = costing.batch, costing.dtype, costing.convention
     per = f" (batch {batch})" if batch != 1 else ""
     bytes_ = memory(report, batch, dtype)
-    mult_adds = report.total_mult_adds(batch, convention)
+    mult_adds = sum(counts[id(entry)] for entry in report.layers)
     return [
         ("Total params", f"{report.total_params:,}"),
         ("Trainable params", f"{report.trainable_params:,}"),
@@ -136,8 +144,9 @@ def table(
 ) -> str:
     """A plain-text table: one row per layer (blocks, then their children), then the totals."""
     costing = costing or Costing()
+    counts = _counts(report, costing)
     header = _header(rf)
-    rows = [header, *_rows(report, depth, costing, rf)]
+    rows = [header, *_rows(report, depth, costing, rf, counts)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     rule = "─" * (sum(widths) + 2 * (len(header) - 1))
 
@@ -151,7 +160,7 @@ def table(
     out = [f"{report.name}: input {shape_text(report.input_shape)}", rule, line(header), rule]
     out += [line(row) for row in rows[1:]]
     out.append(rule)
-    out += [f"{name}: {value}" for name, value in _totals(report, costing)]
+    out += [f"{name}: {value}" for name, value in _totals(report, costing, counts)]
     return "\n".join(out)
 
 
@@ -160,6 +169,7 @@ def markdown(
 ) -> str:
     """A GitHub-flavoured Markdown table and the totals as a list."""
     costing = costing or Costing()
+    counts = _counts(report, costing)
     header = _header(rf)
     align = [("--:" if i in _RIGHT else ":--") for i in range(len(header))]
     out = [
@@ -170,11 +180,11 @@ def markdown(
         "| " + " | ".join(header) + " |",
         "|" + "|".join(align) + "|",
     ]
-    for row in _rows(report, depth, costing, rf):
+    for row in _rows(report, depth, costing, rf, counts):
         cells = [f"`{c}`" if i == 1 else c for i, c in enumerate(row)]
         out.append("| " + " | ".join(cells) + " |")
     out.append("")
-    out += [f"- **{name}**: {value}" for name, value in _totals(report, costing)]
+    out += [f"- **{name}**: {value}" for name, value in _totals(report, costing, counts)]
     return "\n".join(out)
 
 

@@ -199,8 +199,9 @@ def _one(
     if kind:  # our own error kinds, located like pydantic's
         errors.append({"type": kind, "loc": keys, "input": item})
         return None
-    content = _content(item) if same is not None else None
-    if same is not None and content is not None and content in same:
+    leaf = not KINDS[item["type"]].block  # a block's repr would walk all it holds
+    content = _content(item) if same is not None and leaf else None
+    if same is not None and content in same:
         return same[content]
     try:
         layer = layer_class(item["type"]).model_validate(item)
@@ -212,18 +213,15 @@ def _one(
     return layer
 
 
-def _content(item: dict[Any, Any]) -> Any:
-    """A hashable image of a leaf as written (types included: true is not 1), or None."""
-    parts = []
-    for key, value in item.items():
-        if isinstance(value, list):
-            if not all(isinstance(v, int | float | str | None) for v in value):
-                return None
-            value = tuple((type(v).__name__, v) for v in value)
-        elif not isinstance(value, int | float | str | None):
+def _content(item: dict[Any, Any]) -> str | None:
+    """A leaf as written, as text (``repr`` tells ``true`` from ``1`` and ``1`` from ``1.0``);
+    None when a value nests deeper than a list of scalars (its repr could recurse too far)."""
+    for value in item.values():
+        if isinstance(value, dict) or (
+            isinstance(value, list) and any(isinstance(v, dict | list) for v in value)
+        ):
             return None
-        parts.append((key, type(value).__name__, value))
-    return tuple(parts)
+    return repr(item)
 
 
 def _not_a_layer(item: Any) -> str | None:

@@ -314,3 +314,26 @@ def test_names_from_the_input_cannot_add_lines_to_an_error(run, write) -> None:
     long = "y" * 500
     result = run("shape", write(f"input: [3, 8, 8]\nlayers:\n  - {{type: {long}}}\n"))
     assert result.exit_code == 2 and long not in result.stderr and "y…" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("field", "message"),
+    [
+        # torch.device's own list of device types; parameters must be able to require gradients
+        ("device: banana", "field device: must be a PyTorch device"),
+        ("device: 'cpu:x'", "field device: must be a PyTorch device"),
+        ("dtype: int8", "field dtype: must be a floating-point or complex dtype"),
+        ("dtype: banana", "field dtype: must be a floating-point or complex dtype"),
+    ],
+)
+def test_ignored_arguments_are_type_checked_as_pytorch_would(
+    run, write, field: str, message: str
+) -> None:
+    def spec(extra: str) -> str:
+        layer = f"{{type: conv, out_channels: 2, kernel_size: 3, {extra}}}"
+        return f"input: [3, 8, 8]\nlayers:\n  - {layer}\n"
+
+    result = run("shape", write(spec(field)))
+    assert result.exit_code == 2 and message in result.stderr
+    for good in ("device: cpu", "device: 'cuda:1'", "dtype: float16", "dtype: torch.bfloat16"):
+        assert run("shape", write(spec(good))).exit_code == 0, good

@@ -709,3 +709,15 @@ def test_conv_padding_modes(mode: str, shape: list[int], data: st.DataObject) ->
     if rank == 2 and data.draw(st.booleans()):
         layer["padding"] = [data.draw(st.integers(0, 6)) for _ in range(rank)]
     check(shape, [layer])
+
+
+@pytest.mark.parametrize("eps", [-1.0, -1e-9, 0.0, 1e-3])
+def test_batchnorm_eps_as_torch(eps: float) -> None:
+    """PyTorch refuses a negative eps ("batch_norm eps must be non-negative") when it runs."""
+    module = nn.BatchNorm2d(2, eps=eps).eval()
+    try:
+        module(torch.zeros(2, 2, 3, 3))
+        torch_accepts = True
+    except (RuntimeError, ValueError):
+        torch_accepts = False
+    assert accepts([2, 3, 3], [{"type": "batchnorm", "eps": eps}]) == torch_accepts

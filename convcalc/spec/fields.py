@@ -91,8 +91,14 @@ def _number(minimum: float | None = None, maximum: float | None = None) -> Any:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
             raise _error(f"must be a number, not {_show(value)}")
-        if (minimum is not None and value < minimum) or (maximum is not None and value > maximum):
-            raise _error(f"must be between {minimum} and {maximum}, not {value}")
+        low = minimum is not None and value < minimum
+        high = maximum is not None and value > maximum
+        if low or high:
+            if maximum is None:
+                raise _error(f"must be at least {minimum:g}, not {value}")
+            if minimum is None:
+                raise _error(f"must be at most {maximum:g}, not {value}")
+            raise _error(f"must be between {minimum:g} and {maximum:g}, not {value}")
         return float(value)
 
     return check
@@ -257,3 +263,77 @@ PositiveInts = Annotated[
 ]
 Scale = Annotated[float | tuple[float, ...], PlainValidator(_scale), WithJsonSchema(_NUMS)]
 Text = Annotated[str, PlainValidator(_text), WithJsonSchema({"type": "string"})]
+
+
+# PyTorch's device types (torch.device's own list) and the dtypes a parameter can have (it
+# must be able to require gradients: floating point or complex)
+DEVICE_TYPES = [
+    "cpu",
+    "cuda",
+    "ipu",
+    "xpu",
+    "mkldnn",
+    "opengl",
+    "opencl",
+    "ideep",
+    "hip",
+    "ve",
+    "fpga",
+    "maia",
+    "xla",
+    "lazy",
+    "vulkan",
+    "mps",
+    "meta",
+    "hpu",
+    "mtia",
+    "privateuseone",
+]
+PARAMETER_DTYPES = [
+    "float16",
+    "float32",
+    "float64",
+    "bfloat16",
+    "half",
+    "float",
+    "double",
+    "complex32",
+    "complex64",
+    "complex128",
+    "chalf",
+    "cfloat",
+    "cdouble",
+]
+
+
+def _device(value: Any) -> str:
+    if not isinstance(value, str):
+        raise _error(f"must be a device such as cpu or cuda:0, not {_show(value)}")
+    kind, _, index = value.partition(":")
+    if kind not in DEVICE_TYPES or (index and not (index.isascii() and index.isdigit())):
+        raise _error(
+            f"must be a PyTorch device ({', '.join(DEVICE_TYPES[:3])}, ..., optionally with "
+            f":N), not {_show(value)}"
+        )
+    return value
+
+
+def _dtype(value: Any) -> str:
+    name = value.removeprefix("torch.") if isinstance(value, str) else None
+    if name not in PARAMETER_DTYPES:
+        raise _error(
+            "must be a floating-point or complex dtype for parameters (float32, float16, "
+            f"bfloat16, float64, ...), not {_show(value)}"
+        )
+    return str(value)
+
+
+Device = Annotated[
+    str,
+    PlainValidator(_device),
+    WithJsonSchema({"type": "string", "pattern": r"^[a-z]+(:[0-9]+)?$"}),
+]
+TorchDtype = Annotated[str, PlainValidator(_dtype), WithJsonSchema({"type": "string"})]
+NonNegative = Annotated[
+    float, PlainValidator(_number(0.0)), WithJsonSchema({"type": "number", "minimum": 0})
+]

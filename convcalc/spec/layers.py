@@ -19,9 +19,11 @@ from convcalc.arith import Refusal
 from convcalc.spec.fields import (
     AnyInt,
     ConvPadding,
+    Device,
     Flag,
     IntList,
     NewShape,
+    NonNegative,
     NonNegDims,
     Number,
     OutputSize,
@@ -32,6 +34,7 @@ from convcalc.spec.fields import (
     Scale,
     Sides,
     Text,
+    TorchDtype,
 )
 from convcalc.spec.step import Shape, Step, Tensors, Window, elementwise
 
@@ -117,8 +120,8 @@ class Layer(BaseModel):
 class _WithParameters(Layer):
     """Layers with parameter tensors also take PyTorch's ``device`` and ``dtype`` (ignored)."""
 
-    device: str | None = None
-    dtype: str | None = None
+    device: Device | None = None
+    dtype: TorchDtype | None = None
 
 
 # --- convolutions ----------------------------------------------------------------------------
@@ -337,7 +340,7 @@ class BatchNorm(_WithParameters):
     type: Literal["batchnorm"]
     affine: Flag = True
     track_running_stats: Flag = True
-    eps: Number = 1e-5
+    eps: NonNegative = 1e-5  # PyTorch: "batch_norm eps must be non-negative"
     momentum: Number | None = 0.1
 
     def forward(self, shape: Shape) -> Step:

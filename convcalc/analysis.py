@@ -158,13 +158,13 @@ def _to_dicts(
 ) -> list[dict[str, Any]]:
     """Entries as JSON dicts, built children first without recursion; with a ``report`` and
     its ``costing``, each has its multiply-adds and receptive field too."""
-    from convcalc.costs import rule
+    from convcalc.costs import subtotals
     from convcalc.receptive import receptive_fields
 
     fields = receptive_fields(report) if report is not None else None
     costing = costing or Costing()
-    count_leaf = rule(costing.convention)
     order = list(_walk(entries))
+    counts = subtotals(order, costing.batch, costing.convention) if fields is not None else {}
     made: dict[int, dict[str, Any]] = {}
     for entry in reversed(order):
         item: dict[str, Any] = {
@@ -179,17 +179,15 @@ def _to_dicts(
         }
         if entry.name:
             item["name"] = entry.name
-        count = count_leaf(entry, costing.batch) if entry.step is not None else 0
         for keys, children in entry.children:
             listed = [made.pop(id(child)) for child in children]
-            count += sum(child.get("mult_adds", 0) for child in listed)
             if len(keys) == 1:
                 item[str(keys[0])] = listed
             else:  # ("branches", i)
                 item.setdefault(str(keys[0]), []).append(listed)
         if fields is not None:
             field = fields[id(entry)]
-            item["mult_adds"] = count
+            item["mult_adds"] = counts[id(entry)]
             item["receptive_field"] = field.to_json()
             if len(entry.children) > 1:
                 item["aligned"] = field.aligned

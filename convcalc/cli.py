@@ -279,15 +279,14 @@ def solve(
         if out is None:
             raise Failure("give --out M, the output size")
         from convcalc.solve import format as solve_format
-        from convcalc.solve.layer import problem
+        from convcalc.solve.layer import is_size, problem
 
-        digits = out.strip().removeprefix("+")
-        if not (digits.isascii() and digits.isdigit() and len(digits) <= 19):
+        if not is_size(out.strip()):
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
         pb = problem(
             layer or "conv",
             n,
-            int(out.strip().removeprefix("+")),
+            int(out),
             kernel_size=kernel,
             stride=stride,
             padding=padding,

@@ -16,10 +16,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from convcalc.analysis import Entry, Report
 from convcalc.errors import ConvcalcError
+
+if TYPE_CHECKING:
+    from convcalc.analysis import Entry, Report
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 

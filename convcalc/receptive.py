@@ -70,12 +70,10 @@ def _number(value: float) -> float | int:
 
 def after(before: Field, windows: tuple[Window, ...] | None) -> Field:
     """The field after a layer with these windows, from the field before it."""
-    if before.is_global or windows is None or not before.size:
-        return GLOBAL if (before.is_global or windows is None) else before
-    if len(windows) != len(before.size):  # the spatial rank changed (unflatten, permute, ...)
+    # global stays global; so does a layer that mixes everything or changes the spatial rank
+    if before.size is None or windows is None or len(windows) != len(before.size):
         return GLOBAL
     size, jump, start = [], [], []
-    assert before.size is not None  # not global: checked above
     for w, r, j, c in zip(windows, before.size, before.jump, before.start, strict=True):
         if w.transposed:
             size.append(r + (w.kernel - 1) / w.stride * j)

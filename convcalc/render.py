@@ -10,16 +10,11 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 from convcalc.analysis import Costing, Entry, Report
+from convcalc.spec.step import shape_text
 
 if TYPE_CHECKING:
     from convcalc.costs import Comparison
     from convcalc.receptive import Field
-
-
-def shape_text(shape: tuple[int, ...]) -> str:
-    """(128, 11, 11) → ``128×11×11``."""
-    return "×".join(str(n) for n in shape)
-
 
 Row = tuple[str, ...]
 

@@ -66,7 +66,9 @@ def test_peak_keeps_a_residual_input_until_the_merge() -> None:
 def test_blocks_count_their_leaves(run) -> None:
     report = json.loads(run("shape", "resnet18", "--format", "json").stdout)
     layer1 = next(e for e in report["layers"] if e.get("name") == "layer1")
-    assert layer1["mult_adds"] == sum(e["mult_adds"] for e in layer1["layers"])
+    # two basic blocks: four 3×3 convs 64→64 without bias at 56×56 (36,864 weights × 3,136
+    # positions each) and four batchnorms (128 parameters each, once per sample)
+    assert layer1["mult_adds"] == 4 * 36864 * 56 * 56 + 4 * 128
 
 
 # published by torchinfo's own tests and documentation for 3×224×224

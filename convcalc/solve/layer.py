@@ -28,6 +28,13 @@ RANGE = r"[0-9]+\s*(\.\.\s*[0-9]+\s*)?(,\s*[0-9]+\s*(\.\.\s*[0-9]+\s*)?)*"
 _RANGE = re.compile(rf"^\s*{RANGE}$")
 
 
+def is_size(text: str) -> bool:
+    """ASCII digits only (``int()`` also reads ``٣`` and ``１２``, ``isdigit()`` also ``²``),
+    an optional ``+`` (as click reads ``--in +64``), and no more than 2^63's 19 digits."""
+    text = text.removeprefix("+")
+    return text.isascii() and text.isdigit() and len(text) <= 19
+
+
 class RangeError(ConvcalcError):
     """A range flag that cannot be read, or does not apply."""
 

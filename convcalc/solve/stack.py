@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,11 +27,11 @@ from typing import Any
 
 from convcalc.analysis import output_shape
 from convcalc.errors import ConvcalcError, SpecError, format_path
-from convcalc.solve.layer import RANGE, Range, RangeError
+from convcalc.solve.layer import RANGE, Range, RangeError, is_size
 from convcalc.spec.document import Document
 from convcalc.spec.layers import Layer
 from convcalc.spec.registry import KINDS, block_class
-from convcalc.spec.step import Shape
+from convcalc.spec.step import Shape, shape_text
 from convcalc.spec.validate import Spec
 
 MAX_STEPS = 1_000_000  # trials of a layer or block with values for its unknowns, in all
@@ -76,7 +77,7 @@ class Target:
     size: int | None = None
 
     def accepts(self, shape: Shape) -> bool:
-        if self.size is not None and _product(shape) != self.size:
+        if self.size is not None and math.prod(shape) != self.size:
             return False
         if self.spatial is None:
             return True
@@ -86,17 +87,10 @@ class Target:
     def __str__(self) -> str:
         parts = []
         if self.spatial is not None:
-            parts.append("×".join(map(str, self.spatial)))
+            parts.append(shape_text(self.spatial))
         if self.size is not None:
             parts.append(f"{self.size:,} values")
         return ", ".join(parts) or "any valid output"
-
-
-def _product(shape: Shape) -> int:
-    total = 1
-    for n in shape:
-        total *= n
-    return total
 
 
 @dataclass
@@ -115,17 +109,10 @@ class StackResult:
         return {u.label: self.searched.get(u.label, u.shown) for u in self.unknowns}
 
 
-def _digits(text: str) -> bool:
-    """ASCII digits only (``int()`` also reads ``٣`` and ``１２``, ``isdigit()`` also ``²``),
-    an optional ``+`` (as click reads ``--in +64``), and no more than 2^63's 19 digits."""
-    text = text.removeprefix("+")
-    return text.isascii() and text.isdigit() and len(text) <= 19
-
-
 def parse_target(text: str) -> tuple[int, ...]:
     """``7`` or ``7,5``: the output's spatial size(s)."""
     parts = [p.strip() for p in text.split(",")]
-    if not 1 <= len(parts) <= 3 or not all(_digits(p) and int(p) > 0 for p in parts):
+    if not 1 <= len(parts) <= 3 or not all(is_size(p) and int(p) > 0 for p in parts):
         raise RangeError(f"--out: expected 1 to 3 positive sizes such as 7 or 7,5, not {text!r}")
     return tuple(int(p) for p in parts)
 
@@ -134,7 +121,7 @@ def parse_input(text: str) -> list[int | str]:
     """``3,1..1024,1..1024``: the input shape, each size a number or a range ``a..b``."""
     parts: list[int | str] = []
     for part in (p.strip() for p in text.split(",")):
-        if _digits(part):
+        if is_size(part):
             parts.append(int(part))
         elif re.fullmatch(r"[0-9]+\s*\.\.\s*[0-9]+|\?", part):
             parts.append(part)
@@ -470,7 +457,7 @@ class _Search:
         final = {s for s in self.last if self.goal.accepts(s)}
         flat = all(len(s) < 2 for s in self.last)
         if self.last and not final and self.goal.spatial is not None and flat:
-            example = "×".join(map(str, next(iter(self.last))))
+            example = shape_text(next(iter(self.last)))
             raise RangeError(
                 f"the stack's output ({example}) has no spatial dimensions, so --out cannot "
                 "apply: give --out-size N, the number of output values"
@@ -616,4 +603,4 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
     out("  output_shape\n")
     for values, shape in result.solutions:
         cells = "  ".join(str(v).rjust(w) for v, w in zip(values, widths, strict=True))
-        out(f"{cells}  {'×'.join(map(str, shape))}\n")
+        out(f"{cells}  {shape_text(shape)}\n")

@@ -13,7 +13,7 @@ from pydantic import Field
 from convcalc.arith import Refusal, conv_out
 from convcalc.spec.fields import PositiveInt
 from convcalc.spec.layers import Layer
-from convcalc.spec.step import Shape
+from convcalc.spec.step import Shape, shape_text
 
 
 @dataclass(frozen=True)
@@ -33,10 +33,6 @@ class Path:
     def label(self) -> str:
         head, *rest = self.keys
         return str(head) + "".join(f"[{k}]" for k in rest)
-
-
-def shape_text(shape: Shape) -> str:
-    return "×".join(str(n) for n in shape)
 
 
 class Block(Layer):

@@ -57,6 +57,11 @@ class Step:
         return sum(math.prod(shape) for shape in self.tensors.values())
 
 
+def shape_text(shape: Shape) -> str:
+    """(128, 11, 11) → ``128×11×11``."""
+    return "×".join(str(n) for n in shape)
+
+
 def elementwise(shape: Shape, tensors: Tensors | None = None) -> Step:
     """A layer that keeps the shape and looks at each position alone (activations, norms)."""
     return Step(shape, tensors or {}, (IDENTITY,) * max(0, len(shape) - 1))

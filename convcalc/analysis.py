@@ -57,6 +57,11 @@ class Entry:
         return self.step is None
 
     @property
+    def paths(self) -> int:
+        """How many paths join at this block (a scale's input is one): 0 for a leaf."""
+        return len(self.children) + bool(getattr(self.layer, "JOINS_INPUT", False))
+
+    @property
     def label(self) -> str:
         """The description, after the layer's name if it has one."""
         return f"{self.name}: {self.description}" if self.name else self.description
@@ -189,7 +194,7 @@ def _to_dicts(
             field = fields[id(entry)]
             item["mult_adds"] = counts[id(entry)]
             item["receptive_field"] = field.to_json()
-            if len(entry.children) > 1:
+            if entry.paths > 1:
                 item["aligned"] = field.aligned
                 if not field.aligned:
                     item["paths"] = [

@@ -31,11 +31,6 @@ def rule(convention: str = "torchinfo") -> Rule:
     return count
 
 
-def mult_adds(entry: Entry, batch: int = 1, convention: str = "torchinfo") -> int:
-    """The multiply-adds of one leaf (0 for a block: see :func:`subtotals`)."""
-    return rule(convention)(entry, batch) if entry.step is not None else 0
-
-
 def subtotals(
     entries: Iterable[Entry], batch: int = 1, convention: str = "torchinfo"
 ) -> dict[int, int]:

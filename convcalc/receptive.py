@@ -18,8 +18,9 @@ fractions.
 
 A layer whose outputs each depend on the whole input (linear, flatten, adaptive pools) makes
 the field ``"global"``, and everything after it stays global. Where a block runs several paths,
-the field is the largest over them; the paths are *aligned* when they agree in jump and centre,
-and otherwise the block's output is not shift-equivariant: :class:`Field.aligned` says so.
+the field is the largest over them (a scale block's input is one of them); the paths are
+*aligned* when they agree in jump and centre, and otherwise the block's output is not
+shift-equivariant: :class:`Field.aligned` says so.
 """
 
 from __future__ import annotations
@@ -118,9 +119,9 @@ def _inputs(
 
     The caller stores each leaf's field in ``fields`` before asking for the next one.
     """
-    # a frame: [entries, next index, the field before the next entry, the block it belongs to,
-    #           the paths' fields so far]
-    stack: list[list[Any]] = [[entries, 0, start, None, None]]
+    # a frame: [entries, next index, the field before the next entry, the fields of the
+    #           paths done so far of the block at that index]
+    stack: list[list[Any]] = [[entries, 0, start, []]]
     while stack:
         frame = stack[-1]
         items, i, current = frame[0], frame[1], frame[2]
@@ -130,22 +131,19 @@ def _inputs(
                 return
             owner = stack[-1]
             block: Entry = owner[0][owner[1]]
-            done = owner[4]
+            done = owner[3]
             done.append((_path_name(block, len(done)), current))
             if len(done) < len(block.children):
-                stack.append([block.children[len(done)][1], 0, owner[2], None, None])
+                stack.append([block.children[len(done)][1], 0, owner[2], []])
                 continue
+            if block.paths > len(block.children):  # a scale: its input joins the merge
+                done.append((f"{block.path} input", owner[2]))
             fields[id(block)] = merged = merge(done)
-            owner[1], owner[2], owner[4] = owner[1] + 1, merged, None
+            owner[1], owner[2], owner[3] = owner[1] + 1, merged, []
             continue
         entry = items[i]
-        if entry.is_block:
-            frame[4] = []
-            if not entry.children:
-                fields[id(entry)] = current
-                frame[1] += 1
-                continue
-            stack.append([entry.children[0][1], 0, current, None, None])
+        if entry.is_block:  # every block runs at least one list
+            stack.append([entry.children[0][1], 0, current, []])
             continue
         yield entry, current
         frame[1], frame[2] = i + 1, fields[id(entry)]

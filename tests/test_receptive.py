@@ -196,3 +196,27 @@ def test_json_shape_of_a_field() -> None:
         "jump": [10, 10],
         "start": [7.5, 7.5],
     }
+
+
+def test_a_scale_block_joins_its_input() -> None:
+    # x · body(x): the input is one path of the merge. A 2-tap 'same' conv pads 0 left, 1 right,
+    # so the body is centred half a position right of x: not aligned
+    spec = {
+        "input": [1, 16],
+        "layers": [
+            {
+                "type": "scale",
+                "body": [
+                    {"type": "conv", "out_channels": 1, "kernel_size": 2, "padding": "same"},
+                    {"type": "sigmoid"},
+                ],
+            }
+        ],
+    }
+    report = convcalc.analyse(convcalc.load_spec(spec))
+    field = receptive_fields(report)[id(report.layers[0])]
+    assert [(path, start) for path, _, start in field.misaligned] == [
+        ("layers[0].body", (0.5,)),
+        ("layers[0] input", (0.0,)),
+    ]
+    assert report.to_dict()["layers"][0]["aligned"] is False

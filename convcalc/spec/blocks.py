@@ -41,6 +41,7 @@ class Block(Layer):
 
     LISTS: ClassVar[tuple[str, ...]] = ()
     NESTED: ClassVar[bool] = False
+    JOINS_INPUT: ClassVar[bool] = False  # the block's own input is one more path of the merge
     functional: Literal[False] = False  # a block is not a function PyTorch calls
 
     def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
@@ -148,6 +149,7 @@ class Scale(Block):
     type: Literal["scale"]
     body: list[Any]
     LISTS = ("body",)
+    JOINS_INPUT = True
 
     def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
         ((_, gate),) = outputs

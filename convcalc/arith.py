@@ -186,7 +186,7 @@ def conv_strides(n: int, m: int, k: int, p: int, d: int) -> list[Interval]:
     return [(lo, hi)] if lo <= hi else []
 
 
-def conv_kernels(n: int, m: int, s: int, p: int, d: int) -> Interval | None:
+def conv_kernels(n: int, m: int, s: int, p: int, d: int) -> tuple[int, int] | None:
     """Kernels k with (N + 2p − k_eff) // s + 1 = M at a given stride, for M ≥ 2 (conv's rule,
     and floor-mode pooling's before its padding check).
 

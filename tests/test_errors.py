@@ -285,12 +285,22 @@ def test_sizes_past_2_to_the_63_are_refused_where_they_arise(run, write) -> None
 
 
 def test_huge_questions_are_refused_up_front(run, write) -> None:
-    path = write(
-        'input: [3, 1000000000]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: "?"}\n'
-    )
+    layer = '{type: conv_transpose, out_channels: 2, kernel_size: "?"}'
+    path = write(f"input: [3, 1000000000]\nlayers:\n  - {layer}\n")
     result = run("solve", path, "--out", "5")
     assert result.exit_code == 2
     assert "1,000,000,000 values to try, more than the search's 1,000,000 trials" in result.stderr
+    # a conv is one single-layer question per output size, and the target fixes that size:
+    # (10⁹ − k) // 1 + 1 = 5 only for k = 10⁹ − 4
+    path = write(
+        'input: [3, 1000000000]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: "?"}\n'
+    )
+    result = run("solve", path, "--out", "5", "--format", "csv")
+    assert result.exit_code == 0
+    assert result.output.splitlines()[1:] == ["999999996,2x5"]
+    result = run("solve", path)  # any output: a billion of them, refused before trying
+    assert result.exit_code == 2
+    assert "1,000,000,000 output sizes to consider" in result.stderr
     result = run("solve", "--in", "64", "--out", "4", "--kernel", "9" * 30)
     assert result.exit_code == 2 and "beyond any size" in result.stderr
     result = run("mlp", "--inputs", "100000", "--hidden", "100000", "--classes", "2")

@@ -11,7 +11,16 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from convcalc.solve.layer import Range, RangeError, count, problem, solutions
+from convcalc.solve.layer import (
+    Range,
+    RangeError,
+    count,
+    floor_sum,
+    problem,
+    runs,
+    solutions,
+    tally,
+)
 from tests.oracle import out_size
 
 
@@ -125,6 +134,135 @@ def test_given_ranges_exactly(layer, n, m, k, s, p, d, ceil, no_gaps, exact) -> 
     ]
     assert list(solutions(pb)) == expected
     assert count(pb) == len(expected)
+
+
+def _holey(lo: int, gap: int, width: int, more: int) -> tuple[list[int], str]:
+    """Two intervals with a gap between: [lo, lo + width] and, after ``gap``, ``more`` values."""
+    first = list(range(lo, lo + width + 1))
+    second = list(range(first[-1] + gap + 1, first[-1] + gap + 1 + more))
+    text = f"{first[0]}..{first[-1]}" + (f",{second[0]}..{second[-1]}" if second else "")
+    return first + second, text
+
+
+@given(
+    layer=layers,
+    n=st.integers(1, 60),
+    m=st.integers(1, 30),
+    k=st.tuples(st.integers(1, 20), st.integers(1, 12), st.integers(0, 6), st.integers(0, 6)),
+    s=st.tuples(st.integers(1, 8), st.integers(1, 12), st.integers(0, 6), st.integers(0, 6)),
+    p=st.tuples(st.integers(0, 3), st.integers(1, 8), st.integers(0, 3), st.integers(0, 3)),
+    d=st.tuples(st.integers(1, 3), st.integers(1, 6), st.integers(0, 2), st.integers(0, 2)),
+    op=st.tuples(st.integers(0, 2), st.integers(1, 5), st.integers(0, 2), st.integers(0, 3)),
+    ceil=st.booleans(),
+    no_gaps=st.booleans(),
+    exact=st.booleans(),
+)
+def test_ranges_with_holes(layer, n, m, k, s, p, d, op, ceil, no_gaps, exact) -> None:
+    """Ranges with a gap (``1..3,9..12``) prune each loop by intervals: nothing is lost or
+    repeated, listing and counting agree, for large M (the stride walk) as for small."""
+    ceil = ceil and layer in ("maxpool", "avgpool")
+    exact = exact and layer != "conv_transpose"
+    (ks, kt), (ss, st_), (ps, pt) = _holey(*k), _holey(*s), _holey(*p)
+    ds, dt = ((1,), "1") if layer == "avgpool" else _holey(*d)
+    ops, ot = _holey(*op) if layer == "conv_transpose" else ((0,), None)
+    pb = problem(
+        layer,
+        n,
+        m,
+        kernel_size=kt,
+        stride=st_,
+        padding=pt,
+        dilation=dt,
+        output_padding=ot,
+        ceil_mode=ceil,
+        no_gaps=no_gaps,
+        exact=exact,
+    )
+    expected = [
+        sol
+        for sol in brute(layer, n, m, ks, ss, ps, ds, ops, ceil)
+        if (not no_gaps or sol[1] <= sol[3] * (sol[0] - 1) + 1)
+        and (not exact or (n + 2 * sol[2] - sol[3] * (sol[0] - 1) - 1) % sol[1] == 0)
+    ]
+    assert list(solutions(pb)) == expected
+    assert count(pb) == len(expected)
+
+
+@given(n=st.integers(1, 40), m=st.integers(1, 40), a=st.integers(0, 60), b=st.integers(0, 300))
+def test_floor_sum_is_the_sum_it_names(n, m, a, b) -> None:
+    assert floor_sum(n, m, a, b) == sum((a * i + b) // m for i in range(n))
+
+
+# --- hostile sizes: the work follows the answer, not N or the ranges -----------------------
+
+
+@pytest.mark.parametrize("n", [10, 11, 40, 41, 10**15])
+def test_a_huge_input_to_two_is_counted_in_closed_form(n) -> None:
+    """conv N → 2 (defaults): kernel k leaves A = N − k, and strides A//2 < s ≤ A give 2, so
+    the count is Σ_{A=1}^{N−1} ⌈A/2⌉ = ⌊N/2⌋·⌈N/2⌉ (pairs of equal terms, worked by hand)."""
+    pb = problem("conv", n, 2)
+    found = tally(pb, limit=100)
+    assert found.complete
+    assert found.value == (n // 2) * (n - n // 2)
+    if n < 100:
+        assert found.value == len(brute("conv", n, 2, range(1, n + 1), range(1, n + 1), [0], [1]))
+
+
+def test_conv_transpose_counts_per_kernel_not_per_stride() -> None:
+    """N = 2 → M: k + s + op = M with 0 ≤ op < s, so Σ_s min(s, M − s) solutions."""
+    m = 10_000
+    found = tally(problem("conv_transpose", 2, m), limit=20_000)
+    assert found.complete
+    assert found.value == sum(min(s, m - s) for s in range(1, m))
+
+
+def test_exact_counts_in_closed_form() -> None:
+    """N = 10⁶ → 4 exactly: A = N − k must be 3·s with s ≥ 1, so A ∈ {3, 6, …, 999999}."""
+    found = tally(problem("conv", 10**6, 4, exact=True), limit=100)
+    assert found.complete
+    assert found.value == 999_999 // 3
+
+
+@pytest.mark.parametrize(
+    ("layer", "n", "m", "options"),
+    [
+        ("conv", 10**15, 2, {}),
+        ("conv", 64, 4, {"padding": "0..1000000000000"}),
+        ("conv", 64, 4, {"dilation": "1..1000000000000"}),
+        ("conv", 64, 4, {"kernel_size": "3", "dilation": "1..1000000000000"}),
+        ("conv", 10**12, 5 * 10**11, {}),
+        ("conv_transpose", 1, 5, {"stride": "1..1000000000000"}),
+        ("conv_transpose", 2, 10**9, {}),
+        ("maxpool", 10**12, 3, {"ceil_mode": True}),
+        ("avgpool", 10**12, 10**6, {"padding": "0..1000000"}),
+    ],
+)
+def test_hostile_ranges_list_their_first_solutions_at_once(layer, n, m, options) -> None:
+    """The first solutions of a huge search come after a few steps (the search would raise
+    SearchLimit after ``idle_limit`` settings without one), each one checked by the oracle,
+    and the count either finishes or stops with a lower bound, never loops over N."""
+    pb = problem(layer, n, m, **options)
+    first = list(itertools.islice(runs(pb, idle_limit=1_000), 3))
+    assert first
+    for k, p, d, s_lo, s_hi, op in first:
+        for s in {s_lo, s_hi}:
+            assert out_size(layer, n, k, s, p, d, op, pb.ceil_mode) == m
+    found = tally(pb, limit=1_000)
+    assert found.steps <= 1_001 + 1 or found.complete
+    assert found.value >= len(first)
+
+
+def test_a_count_that_stops_says_so(run) -> None:
+    result = run("solve", "--in", "64", "--out", "4", "--padding", "0..1000000000000", "--count")
+    assert result.exit_code == 0
+    assert "at least" in result.output.splitlines()[0]
+    assert "counting stopped after" in result.output
+    flags = ("--count", "--format", "json")
+    result = run("solve", "--in", "64", "--out", "4", "--dilation", "1..1000000000000", *flags)
+    report = json.loads(result.output)
+    assert report["count_complete"] is False and report["count"] > 0
+    result = run("solve", "--in", "64", "--out", "4", *flags)
+    assert json.loads(result.output)["count_complete"] is True
 
 
 def test_the_issue_benchmarks_counts() -> None:

@@ -382,3 +382,89 @@ def test_a_layer_tying_dimensions_together_is_searched_in_full(write) -> None:
     text = 'input: [1, "1..3", 5]\nlayers:\n  - {type: instancenorm}\n'
     result = solve_stack(write(text))
     assert [v for v, _ in result.solutions] == [(1,), (2,), (3,)]
+
+
+@st.composite
+def solvable_layers(draw: Any) -> tuple[list[int], dict[str, Any]]:
+    """One conv or floor-mode pool on a square input, its fields in a random order, some of
+    them unknown ranges (with holes), the rest fixed."""
+    kind = draw(st.sampled_from(["conv", "maxpool", "avgpool"]))
+    rank = draw(st.integers(1, 2))
+    size = draw(st.integers(1, 40))
+    names = ["kernel_size", "stride", "padding"] + ([] if kind == "avgpool" else ["dilation"])
+    names = draw(st.permutations(names))
+    layer: dict[str, Any] = {"type": kind}
+    if kind == "conv":
+        layer["out_channels"] = 3
+    for name in names:
+        lo = 0 if name == "padding" else 1
+        a = draw(st.integers(lo, lo + 6))
+        if draw(st.booleans()):
+            layer[name] = a
+        else:
+            b, gap, more = draw(st.integers(0, 6)), draw(st.integers(1, 4)), draw(st.integers(0, 3))
+            text = f"{a}..{a + b}" + (f",{a + b + gap + 1}..{a + b + gap + 1 + more}")
+            layer[name] = text
+    return [2] + [size] * rank, layer
+
+
+@settings(max_examples=examples(300))
+@given(stack=solvable_layers(), target=st.integers(1, 12))
+def test_a_layer_solved_in_closed_form_equals_brute_force(stack, target, tmp_path_factory) -> None:
+    """A conv or pool whose unknowns are its own kernel, stride, padding and dilation is solved
+    once per output size by the single-layer solver: same solutions, in the unknowns' order."""
+    input_shape, layer = stack
+    assume(any(isinstance(v, str) and k != "type" for k, v in layer.items()))
+    expected = brute(input_shape, [layer], target)
+    path = tmp_path_factory.mktemp("s") / "net.yaml"
+    path.write_text(
+        yaml.safe_dump({"input": input_shape, "layers": [layer]}, sort_keys=False),
+        encoding="utf-8",
+    )
+    result = solve_stack(str(path), (target,))
+    assert [values for values, _ in result.solutions] == expected
+    assert result.count == len(expected)
+
+
+def test_three_question_marks_on_a_square_input(write) -> None:
+    """The defaults of the README for an L×L input (L = 40): kernel 1..L, stride 1..L (P = 0
+    while the padding is "?"), padding 0..(K − 1)//2 with K = L; brute force over them."""
+    path = write(
+        "input: [3, 40, 40]\nlayers:\n"
+        '  - {type: conv, out_channels: 8, stride: "?", kernel_size: "?", padding: "?"}\n'
+    )
+    expected = [
+        (s, k, p)
+        for s in range(1, 41)
+        for k in range(1, 41)
+        for p in range(0, 39 // 2 + 1)
+        if out_size("conv", 40, k, s, p, 1) == 5
+    ]
+    result = solve_stack(path, (5,))
+    assert [v for v, _ in result.solutions] == expected
+    assert result.count == len(expected)
+    assert {shape for _, shape in solve_stack(path, (5,)).solutions} == {(8, 5, 5)}
+
+
+def test_the_closed_form_path_answers_what_trials_would_refuse(write) -> None:
+    """224×224 with three "?" is 5.6 million trials, over the search's million; one problem per
+    output size counts it instead. The count is checked against the single-layer solver's own
+    brute force on one dimension (the same candidate ranges, tried one by one)."""
+    path = write(
+        "input: [3, 224, 224]\nlayers:\n"
+        '  - {type: conv, out_channels: 8, kernel_size: "?", stride: "?", padding: "?"}\n'
+    )
+    result = solve_stack(path, (4,), 3)
+    # (224 + 2p − k) // s + 1 = 4 over k, s in 1..224 and p in 0..111: counted per (p, k), the
+    # strides with ⌊A/4⌋ < s ≤ ⌊A/3⌋ (A = 224 + 2p − k)
+    expected = 0
+    for p in range(112):
+        for k in range(1, 225):
+            a = 224 + 2 * p - k
+            if a >= 0:
+                expected += max(0, min(a // 3, 224) - a // 4)
+    assert result.count == expected
+    first = list(result.solutions)
+    assert len(first) == 3
+    for (k, s, p), shape in first:
+        assert out_size("conv", 224, k, s, p, 1) == 4 and shape == (8, 4, 4)

@@ -10,28 +10,45 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 
-from convcalc.solve.layer import Problem, Run, count, runs
+from convcalc.solve.layer import Problem, Run, Tally, runs, tally
 
 Write = Callable[[str], object]
 CHUNK = 4096
 
 
 def write(out: Write, pb: Problem, fmt: str, *, listing: bool, limit: int | None) -> None:
-    """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing)."""
+    """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing).
+
+    The count comes first (:func:`tally`); where it is complete it also ends the listing, so no
+    search runs on past the last solution. An incomplete count is shown as "at least"."""
+    total = tally(pb)
+    if total.complete and (limit is None or total.value < limit):
+        limit = total.value
     if fmt == "csv":
         if listing:
             write_csv(out, pb, limit)
         else:
-            out(f"{count(pb)}\n")
+            out(f"{total.value}\n" if total.complete else f"at least {total.value}\n")
     elif fmt == "json":
-        write_json(out, pb, count(pb), limit, listing)
+        write_json(out, pb, total, limit, listing)
     else:
-        write_table(out, pb, count(pb), limit, listing)
+        write_table(out, pb, total, limit, listing)
+
+
+def _counted(total: Tally) -> str:
+    return f"{total.value:,}" if total.complete else f"at least {total.value:,}"
+
+
+def _stopped(total: Tally) -> str:
+    steps = f"{total.steps:,}"
+    return f"note: counting stopped after {steps} steps (narrow the ranges for an exact count)\n"
 
 
 def _limited(pb: Problem, limit: int | None) -> Iterator[Run]:
     """The runs, cut so that at most ``limit`` solutions come out."""
     left = limit
+    if left == 0:
+        return
     for run in runs(pb):
         size = run.s_hi - run.s_lo + 1
         if left is not None:
@@ -65,13 +82,14 @@ def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
     write("".join(buffer))
 
 
-def write_json(write: Write, pb: Problem, total: int, limit: int | None, listing: bool) -> None:
+def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listing: bool) -> None:
     head = {
         "layer": pb.layer,
         "in": pb.n,
         "out": pb.m,
         "ceil_mode": pb.ceil_mode,
-        "count": total,
+        "count": total.value,
+        "count_complete": total.complete,
         "bounds": pb.bounds(),
         "notes": list(pb.notes),
     }
@@ -95,15 +113,18 @@ def write_json(write: Write, pb: Problem, total: int, limit: int | None, listing
     write("".join(buffer) + ("\n  ]\n}\n" if not first else "]\n}\n"))
 
 
-def write_table(write: Write, pb: Problem, total: int, limit: int | None, listing: bool) -> None:
+def write_table(write: Write, pb: Problem, total: Tally, limit: int | None, listing: bool) -> None:
     """Solutions grouped by (padding, dilation); one row per kernel with its strides."""
-    shown = total if limit is None else min(total, limit)
-    more = f" (first {shown} shown)" if listing and shown < total else ""
-    plural = "" if total == 1 else "s"
-    write(f"{_title(pb)}: {total:,} solution{plural}{more}\n")
+    more = ""
+    if listing and limit is not None and (limit < total.value or not total.complete):
+        more = f" (first {limit:,} shown)"
+    plural = "" if total.value == 1 and total.complete else "s"
+    write(f"{_title(pb)}: {_counted(total)} solution{plural}{more}\n")
     write("searched: " + " · ".join(f"{k} {v}" for k, v in pb.bounds().items()) + "\n")
     for note in pb.notes:
         write(f"note: {note}\n")
+    if not total.complete:
+        write(_stopped(total))
     if not listing:
         return
     transpose = pb.layer == "conv_transpose"

@@ -12,6 +12,7 @@ This module imports no third-party package: ``convcalc solve`` starts as fast as
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -37,6 +38,16 @@ def is_size(text: str) -> bool:
 
 class RangeError(ConvcalcError):
     """A range flag that cannot be read, or does not apply."""
+
+
+class SearchLimit(ConvcalcError):
+    """A search that would take too long: too many settings examined without a solution."""
+
+
+# how many settings the listing examines in a row without a solution, and how many steps a
+# count may take, before saying so (each is well under a second)
+IDLE_LIMIT = 100_000
+COUNT_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -252,6 +263,116 @@ def problem(
     )
 
 
+# --- where solutions can be ---------------------------------------------------------------
+#
+# Every layer's size rule depends on (k, p, d) only through one number,
+#   E = base + 2p − d·(k − 1):   A = N + 2p − k_eff (base N − 1) for conv and the pools,
+#                                R = M − 1 + 2p − d·(k − 1) (base M − 1) for conv_transpose.
+# The searched strides bound E (a "band"), and the band bounds each loop: dilations, then
+# paddings at a dilation, then kernels at both. The windows may hold settings without a
+# solution (the band is necessary, not sufficient); those are counted by an Idle budget.
+
+
+def _base(pb: Problem) -> int:
+    return pb.m - 1 if pb.layer == "conv_transpose" else pb.n - 1
+
+
+def _band(pb: Problem) -> tuple[int, int]:
+    """[lo, hi] holding E for every solution, from the stride range [s_a, s_b]."""
+    s_a, s_b, m, n = pb.stride.lo, pb.stride.hi, pb.m, pb.n
+    if pb.layer == "conv_transpose":  # R = (N − 1)·s + op, 0 ≤ op < max(s, d)
+        return (n - 1) * s_a, (n - 1) * s_b + max(s_b, pb.dilation.hi) - 1
+    if pb.ceil_mode:  # ⌈A/s⌉ is M or M − 1: s·(M − 2) < A ≤ s·M
+        return (1 - s_b if m == 1 else (m - 2) * s_a + 1), m * s_b
+    return (m - 1) * s_a, m * s_b - 1  # A // s = M − 1
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -(-a // b)
+
+
+def _dilations(pb: Problem) -> Range:
+    """Dilations at which some kernel and padding in range put E in the band."""
+    lo, hi = _band(pb)
+    base, parts = _base(pb), list[tuple[int, int]]()
+    if len(pb.kernel_size.intervals) * len(pb.padding.intervals) > 10_000:
+        return pb.dilation
+    for ka, kb in pb.kernel_size.intervals:
+        for pa, pb_ in pb.padding.intervals:
+            # E falls as d grows: it is largest at (pb_, ka) and smallest at (pa, kb)
+            most, least = base + 2 * pb_, base + 2 * pa
+            if (ka == 1 and most < lo) or (kb == 1 and least > hi):
+                continue  # a 1-wide kernel ignores d: the band is missed at every dilation
+            d_hi = None if ka == 1 else (most - lo) // (ka - 1)
+            d_lo = 1 if kb == 1 else max(1, _ceil_div(least - hi, kb - 1))
+            parts.extend(pb.dilation.within(d_lo, d_hi))
+    return Range.of(parts)
+
+
+def _paddings(pb: Problem, d: int) -> Range:
+    """Paddings at dilation d at which some kernel in range puts E in the band."""
+    lo, hi = _band(pb)
+    base, parts = _base(pb), list[tuple[int, int]]()
+    for ka, kb in pb.kernel_size.intervals:
+        p_lo = max(0, _ceil_div(lo - base + d * (ka - 1), 2))
+        p_hi = (hi - base + d * (kb - 1)) // 2
+        if KINDS[pb.layer].pool:
+            p_hi = min(p_hi, kb // 2)
+        if p_lo <= p_hi:
+            parts.extend(pb.padding.within(p_lo, p_hi))
+    return Range.of(parts)
+
+
+def _kernels(pb: Problem, p: int, d: int) -> Range:
+    """Kernels at (p, d) that put E in the band; pools also need p ≤ k // 2 (k ≥ 2p)."""
+    lo, hi = _band(pb)
+    e = _base(pb) + 2 * p  # E = e − d·(k − 1)
+    k_lo = max(1, _ceil_div(e - hi, d) + 1, 2 * p if KINDS[pb.layer].pool else 1)
+    k_hi = (e - lo) // d + 1
+    return Range(tuple(pb.kernel_size.within(k_lo, k_hi)))
+
+
+class Idle:
+    """Settings examined since the last solution; more than ``limit`` is a SearchLimit."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit, self.steps = limit, 0
+
+    def tick(self) -> None:
+        self.steps += 1
+        if self.steps > self.limit:
+            raise SearchLimit(
+                f"examined {self.limit:,} settings in a row without finding another solution; "
+                "narrow the ranges (--kernel, --stride, --padding, --dilation)"
+            )
+
+
+def _candidate_kernels(pb: Problem, p: int, d: int, idle: Idle) -> Iterator[int]:
+    """The kernels worth trying at (p, d), ascending. Where the strides that can give M are
+    fewer than the kernels (large M), walk the strides instead: for each stride the kernels
+    giving M form one interval (``arith.conv_kernels``), and as the stride falls they rise."""
+    kernels = _kernels(pb, p, d)
+    if not kernels.intervals:
+        return
+    floor_mode = pb.layer != "conv_transpose" and not pb.ceil_mode
+    top = (pb.n - 1 + 2 * p - d * (kernels.lo - 1)) // (pb.m - 1) if pb.m > 1 else 0
+    if not floor_mode or pb.m < 2 or pb.stride.count_within(1, top) >= kernels.size:
+        for k in kernels:
+            idle.tick()
+            yield k
+        return
+    done = 0  # every kernel up to here has been yielded
+    for a, b in reversed(tuple(pb.stride.within(1, top))):
+        for s in range(b, a - 1, -1):
+            idle.tick()
+            found = arith.conv_kernels(pb.n, pb.m, s, p, d)
+            if found is None:
+                continue
+            for lo, hi in kernels.within(max(found[0], done + 1), found[1]):
+                yield from range(lo, hi + 1)
+            done = max(done, found[1])
+
+
 def _stride_intervals(pb: Problem, k: int, p: int, d: int) -> list[arith.Interval]:
     if pb.layer == "conv":
         return arith.conv_strides(pb.n, pb.m, k, p, d)
@@ -260,15 +381,52 @@ def _stride_intervals(pb: Problem, k: int, p: int, d: int) -> list[arith.Interva
     return arith.pool_strides(pb.n, pb.m, k, p, d, pb.ceil_mode)
 
 
-def _kernels(pb: Problem, p: int, d: int) -> Range:
-    """Kernels worth trying at (p, d): pools need p ≤ k // 2 (k ≥ 2p); conv and floor-mode pools
-    need A = N + 2p − k_eff ≥ M − 1, which bounds k from above."""
-    lo, hi = 1, None
-    if KINDS[pb.layer].pool:
-        lo = 2 * p
-    if pb.layer != "conv_transpose" and not pb.ceil_mode:
-        hi = (pb.n + 2 * p - 1 - (pb.m - 1)) // d + 1
-    return Range(tuple(pb.kernel_size.within(lo, hi)))
+def _spans(pb: Problem, k: int, p: int, d: int) -> Iterator[tuple[int, int]]:
+    """The searched strides that solve the problem at (k, p, d), as ascending intervals; for
+    conv_transpose, the strides whose output_padding is also in range. O(1) per interval."""
+    k_eff = arith.effective_kernel(k, d)
+    for lo, hi in _stride_intervals(pb, k, p, d):
+        if pb.no_gaps:
+            hi = k_eff if hi is None else min(hi, k_eff)
+            if lo > hi:
+                continue
+        if pb.exact:
+            found = _exact_stride(pb.n + 2 * p - k_eff, lo, hi, pb.ceil_mode)
+            if found is None:
+                continue
+            lo, hi = found
+        if pb.layer == "conv_transpose":
+            r = arith.conv_transpose_output_padding(pb.n, pb.m, k, 0, p, d)  # op = r − (N−1)·s
+            for s_lo, s_hi in pb.stride.within(lo, hi):
+                yield from _with_output_padding(pb, r, s_lo, s_hi)
+        else:
+            yield from pb.stride.within(lo, hi)
+
+
+def _exact_stride(a: int, lo: int, hi: int | None, ceil: bool) -> tuple[int, int | None] | None:
+    """Strides in [lo, hi] that divide A = N + 2p − k_eff. On one interval the quotient c is
+    fixed (⌊A/s⌋, or ⌈A/s⌉ in ceil mode), so s divides A only as s = A / c; if c = 0, only
+    A = 0 is divisible, and then by every stride."""
+    c = _ceil_div(a, lo) if ceil else a // lo
+    if c == 0:
+        return (lo, hi) if a == 0 else None
+    s = a // c
+    if a % c == 0 and lo <= s and (hi is None or s <= hi):
+        return s, s
+    return None
+
+
+def _with_output_padding(pb: Problem, r: int, s_lo: int, s_hi: int) -> Iterator[tuple[int, int]]:
+    """Strides in [s_lo, s_hi] whose output_padding r − (N − 1)·s is in range."""
+    if pb.n == 1:
+        if r in pb.output_padding:
+            yield s_lo, s_hi
+        return
+    step = pb.n - 1  # op falls as s rises: walk the output_padding intervals downwards
+    for oa, ob in reversed(pb.output_padding.intervals):
+        lo, hi = max(s_lo, _ceil_div(r - ob, step)), min(s_hi, (r - oa) // step)
+        if lo <= hi:
+            yield lo, hi
 
 
 class Run(NamedTuple):
@@ -282,32 +440,28 @@ class Run(NamedTuple):
     output_padding: int
 
 
-def runs(pb: Problem) -> Iterator[Run]:
+def runs(pb: Problem, *, idle_limit: int | None = None) -> Iterator[Run]:
     """Solutions in runs of consecutive strides: (kernel_size, padding, dilation, s_lo, s_hi,
     output_padding), in the order of :func:`solutions` (for conv_transpose each run is one
-    stride; output_padding is 0 for the other layers)."""
+    stride; output_padding is 0 for the other layers).
+
+    The work between two runs is bounded: more than ``idle_limit`` (default
+    :data:`IDLE_LIMIT`) settings examined without a solution raise :class:`SearchLimit`."""
+    idle = Idle(IDLE_LIMIT if idle_limit is None else idle_limit)
     transpose = pb.layer == "conv_transpose"
-    strides = pb.stride
-    for d in pb.dilation:
-        for p in pb.padding:
-            for k in _kernels(pb, p, d):
-                k_eff = arith.effective_kernel(k, d)
-                for lo, hi in _stride_intervals(pb, k, p, d):
-                    if pb.no_gaps:
-                        hi = k_eff if hi is None else min(hi, k_eff)
-                    for s_lo, s_hi in strides.within(lo, hi):
-                        if transpose:
-                            for s in range(s_lo, s_hi + 1):
-                                op = arith.conv_transpose_output_padding(pb.n, pb.m, k, s, p, d)
-                                if op in pb.output_padding:
-                                    yield Run(k, p, d, s, s, op)
-                        elif pb.exact:
-                            a = pb.n + 2 * p - k_eff
-                            for s in range(s_lo, s_hi + 1):
-                                if a % s == 0:
-                                    yield Run(k, p, d, s, s, 0)
-                        else:
-                            yield Run(k, p, d, s_lo, s_hi, 0)
+    for d in _dilations(pb):
+        idle.tick()
+        for p in _paddings(pb, d):
+            idle.tick()
+            for k in _candidate_kernels(pb, p, d, idle):
+                r = arith.conv_transpose_output_padding(pb.n, pb.m, k, 0, p, d)
+                for s_lo, s_hi in _spans(pb, k, p, d):
+                    idle.steps = 0
+                    if transpose:
+                        for s in range(s_lo, s_hi + 1):
+                            yield Run(k, p, d, s, s, r - (pb.n - 1) * s)
+                    else:
+                        yield Run(k, p, d, s_lo, s_hi, 0)
 
 
 def solutions(pb: Problem) -> Iterator[tuple[int, ...]]:
@@ -322,27 +476,139 @@ def solutions(pb: Problem) -> Iterator[tuple[int, ...]]:
             yield (k, s, p, d)
 
 
-def count(pb: Problem) -> int:
-    """The number of solutions, without generating them where the arithmetic allows.
+# --- counting ------------------------------------------------------------------------------
 
-    For conv and floor-mode pools with M ≥ 2, the loop runs over strides instead of kernels:
-    for each (d, p, s) the kernels that give M form one interval (``arith.conv_kernels``),
-    counted in O(1).
+
+class Tally(NamedTuple):
+    """A count, and whether it is complete (else it is a lower bound: counting stopped after
+    ``steps`` steps)."""
+
+    value: int
+    complete: bool
+    steps: int
+
+
+def count(pb: Problem) -> int:
+    """The number of solutions; :class:`SearchLimit` if it cannot be counted within
+    :data:`COUNT_LIMIT` steps (see :func:`tally` for a lower bound instead)."""
+    found = tally(pb)
+    if not found.complete:
+        raise SearchLimit(
+            f"more than {found.value:,} solutions: counting stopped after {found.steps:,} steps"
+        )
+    return found.value
+
+
+def tally(pb: Problem, limit: int | None = None) -> Tally:
+    """Count the solutions in at most ``limit`` steps (default :data:`COUNT_LIMIT`).
+
+    A step is one (dilation, padding), one interval pair summed in closed form, or one kernel
+    where no closed form is used. Conv and floor-mode pools sum each kernel interval × stride
+    interval with :func:`floor_sum` (plain) or an arithmetic progression (``exact``); ceil mode,
+    ``no_gaps`` and conv_transpose add O(1) per kernel from :func:`_spans`.
     """
-    if pb.layer == "conv_transpose" or pb.ceil_mode or pb.exact or pb.m < 2:
-        return sum(run.s_hi - run.s_lo + 1 for run in runs(pb))
-    total = 0
-    for d in pb.dilation:
-        for p in pb.padding:
+    limit = COUNT_LIMIT if limit is None else limit
+    closed = pb.layer != "conv_transpose" and not pb.ceil_mode and not pb.no_gaps
+    total = steps = 0
+    for d in _dilations(pb):
+        for p in _paddings(pb, d):
+            steps += 1
             kernels = _kernels(pb, p, d)
-            top = (pb.n + 2 * p - 1) // (pb.m - 1)  # s ≤ A / (M − 1) ≤ (N + 2p − 1) / (M − 1)
-            for s_lo, s_hi in pb.stride.within(1, top):
-                for s in range(s_lo, s_hi + 1):
-                    found = arith.conv_kernels(pb.n, pb.m, s, p, d)
-                    if found is None:
-                        continue
-                    k_lo, k_hi = found
-                    if pb.no_gaps:  # s ≤ k_eff = d·(k − 1) + 1
-                        k_lo = max(k_lo, -(-(s - 1) // d) + 1)
-                    total += kernels.count_within(k_lo, k_hi)
-    return total
+            if closed:
+                for ka, kb in kernels.intervals:
+                    for sa, sb in pb.stride.intervals:
+                        steps += 1
+                        total += _closed_count(pb, ka, kb, sa, sb, p, d)
+            else:
+                for ka, kb in kernels.intervals:
+                    for k in range(ka, kb + 1):
+                        steps += 1
+                        total += sum(hi - lo + 1 for lo, hi in _spans(pb, k, p, d))
+                        if steps > limit:
+                            return Tally(total, False, steps)
+            if steps > limit:
+                return Tally(total, False, steps)
+    return Tally(total, True, steps)
+
+
+def _closed_count(pb: Problem, ka: int, kb: int, sa: int, sb: int, p: int, d: int) -> int:
+    """Solutions with k in [ka, kb] and s in [sa, sb] for conv and floor-mode pools (whose
+    kernel window already holds p ≤ k // 2).
+
+    With A = B − d·(k − 1), B = N − 1 + 2p and q = M − 1, stride s gives M when
+    A // (q + 1) < s ≤ A // q (q = 0: s > A). For A in [q·sa, (q + 1)·sb − 1] the kernel's
+    count is U − L + 1 with U = min(A // q, sb) and L = max(A // (q + 1) + 1, sa); outside, 0.
+    """
+    q, b = pb.m - 1, pb.n - 1 + 2 * p
+    k1, k2 = _kernels_giving(b, d, max(q * sa, 0), (q + 1) * sb - 1, ka, kb)
+    if k1 > k2:
+        return 0
+    if pb.exact:
+        return _exact_count(b, d, q, k1, k2, sa, sb)
+    # U: sb where A ≥ q·sb (always when q = 0), else A // q
+    upper = _sum_capped(b, d, k1, k2, q * sb, sb, q)
+    # L − 1: sa − 1 where A ≤ (q + 1)·sa − 1, else A // (q + 1)
+    a_small = _kernels_giving(b, d, 0, (q + 1) * sa - 1, k1, k2)
+    n_small = max(0, a_small[1] - a_small[0] + 1)
+    big = _kernels_giving(b, d, (q + 1) * sa, None, k1, k2)
+    lower = n_small * (sa - 1) + _sum_floor(b, d, big[0], big[1], q + 1)
+    return upper - lower
+
+
+def _kernels_giving(
+    b: int, d: int, a_lo: int, a_hi: int | None, k1: int, k2: int
+) -> tuple[int, int]:
+    """The kernels in [k1, k2] with a_lo ≤ A = b − d·(k − 1) ≤ a_hi (maybe empty: lo > hi)."""
+    lo = k1 if a_hi is None else max(k1, _ceil_div(b - a_hi, d) + 1)
+    return lo, min(k2, (b - a_lo) // d + 1)
+
+
+def _sum_capped(b: int, d: int, k1: int, k2: int, at: int, cap: int, q: int) -> int:
+    """Σ over k in [k1, k2] of (cap if A ≥ at else A // q)."""
+    capped = _kernels_giving(b, d, at, None, k1, k2)
+    rest = _kernels_giving(b, d, 0, at - 1, k1, k2)
+    n_capped = max(0, capped[1] - capped[0] + 1)
+    return n_capped * cap + (_sum_floor(b, d, rest[0], rest[1], q) if q > 0 else 0)
+
+
+def _sum_floor(b: int, d: int, k1: int, k2: int, m: int) -> int:
+    """Σ over k in [k1, k2] of (b − d·(k − 1)) // m, for A ≥ 0 throughout."""
+    if k1 > k2:
+        return 0
+    # in reverse, i = k2 − k: A = (b − d·(k2 − 1)) + d·i
+    return floor_sum(k2 - k1 + 1, m, d, b - d * (k2 - 1))
+
+
+def floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """Σ_{i=0}^{n−1} ⌊(a·i + b) / m⌋ for n, m ≥ 1 and a, b ≥ 0, in O(log m) steps
+    (the Euclid-like reduction of the AtCoder Library's ``floor_sum``)."""
+    total = 0
+    while True:
+        if a >= m:
+            total += n * (n - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b = divmod(y_max, m)
+        m, a = a, m
+
+
+def _exact_count(b: int, d: int, q: int, k1: int, k2: int, sa: int, sb: int) -> int:
+    """Exact solutions (A = q·s) with k in [k1, k2] and s in [sa, sb]: the strides with
+    q·s in [A(k2), A(k1)] and q·s ≡ b (mod d), an arithmetic progression (q = 0: A = 0 and
+    every stride)."""
+    a_lo, a_hi = b - d * (k2 - 1), b - d * (k1 - 1)
+    if q == 0:
+        return (sb - sa + 1) if a_lo <= 0 <= a_hi and b % d == 0 else 0
+    lo, hi = max(sa, _ceil_div(a_lo, q)), min(sb, a_hi // q)
+    g = math.gcd(q, d)
+    if lo > hi or b % g:
+        return 0
+    step = d // g
+    first = (b // g) * pow(q // g, -1, step) % step if step > 1 else 0  # q·s ≡ b (mod d)
+    start = lo + (first - lo) % step
+    return 0 if start > hi else (hi - start) // step + 1

@@ -17,17 +17,18 @@ in one dimension answers every dimension, and the solutions are the product of t
 
 from __future__ import annotations
 
+import heapq
 import itertools
 import json
 import math
 import re
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from convcalc.analysis import output_shape
 from convcalc.errors import ConvcalcError, SpecError, format_path
-from convcalc.solve.layer import RANGE, Range, RangeError, is_size
+from convcalc.solve.layer import RANGE, Problem, Range, RangeError, is_size, problem, tally
 from convcalc.spec.document import Document
 from convcalc.spec.layers import Layer
 from convcalc.spec.registry import KINDS, block_class
@@ -376,7 +377,87 @@ def _separable_search(
 # --- the general search ----------------------------------------------------------------------
 
 
-Move = tuple[tuple[int, ...], Shape]  # the values of a step's unknowns, and where they lead
+SOLVED = ("kernel_size", "stride", "padding", "dilation")  # a single-layer solution's order
+
+
+@dataclass(frozen=True)
+class _Solved:
+    """The values of one layer's unknowns that take size N to M, as a single-layer problem:
+    counted in closed form, listed only when a path through it is."""
+
+    problem: Problem
+    picks: tuple[int, ...]  # for each unknown, its place in a solution (k, s, p, d)
+    size: int
+
+    def values(self) -> Iterator[tuple[int, ...]]:
+        """The values in the unknowns' order, sorted: the unknowns are fixed one at a time,
+        each value kept only if the rest still has a solution (a closed-form count), and the
+        last one read from the problem's own solutions."""
+        names = [SOLVED[j] for j in self.picks]
+        last = self.picks[-1]
+        stack: list[tuple[Problem, tuple[int, ...], Iterator[int]]] = []
+        stack.append((self.problem, (), iter(getattr(self.problem, names[0]))))
+        while stack:
+            pb, chosen, values = stack[-1]
+            depth = len(chosen)
+            if depth == len(names) - 1:
+                stack.pop()
+                yield from ((*chosen, solution[last]) for solution in pb.solutions())
+                continue
+            value = next(values, None)
+            if value is None:
+                stack.pop()
+                continue
+            change: dict[str, Any] = {names[depth]: Range.span(value, value)}
+            fixed = replace(pb, **change)
+            if tally(fixed).value:
+                following = iter(getattr(fixed, names[depth + 1]))
+                stack.append((fixed, (*chosen, value), following))
+
+
+# the values of a step's unknowns (or all of them that lead to one shape), and where they lead
+Move = tuple[tuple[int, ...] | _Solved, Shape]
+
+
+def _weight(values: tuple[int, ...] | _Solved) -> int:
+    return values.size if isinstance(values, _Solved) else 1
+
+
+def _expanded(moves: list[Move]) -> Iterator[tuple[tuple[int, ...], Shape]]:
+    for values, out in moves:
+        if isinstance(values, _Solved):
+            yield from ((v, out) for v in values.values())
+        else:
+            yield values, out
+
+
+def _solvable(layer: Layer, unknowns: list[Unknown], shape: Shape) -> bool:
+    """Whether a top-level layer's trials can be replaced by single-layer problems: a conv
+    (zero padding) or a floor-mode pool, whose unknowns are among its own kernel, stride,
+    padding and dilation, each one value for every dimension, on an input whose spatial sizes
+    are equal and with every written value the same in every dimension."""
+    if layer.type not in ("conv", "maxpool", "avgpool") or len(shape) < 2:
+        return False
+    if len(set(shape[1:])) != 1 or (layer.type == "avgpool" and len(shape) == 4):
+        return False
+    if getattr(layer, "ceil_mode", False) or getattr(layer, "padding_mode", "zeros") != "zeros":
+        return False
+    for u in unknowns:
+        if len(u.keys) != 2 or u.field not in SOLVED or (u.dim is not None and len(shape) > 2):
+            return False
+    fields = {u.field for u in unknowns}
+    for name in SOLVED:
+        if name in fields or not hasattr(layer, name):
+            continue
+        value = getattr(layer, name)
+        if (
+            not isinstance(value, int | tuple)
+            or len(set(value if isinstance(value, tuple) else (value,))) != 1
+        ):
+            return (
+                False  # a pool's stride None (the kernel), padding "same", or per-dimension values
+            )
+    return True
 
 
 class _Search:
@@ -434,6 +515,11 @@ class _Search:
             if out is not None:
                 yield (), out
             return
+        if _solvable(layer, unknowns, shape):
+            last = i == len(self.spec.layers) - 1
+            wanted = None if not last or self.goal.spatial is None else set(self.goal.spatial)
+            yield from self._solved_moves(layer, unknowns, shape, wanted)
+            return
         leaves = {u.keys: _layer_at(self.spec, u.keys) for u in unknowns}
         choices = [
             _candidates(leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape)
@@ -452,6 +538,62 @@ class _Search:
             out = output_shape([layer], shape, swap, self.memo)  # the block's other layers: memo
             if out is not None:
                 yield values, out
+
+    def _solved_moves(
+        self, layer: Layer, unknowns: list[Unknown], shape: Shape, wanted: set[int] | None
+    ) -> Iterator[Move]:
+        """The moves of a layer that :func:`_solvable` accepts: for each output size M (only
+        the target's, for the last layer: ``wanted``), the single-layer problem N → M over the
+        same candidate ranges, counted in closed form and listed only if a path uses it."""
+        ranges: dict[str, Range] = {}
+        for name in SOLVED:
+            mine = [u for u in unknowns if u.field == name]
+            if mine:
+                ranges[name] = _candidate_range(layer, unknowns, mine[0], shape)
+                if mine[0].values is None and ranges[name].intervals:
+                    lo, hi = self.tried.get(mine[0].label, (ranges[name].lo, ranges[name].hi))
+                    self.tried[mine[0].label] = (min(lo, ranges[name].lo), max(hi, ranges[name].hi))
+            elif hasattr(layer, name):
+                value = getattr(layer, name)
+                value = value[0] if isinstance(value, tuple) else value
+                ranges[name] = Range.span(value, value)
+        if not all(r.intervals for r in ranges.values()):
+            return
+        picks = tuple(SOLVED.index(u.field) for u in unknowns)
+        n = shape[1]
+        sizes = range(1, n + 2 * ranges["padding"].hi + 1)  # k = 1, s = 1 gives the most
+        if wanted is not None:  # a square output: one size in every dimension
+            sizes = range(0) if len(wanted) > 1 else range(min(wanted), min(wanted) + 1)
+        if len(sizes) > MAX_STEPS:
+            raise ConvcalcError(
+                f"{unknowns[0].label}: {len(sizes):,} output sizes to consider, more than the "
+                f"search's {MAX_STEPS:,} trials: narrow the ranges"
+            )
+        base = problem(
+            layer.type,
+            n,
+            1,
+            kernel_size=str(ranges["kernel_size"]),
+            stride=str(ranges["stride"]),
+            padding=str(ranges["padding"]),
+            dilation=str(ranges["dilation"]) if "dilation" in ranges else None,
+        )
+        for m in sizes:
+            self._count_step()
+            pb = replace(base, m=m)
+            found = tally(pb)
+            if not found.complete:
+                raise ConvcalcError(
+                    f"{unknowns[0].label}: counting the solutions for output size {m} stopped "
+                    f"after {found.steps:,} steps: narrow the ranges"
+                )
+            if found.value == 0:
+                continue
+            first = next(pb.solutions())
+            trial = _assign(layer, [(u, first[j]) for u, j in zip(unknowns, picks, strict=True)])
+            out = output_shape([layer], shape, {id(layer): trial}, self.memo)
+            if out is not None:  # else refused whatever the sizes (channels, groups)
+                yield _Solved(pb, picks, found.value), out
 
     def backward(self) -> None:
         final = {s for s in self.last if self.goal.accepts(s)}
@@ -472,7 +614,10 @@ class _Search:
     def count(self) -> int:
         ways: dict[Shape, int] = {s: 1 for s in self.good[-1]}
         for i in range(len(self.edges) - 1, -1, -1):
-            ways = {s: sum(ways.get(out, 0) for _, out in self.edges[i][s]) for s in self.good[i]}
+            ways = {
+                s: sum(ways.get(out, 0) * _weight(v) for v, out in self.edges[i][s])
+                for s in self.good[i]
+            }
         return ways.get((), 0)
 
     def paths(self) -> Iterator[tuple[tuple[int, ...], Shape]]:
@@ -480,15 +625,26 @@ class _Search:
         if () not in self.good[0]:
             return
         n = len(self.edges)
-        stack: list[tuple[int, Shape, tuple[int, ...]]] = [(0, (), ())]
-        while stack:
-            i, shape, chosen = stack.pop()
-            if i == n:
-                yield chosen, shape
-                continue
+
+        def moves(i: int, shape: Shape) -> Iterator[tuple[tuple[int, ...], Shape]]:
             nxt = self.good[i + 1]
-            moves = [(v, out) for v, out in self.edges[i][shape] if out in nxt]
-            stack.extend((i + 1, out, chosen + v) for v, out in reversed(moves))
+            kept = [(v, out) for v, out in self.edges[i][shape] if out in nxt]
+            if not any(isinstance(v, _Solved) for v, _ in kept):
+                return iter(kept)  # type: ignore[arg-type]  # plain values, in order
+            # several problems (one per output size), each listing in order: merge them
+            return heapq.merge(*(_expanded([move]) for move in kept))
+
+        stack: list[tuple[int, tuple[int, ...], Iterator[tuple[tuple[int, ...], Shape]]]]
+        stack = [(0, (), moves(0, ()))]
+        while stack:
+            i, chosen, pending = stack[-1]
+            move = next(pending, None)
+            if move is None:
+                stack.pop()
+            elif i + 1 == n:
+                yield chosen + move[0], move[1]
+            else:
+                stack.append((i + 1, chosen + move[0], moves(i + 1, move[1])))
 
 
 def _assign(layer: Layer, chosen: list[tuple[Unknown, int]]) -> Layer:
@@ -530,13 +686,18 @@ def _listed(values: Range | range, u: Unknown) -> list[int]:
 
 
 def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> list[int]:
+    """The values to try, as a list (see :func:`_candidate_range`)."""
+    return _listed(_candidate_range(layer, unknowns, u, shape), u)
+
+
+def _candidate_range(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> Range:
     """The values to try: the written range, or the default for this input (the README's
     default ranges).
 
     ``shape`` is the input of the top-level layer the unknown is in: for a layer inside a block,
     the block's input stands for the layer's own."""
     if u.values is not None:
-        return _listed(u.values, u)
+        return u.values
     spatial = shape[1:]
     size = spatial[u.dim] if u.dim is not None and u.dim < len(spatial) else max(spatial or (1,))
 
@@ -546,15 +707,15 @@ def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape)
 
     pad = known("padding", 0)
     if u.field in ("kernel_size", "stride"):
-        return _listed(range(1, size + 2 * pad + 1), u)
+        return Range.span(1, size + 2 * pad)
     if u.field == "padding":
         kernel = known("kernel_size", size)
         if KINDS[layer.type].pool:
-            return _listed(range(0, kernel // 2 + 1), u)
-        return _listed(range(0, known("dilation", 1) * (kernel - 1) // 2 + 1), u)
+            return Range.span(0, kernel // 2)
+        return Range.span(0, known("dilation", 1) * (kernel - 1) // 2)
     if u.field == "dilation":
-        return _listed(range(1, max(1, size + 2 * pad - 1) + 1), u)
-    return _listed(range(0, max(known("stride", size), known("dilation", 1))), u)  # output_padding
+        return Range.span(1, max(1, size + 2 * pad - 1))
+    return Range.span(0, max(known("stride", size), known("dilation", 1)) - 1)  # output_padding
 
 
 def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: bool) -> None:

@@ -12,12 +12,22 @@ the layer (or, for an empty dimension, where convcalc does: see docs/size-rules.
 function answers "which strides give output ``M``?" in O(1), as intervals
 ``(lo, hi)`` with ``hi = None`` for "and every larger stride".
 
-This module imports nothing but :mod:`math`, so that ``convcalc solve`` starts fast.
+Next to each forward rule, its derivation: the same rule built as a :class:`~convcalc.expr.Expr`
+from the same arguments (plus the name of the dimension), which ``--explain`` renders with its
+numbers. :data:`DERIVATIONS` maps each rule to its derivation; the tests check that every
+derivation evaluates to its rule's value.
+
+This module imports nothing but :mod:`math` and :mod:`convcalc.expr`, so that ``convcalc solve``
+starts fast.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
+from typing import Any, NamedTuple
+
+from convcalc.expr import Expr, ceil, floor, sym
 
 Interval = tuple[int, int | None]
 
@@ -39,6 +49,24 @@ def effective_kernel(k: int, d: int) -> int:
     return d * (k - 1) + 1
 
 
+class Derived(NamedTuple):
+    """A rule's derivation: the expression of the output size, and a sentence on anything the
+    expression does not show (which side gets the odd padding, a dropped last window)."""
+
+    expr: Expr
+    note: str = ""
+    quantity: str = ""  # what the expression counts, where the caller cannot tell
+
+
+def _in(name: str, length: int) -> Expr:
+    """The input size of dimension ``name`` (H, W, L…): ``H_in``."""
+    return sym(f"{name}_in", length, f"{name}_{{\\mathrm{{in}}}}")
+
+
+def _ksd(k: int, s: int, p: int, d: int) -> tuple[Expr, Expr, Expr, Expr]:
+    return sym("k", k), sym("s", s), sym("p", p), sym("d", d)
+
+
 # --- forward -------------------------------------------------------------------------------
 
 
@@ -49,6 +77,24 @@ def conv_out(length: int, k: int, s: int, p: int, d: int) -> int:
         what = f"kernel {k}" if d == 1 else f"dilated kernel {k_eff} (kernel {k}, dilation {d})"
         return _refuse(f"{what} is larger than the padded input {length + 2 * p}", "kernel_size")
     return (length + 2 * p - k_eff) // s + 1
+
+
+def conv_out_derived(name: str, length: int, k: int, s: int, p: int, d: int) -> Derived:
+    k_, s_, p_, d_ = _ksd(k, s, p, d)
+    return Derived(floor(_in(name, length) + 2 * p_ - d_ * (k_ - 1) - 1, s_) + 1)
+
+
+def conv_same_out(length: int, k: int, d: int) -> int:
+    """padding='same' (stride 1): the output is the input, whatever the kernel."""
+    return length
+
+
+def conv_same_out_derived(name: str, length: int, k: int, d: int) -> Derived:
+    left, right = conv_same_padding(k, d)
+    k_, d_ = sym("k", k), sym("d", d)
+    expr = _in(name, length) + sym("p_left", left) + sym("p_right", right) - d_ * (k_ - 1)
+    note = f"padding 'same' pads d·(k − 1) = {left + right} in all: {left} before, {right} after"
+    return Derived(expr, note + (" (the odd one after)" if left != right else ""))
 
 
 def conv_same_padding(k: int, d: int) -> tuple[int, int]:
@@ -73,6 +119,14 @@ def conv_transpose_out(length: int, k: int, s: int, p: int, d: int, op: int) -> 
     return out
 
 
+def conv_transpose_out_derived(
+    name: str, length: int, k: int, s: int, p: int, d: int, op: int
+) -> Derived:
+    k_, s_, p_, d_ = _ksd(k, s, p, d)
+    op_ = sym("output_padding", op, "\\mathit{op}")
+    return Derived((_in(name, length) - 1) * s_ - 2 * p_ + d_ * (k_ - 1) + op_ + 1)
+
+
 def pool_out(length: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> int:
     """out = (L + 2p − k_eff + (s − 1 if ceil_mode else 0)) // s + 1.
 
@@ -93,6 +147,26 @@ def pool_out(length: int, k: int, s: int, p: int, d: int, ceil_mode: bool) -> in
     return out
 
 
+def pool_out_derived(
+    name: str, length: int, k: int, s: int, p: int, d: int, ceil_mode: bool
+) -> Derived:
+    k_, s_, p_, d_ = _ksd(k, s, p, d)
+    span = _in(name, length) + 2 * p_ - d_ * (k_ - 1) - 1
+    if not ceil_mode:
+        return Derived(floor(span, s_) + 1)
+    expr = ceil(span, s_) + 1
+    out = int(expr.evaluate())
+    if (out - 1) * s < length + p:
+        return Derived(
+            expr, "ceil_mode: the last window starts inside the input or its left padding"
+        )
+    note = (
+        f"ceil_mode: the last window would start at (out − 1)·s = {(out - 1) * s} ≥ "
+        f"{name}_in + p = {length + p}, in the right padding, so it is dropped (− 1)"
+    )
+    return Derived(expr - 1, note)
+
+
 def avgpool3d_check(length: int, k: int) -> None:
     """3-D average pooling also refuses an unpadded input smaller than the kernel."""
     if length < k:
@@ -107,6 +181,12 @@ def adaptive_out(length: int, size: int | None) -> int:
     return length if size is None else size
 
 
+def adaptive_out_derived(name: str, length: int, size: int | None) -> Derived:
+    if size is None:
+        return Derived(_in(name, length), "output_size null keeps the input size")
+    return Derived(sym("output_size", size, "\\mathit{output\\_size}"), "the size asked for")
+
+
 def upsample_out(length: int, scale: float) -> int:
     """out = floor(L · scale), in double precision as PyTorch computes it (100 × 0.29 → 28);
     refused when it is 0."""
@@ -114,6 +194,14 @@ def upsample_out(length: int, scale: float) -> int:
     if out <= 0:
         return _refuse(f"the output size would be {out}", "scale_factor")
     return out
+
+
+def upsample_out_derived(name: str, length: int, scale: float) -> Derived:
+    expr = floor(_in(name, length) * sym("scale", float(scale)))
+    exact = float(length) * scale
+    if exact.is_integer():
+        return Derived(expr)
+    return Derived(expr, "in double precision, as PyTorch computes it")
 
 
 def pad_out(length: int, a: int, b: int, mode: str) -> int:
@@ -146,6 +234,11 @@ def pad_out(length: int, a: int, b: int, mode: str) -> int:
     return out
 
 
+def pad_out_derived(name: str, length: int, a: int, b: int, mode: str) -> Derived:
+    note = "negative padding crops" if min(a, b) < 0 else ""
+    return Derived(_in(name, length) + sym("before", a) + sym("after", b), note)
+
+
 def _circular_fits(length: int, a: int, b: int) -> bool:
     """PyTorch's circular padding copies the kept input into place, then each wrapped side from
     the output itself, as slices (Python's rules: a negative start counts from the end); each
@@ -165,6 +258,23 @@ def _circular_fits(length: int, a: int, b: int) -> bool:
 
 def _refuse(message: str, field: str | None) -> int:
     raise Refusal(message, field)
+
+
+# each forward rule and its derivation (see Derived)
+DERIVATIONS: dict[Callable[..., int], Callable[..., Derived]] = {
+    conv_out: conv_out_derived,
+    conv_same_out: conv_same_out_derived,
+    conv_transpose_out: conv_transpose_out_derived,
+    pool_out: pool_out_derived,
+    adaptive_out: adaptive_out_derived,
+    upsample_out: upsample_out_derived,
+    pad_out: pad_out_derived,
+}
+
+
+def derive(rule: Callable[..., int], name: str, args: tuple[Any, ...]) -> Derived:
+    """The derivation of ``rule(*args)`` in the dimension called ``name``."""
+    return DERIVATIONS[rule](name, *args)
 
 
 # --- inverse: which strides give M? --------------------------------------------------------

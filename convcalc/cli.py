@@ -23,7 +23,7 @@ from convcalc.errors import ConvcalcError
 from convcalc.memory import DTYPES
 from convcalc.spec.registry import SOLVABLE
 
-FORMATS = ["table", "json", "markdown"]
+FORMATS = ["table", "json", "markdown", "latex"]
 MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at most
 
 
@@ -81,6 +81,12 @@ def cli() -> None:
     help="Whose rules count the multiply-adds.",
 )
 @click.option("--rf", is_flag=True, help="Show each layer's receptive field: size, jump, start.")
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="Work out every number: each formula with its numbers (--format table for text, "
+    "markdown, or latex for a document).",
+)
 def shape(
     specs: tuple[str, ...],
     fmt: str,
@@ -89,6 +95,7 @@ def shape(
     dtype: str,
     convention: str,
     rf: bool,
+    explain: bool,
 ) -> None:
     """Output shape and parameters of every layer of each SPEC.
 
@@ -96,6 +103,15 @@ def shape(
     """
     from convcalc import render
     from convcalc.analysis import Costing, summarise
+
+    if fmt == "latex" and not explain:
+        raise Failure(
+            "--format latex is for --explain; the table's forms are table, json, markdown"
+        )
+    if explain and fmt == "json":
+        raise Failure("--explain writes text (--format table), markdown or latex, not json")
+    if explain and rf:
+        raise Failure("--explain and --rf: give one (receptive fields have their own columns)")
 
     costing = Costing(batch, dtype, convention)
     results: list[Any] = []
@@ -112,6 +128,13 @@ def shape(
             continue
         if fmt == "json":
             results.append(summary.to_dict(costing))
+            continue
+        if explain:
+            from convcalc import explain as explaining
+
+            sections = explaining.explain(summary, depth)
+            form = {"table": "text", "markdown": "markdown", "latex": "latex"}[fmt]
+            texts.append(explaining.render(summary, sections, form).rstrip("\n"))
             continue
         formatter = render.table if fmt == "table" else render.markdown
         texts.append(formatter(summary, depth, costing, rf))

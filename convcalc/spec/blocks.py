@@ -10,7 +10,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from convcalc.arith import Refusal, conv_out
+from convcalc.arith import Derived, Refusal, conv_out
+from convcalc.expr import Expr, lift
 from convcalc.spec.fields import PositiveInt
 from convcalc.spec.layers import Layer
 from convcalc.spec.step import Shape, shape_text
@@ -60,6 +61,11 @@ class Block(Layer):
         """The block's output from its input ``shape`` and each path's output."""
         return outputs[-1][1] if outputs else shape
 
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        """How :meth:`merge` reached its output, for explanations: None when the output is
+        simply the last layer's."""
+        return None
+
 
 class Sequential(Block):
     type: Literal["sequential"]
@@ -98,6 +104,20 @@ class Residual(Block):
                 f"must be equal to be added{_shortcut_hint(shape, body)}"
             )
         return body
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        (_, body), (path, short) = outputs
+        what = "the input itself (identity)" if not path.layers else shape_text(short)
+        note = f"body {shape_text(body)} + shortcut {what}: added element-wise"
+        return Derived(_number(body), note, "values")
+
+
+def _number(shape: Shape) -> Expr:
+    """The number of values of a shape, as a product: 64·56·56."""
+    expr = lift(shape[0])
+    for n in shape[1:]:
+        expr = expr * n
+    return expr
 
 
 def _shortcut_hint(x: Shape, body: Shape) -> str:
@@ -139,6 +159,13 @@ class Concat(Block):
                 )
         return (sum(out[0] for _, out in outputs), *first[1:])
 
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        expr = lift(outputs[0][1][0])
+        for _, out in outputs[1:]:
+            expr = expr + out[0]
+        sizes = ", ".join(shape_text(out) for _, out in outputs)
+        return Derived(expr, f"the branches' channels ({sizes}), joined", "C")
+
     def describe(self, shape: Shape) -> str:
         return f"concat {len(self.branches)} branches"
 
@@ -161,3 +188,8 @@ class Scale(Block):
                 f"{shape_text(shape)}: each dimension must equal the input's or be 1"
             )
         return shape
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        ((_, gate),) = outputs
+        note = f"the input {shape_text(shape)} times the body's {shape_text(gate)}, broadcast"
+        return Derived(_number(shape), note, "values")

@@ -36,7 +36,7 @@ from convcalc.spec.fields import (
     Text,
     TorchDtype,
 )
-from convcalc.spec.step import Shape, Step, Tensors, Window, elementwise
+from convcalc.spec.step import Applied, Shape, Step, Tensors, Window, elementwise
 
 # --- helpers shared by the layers ----------------------------------------------------------
 
@@ -81,6 +81,12 @@ def each_dim(rule: Any, *columns: tuple[Any, ...]) -> Shape:
             suffix = f" (dimension {i + 1})" if len(columns[0]) > 1 else ""
             raise Refusal(exc.message + suffix, exc.field) from None
     return tuple(out)
+
+
+def sized(rule: Any, *columns: tuple[Any, ...]) -> tuple[Shape, tuple[Applied, ...]]:
+    """:func:`each_dim`'s sizes, and the rule applied in each dimension (for explanations)."""
+    out = each_dim(rule, *columns)
+    return out, tuple(Applied(rule, args) for args in zip(*columns, strict=True))
 
 
 def label(value: tuple[Any, ...], *, every: bool = False) -> str:
@@ -209,15 +215,15 @@ class Conv(_Convolution):
             each_dim(arith.pad_out, spatial, left, right, modes)
         # 'same' pads d·(k−1) in all, so the output is the input: nothing can be refused
         if self.padding == "same":
-            out = spatial
+            out, rules = sized(arith.conv_same_out, spatial, k, d)
         else:
-            out = each_dim(arith.conv_out, spatial, k, s, left, d)
+            out, rules = sized(arith.conv_out, spatial, k, s, left, d)
         windows = tuple(
             Window(arith.effective_kernel(ki, di), si, a, b)
             for ki, di, si, a, b in zip(k, d, s, left, right, strict=True)
         )
         weight = (self.out_channels, channels // self.groups, *k)
-        return Step((self.out_channels, *out), self._tensors(weight), windows)
+        return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
 
     def describe(self, shape: Shape) -> str:
         k, s, p, _, d = self._geometry(len(shape) - 1)
@@ -240,13 +246,13 @@ class ConvTranspose(_Convolution):
         channels, spatial = split_spatial(shape, "conv_transpose")
         k, s, p, d, op = self._geometry(len(spatial))
         _check_groups(self.groups, channels, self.out_channels)
-        out = each_dim(arith.conv_transpose_out, spatial, k, s, p, d, op)
+        out, rules = sized(arith.conv_transpose_out, spatial, k, s, p, d, op)
         windows = tuple(
             Window(arith.effective_kernel(ki, di), si, pi, pi - opi, transposed=True)
             for ki, si, pi, di, opi in zip(k, s, p, d, op, strict=True)
         )
         weight = (channels, self.out_channels // self.groups, *k)
-        return Step((self.out_channels, *out), self._tensors(weight), windows)
+        return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
 
     def describe(self, shape: Shape) -> str:
         k, s, p, d, op = self._geometry(len(shape) - 1)
@@ -274,12 +280,12 @@ class _Pool(Layer):
         channels, spatial = split_spatial(shape, self.type)
         k, s, p, d = self._geometry(len(spatial))
         ceil = (self.ceil_mode,) * len(k)
-        out = each_dim(arith.pool_out, spatial, k, s, p, d, ceil)
+        out, rules = sized(arith.pool_out, spatial, k, s, p, d, ceil)
         windows = tuple(
             Window(arith.effective_kernel(ki, di), si, pi, pi)
             for ki, si, pi, di in zip(k, s, p, d, strict=True)
         )
-        return Step((channels, *out), {}, windows)
+        return Step((channels, *out), {}, windows, rules)
 
     def describe(self, shape: Shape) -> str:
         k, s, p, d = self._geometry(len(shape) - 1)
@@ -313,7 +319,8 @@ class _AdaptivePool(Layer):
         sizes = per_dim(self.output_size, len(spatial), "output_size")
         if len(spatial) == 1 and sizes == (None,):
             raise Refusal("null (keep the input size) works only in 2-D and 3-D", "output_size")
-        return Step((channels, *each_dim(arith.adaptive_out, spatial, sizes)), {}, None)
+        out, rules = sized(arith.adaptive_out, spatial, sizes)
+        return Step((channels, *out), {}, None, rules)
 
     def describe(self, shape: Shape) -> str:
         sizes = per_dim(self.output_size, len(shape) - 1, "output_size")
@@ -593,10 +600,10 @@ class Pad(Layer):
         lengths = shape[first:]
         befores, afters = tuple(a for a, _ in sides), tuple(b for _, b in sides)
         modes = (self.mode,) * len(sides)
-        out = each_dim(arith.pad_out, lengths, befores, afters, modes)
+        out, rules = sized(arith.pad_out, lengths, befores, afters, modes)
         padded = dict(zip(range(first, len(shape)), sides, strict=True))
         windows = tuple(Window(1, 1, *padded.get(d, (0, 0))) for d in range(1, len(shape)))
-        return Step((*shape[:first], *out), {}, windows)
+        return Step((*shape[:first], *out), {}, windows, rules if first >= 1 else ())
 
     def describe(self, shape: Shape) -> str:
         sides = self._sides(len(shape))
@@ -632,14 +639,15 @@ class Upsample(Layer):
             raise Refusal("align_corners applies only to the interpolating modes", "align_corners")
         if self.size is not None and self.recompute_scale_factor:
             raise Refusal("has no meaning with an explicit size", "recompute_scale_factor")
+        rules: tuple[Applied, ...] = ()
         if self.size is not None:
             out = per_dim(self.size, rank, "size")
             if None in out:
                 raise Refusal("every size must be given", "size")
         else:
             scales = per_dim(scale, rank, "scale_factor")  # type: ignore[arg-type]
-            out = each_dim(arith.upsample_out, spatial, scales)
-        return Step((channels, *out), {}, _upsample_windows(spatial, out))
+            out, rules = sized(arith.upsample_out, spatial, scales)
+        return Step((channels, *out), {}, _upsample_windows(spatial, out), rules)
 
     def describe(self, shape: Shape) -> str:
         if self.size is not None:

@@ -13,10 +13,20 @@ This module imports nothing, so that any command may use it cheaply.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 Shape = tuple[int, ...]
 Tensors = dict[str, Shape]
+
+
+class Applied(NamedTuple):
+    """A size rule of :mod:`convcalc.arith` applied to one spatial dimension: the rule and its
+    arguments, from which ``--explain`` derives the size (``arith.derive``)."""
+
+    rule: Callable[..., int]
+    args: tuple[Any, ...]
 
 
 @dataclass(frozen=True)
@@ -45,11 +55,14 @@ class Step:
 
     ``windows`` has one :class:`Window` per spatial dimension of the input, or is ``None`` when
     every output value depends on the whole input (linear, flatten, adaptive and global pools).
+    ``rules`` has the size rule applied to each spatial dimension, where one was (conv, pools,
+    pad, upsample); layers that keep the shape or set it from their fields have none.
     """
 
     output: Shape
     tensors: Tensors
     windows: tuple[Window, ...] | None
+    rules: tuple[Applied, ...] = ()
 
     @property
     def params(self) -> int:

@@ -371,14 +371,37 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     help="Entries per group checked by finite differences.",
 )
 @click.option(
-    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json", "markdown", "latex"]),
+    default="table",
+    show_default=True,
+    help="table or json for the check; table (text), markdown or latex for --explain.",
 )
-def mlp(d: int, d_h: int, d_o: int, seed: int, alpha: float, checks: int, fmt: str) -> None:
+@click.option(
+    "--explain",
+    is_flag=True,
+    help="The forward and backward equations with every matrix's dimensions, and the "
+    "parameter count worked out (instead of the check).",
+)
+def mlp(
+    d: int, d_h: int, d_o: int, seed: int, alpha: float, checks: int, fmt: str, explain: bool
+) -> None:
     """The homework's Question 2 MLP: parameters, one backward pass, a gradient check.
 
     A random network (Glorot-uniform weights, seeded) and input; every gradient's shape, and the
     worst relative error of backpropagation against central finite differences per group.
     """
+    if explain:
+        if fmt == "json":
+            raise Failure("--explain writes text (--format table), markdown or latex, not json")
+        from convcalc import mlp_explain
+
+        form = {"table": "text", "markdown": "markdown", "latex": "latex"}[fmt]
+        click.echo(mlp_explain.render(d, d_h, d_o, form).rstrip("\n"))
+        return
+    if fmt in ("markdown", "latex"):
+        raise Failure(f"--format {fmt} is for --explain; the check's forms are table and json")
     from convcalc.checks import mlp_report
 
     params = d_h * d + d_h + d_o * d_h + d_o

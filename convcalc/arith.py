@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from convcalc.expr import Expr, ceil, floor, sym
+from convcalc.expr import Expr, ceil, floor, render, sym
 
 Interval = tuple[int, int | None]
 
@@ -296,6 +296,34 @@ def conv_strides(n: int, m: int, k: int, p: int, d: int) -> list[Interval]:
     return [(lo, hi)] if lo <= hi else []
 
 
+def _interval_text(intervals: list[Interval]) -> str:
+    parts = [
+        f"s ≥ {lo}" if hi is None else f"s = {lo}" if lo == hi else f"{lo} ≤ s ≤ {hi}"
+        for lo, hi in intervals
+    ]
+    return " or ".join(parts) or "no stride"
+
+
+def _forward_text(n: int, m: int, k: int, p: int, d: int, bracket: str) -> str:
+    """``⌊(64 + 2·0 − 1·(49 − 1) − 1) / s⌋ + 1 = 4``, the size rule with its numbers."""
+    k_, s_, p_, d_ = _ksd(k, 1, p, d)
+    rounded = floor if bracket == "floor" else ceil
+    expr = rounded(_in("N", n) + 2 * p_ - d_ * (k_ - 1) - 1, s_) + 1
+    return f"{render(expr, keep=frozenset('s'))} = {m}"
+
+
+def conv_strides_why(n: int, m: int, k: int, p: int, d: int) -> str:
+    """Why :func:`conv_strides` gives its strides: ``… = 4 ⇔ ⌊15 / s⌋ = 3 ⇔ 15/4 < s ≤ 15/3``."""
+    a, q = n + 2 * p - effective_kernel(k, d), m - 1
+    head = _forward_text(n, m, k, p, d, "floor")
+    if a < 0:
+        return f"{head}: refused, the kernel spans {effective_kernel(k, d)} > N + 2p = {n + 2 * p}"
+    found = _interval_text(conv_strides(n, m, k, p, d))
+    if q == 0:
+        return f"{head} ⇔ ⌊{a} / s⌋ = 0 ⇔ s > {a} ⇔ {found}"
+    return f"{head} ⇔ ⌊{a} / s⌋ = {q} ⇔ {a}/{q + 1} < s ≤ {a}/{q} ⇔ {found}"
+
+
 def conv_kernels(n: int, m: int, s: int, p: int, d: int) -> tuple[int, int] | None:
     """Kernels k with (N + 2p − k_eff) // s + 1 = M at a given stride, for M ≥ 2 (conv's rule,
     and floor-mode pooling's before its padding check).
@@ -329,6 +357,22 @@ def pool_strides(n: int, m: int, k: int, p: int, d: int, ceil_mode: bool) -> lis
     return [iv for iv in (first, second) if iv is not None]
 
 
+def pool_strides_why(n: int, m: int, k: int, p: int, d: int, ceil_mode: bool) -> str:
+    """Why :func:`pool_strides` gives its strides (floor mode: conv's reasoning)."""
+    if p > k // 2:
+        return f"padding {p} > k // 2 = {k // 2}: refused"
+    if not ceil_mode:
+        return conv_strides_why(n, m, k, p, d)
+    a = n + 2 * p - effective_kernel(k, d)
+    head = _forward_text(n, m, k, p, d, "ceil")
+    found = _interval_text(pool_strides(n, m, k, p, d, ceil_mode))
+    return (
+        f"{head} (− 1 if the last window starts at (out − 1)·s ≥ N + p = {n + p}) ⇔ "
+        f"⌈{a} / s⌉ = {m} with {m}·s ≥ {n + p}, or ⌈{a} / s⌉ = {m - 1} with "
+        f"{m - 1}·s < {n + p} ⇔ {found}"
+    )
+
+
 def _ceil_quotient_strides(a: int, c: int) -> Interval | None:
     """Strides s ≥ 1 with ⌈a / s⌉ = c (c ≥ 0): s·(c − 1) < a ≤ s·c."""
     if c == 0:
@@ -353,6 +397,16 @@ def conv_transpose_strides(n: int, m: int, k: int, p: int, d: int) -> list[Inter
     hi = r // (n - 1)  # op ≥ 0
     lo = max(1, min(r // n + 1, (r - d) // (n - 1) + 1))  # op < s or op < d
     return [(lo, hi)] if lo <= hi else []
+
+
+def conv_transpose_strides_why(n: int, m: int, k: int, p: int, d: int) -> str:
+    """Why :func:`conv_transpose_strides` gives its strides: output_padding fills the rest."""
+    r = m - 1 + 2 * p - d * (k - 1)
+    head = f"({n} − 1)·s − 2·{p} + {d}·({k} − 1) + op + 1 = {m}"
+    found = _interval_text(conv_transpose_strides(n, m, k, p, d))
+    return (
+        f"{head} ⇔ {n - 1}·s + op = {r} with 0 ≤ op < max(s, {d}) ⇔ {found}, op = {r} − {n - 1}·s"
+    )
 
 
 def conv_transpose_output_padding(n: int, m: int, k: int, s: int, p: int, d: int) -> int:

@@ -235,6 +235,12 @@ def schema() -> None:
 @click.option("--count", "count_only", is_flag=True, help="Count without listing.")
 @click.option("--limit", type=click.IntRange(min=0), help="List at most N solutions.")
 @click.option(
+    "--explain",
+    is_flag=True,
+    help="Under each row its equation solved for the stride, and why there are no others "
+    "(a single layer, table format).",
+)
+@click.option(
     "--format",
     "fmt",
     type=click.Choice(["table", "json", "csv"]),
@@ -258,6 +264,7 @@ def solve(
     exact: bool,
     count_only: bool,
     limit: int | None,
+    explain: bool,
     fmt: str,
 ) -> None:
     """Every kernel, stride, padding and dilation that map size N to size M.
@@ -285,6 +292,7 @@ def solve(
                 "--ceil": ceil,
                 "--no-gaps": no_gaps,
                 "--exact": exact,
+                "--explain": explain,
             }
             wrong = [name for name, used in given.items() if used]
             if wrong:
@@ -306,6 +314,8 @@ def solve(
 
         if not is_size(out.strip()):
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
+        if explain and (fmt != "table" or count_only):
+            raise Failure("--explain writes under the table's rows: not with --count or --format")
         pb = problem(
             layer or "conv",
             n,
@@ -319,7 +329,7 @@ def solve(
             no_gaps=no_gaps,
             exact=exact,
         )
-        solve_format.write(write, pb, fmt, listing=not count_only, limit=limit)
+        solve_format.write(write, pb, fmt, listing=not count_only, limit=limit, explain=explain)
     except ConvcalcError as exc:
         raise Failure(str(exc)) from None
     except BrokenPipeError:

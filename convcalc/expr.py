@@ -110,14 +110,17 @@ _BRACKETS_TEX = {
 }
 
 
-def render(expr: Expr, *, symbols: bool = False, latex: bool = False) -> str:
+def render(
+    expr: Expr, *, symbols: bool = False, latex: bool = False, keep: frozenset[str] = frozenset()
+) -> str:
     """The expression as text (``⌊(128 + 2·0 − 1·(8 − 1) − 1) / 2⌋ + 1``) or LaTeX, with its
-    symbols' names (``symbols``) or their values."""
-    if expr.op == "sym" and symbols:
+    symbols' names (``symbols``) or their values; the symbols in ``keep`` keep their names
+    (an unknown: ``⌊15 / s⌋``)."""
+    if expr.op == "sym" and (symbols or expr.name in keep):
         return expr.tex if latex else expr.name
     if expr.op in ("sym", "num"):
         return _number(expr.value, latex)
-    parts = [render(arg, symbols=symbols, latex=latex) for arg in expr.args]
+    parts = [render(arg, symbols=symbols, latex=latex, keep=keep) for arg in expr.args]
     if expr.op in _BRACKETS:
         left, right = (_BRACKETS_TEX if latex else _BRACKETS)[expr.op]
         if len(parts) == 1:

@@ -6,6 +6,7 @@ import csv
 import io
 import itertools
 import json
+import re
 
 import pytest
 from hypothesis import assume, given
@@ -20,8 +21,10 @@ from convcalc.solve.layer import (
     runs,
     solutions,
     tally,
+    why,
 )
 from tests.oracle import out_size
+from tests.test_explain import evaluate
 
 
 def brute(layer: str, n: int, m: int, ks, ss, ps, ds, ops=(0,), ceil=False) -> list[tuple]:
@@ -461,3 +464,63 @@ def test_a_reader_that_stops_early_is_not_an_error() -> None:
         proc.stdout.close()  # like `| head -1`
         assert proc.wait(timeout=60) == 0
         assert proc.stderr.read() == b""
+
+
+# --- --explain -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("padding", "dilation", "kernel", "reduced"),
+    [(0, 1, 49, 15), (2, 2, 27, 15), (1, 1, 51, 15)],  # the seed: 64 − k, 69 − 2k, 66 − k
+)
+def test_explain_works_the_seed_equations(run, padding, dilation, kernel, reduced) -> None:
+    args = ["solve", "--in", "64", "--out", "4", "--padding", str(padding)]
+    result = run(*args, "--dilation", str(dilation), "--kernel", str(kernel), "--explain")
+    assert result.exit_code == 0
+    text = result.output
+    assert f"⌊{reduced} / s⌋ = 3 ⇔ {reduced}/4 < s ≤ {reduced}/3 ⇔ 4 ≤ s ≤ 5" in text
+    assert "why no others" in text and "(the listing is cut short)" not in text
+
+
+def _interval(text: str, top: int) -> set[int]:
+    """The strides an explanation states: ``a ≤ s ≤ b``, ``s = a``, or ``s ≥ a`` (up to top)."""
+    tail = text.split(" ⇔ ")[-1].split(",")[0]
+    found: set[int] = set()
+    for part in tail.split(" or "):
+        if m := re.fullmatch(r"(\d+) ≤ s ≤ (\d+)", part):
+            found |= set(range(int(m[1]), int(m[2]) + 1))
+        elif m := re.fullmatch(r"s = (\d+)", part):
+            found.add(int(m[1]))
+        elif m := re.fullmatch(r"s ≥ (\d+)", part):
+            found |= set(range(int(m[1]), top + 1))
+    return found
+
+
+@given(
+    layer=layers,
+    n=st.integers(1, 30),
+    m=st.integers(2, 10),
+    p=st.integers(0, 2),
+    d=st.integers(1, 2),
+    ceil=st.booleans(),
+)
+def test_each_explained_row_states_exactly_its_strides(layer, n, m, p, d, ceil) -> None:
+    """The interval each row's equation solves to is the brute force's set of strides for
+    that kernel (within the searched strides), and substituting a listed stride into the
+    equation with numbers gives M."""
+    ceil = ceil and layer in ("maxpool", "avgpool")
+    d = 1 if layer == "avgpool" else d
+    pb = problem(layer, n, m, padding=str(p), dilation=str(d), ceil_mode=ceil)
+    ops = range(0, 40) if layer == "conv_transpose" else (0,)
+    expected: dict[int, set[int]] = {}
+    for sol in brute(layer, n, m, pb.kernel_size, pb.stride, [p], [d], ops, ceil):
+        expected.setdefault(sol[0], set()).add(sol[1])
+    for k, strides in expected.items():
+        text = why(pb, k, p, d)
+        stated = _interval(text, pb.stride.hi)
+        assert {s for s in stated if s in pb.stride} == strides, text
+        if layer != "conv_transpose" and not ceil:
+            equation = text.split(" ⇔ ")[0]
+            left, right = equation.rsplit(" = ", 1)
+            for s in strides:
+                assert evaluate(left.replace("s⌋", f"{s}⌋")) == int(right)

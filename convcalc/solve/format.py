@@ -10,13 +10,15 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 
-from convcalc.solve.layer import Problem, Run, Tally, runs, tally
+from convcalc.solve.layer import Problem, Run, Tally, completeness, runs, tally, why
 
 Write = Callable[[str], object]
 CHUNK = 4096
 
 
-def write(out: Write, pb: Problem, fmt: str, *, listing: bool, limit: int | None) -> None:
+def write(
+    out: Write, pb: Problem, fmt: str, *, listing: bool, limit: int | None, explain: bool = False
+) -> None:
     """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing).
 
     The count comes first (:func:`tally`); where it is complete it also ends the listing, so no
@@ -32,7 +34,7 @@ def write(out: Write, pb: Problem, fmt: str, *, listing: bool, limit: int | None
     elif fmt == "json":
         write_json(out, pb, total, limit, listing)
     else:
-        write_table(out, pb, total, limit, listing)
+        write_table(out, pb, total, limit, listing, explain)
 
 
 def _counted(total: Tally) -> str:
@@ -113,8 +115,16 @@ def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listi
     write("".join(buffer) + ("\n  ]\n}\n" if not first else "]\n}\n"))
 
 
-def write_table(write: Write, pb: Problem, total: Tally, limit: int | None, listing: bool) -> None:
-    """Solutions grouped by (padding, dilation); one row per kernel with its strides."""
+def write_table(
+    write: Write,
+    pb: Problem,
+    total: Tally,
+    limit: int | None,
+    listing: bool,
+    explain: bool = False,
+) -> None:
+    """Solutions grouped by (padding, dilation); one row per kernel with its strides (with
+    ``explain``, each row's equation under it, and why there are no others at the end)."""
     more = ""
     if listing and limit is not None and (limit < total.value or not total.complete):
         more = f" (first {limit:,} shown)"
@@ -137,3 +147,10 @@ def write_table(write: Write, pb: Problem, total: Tally, limit: int | None, list
             else:
                 cells = [str(r[3]) if r[3] == r[4] else f"{r[3]}..{r[4]}" for r in by_kernel]
             write(f"  {k:>6}  {', '.join(cells)}\n")
+            if explain:
+                write(f"          {why(pb, k, p, d)}\n")
+    if explain:
+        complete = total.complete and (limit is None or limit >= total.value)
+        write("\nwhy no others" + ("" if complete else " (the listing is cut short)") + "\n")
+        for line in completeness(pb):
+            write(f"  {line}\n")

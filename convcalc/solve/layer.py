@@ -373,6 +373,52 @@ def _candidate_kernels(pb: Problem, p: int, d: int, idle: Idle) -> Iterator[int]
             done = max(done, found[1])
 
 
+def why(pb: Problem, k: int, p: int, d: int) -> str:
+    """Why the strides listed for (k, p, d) are the solutions: the size rule with its numbers,
+    solved for s (the derivations next to ``arith.*_strides``)."""
+    if pb.layer == "conv":
+        return arith.conv_strides_why(pb.n, pb.m, k, p, d)
+    if pb.layer == "conv_transpose":
+        return arith.conv_transpose_strides_why(pb.n, pb.m, k, p, d)
+    return arith.pool_strides_why(pb.n, pb.m, k, p, d, pb.ceil_mode)
+
+
+def completeness(pb: Problem) -> list[str]:
+    """Why there are no solutions outside the list: the bounds that the searched ranges cover
+    (each kernel's strides are then exactly the interval its equation gives)."""
+    n, m = pb.n, pb.m
+    p_max, d_min = pb.padding.hi, pb.dilation.lo
+    lines = []
+    if pb.layer == "conv_transpose":
+        lines.append(
+            f"kernel: d·(k − 1) = M − 1 + 2p − (N − 1)·s − op ≤ M − 1 + 2p, so k ≤ "
+            f"⌊({m} − 1 + 2·{p_max}) / {d_min}⌋ + 1 = {(m - 1 + 2 * p_max) // d_min + 1}"
+        )
+        if n > 1:
+            top = (m - 1 + 2 * p_max) // (n - 1)
+            lines.append(
+                f"stride: (N − 1)·s ≤ M − 1 + 2p, so s ≤ ⌊({m} − 1 + 2·{p_max}) / {n - 1}⌋ = {top}"
+            )
+    else:
+        lines.append(
+            f"kernel: the window must fit the padded input, d·(k − 1) + 1 ≤ N + 2p, so k ≤ "
+            f"⌊({n} + 2·{p_max} − 1) / {d_min}⌋ + 1 = {(n + 2 * p_max - 1) // d_min + 1}"
+        )
+        if KINDS[pb.layer].pool:
+            lines.append("padding: a pool needs p ≤ k // 2")
+        if m > 1:
+            lines.append(
+                f"stride: M − 1 = {m - 1} steps of s fit in N + 2p − d·(k − 1) − 1 ≤ "
+                f"{n + 2 * p_max - 1}, so s ≤ {(n + 2 * p_max - 1) // (m - 1)}"
+            )
+    lines.append(
+        f"searched: {' · '.join(f'{k} {v}' for k, v in pb.bounds().items())}; within these "
+        "bounds each kernel's strides are exactly the interval of its equation, so no other "
+        "setting in these ranges works"
+    )
+    return lines
+
+
 def _stride_intervals(pb: Problem, k: int, p: int, d: int) -> list[arith.Interval]:
     if pb.layer == "conv":
         return arith.conv_strides(pb.n, pb.m, k, p, d)

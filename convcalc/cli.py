@@ -354,6 +354,61 @@ def _solve_stack(
     stack.write(write, result, fmt, listing=not count_only)
 
 
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, metavar="ANSWERS...")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False, writable=True),
+    help="Also write a gradebook: a row per student, a column per question.",
+)
+@click.option("--summary", "summary_only", is_flag=True, help="Only the table of scores.")
+def check(sources: tuple[str, ...], fmt: str, csv_file: str | None, summary_only: bool) -> None:
+    """Mark answers files: a spec, questions and a student's answers in one YAML file.
+
+    ANSWERS are files or folders of them. Each answer is marked right or wrong against
+    PyTorch's rules, with the right value, the mistake's name when it is a common one, and the
+    worked explanation. Exit 0: all right; 1: something wrong; 2: invalid input.
+    """
+    from convcalc import grade
+
+    results = []
+    invalid = False
+    try:
+        files = grade.answer_files(sources)
+    except ConvcalcError as exc:
+        raise Failure(str(exc)) from None
+    for file in files:
+        try:
+            results.append(grade.grade(file))
+        except ConvcalcError as exc:
+            invalid = True
+            click.echo(f"Error: {_located(exc, file)}", err=True)
+    if fmt == "json":
+        from convcalc.render import to_json
+
+        click.echo(to_json(grade.to_json(results)))
+    else:
+        texts = [] if summary_only else [grade.render_text(r) for r in results]
+        if len(results) > 1 or summary_only:
+            texts.append(grade.summary(results))
+        if texts:
+            click.echo("\n".join(texts).rstrip("\n"))
+    if csv_file is not None:
+        try:
+            with open(csv_file, "w", encoding="utf-8", newline="") as handle:
+                handle.write(grade.to_csv(results))
+        except OSError as exc:
+            raise Failure(f"{csv_file}: cannot write the gradebook: {exc.strerror}") from None
+    if invalid:
+        sys.exit(2)
+    if not all(r.all_right for r in results):
+        sys.exit(1)
+
+
 def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
     """A number flag that must be finite: NaN or ±∞ would make every check meaningless."""
     import math

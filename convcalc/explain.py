@@ -160,6 +160,11 @@ def render(report: Report, sections: list[Section], fmt: str = "text") -> str:
     return "".join(out)
 
 
+def render_lines(section: Section) -> list[str]:
+    """A section's lines as text, one per explained number (for the grader's feedback)."""
+    return [_line(line) for line in section.lines]
+
+
 def _line(line: Line) -> str:
     if line.expr is None:
         return f"{line.quantity}: {line.note}"

@@ -355,6 +355,94 @@ def _solve_stack(
 
 
 @cli.command()
+@click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
+)
+@click.option("--strict", is_flag=True, help="Exit 1 when there is any warning.")
+def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
+    """Warn about the silent traps of each SPEC: input the floor drops, windows that skip
+    input, padding that sees only zeros, misaligned paths, wasted parameters...
+
+    Each warning names the layer, shows the arithmetic and suggests a fix. Exit 0 (with
+    --strict, 1 when there is a warning); 2 for an invalid SPEC.
+    """
+    from convcalc import lint as linting
+    from convcalc.analysis import summarise
+
+    reports, texts, warned, failed = [], [], False, False
+    for source in specs:
+        try:
+            report = summarise(source)
+        except ConvcalcError as exc:
+            failed = True
+            click.echo(f"Error: {_located(exc, source)}", err=True)
+            continue
+        findings = linting.lint(report)
+        warned = warned or bool(findings)
+        if fmt == "json":
+            reports.append(linting.to_json(report.name, findings))
+        else:
+            texts.append(linting.render_text(report.name, findings).rstrip("\n"))
+    if fmt == "json":
+        from convcalc.render import to_json
+
+        click.echo(to_json(reports[0] if len(specs) == 1 and reports else reports))
+    elif texts:
+        click.echo("\n\n".join(texts))
+    if failed:
+        sys.exit(2)
+    if strict and warned:
+        sys.exit(1)
+
+
+@cli.command()
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="The same seed, the same quiz."
+)
+@click.option("--count", type=click.IntRange(1, 500), default=10, show_default=True)
+@click.option(
+    "--topics",
+    default="shape,params,macs,rf,solve,mlp",
+    show_default=True,
+    help="Comma-separated: shape, params, macs, rf, solve, mlp.",
+)
+@click.option("--difficulty", type=click.IntRange(1, 3), default=2, show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "moodle-xml", "gift", "json"]),
+    default="markdown",
+    show_default=True,
+)
+@click.option("--title", default="convcalc quiz", show_default=True)
+def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: str) -> None:
+    """Random questions in the style of the homework, with answers and worked explanations.
+
+    Multiple-choice distractors are the values of named mistakes (forgot the bias, ceil
+    instead of floor, ...), each with feedback saying which. Markdown ends with an answer key;
+    moodle-xml and gift import into Moodle's question bank.
+    """
+    from convcalc import quiz_formats
+    from convcalc.quiz import quiz as make
+
+    chosen = tuple(t.strip() for t in topics.split(",") if t.strip())
+    try:
+        questions = make(seed, count, chosen, difficulty)
+    except ConvcalcError as exc:
+        raise Failure(str(exc)) from None
+    if fmt == "markdown":
+        text = quiz_formats.to_markdown(questions, title)
+    elif fmt == "moodle-xml":
+        text = quiz_formats.to_moodle_xml(questions, title)
+    elif fmt == "gift":
+        text = quiz_formats.to_gift(questions, title)
+    else:
+        text = quiz_formats.to_json(questions)
+    click.echo(text.rstrip("\n"))
+
+
+@cli.command()
 @click.argument("sources", nargs=-1, required=True, metavar="ANSWERS...")
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True

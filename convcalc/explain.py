@@ -103,12 +103,16 @@ def _leaf_lines(entry: Entry, rules: tuple[Applied, ...]) -> list[Line]:
 
 
 def _block_lines(entry: Entry) -> list[Line]:
-    paths = entry.layer.paths()  # type: ignore[attr-defined]
+    from convcalc.spec.blocks import Block
+
+    if not isinstance(entry.layer, Block):
+        return []
+    paths = entry.layer.paths()
     outputs = {
         keys: (es[-1].output_shape if es else entry.input_shape) for keys, es in entry.children
     }
     pairs = [(path, outputs.get(path.keys, entry.input_shape)) for path in paths]
-    derived = entry.layer.merge_derived(entry.input_shape, pairs)  # type: ignore[attr-defined]
+    derived = entry.layer.merge_derived(entry.input_shape, pairs)
     if derived is None:
         return [Line("shape", None, "the output of its last layer")]
     return [Line(derived.quantity or "values", derived.expr, derived.note)]

@@ -279,7 +279,7 @@ class _Marker:
         found: list[named.Mistake],
         entry: Entry | None,
         show: Callable[[Any], str],
-        about: Callable[[str], bool] = lambda quantity: True,
+        about: Callable[[str], bool] = bool,
         carried: str = "",
     ) -> Mark:
         if claimed == right:
@@ -287,7 +287,7 @@ class _Marker:
         working = self._explained(entry, about)
         if carried:  # worked right from the student's own wrong answer before it
             return Mark(question, what, show(claimed), show(right), CARRIED, carried, working)
-        mistake = named.recognise(claimed, found, lambda a, b: a == b)
+        mistake = named.recognise(claimed, found)
         name = mistake.name if mistake else ""
         return Mark(question, what, show(claimed), show(right), 0.0, name, working)
 

@@ -9,7 +9,7 @@ quiz builds its distractors from the same list, so a wrong choice teaches someth
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -167,11 +167,6 @@ def receptive_mistakes(report: Report, entry: Entry) -> list[Mistake]:
     return []
 
 
-def recognise(
-    claimed: Any, mistakes: Iterable[Mistake], same: Callable[[Any, Any], bool]
-) -> Mistake | None:
+def recognise(claimed: Any, mistakes: Iterable[Mistake]) -> Mistake | None:
     """The first mistake whose value is the claimed one."""
-    for mistake in mistakes:
-        if same(claimed, mistake.value):
-            return mistake
-    return None
+    return next((mistake for mistake in mistakes if mistake.value == claimed), None)

@@ -100,9 +100,10 @@ def _describe(entry: Entry) -> str:
     layer = entry.layer
     parts = []
     if entry.type == "conv":
-        parts.append(f"{layer.out_channels} filters of {_k(layer.kernel_size)}")  # type: ignore[attr-defined]
+        filters = getattr(layer, "out_channels", 0)
+        parts.append(f"{filters} filters of {_k(getattr(layer, 'kernel_size', 1))}")
     else:
-        parts.append(f"a {_k(layer.kernel_size)} window")  # type: ignore[attr-defined]
+        parts.append(f"a {_k(getattr(layer, 'kernel_size', 1))} window")
     for name in ("stride", "padding", "dilation", "groups"):
         value = getattr(layer, name, None)
         if value is not None and (name in ("stride", "padding") or value != 1):

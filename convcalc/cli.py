@@ -442,6 +442,65 @@ def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: s
     click.echo(text.rstrip("\n"))
 
 
+@cli.command("import")
+@click.argument("source", metavar="MODEL_TEXT")
+@click.option("--input", "input_shape", required=True, help="The input shape, no batch: C,H,W.")
+@click.option("--name", default=None, help="The spec's name (default: the file's).")
+@click.option(
+    "--assume-sequential",
+    is_flag=True,
+    help="A custom top-level class runs its children in the order printed (AlexNet, VGG).",
+)
+@click.option(
+    "--avgpool-ceil-mode",
+    type=click.Choice(["true", "false"]),
+    help="print(model) omits AvgPool's ceil_mode: say which, where it matters.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here.")
+def import_model(
+    source: str,
+    input_shape: str,
+    name: str | None,
+    assume_sequential: bool,
+    avgpool_ceil_mode: str | None,
+    output: str | None,
+) -> None:
+    """Write the spec of a PyTorch model from the text print(model) shows ('-': stdin).
+
+    Standard layers and nn.Sequential are recovered exactly; a custom module's forward is not
+    in that text, so it is refused, naming its line.
+    """
+    from convcalc.importer import ImportRefusal, from_print, to_yaml
+    from convcalc.spec.document import read_source
+
+    try:
+        sizes = tuple(int(part) for part in input_shape.split(","))
+    except ValueError:
+        raise Failure(f"--input: sizes such as 3,32,32, not {input_shape!r}") from None
+    try:
+        text, file, stem = read_source(source, {})
+        ceil = None if avgpool_ceil_mode is None else avgpool_ceil_mode == "true"
+        spec = from_print(
+            text, sizes, name or stem, assume_sequential=assume_sequential, avgpool_ceil_mode=ceil
+        )
+    except ImportRefusal as exc:
+        message = exc.message.replace("assume_sequential=True", "--assume-sequential")
+        message = message.replace("avgpool_ceil_mode=False", "--avgpool-ceil-mode false")
+        message = message.replace("or True to say which", "or true to say which")
+        raise Failure(f"{file}:{exc.line}: {message}") from None
+    except ConvcalcError as exc:
+        raise Failure(_located(exc, source)) from None
+    yaml_text = to_yaml(spec)
+    if output is None:
+        click.echo(yaml_text.rstrip("\n"))
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(yaml_text)
+    except OSError as exc:
+        raise Failure(f"{output}: cannot write the spec: {exc.strerror}") from None
+
+
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, metavar="ANSWERS...")
 @click.option(

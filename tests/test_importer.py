@@ -1011,23 +1011,6 @@ def test_random_stacks_match_torch(data: st.DataObject) -> None:
 
 # --- the command ---------------------------------------------------------------------------
 
-LENET_TEXT = """\
-Sequential(
-  (0): Conv2d(1, 6, kernel_size=(5, 5), stride=(1, 1))
-  (1): Tanh()
-  (2): AvgPool2d(kernel_size=2, stride=2, padding=0)
-  (3): Conv2d(6, 16, kernel_size=(5, 5), stride=(1, 1))
-  (4): Tanh()
-  (5): AvgPool2d(kernel_size=2, stride=2, padding=0)
-  (6): Flatten(start_dim=1, end_dim=-1)
-  (7): Linear(in_features=400, out_features=120, bias=True)
-  (8): Tanh()
-  (9): Linear(in_features=120, out_features=84, bias=True)
-  (10): Tanh()
-  (11): Linear(in_features=84, out_features=10, bias=True)
-)
-"""
-
 
 def test_the_command_writes_a_spec_that_analyses(run, tmp_path) -> None:
     """LeNet-5's print text (as PyTorch 2.13 prints it) to a spec of 61,706 parameters, the

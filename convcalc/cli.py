@@ -442,6 +442,92 @@ def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: s
     click.echo(text.rstrip("\n"))
 
 
+def _write_out(text: str, output: str | None, what: str) -> None:
+    """``text`` to the file ``output``, or to standard output."""
+    if output is None or output == "-":
+        click.echo(text.rstrip("\n"))
+        return
+    try:
+        with open(output, "w", encoding="utf-8") as handle:
+            handle.write(text)
+    except OSError as exc:
+        raise Failure(f"{output}: cannot write the {what}: {exc.strerror}") from None
+
+
+@cli.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The file (default: stdout).")
+@click.option(
+    "--style",
+    type=click.Choice(["blocks", "flow"]),
+    default="blocks",
+    show_default=True,
+    help="blocks: tensors drawn to scale; flow: labelled boxes left to right.",
+)
+@click.option("--depth", type=click.IntRange(min=1), help="Collapse blocks nested deeper.")
+@click.option("--costs", is_flag=True, help="Parameters and multiply-adds on every box.")
+@click.option("--linear", is_flag=True, help="Tensor sizes on a linear scale (default: log).")
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["svg", "tikz"]),
+    default="svg",
+    show_default=True,
+    help="svg, or tikz: a LaTeX document with a TikZ picture (the flow style).",
+)
+def draw(
+    spec: str,
+    output: str | None,
+    style: str,
+    depth: int | None,
+    costs: bool,
+    linear: bool,
+    fmt: str,
+) -> None:
+    """Draw SPEC as an SVG diagram (or a TikZ figure), by convcalc itself."""
+    from convcalc import draw as drawing
+    from convcalc.analysis import summarise
+
+    try:
+        report = summarise(spec)
+    except ConvcalcError as exc:
+        raise Failure(_located(exc, spec)) from None
+    if fmt == "tikz":
+        text = drawing.to_tikz(report, depth=depth, costs=costs)
+    else:
+        text = drawing.to_svg(report, depth=depth, style=style, costs=costs, log_scale=not linear)
+    _write_out(text, output, "figure")
+
+
+@cli.command()
+@click.argument("spec", metavar="SPEC")
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The file (default: stdout).")
+@BATCH
+@DTYPE
+@click.option(
+    "--convention",
+    type=click.Choice(list(CONVENTIONS)),
+    default="torchinfo",
+    show_default=True,
+    help="Whose rules count the multiply-adds.",
+)
+def report(spec: str, output: str | None, batch: int, dtype: str, convention: str) -> None:
+    """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
+    costs, receptive fields, lint warnings and the spec itself."""
+    from convcalc.analysis import Costing, summarise
+    from convcalc.html_report import to_html
+    from convcalc.spec.document import read_source
+    from convcalc.spec.validate import bundled_specs
+
+    try:
+        summary = summarise(spec)
+        text, _, _ = read_source(spec, bundled_specs())
+    except ConvcalcError as exc:
+        raise Failure(_located(exc, spec)) from None
+    page = to_html(summary, text, costing=Costing(batch, dtype, convention))
+    _write_out(page, output, "report")
+
+
 @cli.command("import")
 @click.argument("source", metavar="MODEL_TEXT")
 @click.option("--input", "input_shape", required=True, help="The input shape, no batch: C,H,W.")

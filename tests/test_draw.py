@@ -1,0 +1,365 @@
+"""``convcalc.draw``: golden SVGs, every bundled spec in both styles, huge specs, escaping, and
+real renderings: Chromium screenshots (read back by a small PNG decoder) and pdflatex for TikZ.
+
+``pytest --update-golden`` rewrites tests/golden/draw/ and the pictures in docs/images/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+import zlib
+from pathlib import Path
+
+import pytest
+
+import convcalc
+from convcalc.analysis import Report
+from convcalc.draw import to_svg, to_tikz
+from tests.budget import CI
+
+ROOT = Path(__file__).parent.parent
+GOLDEN = Path(__file__).parent / "golden" / "draw"
+IMAGES = ROOT / "docs" / "images"
+SPECS = sorted(p.stem for p in (ROOT / "specs").glob("*.yaml") if p.stem != "five-stages")
+SMALL = ["hw3-q3", "lenet5", "alexnet"]
+BIG = ["resnet18", "unet", "googlenet"]
+PLAIN = ["hw3-q3", "lenet5", "alexnet", "vgg16", "hw3-mlp", "googlenet"]
+SVG = "{http://www.w3.org/2000/svg}"
+CHROMIUM = "/usr/bin/chromium"
+HAS_CHROMIUM = Path(CHROMIUM).exists()
+needs_chromium = pytest.mark.skipif(
+    not HAS_CHROMIUM and not CI, reason="Chromium is not installed (CI must have it)"
+)
+
+
+def report(name: str) -> Report:
+    return convcalc.analyse(convcalc.load_spec(name))
+
+
+def drawn_paths(svg: str) -> list[str]:
+    """The ``data-path`` of every element of a well-formed SVG."""
+    root = ET.fromstring(svg)
+    return [el.attrib["data-path"] for el in root.iter() if "data-path" in el.attrib]
+
+
+def texts(svg: str) -> list[str]:
+    return ["".join(el.itertext()) for el in ET.fromstring(svg).iter(f"{SVG}text")]
+
+
+# --- Chromium and PNG helpers (test_html_report uses them too) ------------------------------
+
+
+def chromium(*args: str, tmp: Path, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium once, with a profile of its own under ``tmp``."""
+    assert HAS_CHROMIUM, f"{CHROMIUM} is missing: CI installs Debian's chromium"
+    command = [
+        CHROMIUM,
+        "--headless",
+        "--disable-gpu",
+        "--no-sandbox",
+        "--hide-scrollbars",
+        "--no-first-run",
+        f"--user-data-dir={tmp / 'chromium-profile'}",
+        *args,
+    ]
+    return subprocess.run(command, capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def screenshot(url: str, out: Path, width: int, height: int, tmp: Path) -> None:
+    result = chromium(f"--screenshot={out}", f"--window-size={width},{height}", url, tmp=tmp)
+    assert out.exists(), f"no screenshot of {url}: {result.stderr[-2000:]}"
+
+
+def png_colours(path: Path, max_rows: int = 700) -> tuple[int, int, set[bytes]]:
+    """Width, height and the distinct colours of the first ``max_rows`` rows of an 8-bit RGB or
+    RGBA PNG, decoded with zlib and the PNG chunk format alone."""
+    data = path.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    pos, idat, header = 8, bytearray(), b""
+    while pos < len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind, body = data[pos + 4 : pos + 8], data[pos + 8 : pos + 8 + length]
+        if kind == b"IHDR":
+            header = body
+        elif kind == b"IDAT":
+            idat += body
+        pos += 12 + length
+    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", header)
+    assert depth == 8 and colour_type in (2, 6) and interlace == 0, "an unexpected PNG format"
+    bpp = 4 if colour_type == 6 else 3
+    raw = zlib.decompress(bytes(idat))
+    stride = width * bpp
+    prev = bytearray(stride)
+    colours: set[bytes] = set()
+    for y in range(min(height, max_rows)):
+        kind, line = (
+            raw[y * (stride + 1)],
+            bytearray(raw[y * (stride + 1) + 1 : (y + 1) * (stride + 1)]),
+        )
+        _unfilter(kind, line, prev, bpp)
+        colours.update(bytes(line[i : i + bpp]) for i in range(0, stride, bpp * 3))
+        prev = line
+    return width, height, colours
+
+
+def _unfilter(kind: int, line: bytearray, prev: bytearray, bpp: int) -> None:
+    if kind == 1:
+        for i in range(bpp, len(line)):
+            line[i] = (line[i] + line[i - bpp]) & 0xFF
+    elif kind == 2:
+        line[:] = bytes((a + b) & 0xFF for a, b in zip(line, prev, strict=True))
+    elif kind == 3:
+        for i in range(len(line)):
+            left = line[i - bpp] if i >= bpp else 0
+            line[i] = (line[i] + (left + prev[i]) // 2) & 0xFF
+    elif kind == 4:
+        for i in range(len(line)):
+            a = line[i - bpp] if i >= bpp else 0
+            b, c = prev[i], prev[i - bpp] if i >= bpp else 0
+            p = a + b - c
+            pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+            line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
+
+
+def svg_size(svg: str) -> tuple[int, int]:
+    root = ET.fromstring(svg)
+    return int(root.attrib["width"]), int(root.attrib["height"])
+
+
+# --- golden files ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SMALL)
+@pytest.mark.parametrize("style", ["blocks", "flow"])
+def test_golden_svgs(update_golden: bool, name: str, style: str) -> None:
+    svg = to_svg(report(name), style=style)
+    golden = GOLDEN / f"{name}.{style}.svg"
+    if update_golden:
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(svg, encoding="utf-8")
+        if (name, style) == ("hw3-q3", "blocks"):
+            IMAGES.mkdir(parents=True, exist_ok=True)
+            (IMAGES / "hw3-q3.svg").write_text(svg, encoding="utf-8")
+    assert svg == golden.read_text(encoding="utf-8")
+
+
+def test_golden_tikz(update_golden: bool) -> None:
+    tex = to_tikz(report("hw3-q3"), costs=True)
+    golden = GOLDEN / "hw3-q3.tex"
+    if update_golden:
+        golden.write_text(tex, encoding="utf-8")
+    assert tex == golden.read_text(encoding="utf-8")
+
+
+# --- every bundled spec ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("style", ["blocks", "flow"])
+def test_every_bundled_spec_draws(name: str, style: str) -> None:
+    rep = report(name)
+    svg = to_svg(rep, style=style)
+    paths = drawn_paths(svg)  # parses: the SVG is well-formed
+    every = {entry.path for entry in rep.walk()}
+    assert len(paths) == len(set(paths)), "an entry drawn twice"
+    assert set(paths) <= every
+    if name in PLAIN:  # no repeat and no run of identical blocks: every entry has its box
+        assert set(paths) == every
+    root = ET.fromstring(svg)
+    assert root.attrib["viewBox"] == f"0 0 {root.attrib['width']} {root.attrib['height']}"
+    assert root.attrib["font-family"] == "sans-serif"
+    assert f"{rep.total_params:,} parameters" in texts(svg)[0]
+
+
+def test_a_repeat_is_drawn_once_with_its_count() -> None:
+    svg = to_svg(report("resnet18"), style="flow")
+    paths = set(drawn_paths(svg))
+    # layer1: a repeat ×2 of (residual, relu): the first repetition only
+    assert {"layers[4]", "layers[4].layers[0]", "layers[4].layers[1]"} <= paths
+    assert not {"layers[4].layers[2]", "layers[4].layers[3]"} & paths
+    assert "layer1 ×2" in texts(svg)
+
+
+def test_identical_consecutive_blocks_fold() -> None:
+    block = {"type": "residual", "body": [{"type": "conv", "out_channels": 8, "kernel_size": 1}]}
+    spec = {"input": [8, 4, 4], "layers": [block, block, block, {"type": "relu"}]}
+    svg = to_svg(convcalc.analyse(convcalc.load_spec(spec)), style="flow")
+    assert "residual ×3" in texts(svg)
+    assert set(drawn_paths(svg)) == {"layers[0]", "layers[0].body[0]", "layers[3]"}
+
+
+def test_depth_collapses_blocks_into_boxes() -> None:
+    rep = report("resnet18")
+    svg = to_svg(rep, style="flow", depth=1)
+    assert set(drawn_paths(svg)) == {entry.path for entry in rep.layers}
+    assert "repeat ×2 · 12 layers" in texts(svg)
+
+
+def test_costs_and_joins() -> None:
+    svg = to_svg(report("hw3-q3"), style="flow", costs=True)
+    assert "6.18k params · 23M MACs" in texts(svg)
+    for name, symbol in (
+        ("resnet18", "add"),
+        ("googlenet", "concat"),
+        ("efficientnet_b0", "multiply"),
+    ):
+        assert symbol in texts(to_svg(report(name)))
+
+
+def test_log_and_linear_scales_differ() -> None:
+    rep = report("alexnet")
+    assert to_svg(rep, log_scale=False) != to_svg(rep)
+    ET.fromstring(to_svg(rep, log_scale=False))
+
+
+def test_bad_arguments() -> None:
+    with pytest.raises(ValueError, match="style"):
+        to_svg(report("hw3-q3"), style="boxes")
+    with pytest.raises(ValueError, match="depth"):
+        to_svg(report("hw3-q3"), depth=0)
+
+
+def test_text_is_escaped() -> None:
+    name = "a<b & c>\"d'e"
+    spec = {
+        "input": [3, 8, 8],
+        "layers": [{"type": "conv", "out_channels": 4, "kernel_size": 3, "name": name}],
+    }
+    rep = convcalc.analyse(convcalc.load_spec(spec))
+    for style in ("blocks", "flow"):
+        svg = to_svg(rep, style=style, costs=True)
+        assert any(name in text for text in texts(svg))
+    tex = to_tikz(rep)
+    assert r"a<b \& c>" in tex
+
+
+# --- huge specs ------------------------------------------------------------------------------
+
+
+def _bounded_recursion() -> int:
+    """A recursion limit a little above the current depth: deep recursion would fail."""
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1  # type: ignore[assignment]
+    return depth + 150
+
+
+def test_a_20000_layer_chain_draws_shortened() -> None:
+    conv = {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}
+    rep = convcalc.analyse(convcalc.load_spec({"input": [4, 16, 16], "layers": [conv] * 20_000}))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_bounded_recursion())
+    try:
+        svgs = [to_svg(rep, style=style) for style in ("blocks", "flow")]
+        tex = to_tikz(rep)
+    finally:
+        sys.setrecursionlimit(limit)
+    for svg in svgs:
+        assert len(drawn_paths(svg)) < 200
+        assert any("left out" in text for text in texts(svg))
+        assert any("not drawn" in text for text in texts(svg))
+    assert "not drawn" in tex
+
+
+def test_500_deep_nesting_draws_collapsed() -> None:
+    layers: list[object] = [{"type": "relu"}]
+    for i in range(500):
+        conv = {"type": "conv", "out_channels": 4, "kernel_size": 1}
+        block = (
+            {"type": "residual", "body": [*layers, conv]}
+            if i % 2
+            else {"type": "sequential", "layers": layers}
+        )
+        layers = [block]
+    rep = convcalc.analyse(convcalc.load_spec({"input": [4, 8, 8], "layers": layers}))
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(_bounded_recursion())
+    try:
+        svgs = [to_svg(rep, style=style) for style in ("blocks", "flow")]
+        to_tikz(rep)
+    finally:
+        sys.setrecursionlimit(limit)
+    for svg in svgs:
+        assert any(text.startswith("collapsed to depth") for text in texts(svg))
+        assert len(drawn_paths(svg)) < 60
+
+
+# --- real renderings -------------------------------------------------------------------------
+
+
+@needs_chromium
+@pytest.mark.parametrize(
+    ("name", "style"),
+    [(n, s) for n in SMALL for s in ("blocks", "flow")]
+    + [(n, s) for n in BIG for s in ("blocks", "flow")],
+)
+def test_chromium_renders(tmp_path: Path, update_golden: bool, name: str, style: str) -> None:
+    if name in SMALL and name != "hw3-q3" and not CI:
+        pytest.skip("CI renders every golden")
+    svg = (GOLDEN / f"{name}.{style}.svg").read_text(encoding="utf-8") if name in SMALL else None
+    svg = svg or to_svg(report(name), style=style)
+    source = tmp_path / f"{name}.svg"
+    source.write_text(svg, encoding="utf-8")
+    out = tmp_path / f"{name}-{style}.png"
+    width, height = svg_size(svg)
+    screenshot(source.as_uri(), out, width, height, tmp_path)
+    png_width, _, colours = png_colours(out)
+    assert png_width == width
+    assert len(colours) > 20, "a blank or nearly blank rendering"
+    conv_fill = bytes.fromhex("d4e4f7")
+    assert any(c[:3] == conv_fill for c in colours), "no conv box rendered"
+    if update_golden and name in BIG:
+        IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(out, IMAGES / f"{name}-{style}.png")
+
+
+KPSE = shutil.which("kpsewhich")
+HAS_TIKZ = bool(
+    KPSE
+    and subprocess.run(
+        [KPSE, "tikz.sty"], capture_output=True, text=True, check=False
+    ).stdout.strip()
+)
+
+
+@pytest.mark.skipif(
+    not HAS_TIKZ and not CI, reason="tikz.sty is missing (Debian: texlive-pictures)"
+)
+@pytest.mark.parametrize("name", ["hw3-q3", "resnet18", "unet"])
+def test_tikz_compiles_with_pdflatex(tmp_path: Path, name: str) -> None:
+    assert HAS_TIKZ, "CI must install texlive-pictures (tikz.sty) besides texlive-latex-base"
+    if name != "hw3-q3" and not CI:
+        pytest.skip("long; CI runs it")
+    (tmp_path / "net.tex").write_text(to_tikz(report(name), costs=True), encoding="utf-8")
+    result = subprocess.run(
+        ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "net.tex"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert (tmp_path / "net.pdf").read_bytes().startswith(b"%PDF")
+    assert "(1 page," in result.stdout  # the page is the figure
+
+
+def test_the_readme_figure_is_current() -> None:
+    """docs/images/hw3-q3.svg, shown in the README, is what convcalc draws today."""
+    drawn = to_svg(report("hw3-q3"), style="blocks")
+    assert (IMAGES / "hw3-q3.svg").read_text(encoding="utf-8") == drawn
+
+
+def test_the_draw_command(run, tmp_path) -> None:
+    out = tmp_path / "net.svg"
+    assert run("draw", "hw3-q3", "-o", str(out)).exit_code == 0
+    assert out.read_text(encoding="utf-8") == to_svg(report("hw3-q3"), style="blocks")
+    flow = run("draw", "lenet5", "--style", "flow", "--costs").output
+    assert ET.fromstring(flow).tag.endswith("svg")
+    assert run("draw", "hw3-q3", "--format", "tikz").output.startswith("\\documentclass")
+    bad = run("draw", "nowhere.yaml")
+    assert bad.exit_code == 2 and "nowhere.yaml" in bad.stderr

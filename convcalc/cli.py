@@ -528,6 +528,34 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
     _write_out(page, output, "report")
 
 
+@cli.command()
+@click.argument("spec", metavar="SPEC")
+@click.option(
+    "--to",
+    "target",
+    type=click.Choice(["pytorch"]),
+    default="pytorch",
+    show_default=True,
+    help="The framework: a PyTorch nn.Module.",
+)
+@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The file (default: stdout).")
+@click.option("--class-name", help="The module's class name (default: from the spec's name).")
+def export(spec: str, target: str, output: str | None, class_name: str | None) -> None:
+    """Write a Python file defining an nn.Module that builds exactly the network of SPEC.
+
+    Chains are nn.Sequential, residual/concat/scale blocks small generated modules, names
+    from the spec's name fields, every argument as written.
+    """
+    from convcalc.analysis import summarise
+    from convcalc.export import to_pytorch
+
+    try:
+        source = to_pytorch(summarise(spec), class_name)
+    except ConvcalcError as exc:
+        raise Failure(_located(exc, spec)) from None
+    _write_out(source, output, "module")
+
+
 @cli.command("import")
 @click.argument("source", metavar="MODEL_TEXT")
 @click.option("--input", "input_shape", required=True, help="The input shape, no batch: C,H,W.")

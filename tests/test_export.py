@@ -1,0 +1,977 @@
+"""The PyTorch export against PyTorch itself: every exported network, run, is the one convcalc
+analysed.
+
+Each test exports a report, writes the source to a file, imports it, builds the module and
+runs one batch of zeros in eval mode with a forward hook on every leaf module (a module with no
+children that is not an empty ``nn.Sequential``, the identity). In execution order, each leaf's
+kind, output shape (without the batch) and own parameter count must equal those of convcalc's
+report leaves, and the totals and the output shape the report's. The numbers on the PyTorch
+side come from PyTorch alone.
+
+The bundled specs (but five-stages, which has unknowns) and random specs are checked so: random
+stacks and blocks drawn as test_torch_shapes.py and test_torch_blocks.py draw them, and random
+chains of every leaf type with non-default arguments, run on the CPU and on the meta device.
+The big zoo networks run on the meta device (shapes without the arithmetic). Every generated
+file must pass the project's ``ruff check`` and ``ruff format --check``.
+"""
+
+from __future__ import annotations
+
+import ast
+import dataclasses
+import importlib.util
+import inspect
+import itertools
+import math
+import os
+import runpy
+import shutil
+import subprocess
+import sys
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from convcalc.analysis import Report, analyse
+from convcalc.errors import ConvcalcError, SpecError
+from convcalc.export import (
+    CONVERTED,
+    LEAVES,
+    SEQUENTIAL_ATTRIBUTES,
+    ExportError,
+    class_name_of,
+    to_pytorch,
+)
+from convcalc.spec.registry import KINDS, layer_class
+from convcalc.spec.validate import load_spec
+from tests.budget import CI, examples
+from tests.test_torch_blocks import BLOCKS, nest
+from tests.test_torch_blocks import specs as block_specs
+from tests.test_torch_layers import maybe, pad_layers, shapes, upsample_layers
+from tests.test_torch_shapes import dims, stacks
+from tests.torchvision_oracle import TORCH_KINDS, import_torchvision
+
+torch = pytest.importorskip("torch")
+nn = torch.nn
+
+pytestmark = pytest.mark.torch
+
+LONG = pytest.mark.skipif(not CI, reason="long; CI runs it")
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = sorted(path for path in (ROOT / "specs").glob("*.yaml") if path.stem != "five-stages")
+# run on the meta device: on the CPU each takes seconds (U-Net at 512² most of all)
+BIG = {"resnet50", "vgg16", "inception_v3", "densenet121", "unet"}
+# torch class -> spec type, for the classes the export writes besides torchvision's
+KIND_OF = {
+    **TORCH_KINDS,
+    "Unflatten": "unflatten",
+    "Embedding": "embedding",
+    "Reshape": "reshape",
+    "Permute": "permute",
+}
+
+Layer = dict[str, Any]
+Record = tuple[str, tuple[int, ...], int]  # spec type, output shape, own parameters
+
+
+# --- the PyTorch side ---------------------------------------------------------------------
+
+
+class Generated:
+    """An exported file, imported: its source, path, module and class."""
+
+    _count = itertools.count()
+
+    def __init__(self, report: Report, folder: Path, class_name: str | None = None) -> None:
+        self.report = report
+        self.source = to_pytorch(report, class_name)
+        self.path = folder / f"exported_{next(self._count)}.py"
+        self.path.write_text(self.source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(self.path.stem, self.path)
+        assert spec is not None and spec.loader is not None
+        self.module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self.module)
+        self.class_name = class_name or class_name_of(report.name)
+
+    def build(self, device: str = "cpu") -> Any:
+        with torch.device(device):
+            return getattr(self.module, self.class_name)().eval()
+
+
+def leaf_modules(model: Any) -> list[Any]:
+    """Modules with no children, but for empty nn.Sequential (an identity: no leaf of the spec)."""
+    return [
+        module
+        for module in model.modules()
+        if next(module.children(), None) is None and not isinstance(module, nn.Sequential)
+    ]
+
+
+def run(model: Any, report: Report, device: str = "cpu", batch: int = 1) -> list[Record]:
+    """Every leaf module's call, in order, and the output shape as the last record."""
+    records: list[Record] = []
+
+    def hook(module: Any, args: Any, output: Any) -> None:
+        params = sum(int(p.numel()) for p in module.parameters())
+        records.append((KIND_OF[type(module).__name__], tuple(output.shape[1:]), params))
+
+    leaves = list(report.leaves())
+    tokens = bool(leaves) and leaves[0].type == "embedding"
+    dtype = torch.long if tokens else torch.float32
+    handles = [module.register_forward_hook(hook) for module in leaf_modules(model)]
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # softmax without dim, dropout2d on 1-D, ...
+            output = model(torch.zeros(batch, *report.input_shape, dtype=dtype, device=device))
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert output.shape[0] == batch
+    return [*records, ("output", tuple(output.shape[1:]), 0)]
+
+
+def expected(report: Report) -> list[Record]:
+    leaves = [(e.type, tuple(e.output_shape), e.params) for e in report.leaves()]
+    return [*leaves, ("output", tuple(report.output_shape), 0)]
+
+
+def round_trip(
+    report: Report, folder: Path, devices: tuple[str, ...] = ("cpu",), batch: int = 1
+) -> Generated:
+    """Export, import, build and run the report's network; PyTorch must agree with it."""
+    generated = Generated(report, folder)
+    for device in devices:
+        model = generated.build(device)
+        assert run(model, report, device, batch) == expected(report), device
+        assert sum(int(p.numel()) for p in model.parameters()) == report.total_params
+    return generated
+
+
+# --- ruff -----------------------------------------------------------------------------------
+
+
+def ruff_command() -> list[str] | None:
+    if importlib.util.find_spec("ruff") is not None:
+        return [sys.executable, "-m", "ruff"]
+    found = shutil.which("ruff")
+    return [found] if found else None
+
+
+def check_ruff(paths: list[Path], cache: Path) -> None:
+    """``ruff check`` and ``ruff format --check`` with the project's configuration."""
+    command = ruff_command()
+    if command is None:
+        pytest.skip("ruff is not installed")
+    config = ["--config", str(ROOT / "pyproject.toml")]
+    env = {**os.environ, "RUFF_CACHE_DIR": str(cache)}  # nothing written into the project
+    for args in (["check", *config], ["format", "--check", *config]):
+        result = subprocess.run(
+            [*command, *args, *map(str, paths)], capture_output=True, text=True, env=env, cwd=ROOT
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+
+
+# --- the bundled specs ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("path", SPECS, ids=[path.stem for path in SPECS])
+def test_bundled_spec_round_trip(path: Path, tmp_path: Path) -> None:
+    report = analyse(load_spec(str(path)))
+    device = "meta" if path.stem in BIG else "cpu"
+    generated = round_trip(report, tmp_path, (device,))
+    check_ruff([generated.path], tmp_path / "cache")
+
+
+HW3_Q3 = '''\
+"""A PyTorch module generated by convcalc from the spec hw3-q3.
+
+Input: 3x128x128 (one sample).
+Output: 128x11x11.
+Parameters: 71,840 (all trainable).
+PyTorch adds the batch dimension in front; the comments give each layer's output shape
+without it.
+"""
+
+import torch
+import torch.nn as nn
+
+
+class Hw3Q3(nn.Sequential):
+    """The network hw3-q3, as convcalc analysed it."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.append(nn.Conv2d(3, 32, kernel_size=8, stride=2))  # 32x61x61
+        self.append(nn.MaxPool2d(kernel_size=5, stride=5))  # 32x12x12
+        self.append(nn.Conv2d(32, 128, kernel_size=4, padding=1))  # 128x11x11
+
+
+if __name__ == "__main__":
+    model = Hw3Q3().eval()
+    with torch.no_grad():
+        output = model(torch.zeros(1, 3, 128, 128))
+    print("output shape:", tuple(output.shape))
+    print(f"parameters: {sum(p.numel() for p in model.parameters()):,}")
+'''
+
+
+def test_hw3_q3_exactly() -> None:
+    """The whole file: written arguments only where they differ from PyTorch's defaults
+    (the spec's ``padding: 0`` and ``stride: 1`` are not)."""
+    assert to_pytorch(analyse(load_spec("hw3-q3"))) == HW3_Q3
+
+
+def test_main_block_runs(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    generated = Generated(analyse(load_spec("hw3-q3")), tmp_path)
+    runpy.run_path(str(generated.path), run_name="__main__")
+    assert capsys.readouterr().out == "output shape: (1, 128, 11, 11)\nparameters: 71,840\n"
+
+
+def test_main_block_takes_two_samples_where_one_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A batchnorm without running statistics over one value a channel: PyTorch refuses one
+    sample even in eval mode, so the __main__ block runs two."""
+    layers = [
+        {"type": "linear", "out_features": 3},
+        {"type": "batchnorm", "track_running_stats": False},
+    ]
+    generated = Generated(analyse(load_spec({"input": [5], "layers": layers})), tmp_path)
+    assert "model(torch.zeros(2, 5))" in generated.source
+    runpy.run_path(str(generated.path), run_name="__main__")
+    assert capsys.readouterr().out == "output shape: (2, 3)\nparameters: 24\n"
+    with pytest.raises(ValueError, match="Expected more than 1 value per channel"):
+        generated.build()(torch.zeros(1, 5))
+
+
+def test_file_imports_only_torch_and_math(tmp_path: Path) -> None:
+    """torch and torch.nn as nn always; math only for an infinite argument."""
+    spec = {"input": [4, 5], "layers": [{"type": "batchnorm", "eps": math.inf}]}
+    for report in (analyse(load_spec("resnet18")), analyse(load_spec(spec))):
+        tree = ast.parse(to_pytorch(report))
+        imports = [
+            (alias.name, alias.asname)
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for alias in node.names
+        ]
+        wanted = [("torch", None), ("torch.nn", "nn")]
+        assert imports == (wanted if report.name == "resnet18" else [("math", None), *wanted])
+    assert "eps=math.inf" in to_pytorch(analyse(load_spec(spec)))
+
+
+def test_names_and_structure(tmp_path: Path) -> None:
+    """Names from the spec, indices elsewhere; blocks hold nn.Sequential lists."""
+    resnet = Generated(analyse(load_spec("resnet18")), tmp_path).build("meta")
+    assert isinstance(resnet.conv1, nn.Conv2d) and isinstance(resnet[2], nn.ReLU)
+    first = resnet.layer1[0]
+    assert type(first).__name__ == "Residual" and isinstance(first.body[0], nn.Conv2d)
+    assert isinstance(first.shortcut, nn.Sequential) and len(first.shortcut) == 0
+    assert isinstance(resnet.layer2[0].shortcut[0], nn.Conv2d)
+    assert isinstance(resnet.fc, nn.Linear) and isinstance(resnet[9], nn.Flatten)
+    efficient = Generated(analyse(load_spec("efficientnet_b0")), tmp_path).build("meta")
+    se = efficient.features_2_1.body.block.se
+    assert type(se).__name__ == "Scale" and se.body.fc1.out_channels == 6
+    assert type(efficient.features_2_1.body.stochastic_depth).__name__ == "StochasticDepth"
+    keys = efficient.state_dict().keys()
+    assert "features_2_1.body.block.se.body.fc1.weight" in keys
+    unet = Generated(analyse(load_spec("unet")), tmp_path).build("meta")
+    concat = unet.level_128
+    assert type(concat).__name__ == "Concat" and len(concat.branches[0]) == 0
+    assert isinstance(concat.branches[1].level_256.branches[1].up_128, nn.ConvTranspose2d)
+
+
+def test_names_are_sanitised_and_unique(tmp_path: Path) -> None:
+    relu = {"type": "relu"}
+    names = ["features.1.0", "forward", "forward", "class", "9 lives", "→", "x" * 80, "append"]
+    spec = {"input": [2, 3], "layers": [{**relu, "name": name} for name in names]}
+    model = round_trip(analyse(load_spec(spec)), tmp_path).build()
+    assert [name for name, _ in model.named_children()] == [
+        "features_1_0",
+        "forward_",
+        "forward_2",
+        "class_",
+        "_9_lives",
+        "5",
+        "x" * 22,
+        "append_",
+    ]
+    nested = {"input": [2, 3], "layers": [{"type": "sequential", "layers": spec["layers"]}]}
+    model = round_trip(analyse(load_spec(nested)), tmp_path).build()
+    assert [name for name, _ in model[0].named_children()][:3] == [
+        "features_1_0",
+        "forward_",
+        "forward_2",
+    ]
+
+
+def test_sequential_attributes_are_reserved() -> None:
+    """Every public attribute of this torch's nn.Sequential is a name no module may take."""
+    public = {name for name in dir(nn.Sequential()) if not name.startswith("_")}
+    assert public <= SEQUENTIAL_ATTRIBUTES
+
+
+@pytest.mark.parametrize(
+    ("spec_name", "class_name"),
+    [
+        ("hw3-q3", "Hw3Q3"),
+        ("resnet18", "Resnet18"),
+        ("efficientnet_b0", "EfficientnetB0"),
+        ("3d net", "Net3dNet"),
+        ("residual", "ResidualNet"),
+        ("…", "Net"),
+        ("o", "ONet"),
+    ],
+)
+def test_class_names(spec_name: str, class_name: str) -> None:
+    assert class_name_of(spec_name) == class_name
+
+
+@pytest.mark.parametrize("name", ["1abc", "class", "nn", "Residual", "a-b", "", "N" * 61, "I"])
+def test_unusable_class_names_are_refused(name: str) -> None:
+    with pytest.raises(ConvcalcError, match="cannot name the class"):
+        to_pytorch(analyse(load_spec("hw3-q3")), name)
+
+
+def test_empty_network(tmp_path: Path) -> None:
+    """No layers: an empty nn.Sequential, the identity."""
+    generated = round_trip(analyse(load_spec({"input": [3, 4], "layers": []})), tmp_path)
+    assert "        super().__init__()\n\n\nif __name__" in generated.source
+
+
+def test_class_name_given(tmp_path: Path) -> None:
+    generated = Generated(analyse(load_spec("hw3-mlp")), tmp_path, "Mlp")
+    assert "class Mlp(nn.Sequential):" in generated.source
+    assert isinstance(generated.build(), nn.Sequential)
+
+
+# --- refusals -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "layers", "path", "why"),
+    [
+        (
+            [2, 8, 8],
+            [{"type": "relu"}, {"type": "maxpool", "kernel_size": 2, "return_indices": True}],
+            "layers[1] (maxpool), field return_indices",
+            "returns (values, indices)",
+        ),
+        (
+            [2, 8, 8],
+            [{"type": "adaptive_maxpool", "output_size": 2, "return_indices": True}],
+            "layers[0] (adaptive_maxpool), field return_indices",
+            "returns (values, indices)",
+        ),
+        (
+            [2, 8],
+            [{"type": "avgpool", "kernel_size": 2, "divisor_override": 3}],
+            "layers[0] (avgpool), field divisor_override",
+            "nn.AvgPool1d has no divisor_override",
+        ),
+        (
+            [5],
+            [{"type": "relu"}, {"type": "embedding", "num_embeddings": 4, "embedding_dim": 3}],
+            "layers[1] (embedding)",
+            "integer indices",
+        ),
+        (
+            [5],
+            [
+                {
+                    "type": "repeat",
+                    "times": 2,
+                    "layers": [{"type": "embedding", "num_embeddings": 4, "embedding_dim": 1}],
+                }
+            ],
+            "layers[0].layers[1] (embedding)",
+            "first layer",
+        ),
+        (
+            [5],
+            [
+                {
+                    "type": "concat",
+                    "branches": [[{"type": "embedding", "num_embeddings": 4, "embedding_dim": 1}]],
+                }
+            ],
+            "layers[0].branches[0][0] (embedding)",
+            "first layer",
+        ),
+        (
+            [2, 4, 4],
+            [{"type": "reshape", "shape": [2, 2, 2, 2, 2]}, {"type": "batchnorm"}],
+            "layers[1] (batchnorm)",
+            "no BatchNorm4d",
+        ),
+    ],
+)
+def test_refused(shape: list[int], layers: list[Layer], path: str, why: str) -> None:
+    """What no PyTorch module writes exactly is refused at the layer, saying why."""
+    report = analyse(load_spec({"input": shape, "layers": layers}))
+    with pytest.raises(ExportError) as refusal:
+        to_pytorch(report)
+    assert str(refusal.value).startswith(f"{path}: cannot be exported to PyTorch: ")
+    assert why in str(refusal.value)
+
+
+def test_pytorch_refuses_what_is_refused() -> None:
+    """The reasons hold in this PyTorch: no divisor_override in AvgPool1d, no BatchNorm4d, a
+    tuple from a pool with return_indices, and integer indices for an embedding."""
+    assert "divisor_override" not in inspect.signature(nn.AvgPool1d).parameters
+    assert not hasattr(nn, "BatchNorm4d")
+    assert isinstance(nn.MaxPool2d(2, return_indices=True)(torch.zeros(1, 1, 4, 4)), tuple)
+    with pytest.raises(RuntimeError):
+        nn.Embedding(4, 3)(torch.zeros(1, 5))
+
+
+def test_embedding_first(tmp_path: Path) -> None:
+    """An embedding fed the input itself (integer indices), nested in chains or not."""
+    embedding = {
+        "type": "embedding",
+        "num_embeddings": 7,
+        "embedding_dim": 4,
+        "padding_idx": -1,
+        "max_norm": 1.0,
+    }
+    for layers in (
+        [embedding, {"type": "layernorm", "normalized_shape": 4}, {"type": "flatten"}],
+        [{"type": "sequential", "layers": [{"type": "repeat", "times": 1, "layers": [embedding]}]}],
+    ):
+        report = analyse(load_spec({"input": [3, 5], "layers": layers}))
+        generated = round_trip(report, tmp_path, ("cpu", "meta"))
+        assert "torch.zeros(1, 3, 5, dtype=torch.long)" in generated.source
+
+
+# --- arguments ------------------------------------------------------------------------------
+
+LEAF_TYPES = sorted(name for name, kind in KINDS.items() if not kind.block)
+
+
+def test_every_leaf_type_is_written() -> None:
+    """Every field of every leaf type is written by the export (but type, name, functional)."""
+    assert set(LEAVES) | set(CONVERTED) == set(LEAF_TYPES)
+    for name in LEAF_TYPES:
+        fields = set(layer_class(name).model_fields) - {"type", "name", "functional"}
+        if name in CONVERTED:
+            assert fields == set(CONVERTED[name][1]), name
+        else:
+            leaf = LEAVES[name]
+            written = [f for f in (*leaf.positional, *leaf.keywords) if not f.startswith("=")]
+            assert sorted(written) == sorted(fields), name
+
+
+def _torch_class(name: str) -> Any:
+    template = KINDS[name].torch
+    if not template:
+        return import_torchvision().ops.StochasticDepth if name == "stochastic_depth" else None
+    return getattr(nn, template.format(n=2))
+
+
+@pytest.mark.parametrize("name", sorted(LEAVES))
+def test_keyword_defaults_are_pytorchs(name: str) -> None:
+    """A keyword left out because it equals convcalc's default leaves PyTorch's: they agree."""
+    cls = _torch_class(name)
+    parameters = inspect.signature(cls).parameters
+    fields = layer_class(name).model_fields
+    for keyword in LEAVES[name].keywords:
+        assert keyword in parameters, (name, keyword)
+        if not fields[keyword].is_required():
+            assert fields[keyword].default == parameters[keyword].default, (name, keyword)
+
+
+@pytest.mark.parametrize(
+    ("layer", "written"),
+    [
+        (
+            {"type": "conv", "out_channels": 4, "kernel_size": [3, 3], "stride": None},
+            "nn.Conv2d(2, 4, kernel_size=(3, 3))",
+        ),
+        (
+            {"type": "conv", "out_channels": 4, "kernel_size": 1, "stride": [1], "dilation": [1]},
+            "nn.Conv2d(2, 4, kernel_size=1, stride=(1,), dilation=(1,))",
+        ),
+        (
+            {
+                "type": "conv",
+                "out_channels": 4,
+                "kernel_size": 3,
+                "padding": "same",
+                "padding_mode": "circular",
+            },
+            'nn.Conv2d(2, 4, kernel_size=3, padding="same", padding_mode="circular")',
+        ),
+        (
+            {"type": "linear", "out_features": 3, "device": "cpu", "dtype": "float"},
+            'nn.Linear(4, 3, device="cpu", dtype=torch.float)',
+        ),
+        (
+            {"type": "batchnorm", "momentum": None, "eps": 0.001, "affine": False},
+            "nn.BatchNorm2d(2, eps=0.001, momentum=None, affine=False)",
+        ),
+        (
+            {
+                "type": "avgpool",
+                "kernel_size": 2,
+                "count_include_pad": False,
+                "divisor_override": 3,
+            },
+            "nn.AvgPool2d(kernel_size=2, count_include_pad=False, divisor_override=3)",
+        ),
+        (
+            {
+                "type": "maxpool",
+                "kernel_size": 3,
+                "stride": 1,
+                "ceil_mode": True,
+                "return_indices": False,
+            },
+            "nn.MaxPool2d(kernel_size=3, stride=1, ceil_mode=True)",
+        ),
+        ({"type": "flatten"}, "nn.Flatten()"),
+        ({"type": "flatten", "start_dim": 1, "end_dim": 2}, "nn.Flatten(start_dim=2, end_dim=3)"),
+        ({"type": "flatten", "start_dim": -2}, "nn.Flatten(start_dim=-2)"),
+        ({"type": "unflatten", "dim": 0, "unflattened_size": [1, -1]}, "nn.Unflatten(1, (1, -1))"),
+        ({"type": "permute", "dims": [2, 0, -2]}, "Permute(0, 3, 1, -2)"),
+        ({"type": "reshape", "shape": [-1]}, "Reshape(-1)"),
+        ({"type": "pad", "padding": 1}, "nn.ConstantPad2d(1, 0.0)"),
+        (
+            {"type": "pad", "padding": [1, 0, 2, 3], "value": -1},
+            "nn.ConstantPad2d((1, 0, 2, 3), -1.0)",
+        ),
+        (
+            {"type": "pad", "padding": [1, 1, 0, 2], "mode": "reflect"},
+            "nn.ReflectionPad2d((1, 1, 0, 2))",
+        ),
+        ({"type": "pad", "padding": 2, "mode": "replicate"}, "nn.ReplicationPad2d(2)"),
+        ({"type": "pad", "padding": 1, "mode": "circular"}, "nn.CircularPad2d(1)"),
+        (
+            {"type": "upsample", "scale_factor": 0.5, "mode": "bilinear", "align_corners": True},
+            'nn.Upsample(scale_factor=0.5, mode="bilinear", align_corners=True)',
+        ),
+        (
+            {"type": "upsample", "size": [3, 9], "scale_factor": 0},
+            "nn.Upsample(size=(3, 9), scale_factor=0.0)",
+        ),
+        (
+            {"type": "stochastic_depth", "p": 0.0, "mode": "row"},
+            'StochasticDepth(p=0.0, mode="row")',
+        ),
+        ({"type": "dropout", "p": 0.5, "inplace": True}, "nn.Dropout(inplace=True)"),
+        ({"type": "leaky_relu", "negative_slope": 0.2}, "nn.LeakyReLU(negative_slope=0.2)"),
+        ({"type": "elu", "alpha": 1}, "nn.ELU()"),
+        ({"type": "softmax", "dim": -3}, "nn.Softmax(dim=-3)"),
+        ({"type": "gelu", "approximate": "tanh"}, 'nn.GELU(approximate="tanh")'),
+        (
+            {"type": "prelu", "num_parameters": 2, "init": 0.1},
+            "nn.PReLU(num_parameters=2, init=0.1)",
+        ),
+        ({"type": "groupnorm", "num_groups": 1, "eps": 1e-06}, "nn.GroupNorm(1, 2, eps=1e-06)"),
+        (
+            {"type": "layernorm", "normalized_shape": [4, 4], "bias": False},
+            "nn.LayerNorm((4, 4), bias=False)",
+        ),
+        ({"type": "instancenorm", "affine": True}, "nn.InstanceNorm2d(2, affine=True)"),
+        ({"type": "local_response_norm", "size": 2, "k": 2}, "nn.LocalResponseNorm(2, k=2.0)"),
+        ({"type": "channel_shuffle", "groups": 2}, "nn.ChannelShuffle(2)"),
+        ({"type": "linear", "out_features": 3, "bias": False}, "nn.Linear(4, 3, bias=False)"),
+        (
+            {
+                "type": "conv_transpose",
+                "out_channels": 2,
+                "kernel_size": 2,
+                "stride": 2,
+                "output_padding": 1,
+            },
+            "nn.ConvTranspose2d(2, 2, kernel_size=2, stride=2, output_padding=1)",
+        ),
+    ],
+)
+def test_arguments_written(layer: Layer, written: str, tmp_path: Path) -> None:
+    """Exactly the arguments that differ from PyTorch's defaults, as written; dimensions
+    counted with the batch; each one then round-trips through PyTorch."""
+    report = analyse(load_spec({"input": [2, 4, 4], "layers": [layer]}))
+    assert f"self.append({written})" in to_pytorch(report)
+    round_trip(report, tmp_path)
+
+
+# --- the generated helpers --------------------------------------------------------------------
+
+
+def test_blocks_compute_their_values(tmp_path: Path) -> None:
+    """Residual adds, Concat joins along the channels, Scale multiplies, Reshape and Permute
+    keep the batch first: the values, not just the shapes."""
+    x = torch.arange(24.0).reshape(1, 2, 3, 4)
+    identity = {"type": "identity"}
+    cases = [
+        ({"type": "residual", "body": [identity]}, x + x),
+        ({"type": "concat", "branches": [[], [identity], []]}, torch.cat([x, x, x], dim=1)),
+        ({"type": "scale", "body": [identity]}, x * x),
+        ({"type": "reshape", "shape": [3, -1]}, x.reshape(1, 3, 8)),
+        ({"type": "permute", "dims": [2, -3, 1]}, x.permute(0, 3, 1, 2)),
+    ]
+    for layer, value in cases:
+        report = analyse(load_spec({"input": [2, 3, 4], "layers": [layer]}))
+        model = Generated(report, tmp_path).build()
+        with torch.no_grad():
+            assert torch.equal(model(x), value), layer
+
+
+@pytest.mark.parametrize("mode", ["row", "batch"])
+@pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
+def test_stochastic_depth_is_torchvisions(mode: str, p: float, tmp_path: Path) -> None:
+    """The generated StochasticDepth draws the same noise as torchvision's, in training."""
+    ops = import_torchvision().ops
+    spec = {"input": [3, 4], "layers": [{"type": "stochastic_depth", "p": p, "mode": mode}]}
+    ours = Generated(analyse(load_spec(spec)), tmp_path).module.StochasticDepth(p, mode).train()
+    theirs = ops.StochasticDepth(p, mode).train()
+    x = torch.ones(64, 3, 4)
+    torch.manual_seed(7)
+    mine = ours(x)
+    torch.manual_seed(7)
+    assert torch.equal(mine, theirs(x))
+    assert torch.equal(ours.eval()(x), x)
+
+
+# --- random specs ---------------------------------------------------------------------------
+
+
+def accepted(shape: list[int], layers: list[Layer]) -> Report | None:
+    try:
+        return analyse(load_spec({"input": shape, "layers": layers}))
+    except SpecError:  # refused while validating or analysing
+        return None
+
+
+def _divisors(n: int) -> list[int]:
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+EPS = st.sampled_from([1e-5, 1e-3, 0.1, 1e-12])
+FRACTION = st.floats(0, 1)
+WINDOWED = ("conv", "conv_transpose", "maxpool", "avgpool", "adaptive_avgpool")
+DRAWN = [
+    *WINDOWED,
+    *("adaptive_maxpool", "batchnorm", "groupnorm", "instancenorm", "layernorm"),
+    *("local_response_norm", "linear", "flatten", "unflatten", "reshape", "permute"),
+    *("channel_shuffle", "pad", "upsample", "dropout", "dropout1d", "dropout2d", "dropout3d"),
+    *("stochastic_depth", "relu", "relu6", "prelu", "leaky_relu", "elu", "gelu", "silu"),
+    *("mish", "hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softmax"),
+    *("log_softmax", "identity"),
+]
+
+
+def _window(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
+    rank, channels = len(shape) - 1, shape[0]
+    if kind == "adaptive_avgpool" or kind == "adaptive_maxpool":
+        sizes = [draw(st.one_of(st.none(), st.integers(1, 3))) for _ in range(rank)]
+        layer["output_size"] = sizes if draw(st.booleans()) else draw(st.integers(1, 3))
+        return
+    layer["kernel_size"] = dims(draw, rank, 1, 3)
+    maybe(draw, layer, "stride", st.integers(1, 2))
+    if kind in ("conv", "conv_transpose"):
+        groups = draw(st.sampled_from(_divisors(channels)))
+        layer["out_channels"] = groups * draw(st.integers(1, 2))
+        if groups > 1:
+            layer["groups"] = groups
+        maybe(draw, layer, "dilation", st.integers(1, 2))
+        maybe(draw, layer, "bias", st.booleans())
+    if kind == "conv":
+        maybe(draw, layer, "padding", st.sampled_from([0, 1, 2, "same", "valid"]))
+        maybe(draw, layer, "padding_mode", st.sampled_from(["reflect", "replicate", "circular"]))
+    elif kind == "conv_transpose":
+        maybe(draw, layer, "padding", st.integers(0, 1))
+        maybe(draw, layer, "output_padding", st.integers(0, 1))
+    else:
+        maybe(draw, layer, "padding", st.integers(0, 1))
+        maybe(draw, layer, "ceil_mode", st.booleans())
+    if kind == "maxpool":
+        maybe(draw, layer, "dilation", st.integers(1, 2))
+        maybe(draw, layer, "return_indices", st.just(False))
+    if kind == "avgpool":
+        maybe(draw, layer, "count_include_pad", st.booleans())
+        if rank > 1:
+            maybe(draw, layer, "divisor_override", st.integers(1, 5))
+
+
+def _norm(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
+    if kind == "groupnorm":
+        layer["num_groups"] = draw(st.sampled_from(_divisors(shape[0])))
+    if kind == "layernorm":
+        trailing = shape[len(shape) - draw(st.integers(1, len(shape))) :]
+        layer["normalized_shape"] = trailing[0] if len(trailing) == 1 else trailing
+        maybe(draw, layer, "elementwise_affine", st.booleans())
+        maybe(draw, layer, "bias", st.booleans())
+    if kind == "local_response_norm":
+        layer["size"] = draw(st.integers(1, 4))
+        for key in ("alpha", "beta", "k"):
+            maybe(draw, layer, key, st.floats(0.5, 2))
+        return
+    maybe(draw, layer, "eps", EPS)
+    if kind in ("batchnorm", "instancenorm"):
+        maybe(draw, layer, "momentum", st.one_of(st.none(), FRACTION))
+        maybe(draw, layer, "track_running_stats", st.booleans())
+    if kind != "layernorm":
+        maybe(draw, layer, "affine", st.booleans())
+
+
+def _reshaping(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
+    rank = len(shape)
+    if kind == "flatten":
+        maybe(draw, layer, "start_dim", st.integers(-rank, rank - 1))
+        maybe(draw, layer, "end_dim", st.integers(-rank, rank - 1))
+    elif kind == "unflatten":
+        dim = draw(st.integers(-rank, rank - 1))
+        n = shape[dim]
+        layer["dim"] = dim
+        layer["unflattened_size"] = draw(st.sampled_from([[n, 1], [-1, 1], [1, -1], [n]]))
+    elif kind == "reshape":
+        total = math.prod(shape)
+        d = draw(st.sampled_from(_divisors(total)))
+        layer["shape"] = draw(st.sampled_from([[-1], [d, -1], [total // d, d], [1, d, -1]]))
+    else:
+        order = draw(st.permutations(range(rank)))
+        layer["dims"] = [d - rank if draw(st.booleans()) else d for d in order]
+
+
+def _others(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
+    if kind in ("relu", "relu6", "silu", "mish", "hardswish", "hardsigmoid", "elu"):
+        maybe(draw, layer, "inplace", st.booleans())
+    if kind.startswith("dropout"):
+        maybe(draw, layer, "p", FRACTION)
+        maybe(draw, layer, "inplace", st.booleans())
+    extra = {
+        "stochastic_depth": {"p": FRACTION, "mode": st.sampled_from(["row", "batch"])},
+        "prelu": {"num_parameters": st.sampled_from([1, shape[0]]), "init": FRACTION},
+        "leaky_relu": {"negative_slope": st.floats(0, 1), "inplace": st.booleans()},
+        "elu": {"alpha": st.floats(0.1, 2)},
+        "gelu": {"approximate": st.sampled_from(["none", "tanh"])},
+        "softplus": {"beta": st.floats(0.5, 2), "threshold": st.floats(1, 30)},
+        "softmax": {"dim": st.integers(-len(shape) - 1, len(shape))},
+        "log_softmax": {"dim": st.integers(-len(shape) - 1, len(shape))},
+        "channel_shuffle": {"groups": st.sampled_from(_divisors(shape[0]))},
+        "linear": {"out_features": st.integers(1, 4), "bias": st.booleans()},
+    }.get(kind, {})
+    required = {"stochastic_depth", "channel_shuffle"}
+    for key, values in extra.items():
+        if kind in required or (kind == "linear" and key == "out_features"):
+            layer[key] = draw(values)
+        else:
+            maybe(draw, layer, key, values)
+
+
+@st.composite
+def any_layer(draw: st.DrawFn, shape: list[int]) -> Layer:
+    """A layer of any leaf type (but embedding) for an input ``shape``, most arguments drawn
+    away from their defaults; not every draw fits the shape (the caller tries again)."""
+    kind = draw(st.sampled_from(DRAWN))
+    layer: Layer = {"type": kind}
+    rank = len(shape) - 1
+    if kind in WINDOWED or kind == "adaptive_maxpool":
+        _window(draw, kind, shape, layer)
+    elif kind in ("batchnorm", "groupnorm", "instancenorm", "layernorm", "local_response_norm"):
+        _norm(draw, kind, shape, layer)
+    elif kind in ("flatten", "unflatten", "reshape", "permute"):
+        _reshaping(draw, kind, shape, layer)
+    elif kind == "pad":
+        mode = draw(st.sampled_from([None, "constant", "reflect", "replicate", "circular"]))
+        layer = draw(pad_layers(rank, mode))
+    elif kind == "upsample":
+        layer = draw(upsample_layers(rank))
+    else:
+        _others(draw, kind, shape, layer)
+    return layer
+
+
+@st.composite
+def any_chain(draw: st.DrawFn) -> tuple[list[int], list[Layer]]:
+    """An input and 1 to 6 layers of any types that convcalc accepts, drawn one at a time."""
+    shape = draw(shapes(channels=4))
+    layers: list[Layer] = []
+    current = shape
+    for _ in range(draw(st.integers(1, 6))):
+        for _ in range(5):  # a few tries for a layer that fits
+            layer = draw(any_layer(current))
+            report = accepted(shape, [*layers, layer])
+            if report is not None:
+                layers.append(layer)
+                current = list(report.output_shape)
+                break
+    assume(layers)
+    return shape, layers
+
+
+@settings(max_examples=examples(500))
+@given(spec=any_chain())
+def test_random_layers_round_trip(
+    spec: tuple[list[int], list[Layer]], tmp_path_factory: Any
+) -> None:
+    """Every leaf type, arguments away from their defaults, on the CPU and on meta (batch 2: a
+    batchnorm without running statistics needs two values a channel)."""
+    report = accepted(*spec)
+    assert report is not None
+    round_trip(report, tmp_path_factory.mktemp("export"), ("cpu", "meta"), batch=2)
+
+
+def test_random_layers_cover_every_leaf_type() -> None:
+    assert set(DRAWN) | {"embedding"} == set(LEAF_TYPES)
+
+
+@settings(max_examples=examples(300))
+@given(stack=stacks())
+def test_random_stacks_round_trip(
+    stack: tuple[list[int], list[Layer]], tmp_path_factory: Any
+) -> None:
+    report = accepted(*stack)
+    assume(report is not None)
+    assert report is not None
+    round_trip(report, tmp_path_factory.mktemp("export"), batch=2)
+
+
+@settings(max_examples=examples(300))
+@given(spec=block_specs())
+def test_random_blocks_round_trip(
+    spec: tuple[list[int], list[Layer]], tmp_path_factory: Any
+) -> None:
+    report = accepted(*spec)
+    assume(report is not None)
+    assert report is not None
+    round_trip(report, tmp_path_factory.mktemp("export"), batch=2)
+
+
+@settings(max_examples=examples(40))
+@given(
+    specs=st.lists(st.one_of(any_chain(), stacks(), block_specs()), min_size=6, max_size=6),
+    names=st.lists(st.text(max_size=40), min_size=6, max_size=6),
+)
+def test_random_exports_pass_ruff(
+    specs: list[tuple[list[int], list[Layer]]], names: list[str], tmp_path_factory: Any
+) -> None:
+    """Six files at a time (ruff runs once for them): any name, any layers, any nesting."""
+    folder = tmp_path_factory.mktemp("ruff")
+    paths = []
+    for i, ((shape, layers), name) in enumerate(zip(specs, names, strict=True)):
+        report = accepted(shape, layers)
+        if report is None:
+            continue
+        named = [{**layer, "name": name} if j % 2 else layer for j, layer in enumerate(layers)]
+        report = accepted(shape, named) or report
+        report = dataclasses.replace(report, name=name)
+        path = folder / f"net_{i}.py"
+        path.write_text(to_pytorch(report), encoding="utf-8")
+        paths.append(path)
+    assume(paths)
+    check_ruff(paths, folder / "cache")
+
+
+# --- depth and length -------------------------------------------------------------------------
+
+
+def _deep(kinds: list[str], depth: int) -> Report:
+    order = [kinds[i % len(kinds)] for i in range(depth)]
+    layer, _, _ = nest(order, {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1})
+    return analyse(load_spec({"name": "deep", "input": [4, 6, 6], "layers": [layer]}))
+
+
+@pytest.fixture
+def recursion_limit() -> Iterator[None]:
+    """PyTorch walks and calls modules recursively: deep networks need a higher limit."""
+    before = sys.getrecursionlimit()
+    yield
+    sys.setrecursionlimit(before)
+
+
+@pytest.mark.parametrize("depth", [12, 500])
+@pytest.mark.parametrize("kinds", [["residual"], ["sequential", "residual"], list(BLOCKS)])
+def test_deep_nesting(kinds: list[str], depth: int, tmp_path: Path, recursion_limit: None) -> None:
+    """Blocks nested beyond HOIST_AT columns are built first as variables: the file keeps
+    within the line length and parses at any depth, and the module is the same."""
+    report = _deep(kinds, depth)
+    sys.setrecursionlimit(1000 + 12 * depth)
+    generated = round_trip(report, tmp_path)
+    assert "block_1 = " in generated.source
+    assert (f"Blocks nest {depth} deep" in generated.source) == (depth > 50)
+    check_ruff([generated.path], tmp_path / "cache")
+
+
+def _name_everything(layer: Layer, name: str) -> Layer:
+    """The layer and every layer inside it named ``name``, without recursion."""
+    stack = [layer]
+    while stack:
+        item = stack.pop()
+        item["name"] = name
+        for key in ("layers", "body", "shortcut"):
+            stack.extend(item.get(key, []))
+        for branch in item.get("branches", []):
+            stack.extend(branch)
+    return layer
+
+
+@pytest.mark.parametrize("kinds", [["sequential"], list(BLOCKS), ["concat", "scale"]])
+def test_long_names_deep_in_fit_the_line_length(
+    kinds: list[str], tmp_path: Path, recursion_limit: None
+) -> None:
+    """The longest names, on every block nested 30 deep, the widest leaf innermost: every line
+    of the file still fits in the project's line length (ruff check's E501)."""
+    order = [kinds[i % len(kinds)] for i in range(30)]
+    leaf = {
+        "type": "conv_transpose",
+        "out_channels": 4,
+        "kernel_size": [3, 3],
+        "stride": [1, 1],
+        "padding": [1, 1],
+        "dilation": [1, 1],
+        "output_padding": [0, 0],
+        "bias": False,
+        "dtype": "torch.complex128",
+    }
+    layer, _, _ = nest(order, leaf)
+    spec = {"name": "ｎ" * 80, "input": [4, 6, 6], "layers": [_name_everything(layer, "n" * 80)]}
+    generated = Generated(analyse(load_spec(spec)), tmp_path)
+    assert max(len(line) for line in generated.source.splitlines()) <= 100
+    check_ruff([generated.path], tmp_path / "cache")
+
+
+def test_long_shapes_in_the_docstring(tmp_path: Path) -> None:
+    spec = {"input": [2, 3], "layers": [{"type": "reshape", "shape": [1] * 60 + [-1]}]}
+    generated = round_trip(analyse(load_spec(spec)), tmp_path)
+    assert "Output: 1x1x1x" in generated.source and "..." in generated.source
+    check_ruff([generated.path], tmp_path / "cache")
+
+
+@LONG
+def test_chain_of_20000_layers(tmp_path: Path) -> None:
+    """20,000 top-level layers, and as many in one repeat: the file compiles and passes ruff
+    (building 10,000 convs takes PyTorch itself several seconds, run or not)."""
+    layers: list[Layer] = [
+        {"type": "conv", "out_channels": 4, "kernel_size": 1} if i % 2 == 0 else {"type": "relu"}
+        for i in range(20_000)
+    ]
+    repeat = {"type": "repeat", "times": 10_000, "layers": layers[:2]}
+    paths = []
+    for i, spec_layers in enumerate([layers, [repeat]]):
+        report = analyse(load_spec({"input": [4, 6, 6], "layers": spec_layers}))
+        source = to_pytorch(report)
+        assert source.count("nn.Conv2d(4, 4, kernel_size=1)") == 10_000
+        assert source.count("nn.ReLU()") == 10_000
+        compile(source, "chain.py", "exec")
+        paths.append(tmp_path / f"chain_{i}.py")
+        paths[-1].write_text(source, encoding="utf-8")
+    check_ruff(paths, tmp_path / "cache")
+
+
+def test_the_export_command(run, tmp_path) -> None:
+    out = tmp_path / "net.py"
+    result = run("export", "hw3-q3", "--to", "pytorch", "-o", str(out))
+    assert result.exit_code == 0
+    assert out.read_text(encoding="utf-8") == HW3_Q3
+    named = run("export", "hw3-q3", "--class-name", "Homework").output
+    assert "class Homework(nn.Sequential):" in named
+    bad = run("export", "hw3-q3", "--class-name", "not a name")
+    assert bad.exit_code == 2 and "Traceback" not in bad.stderr

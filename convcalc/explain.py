@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from convcalc.analysis import Entry, Report
 from convcalc.arith import derive
-from convcalc.expr import Expr, equation, lift, sym
+from convcalc.expr import Expr, equation, lift, product, sym, total
 from convcalc.spec.step import Applied, Shape, shape_text
 
 FORMATS = ("text", "markdown", "latex")
@@ -119,18 +119,11 @@ def _block_lines(entry: Entry) -> list[Line]:
 
 
 def _product(shape: Shape) -> Expr:
-    expr = lift(shape[0])
-    for n in shape[1:]:
-        expr = expr * n
-    return expr
+    return product(shape)
 
 
 def _sum(parts: list[Expr] | list[int]) -> Expr:
-    exprs = [lift(p) for p in parts]
-    total = exprs[0]
-    for part in exprs[1:]:
-        total = total + part
-    return total
+    return total(parts)
 
 
 # --- rendering -------------------------------------------------------------------------------

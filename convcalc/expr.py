@@ -22,8 +22,9 @@ _PRECEDENCE = {"+": 1, "-": 1, "*": 2}
 
 @dataclass(frozen=True)
 class Expr:
-    """A node: ``sym`` (a named value), ``num`` (a constant), ``+``, ``-``, ``*`` (two
-    operands), ``floor`` or ``ceil`` (of a quotient of two operands, or of one float product).
+    """A node: ``sym`` (a named value), ``num`` (a constant), ``+`` and ``*`` (two operands
+    or more: a long sum is one flat node, see :func:`total`), ``-`` (two), ``floor`` or
+    ``ceil`` (of a quotient of two operands, or of one float product).
     """
 
     op: str
@@ -57,11 +58,14 @@ class Expr:
             return self.value
         values = [arg.evaluate() for arg in self.args]
         if self.op == "+":
-            return values[0] + values[1]
+            return sum(values)
         if self.op == "-":
             return values[0] - values[1]
         if self.op == "*":
-            return values[0] * values[1]
+            result: Number = 1
+            for value in values:
+                result *= value
+            return result
         if len(values) == 1:  # ⌊x⌋ of a float product
             return math.floor(values[0]) if self.op == "floor" else math.ceil(values[0])
         a, b = int(values[0]), int(values[1])
@@ -74,6 +78,18 @@ def sym(name: str, value: Number, tex: str = "") -> Expr:
     if not tex:
         tex = name if len(name) == 1 else "\\mathit{" + name.replace("_", "\\_") + "}"
     return Expr("sym", value=value, name=name, tex=tex)
+
+
+def total(parts: list[int] | list[Expr]) -> Expr:
+    """a + b + c + …, one flat node however many parts (no deep nesting to recurse through)."""
+    exprs = [lift(part) for part in parts]
+    return exprs[0] if len(exprs) == 1 else Expr("+", tuple(exprs))
+
+
+def product(parts: list[int] | tuple[int, ...]) -> Expr:
+    """a·b·c·…, one flat node: a shape's number of values (64·56·56)."""
+    exprs = [lift(part) for part in parts]
+    return exprs[0] if len(exprs) == 1 else Expr("*", tuple(exprs))
 
 
 def lift(value: Expr | Number) -> Expr:
@@ -130,11 +146,10 @@ def render(
         top, bottom = (_grouped(arg, part) for arg, part in zip(expr.args, parts, strict=True))
         return f"{left}{top} / {bottom}{right}"
     level = _PRECEDENCE[expr.op]
-    a, b = expr.args
-    if _PRECEDENCE.get(a.op, 3) < level:
-        parts[0] = _paren(parts[0], latex)
-    if _PRECEDENCE.get(b.op, 3) < level or (expr.op == "-" and _PRECEDENCE.get(b.op) == 1):
-        parts[1] = _paren(parts[1], latex)
+    for i, arg in enumerate(expr.args):
+        weaker = _PRECEDENCE.get(arg.op, 3) < level
+        if weaker or (expr.op == "-" and i > 0 and _PRECEDENCE.get(arg.op) == 1):
+            parts[i] = _paren(parts[i], latex)
     return (_SIGNS_TEX if latex else _SIGNS)[expr.op].join(parts)
 
 

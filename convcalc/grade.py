@@ -21,17 +21,19 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from convcalc import arith
 from convcalc import mistakes as named
 from convcalc.analysis import Entry, Report, analyse
 from convcalc.errors import ConvcalcError, SpecError
 from convcalc.explain import explain, render_lines
 from convcalc.spec.document import parse_yaml, read_source
-from convcalc.spec.step import shape_text
+from convcalc.spec.step import Applied, shape_text
 from convcalc.spec.validate import bundled_specs, load_spec
 
 CLAIMS = (
@@ -60,6 +62,7 @@ class Mark:
     credit: float
     mistake: str = ""
     explanation: tuple[str, ...] = ()
+    carried: bool = False  # worked right from the student's own wrong answer before it
 
     @property
     def right(self) -> bool:
@@ -170,8 +173,16 @@ class _Marker:
     def __init__(self, report: Report) -> None:
         self.report = report
         self.entries = {e.path: e for e in report.walk()}
-        self.entries.update({e.name: e for e in report.walk() if e.name})
-        self.order = [e for e in report.walk()]
+        self.named: dict[str, list[Entry]] = {}
+        for e in report.walk():
+            if e.name:
+                self.named.setdefault(e.name, []).append(e)
+        # the entry whose output is each entry's input, where it is one in the same list
+        self.before: dict[str, str] = {}
+        lists = [report.layers] + [es for e in report.walk() for _, es in e.children]
+        for entries in lists:
+            for previous, entry in itertools.pairwise(entries):
+                self.before[entry.path] = previous.path
         self.claimed: dict[str, tuple[int, ...]] = {}  # output shapes the student gave
 
     def _carried(self, entry: Entry | None, shape: tuple[int, ...]) -> str:
@@ -179,7 +190,7 @@ class _Marker:
         "error carried forward"."""
         if entry is None or entry.step is None:
             return ""
-        before = self._before(entry)
+        before = self.before.get(entry.path)
         if before is None or before not in self.claimed:
             return ""
         given = self.claimed[before]
@@ -197,16 +208,6 @@ class _Marker:
             else ""
         )
 
-    def _before(self, entry: Entry) -> str | None:
-        """The path of the entry whose output is this one's input, in a chain."""
-        index = self.order.index(entry)
-        for previous in reversed(self.order[:index]):
-            if previous.depth == entry.depth:
-                return previous.path
-            if previous.depth < entry.depth:
-                return None
-        return None
-
     def mark(self, answer: dict[str, Any], claim: str, index: int) -> Mark:
         question = str(answer.get("question", f"{index + 1}"))
         if claim == "solutions":
@@ -218,17 +219,18 @@ class _Marker:
             right = entry.output_shape if entry else self.report.output_shape
             found = named.shape_mistakes(entry) if entry else []
             shape = _shape(value)
-            carried = self._carried(entry, shape)
-            self.claimed[entry.path if entry else ""] = shape
+            last = entry or self.report.layers[-1]  # the network's output is its last layer's
+            carried = self._carried(last, shape)
+            self.claimed[last.path] = shape
             return self._compare(
                 question, what, shape, tuple(right), found, entry, shape_text, _sizes, carried
             )
         if claim == "output_size":
             right_size = self._size(entry)
             size = _count(value)
-            last = self.claimed.get(entry.path if entry else self.report.layers[-1].path)
+            given = self.claimed.get(entry.path if entry else self.report.layers[-1].path)
             carried = ""
-            if last is not None and _prod(last) == size and size != right_size:
+            if given is not None and _prod(given) == size and size != right_size:
                 carried = "carried over: the size of your own output shape"
             return self._compare(
                 question, what, size, right_size, [], entry, _num, _values, carried
@@ -240,7 +242,9 @@ class _Marker:
             right_params = target.params
             found = named.params_mistakes(target)
             if claim == "weights":
-                right_params -= sum(_prod(s) for n, s in target.tensors.items() if n == "bias")
+                right_params -= sum(
+                    _prod(s) for e in target.walk() for n, s in e.tensors.items() if n == "bias"
+                )
                 found = [named.Mistake("counted the bias", target.params)]
             return self._compare(
                 question, what, _count(value), right_params, found, target, _num, _params
@@ -258,13 +262,19 @@ class _Marker:
         return self._receptive(question, what, value, entry)
 
     def _entry(self, at: Any) -> Entry | None:
+        """The entry at a path (``layers[2]``, or ``2`` for a top-level index) or a name."""
         if at is None:
             return None
-        if str(at) not in self.entries:
-            raise ConvcalcError(
-                f"no layer at {at!r}: give a path such as layers[0] or a layer's name"
-            )
-        return self.entries[str(at)]
+        key = f"layers[{at}]" if isinstance(at, int) and not isinstance(at, bool) else str(at)
+        if key in self.entries:
+            return self.entries[key]
+        found = self.named.get(key, [])
+        if len(found) > 1:
+            paths = ", ".join(e.path for e in found[:4])
+            raise ConvcalcError(f"{key!r} names {len(found)} layers ({paths}…): give the path")
+        if not found:
+            raise ConvcalcError(f"no layer at {at!r}: give a path such as layers[0] or a name")
+        return found[0]
 
     def _size(self, entry: Entry | None) -> int:
         shape = entry.output_shape if entry else self.report.output_shape
@@ -286,7 +296,7 @@ class _Marker:
             return Mark(question, what, show(claimed), show(right), 1.0)
         working = self._explained(entry, about)
         if carried:  # worked right from the student's own wrong answer before it
-            return Mark(question, what, show(claimed), show(right), CARRIED, carried, working)
+            return Mark(question, what, show(claimed), show(right), CARRIED, carried, working, True)
         mistake = named.recognise(claimed, found)
         name = mistake.name if mistake else ""
         return Mark(question, what, show(claimed), show(right), 0.0, name, working)
@@ -315,9 +325,13 @@ class _Marker:
         from convcalc.receptive import receptive_fields
 
         target = entry or self.report.layers[-1]
-        found_field = receptive_fields(self.report).get(id(target))
-        if found_field is None or found_field.size is None:
-            raise ConvcalcError("this layer's receptive field is global (the whole input)")
+        found_field = receptive_fields(self.report)[id(target)]
+        if found_field.size is None:  # every output value sees the whole input
+            claimed_text = str(value)
+            return self._compare(question, what, claimed_text, "global", [], target, str, _nothing)
+        if value == "global":
+            right_text = shape_text(tuple(int(v) for v in found_field.size))
+            return self._compare(question, what, value, right_text, [], target, str, _nothing)
         right = tuple(int(v) if float(v).is_integer() else v for v in found_field.size)
         if isinstance(value, list):
             claimed = tuple(value)
@@ -330,8 +344,9 @@ class _Marker:
 
 
 def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
-    """A single-layer solve question: each claimed (k, s[, p, d]) checked by the size rule."""
-    from convcalc.solve.layer import problem, solutions
+    """A single-layer solve question: each claimed (k, s[, p, d]) checked by the layer's own
+    size rule; with ``complete``, credit for the share of the whole set (counted, not listed)."""
+    from convcalc.solve.layer import LAYERS, problem, tally
 
     ask = answer.get("solve")
     if not isinstance(ask, dict) or "in" not in ask or "out" not in ask:
@@ -342,18 +357,27 @@ def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
     if extra:
         raise ConvcalcError(f"solve: unknown key {sorted(map(str, extra))[0]!r}")
     layer = str(ask.get("layer", "conv"))
-    p, d = int(ask.get("padding", 0)), int(ask.get("dilation", 1))
+    if layer not in LAYERS or layer == "conv_transpose":
+        raise ConvcalcError(f"solve: layer is conv, maxpool or avgpool, not {layer!r}")
+    ceil = ask.get("ceil_mode", False)
+    if not isinstance(ceil, bool):
+        raise ConvcalcError(f"solve: ceil_mode is true or false, not {ceil!r}")
+    n, m = _count(ask["in"]), _count(ask["out"])
+    p, d = _count(ask.get("padding", 0)), _count(ask.get("dilation", 1))
+    ranges = {key: ask[key] for key in ("kernel_size", "stride") if key in ask}
+    for key, text in ranges.items():
+        if not isinstance(text, int | str) or isinstance(text, bool):
+            raise ConvcalcError(f"solve: {key} is a number or a range such as '1..7'")
     pb = problem(
         layer,
-        int(ask["in"]),
-        int(ask["out"]),
-        kernel_size=None if "kernel_size" not in ask else str(ask["kernel_size"]),
-        stride=None if "stride" not in ask else str(ask["stride"]),
+        n,
+        m,
+        kernel_size=None if "kernel_size" not in ranges else str(ranges["kernel_size"]),
+        stride=None if "stride" not in ranges else str(ranges["stride"]),
         padding=str(p),
         dilation=str(d),
-        ceil_mode=bool(ask.get("ceil_mode", False)),
+        ceil_mode=ceil,
     )
-    every = {sol[:4] for sol in solutions(pb)}
     claimed = answer["solutions"]
     if not isinstance(claimed, list) or not claimed:
         raise ConvcalcError("solutions: a list of [k, s] or [k, s, p, d]")
@@ -361,38 +385,59 @@ def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
     for item in claimed:
         if not isinstance(item, list) or len(item) not in (2, 4):
             raise ConvcalcError(f"solutions: {item!r} is not [k, s] or [k, s, p, d]")
-        tuples.append(tuple(item) if len(item) == 4 else (item[0], item[1], p, d))
-    right = [t for t in tuples if t in every]
-    wrong = [t for t in tuples if t not in every]
+        values = tuple(_count(v) for v in item)
+        tuples.append(values if len(values) == 4 else (values[0], values[1], p, d))
+    sizes = {t: _solution_size(pb, t) for t in tuples}
+    wrong = [t for t in tuples if sizes[t] != m]
+    right = {t for t in tuples if sizes[t] == m}
     complete = bool(answer.get("complete", False))
-    credit = len(set(right)) / len(every) if complete and every else float(not wrong)
+    counted = tally(pb)
+    every = counted.value
+    if complete and not counted.complete:
+        raise ConvcalcError("solve: too many solutions to ask for all of them: narrow the ranges")
+    credit = len(right) / every if complete and every else float(not wrong)
     if complete and wrong:
-        credit = max(0.0, credit - len(wrong) / max(1, len(every)))
-    mistakes = [_solve_mistake(pb.n, pb.m, t) for t in wrong]
-    what = f"solve {pb.n} → {pb.m} ({layer}, p {p}, d {d})"
-    correct = f"the {len(every)} solutions" if complete else f"any of the {len(every)} solutions"
+        credit = max(0.0, credit - len(wrong) / max(1, every))
+    mistakes = [_solve_mistake(pb, t) for t in wrong]
+    what = f"solve {n} → {m} ({layer}{' ceil_mode' if ceil else ''}, p {p}, d {d})"
+    correct = f"the {every:,} solutions" if complete else f"any of the {every:,} solutions"
     return Mark(
         question,
         what,
         ", ".join(f"(k {t[0]}, s {t[1]})" for t in tuples),
         correct if credit < 1 or complete else "all valid",
         round(credit, 4),
-        "; ".join(m for m in mistakes if m),
-        tuple(f"(k {t[0]}, s {t[1]}) gives {_size(pb.n, t)}, not {pb.m}" for t in wrong),
+        "; ".join(text for text in mistakes if text),
+        tuple(f"(k {t[0]}, s {t[1]}) gives {sizes[t] or 'nothing'}, not {m}" for t in wrong),
     )
 
 
-def _size(n: int, t: tuple[int, ...]) -> str:
+def _rule(pb: Any, t: tuple[int, ...]) -> Applied:
+    """The size rule of the question's layer for one claimed (k, s, p, d)."""
     k, s, p, d = t
-    a = n + 2 * p - d * (k - 1) - 1
-    return str(a // s + 1) if a >= 0 else "nothing (the kernel does not fit)"
+    if pb.layer == "conv":
+        return Applied(arith.conv_out, (pb.n, k, s, p, d))
+    return Applied(arith.pool_out, (pb.n, k, s, p, d, pb.ceil_mode))
 
 
-def _solve_mistake(n: int, m: int, t: tuple[int, ...]) -> str:
+def _solution_size(pb: Any, t: tuple[int, ...]) -> int | None:
+    """The output size for a claimed setting, None where PyTorch refuses it (or it lies
+    outside the question's ranges: another question's answer)."""
     k, s, p, d = t
-    for name, value in named.window_variants(n, k, s, p, d).items():
-        if value == m:
-            return f"(k {k}, s {s}): {name}"
+    if k not in pb.kernel_size or s not in pb.stride or p not in pb.padding or d not in pb.dilation:
+        return None
+    applied = _rule(pb, t)
+    try:
+        return applied.rule(*applied.args)
+    except arith.Refusal:
+        return None
+
+
+def _solve_mistake(pb: Any, t: tuple[int, ...]) -> str:
+    """The named mistake under which this wrong setting would give M."""
+    for name, value in named.size_variants(_rule(pb, t)).items():
+        if value == pb.m:
+            return f"(k {t[0]}, s {t[1]}): {name}"
     return ""
 
 
@@ -456,7 +501,7 @@ def render_text(result: Result) -> str:
                 head += f" (credit {mark.credit:g})"
         lines.append(head)
         if mark.mistake:
-            lines.append(f"      mistake: {mark.mistake}")
+            lines.append(f"      {'note' if mark.carried else 'mistake'}: {mark.mistake}")
         lines.extend(f"      {line}" for line in mark.explanation if not mark.right)
     return "\n".join(lines) + "\n"
 
@@ -505,7 +550,8 @@ def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
                     "correct": m.correct,
                     "right": m.right,
                     "credit": m.credit,
-                    "mistake": m.mistake,
+                    "mistake": "" if m.carried else m.mistake,
+                    "carried": m.mistake if m.carried else "",
                     "explanation": list(m.explanation),
                 }
                 for m in r.marks

@@ -227,3 +227,13 @@ def test_latex_compiles_with_pdflatex(run, tmp_path, name: str) -> None:
     assert done.returncode == 0, log[-3000:]
     assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
     assert "Overfull" not in log
+
+
+def test_a_long_network_is_explained_without_recursion() -> None:
+    """3,000 layers in one block: its parameters are one long sum (a flat expression)."""
+    one = {"type": "conv", "out_channels": 1, "kernel_size": 1}
+    spec = {"input": [1, 8, 8], "layers": [{"type": "sequential", "layers": [one] * 3000}]}
+    report = analyse(load_spec(spec))
+    text = render(report, explain(report), "text")
+    assert "parameters = 2 + 2 + 2" in text and "= 6,000" in text
+    assert render(report, explain(report), "latex").count("align*") == 2 * 3002

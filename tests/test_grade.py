@@ -67,7 +67,7 @@ answers:
     assert "layers[1] output_shape: 32×13×13 — right: 32×12×12" in out
     assert "mistake: ceil instead of floor" in out
     # from 13: ⌊(13 + 2 − 3 − 1)/1⌋ + 1 = 12, right from the wrong input: half credit
-    assert "mistake: carried over from your layers[1] (32×13×13), worked right" in out
+    assert "note: carried over from your layers[1] (32×13×13), worked right" in out
     assert "carried over: the size of your own output shape" in out  # 128·12·12 = 18,432
     assert "mistake: forgot the bias" in out  # 128·32·4·4 without the 128 biases
     # torchinfo's 22,980,896 for the first conv (the README's table), doubled
@@ -240,3 +240,66 @@ def test_invalid_answers_files_are_located(run, tmp_path, text: str, fragment: s
 def test_grade_raises_for_the_library(tmp_path) -> None:
     with pytest.raises(ConvcalcError, match="no layer at"):
         grade(answers(tmp_path, "spec: hw3-q3\nanswers:\n  - {at: x, output_shape: [1]}\n"))
+
+
+def test_review_cases_blocks_names_and_layers(tmp_path) -> None:
+    spec = """\
+spec:
+  input: [2, 8, 8]
+  layers:
+    - type: residual
+      name: res
+      body:
+        - {type: conv, out_channels: 4, kernel_size: 3, padding: 1, name: inner}
+        - {type: relu}
+      shortcut:
+        - {type: conv, out_channels: 4, kernel_size: 1, name: inner}
+    - {type: flatten}
+answers:
+"""
+    claims = """\
+  - {at: res, weights: 80}
+  - {at: "layers[0].body[0]", output_shape: [4, 9, 9]}
+  - {at: "layers[0].shortcut[0]", output_shape: [4, 9, 9]}
+  - {at: "layers[1]", receptive_field: global}
+"""
+    # weights of the block: 4·2·3·3 + 4·2·1·1 = 72 + 8 = 80 (biases 4 + 4 left out)
+    marks = grade(answers(tmp_path, spec + claims)).marks
+    assert [m.credit for m in marks] == [1.0, 0.0, 0.0, 1.0]
+    assert not marks[2].carried  # the shortcut's input is the block's, not the body's output
+    with pytest.raises(ConvcalcError, match="names 2 layers"):
+        grade(answers(tmp_path, spec + "  - {at: inner, params: 1}\n"))
+
+
+def test_solve_questions_use_their_own_layer(tmp_path) -> None:
+    # maxpool 7 → 3 in ceil mode: (k 2, s 2) gives ⌈5/2⌉ + 1 = 4 (the 4th window starts at
+    # 6 < 7); (k 3, s 2) gives ⌈4/2⌉ + 1 = 3, then 2·2 = 4 < 7: kept, so 3
+    text = (
+        "spec: hw3-q3\nanswers:\n  - solve: {in: 7, out: 3, layer: maxpool, ceil_mode: true}\n"
+        "    solutions: [[2, 2], [3, 2]]\n"
+    )
+    (mark,) = grade(answers(tmp_path, text)).marks
+    assert mark.credit == 0.0
+    assert mark.explanation == ("(k 2, s 2) gives 4, not 3",)
+
+
+@pytest.mark.parametrize(
+    "solve",
+    [
+        "{in: seven, out: 3}",
+        "{in: 7, out: 3, ceil_mode: 'no'}",
+        "{in: 7, out: 3, layer: conv_transpose}",
+        "{in: 7, out: 3, padding: '0..2'}",
+    ],
+)
+def test_bad_solve_questions_are_located(run, tmp_path, solve: str) -> None:
+    path = answers(
+        tmp_path, f"spec: hw3-q3\nanswers:\n  - solve: {solve}\n    solutions: [[2, 2]]\n"
+    )
+    result = run("check", path)
+    assert result.exit_code == 2, result.output
+    assert f"{path}:3:" in result.stderr and "Traceback" not in result.stderr
+    bad = answers(
+        tmp_path, "spec: hw3-q3\nanswers:\n  - solve: {in: 7, out: 3}\n    solutions: [['a', 2]]\n"
+    )
+    assert run("check", bad).exit_code == 2

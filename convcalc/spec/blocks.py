@@ -11,7 +11,7 @@ from typing import Any, ClassVar, Literal
 from pydantic import Field
 
 from convcalc.arith import Derived, Refusal, conv_out
-from convcalc.expr import Expr, lift
+from convcalc.expr import Expr, product, total
 from convcalc.spec.fields import PositiveInt
 from convcalc.spec.layers import Layer
 from convcalc.spec.step import Shape, shape_text
@@ -114,10 +114,7 @@ class Residual(Block):
 
 def _number(shape: Shape) -> Expr:
     """The number of values of a shape, as a product: 64·56·56."""
-    expr = lift(shape[0])
-    for n in shape[1:]:
-        expr = expr * n
-    return expr
+    return product(shape)
 
 
 def _shortcut_hint(x: Shape, body: Shape) -> str:
@@ -160,9 +157,7 @@ class Concat(Block):
         return (sum(out[0] for _, out in outputs), *first[1:])
 
     def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
-        expr = lift(outputs[0][1][0])
-        for _, out in outputs[1:]:
-            expr = expr + out[0]
+        expr = total([out[0] for _, out in outputs])
         sizes = ", ".join(shape_text(out) for _, out in outputs)
         return Derived(expr, f"the branches' channels ({sizes}), joined", "C")
 

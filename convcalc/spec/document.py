@@ -76,6 +76,8 @@ def read_source(source: str, bundled: dict[str, Path]) -> tuple[str, str, str]:
         with path.open("rb") as fh:
             raw = fh.read(MAX_BYTES + 1)
     except FileNotFoundError:
+        if not bundled:
+            raise SpecError("no such file", file=source) from None
         names = ", ".join(sorted(bundled))
         raise SpecError(
             f"no such file, and no bundled spec of that name (bundled: {names})", file=source

@@ -26,7 +26,7 @@ PADDING_ONCE = "padding applied once instead of on both sides"
 NO_PADDING = "forgot the padding"
 NO_DILATION = "forgot the dilation"
 NO_PLUS_ONE = "forgot the + 1"
-NO_MINUS_ONE = "used k instead of k − 1"
+NO_MINUS_ONE = "forgot the − 1 after d·(k − 1)"
 NO_STRIDE = "forgot the stride"
 FLOPS = "FLOPs (2 per multiply-add) given as multiply-adds"
 NO_JUMPS = "added the kernels without the strides between them"
@@ -44,34 +44,37 @@ class Mistake:
 # --- one dimension's size --------------------------------------------------------------------
 
 
-def window_variants(length: int, k: int, s: int, p: int, d: int) -> dict[str, int]:
-    """The size rule ⌊(L + 2p − d·(k − 1) − 1) / s⌋ + 1 with one thing done wrong each."""
-    a = length + 2 * p - d * (k - 1) - 1
-    found = {
-        CEIL: -(-a // s) + 1,
-        PADDING_ONCE: (length + p - d * (k - 1) - 1) // s + 1,
-        NO_PADDING: (length - d * (k - 1) - 1) // s + 1,
-        NO_DILATION: (length + 2 * p - (k - 1) - 1) // s + 1,
-        NO_PLUS_ONE: a // s,
-        NO_MINUS_ONE: (a + 1) // s + 1,
-        NO_STRIDE: a + 1,
-    }
-    return {name: value for name, value in found.items() if value > 0}
-
-
 def size_variants(applied: Any) -> dict[str, int]:
-    """What each mistake makes of one dimension's size rule (``Step.rules`` entry)."""
+    """What each mistake makes of one dimension's size rule (a ``Step.rules`` entry: conv's or
+    a pool's), by running the same rule on the wrong arguments: the padding on one side only
+    (the input p shorter), no padding, no dilation, no stride, no + 1, no − 1 (the input one
+    longer), and the other rounding (⌈⌉ for floor, ⌊⌋ for a ceil-mode pool)."""
     rule, args = applied.rule, applied.args
-    if rule is arith.conv_out:
-        return window_variants(*args)
-    if rule is arith.pool_out:
-        length, k, s, p, d, ceil_mode = args
-        found = window_variants(length, k, s, p, d)
-        if ceil_mode:  # the student used floor where PyTorch rounds up
-            found.pop(CEIL)
-            found[FLOOR] = (length + 2 * p - d * (k - 1) - 1) // s + 1
-        return found
-    return {}
+    if rule is not arith.conv_out and rule is not arith.pool_out:
+        return {}
+    length, k, s, p, d = args[:5]
+    ceil_mode = rule is arith.pool_out and args[5]
+
+    def run(n: int, stride: int, padding: int, dilation: int, ceil: bool = ceil_mode) -> int:
+        try:
+            extra = (ceil,) if rule is arith.pool_out else ()
+            return int(rule(n, k, stride, padding, dilation, *extra))
+        except arith.Refusal:
+            return 0
+
+    right = run(length, s, p, d)
+    found: dict[str, int] = {}
+    if ceil_mode:  # the student used floor where PyTorch rounds up (the commonest first)
+        found[FLOOR] = run(length, s, p, d, False)
+    else:  # or rounded up where it floors
+        found[CEIL] = -(-(length + 2 * p - d * (k - 1) - 1) // s) + 1
+    found[PADDING_ONCE] = run(length - p, s, p, d) if p and length > p else 0
+    found[NO_PADDING] = run(length, s, 0, d) if p else 0
+    found[NO_DILATION] = run(length, s, p, 1) if d > 1 else 0
+    found[NO_STRIDE] = run(length, 1, p, d) if s > 1 else 0
+    found[NO_PLUS_ONE] = right - 1
+    found[NO_MINUS_ONE] = run(length + 1, s, p, d)
+    return {name: value for name, value in found.items() if value > 0 and value != right}
 
 
 def shape_mistakes(entry: Entry) -> list[Mistake]:

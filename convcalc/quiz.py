@@ -13,13 +13,14 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from convcalc import arith
 from convcalc import mistakes as named
 from convcalc.analysis import Entry, Report, analyse
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError
 from convcalc.explain import explain, render_lines
 from convcalc.quiz_formats import Choice, Question
-from convcalc.spec.step import shape_text
+from convcalc.spec.step import Applied, shape_text
 from convcalc.spec.validate import load_spec
 
 TOPICS = ("shape", "params", "macs", "rf", "solve", "mlp")
@@ -300,7 +301,8 @@ def _solve(rng: random.Random, difficulty: int, qid: str) -> Made:
             for ss in range(max(1, s - 1), s + 2):
                 if (kk, ss) in valid:
                     continue
-                for name, value in named.window_variants(n, kk, ss, p, d).items():
+                variants = named.size_variants(Applied(arith.conv_out, (n, kk, ss, p, d)))
+                for name, value in variants.items():
                     if value == m:
                         wrong.append(
                             (f"k = {kk}, s = {ss}", f"{name}: only then would it give {m}")

@@ -186,7 +186,7 @@ def test_every_named_mistake_is_recognised(case, mistake, tmp_path_factory) -> N
     (mark,) = grade(_file(tmp_path_factory.mktemp("g"), n, layer, [claim])).marks
     assert not mark.right
     if mistake != "bias" and (a + 1) // s + 1 == claim["output_shape"][1]:
-        return  # "used k instead of k − 1" gives the same number: either name is fair
+        return  # "forgot the − 1" gives the same number: either name is fair
     if mistake != "bias" and a + 1 == claim["output_shape"][1]:
         return  # so does "forgot the stride"
     if mistake != "bias" and (n - d * (k - 1) - 1) // s + 1 == claim["output_shape"][1]:

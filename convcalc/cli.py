@@ -460,9 +460,8 @@ def _write_out(text: str, output: str | None, what: str) -> None:
 @click.option(
     "--style",
     type=click.Choice(["blocks", "flow"]),
-    default="blocks",
-    show_default=True,
-    help="blocks: tensors drawn to scale; flow: labelled boxes left to right.",
+    help="blocks (the default for svg): tensors drawn to scale; flow: labelled boxes left to "
+    "right (TikZ draws flow).",
 )
 @click.option("--depth", type=click.IntRange(min=1), help="Collapse blocks nested deeper.")
 @click.option("--costs", is_flag=True, help="Parameters and multiply-adds on every box.")
@@ -478,7 +477,7 @@ def _write_out(text: str, output: str | None, what: str) -> None:
 def draw(
     spec: str,
     output: str | None,
-    style: str,
+    style: str | None,
     depth: int | None,
     costs: bool,
     linear: bool,
@@ -488,6 +487,8 @@ def draw(
     from convcalc import draw as drawing
     from convcalc.analysis import summarise
 
+    if fmt == "tikz" and (style == "blocks" or linear):
+        raise Failure("--format tikz draws the flow style: --style blocks and --linear are for svg")
     try:
         report = summarise(spec)
     except ConvcalcError as exc:
@@ -495,7 +496,9 @@ def draw(
     if fmt == "tikz":
         text = drawing.to_tikz(report, depth=depth, costs=costs)
     else:
-        text = drawing.to_svg(report, depth=depth, style=style, costs=costs, log_scale=not linear)
+        text = drawing.to_svg(
+            report, depth=depth, style=style or "blocks", costs=costs, log_scale=not linear
+        )
     _write_out(text, output, "figure")
 
 
@@ -514,14 +517,14 @@ def draw(
 def report(spec: str, output: str | None, batch: int, dtype: str, convention: str) -> None:
     """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
     costs, receptive fields, lint warnings and the spec itself."""
-    from convcalc.analysis import Costing, summarise
+    from convcalc.analysis import Costing, analyse
     from convcalc.html_report import to_html
-    from convcalc.spec.document import read_source
-    from convcalc.spec.validate import bundled_specs
+    from convcalc.spec.document import parse_yaml, read_source
+    from convcalc.spec.validate import bundled_specs, validate
 
-    try:
-        summary = summarise(spec)
-        text, _, _ = read_source(spec, bundled_specs())
+    try:  # read once: standard input cannot be read twice
+        text, file, name = read_source(spec, bundled_specs())
+        summary = analyse(validate(parse_yaml(text, file, name)))
     except ConvcalcError as exc:
         raise Failure(_located(exc, spec)) from None
     page = to_html(summary, text, costing=Costing(batch, dtype, convention))

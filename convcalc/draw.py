@@ -28,7 +28,7 @@ from itertools import pairwise
 from typing import NamedTuple
 from xml.sax.saxutils import escape
 
-from convcalc.analysis import Entry, Report
+from convcalc.analysis import Costing, Entry, Report
 from convcalc.spec.step import shape_text
 
 MAX_NEST = 8  # block levels drawn; deeper ones are drawn as boxes
@@ -44,22 +44,37 @@ def to_svg(
     style: str = "blocks",
     costs: bool = False,
     log_scale: bool = True,
+    costing: Costing | None = None,
 ) -> str:
     """The report as an SVG document: ``style`` "blocks" draws every activation to scale (height
     ∝ spatial size, width ∝ channels, on a log scale unless ``log_scale`` is false); "flow" draws
-    labelled boxes with arrows. ``costs`` adds parameters and multiply-adds per box."""
+    labelled boxes with arrows. ``costs`` adds parameters and multiply-adds per box, counted
+    as ``costing`` says (batch and convention; torchinfo's for one sample by default)."""
     if style not in ("blocks", "flow"):
         raise ValueError(f"unknown style {style!r}: choose 'blocks' or 'flow'")
-    return render_svg(_canvas(report, depth, style, costs, log_scale))
+    return render_svg(_canvas(report, depth, style, costs, log_scale, costing))
 
 
-def to_tikz(report: Report, *, depth: int | None = None, costs: bool = False) -> str:
+def to_tikz(
+    report: Report,
+    *,
+    depth: int | None = None,
+    costs: bool = False,
+    costing: Costing | None = None,
+) -> str:
     """The report as a LaTeX document (``article`` and ``tikz``, the page cut to the figure)
     drawing what :func:`to_svg` draws in the "flow" style."""
-    return render_tikz(_canvas(report, depth, "flow", costs, True))
+    return render_tikz(_canvas(report, depth, "flow", costs, True, costing))
 
 
-def _canvas(report: Report, depth: int | None, style: str, costs: bool, log: bool) -> Canvas:
+def _canvas(
+    report: Report,
+    depth: int | None,
+    style: str,
+    costs: bool,
+    log: bool,
+    costing: Costing | None = None,
+) -> Canvas:
     if depth is not None and depth < 1:
         raise ValueError(f"depth must be at least 1, not {depth}")
     limit, notes = _limit(report, depth)
@@ -67,7 +82,7 @@ def _canvas(report: Report, depth: int | None, style: str, costs: bool, log: boo
     if len(nodes) > MAX_TOP:
         nodes, left_out = _shorten(nodes)
         notes.append(f"{left_out:,} top-level entries in the middle left out")
-    painter = Painter(report, style, costs, log)
+    painter = Painter(report, style, costs, log, costing or Costing())
     canvas = Canvas(title=_title(report, painter), notes=notes)
     first = Node("io", None, title="input")
     last = [Node("io", None, title="output")] if style == "flow" else []
@@ -270,11 +285,13 @@ def kind(node: Node) -> str:
 class Painter:
     """Measures and places nodes on a :class:`Canvas` in one style."""
 
-    def __init__(self, report: Report, style: str, costs: bool, log: bool) -> None:
+    def __init__(
+        self, report: Report, style: str, costs: bool, log: bool, costing: Costing
+    ) -> None:
         from convcalc.costs import subtotals
 
         self.report, self.style, self.costs = report, style, costs
-        self.counts = subtotals(report.walk())
+        self.counts = subtotals(report.walk(), costing.batch, costing.convention)
         self.boxes = Boxes(report, style, log, self)
         self.kinds: set[str] = set()
         self.joins: set[str] = set()

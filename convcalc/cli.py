@@ -376,7 +376,9 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
             report = summarise(source)
         except ConvcalcError as exc:
             failed = True
-            click.echo(f"Error: {_located(exc, source)}", err=True)
+            message = _located(exc, source)
+            click.echo(f"Error: {message}", err=True)
+            reports.append({"spec": source, "error": message})  # in its place, as shape does
             continue
         findings = linting.lint(report)
         warned = warned or bool(findings)
@@ -387,7 +389,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
     if fmt == "json":
         from convcalc.render import to_json
 
-        click.echo(to_json(reports[0] if len(specs) == 1 and reports else reports))
+        click.echo(to_json(reports[0] if len(specs) == 1 else reports))
     elif texts:
         click.echo("\n\n".join(texts))
     if failed:
@@ -588,12 +590,13 @@ def import_model(
     in that text, so it is refused, naming its line.
     """
     from convcalc.importer import ImportRefusal, from_print, to_yaml
+    from convcalc.solve.layer import is_size
     from convcalc.spec.document import read_source
 
-    try:
-        sizes = tuple(int(part) for part in input_shape.split(","))
-    except ValueError:
-        raise Failure(f"--input: sizes such as 3,32,32, not {input_shape!r}") from None
+    parts = [part.strip() for part in input_shape.split(",")]
+    if not all(is_size(part) and int(part) > 0 for part in parts):
+        raise Failure(f"--input: positive sizes such as 3,32,32, not {input_shape!r}")
+    sizes = tuple(int(part) for part in parts)
     try:
         text, file, stem = read_source(source, {})
         ceil = None if avgpool_ceil_mode is None else avgpool_ceil_mode == "true"
@@ -607,15 +610,7 @@ def import_model(
         raise Failure(f"{file}:{exc.line}: {message}") from None
     except ConvcalcError as exc:
         raise Failure(_located(exc, source)) from None
-    yaml_text = to_yaml(spec)
-    if output is None:
-        click.echo(yaml_text.rstrip("\n"))
-        return
-    try:
-        with open(output, "w", encoding="utf-8") as handle:
-            handle.write(yaml_text)
-    except OSError as exc:
-        raise Failure(f"{output}: cannot write the spec: {exc.strerror}") from None
+    _write_out(to_yaml(spec), output, "spec")
 
 
 @cli.command()

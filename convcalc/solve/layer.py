@@ -377,10 +377,17 @@ def why(pb: Problem, k: int, p: int, d: int) -> str:
     """Why the strides listed for (k, p, d) are the solutions: the size rule with its numbers,
     solved for s (the derivations next to ``arith.*_strides``)."""
     if pb.layer == "conv":
-        return arith.conv_strides_why(pb.n, pb.m, k, p, d)
-    if pb.layer == "conv_transpose":
+        text = arith.conv_strides_why(pb.n, pb.m, k, p, d)
+    elif pb.layer == "conv_transpose":
         return arith.conv_transpose_strides_why(pb.n, pb.m, k, p, d)
-    return arith.pool_strides_why(pb.n, pb.m, k, p, d, pb.ceil_mode)
+    else:
+        text = arith.pool_strides_why(pb.n, pb.m, k, p, d, pb.ceil_mode)
+    a, k_eff = pb.n + 2 * p - arith.effective_kernel(k, d), arith.effective_kernel(k, d)
+    if pb.no_gaps:
+        text += f"; --no-gaps keeps s ≤ k_eff = {k_eff}"
+    if pb.exact:
+        text += f"; --exact keeps the strides that divide N + 2p − k_eff = {a}"
+    return text
 
 
 def completeness(pb: Problem) -> list[str]:
@@ -404,17 +411,23 @@ def completeness(pb: Problem) -> list[str]:
             f"kernel: the window must fit the padded input, d·(k − 1) + 1 ≤ N + 2p, so k ≤ "
             f"⌊({n} + 2·{p_max} − 1) / {d_min}⌋ + 1 = {(n + 2 * p_max - 1) // d_min + 1}"
         )
-        if KINDS[pb.layer].pool:
-            lines.append("padding: a pool needs p ≤ k // 2")
-        if m > 1:
+        if KINDS[pb.layer].pool and pb.padding.hi > 0:
+            lines.append("padding: a pool needs p ≤ k // 2, so k ≥ 2p")
+        if m > 1 and pb.ceil_mode:
+            lines.append(
+                f"stride: ⌈A/s⌉ ≥ M − 1 = {m - 1} with A ≤ {n + 2 * p_max - 1}, so s ≤ "
+                f"{n + 2 * p_max - 1}, within the searched strides"
+            )
+        elif m > 1:
             lines.append(
                 f"stride: M − 1 = {m - 1} steps of s fit in N + 2p − d·(k − 1) − 1 ≤ "
                 f"{n + 2 * p_max - 1}, so s ≤ {(n + 2 * p_max - 1) // (m - 1)}"
             )
     lines.append(
         f"searched: {' · '.join(f'{k} {v}' for k, v in pb.bounds().items())}; within these "
-        "bounds each kernel's strides are exactly the interval of its equation, so no other "
-        "setting in these ranges works"
+        "bounds each kernel's strides are exactly those its equation gives"
+        + (" (then filtered as each row says)" if pb.exact or pb.no_gaps else "")
+        + ", so no other setting in these ranges works"
     )
     return lines
 

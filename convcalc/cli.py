@@ -727,8 +727,9 @@ def mlp(
     if fmt in ("markdown", "latex"):
         raise Failure(f"--format {fmt} is for --explain; the check's forms are table and json")
     from convcalc.checks import mlp_report
+    from convcalc.mlp_explain import parameter_count
 
-    params = d_h * d + d_h + d_o * d_h + d_o
+    params = int(parameter_count(d, d_h, d_o).evaluate())
     if params > MAX_MLP_PARAMS:
         raise Failure(
             f"{params:,} parameters: pure Python checks at most {MAX_MLP_PARAMS:,} in reasonable "

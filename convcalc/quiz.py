@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from convcalc import arith
@@ -124,14 +125,22 @@ def _stack_text(report: Report) -> str:
     return f"Input {shape_text(report.input_shape)}; layers, in order:\n" + "\n".join(lines)
 
 
-def _working(report: Report, entry: Entry | None = None) -> str:
-    sections = explain(report)
-    chosen = [s for s in sections if entry is None or s.path == entry.path]
+def _working(report: Report, entry: Entry | None = None, about: str = "shape") -> str:
+    """The worked explanation of each layer (or of ``entry``): its sizes for a shape question,
+    its parameters for a parameter question."""
+
+    def shown(quantity: str) -> bool:
+        if about == "params":
+            return quantity == "parameters"
+        return quantity not in ("parameters", "values")
+
     out = []
-    for section in chosen:
-        if section.path:
-            out.append(f"{section.path} {section.label}:")
-        out.extend(f"  {line}" for line in render_lines(section))
+    for section in explain(report):
+        if not section.path or (entry is not None and section.path != entry.path):
+            continue
+        lines = [line for line in section.lines if shown(line.quantity)]
+        out.append(f"{section.path} {section.label}:")
+        out.extend(f"  {text}" for text in render_lines(replace(section, lines=tuple(lines))))
     return "\n".join(out)
 
 
@@ -193,7 +202,7 @@ def _params(rng: random.Random, difficulty: int, qid: str) -> Made:
         "Parameters",
         text,
         right,
-        _working(report, entry),
+        _working(report, entry, "params"),
         _choices(right, wrong, rng),
     )
     return question, {"spec": spec, "value": entry.params}

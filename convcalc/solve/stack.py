@@ -410,7 +410,8 @@ class _Solved:
                 continue
             change: dict[str, Any] = {names[depth]: Range.span(value, value)}
             fixed = replace(pb, **change)
-            if tally(fixed).value:
+            found = tally(fixed)
+            if found.value or not found.complete:  # a partial count of 0 proves nothing
                 following = iter(getattr(fixed, names[depth + 1]))
                 stack.append((fixed, (*chosen, value), following))
 

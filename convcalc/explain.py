@@ -97,8 +97,12 @@ def _leaf_lines(entry: Entry, rules: tuple[Applied, ...]) -> list[Line]:
     elif math.prod(shape_out) == math.prod(shape_in):
         note = f"the same values, rearranged as {shape_text(shape_out)}"
         lines.append(Line("values", _product(shape_in), note))
+    elif hasattr(entry.layer, "out_features"):  # linear: the last dimension is replaced
+        lines.append(Line("features", sym("out_features", shape_out[-1])))
     else:
-        lines.append(Line("shape", None, "set by the layer's own fields"))
+        named = [f for f in ("size", "output_size", "embedding_dim") if hasattr(entry.layer, f)]
+        said = f" ({', '.join(named)})" if named else ""
+        lines.append(Line("shape", None, f"set by the layer's own fields{said}"))
     return lines
 
 

@@ -23,7 +23,7 @@ from convcalc.errors import ConvcalcError
 from convcalc.memory import DTYPES
 from convcalc.spec.registry import SOLVABLE
 
-FORMATS = ["table", "json", "markdown", "latex"]
+FORMATS = ["table", "json", "markdown", "text", "latex"]  # text and latex: for --explain
 MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at most
 
 
@@ -33,6 +33,16 @@ BATCH = click.option(
     default=1,
     show_default=True,
     help="Samples per batch: multiply-adds and memory count them all.",
+)
+CONVENTION = click.option(
+    "--convention",
+    type=click.Choice(list(CONVENTIONS)),
+    default="torchinfo",
+    show_default=True,
+    help="Whose rules count the multiply-adds.",
+)
+OUTPUT = click.option(
+    "-o", "--output", type=click.Path(dir_okay=False), help="The file (default: stdout)."
 )
 DTYPE = click.option(
     "--dtype",
@@ -73,13 +83,7 @@ def cli() -> None:
 )
 @BATCH
 @DTYPE
-@click.option(
-    "--convention",
-    type=click.Choice(list(CONVENTIONS)),
-    default="torchinfo",
-    show_default=True,
-    help="Whose rules count the multiply-adds.",
-)
+@CONVENTION
 @click.option("--rf", is_flag=True, help="Show each layer's receptive field: size, jump, start.")
 @click.option(
     "--explain",
@@ -104,9 +108,9 @@ def shape(
     from convcalc import render
     from convcalc.analysis import Costing, summarise
 
-    if fmt == "latex" and not explain:
+    if fmt in ("text", "latex") and not explain:
         raise Failure(
-            "--format latex is for --explain; the table's forms are table, json, markdown"
+            f"--format {fmt} is for --explain; the table's forms are table, json, markdown"
         )
     if explain and fmt == "json":
         raise Failure("--explain writes text (--format table), markdown or latex, not json")
@@ -133,7 +137,7 @@ def shape(
             from convcalc import explain as explaining
 
             sections = explaining.explain(summary, depth)
-            form = {"table": "text", "markdown": "markdown", "latex": "latex"}[fmt]
+            form = "text" if fmt == "table" else fmt
             texts.append(explaining.render(summary, sections, form).rstrip("\n"))
             continue
         formatter = render.table if fmt == "table" else render.markdown
@@ -243,9 +247,10 @@ def schema() -> None:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv"]),
+    type=click.Choice(["table", "json", "csv", "text"]),
     default="table",
     show_default=True,
+    help="text: the table with --explain's equations (the same as table with --explain).",
 )
 def solve(
     spec: str | None,
@@ -279,6 +284,9 @@ def solve(
       convcalc solve unet --input 3,1..1024,1..1024
     """
     write = sys.stdout.write
+    if fmt == "text" and not explain:
+        raise Failure("--format text is for --explain; the answer's forms are table, json, csv")
+    fmt = "table" if fmt == "text" else fmt
     try:
         if spec is not None:
             given = {
@@ -458,7 +466,7 @@ def _write_out(text: str, output: str | None, what: str) -> None:
 
 @cli.command()
 @click.argument("spec", metavar="SPEC")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The file (default: stdout).")
+@OUTPUT
 @click.option(
     "--style",
     type=click.Choice(["blocks", "flow"]),
@@ -506,16 +514,10 @@ def draw(
 
 @cli.command()
 @click.argument("spec", metavar="SPEC")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The file (default: stdout).")
+@OUTPUT
 @BATCH
 @DTYPE
-@click.option(
-    "--convention",
-    type=click.Choice(list(CONVENTIONS)),
-    default="torchinfo",
-    show_default=True,
-    help="Whose rules count the multiply-adds.",
-)
+@CONVENTION
 def report(spec: str, output: str | None, batch: int, dtype: str, convention: str) -> None:
     """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
     costs, receptive fields, lint warnings and the spec itself."""
@@ -543,7 +545,7 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
     show_default=True,
     help="The framework: a PyTorch nn.Module.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="The file (default: stdout).")
+@OUTPUT
 @click.option("--class-name", help="The module's class name (default: from the spec's name).")
 def export(spec: str, target: str, output: str | None, class_name: str | None) -> None:
     """Write a Python file defining an nn.Module that builds exactly the network of SPEC.
@@ -575,7 +577,7 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
     type=click.Choice(["true", "false"]),
     help="print(model) omits AvgPool's ceil_mode: say which, where it matters.",
 )
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="Write the spec here.")
+@OUTPUT
 def import_model(
     source: str,
     input_shape: str,
@@ -697,10 +699,10 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "markdown", "latex"]),
+    type=click.Choice(["table", "json", "text", "markdown", "latex"]),
     default="table",
     show_default=True,
-    help="table or json for the check; table (text), markdown or latex for --explain.",
+    help="table or json for the check; text (or table), markdown or latex for --explain.",
 )
 @click.option(
     "--explain",
@@ -721,10 +723,10 @@ def mlp(
             raise Failure("--explain writes text (--format table), markdown or latex, not json")
         from convcalc import mlp_explain
 
-        form = {"table": "text", "markdown": "markdown", "latex": "latex"}[fmt]
+        form = "text" if fmt == "table" else fmt
         click.echo(mlp_explain.render(d, d_h, d_o, form).rstrip("\n"))
         return
-    if fmt in ("markdown", "latex"):
+    if fmt in ("text", "markdown", "latex"):
         raise Failure(f"--format {fmt} is for --explain; the check's forms are table and json")
     from convcalc.checks import mlp_report
     from convcalc.mlp_explain import parameter_count

@@ -237,3 +237,16 @@ def test_a_long_network_is_explained_without_recursion() -> None:
     text = render(report, explain(report), "text")
     assert "parameters = 2 + 2 + 2" in text and "= 6,000" in text
     assert render(report, explain(report), "latex").count("align*") == 2 * 3002
+
+
+def test_text_is_the_explanations_plain_form(run) -> None:
+    """The contract's `--format text` for --explain; the same as the table form."""
+    for command in (["shape", "hw3-q3"], ["solve", "--in", "64", "--out", "4", "--kernel", "49"]):
+        text = run(*command, "--explain", "--format", "text")
+        assert text.exit_code == 0
+        assert text.output == run(*command, "--explain").output
+        refused = run(*command, "--format", "text")
+        assert refused.exit_code == 2 and "--format text is for --explain" in refused.stderr
+    mlp = ("mlp", "--inputs", "3", "--hidden", "2", "--classes", "2")
+    assert run(*mlp, "--explain", "--format", "text").output == run(*mlp, "--explain").output
+    assert run(*mlp, "--format", "text").exit_code == 2

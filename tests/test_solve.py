@@ -38,6 +38,16 @@ def brute(layer: str, n: int, m: int, ks, ss, ps, ds, ops=(0,), ceil=False) -> l
     return found
 
 
+def filtered(found: list[tuple], n: int, no_gaps: bool, exact: bool) -> list[tuple]:
+    """--no-gaps keeps s ≤ d·(k − 1) + 1; --exact keeps s dividing N + 2p − d·(k − 1) − 1."""
+    return [
+        (k, s, p, d, *rest)
+        for k, s, p, d, *rest in found
+        if (not no_gaps or s <= d * (k - 1) + 1)
+        and (not exact or (n + 2 * p - d * (k - 1) - 1) % s == 0)
+    ]
+
+
 # --- the seed's Question 3.2 ---------------------------------------------------------------
 
 
@@ -129,12 +139,7 @@ def test_given_ranges_exactly(layer, n, m, k, s, p, d, ceil, no_gaps, exact) -> 
         exact=exact,
     )
     ops = range(5) if layer == "conv_transpose" else (0,)
-    expected = [
-        sol
-        for sol in brute(layer, n, m, ks, ss, ps, ds, ops, ceil)
-        if (not no_gaps or sol[1] <= sol[3] * (sol[0] - 1) + 1)
-        and (not exact or (n + 2 * sol[2] - sol[3] * (sol[0] - 1) - 1) % sol[1] == 0)
-    ]
+    expected = filtered(brute(layer, n, m, ks, ss, ps, ds, ops, ceil), n, no_gaps, exact)
     assert list(solutions(pb)) == expected
     assert count(pb) == len(expected)
 
@@ -181,12 +186,7 @@ def test_ranges_with_holes(layer, n, m, k, s, p, d, op, ceil, no_gaps, exact) ->
         no_gaps=no_gaps,
         exact=exact,
     )
-    expected = [
-        sol
-        for sol in brute(layer, n, m, ks, ss, ps, ds, ops, ceil)
-        if (not no_gaps or sol[1] <= sol[3] * (sol[0] - 1) + 1)
-        and (not exact or (n + 2 * sol[2] - sol[3] * (sol[0] - 1) - 1) % sol[1] == 0)
-    ]
+    expected = filtered(brute(layer, n, m, ks, ss, ps, ds, ops, ceil), n, no_gaps, exact)
     assert list(solutions(pb)) == expected
     assert count(pb) == len(expected)
 

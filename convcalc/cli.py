@@ -242,15 +242,15 @@ def schema() -> None:
     "--explain",
     is_flag=True,
     help="Under each row its equation solved for the stride, and why there are no others "
-    "(a single layer, table format).",
+    "(a single layer; --format text, markdown or latex).",
 )
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["table", "json", "csv", "text"]),
+    type=click.Choice(["table", "json", "csv", "text", "markdown", "latex"]),
     default="table",
     show_default=True,
-    help="text: the table with --explain's equations (the same as table with --explain).",
+    help="text, markdown, latex: --explain's forms (text is the table with the equations).",
 )
 def solve(
     spec: str | None,
@@ -284,8 +284,8 @@ def solve(
       convcalc solve unet --input 3,1..1024,1..1024
     """
     write = sys.stdout.write
-    if fmt == "text" and not explain:
-        raise Failure("--format text is for --explain; the answer's forms are table, json, csv")
+    if fmt in ("text", "markdown", "latex") and not explain:
+        raise Failure(f"--format {fmt} is for --explain; the answer's forms are table, json, csv")
     fmt = "table" if fmt == "text" else fmt
     try:
         if spec is not None:
@@ -322,8 +322,12 @@ def solve(
 
         if not is_size(out.strip()):
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
-        if explain and (fmt != "table" or count_only):
-            raise Failure("--explain writes under the table's rows: not with --count or --format")
+        if explain and (fmt not in ("table", "markdown", "latex") or count_only):
+            raise Failure(
+                f"--explain explains the listed rows: not with --count or --format {fmt}"
+                if fmt not in ("table", "markdown", "latex")
+                else "--explain explains the listed rows: not with --count"
+            )
         pb = problem(
             layer or "conv",
             n,

@@ -16,6 +16,8 @@ from convcalc.analysis import Entry, Report
 from convcalc.arith import derive
 from convcalc.expr import Expr, equation, lift, product, sym, total
 from convcalc.spec.step import Applied, Shape, shape_text
+from convcalc.tex import tex_document
+from convcalc.tex import tex_text as tex_text  # re-exported: the figures import it from here
 
 FORMATS = ("text", "markdown", "latex")
 # the names of the spatial dimensions, by their number
@@ -184,44 +186,15 @@ def _grouped_digits(text: str) -> str:
     return text
 
 
-_TEX_SYMBOLS = {
-    "×": r"$\times$",
-    "·": r"$\cdot$",
-    "→": r"$\to$",
-    "−": r"$-$",
-    "≥": r"$\geq$",
-    "⌊": r"$\lfloor$",
-    "⌋": r"$\rfloor$",
-    "⌈": r"$\lceil$",
-    "⌉": r"$\rceil$",
-    "…": r"\ldots{}",
-}
-_TEX_ESCAPES = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}"}
-
-
-def tex_text(text: str) -> str:
-    """Plain text for LaTeX's text mode: specials escaped, the symbols convcalc uses in math."""
-    escaped = "".join(_TEX_ESCAPES.get(c, "\\textbackslash{}" if c == "\\" else c) for c in text)
-    for char, tex in _TEX_SYMBOLS.items():
-        escaped = escaped.replace(char, tex)
-    return re.sub(r"[^\x00-\x7f]", "?", escaped)
-
-
 def _tex_shape(shape: Shape) -> str:
     return " \\times ".join(str(n) for n in shape)
 
 
 def _latex(report: Report, sections: list[Section]) -> str:
-    out = [
-        "\\documentclass{article}\n",
-        "\\usepackage{amsmath}\n",
-        "\\usepackage[margin=2cm]{geometry}\n",
-        "\\allowdisplaybreaks\n",
-        "\\begin{document}\n",
-        "\\sloppy\n",
-        f"\\section*{{{tex_text(report.name)}}}\n",
-        f"Input ${_tex_shape(report.input_shape)}$, output ${_tex_shape(report.output_shape)}$.\n",
-    ]
+    out = tex_document(tex_text(report.name))
+    out.append(
+        f"Input ${_tex_shape(report.input_shape)}$, output ${_tex_shape(report.output_shape)}$.\n"
+    )
     for section in sections:
         path = re.sub(r"([.\]])", r"\1\\allowbreak{}", tex_text(section.path))
         title = f"{path} {tex_text(section.label)}" if section.path else "Total"

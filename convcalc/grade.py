@@ -177,12 +177,17 @@ class _Marker:
         for e in report.walk():
             if e.name:
                 self.named.setdefault(e.name, []).append(e)
-        # the entry whose output is each entry's input, where it is one in the same list
+        # the entry whose output is each entry's input: the one before it in its list; for
+        # the first of a block's list (every list of a block starts from the block's input)
+        # the one before the block. walk() gives a block before its layers.
         self.before: dict[str, str] = {}
-        lists = [report.layers] + [es for e in report.walk() for _, es in e.children]
-        for entries in lists:
+        for entries in [report.layers] + [es for e in report.walk() for _, es in e.children]:
             for previous, entry in itertools.pairwise(entries):
                 self.before[entry.path] = previous.path
+        for block in report.walk():
+            for _, entries in block.children:
+                if entries and block.path in self.before:
+                    self.before[entries[0].path] = self.before[block.path]
         self.claimed: dict[str, tuple[int, ...]] = {}  # output shapes the student gave
 
     def _carried(self, entry: Entry | None, shape: tuple[int, ...]) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from convcalc.expr import Expr, equation, sym
+from convcalc.tex import tex_document
 
 
 @dataclass(frozen=True)
@@ -153,11 +154,7 @@ def render(d: int, d_h: int, d_o: int, fmt: str = "text") -> str:
 
 def _latex(title: str, forward: list[Equation], backward: list[Equation], count: Expr) -> str:
     heading = title.replace("→", "$\\to$")
-    out = [
-        "\\documentclass{article}\n\\usepackage{amsmath}\n\\usepackage[margin=2cm]{geometry}\n",
-        "\\begin{document}\n\\sloppy\n",
-        f"\\section*{{{heading}}}\n",
-    ]
+    out = tex_document(heading)
     for heading, group in (("Forward", forward), ("Backward", backward)):
         out.append(f"\\subsection*{{{heading}}}\n\\begin{{align*}}\n")
         rows = []

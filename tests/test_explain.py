@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
-import subprocess
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -19,6 +17,7 @@ from convcalc.errors import ConvcalcError
 from convcalc.explain import explain, render
 from convcalc.spec.validate import load_spec
 from tests.budget import CI, examples
+from tests.latex import compiles, needs_pdflatex
 from tests.oracle import out_size
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -203,30 +202,15 @@ def test_explain_options_that_do_not_fit(run) -> None:
 
 # --- LaTeX compiles ------------------------------------------------------------------------
 
-PDFLATEX = shutil.which("pdflatex")
 
-
-@pytest.mark.skipif(PDFLATEX is None and not CI, reason="pdflatex is not installed")
+@needs_pdflatex
 @pytest.mark.parametrize("name", ["hw3-q3", "resnet18", "googlenet", "unet", "inception_v3"])
 def test_latex_compiles_with_pdflatex(run, tmp_path, name: str) -> None:
-    """A real TeX engine (Debian's texlive-latex-base in CI) builds each document, with no
-    error and no line running into the margin."""
+    """A real TeX engine builds each document, with no error and no line running into the
+    margin."""
     if name != "hw3-q3" and not CI:
         pytest.skip("long; CI runs it")
-    assert PDFLATEX is not None, "CI installs texlive-latex-base: pdflatex must be there"
-    source = tmp_path / f"{name}.tex"
-    source.write_text(run("shape", name, "--explain", "--format", "latex").output, "utf-8")
-    done = subprocess.run(
-        [PDFLATEX, "-interaction=nonstopmode", "-halt-on-error", source.name],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    log = (tmp_path / f"{name}.log").read_text("utf-8", errors="replace")
-    assert done.returncode == 0, log[-3000:]
-    assert (tmp_path / f"{name}.pdf").stat().st_size > 1000
-    assert "Overfull" not in log
+    compiles(run("shape", name, "--explain", "--format", "latex").output, tmp_path, name)
 
 
 def test_a_long_network_is_explained_without_recursion() -> None:

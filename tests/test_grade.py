@@ -15,7 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convcalc.errors import ConvcalcError
-from convcalc.grade import grade
+from convcalc.grade import CARRIED, grade
 from tests.budget import examples
 from tests.oracle import out_size
 
@@ -269,6 +269,34 @@ answers:
     assert not marks[2].carried  # the shortcut's input is the block's, not the body's output
     with pytest.raises(ConvcalcError, match="names 2 layers"):
         grade(answers(tmp_path, spec + "  - {at: inner, params: 1}\n"))
+
+
+def test_an_error_is_carried_into_a_block_and_out_of_it(tmp_path) -> None:
+    """A branch's first layer takes the block's input, the layer after a block its output:
+    a wrong size carried across either boundary, worked right, gets the carried credit."""
+    text = """\
+spec:
+  input: [1, 16, 16]
+  layers:
+    - {type: conv, out_channels: 2, kernel_size: 3}
+    - type: concat
+      branches:
+        - [{type: conv, out_channels: 2, kernel_size: 3, padding: 1}]
+        - [{type: maxpool, kernel_size: 1}]
+    - {type: conv, out_channels: 1, kernel_size: 3}
+answers:
+  - {at: "layers[0]", output_shape: [2, 15, 15]}
+  - {at: "layers[1].branches[0][0]", output_shape: [2, 15, 15]}
+  - {at: "layers[1]", output_shape: [4, 15, 15]}
+  - {at: "layers[2]", output_shape: [1, 13, 13]}
+"""
+    # right: 16 − 3 + 1 = 14, so 2×14×14, then 2×14×14 (padding 1), 4×14×14, 1×12×12; the
+    # student's 15 (padding counted once) goes on as 15 + 2 − 3 + 1 = 15 and 15 − 3 + 1 = 13
+    marks = grade(answers(tmp_path, text)).marks
+    assert [m.credit for m in marks] == [0.0, CARRIED, 0.0, CARRIED]
+    assert [m.carried for m in marks] == [False, True, False, True]
+    assert "carried over from your layers[0] (2×15×15)" in marks[1].mistake
+    assert "carried over from your layers[1] (4×15×15)" in marks[3].mistake
 
 
 def test_solve_questions_use_their_own_layer(tmp_path) -> None:

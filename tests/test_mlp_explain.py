@@ -3,15 +3,13 @@ tensors, and the parameter count worked out."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc.mlp_explain import equations, parameter_count
-from tests.budget import CI, examples
+from tests.budget import examples
+from tests.latex import compiles, needs_pdflatex
 from tests.test_explain import check_every_step, evaluate, worked_lines
 
 
@@ -84,19 +82,7 @@ def test_explain_forms_and_refusals(run) -> None:
     assert result.exit_code == 2 and "--format latex is for --explain" in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("pdflatex") is None and not CI, reason="no pdflatex")
+@needs_pdflatex
 def test_latex_compiles(run, tmp_path) -> None:
     base = ("mlp", "--inputs", "784", "--hidden", "256", "--classes", "10", "--explain")
-    (tmp_path / "mlp.tex").write_text(run(*base, "--format", "latex").output, "utf-8")
-    pdflatex = shutil.which("pdflatex")
-    assert pdflatex is not None, "CI installs texlive-latex-base"
-    done = subprocess.run(
-        [pdflatex, "-interaction=nonstopmode", "-halt-on-error", "mlp.tex"],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    log = (tmp_path / "mlp.log").read_text("utf-8", errors="replace")
-    assert done.returncode == 0, log[-2000:]
-    assert "Overfull" not in log
+    compiles(run(*base, "--format", "latex").output, tmp_path, "mlp")

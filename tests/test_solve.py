@@ -23,6 +23,7 @@ from convcalc.solve.layer import (
     tally,
     why,
 )
+from tests.latex import compiles, needs_pdflatex
 from tests.oracle import out_size
 from tests.test_explain import evaluate
 
@@ -480,6 +481,64 @@ def test_explain_works_the_seed_equations(run, padding, dilation, kernel, reduce
     text = result.output
     assert f"⌊{reduced} / s⌋ = 3 ⇔ {reduced}/4 < s ≤ {reduced}/3 ⇔ 4 ≤ s ≤ 5" in text
     assert "why no others" in text and "(the listing is cut short)" not in text
+
+
+SEED_EXPLAINED = ("solve", "--in", "64", "--out", "4", "--padding", "0..2", "--dilation", "1..2")
+
+
+def test_explain_in_markdown_lists_the_table_rows_with_their_equations(run) -> None:
+    """Markdown: a section per (padding, dilation) and an item per kernel, the same rows as
+    the table's, each with the seed's equation; then the bounds argument."""
+    table = run(*SEED_EXPLAINED, "--explain").output
+    markdown = run(*SEED_EXPLAINED, "--explain", "--format", "markdown")
+    assert markdown.exit_code == 0
+    text = markdown.output
+    rows = re.findall(r"^\s+(\d+)  ([\d., ]+)$", table, re.MULTILINE)
+    items = re.findall(r"^- kernel \*\*(\d+)\*\*, strides ([\d., ]+): `(.*)`$", text, re.MULTILINE)
+    assert [(k, s) for k, s, _ in items] == rows and len(rows) > 10
+    # the seed's three families: 64 − k, 69 − 2k and 66 − k reduce to 15 at 49, 27 and 51
+    for k, reduced in (("49", 15), ("27", 15), ("51", 15)):
+        worked = [eq for kernel, _, eq in items if kernel == k]
+        assert any(f"⌊{reduced} / s⌋ = 3 ⇔ {reduced}/4 < s ≤ {reduced}/3" in eq for eq in worked)
+    assert text.startswith("# conv: 64 → 4: ")
+    assert "\n## padding 2, dilation 2\n" in text and "\n## Why no others\n" in text
+
+
+def test_explain_in_latex(run) -> None:
+    """LaTeX: each kernel an item with its equation as math, the listing's words as text."""
+    result = run(
+        "solve", "--in", "64", "--out", "4", "--kernel", "49", "--explain", "--format", "latex"
+    )
+    assert result.exit_code == 0
+    text = result.output
+    assert text.startswith("\\documentclass{article}") and text.endswith("\\end{document}\n")
+    assert "\\item kernel 49, strides 4..5\\\\\n" in text
+    assert "\\lfloor 15 / s\\rfloor  = 3 \\Leftrightarrow  15/4 < s \\leq  15/3" in text
+    assert "\\subsection*{Why no others}" in text
+
+
+@needs_pdflatex
+@pytest.mark.parametrize(
+    "args",
+    [
+        SEED_EXPLAINED,
+        ("solve", "--in", "100", "--out", "9", "--layer", "maxpool", "--ceil", "--padding", "0..3"),
+        ("solve", "--in", "7", "--out", "20", "--layer", "conv_transpose", "--padding", "0..1"),
+        ("solve", "--in", "64", "--out", "4", "--exact", "--no-gaps", "--limit", "5"),
+    ],
+)
+def test_explain_latex_compiles(run, tmp_path, args: tuple[str, ...]) -> None:
+    compiles(run(*args, "--explain", "--format", "latex").output, tmp_path)
+
+
+def test_explain_formats_need_explain(run) -> None:
+    for fmt in ("text", "markdown", "latex"):
+        result = run("solve", "--in", "64", "--out", "4", "--format", fmt)
+        assert result.exit_code == 2 and f"--format {fmt} is for --explain" in result.stderr
+    result = run("solve", "--in", "64", "--out", "4", "--explain", "--format", "csv")
+    assert result.exit_code == 2 and "not with --count or --format csv" in result.stderr
+    result = run("solve", "--in", "64", "--out", "4", "--explain", "--count", "--format", "latex")
+    assert result.exit_code == 2 and "not with --count" in result.stderr
 
 
 def _interval(text: str, top: int) -> set[int]:

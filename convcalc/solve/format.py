@@ -11,6 +11,7 @@ import json
 from collections.abc import Callable, Iterator
 
 from convcalc.solve.layer import Problem, Run, Tally, completeness, runs, tally, why
+from convcalc.tex import tex_document, tex_inline, tex_text
 
 Write = Callable[[str], object]
 CHUNK = 4096
@@ -19,7 +20,8 @@ CHUNK = 4096
 def write(
     out: Write, pb: Problem, fmt: str, *, listing: bool, limit: int | None, explain: bool = False
 ) -> None:
-    """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing).
+    """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing),
+    or explained as ``markdown`` or ``latex`` (always listing).
 
     The count comes first (:func:`tally`); where it is complete it also ends the listing, so no
     search runs on past the last solution. An incomplete count is shown as "at least"."""
@@ -33,6 +35,10 @@ def write(
             out(f"{total.value}\n" if total.complete else f"at least {total.value}\n")
     elif fmt == "json":
         write_json(out, pb, total, limit, listing)
+    elif fmt == "markdown":
+        write_markdown(out, pb, total, limit)
+    elif fmt == "latex":
+        write_latex(out, pb, total, limit)
     else:
         write_table(out, pb, total, limit, listing, explain)
 
@@ -115,6 +121,44 @@ def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listi
     write("".join(buffer) + ("\n  ]\n}\n" if not first else "]\n}\n"))
 
 
+def _groups(
+    pb: Problem, limit: int | None
+) -> Iterator[tuple[int, int, Iterator[tuple[int, list[str]]]]]:
+    """The listing as shown: per (padding, dilation), each kernel with its strides' cells
+    (``4..5``, or ``3 (1)`` with conv_transpose's output_padding), lazily."""
+    transpose = pb.layer == "conv_transpose"
+
+    def cells(by_kernel: Iterator[Run]) -> list[str]:
+        if transpose:
+            return [f"{r.s_lo} ({r.output_padding})" for r in by_kernel]
+        return [str(r.s_lo) if r.s_lo == r.s_hi else f"{r.s_lo}..{r.s_hi}" for r in by_kernel]
+
+    by_setting = itertools.groupby(_limited(pb, limit), key=lambda r: (r.padding, r.dilation))
+    for (p, d), group in by_setting:
+        by_kernel = itertools.groupby(group, key=lambda r: r.kernel_size)
+        yield p, d, ((k, cells(rows)) for k, rows in by_kernel)
+
+
+def _head(pb: Problem, total: Tally, limit: int | None, listing: bool) -> tuple[str, list[str]]:
+    """The title (``conv: 64 → 4: 3,201 solutions``) and the lines under it: the searched
+    ranges, the problem's notes, and a note if the count stopped short."""
+    more = ""
+    if listing and limit is not None and (limit < total.value or not total.complete):
+        more = f" (first {limit:,} shown)"
+    plural = "" if total.value == 1 and total.complete else "s"
+    lines = ["searched: " + " · ".join(f"{k} {v}" for k, v in pb.bounds().items())]
+    lines.extend(f"note: {note}" for note in pb.notes)
+    if not total.complete:
+        lines.append(_stopped(total).rstrip("\n"))
+    return f"{_title(pb)}: {_counted(total)} solution{plural}{more}", lines
+
+
+def _others(pb: Problem, total: Tally, limit: int | None) -> str:
+    """The heading of the bounds argument, saying when the listing does not reach it."""
+    complete = total.complete and (limit is None or limit >= total.value)
+    return "why no others" + ("" if complete else " (the listing is cut short)")
+
+
 def write_table(
     write: Write,
     pb: Problem,
@@ -125,32 +169,51 @@ def write_table(
 ) -> None:
     """Solutions grouped by (padding, dilation); one row per kernel with its strides (with
     ``explain``, each row's equation under it, and why there are no others at the end)."""
-    more = ""
-    if listing and limit is not None and (limit < total.value or not total.complete):
-        more = f" (first {limit:,} shown)"
-    plural = "" if total.value == 1 and total.complete else "s"
-    write(f"{_title(pb)}: {_counted(total)} solution{plural}{more}\n")
-    write("searched: " + " · ".join(f"{k} {v}" for k, v in pb.bounds().items()) + "\n")
-    for note in pb.notes:
-        write(f"note: {note}\n")
-    if not total.complete:
-        write(_stopped(total))
+    title, lines = _head(pb, total, limit, listing)
+    write(f"{title}\n" + "".join(f"{line}\n" for line in lines))
     if not listing:
         return
     transpose = pb.layer == "conv_transpose"
-    for (p, d), group in itertools.groupby(_limited(pb, limit), key=lambda r: (r[1], r[2])):
+    for p, d, rows in _groups(pb, limit):
         write(f"\npadding {p}, dilation {d}\n")
         write(f"  {'kernel':>6}  {'stride (output_padding)' if transpose else 'strides'}\n")
-        for k, by_kernel in itertools.groupby(group, key=lambda r: r[0]):
-            if transpose:
-                cells = [f"{r[3]} ({r[5]})" for r in by_kernel]
-            else:
-                cells = [str(r[3]) if r[3] == r[4] else f"{r[3]}..{r[4]}" for r in by_kernel]
+        for k, cells in rows:
             write(f"  {k:>6}  {', '.join(cells)}\n")
             if explain:
                 write(f"          {why(pb, k, p, d)}\n")
     if explain:
-        complete = total.complete and (limit is None or limit >= total.value)
-        write("\nwhy no others" + ("" if complete else " (the listing is cut short)") + "\n")
+        write(f"\n{_others(pb, total, limit)}\n")
         for line in completeness(pb):
             write(f"  {line}\n")
+
+
+def write_markdown(write: Write, pb: Problem, total: Tally, limit: int | None) -> None:
+    """The explained listing in Markdown: a section per (padding, dilation), a list item per
+    kernel with its equation in a code span, and why there are no others."""
+    title, lines = _head(pb, total, limit, listing=True)
+    write(f"# {title}\n\n" + "".join(f"{line}  \n" for line in lines))
+    strides = "stride (output_padding)" if pb.layer == "conv_transpose" else "strides"
+    for p, d, rows in _groups(pb, limit):
+        write(f"\n## padding {p}, dilation {d}\n\n")
+        for k, cells in rows:
+            write(f"- kernel **{k}**, {strides} {', '.join(cells)}: `{why(pb, k, p, d)}`\n")
+    write(f"\n## {_others(pb, total, limit).capitalize()}\n\n")
+    write("".join(f"- {line}\n" for line in completeness(pb)))
+
+
+def write_latex(write: Write, pb: Problem, total: Tally, limit: int | None) -> None:
+    """The explained listing as a complete LaTeX document (itemize lists, which break across
+    pages however long the listing)."""
+    title, lines = _head(pb, total, limit, listing=True)
+    write("".join(tex_document(tex_text(title))))
+    write("".join(f"{tex_text(line)}\\par\n" for line in lines))
+    strides = "stride (output\\_padding)" if pb.layer == "conv_transpose" else "strides"
+    for p, d, rows in _groups(pb, limit):
+        write(f"\n\\subsection*{{Padding {p}, dilation {d}}}\n\\begin{{itemize}}\n")
+        for k, cells in rows:
+            listed = tex_text(", ".join(cells))
+            write(f"\\item kernel {k}, {strides} {listed}\\\\\n{tex_inline(why(pb, k, p, d))}\n")
+        write("\\end{itemize}\n")
+    write(f"\n\\subsection*{{{_others(pb, total, limit).capitalize()}}}\n\\begin{{itemize}}\n")
+    write("".join(f"\\item {tex_inline(line)}\n" for line in completeness(pb)))
+    write("\\end{itemize}\n\\end{document}\n")

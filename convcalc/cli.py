@@ -567,6 +567,12 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
     _write_out(source, output, "module")
 
 
+def _import_flag(option: str, value: bool) -> str:
+    """An option of import's library function as this command's flag."""
+    flag = "--" + option.replace("_", "-")
+    return flag if option == "assume_sequential" else f"{flag} {str(value).lower()}"
+
+
 @cli.command("import")
 @click.argument("source", metavar="MODEL_TEXT")
 @click.option("--input", "input_shape", required=True, help="The input shape, no batch: C,H,W.")
@@ -610,10 +616,7 @@ def import_model(
             text, sizes, name or stem, assume_sequential=assume_sequential, avgpool_ceil_mode=ceil
         )
     except ImportRefusal as exc:
-        message = exc.message.replace("assume_sequential=True", "--assume-sequential")
-        message = message.replace("avgpool_ceil_mode=False", "--avgpool-ceil-mode false")
-        message = message.replace("or True to say which", "or true to say which")
-        raise Failure(f"{file}:{exc.line}: {message}") from None
+        raise Failure(f"{file}:{exc.line}: {exc.explained(_import_flag)}") from None
     except ConvcalcError as exc:
         raise Failure(_located(exc, source)) from None
     _write_out(to_yaml(spec), output, "spec")

@@ -53,6 +53,7 @@ import ast
 import functools
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,26 +66,55 @@ from convcalc.spec.layers import Layer
 from convcalc.spec.registry import KINDS, block_class, layer_class
 from convcalc.spec.step import Shape, shape_text
 
-__all__ = ["SUPPORTED", "ImportRefusal", "from_print", "to_yaml"]
+__all__ = ["SUPPORTED", "ImportRefusal", "Remedy", "from_print", "to_yaml"]
 
 Spec = dict[str, Any]
 Value = Any  # what a printed argument reads as: a scalar, or a tuple of scalars
 Args = list[tuple[str | None, Value]]
 
 
+def keyword(option: str, value: bool) -> str:
+    """How :func:`from_print`'s caller sets an option: ``assume_sequential=True``."""
+    return f"{option}={value}"
+
+
+@dataclass(frozen=True)
+class Remedy:
+    """An option of :func:`from_print` that would let a refused import go on: ``how`` with
+    ``{0}``, ``{1}``, ... standing for ``option`` set to each of ``values``, spelled by the
+    caller (a keyword argument here, a command-line flag in the CLI)."""
+
+    how: str
+    option: str
+    values: tuple[bool, ...]
+
+    def text(self, spell: Callable[[str, bool], str] = keyword) -> str:
+        return self.how.format(*(spell(self.option, value) for value in self.values))
+
+
 class ImportRefusal(ConvcalcError):
     """A line of ``print(model)`` text that cannot be turned into a spec exactly.
 
     ``line`` is its number in the text (1-based), ``text`` the line as written, ``message``
-    why; ``str()`` gives ``line N: MESSAGE``.
+    why, with the ``remedy`` (an option that would let the import go on, if there is one)
+    spelled as keyword arguments; ``str()`` gives ``line N: MESSAGE``.
     """
 
-    def __init__(self, line: int, text: str, message: str) -> None:
-        super().__init__(f"line {line}: {message}")
+    def __init__(self, line: int, text: str, reason: str, remedy: Remedy | None = None) -> None:
         self.line = line
         self.text = text
-        self.message = message
+        self.reason = reason
+        self.remedy = remedy
         self.flattens = False  # a Linear that a flatten before its top-level child would fix
+        super().__init__(str(self))
+
+    def explained(self, spell: Callable[[str, bool], str] = keyword) -> str:
+        """The reason and the remedy, its option spelled by ``spell``."""
+        return self.reason + (f"; {self.remedy.text(spell)}" if self.remedy else "")
+
+    @property
+    def message(self) -> str:
+        return self.explained()
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}"
@@ -226,9 +256,9 @@ class _Node:
         """The child's name as a spec name; numbered children (0, 1, ...) have none."""
         return None if self.key is None or re.fullmatch(r"\d+(-\d+)?", self.key) else self.key
 
-    def refuse(self, message: str) -> ImportRefusal:
+    def refuse(self, reason: str, remedy: Remedy | None = None) -> ImportRefusal:
         """The refusal of this module's line."""
-        return ImportRefusal(self.line, self.text, message)
+        return ImportRefusal(self.line, self.text, reason, remedy)
 
 
 _CHILD = re.compile(r"\((?P<key>.+?)\): (?P<body>.+)")
@@ -466,9 +496,13 @@ def _admit(node: _Node, *, root: bool, assume_sequential: bool) -> None:
     if root and node.args is None:
         raise node.refuse(
             f"{cls} is a custom module: print(model) does not show its forward, so whether it "
-            "runs its children in the order listed cannot be known; if it does (as AlexNet's "
-            "and VGG's: features, avgpool, a flatten, classifier), import it with "
-            "assume_sequential=True"
+            "runs its children in the order listed cannot be known",
+            Remedy(
+                "if it does (as AlexNet's and VGG's: features, avgpool, a flatten, classifier), "
+                "import it with {0}",
+                "assume_sequential",
+                (True,),
+            ),
         )
     if node.args is None:
         raise node.refuse(
@@ -779,8 +813,12 @@ def _ceil_unseen(node: _Node, model: Layer, shape: Shape) -> Shape:
         floor = f"{shape_text(output)} with ceil_mode=False"
     raise node.refuse(
         f"print(model) does not show {node.cls}'s ceil_mode, and here it changes the output "
-        f"({floor}; {shape_text(ceiled)} with True); import with avgpool_ceil_mode=False "
-        "(PyTorch's default) or True to say which"
+        f"({floor}; {shape_text(ceiled)} with True)",
+        Remedy(
+            "import with {0} (PyTorch's default) or {1} to say which",
+            "avgpool_ceil_mode",
+            (False, True),
+        ),
     )
 
 

@@ -458,7 +458,7 @@ def test_avgpool_ceil_mode_is_not_printed(nn: Any) -> None:
     assert str(refused) == (
         "line 2: print(model) does not show AvgPool2d's ceil_mode, and here it changes the "
         "output (3×3×3 with ceil_mode=False; 3×4×4 with True); import with "
-        "avgpool_ceil_mode=False (PyTorch's default) or True to say which"
+        "avgpool_ceil_mode=False (PyTorch's default) or avgpool_ceil_mode=True to say which"
     )
     spec = from_print(text, (3, 7, 7), avgpool_ceil_mode=True)
     assert spec["layers"][0] == {"type": "avgpool", "kernel_size": 2, "ceil_mode": True}
@@ -1032,7 +1032,16 @@ def test_the_command_names_the_line_it_refuses(run) -> None:
     result = run("import", "-", "--input", "3,32,32", input=text)
     assert result.exit_code == 2
     assert result.stderr.startswith("Error: <stdin>:1: Net is a custom module")
-    assert "--assume-sequential" in result.stderr
+    assert result.stderr.rstrip().endswith("import it with --assume-sequential")
+    pools = "Sequential(\n  (0): AvgPool2d(kernel_size=2, stride=2, padding=0)\n)\n"
+    result = run("import", "-", "--input", "3,7,7", input=pools)
+    assert result.exit_code == 2
+    assert result.stderr.rstrip().endswith(
+        "import with --avgpool-ceil-mode false (PyTorch's default) or --avgpool-ceil-mode true "
+        "to say which"
+    )
+    settled = run("import", "-", "--input", "3,7,7", "--avgpool-ceil-mode", "true", input=pools)
+    assert settled.exit_code == 0 and "ceil_mode: true" in settled.output
     bad = LENET_TEXT.replace("in_features=400", "in_features=500")
     result = run("import", "-", "--input", "1,32,32", input=bad)
     assert result.exit_code == 2

@@ -2,8 +2,10 @@
 dimensions for given d, d_h and d_o, and the parameter count worked out.
 
 ``convcalc mlp --explain`` renders :func:`equations` and :func:`parameter_count` as text,
-Markdown or LaTeX. The dimensions are those of :class:`convcalc.reference.MLP`'s own arrays;
-the tests compare them with a PyTorch model's tensors and gradients.
+Markdown or LaTeX. The dimensions are written from d, d_h and d_o by the rule of a matrix
+product, (r×n)(n×c) → r×c, for the arrays :class:`convcalc.reference.MLP` holds (W⁽¹⁾ is
+d_h×d, W⁽²⁾ d_o×d_h: a column vector in, as the homework writes it); the tests compare every
+one with a PyTorch model's tensors and gradients, an independent source.
 """
 
 from __future__ import annotations

@@ -20,6 +20,7 @@ correct value comes from convcalc's own computation; a wrong one is named when i
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
 from collections.abc import Callable, Sequence
@@ -31,7 +32,7 @@ from convcalc import arith
 from convcalc import mistakes as named
 from convcalc.analysis import Entry, Report, analyse
 from convcalc.errors import ConvcalcError, SpecError
-from convcalc.explain import explain, render_lines
+from convcalc.explain import Section, explain, render_lines
 from convcalc.spec.document import parse_yaml, read_source
 from convcalc.spec.step import Applied, shape_text
 from convcalc.spec.validate import bundled_specs, load_spec
@@ -306,13 +307,18 @@ class _Marker:
         name = mistake.name if mistake else ""
         return Mark(question, what, show(claimed), show(right), 0.0, name, working)
 
+    @functools.cached_property
+    def sections(self) -> dict[str, Section]:
+        """The report's worked explanation by path (the totals at ``""``), made once, when a
+        first answer is wrong."""
+        return {section.path: section for section in explain(self.report)}
+
     def _explained(self, entry: Entry | None, about: Callable[[str], bool]) -> tuple[str, ...]:
-        path = entry.path if entry else ""
-        for section in explain(self.report):
-            if section.path == path:
-                lines = [line for line in section.lines if about(line.quantity)]
-                return tuple(render_lines(replace(section, lines=tuple(lines))))
-        return ()
+        section = self.sections.get(entry.path if entry else "")
+        if section is None:
+            return ()
+        lines = [line for line in section.lines if about(line.quantity)]
+        return tuple(render_lines(replace(section, lines=tuple(lines))))
 
     def _mult_adds(self, question: str, what: str, claimed: int, entry: Entry | None) -> Mark:
         from convcalc.conventions import CONVENTIONS

@@ -289,23 +289,10 @@ def solve(
     fmt = "table" if fmt == "text" else fmt
     try:
         if spec is not None:
-            given = {
-                "--in": n is not None,
-                "--layer": layer is not None,
-                "--kernel": kernel is not None,
-                "--stride": stride is not None,
-                "--padding": padding is not None,
-                "--dilation": dilation is not None,
-                "--output-padding": output_padding is not None,
-                "--ceil": ceil,
-                "--no-gaps": no_gaps,
-                "--exact": exact,
-                "--explain": explain,
-            }
-            wrong = [name for name, used in given.items() if used]
-            if wrong:
+            given = _given(click.get_current_context(), SINGLE_LAYER)
+            if given:
                 raise Failure(
-                    f"{', '.join(wrong)}: for a single layer (--in N), not a SPEC, whose unknowns "
+                    f"{', '.join(given)}: for a single layer (--in N), not a SPEC, whose unknowns "
                     "are written in it; with a SPEC give --out, --out-size, --input, --count, "
                     "--limit, --format"
                 )
@@ -317,17 +304,15 @@ def solve(
             raise Failure("give --in N (the input size), or a SPEC file")
         if out is None:
             raise Failure("give --out M, the output size")
+        if explain and count_only:
+            raise Failure("--explain explains the listed rows: not with --count")
+        if explain and fmt not in ("table", "markdown", "latex"):
+            raise Failure(f"--explain explains the listed rows: not with --format {fmt}")
         from convcalc.solve import format as solve_format
         from convcalc.solve.layer import is_size, problem
 
         if not is_size(out.strip()):
             raise Failure(f"--out: expected one size for a single layer, not {out!r}")
-        if explain and (fmt not in ("table", "markdown", "latex") or count_only):
-            raise Failure(
-                f"--explain explains the listed rows: not with --count or --format {fmt}"
-                if fmt not in ("table", "markdown", "latex")
-                else "--explain explains the listed rows: not with --count"
-            )
         pb = problem(
             layer or "conv",
             n,
@@ -346,6 +331,25 @@ def solve(
         raise Failure(str(exc)) from None
     except BrokenPipeError:
         _reader_gone()
+
+
+# the options of a single-layer question, refused with a SPEC
+SINGLE_LAYER = (
+    *("n", "layer", "kernel", "stride", "padding", "dilation", "output_padding"),
+    *("ceil", "no_gaps", "exact", "explain"),
+)
+
+
+def _given(context: click.Context, names: tuple[str, ...]) -> list[str]:
+    """The options among ``names`` given on the command line, as written (``--in``)."""
+    given = []
+    for param in context.command.params:
+        if param.name in names and context.get_parameter_source(param.name) not in (
+            click.core.ParameterSource.DEFAULT,
+            None,
+        ):
+            given.append(max(param.opts, key=len))
+    return given
 
 
 def _solve_stack(

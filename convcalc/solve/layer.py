@@ -188,16 +188,6 @@ def problem(
     M (conv_transpose); strides, every one that can matter; output_padding, every valid one.
     Where the solution set is infinite (M = 1; conv_transpose with N = 1) the bound is a note.
     """
-    if layer not in LAYERS:
-        raise RangeError(f"--layer must be one of {', '.join(LAYERS)}, not {layer!r}")
-    if n < 1 or m < 1:
-        raise RangeError("--in and --out must be positive sizes")
-    if ceil_mode and not KINDS[layer].pool:
-        raise RangeError(f"--ceil applies to maxpool and avgpool, not {layer}")
-    if output_padding is not None and layer != "conv_transpose":
-        raise RangeError(f"--output-padding applies to conv_transpose only, not {layer}")
-    if exact and layer == "conv_transpose":
-        raise RangeError("--exact applies to conv and the pools (conv_transpose drops nothing)")
     given = {
         "kernel_size": kernel_size,
         "stride": stride,
@@ -205,45 +195,14 @@ def problem(
         "dilation": dilation,
         "output_padding": output_padding,
     }
-    ranges = {
-        name: Range.parse(text, f"--{name.replace('_size', '').replace('_', '-')}")
-        for name, text in given.items()
-        if text is not None
-    }
-    for name in ("kernel_size", "stride", "dilation"):
-        if name in ranges and ranges[name].lo < 1:
-            raise RangeError(f"--{name.replace('_size', '')}: values must be at least 1")
-    if layer == "avgpool" and "dilation" in ranges and set(ranges["dilation"]) != {1}:
-        raise RangeError("--dilation: avgpool has no dilation (only 1 is allowed)")
-
-    notes: list[str] = []
+    _check_applies(layer, n, m, ceil_mode, output_padding is not None, exact)
+    ranges = _parse_ranges(layer, given)
     padding_r = ranges.get("padding", Range.span(0, 0))
     dilation_r = ranges.get("dilation", Range.span(1, 1))
-    p_max, d_min, d_max = padding_r.hi, dilation_r.lo, dilation_r.hi
-    if layer == "conv_transpose":
-        kernel_default = Range.span(1, (m - 1 + 2 * p_max) // d_min + 1)
-        stride_top = max(1, (m - 1 + 2 * p_max) // (n - 1)) if n > 1 else m + 2 * p_max
-        if n == 1 and "stride" not in ranges:
-            notes.append(
-                f"with --in 1 the stride does not change the output: strides listed up to "
-                f"{stride_top} (give --stride for others)"
-            )
-    else:
-        kernel_default = Range.span(1, (n + 2 * p_max - 1) // d_min + 1)
-        stride_top = n + 2 * p_max
-        if m == 1 and "stride" not in ranges:
-            notes.append(
-                f"--out 1: every stride larger than the padded input minus the kernel works; "
-                f"strides listed up to {stride_top} (give --stride for others)"
-            )
-        if m == 1 and ceil_mode and "kernel_size" not in ranges:
-            notes.append(
-                "--out 1 in ceil mode: kernels larger than the input also work with a large "
-                f"enough stride; kernels listed up to {kernel_default.hi}"
-            )
+    kernel_default, stride_top, notes = _defaults(layer, n, m, ranges, ceil_mode)
     kernel_r = ranges.get("kernel_size", kernel_default)
     stride_r = ranges.get("stride", Range.span(1, stride_top))
-    op_default = Range.span(0, max(stride_r.hi, d_max) - 1)
+    op_default = Range.span(0, max(stride_r.hi, dilation_r.hi) - 1)
     op_r = ranges.get(
         "output_padding", op_default if layer == "conv_transpose" else Range.span(0, 0)
     )
@@ -261,6 +220,69 @@ def problem(
         exact=exact,
         notes=tuple(notes),
     )
+
+
+def _check_applies(
+    layer: str, n: int, m: int, ceil_mode: bool, output_padding: bool, exact: bool
+) -> None:
+    """Refuse a layer convcalc cannot solve, sizes below 1, and flags for another layer."""
+    if layer not in LAYERS:
+        raise RangeError(f"--layer must be one of {', '.join(LAYERS)}, not {layer!r}")
+    if n < 1 or m < 1:
+        raise RangeError("--in and --out must be positive sizes")
+    if ceil_mode and not KINDS[layer].pool:
+        raise RangeError(f"--ceil applies to maxpool and avgpool, not {layer}")
+    if output_padding and layer != "conv_transpose":
+        raise RangeError(f"--output-padding applies to conv_transpose only, not {layer}")
+    if exact and layer == "conv_transpose":
+        raise RangeError("--exact applies to conv and the pools (conv_transpose drops nothing)")
+
+
+def _parse_ranges(layer: str, given: dict[str, str | None]) -> dict[str, Range]:
+    """The ranges given, parsed and checked (kernel, stride and dilation at least 1)."""
+    ranges = {
+        name: Range.parse(text, f"--{name.replace('_size', '').replace('_', '-')}")
+        for name, text in given.items()
+        if text is not None
+    }
+    for name in ("kernel_size", "stride", "dilation"):
+        if name in ranges and ranges[name].lo < 1:
+            raise RangeError(f"--{name.replace('_size', '')}: values must be at least 1")
+    if layer == "avgpool" and "dilation" in ranges and set(ranges["dilation"]) != {1}:
+        raise RangeError("--dilation: avgpool has no dilation (only 1 is allowed)")
+    return ranges
+
+
+def _defaults(
+    layer: str, n: int, m: int, ranges: dict[str, Range], ceil_mode: bool
+) -> tuple[Range, int, list[str]]:
+    """The kernels and the largest stride searched where none are given, and the notes that
+    say where an infinite solution set was cut."""
+    notes: list[str] = []
+    p_max = ranges["padding"].hi if "padding" in ranges else 0
+    d_min = ranges["dilation"].lo if "dilation" in ranges else 1
+    if layer == "conv_transpose":
+        kernel_default = Range.span(1, (m - 1 + 2 * p_max) // d_min + 1)
+        stride_top = max(1, (m - 1 + 2 * p_max) // (n - 1)) if n > 1 else m + 2 * p_max
+        if n == 1 and "stride" not in ranges:
+            notes.append(
+                f"with --in 1 the stride does not change the output: strides listed up to "
+                f"{stride_top} (give --stride for others)"
+            )
+        return kernel_default, stride_top, notes
+    kernel_default = Range.span(1, (n + 2 * p_max - 1) // d_min + 1)
+    stride_top = n + 2 * p_max
+    if m == 1 and "stride" not in ranges:
+        notes.append(
+            f"--out 1: every stride larger than the padded input minus the kernel works; "
+            f"strides listed up to {stride_top} (give --stride for others)"
+        )
+    if m == 1 and ceil_mode and "kernel_size" not in ranges:
+        notes.append(
+            "--out 1 in ceil mode: kernels larger than the input also work with a large "
+            f"enough stride; kernels listed up to {kernel_default.hi}"
+        )
+    return kernel_default, stride_top, notes
 
 
 # --- where solutions can be ---------------------------------------------------------------

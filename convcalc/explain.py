@@ -16,8 +16,7 @@ from convcalc.analysis import Entry, Report
 from convcalc.arith import derive
 from convcalc.expr import Expr, equation, lift, product, sym, total
 from convcalc.spec.step import Applied, Shape, shape_text
-from convcalc.tex import tex_document
-from convcalc.tex import tex_text as tex_text  # re-exported: the figures import it from here
+from convcalc.tex import tex_document, tex_text
 
 FORMATS = ("text", "markdown", "latex")
 # the names of the spatial dimensions, by their number

@@ -118,9 +118,9 @@ def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -
 
     costing = costing or Costing()
     title = escape(report.name)
-    blocks_svg = to_svg(report, style="blocks", costing=costing)
-    flow_svg = to_svg(report, style="flow", costing=costing)
-    flow_svg = flow_svg.replace("convcalc-arrow", "convcalc-arrow-flow")  # ids unique per page
+    # the ids of an HTML page are one namespace: each figure's arrowhead gets its own
+    blocks_svg = to_svg(report, style="blocks", costing=costing, arrow_id="convcalc-arrow-blocks")
+    flow_svg = to_svg(report, style="flow", costing=costing, arrow_id="convcalc-arrow-flow")
     parts = [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',

@@ -41,15 +41,22 @@ from convcalc import arith
 from convcalc.analysis import Entry, Report, analyse
 from convcalc.errors import ConvcalcError
 from convcalc.receptive import Field, receptive_fields
+from convcalc.spec.registry import KINDS
 from convcalc.spec.step import shape_text
 
 Names = tuple[tuple[str, str], ...]  # each spatial dimension's name and what it counts
 NAMES: dict[int, Names] = {1: (("L", "position"),), 2: (("H", "row"), ("W", "column"))}
 NAMES[3] = (("D", "slice"), *NAMES[2])
-ACTIVATIONS = {"relu", "relu6", "leaky_relu", "elu", "silu", "gelu", "mish", "hardswish", "tanh"}
-ACTIVATIONS |= {"sigmoid", "hardsigmoid", "softplus", "prelu"}
+# the registry's activations but softmax and log_softmax: those normalise across a dimension (a
+# classifier's output) rather than act on each value alone, so relu → softmax is not the doubled
+# element-wise non-linearity that double-activation is about
+ACTIVATIONS = frozenset(
+    name
+    for name, kind in KINDS.items()
+    if kind.category == "activation" and name not in ("softmax", "log_softmax")
+)
 IDEMPOTENT = {"relu", "relu6"}  # f(f(x)) = f(x)
-NORMS = ("batchnorm", "instancenorm")  # they subtract each channel's mean
+NORMS = frozenset(name for name, kind in KINDS.items() if kind.centres)  # each channel's mean
 SEARCH = 64  # input sizes tried on either side of the given one, at most
 Found = tuple[str, str, str, str]  # code, message, formula, fix
 Hit = tuple[str, str, str] | None  # one dimension's part of the message, formula, fix

@@ -20,11 +20,10 @@ from convcalc.analysis import Entry, Report, analyse
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError
 from convcalc.explain import explain, render_lines
-from convcalc.quiz_formats import Choice, Question
+from convcalc.quiz_formats import TOPICS, Choice, Question
 from convcalc.spec.step import Applied, shape_text
 from convcalc.spec.validate import load_spec
 
-TOPICS = ("shape", "params", "macs", "rf", "solve", "mlp")
 MAX_TRIES = 200  # random layers drawn per question before giving up (a bug if ever reached)
 Made = tuple[Question, dict[str, Any]]  # a question and what it was made from
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as xml_escape
 
-TOPICS = ("shape", "params", "macs", "rf", "solve", "mlp")
+TOPICS = ("shape", "params", "macs", "rf", "solve", "mlp")  # convcalc.quiz makes these
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 # not allowed in XML 1.0 (or meaningless in a question): controls other than tab and newline

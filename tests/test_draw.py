@@ -221,6 +221,17 @@ def test_bad_arguments() -> None:
         to_svg(report("hw3-q3"), style="boxes")
     with pytest.raises(ValueError, match="depth"):
         to_svg(report("hw3-q3"), depth=0)
+    with pytest.raises(ValueError, match="arrow_id"):
+        to_svg(report("hw3-q3"), arrow_id='a" onload="x()')
+
+
+def test_the_arrowhead_id_is_the_callers() -> None:
+    rep = report("hw3-q3")
+    default, named = to_svg(rep, style="flow"), to_svg(rep, style="flow", arrow_id="net-arrow")
+    assert 'id="convcalc-arrow"' in default and "url(#convcalc-arrow)" in default
+    assert 'id="net-arrow"' in named and "url(#net-arrow)" in named
+    assert "convcalc-arrow" not in named
+    assert named == default.replace("convcalc-arrow", "net-arrow")
 
 
 def test_text_is_escaped() -> None:
@@ -234,7 +245,7 @@ def test_text_is_escaped() -> None:
         svg = to_svg(rep, style=style, costs=True)
         assert any(name in text for text in texts(svg))
     tex = to_tikz(rep)
-    assert r"a<b \& c>" in tex
+    assert r"a$<$b \& c$>$" in tex  # text mode's < and > are other glyphs in OT1
 
 
 # --- huge specs ------------------------------------------------------------------------------

@@ -39,6 +39,19 @@ def test_the_page_holds_everything(name: str) -> None:
     assert f"{report.total_params:,}" in text
 
 
+def test_ids_are_unique_and_every_reference_resolves() -> None:
+    text, _ = page("resnet18")
+    ids = re.findall(r'\sid="([^"]*)"', text)
+    assert len(ids) == len(set(ids)), "an id used twice on the page"
+    assert {"convcalc-arrow-blocks", "convcalc-arrow-flow"} <= set(ids)
+    for target in set(re.findall(r"url\(#([^)]*)\)", text)):
+        assert target in ids
+    # each figure's arrows point at its own marker
+    blocks, flow = re.findall(r"<svg.*?</svg>", text, re.S)
+    assert set(re.findall(r"url\(#([^)]*)\)", blocks)) == {"convcalc-arrow-blocks"}
+    assert set(re.findall(r"url\(#([^)]*)\)", flow)) == {"convcalc-arrow-flow"}
+
+
 def test_every_entry_is_a_row_and_blocks_are_details() -> None:
     text, _ = page("resnet18")
     report = convcalc.analyse(convcalc.load_spec("resnet18"))

@@ -410,6 +410,11 @@ def test_bias_before_batchnorm() -> None:
     assert bias.fix == "bias: false (16 fewer parameters)"
     assert findings([3, 8, 8], [conv(3, bias=False), {"type": "batchnorm"}]) == []
     assert findings([3, 8, 8], [conv(3), {"type": "relu"}, {"type": "batchnorm"}]) == []
+    (inorm,) = findings([3, 8, 8], [conv(3, out_channels=4), {"type": "instancenorm"}])
+    assert inorm.code == "bias-before-norm"
+    # a mean shared by several channels leaves most of a per-channel bias in place
+    shared = [{"type": "groupnorm", "num_groups": 2}, {"type": "layernorm", "normalized_shape": 6}]
+    assert all(findings([3, 8, 8], [conv(3, out_channels=4), norm]) == [] for norm in shared)
 
 
 def test_dropout_before_batchnorm() -> None:
@@ -427,6 +432,9 @@ def test_two_activations_in_a_row() -> None:
     (mixed,) = findings([4], [{"type": "relu"}, {"type": "sigmoid"}])
     assert mixed.formula == "sigmoid(relu(x))"
     assert findings([4], [{"type": "relu"}, {"type": "linear", "out_features": 4}]) == []
+    # softmax normalises across the classes: a classifier's relu → softmax is no doubled activation
+    assert findings([4], [{"type": "relu"}, {"type": "softmax"}]) == []
+    assert findings([4], [{"type": "softmax"}, {"type": "log_softmax"}]) == []
 
 
 def test_even_kernel_with_padding_same() -> None:

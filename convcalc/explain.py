@@ -82,7 +82,7 @@ def _leaf_lines(entry: Entry, rules: tuple[Applied, ...]) -> list[Line]:
     lines: list[Line] = []
     shape_in, shape_out = entry.input_shape, entry.output_shape
     if rules:
-        names = DIMS.get(len(shape_in) - 1, ())[-len(rules) :]
+        names = ("C", *DIMS.get(len(shape_in) - 1, ()))[-len(rules) :]
         if len(names) != len(rules):
             names = tuple(f"dim{i + 1}" for i in range(len(rules)))
         seen: dict[tuple[object, ...], str] = {}

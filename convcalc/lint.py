@@ -97,7 +97,7 @@ class Dim:
 def _dims(entry: Entry) -> list[Dim]:
     """The spatial dimensions of a conv or pool; none for any other entry."""
     step = entry.step
-    if step is None or step.windows is None or len(step.rules) not in NAMES:
+    if step is None or step.windows is None or len(step.rules) != len(step.windows):
         return []
     found = []
     for i, (applied, w) in enumerate(zip(step.rules, step.windows, strict=True)):

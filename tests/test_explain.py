@@ -117,7 +117,11 @@ def windowed_layers(draw: Any) -> tuple[list[int], dict[str, Any]]:
     elif kind == "adaptive_avgpool":
         layer = {"type": kind, "output_size": draw(st.integers(1, 9))}
     elif kind == "pad":
-        layer = {"type": "pad", "padding": [draw(st.integers(-2, 3)), draw(st.integers(-2, 3))]}
+        pairs = draw(st.integers(1, rank + 1))  # the channels too, when it pads every dimension
+        layer = {
+            "type": "pad",
+            "padding": draw(st.lists(st.integers(-2, 3), min_size=2 * pairs, max_size=2 * pairs)),
+        }
     else:
         scale = draw(st.sampled_from([0.5, 1.5, 2.0, 0.29, 3.0, 1.7]))
         layer = {"type": "upsample", "scale_factor": scale}
@@ -141,10 +145,14 @@ def test_every_worked_size_evaluates_to_the_reported_size(case) -> None:
     entry = report.layers[0]
     names = {1: ["L"], 2: ["H", "W"], 3: ["D", "H", "W"]}[len(shape) - 1]
     dims = dict(zip(names, entry.output_shape[1:], strict=True))
+    if layer["type"] == "pad":
+        dims["C"] = entry.output_shape[0]
     worked = {q: evaluate(steps[-1]) for q, steps in worked_lines(text) if q in dims}
     assert worked  # pad may work out only the dimensions it pads (the last ones)
     assert worked == {q: dims[q] for q in worked}
-    if layer["type"] != "pad":
+    if layer["type"] == "pad":  # it works out the dimensions it pads: the last ones
+        assert set(worked) == set(["C", *names][-(len(layer["padding"]) // 2) :])
+    else:
         assert set(worked) == set(dims)
     if layer["type"] in ("conv", "maxpool", "avgpool") and layer.get("padding") != "same":
         for name, n in zip(names, shape[1:], strict=True):

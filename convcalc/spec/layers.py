@@ -603,7 +603,7 @@ class Pad(Layer):
         out, rules = sized(arith.pad_out, lengths, befores, afters, modes)
         padded = dict(zip(range(first, len(shape)), sides, strict=True))
         windows = tuple(Window(1, 1, *padded.get(d, (0, 0))) for d in range(1, len(shape)))
-        return Step((*shape[:first], *out), {}, windows, rules if first >= 1 else ())
+        return Step((*shape[:first], *out), {}, windows, rules)
 
     def describe(self, shape: Shape) -> str:
         sides = self._sides(len(shape))

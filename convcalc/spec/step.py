@@ -55,8 +55,9 @@ class Step:
 
     ``windows`` has one :class:`Window` per spatial dimension of the input, or is ``None`` when
     every output value depends on the whole input (linear, flatten, adaptive and global pools).
-    ``rules`` has the size rule applied to each spatial dimension, where one was (conv, pools,
-    pad, upsample); layers that keep the shape or set it from their fields have none.
+    ``rules`` has the size rule applied to each of the shape's last dimensions, where one was
+    (conv, pools, upsample: the spatial ones; pad: those it pads, the channels too if it pads
+    them); layers that keep the shape or set it from their fields have none.
     """
 
     output: Shape

@@ -173,11 +173,11 @@ def _line(line: Line) -> str:
     if line.same_as:
         return f"{line.quantity} = {line.expr.evaluate():,}   (the same numbers as {line.same_as})"
     text = equation(line.quantity, line.expr)
-    text = _grouped_digits(text)
+    text = grouped_digits(text)
     return f"{text}   ({line.note})" if line.note else text
 
 
-def _grouped_digits(text: str) -> str:
+def grouped_digits(text: str) -> str:
     """The final value with thousands separators: ``= 65,664``."""
     head, sep, last = text.rpartition(" = ")
     if sep and last.isdigit():

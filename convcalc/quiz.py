@@ -9,6 +9,7 @@ or JSON.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import replace
@@ -18,8 +19,10 @@ from convcalc import arith
 from convcalc import mistakes as named
 from convcalc.analysis import Entry, Report, analyse
 from convcalc.arith import Refusal
+from convcalc.conventions import torchinfo
 from convcalc.errors import ConvcalcError
-from convcalc.explain import explain, render_lines
+from convcalc.explain import explain, grouped_digits, render_lines
+from convcalc.expr import equation
 from convcalc.quiz_formats import TOPICS, Choice, Question
 from convcalc.spec.step import Applied, shape_text
 from convcalc.spec.validate import load_spec
@@ -222,17 +225,16 @@ def _macs(rng: random.Random, difficulty: int, qid: str) -> Made:
         right_value, {c: n for c, n in counts.items() if c != "torchinfo"}
     )
     wrong = [(f"{m.value:,}", m.name) for m in found]
-    weight = entry.tensors["weight"]
-    per_output = weight[1] * weight[2] * weight[3]
-    wrong.append((f"{per_output * weight[0]:,}", "counted one output position only"))
+    weights = math.prod(entry.tensors["weight"])
+    wrong.append((f"{weights:,}", "counted one output position only"))
     text = (
         f"{_stack_text(report)}\nHow many multiply-adds does one forward pass of the layer take "
         "(batch 1, bias additions counted as torchinfo does)?"
     )
+    worked = equation("multiply-adds", torchinfo.mult_adds_derived(entry, 1))
     explanation = (
-        f"output {shape_text(entry.output_shape)}, each value {per_output:,} multiply-adds "
-        f"(in_channels/groups·k·k = {weight[1]}·{weight[2]}·{weight[3]}) plus the bias: "
-        f"{right_value:,}"
+        f"output {shape_text(entry.output_shape)}: torchinfo counts every weight and bias once "
+        f"per output position, (weights + biases) · H·W: {grouped_digits(worked)}"
     )
     right = f"{right_value:,}"
     question = Question(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+from convcalc.expr import Expr, product, total
 from convcalc.spec.registry import KINDS
 
 if TYPE_CHECKING:
@@ -30,3 +31,13 @@ def mult_adds(entry: Entry, batch: int) -> int:
     if "Conv" in KINDS[entry.type].torch:
         positions *= math.prod(entry.output_shape[1:])
     return sum(math.prod(shape) for shape in entry.tensors.values()) * positions
+
+
+def mult_adds_derived(entry: Entry, batch: int) -> Expr:
+    """:func:`mult_adds` as the expression it computes, (Σ tensor sizes) · batch · output
+    positions: ``(8·3·3·3 + 8)·13·13`` for a conv (the batch shown only when it is not 1)."""
+    tensors = total([product(shape) for shape in entry.tensors.values()] or [0])
+    positions = [batch] if batch != 1 else []
+    if "Conv" in KINDS[entry.type].torch:
+        positions.extend(entry.output_shape[1:])
+    return tensors * product(positions) if positions else tensors

@@ -20,7 +20,7 @@ from html.parser import HTMLParser
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc.quiz_formats import (
@@ -34,6 +34,7 @@ from convcalc.quiz_formats import (
     validate_question,
     validate_questions,
 )
+from tests.budget import examples
 
 # --- a GIFT reader -------------------------------------------------------------------------
 
@@ -326,6 +327,7 @@ def check_gift(questions: list[Question], source: str) -> None:
             assert p.accepted == [(trim(a).replace("*", "\\*"), 100.0) for a in q.accepted]
 
 
+@settings(max_examples=examples(500))  # 3,000 took 40 s of CI each
 @given(question_lists())
 def test_gift_round_trip(questions: list[Question]) -> None:
     check_gift(questions, to_gift(questions, "convcalc/quiz"))
@@ -440,6 +442,7 @@ def check_moodle(questions: list[Question], source: str) -> None:
             assert wildcards == list(q.accepted)
 
 
+@settings(max_examples=examples(500))  # 3,000 took 40 s of CI each
 @given(question_lists())
 def test_moodle_xml_round_trip(questions: list[Question]) -> None:
     check_moodle(questions, to_moodle_xml(questions, "convcalc/quiz"))
@@ -566,6 +569,7 @@ def lists(value: Any) -> Any:
     return value
 
 
+@settings(max_examples=examples(500))  # 3,000 took 40 s of CI each
 @given(question_lists())
 def test_json_round_trip(questions: list[Question]) -> None:
     text = to_json(questions)

@@ -19,7 +19,7 @@ import click
 
 from convcalc import __version__
 from convcalc.conventions import CONVENTIONS
-from convcalc.errors import ConvcalcError
+from convcalc.errors import ConvcalcError, SpecError
 from convcalc.memory import DTYPES
 from convcalc.spec.registry import SOLVABLE
 
@@ -548,24 +548,46 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
 @click.option(
     "--to",
     "target",
-    type=click.Choice(["pytorch"]),
+    type=click.Choice(["pytorch", "keras"]),
     default="pytorch",
     show_default=True,
-    help="The framework: a PyTorch nn.Module.",
+    help="The framework: a PyTorch nn.Module, or a Keras 3 functional model.",
 )
 @OUTPUT
-@click.option("--class-name", help="The module's class name (default: from the spec's name).")
+@click.option(
+    "--class-name",
+    help="The nn.Module's class name, or the Keras builder function's name (default: from "
+    "the spec's name; build).",
+)
 def export(spec: str, target: str, output: str | None, class_name: str | None) -> None:
-    """Write a Python file defining an nn.Module that builds exactly the network of SPEC.
+    """Write a Python file that builds exactly the network of SPEC.
 
-    Chains are nn.Sequential, residual/concat/scale blocks small generated modules, names
-    from the spec's name fields, every argument as written.
+    \b
+    pytorch: an nn.Module; chains are nn.Sequential, residual/concat/scale blocks small
+      generated modules, names from the spec's name fields, every argument as written.
+    keras: a function building a Keras 3 functional model laid out as PyTorch's tensors
+      (channels first); what Keras cannot express exactly is refused, naming the layer.
     """
-    from convcalc.analysis import summarise
-    from convcalc.export import to_pytorch
+    from convcalc.analysis import analyse
+    from convcalc.spec.validate import load_spec
 
     try:
-        source = to_pytorch(summarise(spec), class_name)
+        loaded = load_spec(spec)
+        report = analyse(loaded)
+    except ConvcalcError as exc:
+        raise Failure(_located(exc, spec)) from None
+    try:
+        if target == "keras":
+            from convcalc.export_keras import to_keras
+
+            source = to_keras(report, class_name)
+        else:
+            from convcalc.export import to_pytorch
+
+            source = to_pytorch(report, class_name)
+    except SpecError as exc:  # a layer the framework cannot build: located in the spec
+        exc.locate(loaded.file, loaded.line_of)
+        raise Failure(_located(exc, spec)) from None
     except ConvcalcError as exc:
         raise Failure(_located(exc, spec)) from None
     _write_out(source, output, "module")

@@ -8,7 +8,7 @@ execution order, must have torch's path, output shape and parameters, and the fi
 match; where torch refuses (a leaf, or a merge: shapes that do not add, concatenate or
 multiply) convcalc must refuse at the same path.
 
-Two merges are stricter in the spec than torch's operators, as CONTRACT.md says: a residual's
+Two merges are stricter in the spec than torch's operators, as the README says: a residual's
 body and shortcut must have equal shapes (torch's + would broadcast [C, 1, 1] against
 [C, H, W]), and a scale's body must broadcast to x's own shape (torch's * would also grow x).
 The interpreter checks those two rules itself, after torch has run the operation.

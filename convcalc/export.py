@@ -59,23 +59,34 @@ from __future__ import annotations
 import keyword
 import math
 import re
-import unicodedata
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, TypeAlias
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-from convcalc.errors import ConvcalcError, SpecError, shown
+from convcalc.errors import SpecError
+from convcalc.pysource import (
+    AMBIGUOUS,
+    NAME_LIMIT,
+    WIDTH,
+    Expr,
+    Group,
+    Item,
+    Layout,
+    Names,
+    Uses,
+    call,
+    check_name,
+    docstring_text,
+    identifier,
+    literal,
+    sizes_text,
+)
 from convcalc.spec.registry import KINDS
 
 if TYPE_CHECKING:
     from convcalc.analysis import Entry, Report
-    from convcalc.spec.step import Shape
 
-WIDTH = 100  # the project's line length: the file passes `ruff format --check` and `ruff check`
-HOIST_AT = 36  # a block starting further in than this is built first, as a local variable
-INDENT = 4
 CLASS_LIMIT = 60  # characters of a class name given: the file's lines stay within WIDTH
-NAME_LIMIT = 22  # characters of a sanitised name: with HOIST_AT, every line fits in WIDTH
 DEEP = 50  # blocks nested deeper than this need a higher recursion limit in PyTorch
 
 
@@ -86,86 +97,12 @@ class ExportError(SpecError):
 # --- the expressions of the file -----------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Item:
-    """One item of a bracketed expression: ``prefix`` (``kernel_size=``, ``"fc1": `` or
-    nothing), the value, and a comment for the end of its line."""
-
-    prefix: str
-    expr: Expr
-    comment: str = ""
-
-
-@dataclass
-class _Group:
-    """A call, tuple or dict: written on one line (``flat``) where that fits, else one item a
-    line with a trailing comma (``trailing``: except a call's sole argument). A ``block``
-    (a list of layers, a block of them, or the dict of a named list) is always one item a
-    line; ``flat`` is None for it. A ``movable`` one (not the dict) may be built first, as a
-    variable named after the spec's ``name`` for it."""
-
-    open: str
-    items: list[_Item]
-    close: str = ")"
-    flat: str | None = None
-    trailing: bool = True
-    block: bool = False
-    movable: bool = False
-    name: str | None = None
-
-
-Expr: TypeAlias = str | _Group
-
-
-def _call(open_: str, items: list[_Item], *, one_tuple: bool = False) -> _Group:
-    """A call or tuple of atoms and flat groups, with its one-line form (``(3,)`` for a
-    1-tuple)."""
-    parts = [item.prefix + _flat(item.expr) for item in items]
-    comma = "," if one_tuple and len(items) == 1 else ""
-    return _Group(open_, items, flat=open_ + ", ".join(parts) + comma + ")")
-
-
-def _flat(expr: Expr) -> str:
-    """The one-line form of an atom or of a group of atoms."""
-    return expr if isinstance(expr, str) else expr.flat or ""
-
-
 # --- values --------------------------------------------------------------------------------
-
-
-@dataclass
-class _Uses:
-    """What the file needs besides the main class: ``math``, helper classes and functions."""
-
-    math: bool = False
-    helpers: set[str] = field(default_factory=set)
-
-
-def _value(value: Any, uses: _Uses) -> Expr:
-    """A Python literal for a spec value (tuples as tuples, floats exactly, inf via math)."""
-    if isinstance(value, tuple):
-        items = [_Item("", _value(v, uses)) for v in value]
-        return _call("(", items, one_tuple=True)
-    if isinstance(value, bool) or value is None:
-        return repr(value)
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isfinite(value):
-            return repr(value)
-        uses.math = True
-        return "math.nan" if math.isnan(value) else ("-" if value < 0 else "") + "math.inf"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
 
 
 def _batched(dim: int) -> int:
     """A spec dimension (batch excluded) as PyTorch counts it (batch included)."""
     return dim + 1 if dim >= 0 else dim
-
-
-def _shape_text(shape: Shape) -> str:
-    return "x".join(str(n) for n in shape)
 
 
 # --- leaves --------------------------------------------------------------------------------
@@ -247,39 +184,39 @@ PAD_CLASSES = {
     "replicate": "ReplicationPad",
     "circular": "CircularPad",
 }
-_FIRST_LEAF = re.compile(r"layers\[0\](\.layers\[0\])*")
+FIRST_LEAF = re.compile(r"layers\[0\](\.layers\[0\])*")
 
 
-def _flatten(layer: Any, uses: _Uses) -> list[_Item]:
+def _flatten(layer: Any, uses: Uses) -> list[Item]:
     """nn.Flatten: the dimensions counted with the batch; (1, -1) is PyTorch's default."""
     start, end = _batched(layer.start_dim), _batched(layer.end_dim)
-    items = [_Item("start_dim=", str(start))] if start != 1 else []
-    return items + ([_Item("end_dim=", str(end))] if end != -1 else [])
+    items = [Item("start_dim=", str(start))] if start != 1 else []
+    return items + ([Item("end_dim=", str(end))] if end != -1 else [])
 
 
-def _unflatten(layer: Any, uses: _Uses) -> list[_Item]:
+def _unflatten(layer: Any, uses: Uses) -> list[Item]:
     """nn.Unflatten(dim, sizes), the dimension counted with the batch."""
-    return [_Item("", str(_batched(layer.dim))), _Item("", _value(layer.unflattened_size, uses))]
+    return [Item("", str(_batched(layer.dim))), Item("", literal(layer.unflattened_size, uses))]
 
 
-def _reshape(layer: Any, uses: _Uses) -> list[_Item]:
+def _reshape(layer: Any, uses: Uses) -> list[Item]:
     """Reshape(*shape): the batch is kept in front by the module itself."""
-    return [_Item("", str(n)) for n in layer.shape]
+    return [Item("", str(n)) for n in layer.shape]
 
 
-def _permute(layer: Any, uses: _Uses) -> list[_Item]:
+def _permute(layer: Any, uses: Uses) -> list[Item]:
     """Permute(*dims), PyTorch's dims: the batch first, then the spec's, counted with it."""
-    return [_Item("", str(d)) for d in (0, *(_batched(d) for d in layer.dims))]
+    return [Item("", str(d)) for d in (0, *(_batched(d) for d in layer.dims))]
 
 
-def _pad(layer: Any, uses: _Uses) -> list[_Item]:
+def _pad(layer: Any, uses: Uses) -> list[Item]:
     """ConstantPad{n}d(padding, value) (value has no default); the other modes take none."""
-    items = [_Item("", _value(layer.padding, uses))]
-    return items + ([_Item("", _value(layer.value, uses))] if layer.mode == "constant" else [])
+    items = [Item("", literal(layer.padding, uses))]
+    return items + ([Item("", literal(layer.value, uses))] if layer.mode == "constant" else [])
 
 
 # layer types written by their own function: the function and the fields it reads
-CONVERTED: dict[str, tuple[Callable[[Any, _Uses], list[_Item]], tuple[str, ...]]] = {
+CONVERTED: dict[str, tuple[Callable[[Any, Uses], list[Item]], tuple[str, ...]]] = {
     "flatten": (_flatten, ("start_dim", "end_dim")),
     "unflatten": (_unflatten, ("dim", "unflattened_size")),
     "reshape": (_reshape, ("shape",)),
@@ -300,14 +237,14 @@ def _written(layer: Any, name: str, value: Any) -> bool:
     return type(value) is not type(default) or value != default
 
 
-def _keyword(name: str, value: Any, uses: _Uses) -> _Item:
+def _keyword(name: str, value: Any, uses: Uses) -> Item:
     """``name=value``; a dtype as the torch attribute (``dtype=torch.float16``)."""
     if name == "dtype":
-        return _Item("dtype=", f"torch.{value.removeprefix('torch.')}")
-    return _Item(f"{name}=", _value(value, uses))
+        return Item("dtype=", f"torch.{value.removeprefix('torch.')}")
+    return Item(f"{name}=", literal(value, uses))
 
 
-def _arguments(entry: Entry, uses: _Uses) -> list[_Item]:
+def _arguments(entry: Entry, uses: Uses) -> list[Item]:
     """The arguments of a leaf's module (see :data:`LEAVES` and :data:`CONVERTED`)."""
     layer, shape = entry.layer, entry.input_shape
     if entry.type in CONVERTED:
@@ -315,7 +252,7 @@ def _arguments(entry: Entry, uses: _Uses) -> list[_Item]:
     leaf = LEAVES[entry.type]
     inferred = {CHANNELS: shape[0], FEATURES: shape[-1]}
     items = [
-        _Item("", _value(inferred[name] if name in inferred else getattr(layer, name), uses))
+        Item("", literal(inferred[name] if name in inferred else getattr(layer, name), uses))
         for name in leaf.positional
     ]
     for name in leaf.keywords:
@@ -347,7 +284,7 @@ def _check(entry: Entry, first: bool) -> None:
     one_d = len(entry.input_shape) == 2
     if entry.type == "avgpool" and one_d and getattr(layer, "divisor_override", None):
         raise _refuse(entry, "nn.AvgPool1d has no divisor_override", "divisor_override")
-    if entry.type == "embedding" and not (first and _FIRST_LEAF.fullmatch(entry.path)):
+    if entry.type == "embedding" and not (first and FIRST_LEAF.fullmatch(entry.path)):
         raise _refuse(
             entry,
             "nn.Embedding takes integer indices, so it can only be the network's first layer, "
@@ -372,13 +309,13 @@ def _torch_class(entry: Entry) -> str:
     return f"nn.{template.format(n=rank)}"
 
 
-def _module(entry: Entry, first: bool, uses: _Uses) -> _Group:
+def _module(entry: Entry, first: bool, uses: Uses) -> Group:
     """The constructor call of a leaf's module."""
     _check(entry, first)
     cls = HELPER_CLASSES.get(entry.type)
     if cls is not None:
         uses.helpers.add(cls)
-    return _call((cls or _torch_class(entry)) + "(", _arguments(entry, uses))
+    return call((cls or _torch_class(entry)) + "(", _arguments(entry, uses))
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -398,8 +335,6 @@ _SEQUENTIAL_NAMES = """
     training type xpu zero_grad
 """
 SEQUENTIAL_ATTRIBUTES = frozenset(_SEQUENTIAL_NAMES.split())
-# names pycodestyle finds ambiguous (E741, E742): never a class's or a variable's
-AMBIGUOUS = frozenset({"l", "O", "I"})
 # the file's own global names
 GLOBALS = frozenset(
     {"torch", "nn", "math", "sequential", "Residual", "Concat", "Scale", "Reshape", "Permute"}
@@ -407,41 +342,12 @@ GLOBALS = frozenset(
 )
 
 
-def _identifier(name: str | None) -> str | None:
-    """A spec name as a Python identifier (ASCII letters, digits, underscores), or None."""
-    if name is None:
-        return None
-    text = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")[:NAME_LIMIT].rstrip("_")
-    if not text:
-        return None
-    return "_" + text if text[0].isdigit() else text
-
-
-class _Names:
-    """Unique identifiers in one namespace, none of them reserved or a keyword."""
-
-    def __init__(self, reserved: frozenset[str]) -> None:
-        self.reserved = reserved
-        self.taken: set[str] = set()
-
-    def add(self, base: str) -> str:
-        """``base``, or ``base_`` if it is reserved or a keyword; then ``base_2``, ``base_3``,
-        ... for the next ones."""
-        name = base + "_" if keyword.iskeyword(base) or base in self.reserved else base
-        count = 1
-        while name in self.taken or name in self.reserved:
-            count += 1
-            name = f"{base}_{count}"
-        self.taken.add(name)
-        return name
-
-
 def _keys(entries: tuple[Entry, ...]) -> list[str | None]:
     """Each entry's name in its nn.Sequential, None where it has no name (its index then)."""
-    names = _Names(SEQUENTIAL_ATTRIBUTES)
+    names = Names(SEQUENTIAL_ATTRIBUTES)
     keys: list[str | None] = []
     for entry in entries:
-        base = _identifier(entry.name)
+        base = identifier(entry.name)
         keys.append(None if base is None else names.add(base))
     return keys
 
@@ -463,43 +369,43 @@ BLOCK_CLASSES = {"residual": "Residual", "concat": "Concat", "scale": "Scale"}
 
 def _comment(entry: Entry) -> str:
     """A leaf's output shape, for the end of its line."""
-    return "" if entry.is_block else _shape_text(entry.output_shape)
+    return "" if entry.is_block else sizes_text(entry.output_shape)
 
 
-def _chain(entries: tuple[Entry, ...], built: dict[int, Expr], uses: _Uses) -> Expr:
+def _chain(entries: tuple[Entry, ...], built: dict[int, Expr], uses: Uses) -> Expr:
     """A list of layers: nn.Sequential, or sequential({...}) where some have names."""
     if not entries:
         return EMPTY
     keys = _keys(entries)
     exprs = [built.pop(id(entry)) for entry in entries]
     if all(key is None for key in keys):
-        items = [_Item("", e, _comment(entry)) for e, entry in zip(exprs, entries, strict=True)]
-        return _Group("nn.Sequential(", items, block=True, movable=True)
+        items = [Item("", e, _comment(entry)) for e, entry in zip(exprs, entries, strict=True)]
+        return Group("nn.Sequential(", items, block=True, movable=True)
     uses.helpers.add("sequential")
     named = [
-        _Item(f'"{key if key is not None else i}": ', e, _comment(entry))
+        Item(f'"{key if key is not None else i}": ', e, _comment(entry))
         for i, (key, e, entry) in enumerate(zip(keys, exprs, entries, strict=True))
     ]
-    mapping = _Group("{", named, "}", block=True)
-    return _Group("sequential(", [_Item("", mapping)], trailing=False, block=True, movable=True)
+    mapping = Group("{", named, "}", block=True)
+    return Group("sequential(", [Item("", mapping)], trailing=False, block=True, movable=True)
 
 
-def _composite(entry: Entry, built: dict[int, Expr], uses: _Uses) -> Expr:
+def _composite(entry: Entry, built: dict[int, Expr], uses: Uses) -> Expr:
     """A block: its chain (sequential, repeat), or its class called with its chains."""
     chains = [_chain(children, built, uses) for _, children in entry.children]
     if entry.type in ("sequential", "repeat"):
         chain = chains[0]
-        if isinstance(chain, _Group):
+        if isinstance(chain, Group):
             chain.name = entry.name
         return chain
     cls = BLOCK_CLASSES[entry.type]
     uses.helpers.add(cls)
     identity = "identity" if entry.type != "scale" else ""
-    items = [_Item("", chain, identity if chain == EMPTY else "") for chain in chains]
-    return _Group(cls + "(", items, block=True, movable=True, name=entry.name)
+    items = [Item("", chain, identity if chain == EMPTY else "") for chain in chains]
+    return Group(cls + "(", items, block=True, movable=True, name=entry.name)
 
 
-def _expressions(report: Report, uses: _Uses) -> list[Expr]:
+def _expressions(report: Report, uses: Uses) -> list[Expr]:
     """Every top-level layer's expression, built children first without recursion."""
     order = list(report.walk())
     leaves = [entry for entry in order if not entry.is_block]
@@ -514,81 +420,6 @@ def _expressions(report: Report, uses: _Uses) -> list[Expr]:
 
 
 # --- layout --------------------------------------------------------------------------------
-
-_Place = tuple[Expr, int, str, str, str]  # expression, indent, prefix, suffix, comment
-Definition = tuple[str, _Group]  # a block built first: its variable and its expression
-
-
-def _commented(line: str, comment: str) -> str:
-    """The line with its comment, where both fit."""
-    text = f"{line}  # {comment}" if comment else line
-    return text if len(text) <= WIDTH else line
-
-
-class _Layout:
-    """Lays statements out as ruff formats them: a bracketed expression on one line where it
-    fits, else one item a line with a trailing comma (which keeps ruff from joining them); a
-    block that would start beyond HOIST_AT columns is assigned to a local variable first."""
-
-    def __init__(self, reserved: frozenset[str]) -> None:
-        self.locals = _Names(reserved)
-        self.count = 0
-
-    def _local(self, name: str | None) -> str:
-        base = _identifier(name)
-        if base is not None:
-            return self.locals.add(base)
-        while True:
-            self.count += 1
-            candidate = f"block_{self.count}"
-            if candidate not in self.locals.taken and candidate not in self.locals.reserved:
-                return self.locals.add(candidate)
-
-    def _lines(self, place: _Place) -> tuple[list[str], list[Definition]]:
-        """One statement's lines, and the blocks it uses that are to be built first."""
-        lines: list[str] = []
-        hoisted: list[Definition] = []
-        stack: list[_Place | str] = [place]
-        while stack:
-            top = stack.pop()
-            if isinstance(top, str):
-                lines.append(top)
-                continue
-            expr, indent, prefix, suffix, comment = top
-            if isinstance(expr, _Group) and expr.movable and indent > HOIST_AT:
-                local = self._local(expr.name)
-                hoisted.append((local, expr))
-                expr = local
-            pad = " " * indent
-            flat = expr if isinstance(expr, str) else expr.flat
-            if flat is not None:
-                line = pad + prefix + flat + suffix
-                if isinstance(expr, str) or len(line) <= WIDTH:  # an atom cannot be split
-                    lines.append(_commented(line, comment))
-                    continue
-            if isinstance(expr, _Group):
-                lines.append(pad + prefix + expr.open)
-                stack.append(pad + expr.close + suffix)
-                comma = "," if expr.trailing else ""
-                for item in reversed(expr.items):
-                    stack.append((item.expr, indent + INDENT, item.prefix, comma, item.comment))
-        return lines, hoisted
-
-    def statement(self, prefix: str, expr: Expr, comment: str, indent: int) -> list[str]:
-        """The statement ``prefix + expr``, after the statements building its hoisted blocks
-        (each after those of its own), without recursion."""
-        lines, hoisted = self._lines((expr, indent, prefix, "", comment))
-        stack: list[tuple[list[str], list[Definition], int]] = [(lines, hoisted, 0)]
-        out: list[str] = []
-        while stack:
-            lines, hoisted, next_ = stack.pop()
-            if next_ < len(hoisted):
-                stack.append((lines, hoisted, next_ + 1))
-                local, group = hoisted[next_]
-                stack.append((*self._lines((group, indent, f"{local} = ", "", "")), 0))
-                continue
-            out.extend(lines)
-        return out
 
 
 # --- the file ------------------------------------------------------------------------------
@@ -694,28 +525,14 @@ class StochasticDepth(nn.Module):
 FRAMES_PER_LEVEL = 10  # Python frames PyTorch spends per nested block (about 9, measured)
 
 
-def _docstring_text(text: str, limit: int = 36) -> str:
-    """Text as a docstring may show it: printable characters but quotes and backslashes (each
-    shown as ?), cut to ``limit`` columns (a wide character takes two) with ``...``."""
-    out: list[str] = []
-    width = 0
-    for char in text:
-        shown_char = char if char.isprintable() and char not in '"\\' else "?"
-        width += 2 if unicodedata.east_asian_width(shown_char) in "WF" else 1
-        if width > limit:
-            return "".join(out) + "..."
-        out.append(shown_char)
-    return "".join(out)
-
-
 def _header(report: Report, depth: int) -> list[str]:
     """The module docstring: what was generated from what, the shapes and the totals."""
-    name = _docstring_text(report.name)
+    name = docstring_text(report.name)
     lines = [
         f'"""A PyTorch module generated by convcalc from the spec {name}.',
         "",
-        _docstring_text(f"Input: {_shape_text(report.input_shape)} (one sample).", WIDTH - 3),
-        _docstring_text(f"Output: {_shape_text(report.output_shape)}.", WIDTH - 3),
+        docstring_text(f"Input: {sizes_text(report.input_shape)} (one sample).", WIDTH - 3),
+        docstring_text(f"Output: {sizes_text(report.output_shape)}.", WIDTH - 3),
         f"Parameters: {report.total_params:,} (all trainable).",
         "PyTorch adds the batch dimension in front; the comments give each layer's output shape",
         "without it.",
@@ -729,13 +546,13 @@ def _header(report: Report, depth: int) -> list[str]:
     return [*lines, '"""']
 
 
-def _main_class(report: Report, class_name: str, uses: _Uses) -> list[str]:
+def _main_class(report: Report, class_name: str, uses: Uses) -> list[str]:
     """The network's class: an nn.Sequential of the top-level layers, built in __init__."""
     exprs = _expressions(report, uses)
-    layout = _Layout(GLOBALS | AMBIGUOUS | {"self", "super", class_name})
+    layout = Layout(GLOBALS | AMBIGUOUS | {"self", "super", class_name})
     lines = [
         f"class {class_name}(nn.Sequential):",
-        f'    """The network {_docstring_text(report.name)}, as convcalc analysed it."""',
+        f'    """The network {docstring_text(report.name)}, as convcalc analysed it."""',
         "",
         "    def __init__(self) -> None:",
         "        super().__init__()",
@@ -748,12 +565,12 @@ def _main_class(report: Report, class_name: str, uses: _Uses) -> list[str]:
     return lines
 
 
-def _appended(expr: Expr, comment: str) -> _Group:
+def _appended(expr: Expr, comment: str) -> Group:
     """``self.append(expr)``: on one line where it fits; a block, always one item a line,
     as ruff writes a sole argument (no trailing comma)."""
-    if isinstance(expr, _Group) and expr.flat is None:
-        return _Group("self.append(", [_Item("", expr, comment)], trailing=False)
-    return _call("self.append(", [_Item("", expr, comment)])
+    if isinstance(expr, Group) and expr.flat is None:
+        return Group("self.append(", [Item("", expr, comment)], trailing=False)
+    return call("self.append(", [Item("", expr, comment)])
 
 
 def _needs_two(entry: Entry) -> bool:
@@ -786,21 +603,6 @@ def _smoke_test(report: Report, class_name: str) -> list[str]:
     ]
 
 
-def _check_class_name(name: str) -> None:
-    """A class name given must be usable: an identifier, short, and no name of the file's."""
-    if (
-        not name.isidentifier()
-        or keyword.iskeyword(name)
-        or name in GLOBALS | AMBIGUOUS
-        or len(name) > CLASS_LIMIT
-    ):
-        raise ConvcalcError(
-            f"{shown(name)!r} cannot name the class: it must be a Python identifier of at most "
-            f"{CLASS_LIMIT} characters, neither a keyword, an ambiguous l, O or I, nor one of "
-            f"the file's own names ({', '.join(sorted(GLOBALS))})"
-        )
-
-
 def to_pytorch(report: Report, class_name: str | None = None) -> str:
     """The source of a Python file defining the analysed network as an ``nn.Sequential``
     subclass (default name: the spec's, CamelCased), with an ``if __name__ == "__main__"``
@@ -809,8 +611,8 @@ def to_pytorch(report: Report, class_name: str | None = None) -> str:
     if class_name is None:
         class_name = class_name_of(report.name)
     else:
-        _check_class_name(class_name)
-    uses = _Uses()
+        check_name(class_name, "class", CLASS_LIMIT, GLOBALS)
+    uses = Uses()
     body = _main_class(report, class_name, uses)
     depth = 1 + max((e.depth for e in report.walk() if e.is_block), default=-1)
     imports = ["import math", ""] if uses.math else []

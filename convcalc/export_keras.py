@@ -75,27 +75,25 @@ Everything is walked with explicit stacks, never recursion; the library never pr
 
 from __future__ import annotations
 
-import keyword
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from convcalc.errors import ConvcalcError, shown
-from convcalc.export import (
-    _FIRST_LEAF,
-    AMBIGUOUS,
+from convcalc.export import FIRST_LEAF, ExportError
+from convcalc.pysource import (
     WIDTH,
-    ExportError,
-    _commented,
-    _docstring_text,
-    _Group,
-    _identifier,
-    _Item,
-    _Layout,
-    _shape_text,
-    _Uses,
-    _value,
+    Group,
+    Item,
+    Layout,
+    Uses,
+    check_name,
+    commented,
+    docstring_text,
+    flat,
+    identifier,
+    literal,
+    sizes_text,
 )
 
 if TYPE_CHECKING:
@@ -110,7 +108,7 @@ class _Code(str):
 
 
 @dataclass
-class _Needs(_Uses):
+class _Needs(Uses):
     """What the file needs: ``math``, helper classes, and notes for its docstring."""
 
     notes: set[str] = field(default_factory=set)
@@ -124,12 +122,12 @@ class _Call:
     it after the leaf's."""
 
     cls: str
-    items: tuple[_Item, ...]
+    items: tuple[Item, ...]
     role: str = ""
 
 
-def _expr(value: Any, uses: _Uses) -> str | _Group:
-    return str(value) if isinstance(value, _Code) else _value(value, uses)
+def _expr(value: Any, uses: Uses) -> str | Group:
+    return str(value) if isinstance(value, _Code) else literal(value, uses)
 
 
 def _layer(
@@ -141,10 +139,10 @@ def _layer(
     **keywords: Any,
 ) -> _Call:
     """A layer call: positional arguments, then keywords, then ``data_format``."""
-    items = [_Item("", _expr(value, uses)) for value in positional]
-    items += [_Item(f"{key}=", _expr(value, uses)) for key, value in keywords.items()]
+    items = [Item("", _expr(value, uses)) for value in positional]
+    items += [Item(f"{key}=", _expr(value, uses)) for key, value in keywords.items()]
     if channels_first:
-        items.append(_Item("data_format=", CHANNELS_FIRST))
+        items.append(Item("data_format=", CHANNELS_FIRST))
     return _Call(cls, tuple(items), role)
 
 
@@ -186,7 +184,7 @@ def _strided_dilation(entry: Entry, s: Ints, d: Ints, cls: str) -> None:
         raise _refuse(
             entry,
             f"Keras' {cls} refuses strides > 1 together with dilation_rate > 1 (stride "
-            f"{_shape_text(s)}, dilation {_shape_text(d)}); use stride 1 and subsample "
+            f"{sizes_text(s)}, dilation {sizes_text(d)}); use stride 1 and subsample "
             "afterwards, or dilation 1",
             "dilation",
         )
@@ -264,8 +262,8 @@ def _conv_transpose(entry: Entry, uses: _Needs) -> list[_Call]:
         raise _refuse(
             entry,
             f"Keras' {cls} needs output_padding below the stride (PyTorch allows up to "
-            f"max(stride, dilation) − 1): output_padding {_shape_text(op)}, stride "
-            f"{_shape_text(s)}",
+            f"max(stride, dilation) − 1): output_padding {sizes_text(op)}, stride "
+            f"{sizes_text(s)}",
             "output_padding",
         )
     keywords: dict[str, Any] = {}
@@ -538,8 +536,8 @@ def _upsample(entry: Entry, uses: _Needs) -> list[_Call]:
     if not whole:
         raise _refuse(
             entry,
-            f"Keras upsamples only by whole factors, and {_shape_text(spatial)} → "
-            f"{_shape_text(out)} is not one (or PyTorch's scale_factor is not the ratio of "
+            f"Keras upsamples only by whole factors, and {sizes_text(spatial)} → "
+            f"{sizes_text(out)} is not one (or PyTorch's scale_factor is not the ratio of "
             "the sizes, which places its samples elsewhere)",
             "scale_factor" if layer.size is None else "size",
         )
@@ -616,7 +614,7 @@ def _prelu(entry: Entry, uses: _Needs) -> list[_Call]:
     layer: Any = entry.layer
     ndim = len(entry.input_shape) + 1
     shared = list(range(1 if layer.num_parameters == 1 else 2, ndim))
-    init = _Code(f"keras.initializers.Constant({_value(float(layer.init), uses)})")
+    init = _Code(f"keras.initializers.Constant({literal(float(layer.init), uses)})")
     keywords: dict[str, Any] = {"alpha_initializer": init}
     if shared:
         keywords["shared_axes"] = tuple(shared)
@@ -724,7 +722,7 @@ LEAVES: dict[str, Convert] = {
 
 def _calls(entry: Entry, first: bool, uses: _Needs) -> list[_Call]:
     """The Keras layers of a leaf, or an ExportError where none computes what PyTorch does."""
-    if entry.type == "embedding" and not (first and _FIRST_LEAF.fullmatch(entry.path)):
+    if entry.type == "embedding" and not (first and FIRST_LEAF.fullmatch(entry.path)):
         raise _refuse(
             entry,
             "an Embedding takes integer indices, so it can only be the network's first layer, "
@@ -767,7 +765,7 @@ MERGES = {
     "concat": "keras.layers.Concatenate(axis=1, ",
     "scale": "keras.layers.Multiply(",
 }
-Statement = tuple[str, "_Group", str]  # ``target = ``, the call, the comment
+Statement = tuple[str, "Group", str]  # ``target = ``, the call, the comment
 
 
 def _variable(entry: Entry, keys: tuple[str | int, ...]) -> str:
@@ -834,24 +832,24 @@ class _Program:
                     stack.extend((child, sub) for child in reversed(children))
         return root.current
 
-    def _assign(self, chain: _Chain, call: _Group, comment: str) -> None:
+    def _assign(self, chain: _Chain, call: Group, comment: str) -> None:
         self.statements.append((f"{chain.target} = ", call, comment))
         chain.current = chain.target
 
     def _leaf(self, entry: Entry, chain: _Chain) -> None:
         calls = _calls(entry, entry is self.first, self.uses)
-        main = self.names.add(_identifier(entry.name) or entry.type)
+        main = self.names.add(identifier(entry.name) or entry.type)
         names = []
         for i, call in enumerate(calls):
             name = self.names.add(f"{main}_{call.role}") if call.role else main
             names.append(name)
             cls = call.cls if call.cls in HELPERS else f"keras.layers.{call.cls}"
-            items = [*call.items, _Item("name=", _quoted(name))]
+            items = [*call.items, Item("name=", _quoted(name))]
             close = f")({chain.current})"
-            flat = f"{cls}(" + ", ".join(item.prefix + _flat(item.expr) for item in items)
-            group = _Group(f"{cls}(", items, close, flat=flat + close)
+            text = f"{cls}(" + ", ".join(item.prefix + flat(item.expr) for item in items)
+            group = Group(f"{cls}(", items, close, flat=text + close)
             last = i == len(calls) - 1
-            self._assign(chain, group, _shape_text(entry.output_shape) if last else "")
+            self._assign(chain, group, sizes_text(entry.output_shape) if last else "")
         self.leaves.append((entry, tuple(names)))
 
     def _merge(self, block: _Open) -> None:
@@ -859,17 +857,13 @@ class _Program:
         inputs = [chain.current for chain in block.lists]
         if entry.type == "scale":
             inputs.insert(0, block.chain.current)
-        name = self.names.add(_identifier(entry.name) or entry.type)
+        name = self.names.add(identifier(entry.name) or entry.type)
         ctor = f'{MERGES[entry.type]}name="{name}")'
-        listed = _Group("[", [_Item("", v) for v in inputs], "]", flat=f"[{', '.join(inputs)}]")
-        group = _Group(
-            ctor + "(", [_Item("", listed)], ")", flat=f"{ctor}({listed.flat})", trailing=False
+        listed = Group("[", [Item("", v) for v in inputs], "]", flat=f"[{', '.join(inputs)}]")
+        group = Group(
+            ctor + "(", [Item("", listed)], ")", flat=f"{ctor}({listed.flat})", trailing=False
         )
-        self._assign(block.chain, group, _shape_text(entry.output_shape))
-
-
-def _flat(expr: str | _Group) -> str:
-    return expr if isinstance(expr, str) else expr.flat or ""
+        self._assign(block.chain, group, sizes_text(entry.output_shape))
 
 
 def leaf_layers(report: Report) -> list[tuple[str, tuple[str, ...]]]:
@@ -1011,20 +1005,6 @@ class TanhGelu(keras.layers.Layer):
 GLOBALS = frozenset({"keras", "math", *HELPERS})
 
 
-def _check_name(name: str) -> None:
-    if (
-        not name.isidentifier()
-        or keyword.iskeyword(name)
-        or name in GLOBALS | AMBIGUOUS
-        or len(name) > NAME_LIMIT
-    ):
-        raise ConvcalcError(
-            f"{shown(name)!r} cannot name the function: it must be a Python identifier of at "
-            f"most {NAME_LIMIT} characters, neither a keyword, an ambiguous l, O or I, nor one "
-            f"of the file's own names ({', '.join(sorted(GLOBALS))})"
-        )
-
-
 NOTES = {
     "batchnorm": [
         "BatchNormalization keeps PyTorch's running mean and variance as non-trainable weights",
@@ -1044,7 +1024,7 @@ def _non_trainable(report: Report) -> int:
 
 
 def _header(report: Report, function: str, uses: _Needs) -> list[str]:
-    name = _docstring_text(report.name)
+    name = docstring_text(report.name)
     frozen = _non_trainable(report)
     params = f"Parameters: {report.total_params:,} (all trainable)."
     if frozen:
@@ -1052,8 +1032,8 @@ def _header(report: Report, function: str, uses: _Needs) -> list[str]:
     lines = [
         f'"""A Keras 3 model generated by convcalc from the spec {name}.',
         "",
-        _docstring_text(f"Input: {_shape_text(report.input_shape)} (one sample).", WIDTH - 3),
-        _docstring_text(f"Output: {_shape_text(report.output_shape)}.", WIDTH - 3),
+        docstring_text(f"Input: {sizes_text(report.input_shape)} (one sample).", WIDTH - 3),
+        docstring_text(f"Output: {sizes_text(report.output_shape)}.", WIDTH - 3),
         params,
         f"{function}() builds it with the functional API, every tensor laid out as in PyTorch",
         '(batch, channels, *spatial): each layer is given data_format="channels_first" where it',
@@ -1067,18 +1047,18 @@ def _header(report: Report, function: str, uses: _Needs) -> list[str]:
 
 def _function(report: Report, function: str, program: _Program) -> list[str]:
     tokens = program.first is not None and program.first.type == "embedding"
-    shape = _value(tuple(report.input_shape), program.uses)
+    shape = literal(tuple(report.input_shape), program.uses)
     dtype = ', dtype="int32"' if tokens else ""
-    model = _identifier(report.name) or "network"
-    layout = _Layout(frozenset())
+    model = identifier(report.name) or "network"
+    layout = Layout(frozenset())
     lines = [
         f"def {function}() -> keras.Model:",
-        f'    """The network {_docstring_text(report.name)}, as convcalc analysed it."""',
-        f'    inputs = keras.Input(shape={_flat(shape)}{dtype}, name="input")',
+        f'    """The network {docstring_text(report.name)}, as convcalc analysed it."""',
+        f'    inputs = keras.Input(shape={flat(shape)}{dtype}, name="input")',
     ]
     for prefix, call, comment in program.statements:
         written = layout.statement(prefix, call, "", 4)
-        written[-1] = _commented(written[-1], comment)
+        written[-1] = commented(written[-1], comment)
         lines += written
     lines.append(f'    return keras.Model(inputs, {program.output}, name="{model}")')
     return lines
@@ -1101,7 +1081,7 @@ def to_keras(report: Report, name: str | None = None) -> str:
     if name is None:
         name = "build"
     else:
-        _check_name(name)
+        check_name(name, "function", NAME_LIMIT, GLOBALS)
     program = _Program(report)
     body = _function(report, name, program)
     uses = program.uses

@@ -1,0 +1,242 @@
+"""Writing Python source as ruff formats it, for the exported files (PyTorch and Keras).
+
+Expressions are atoms (strings) or bracketed groups of items (:class:`Group`); a
+:class:`Layout` lays a statement out on one line where it fits, else one item a line with a
+trailing comma, and builds a block that would start too far in first, as a local variable.
+Spec values become Python literals (:func:`literal`), spec names identifiers
+(:func:`identifier`, :class:`Names`), and a name given for the file's class or function is
+checked (:func:`check_name`). Nothing here knows a framework.
+"""
+
+from __future__ import annotations
+
+import keyword
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeAlias
+
+from convcalc.errors import ConvcalcError, shown
+
+if TYPE_CHECKING:
+    from convcalc.spec.step import Shape
+
+WIDTH = 100  # the project's line length: the file passes `ruff format --check` and `ruff check`
+HOIST_AT = 36  # a block starting further in than this is built first, as a local variable
+INDENT = 4
+NAME_LIMIT = 22  # characters of a sanitised name: with HOIST_AT, every line fits in WIDTH
+
+
+@dataclass(frozen=True)
+class Item:
+    """One item of a bracketed expression: ``prefix`` (``kernel_size=``, ``"fc1": `` or
+    nothing), the value, and a comment for the end of its line."""
+
+    prefix: str
+    expr: Expr
+    comment: str = ""
+
+
+@dataclass
+class Group:
+    """A call, tuple or dict: written on one line (``flat``) where that fits, else one item a
+    line with a trailing comma (``trailing``: except a call's sole argument). A ``block``
+    (a list of layers, a block of them, or the dict of a named list) is always one item a
+    line; ``flat`` is None for it. A ``movable`` one (not the dict) may be built first, as a
+    variable named after the spec's ``name`` for it."""
+
+    open: str
+    items: list[Item]
+    close: str = ")"
+    flat: str | None = None
+    trailing: bool = True
+    block: bool = False
+    movable: bool = False
+    name: str | None = None
+
+
+Expr: TypeAlias = str | Group
+
+
+def call(open_: str, items: list[Item], *, one_tuple: bool = False) -> Group:
+    """A call or tuple of atoms and flat groups, with its one-line form (``(3,)`` for a
+    1-tuple)."""
+    parts = [item.prefix + flat(item.expr) for item in items]
+    comma = "," if one_tuple and len(items) == 1 else ""
+    return Group(open_, items, flat=open_ + ", ".join(parts) + comma + ")")
+
+
+def flat(expr: Expr) -> str:
+    """The one-line form of an atom or of a group of atoms."""
+    return expr if isinstance(expr, str) else expr.flat or ""
+
+
+@dataclass
+class Uses:
+    """What the file needs besides the main class: ``math``, helper classes and functions."""
+
+    math: bool = False
+    helpers: set[str] = field(default_factory=set)
+
+
+def literal(value: Any, uses: Uses) -> Expr:
+    """A Python literal for a spec value (tuples as tuples, floats exactly, inf via math)."""
+    if isinstance(value, tuple):
+        items = [Item("", literal(v, uses)) for v in value]
+        return call("(", items, one_tuple=True)
+    if isinstance(value, bool) or value is None:
+        return repr(value)
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isfinite(value):
+            return repr(value)
+        uses.math = True
+        return "math.nan" if math.isnan(value) else ("-" if value < 0 else "") + "math.inf"
+    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{text}"'
+
+
+def sizes_text(shape: Shape) -> str:
+    return "x".join(str(n) for n in shape)
+
+
+# names pycodestyle finds ambiguous (E741, E742): never a class's or a variable's
+AMBIGUOUS = frozenset({"l", "O", "I"})
+
+
+def identifier(name: str | None) -> str | None:
+    """A spec name as a Python identifier (ASCII letters, digits, underscores), or None."""
+    if name is None:
+        return None
+    text = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")[:NAME_LIMIT].rstrip("_")
+    if not text:
+        return None
+    return "_" + text if text[0].isdigit() else text
+
+
+class Names:
+    """Unique identifiers in one namespace, none of them reserved or a keyword."""
+
+    def __init__(self, reserved: frozenset[str]) -> None:
+        self.reserved = reserved
+        self.taken: set[str] = set()
+
+    def add(self, base: str) -> str:
+        """``base``, or ``base_`` if it is reserved or a keyword; then ``base_2``, ``base_3``,
+        ... for the next ones."""
+        name = base + "_" if keyword.iskeyword(base) or base in self.reserved else base
+        count = 1
+        while name in self.taken or name in self.reserved:
+            count += 1
+            name = f"{base}_{count}"
+        self.taken.add(name)
+        return name
+
+
+_Place = tuple[Expr, int, str, str, str]  # expression, indent, prefix, suffix, comment
+Definition = tuple[str, Group]  # a block built first: its variable and its expression
+
+
+def commented(line: str, comment: str) -> str:
+    """The line with its comment, where both fit."""
+    text = f"{line}  # {comment}" if comment else line
+    return text if len(text) <= WIDTH else line
+
+
+class Layout:
+    """Lays statements out as ruff formats them: a bracketed expression on one line where it
+    fits, else one item a line with a trailing comma (which keeps ruff from joining them); a
+    block that would start beyond HOIST_AT columns is assigned to a local variable first."""
+
+    def __init__(self, reserved: frozenset[str]) -> None:
+        self.locals = Names(reserved)
+        self.count = 0
+
+    def _local(self, name: str | None) -> str:
+        base = identifier(name)
+        if base is not None:
+            return self.locals.add(base)
+        while True:
+            self.count += 1
+            candidate = f"block_{self.count}"
+            if candidate not in self.locals.taken and candidate not in self.locals.reserved:
+                return self.locals.add(candidate)
+
+    def _lines(self, place: _Place) -> tuple[list[str], list[Definition]]:
+        """One statement's lines, and the blocks it uses that are to be built first."""
+        lines: list[str] = []
+        hoisted: list[Definition] = []
+        stack: list[_Place | str] = [place]
+        while stack:
+            top = stack.pop()
+            if isinstance(top, str):
+                lines.append(top)
+                continue
+            expr, indent, prefix, suffix, comment = top
+            if isinstance(expr, Group) and expr.movable and indent > HOIST_AT:
+                local = self._local(expr.name)
+                hoisted.append((local, expr))
+                expr = local
+            pad = " " * indent
+            one_line = expr if isinstance(expr, str) else expr.flat
+            if one_line is not None:
+                line = pad + prefix + one_line + suffix
+                if isinstance(expr, str) or len(line) <= WIDTH:  # an atom cannot be split
+                    lines.append(commented(line, comment))
+                    continue
+            if isinstance(expr, Group):
+                lines.append(pad + prefix + expr.open)
+                stack.append(pad + expr.close + suffix)
+                comma = "," if expr.trailing else ""
+                for item in reversed(expr.items):
+                    stack.append((item.expr, indent + INDENT, item.prefix, comma, item.comment))
+        return lines, hoisted
+
+    def statement(self, prefix: str, expr: Expr, comment: str, indent: int) -> list[str]:
+        """The statement ``prefix + expr``, after the statements building its hoisted blocks
+        (each after those of its own), without recursion."""
+        lines, hoisted = self._lines((expr, indent, prefix, "", comment))
+        stack: list[tuple[list[str], list[Definition], int]] = [(lines, hoisted, 0)]
+        out: list[str] = []
+        while stack:
+            lines, hoisted, next_ = stack.pop()
+            if next_ < len(hoisted):
+                stack.append((lines, hoisted, next_ + 1))
+                local, group = hoisted[next_]
+                stack.append((*self._lines((group, indent, f"{local} = ", "", "")), 0))
+                continue
+            out.extend(lines)
+        return out
+
+
+def docstring_text(text: str, limit: int = 36) -> str:
+    """Text as a docstring may show it: printable characters but quotes and backslashes (each
+    shown as ?), cut to ``limit`` columns (a wide character takes two) with ``...``."""
+    out: list[str] = []
+    width = 0
+    for char in text:
+        shown_char = char if char.isprintable() and char not in '"\\' else "?"
+        width += 2 if unicodedata.east_asian_width(shown_char) in "WF" else 1
+        if width > limit:
+            return "".join(out) + "..."
+        out.append(shown_char)
+    return "".join(out)
+
+
+def check_name(name: str, what: str, limit: int, reserved: frozenset[str]) -> None:
+    """A name given for the file's class or function must be usable: an identifier of at most
+    ``limit`` characters, no keyword, no ambiguous letter, and none of ``reserved`` (the file's
+    own names)."""
+    if (
+        not name.isidentifier()
+        or keyword.iskeyword(name)
+        or name in reserved | AMBIGUOUS
+        or len(name) > limit
+    ):
+        raise ConvcalcError(
+            f"{shown(name)!r} cannot name the {what}: it must be a Python identifier of at most "
+            f"{limit} characters, neither a keyword, an ambiguous l, O or I, nor one of the "
+            f"file's own names ({', '.join(sorted(reserved))})"
+        )

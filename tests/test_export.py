@@ -83,6 +83,16 @@ Record = tuple[str, tuple[int, ...], int]  # spec type, output shape, own parame
 # --- the PyTorch side ---------------------------------------------------------------------
 
 
+def import_file(source: str, path: Path) -> Any:
+    """``source`` written to ``path`` and imported as a module."""
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 class Generated:
     """An exported file, imported: its source, path, module and class."""
 
@@ -92,11 +102,7 @@ class Generated:
         self.report = report
         self.source = to_pytorch(report, class_name)
         self.path = folder / f"exported_{next(self._count)}.py"
-        self.path.write_text(self.source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(self.path.stem, self.path)
-        assert spec is not None and spec.loader is not None
-        self.module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.module)
+        self.module = import_file(self.source, self.path)
         self.class_name = class_name or class_name_of(report.name)
 
     def build(self, device: str = "cpu") -> Any:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import importlib.util
 import inspect
 import itertools
 import math
@@ -42,7 +41,7 @@ from convcalc.export_keras import HELPERS, LEAVES, leaf_layers, to_keras
 from convcalc.spec.registry import KINDS
 from convcalc.spec.validate import load_spec
 from tests.budget import CI, examples
-from tests.test_export import Generated, accepted, any_chain, check_ruff, leaf_modules
+from tests.test_export import Generated, accepted, any_chain, check_ruff, import_file, leaf_modules
 from tests.test_torch_blocks import BLOCKS, nest
 from tests.test_torch_blocks import specs as block_specs
 from tests.test_torch_shapes import stacks
@@ -100,11 +99,7 @@ class KerasGenerated:
         self.report = report
         self.source = to_keras(report, name)
         self.path = folder / f"keras_{next(self._count)}.py"
-        self.path.write_text(self.source, encoding="utf-8")
-        spec = importlib.util.spec_from_file_location(self.path.stem, self.path)
-        assert spec is not None and spec.loader is not None
-        self.module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(self.module)
+        self.module = import_file(self.source, self.path)
         self.name = name or "build"
 
     def build(self, device: str = "cpu") -> Any:

@@ -32,7 +32,8 @@ class Entry:
 
     ``layer`` is the spec's layer or block. A leaf has its :class:`Step`; a block has
     ``children``, one ``(keys, entries)`` pair per list it runs (``("body",)``,
-    ``("branches", 1)``, ...), and the total of their parameters.
+    ``("branches", 1)``, ...), and the total of their parameters. ``source`` is where the
+    layer is written in the spec file (a repeat's later repetitions are its written layers).
     """
 
     index: int
@@ -47,6 +48,7 @@ class Entry:
     step: Step | None = None
     children: tuple[tuple[Keys, tuple[Entry, ...]], ...] = ()
     params: int = 0
+    source: Keys = ()
 
     @property
     def tensors(self) -> Tensors:
@@ -281,6 +283,7 @@ def analyse(spec: Spec) -> Report:
                     layer=frame.block,
                     children=children,
                     params=sum(e.params for _, entries in children for e in entries),
+                    source=frame.source,
                 )
             )
             parent.shape, parent.next = out, parent.next + 1
@@ -325,6 +328,7 @@ def analyse(spec: Spec) -> Report:
                 layer=layer,
                 step=step,
                 params=params,
+                source=source,
             )
         )
         frame.shape, frame.next = step.output, i + 1

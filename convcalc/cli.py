@@ -19,7 +19,7 @@ import click
 
 from convcalc import __version__
 from convcalc.conventions import CONVENTIONS
-from convcalc.errors import ConvcalcError, SpecError
+from convcalc.errors import ConvcalcError
 from convcalc.memory import DTYPES
 from convcalc.spec.registry import SOLVABLE
 
@@ -569,6 +569,7 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
       (channels first); what Keras cannot express exactly is refused, naming the layer.
     """
     from convcalc.analysis import analyse
+    from convcalc.export import ExportError
     from convcalc.spec.validate import load_spec
 
     try:
@@ -585,7 +586,7 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
             from convcalc.export import to_pytorch
 
             source = to_pytorch(report, class_name)
-    except SpecError as exc:  # a layer the framework cannot build: located in the spec
+    except ExportError as exc:  # a layer the framework cannot build: located in the spec
         exc.locate(loaded.file, loaded.line_of)
         raise Failure(_located(exc, spec)) from None
     except ConvcalcError as exc:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable
-
 
 def format_path(path: list[str | int]) -> str:
     """``['layers', 3, 'body', 1]`` → ``layers[3].body[1]``: how errors and reports name a place."""
@@ -12,14 +9,6 @@ def format_path(path: list[str | int]) -> str:
     for key in path:
         text += f"[{key}]" if isinstance(key, int) else f".{key}" if text else str(key)
     return text
-
-
-def parse_path(text: str) -> list[str | int]:
-    """``layers[3].body[1]`` → ``['layers', 3, 'body', 1]``: :func:`format_path` undone."""
-    return [int(index) if index else key for key, index in _PATH_PART.findall(text)]
-
-
-_PATH_PART = re.compile(r"([A-Za-z_]\w*)|\[(\d+)\]")
 
 
 def shown(text: str, limit: int = 60) -> str:
@@ -56,15 +45,6 @@ class SpecError(ConvcalcError):
         self.path = path
         self.layer_type = layer_type
         self.field = field
-
-    def locate(self, file: str | None, line_of: Callable[[list[str | int]], int | None]) -> None:
-        """Fill in the file and the line from the path (and field), where they are missing:
-        for errors found after validation, in the report rather than the document."""
-        if self.file is None:
-            self.file = file
-        if self.line is None and self.path:
-            keys = parse_path(self.path) + ([self.field] if self.field else [])
-            self.line = line_of(keys)
 
     def __str__(self) -> str:
         where = self.file or ""

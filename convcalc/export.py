@@ -91,7 +91,17 @@ DEEP = 50  # blocks nested deeper than this need a higher recursion limit in PyT
 
 
 class ExportError(SpecError):
-    """A layer that the PyTorch export cannot write exactly, located by its path."""
+    """A layer that an export cannot write exactly, located by its path (and, with
+    :meth:`locate`, by its file and line)."""
+
+    def __init__(self, message: str, entry: Entry, field: str | None = None) -> None:
+        super().__init__(message, path=entry.path, layer_type=entry.type, field=field)
+        self.source = entry.source
+
+    def locate(self, file: str | None, line_of: Callable[[list[str | int]], int | None]) -> None:
+        """Fill in the spec's file and the line where the layer (or its field) is written."""
+        self.file = file
+        self.line = line_of([*self.source, *([self.field] if self.field else [])])
 
 
 # --- the expressions of the file -----------------------------------------------------------
@@ -263,12 +273,7 @@ def _arguments(entry: Entry, uses: Uses) -> list[Item]:
 
 
 def _refuse(entry: Entry, message: str, field_name: str | None = None) -> ExportError:
-    return ExportError(
-        f"cannot be exported to PyTorch: {message}",
-        path=entry.path,
-        layer_type=entry.type,
-        field=field_name,
-    )
+    return ExportError(f"cannot be exported to PyTorch: {message}", entry, field_name)
 
 
 def _check(entry: Entry, first: bool) -> None:
@@ -309,9 +314,8 @@ def _torch_class(entry: Entry) -> str:
     return f"nn.{template.format(n=rank)}"
 
 
-def _module(entry: Entry, first: bool, uses: Uses) -> Group:
-    """The constructor call of a leaf's module."""
-    _check(entry, first)
+def _module(entry: Entry, uses: Uses) -> Group:
+    """The constructor call of a leaf's module (checked by :func:`_check`)."""
     cls = HELPER_CLASSES.get(entry.type)
     if cls is not None:
         uses.helpers.add(cls)
@@ -410,16 +414,15 @@ def _expressions(report: Report, uses: Uses) -> list[Expr]:
     order = list(report.walk())
     leaves = [entry for entry in order if not entry.is_block]
     first = leaves[0] if leaves else None
+    for leaf in leaves:  # the first layer that cannot be written is the one refused
+        _check(leaf, leaf is first)
     built: dict[int, Expr] = {}
     for entry in reversed(order):
         if entry.is_block:
             built[id(entry)] = _composite(entry, built, uses)
         else:
-            built[id(entry)] = _module(entry, entry is first, uses)
+            built[id(entry)] = _module(entry, uses)
     return [built.pop(id(entry)) for entry in report.layers]
-
-
-# --- layout --------------------------------------------------------------------------------
 
 
 # --- the file ------------------------------------------------------------------------------

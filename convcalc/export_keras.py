@@ -147,12 +147,7 @@ def _layer(
 
 
 def _refuse(entry: Entry, message: str, field_name: str | None = None) -> ExportError:
-    return ExportError(
-        f"cannot be exported to Keras: {message}",
-        path=entry.path,
-        layer_type=entry.type,
-        field=field_name,
-    )
+    return ExportError(f"cannot be exported to Keras: {message}", entry, field_name)
 
 
 # --- geometry --------------------------------------------------------------------------------

@@ -5,10 +5,6 @@ from __future__ import annotations
 import time
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
-
-from convcalc.errors import format_path, parse_path
 
 LAYER = "input: [3, 32, 32]\nlayers:\n"
 
@@ -353,18 +349,6 @@ def test_ignored_arguments_are_type_checked_as_pytorch_would(
         assert run("shape", write(spec(good))).exit_code == 0, good
 
 
-@given(
-    st.lists(
-        st.one_of(
-            st.integers(0, 10**6), st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,8}", fullmatch=True)
-        ),
-        max_size=8,
-    ).filter(lambda keys: not keys or isinstance(keys[0], str))
-)
-def test_parse_path_undoes_format_path(keys: list[str | int]) -> None:
-    assert parse_path(format_path(keys)) == keys
-
-
 def test_an_export_refusal_names_the_line(run, tmp_path) -> None:
     spec = tmp_path / "pooled.yaml"
     spec.write_text(
@@ -375,3 +359,14 @@ def test_an_export_refusal_names_the_line(run, tmp_path) -> None:
     result = run("export", str(spec))
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: {spec}:4: layers[1] (maxpool), field return_indices:")
+    # the first refused is the first written: the repeat's layers[1], line 7
+    spec.write_text(
+        "input: [3, 8, 8]\nlayers:\n  - type: repeat\n    times: 2\n    layers:\n"
+        "      - {type: relu}\n      - {type: maxpool, kernel_size: 1, return_indices: true}\n",
+        "utf-8",
+    )
+    result = run("export", str(spec))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"Error: {spec}:7: layers[0].layers[1] (maxpool), field return_indices:"
+    )

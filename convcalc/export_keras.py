@@ -86,6 +86,7 @@ from convcalc.pysource import (
     Group,
     Item,
     Layout,
+    Names,
     Uses,
     check_name,
     commented,
@@ -100,7 +101,7 @@ if TYPE_CHECKING:
     from convcalc.analysis import Entry, Report
 
 CHANNELS_FIRST = '"channels_first"'
-NAME_LIMIT = 60  # characters of a function name given
+FUNCTION_LIMIT = 60  # characters of a function name given
 
 
 class _Code(str):
@@ -771,24 +772,6 @@ def _variable(entry: Entry, keys: tuple[str | int, ...]) -> str:
     return f"{role}{entry.depth + 1}{suffix}"
 
 
-class _Unique:
-    """Unique layer names: ``base``, then ``base_2``, ``base_3``, ... (a count kept per base,
-    so that 10,000 convs cost no more than one each)."""
-
-    def __init__(self, reserved: frozenset[str]) -> None:
-        self.taken = set(reserved)
-        self.counts: dict[str, int] = {}
-
-    def add(self, base: str) -> str:
-        name, count = base, self.counts.get(base, 1)
-        while name in self.taken:
-            count += 1
-            name = f"{base}_{count}"
-        self.counts[base] = count
-        self.taken.add(name)
-        return name
-
-
 def _quoted(text: str) -> str:
     return f'"{text}"'
 
@@ -798,7 +781,7 @@ class _Program:
 
     def __init__(self, report: Report) -> None:
         self.uses = _Needs()
-        self.names = _Unique(frozenset({"input"}))  # the Input layer's name
+        self.names = Names(frozenset({"input"}))  # the Input layer's name
         self.statements: list[Statement] = []
         self.leaves: list[tuple[Entry, tuple[str, ...]]] = []
         leaves = [entry for entry in report.walk() if not entry.is_block]
@@ -1076,7 +1059,7 @@ def to_keras(report: Report, name: str | None = None) -> str:
     if name is None:
         name = "build"
     else:
-        check_name(name, "function", NAME_LIMIT, GLOBALS)
+        check_name(name, "function", FUNCTION_LIMIT, GLOBALS)
     program = _Program(report)
     body = _function(report, name, program)
     uses = program.uses

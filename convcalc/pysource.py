@@ -10,6 +10,7 @@ checked (:func:`check_name`). Nothing here knows a framework.
 
 from __future__ import annotations
 
+import builtins
 import keyword
 import math
 import re
@@ -117,20 +118,23 @@ def identifier(name: str | None) -> str | None:
 
 
 class Names:
-    """Unique identifiers in one namespace, none of them reserved or a keyword."""
+    """Unique identifiers in one namespace, none of them reserved or a keyword. A count is
+    kept per base, so that 20,000 layers of one name cost no more than one each."""
 
     def __init__(self, reserved: frozenset[str]) -> None:
         self.reserved = reserved
         self.taken: set[str] = set()
+        self.counts: dict[str, int] = {}
 
     def add(self, base: str) -> str:
         """``base``, or ``base_`` if it is reserved or a keyword; then ``base_2``, ``base_3``,
         ... for the next ones."""
         name = base + "_" if keyword.iskeyword(base) or base in self.reserved else base
-        count = 1
+        count = self.counts.get(base, 1)
         while name in self.taken or name in self.reserved:
             count += 1
             name = f"{base}_{count}"
+        self.counts[base] = count
         self.taken.add(name)
         return name
 
@@ -227,16 +231,19 @@ def docstring_text(text: str, limit: int = 36) -> str:
 
 def check_name(name: str, what: str, limit: int, reserved: frozenset[str]) -> None:
     """A name given for the file's class or function must be usable: an identifier of at most
-    ``limit`` characters, no keyword, no ambiguous letter, and none of ``reserved`` (the file's
-    own names)."""
+    ``limit`` characters, no keyword, no ambiguous letter, no builtin (the file calls
+    ``print`` and ``tuple``), no dunder (``__name__`` guards the smoke test), and none of
+    ``reserved`` (the file's own names)."""
     if (
         not name.isidentifier()
         or keyword.iskeyword(name)
         or name in reserved | AMBIGUOUS
+        or hasattr(builtins, name)
+        or (name.startswith("__") and name.endswith("__"))
         or len(name) > limit
     ):
         raise ConvcalcError(
-            f"{shown(name)!r} cannot name the {what}: it must be a Python identifier of at most "
-            f"{limit} characters, neither a keyword, an ambiguous l, O or I, nor one of the "
-            f"file's own names ({', '.join(sorted(reserved))})"
+            f"'{shown(name)}' cannot name the {what}: it must be a Python identifier of at most "
+            f"{limit} characters, neither a keyword, a builtin, a dunder, an ambiguous l, O or I, "
+            f"nor one of the file's own names ({', '.join(sorted(reserved))})"
         )

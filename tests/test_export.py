@@ -339,7 +339,10 @@ def test_class_names(spec_name: str, class_name: str) -> None:
     assert class_name_of(spec_name) == class_name
 
 
-@pytest.mark.parametrize("name", ["1abc", "class", "nn", "Residual", "a-b", "", "N" * 61, "I"])
+@pytest.mark.parametrize(
+    "name",
+    ["1abc", "class", "nn", "Residual", "a-b", "", "N" * 61, "I", "print", "tuple", "__name__"],
+)
 def test_unusable_class_names_are_refused(name: str) -> None:
     with pytest.raises(ConvcalcError, match="cannot name the class"):
         to_pytorch(analyse(load_spec("hw3-q3")), name)

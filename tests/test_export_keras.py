@@ -342,7 +342,7 @@ def test_names_and_structure(tmp_path: Path) -> None:
     report = analyse(load_spec({"input": [2, 3], "layers": layers}))
     assert [names for _, names in leaf_layers(report)] == [
         ("features_1_0",),
-        ("input_2",),
+        ("input_",),  # the Input layer has "input"
         ("relu",),
         ("relu_2",),
         ("_9_lives",),
@@ -359,7 +359,10 @@ def test_function_name(tmp_path: Path) -> None:
     assert generated.build().name == "hw3_mlp"
 
 
-@pytest.mark.parametrize("name", ["1abc", "class", "keras", "Pad", "a-b", "", "n" * 61, "l"])
+@pytest.mark.parametrize(
+    "name",
+    ["1abc", "class", "keras", "Pad", "a-b", "", "n" * 61, "l", "print", "tuple", "__name__"],
+)
 def test_unusable_function_names_are_refused(name: str) -> None:
     with pytest.raises(ConvcalcError, match="cannot name the function"):
         to_keras(analyse(load_spec("hw3-q3")), name)

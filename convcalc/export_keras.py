@@ -1,7 +1,7 @@
 """``convcalc export SPEC --to keras``: the analysed network as the source of a Keras 3 model.
 
 :func:`to_keras` turns a :class:`~convcalc.analysis.Report` into a self-contained Python file
-(it imports ``keras`` and, only for an infinite argument, ``math``; any Keras 3 backend) that
+(it imports ``keras`` and, only for an infinite argument, ``math``) that
 defines one function, ``build()`` by default, building exactly the network convcalc analysed
 with Keras' functional API. Every tensor keeps PyTorch's layout, (batch, channels, *spatial):
 each layer that takes a ``data_format`` is given ``"channels_first"``, ``Dense`` acts on the
@@ -70,6 +70,9 @@ whole factors (or ``align_corners``, ``bicubic`` and ``trilinear``, whose Keras 
 
 The file is straight-line code (each list of a block has its own variable, ``body2``,
 ``branch1_3``, so a spec nested 500 deep costs no indentation), laid out as ruff formats it.
+The tests run the files on Keras' PyTorch backend, and the files say to: TensorFlow's CPU
+kernels take channels-last convolutions only, and the JAX backend is not tested.
+
 Everything is walked with explicit stacks, never recursion; the library never prints.
 """
 
@@ -1016,7 +1019,9 @@ def _header(report: Report, function: str, uses: _Needs) -> list[str]:
         f"{function}() builds it with the functional API, every tensor laid out as in PyTorch",
         '(batch, channels, *spatial): each layer is given data_format="channels_first" where it',
         "takes one, so that PyTorch's weights copy across (kernels transposed). The comments give",
-        "each layer's output shape without the batch.",
+        "each layer's output shape without the batch. Run it on the PyTorch backend, as",
+        "convcalc's tests do: KERAS_BACKEND=torch python this_file.py (TensorFlow's CPU",
+        "convolutions take channels-last tensors only).",
     ]
     for note in sorted(uses.notes):
         lines += NOTES[note]

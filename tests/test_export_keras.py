@@ -274,7 +274,9 @@ Parameters: 71,840 (all trainable).
 build() builds it with the functional API, every tensor laid out as in PyTorch
 (batch, channels, *spatial): each layer is given data_format="channels_first" where it
 takes one, so that PyTorch's weights copy across (kernels transposed). The comments give
-each layer's output shape without the batch.
+each layer's output shape without the batch. Run it on the PyTorch backend, as
+convcalc's tests do: KERAS_BACKEND=torch python this_file.py (TensorFlow's CPU
+convolutions take channels-last tensors only).
 """
 
 import keras

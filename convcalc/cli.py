@@ -284,8 +284,11 @@ def solve(
       convcalc solve unet --input 3,1..1024,1..1024
     """
     write = sys.stdout.write
-    if fmt in ("text", "markdown", "latex") and not explain:
-        raise Failure(f"--format {fmt} is for --explain; the answer's forms are table, json, csv")
+    if fmt in ("text", "markdown", "latex") and (not explain or spec is not None):
+        raise Failure(
+            f"--format {fmt} is for a single layer's --explain (--in N); the answer's forms "
+            "are table, json, csv"
+        )
     fmt = "table" if fmt == "text" else fmt
     try:
         if spec is not None:
@@ -595,9 +598,13 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
 
 
 def _import_flag(option: str, value: bool) -> str:
-    """An option of import's library function as this command's flag."""
-    flag = "--" + option.replace("_", "-")
-    return flag if option == "assume_sequential" else f"{flag} {str(value).lower()}"
+    """An option of import's library function as this command's option: a flag alone, or
+    the option with its value (``--avgpool-ceil-mode false``)."""
+    param = next(p for p in import_model.params if p.name == option)
+    flag = max(param.opts, key=len)
+    if isinstance(param, click.Option) and param.is_flag:
+        return flag if value else f"no {flag}"
+    return f"{flag} {str(value).lower()}"
 
 
 @cli.command("import")

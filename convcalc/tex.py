@@ -64,8 +64,9 @@ _MATH_SYMBOLS = {
     "…": r"\ldots ",
 }
 _MATH_WORDS = {"max": r"\max", "min": r"\min", "op": r"\mathit{op}", "k_eff": r"k_{\mathrm{eff}}"}
-# a prose word (two letters or more, or an option such as --no-gaps), a math word, or one character
-_TOKEN = re.compile(r"--[a-z-]+|[A-Za-z][A-Za-z_]*|.", re.DOTALL)
+# a word (an option such as --no-gaps, or letters with an apostrophe's ending: kernel's), or one
+# character
+_TOKEN = re.compile(r"--[a-z-]+|[A-Za-z][A-Za-z_]*(?:'[a-z]+)?|.", re.DOTALL)
 
 
 def tex_inline(text: str) -> str:
@@ -78,7 +79,7 @@ def tex_inline(text: str) -> str:
 
     def close() -> None:
         body = "".join(run)
-        formula = body.strip(" ,;:")
+        formula = _trimmed(body)
         if formula:
             start = body.index(formula)
             out.append(f"{body[:start]}${formula}${body[start + len(formula) :]}")
@@ -104,3 +105,17 @@ def tex_inline(text: str) -> str:
             run.append(token if token.isascii() else "?")
     close()
     return "".join(out)
+
+
+def _trimmed(body: str) -> str:
+    """A formula's text without the spaces, punctuation and unmatched brackets at its ends
+    (``(give a p)``: the formula is ``p``)."""
+    formula = body.strip(" ,;:")
+    while True:
+        opened, closed = formula.count("("), formula.count(")")
+        if formula.endswith("(") or (formula.endswith(")") and closed > opened):
+            formula = formula[:-1].rstrip(" ,;:")
+        elif formula.startswith(")") or (formula.startswith("(") and opened > closed):
+            formula = formula[1:].lstrip(" ,;:")
+        else:
+            return formula

@@ -121,7 +121,8 @@ def test_total_mult_adds_equal_torchinfo(name: str) -> None:
 @pytest.mark.parametrize("name", ["hw3-q3", "resnet18", "inception_v3", "unet"])
 def test_the_worked_mult_adds_are_the_counted_ones(name: str) -> None:
     """torchinfo's rule written as an expression (the quiz's working) evaluates, leaf by leaf
-    and at batch 1 and 3, to the count the tests above check against torchinfo itself."""
+    and at batch 1 and 3, to the count: convcalc against itself, which is enough because the
+    count is checked against torchinfo itself above."""
     from convcalc.conventions import torchinfo
 
     report = convcalc.analyse(convcalc.load_spec(name))
@@ -129,7 +130,6 @@ def test_the_worked_mult_adds_are_the_counted_ones(name: str) -> None:
     for batch in (1, 3):
         worked = [torchinfo.mult_adds_derived(e, batch).evaluate() for e in leaves]
         assert worked == [torchinfo.mult_adds(e, batch) for e in leaves]
-    assert sum(torchinfo.mult_adds_derived(e, 1).evaluate() for e in leaves) > 0
 
 
 def test_convention_flag_and_costs_command(run) -> None:

@@ -23,6 +23,7 @@ from convcalc.solve.layer import (
     tally,
     why,
 )
+from convcalc.tex import tex_inline
 from tests.budget import examples
 from tests.latex import compiles, needs_pdflatex
 from tests.oracle import out_size
@@ -528,16 +529,30 @@ def test_explain_in_latex(run) -> None:
         ("solve", "--in", "100", "--out", "9", "--layer", "maxpool", "--ceil", "--padding", "0..3"),
         ("solve", "--in", "7", "--out", "20", "--layer", "conv_transpose", "--padding", "0..1"),
         ("solve", "--in", "64", "--out", "4", "--exact", "--no-gaps", "--limit", "5"),
+        ("solve", "--in", "5", "--out", "1"),  # notes on the infinite set
+        ("solve", "--in", "1", "--out", "7", "--layer", "conv_transpose"),
     ],
 )
 def test_explain_latex_compiles(run, tmp_path, args: tuple[str, ...]) -> None:
     compiles(run(*args, "--explain", "--format", "latex").output, tmp_path)
 
 
+def test_latex_lines_set_formulas_as_math_and_words_as_text() -> None:
+    line = "so k ≤ ⌊(64 + 2·2 − 1) / 2⌋ + 1 = 34 for each kernel's strides; --no-gaps (give a p)"
+    assert tex_inline(line) == (
+        r"so $k \leq  \lfloor (64 + 2\cdot 2 - 1) / 2\rfloor  + 1 = 34$ for each kernel's "
+        r"strides; \texttt{-{}-{}no-{}gaps} (give a $p$)"
+    )
+
+
 def test_explain_formats_need_explain(run) -> None:
     for fmt in ("text", "markdown", "latex"):
         result = run("solve", "--in", "64", "--out", "4", "--format", fmt)
-        assert result.exit_code == 2 and f"--format {fmt} is for --explain" in result.stderr
+        assert result.exit_code == 2
+        assert f"--format {fmt} is for a single layer's --explain" in result.stderr
+        result = run("solve", "hw3-q3", "--out", "4", "--format", fmt)
+        assert result.exit_code == 2
+        assert f"--format {fmt} is for a single layer's --explain" in result.stderr
     result = run("solve", "--in", "64", "--out", "4", "--explain", "--format", "csv")
     assert result.exit_code == 2 and "not with --format csv" in result.stderr
     result = run("solve", "--in", "64", "--out", "4", "--explain", "--count", "--format", "latex")

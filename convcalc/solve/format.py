@@ -206,7 +206,7 @@ def write_latex(write: Write, pb: Problem, total: Tally, limit: int | None) -> N
     pages however long the listing)."""
     title, lines = _head(pb, total, limit, listing=True)
     write("".join(tex_document(tex_text(title))))
-    write("".join(f"{tex_text(line)}\\par\n" for line in lines))
+    write("".join(f"{tex_inline(line)}\\par\n" for line in lines))
     strides = "stride (output\\_padding)" if pb.layer == "conv_transpose" else "strides"
     for p, d, rows in _groups(pb, limit):
         write(f"\n\\subsection*{{Padding {p}, dilation {d}}}\n\\begin{{itemize}}\n")

@@ -83,6 +83,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from convcalc import arith
 from convcalc.export import FIRST_LEAF, ExportError
 from convcalc.pysource import (
     WIDTH,
@@ -222,7 +223,7 @@ Convert = Callable[["Entry", _Needs], list[_Call]]
 def _conv(entry: Entry, uses: _Needs) -> list[_Call]:
     layer: Any = entry.layer
     rank = _rank(entry)
-    k, s, left, right, d = layer._geometry(rank)
+    k, s, left, right, d = layer.geometry(rank)
     _strided_dilation(entry, s, d, f"Conv{rank}D")
     calls: list[_Call] = []
     keywords: dict[str, Any] = {}
@@ -250,7 +251,7 @@ def _conv(entry: Entry, uses: _Needs) -> list[_Call]:
 def _conv_transpose(entry: Entry, uses: _Needs) -> list[_Call]:
     layer: Any = entry.layer
     rank = _rank(entry)
-    k, s, p, d, op = layer._geometry(rank)
+    k, s, p, d, op = layer.geometry(rank)
     cls = f"Conv{rank}DTranspose"
     if layer.groups != 1:
         raise _refuse(
@@ -292,14 +293,12 @@ def _windows(entry: Entry) -> tuple[Ints, Ints, Ints, Ints, Ints]:
     """A pool's kernel, stride and padding, its floor-mode output, and how far past the
     padded input ceil_mode's last window reaches."""
     layer: Any = entry.layer
-    k, s, p, _ = layer._geometry(_rank(entry))
+    k, s, p, d = layer.geometry(_rank(entry))
     spatial, out = entry.input_shape[1:], entry.output_shape[1:]
-    floor = tuple(
-        (n + 2 * pi - ki) // si + 1 for n, ki, si, pi in zip(spatial, k, s, p, strict=True)
-    )
-    extra = tuple(
-        max(0, (o - 1) * si + ki - n - 2 * pi)
-        for n, o, ki, si, pi in zip(spatial, out, k, s, p, strict=True)
+    floor = tuple(map(arith.pool_out, spatial, k, s, p, d, (False,) * len(k)))
+    extra = tuple(  # the last window's end, past the padded input
+        max(0, (o - 1) * si + arith.effective_kernel(ki, di) - n - 2 * pi)
+        for n, o, ki, si, pi, di in zip(spatial, out, k, s, p, d, strict=True)
     )
     return k, s, p, floor, extra
 
@@ -313,7 +312,7 @@ def _pool(cls: str, uses: _Needs, k: Ints, s: Ints, **keywords: Any) -> _Call:
 def _maxpool(entry: Entry, uses: _Needs) -> list[_Call]:
     layer: Any = entry.layer
     rank = _rank(entry)
-    _, _, _, d = layer._geometry(rank)
+    _, _, _, d = layer.geometry(rank)
     if any(x != 1 for x in d):
         raise _refuse(
             entry, f"Keras' MaxPooling{rank}D has no dilation; use dilation 1", "dilation"
@@ -494,7 +493,7 @@ def _channel_shuffle(entry: Entry, uses: _Needs) -> list[_Call]:
 def _pad(entry: Entry, uses: _Needs) -> list[_Call]:
     layer: Any = entry.layer
     ndim = len(entry.input_shape)
-    sides = layer._sides(ndim)
+    sides = layer.sides(ndim)
     if layer.mode == "circular" and min(min(pair) for pair in sides) < 0:
         raise _refuse(
             entry,

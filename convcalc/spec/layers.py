@@ -195,8 +195,9 @@ class Conv(_Convolution):
     padding: ConvPadding = 0
     padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
 
-    def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
-        """(k, s, left padding, right padding, d) per dimension."""
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        """The arguments PyTorch reads, per dimension: (k, s, left padding, right padding, d)
+        (``same`` split as PyTorch splits it)."""
         k, s, d = self._ksd(rank)
         if self.padding == "same":
             if any(x != 1 for x in s):
@@ -208,7 +209,7 @@ class Conv(_Convolution):
 
     def forward(self, shape: Shape) -> Step:
         channels, spatial = split_spatial(shape, "conv")
-        k, s, left, right, d = self._geometry(len(spatial))
+        k, s, left, right, d = self.geometry(len(spatial))
         _check_groups(self.groups, channels, self.out_channels)
         if self.padding_mode != "zeros":  # PyTorch pads with F.pad first: its limits apply
             modes = (self.padding_mode,) * len(spatial)
@@ -226,7 +227,7 @@ class Conv(_Convolution):
         return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
 
     def describe(self, shape: Shape) -> str:
-        k, s, p, _, d = self._geometry(len(shape) - 1)
+        k, s, p, _, d = self.geometry(len(shape) - 1)
         return _window_label("conv", k, s, p, d, self.groups, same=self.padding == "same")
 
 
@@ -236,7 +237,8 @@ class ConvTranspose(_Convolution):
     output_padding: NonNegDims = 0
     padding_mode: Literal["zeros"] = "zeros"
 
-    def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        """The arguments PyTorch reads, per dimension: (k, s, p, d, output_padding)."""
         k, s, d = self._ksd(rank)
         p = per_dim(self.padding, rank, "padding", expand=True)
         op = per_dim(self.output_padding, rank, "output_padding", expand=True)
@@ -244,7 +246,7 @@ class ConvTranspose(_Convolution):
 
     def forward(self, shape: Shape) -> Step:
         channels, spatial = split_spatial(shape, "conv_transpose")
-        k, s, p, d, op = self._geometry(len(spatial))
+        k, s, p, d, op = self.geometry(len(spatial))
         _check_groups(self.groups, channels, self.out_channels)
         out, rules = sized(arith.conv_transpose_out, spatial, k, s, p, d, op)
         windows = tuple(
@@ -255,7 +257,7 @@ class ConvTranspose(_Convolution):
         return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
 
     def describe(self, shape: Shape) -> str:
-        k, s, p, d, op = self._geometry(len(shape) - 1)
+        k, s, p, d, op = self.geometry(len(shape) - 1)
         extra = f" op{label(op)}" if any(op) else ""
         return _window_label("conv_transpose", k, s, p, d, self.groups, extra=extra)
 
@@ -269,7 +271,9 @@ class _Pool(Layer):
     padding: NonNegDims = 0
     ceil_mode: Flag = False
 
-    def _geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        """The arguments PyTorch reads, per dimension: (k, s, p, d); the stride defaults to
+        the kernel, the dilation is 1 where the pool has none."""
         k = per_dim(self.kernel_size, rank, "kernel_size", expand=True)
         s = k if self.stride is None else per_dim(self.stride, rank, "stride", expand=True)
         p = per_dim(self.padding, rank, "padding", expand=True)
@@ -278,7 +282,7 @@ class _Pool(Layer):
 
     def forward(self, shape: Shape) -> Step:
         channels, spatial = split_spatial(shape, self.type)
-        k, s, p, d = self._geometry(len(spatial))
+        k, s, p, d = self.geometry(len(spatial))
         ceil = (self.ceil_mode,) * len(k)
         out, rules = sized(arith.pool_out, spatial, k, s, p, d, ceil)
         windows = tuple(
@@ -288,7 +292,7 @@ class _Pool(Layer):
         return Step((channels, *out), {}, windows, rules)
 
     def describe(self, shape: Shape) -> str:
-        k, s, p, d = self._geometry(len(shape) - 1)
+        k, s, p, d = self.geometry(len(shape) - 1)
         return _window_label(self.type, k, s, p, d, extra=" ceil" if self.ceil_mode else "")
 
 
@@ -568,7 +572,7 @@ class Pad(Layer):
     mode: Literal["constant", "reflect", "replicate", "circular"] = "constant"
     value: Number = 0.0
 
-    def _sides(self, rank: int) -> list[tuple[int, int]]:
+    def sides(self, rank: int) -> list[tuple[int, int]]:
         """(before, after) for each padded dimension, the last ``len`` of the input's, in
         order; ``rank`` is the number of dimensions without the batch."""
         if isinstance(self.padding, int):
@@ -595,7 +599,7 @@ class Pad(Layer):
         split_spatial(shape, "pad")  # no spatial dimension: PyTorch has no ConstantPad0d
         if self.value != 0 and self.mode != "constant":
             raise Refusal(f"only constant padding has a fill value, not {self.mode}", "value")
-        sides = self._sides(len(shape))
+        sides = self.sides(len(shape))
         first = len(shape) - len(sides)
         lengths = shape[first:]
         befores, afters = tuple(a for a, _ in sides), tuple(b for _, b in sides)
@@ -606,7 +610,7 @@ class Pad(Layer):
         return Step((*shape[:first], *out), {}, windows, rules)
 
     def describe(self, shape: Shape) -> str:
-        sides = self._sides(len(shape))
+        sides = self.sides(len(shape))
         return f"pad {' '.join(f'{a},{b}' for a, b in sides)}"
 
 

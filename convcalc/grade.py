@@ -30,7 +30,7 @@ from typing import Any
 
 from convcalc import arith
 from convcalc import mistakes as named
-from convcalc.analysis import Entry, Report, analyse
+from convcalc.analysis import Entry, Report, analyse, output_shape
 from convcalc.errors import ConvcalcError, SpecError
 from convcalc.explain import Section, explain, render_lines
 from convcalc.spec.document import parse_yaml, read_source
@@ -193,8 +193,8 @@ class _Marker:
 
     def _carried(self, entry: Entry | None, shape: tuple[int, ...]) -> str:
         """A wrong shape that the layer gives from the student's own (wrong) shape before it:
-        "error carried forward"."""
-        if entry is None or entry.step is None:
+        "error carried forward". A block is run whole on it."""
+        if entry is None:
             return ""
         before = self.before.get(entry.path)
         if before is None or before not in self.claimed:
@@ -203,7 +203,11 @@ class _Marker:
         if given == self.entries[before].output_shape:
             return ""
         try:
-            out = entry.layer.forward(given).output
+            out = (
+                entry.layer.forward(given).output
+                if entry.step is not None
+                else output_shape([entry.layer], given)
+            )
         except ArithmeticError:
             return ""
         except ValueError:  # refused for that input

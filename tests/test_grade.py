@@ -272,8 +272,9 @@ answers:
 
 
 def test_an_error_is_carried_into_a_block_and_out_of_it(tmp_path) -> None:
-    """A branch's first layer takes the block's input, the layer after a block its output:
-    a wrong size carried across either boundary, worked right, gets the carried credit."""
+    """A branch's first layer takes the block's input, the block and the layer after it its
+    output: a wrong size carried across either boundary, worked right, gets the carried
+    credit."""
     text = """\
 spec:
   input: [1, 16, 16]
@@ -291,11 +292,12 @@ answers:
   - {at: "layers[2]", output_shape: [1, 13, 13]}
 """
     # right: 16 − 3 + 1 = 14, so 2×14×14, then 2×14×14 (padding 1), 4×14×14, 1×12×12; the
-    # student's 15 (padding counted once) goes on as 15 + 2 − 3 + 1 = 15 and 15 − 3 + 1 = 13
+    # student's 15 goes on as 15 + 2 − 3 + 1 = 15, 2 + 2 channels, and 15 − 3 + 1 = 13
     marks = grade(answers(tmp_path, text)).marks
-    assert [m.credit for m in marks] == [0.0, CARRIED, 0.0, CARRIED]
-    assert [m.carried for m in marks] == [False, True, False, True]
+    assert [m.credit for m in marks] == [0.0, CARRIED, CARRIED, CARRIED]
+    assert [m.carried for m in marks] == [False, True, True, True]
     assert "carried over from your layers[0] (2×15×15)" in marks[1].mistake
+    assert "carried over from your layers[0] (2×15×15)" in marks[2].mistake  # the whole block
     assert "carried over from your layers[1] (4×15×15)" in marks[3].mistake
 
 

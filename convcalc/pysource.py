@@ -75,7 +75,8 @@ def flat(expr: Expr) -> str:
 
 @dataclass
 class Uses:
-    """What the file needs besides the main class: ``math``, helper classes and functions."""
+    """What the file needs besides its main class or function: ``math``, helper classes and
+    functions."""
 
     math: bool = False
     helpers: set[str] = field(default_factory=set)

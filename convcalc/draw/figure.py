@@ -156,7 +156,7 @@ def _runs(entries: Sequence[Entry]) -> list[tuple[list[Entry], int, tuple[Entry,
     prints: dict[int, tuple[object, ...]] = {}
 
     def same(a: Entry, b: Entry) -> bool:
-        return a.type == b.type and _print(a, prints) == _print(b, prints)
+        return a.type == b.type and _fingerprint(a, prints) == _fingerprint(b, prints)
 
     out = []
     i = 0
@@ -182,7 +182,7 @@ def _runs(entries: Sequence[Entry]) -> list[tuple[list[Entry], int, tuple[Entry,
     return out
 
 
-def _print(entry: Entry, prints: dict[int, tuple[object, ...]]) -> tuple[object, ...]:
+def _fingerprint(entry: Entry, prints: dict[int, tuple[object, ...]]) -> tuple[object, ...]:
     """What makes two blocks draw alike: every entry inside, its place, shapes and label."""
     if id(entry) not in prints:
         prints[id(entry)] = tuple(

@@ -194,7 +194,14 @@ PAD_CLASSES = {
     "replicate": "ReplicationPad",
     "circular": "CircularPad",
 }
-FIRST_LEAF = re.compile(r"layers\[0\](\.layers\[0\])*")
+_FIRST_LEAF = re.compile(r"layers\[0\](\.layers\[0\])*")
+
+
+def fed_the_input(entry: Entry, first: bool) -> bool:
+    """Whether a leaf (the network's first, ``first``) is fed the network's input itself:
+    the first layer, at the top or first in nested sequential lists (where an embedding may
+    take the integer input)."""
+    return first and _FIRST_LEAF.fullmatch(entry.path) is not None
 
 
 def _flatten(layer: Any, uses: Uses) -> list[Item]:
@@ -289,7 +296,7 @@ def _check(entry: Entry, first: bool) -> None:
     one_d = len(entry.input_shape) == 2
     if entry.type == "avgpool" and one_d and getattr(layer, "divisor_override", None):
         raise _refuse(entry, "nn.AvgPool1d has no divisor_override", "divisor_override")
-    if entry.type == "embedding" and not (first and FIRST_LEAF.fullmatch(entry.path)):
+    if entry.type == "embedding" and not fed_the_input(entry, first):
         raise _refuse(
             entry,
             "nn.Embedding takes integer indices, so it can only be the network's first layer, "

@@ -84,7 +84,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from convcalc import arith
-from convcalc.export import FIRST_LEAF, ExportError
+from convcalc.export import ExportError, fed_the_input
 from convcalc.pysource import (
     WIDTH,
     Group,
@@ -720,7 +720,7 @@ LEAVES: dict[str, Convert] = {
 
 def _calls(entry: Entry, first: bool, uses: _Needs) -> list[_Call]:
     """The Keras layers of a leaf, or an ExportError where none computes what PyTorch does."""
-    if entry.type == "embedding" and not (first and FIRST_LEAF.fullmatch(entry.path)):
+    if entry.type == "embedding" and not fed_the_input(entry, first):
         raise _refuse(
             entry,
             "an Embedding takes integer indices, so it can only be the network's first layer, "

@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, settings
 from convcalc.cli import cli
 
 settings.register_profile(
-    "ci", max_examples=3000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
 )
 settings.register_profile("dev", max_examples=15, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))

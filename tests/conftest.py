@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -53,3 +54,12 @@ def write(tmp_path: Path) -> Callable[[str, str], str]:
         return str(path)
 
     return writer
+
+
+@pytest.fixture
+def recursion_limit() -> Iterator[None]:
+    """Restores the recursion limit a test raises (PyTorch and Keras walk and call modules
+    recursively: deep networks need a higher limit)."""
+    before = sys.getrecursionlimit()
+    yield
+    sys.setrecursionlimit(before)

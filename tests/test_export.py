@@ -29,7 +29,6 @@ import shutil
 import subprocess
 import sys
 import warnings
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -882,18 +881,10 @@ def test_random_exports_pass_ruff(
 # --- depth and length -------------------------------------------------------------------------
 
 
-def _deep(kinds: list[str], depth: int) -> Report:
+def deep_report(kinds: list[str], depth: int) -> Report:
     order = [kinds[i % len(kinds)] for i in range(depth)]
     layer, _, _ = nest(order, {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1})
     return analyse(load_spec({"name": "deep", "input": [4, 6, 6], "layers": [layer]}))
-
-
-@pytest.fixture
-def recursion_limit() -> Iterator[None]:
-    """PyTorch walks and calls modules recursively: deep networks need a higher limit."""
-    before = sys.getrecursionlimit()
-    yield
-    sys.setrecursionlimit(before)
 
 
 @pytest.mark.parametrize("depth", [12, 500])
@@ -901,7 +892,7 @@ def recursion_limit() -> Iterator[None]:
 def test_deep_nesting(kinds: list[str], depth: int, tmp_path: Path, recursion_limit: None) -> None:
     """Blocks nested beyond HOIST_AT columns are built first as variables: the file keeps
     within the line length and parses at any depth, and the module is the same."""
-    report = _deep(kinds, depth)
+    report = deep_report(kinds, depth)
     sys.setrecursionlimit(1000 + 12 * depth)
     generated = round_trip(report, tmp_path)
     assert "block_1 = " in generated.source

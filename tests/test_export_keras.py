@@ -26,7 +26,6 @@ import math
 import os
 import runpy
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -41,8 +40,16 @@ from convcalc.export_keras import HELPERS, LEAVES, leaf_layers, to_keras
 from convcalc.spec.registry import KINDS
 from convcalc.spec.validate import load_spec
 from tests.budget import CI, examples
-from tests.test_export import Generated, accepted, any_chain, check_ruff, import_file, leaf_modules
-from tests.test_torch_blocks import BLOCKS, nest
+from tests.test_export import (
+    Generated,
+    accepted,
+    any_chain,
+    check_ruff,
+    deep_report,
+    import_file,
+    leaf_modules,
+)
+from tests.test_torch_blocks import BLOCKS
 from tests.test_torch_blocks import specs as block_specs
 from tests.test_torch_shapes import stacks
 
@@ -802,19 +809,6 @@ def test_random_exports_pass_ruff(
 # --- depth and length -------------------------------------------------------------------------
 
 
-def _deep(kinds: list[str], depth: int) -> Report:
-    order = [kinds[i % len(kinds)] for i in range(depth)]
-    layer, _, _ = nest(order, {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1})
-    return analyse(load_spec({"name": "deep", "input": [4, 6, 6], "layers": [layer]}))
-
-
-@pytest.fixture
-def recursion_limit() -> Iterator[None]:
-    before = sys.getrecursionlimit()
-    yield
-    sys.setrecursionlimit(before)
-
-
 @pytest.mark.parametrize(
     "depth", [12, pytest.param(500, marks=LONG)], ids=lambda depth: f"depth{depth}"
 )
@@ -822,7 +816,7 @@ def recursion_limit() -> Iterator[None]:
 def test_deep_nesting(kinds: list[str], depth: int, tmp_path: Path) -> None:
     """Straight-line code at any depth: a block's lists have their own variables, the file
     keeps its indentation and line length, and Keras builds the model."""
-    report = _deep(kinds, depth)
+    report = deep_report(kinds, depth)
     generated = round_trip(report, tmp_path, "meta")
     lines = generated.source.splitlines()
     assert max(len(line) for line in lines) <= 100
@@ -835,7 +829,7 @@ def test_500_deep_exports(tmp_path: Path, recursion_limit: None) -> None:
     """Exporting (not building) blocks nested 500 deep needs no recursion; the file compiles
     in the default recursion limit."""
     for kinds in (["residual"], list(BLOCKS)):
-        report = _deep(kinds, 500)
+        report = deep_report(kinds, 500)
         sys.setrecursionlimit(200)  # some frames above the test's own
         source = to_keras(report)
         sys.setrecursionlimit(1000)

@@ -8,22 +8,6 @@ from __future__ import annotations
 
 import re
 
-_TEX_SYMBOLS = {
-    "×": r"$\times$",
-    "·": r"$\cdot$",
-    "→": r"$\to$",
-    "−": r"$-$",
-    "≥": r"$\geq$",
-    "≤": r"$\leq$",
-    "⇔": r"$\Leftrightarrow$",
-    "<": r"$<$",  # text mode's < and > are other glyphs in the default font encoding
-    ">": r"$>$",
-    "⌊": r"$\lfloor$",
-    "⌋": r"$\rfloor$",
-    "⌈": r"$\lceil$",
-    "⌉": r"$\rceil$",
-    "…": r"\ldots{}",
-}
 _TEX_ESCAPES = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}"}
 
 
@@ -63,6 +47,10 @@ _MATH_SYMBOLS = {
     "⌉": r"\rceil ",
     "…": r"\ldots ",
 }
+# text mode: the same symbols, each as a formula of its own; < and > too (text mode's are
+# other glyphs in the default font encoding); an ellipsis as text
+_TEX_SYMBOLS = {char: f"${tex.strip()}$" for char, tex in _MATH_SYMBOLS.items()}
+_TEX_SYMBOLS |= {"<": "$<$", ">": "$>$", "…": r"\ldots{}"}
 _MATH_WORDS = {"max": r"\max", "min": r"\min", "op": r"\mathit{op}", "k_eff": r"k_{\mathrm{eff}}"}
 # a word (an option such as --no-gaps, or letters with an apostrophe's ending: kernel's), or one
 # character

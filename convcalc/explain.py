@@ -50,10 +50,10 @@ def explain(report: Report, depth: int | None = None) -> list[Section]:
     the totals (path ``""``)."""
     sections = [_section(entry) for entry in report.walk() if depth is None or entry.depth < depth]
     terms = [entry.params for entry in report.layers if entry.params]
-    total = [Line("parameters", _sum(terms))] if len(terms) > 1 else []
-    values = Line("values", _product(report.output_shape), "the output's size")
+    summed = [Line("parameters", total(terms))] if len(terms) > 1 else []
+    values = Line("values", product(report.output_shape), "the output's size")
     sections.append(
-        Section("", "total", report.input_shape, report.output_shape, 0, (*total, values))
+        Section("", "total", report.input_shape, report.output_shape, 0, (*summed, values))
     )
     return sections
 
@@ -61,13 +61,13 @@ def explain(report: Report, depth: int | None = None) -> list[Section]:
 def _section(entry: Entry) -> Section:
     lines = _block_lines(entry) if entry.step is None else _leaf_lines(entry, entry.step.rules)
     if entry.params:
-        parts = [_product(shape) for shape in entry.tensors.values()]
+        parts = [product(shape) for shape in entry.tensors.values()]
         named = ", ".join(f"{name} {shape_text(shape)}" for name, shape in entry.tensors.items())
         if entry.step is None:
             children = [e.params for _, es in entry.children for e in es if e.params]
             parts = [lift(n) for n in children]
             named = "the sum of the layers inside"
-        lines.append(Line("parameters", _sum(parts), named))
+        lines.append(Line("parameters", total(parts), named))
     return Section(
         entry.path,
         entry.label,
@@ -97,7 +97,7 @@ def _leaf_lines(entry: Entry, rules: tuple[Applied, ...]) -> list[Line]:
         lines.append(Line("shape", None, "unchanged: the layer works on each value in place"))
     elif math.prod(shape_out) == math.prod(shape_in):
         note = f"the same values, rearranged as {shape_text(shape_out)}"
-        lines.append(Line("values", _product(shape_in), note))
+        lines.append(Line("values", product(shape_in), note))
     elif hasattr(entry.layer, "out_features"):  # linear: the last dimension is replaced
         lines.append(Line("features", sym("out_features", shape_out[-1])))
     else:
@@ -121,14 +121,6 @@ def _block_lines(entry: Entry) -> list[Line]:
     if derived is None:
         return [Line("shape", None, "the output of its last layer")]
     return [Line(derived.quantity or "values", derived.expr, derived.note)]
-
-
-def _product(shape: Shape) -> Expr:
-    return product(shape)
-
-
-def _sum(parts: list[Expr] | list[int]) -> Expr:
-    return total(parts)
 
 
 # --- rendering -------------------------------------------------------------------------------

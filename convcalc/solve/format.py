@@ -49,7 +49,7 @@ def _counted(total: Tally) -> str:
 
 def _stopped(total: Tally) -> str:
     steps = f"{total.steps:,}"
-    return f"note: counting stopped after {steps} steps (narrow the ranges for an exact count)\n"
+    return f"note: counting stopped after {steps} steps (narrow the ranges for an exact count)"
 
 
 def _limited(pb: Problem, limit: int | None) -> Iterator[Run]:
@@ -149,7 +149,7 @@ def _head(pb: Problem, total: Tally, limit: int | None, listing: bool) -> tuple[
     lines = ["searched: " + " · ".join(f"{k} {v}" for k, v in pb.bounds().items())]
     lines.extend(f"note: {note}" for note in pb.notes)
     if not total.complete:
-        lines.append(_stopped(total).rstrip("\n"))
+        lines.append(_stopped(total))
     return f"{_title(pb)}: {_counted(total)} solution{plural}{more}", lines
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from convcalc.escape import terminal
+
 
 def format_path(path: list[str | int]) -> str:
     """``['layers', 3, 'body', 1]`` → ``layers[3].body[1]``: how errors and reports name a place."""
@@ -14,7 +16,7 @@ def format_path(path: list[str | int]) -> str:
 def shown(text: str, limit: int = 60) -> str:
     """A name from the input as it may appear in a one-line message: control characters
     escaped (a newline must not start a line of its own), and cut to ``limit`` characters."""
-    clean = text.encode("unicode_escape").decode("ascii") if not text.isprintable() else text
+    clean = terminal(text)
     return clean if len(clean) <= limit else clean[: limit - 1] + "…"
 
 

@@ -1,0 +1,160 @@
+"""User text made safe for each medium convcalc writes: one function per medium.
+
+Names of specs, layers and students, question labels, titles and file names come from files a
+user (or a student) wrote, and travel into terminals, spreadsheets, SVG, Markdown and HTML,
+LaTeX, Python source and YAML. Every writer of a medium passes such text through that medium's
+function here, and nowhere else escapes it:
+
+============  ==================  ================================================================
+medium        function            what it guards against
+============  ==================  ================================================================
+terminal      :func:`terminal`    control characters (ESC sequences, BEL, NUL, DEL, C1, line and
+                                  paragraph separators, bidirectional overrides): shown as
+                                  ``\\x1b``, ``\\n``, ``\\u202e``, so a name can neither retitle or
+                                  clear the screen nor start a line of its own
+CSV           :func:`csv_cell`    formulas: a cell starting with ``=``, ``+``, ``-``, ``@``, a tab
+                                  or a carriage return gets a leading ``'`` (OWASP's advice
+                                  against CSV injection); control characters as for terminal
+SVG / XML     :func:`xml`         markup (``& < > " '``) and characters XML 1.0 forbids (NUL and
+                                  the other C0 controls but tab and newline, lone surrogates,
+                                  U+FFFE, U+FFFF): shown as ``\\x01`` …
+Markdown      :func:`markdown`    HTML (``<img onerror=…>``), table cells broken by ``|``,
+                                  code spans by backticks, emphasis and links: HTML-escaped and
+                                  backslash-escaped; newlines as spaces
+HTML          :func:`html`        markup, in element text and quoted attributes
+LaTeX         :func:`latex`       specials (``& % $ # _ { } ~ ^ \\``) and anything not ASCII
+Python        :func:`python_str`  a string literal that reads back as the text (``repr``), and
+                                  :func:`python_comment` for text in a ``#`` comment
+YAML          :func:`yaml_str`    a scalar that always reads back as this string (``1e3``,
+                                  ``true``, ``null`` and U+2028 included)
+============  ==================  ================================================================
+
+Every function is total: any string in, a safe string out.
+"""
+
+from __future__ import annotations
+
+import html as _html
+import json
+import re
+import unicodedata
+
+# characters a terminal acts on, or that end a line: C0 and C1 controls, DEL, the line and
+# paragraph separators, and the bidirectional controls that reorder what follows them
+_CONTROL = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+)
+# characters a YAML reader refuses or folds, written \uXXXX in a double-quoted scalar
+_NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
+# characters XML 1.0 cannot hold at all (not even as a character reference)
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def _visible(char: str) -> str:
+    """One control character as its escape: ``\\n``, ``\\x1b``, ``\\u202e``."""
+    return char.encode("unicode_escape").decode("ascii")
+
+
+def _controls_shown(text: str) -> str:
+    return _CONTROL.sub(lambda m: _visible(m.group()), text)
+
+
+def terminal(text: str) -> str:
+    """Text for a terminal line: every control character shown as its escape (``\\x1b[2J``
+    prints as those six characters, not a cleared screen); printable text unchanged."""
+    return _controls_shown(text)
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(text: str) -> str:
+    """A spreadsheet cell that is never a formula: a leading ``'`` where the text starts with
+    ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (OWASP, "CSV Injection"); control
+    characters shown as escapes. The ``csv`` module then quotes commas and quotes."""
+    guarded = "'" + text if text.startswith(_FORMULA_START) else text
+    return _controls_shown(guarded)
+
+
+def xml(text: str) -> str:
+    """Text for XML (SVG, Moodle XML) element content or a double- or single-quoted attribute:
+    ``& < > " '`` as entities, tabs and line ends as character references (an attribute keeps
+    them, and a carriage return is not read as a newline), the characters XML 1.0 cannot hold
+    shown as escapes."""
+    safe = _html.escape(_NOT_XML.sub(lambda m: _visible(m.group()), text), quote=True)
+    return safe.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
+
+
+def html(text: str) -> str:
+    """Text for HTML element content or a quoted attribute: markup as entities, and control
+    characters shown as escapes (the page stays valid for an XML parser too)."""
+    return _html.escape(_controls_shown(text), quote=True)
+
+
+# what Markdown reads as syntax inside a line or a table cell
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+
+
+def markdown(text: str) -> str:
+    """Text for a Markdown line or table cell, shown literally: HTML escaped (``<img …>`` is
+    text, not an element), Markdown's punctuation backslash-escaped (``|`` cannot end a cell,
+    a backtick cannot open code, ``*`` cannot start emphasis), controls shown as escapes
+    (newlines included: a name cannot start a row of its own)."""
+    escaped = _html.escape(_controls_shown(text), quote=False)
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+
+
+def markdown_code(text: str) -> str:
+    """Text inside a Markdown code span: a span fenced by more backticks than it holds in a row,
+    with its HTML escaped for renderers that pass HTML through (``<`` as ``&lt;`` would show
+    literally inside a code span, so markup characters are replaced by look-alikes instead)."""
+    clean = _controls_shown(text).replace("<", "‹").replace(">", "›").replace("&", "＆")
+    run = max((len(m) for m in re.findall("`+", clean)), default=0)
+    fence = "`" * (run + 1)
+    pad = " " if clean.startswith("`") or clean.endswith("`") or not clean.strip() else ""
+    return f"{fence}{pad}{clean}{pad}{fence}"
+
+
+_LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {
+    "~": r"\textasciitilde{}",
+    "^": r"\^{}",
+    "\\": r"\textbackslash{}",
+}
+
+
+def latex(text: str) -> str:
+    """Text for LaTeX's text mode: specials escaped, control characters shown as escapes (in
+    typewriter-free text: ``\\textbackslash{}x1b``), anything else outside printable ASCII
+    as ``?`` (the default fonts have no glyph for it)."""
+    shown = _controls_shown(text)
+    out = "".join(_LATEX_SPECIAL.get(c, c) for c in shown)
+    return re.sub(r"[^\x20-\x7e]", "?", out)
+
+
+def python_str(text: str) -> str:
+    """A Python string literal that evaluates to ``text`` exactly (``repr``: every quote,
+    backslash and control character escaped)."""
+    return repr(text)
+
+
+def python_comment(text: str) -> str:
+    """Text for a ``#`` comment or a docstring line: one line (controls shown as escapes, so a
+    newline cannot end the comment and start code), no triple quotes, no backslash escapes
+    that a docstring would interpret."""
+    one_line = _controls_shown(text).replace("\\", "\\\\")
+    return one_line.replace('"""', '"\\""').replace("'''", "'\\''")
+
+
+def yaml_str(text: str) -> str:
+    """A YAML scalar that reads back as this very string, whatever it looks like (``1e3``,
+    ``2e-3``, ``yes``, ``null``, ``&x``, ``"``, U+2028): a double-quoted JSON string, which
+    YAML 1.1 and 1.2 read alike, with every character YAML would refuse or fold (C1 controls,
+    line and paragraph separators, surrogates) written ``\\uXXXX``."""
+    quoted = json.dumps(text, ensure_ascii=False)
+    return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def identifier_fold(name: str) -> str:
+    """A name as Python reads it as an identifier (NFKC: ``ｔｏｒｃｈ`` is ``torch``), for the
+    checks that a name given for generated code is not a builtin or a reserved name."""
+    return unicodedata.normalize("NFKC", name)

@@ -1,0 +1,86 @@
+"""The one path policy: which files a path written *inside* a user's file may name.
+
+A path given on the command line is the user's own choice and is opened as given. A path written
+inside a file (an answers file's ``spec:``, say) comes from whoever wrote that file — a student,
+for a grader — and is allowed only if it is
+
+- a bundled spec's name (``hw3-q3``), or
+- a relative path to a regular file below the allowed folder (the naming file's own folder, or
+  a folder the instructor names), after every symbolic link is followed.
+
+Absolute paths, ``..`` leading out of the folder, links leading out of it, devices, FIFOs,
+sockets and folders are refused, with one message that says nothing of the target (whether it
+exists, or what it holds). The file is opened without blocking (a FIFO cannot hang a run), read
+up to :data:`MAX_BYTES`, and checked to be a regular file on the descriptor actually opened.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+from convcalc.errors import ConvcalcError, shown
+
+MAX_BYTES = 64 * 1024 * 1024  # as much as a spec file may hold
+
+
+class PathRefused(ConvcalcError):
+    """A path inside a user's file that the policy does not allow, or that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Named:
+    """What a path inside a file named: a bundled spec (``bundled``) or a file's text."""
+
+    bundled: str | None = None
+    path: Path | None = None
+    text: str | None = None
+
+
+def refused(written: str, folder: Path) -> PathRefused:
+    """The one refusal: the path as written, the rule, and nothing about the target."""
+    return PathRefused(
+        f"'{shown(written)}' is neither a bundled spec nor a file below {shown(str(folder))} "
+        "(paths here are relative to that folder, without '..' leading out of it)"
+    )
+
+
+def resolve(written: str, folder: Path, bundled: frozenset[str] | set[str]) -> Named:
+    """What ``written`` names under the policy: a bundled name, or the text of a regular file
+    below ``folder``. :class:`PathRefused` for anything else."""
+    if written in bundled:
+        return Named(bundled=written)
+    if not written or "\x00" in written or os.path.isabs(written) or written.startswith("~"):
+        raise refused(written, folder)
+    root = folder.resolve()
+    try:
+        target = (root / written).resolve(strict=True)
+    except (OSError, RuntimeError):  # missing, a loop of links, a name too long
+        raise refused(written, folder) from None
+    if not target.is_relative_to(root):
+        raise refused(written, folder)
+    return Named(path=target, text=_read_regular(target, written, folder))
+
+
+def _read_regular(target: Path, written: str, folder: Path) -> str:
+    """The file's text: opened without blocking and without following a link swapped in since
+    resolving, then checked to be a regular file on that very descriptor."""
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        fd = os.open(target, flags)
+    except OSError:
+        raise refused(written, folder) from None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise refused(written, folder)
+        raw = os.read(fd, MAX_BYTES + 1)
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_BYTES:
+        raise PathRefused(f"'{shown(written)}' is larger than {MAX_BYTES // 2**20} MiB")
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise PathRefused(f"'{shown(written)}' is not a UTF-8 text file") from None

@@ -139,10 +139,12 @@ def python_str(text: str) -> str:
 
 def python_comment(text: str) -> str:
     """Text for a ``#`` comment or a docstring line: one line (controls shown as escapes, so a
-    newline cannot end the comment and start code), no triple quotes, no backslash escapes
-    that a docstring would interpret."""
+    newline cannot end the comment and start code), no triple quotes nor a closing quote at
+    the end, no backslash escapes that a docstring would interpret."""
     one_line = _controls_shown(text).replace("\\", "\\\\")
-    return one_line.replace('"""', '"\\""').replace("'''", "'\\''")
+    one_line = one_line.replace('"""', '"\\""').replace("'''", "'\\''")
+    # a quote just before the closing triple quote would close the string early
+    return one_line[:-1] + "\\" + one_line[-1] if one_line.endswith(("'", '"')) else one_line
 
 
 def yaml_str(text: str) -> str:

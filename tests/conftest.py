@@ -1,8 +1,11 @@
-"""Shared fixtures. Hypothesis runs many more examples in CI (CI=true) than locally."""
+"""Shared fixtures. Hypothesis runs many more examples in CI (CI=true) than locally, and draws
+fresh ones every run: the run's seed is printed in pytest's header, and ``pytest
+--hypothesis-seed=N`` draws the same examples again."""
 
 from __future__ import annotations
 
 import os
+import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -13,11 +16,34 @@ from hypothesis import HealthCheck, settings
 
 from convcalc.cli import cli
 
+# Hypothesis' own CI settings (used where CI is set) derandomize: every run would draw the same
+# examples. This profile explores instead, with one seed per run (pytest_configure below).
 settings.register_profile(
-    "ci", max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+    "ci",
+    max_examples=2000,
+    deadline=None,
+    derandomize=False,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=15, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    """In CI, one fresh seed for the whole run unless ``--hypothesis-seed`` names one; set before
+    Hypothesis' plugin reads the option."""
+    if os.environ.get("CI") and config.getoption("hypothesis_seed", None) is None:
+        config.option.hypothesis_seed = str(secrets.randbelow(2**32))
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    seed = config.getoption("hypothesis_seed", None)
+    return (
+        None if seed is None else f"hypothesis seed {seed} (again: pytest --hypothesis-seed={seed})"
+    )
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -79,9 +79,10 @@ def test_python_literals_evaluate_to_the_text(text: str) -> None:
 
 @given(TEXT)
 def test_python_comments_stay_on_their_line(text: str) -> None:
-    source = f"x = 1  # {escape.python_comment(text)}\ny = '''{escape.python_comment(text)}'''\n"
+    comment = escape.python_comment(text)
+    source = f"x = 1  # {comment}\ny = '''{comment}'''\nz = \"\"\"{comment}\"\"\"\n"
     tree = ast.parse(source)
-    assert [type(node).__name__ for node in tree.body] == ["Assign", "Assign"]
+    assert [type(node).__name__ for node in tree.body] == ["Assign"] * 3
 
 
 @pytest.mark.parametrize("text", HOSTILE)

@@ -668,33 +668,45 @@ def import_model(
     help="Also write a gradebook: a row per student, a column per question.",
 )
 @click.option("--summary", "summary_only", is_flag=True, help="Only the table of scores.")
-def check(sources: tuple[str, ...], fmt: str, csv_file: str | None, summary_only: bool) -> None:
+@click.option(
+    "--specs-dir",
+    type=click.Path(exists=True, file_okay=False),
+    help="The folder that spec: paths in answers files are read from (default: each answers "
+    "file's own folder); bundled specs are always allowed.",
+)
+def check(
+    sources: tuple[str, ...],
+    fmt: str,
+    csv_file: str | None,
+    summary_only: bool,
+    specs_dir: str | None,
+) -> None:
     """Mark answers files: a spec, questions and a student's answers in one YAML file.
 
     ANSWERS are files or folders of them. Each answer is marked right or wrong against
     PyTorch's rules, with the right value, the mistake's name when it is a common one, and the
-    worked explanation. Exit 0: all right; 1: something wrong; 2: invalid input.
+    worked explanation. An invalid file keeps its row (marked invalid) in the summary, the CSV
+    and the JSON. Exit 0: all right; 1: something wrong; 2: invalid input.
     """
     from convcalc import grade
+    from convcalc.escape import terminal
 
-    results = []
-    invalid = False
     try:
-        files = grade.answer_files(sources)
+        results = grade.grade_all(sources, specs_dir)
     except ConvcalcError as exc:
         raise Failure(str(exc)) from None
-    for file in files:
-        try:
-            results.append(grade.grade(file))
-        except ConvcalcError as exc:
-            invalid = True
-            click.echo(f"Error: {_located(exc, file)}", err=True)
+    invalid = any(r.error for r in results)
+    for r in results:
+        if r.error:  # line by line: a file's name must not act on the terminal
+            lines = r.error.split("\n")
+            click.echo("Error: " + "\n".join(terminal(line) for line in lines), err=True)
     if fmt == "json":
         from convcalc.render import to_json
 
         click.echo(to_json(grade.to_json(results)))
     else:
-        texts = [] if summary_only else [grade.render_text(r) for r in results]
+        valid = [r for r in results if not r.error]  # an invalid file's error is on stderr
+        texts = [] if summary_only else [grade.render_text(r) for r in valid]
         if len(results) > 1 or summary_only:
             texts.append(grade.summary(results))
         if texts:

@@ -3,7 +3,7 @@
 An answers file::
 
     student: Alice Martin           # optional; the file's name otherwise
-    spec: hw3-q3                    # a bundled spec, a path (from this file's folder), or a mapping
+    spec: hw3-q3                    # a bundled spec, a file below this file's folder, or a mapping
     answers:
       - {question: 3.1a, at: layers[0], output_shape: [32, 61, 61]}
       - {question: 3.1b, at: layers[2], weights: 65536}
@@ -15,6 +15,14 @@ network without it), ``total_params``, ``total_mult_adds``, or ``solutions`` of 
 ``solve`` question (``complete: true`` when the whole set is asked for: partial credit). Every
 correct value comes from convcalc's own computation; a wrong one is named when it is what one of
 :mod:`convcalc.mistakes` gives, and shown with its worked explanation.
+
+Answers files are written by students, so everything in them is checked before it is used: a
+``spec:`` path is read under :func:`convcalc.paths.resolve` (a bundled name, or a regular file
+below the answers file's folder or the instructor's ``specs_dir``), every number is an integer
+within 2⁶³ − 1 where one is meant, booleans are booleans, labels are kept as written (``3.10``
+is not ``3.1``), and a value quoted back in a message is cut (:func:`convcalc.errors.shown`).
+An invalid file is a :class:`Result` with its ``error``, so it keeps its row in every
+gradebook; the writers escape each user text for their medium (:mod:`convcalc.escape`).
 """
 
 from __future__ import annotations
@@ -23,19 +31,23 @@ import csv
 import functools
 import io
 import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from convcalc import arith
+import yaml
+
+from convcalc import arith, escape
 from convcalc import mistakes as named
-from convcalc.analysis import Entry, Report, analyse, output_shape
-from convcalc.errors import ConvcalcError, SpecError
+from convcalc.analysis import LIMIT, Entry, Report, analyse, output_shape
+from convcalc.errors import ConvcalcError, SpecError, shown
 from convcalc.explain import Section, explain, render_lines
-from convcalc.spec.document import parse_yaml, read_source
+from convcalc.paths import PathRefused, resolve
+from convcalc.spec.document import Document, parse_yaml, read_source
 from convcalc.spec.step import Applied, shape_text
-from convcalc.spec.validate import bundled_specs, load_spec
+from convcalc.spec.validate import bundled_specs, load_spec, validate
 
 CLAIMS = (
     "output_shape",
@@ -72,11 +84,13 @@ class Mark:
 
 @dataclass(frozen=True)
 class Result:
-    """One student's file, marked."""
+    """One student's file, marked; or, with ``error``, a file that could not be marked (the
+    located reason), which keeps its row in every gradebook."""
 
     student: str
     file: str
     marks: tuple[Mark, ...] = field(default=())
+    error: str = ""
 
     @property
     def score(self) -> float:
@@ -84,7 +98,16 @@ class Result:
 
     @property
     def all_right(self) -> bool:
-        return all(m.right for m in self.marks)
+        return not self.error and all(m.right for m in self.marks)
+
+
+class _Refused(ConvcalcError):
+    """A value of one answer refused, with where below the answer it was written."""
+
+    def __init__(self, message: str, field_name: str, *under: str) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+        self.under = list(under)
 
 
 # --- reading an answers file -----------------------------------------------------------------
@@ -92,45 +115,125 @@ class Result:
 
 def answer_files(sources: Sequence[str]) -> list[str]:
     """The files to grade: each path, or each folder's ``*.yaml`` and ``*.yml``, sorted."""
-    files: list[str] = []
+    return [file for file, _ in _answer_sources(sources)]
+
+
+def _answer_sources(sources: Sequence[str]) -> list[tuple[str, Path | None]]:
+    """Each file to grade with the folder it was found in (None: named on the command line)."""
+    files: list[tuple[str, Path | None]] = []
     for source in sources:
         path = Path(source)
         if path.is_dir():
             found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
             if not found:
                 raise ConvcalcError(f"{source}: a folder with no .yaml answers files")
-            files.extend(str(p) for p in found)
+            files.extend((str(p), path) for p in found)
         else:
-            files.append(source)
+            files.append((source, None))
     return files
 
 
-def grade(path: str) -> Result:
-    """Mark every answer of the file at ``path``; :class:`SpecError` if the file is invalid."""
-    text, file, name = read_source(path, {})
-    doc = parse_yaml(text, file, name)
-    data = doc.data
+def grade_all(sources: Sequence[str], specs_dir: str | Path | None = None) -> list[Result]:
+    """Every answers file of ``sources`` (files, or folders of ``*.yaml`` files) marked, one
+    :class:`Result` each, in order: an invalid file is a result with its error, never a
+    missing row, and never stops the others' marking. A file found in a folder is read only if
+    it is a regular file below that folder (a FIFO or a link leading out is that file's error);
+    ``specs_dir``: see :func:`grade`."""
+    return [
+        grade_file(file, specs_dir, found_in=folder) for file, folder in _answer_sources(sources)
+    ]
 
-    def fail(message: str, keys: list[str | int], field_name: str | None = None) -> SpecError:
+
+def grade_file(
+    path: str, specs_dir: str | Path | None = None, *, found_in: Path | None = None
+) -> Result:
+    """:func:`grade`, with an invalid file's error (located) in the result instead of raised;
+    ``found_in``: the folder the file was listed from, whose policy it is read under."""
+    student = Path(path).stem
+    try:
+        answers = _document(path, found_in)
+        student = _student(answers, _failing(answers.doc))
+        return _grade(answers, specs_dir)
+    except ConvcalcError as exc:
+        located = str(exc) if getattr(exc, "file", None) else f"{path}: {exc}"
+        return Result(student, path, error=located)
+
+
+def grade(path: str, specs_dir: str | Path | None = None) -> Result:
+    """Mark every answer of the file at ``path``; :class:`SpecError` if the file is invalid.
+
+    A ``spec:`` path is read under the one path policy (:func:`convcalc.paths.resolve`): a
+    bundled spec's name, or a regular file below ``specs_dir`` (default: the answers file's own
+    folder); anything else is refused without a word about the target."""
+    return _grade(_document(path, None), specs_dir)
+
+
+@dataclass(frozen=True)
+class _Answers:
+    """An answers file's document and its text (for labels as written)."""
+
+    doc: Document
+    text: str
+
+
+def _document(path: str, found_in: Path | None) -> _Answers:
+    if found_in is None:
+        text, file, name = read_source(path, {})
+        return _Answers(parse_yaml(text, file, name), text)
+    try:
+        named_file = resolve(Path(path).name, found_in, frozenset())
+    except PathRefused:
+        raise SpecError(
+            "not a regular file inside the folder (a link leading out of it, a FIFO or a "
+            "device): not read",
+            file=path,
+        ) from None
+    text = named_file.text or ""
+    return _Answers(parse_yaml(text, path, Path(path).stem), text)
+
+
+Fail = Callable[..., SpecError]
+
+
+def _failing(doc: Document) -> Fail:
+    """The located error for a message, the keys of where it was written (from the file's
+    top), and the field."""
+
+    def fail(
+        message: str,
+        keys: list[str | int],
+        field_name: str | None = None,
+        line_keys: list[str | int] | None = None,
+    ) -> SpecError:
         where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
-        return SpecError(
-            message, file=file, line=doc.line_of(keys), path=where or None, field=field_name
-        )
+        line = doc.line_of(keys if line_keys is None else line_keys)
+        return SpecError(message, file=doc.file, line=line, path=where or None, field=field_name)
 
+    return fail
+
+
+def _grade(answers_file: _Answers, specs_dir: str | Path | None) -> Result:
+    doc = answers_file.doc
+    data, file = doc.data, doc.file
+    fail = _failing(doc)
     if not isinstance(data, dict):
         raise fail("an answers file is a mapping with spec: and answers:", [])
     unknown = set(data) - {"student", "spec", "answers"}
     if unknown:
         raise fail(
-            f"unknown key {sorted(map(str, unknown))[0]!r}: expected student, spec, answers", []
+            f"unknown key {_quoted(sorted(map(str, unknown))[0])}: expected student, spec, answers",
+            [],
         )
     if "spec" not in data or "answers" not in data:
         raise fail("needs spec: (a bundled name, a path or a mapping) and answers: (a list)", [])
     answers = data["answers"]
     if not isinstance(answers, list) or not answers:
         raise fail("answers must be a non-empty list", ["answers"])
-    report = _report(data["spec"], Path(file).parent, fail)
+    student = _student(answers_file, fail)
+    folder = Path(file).parent if specs_dir is None else Path(specs_dir)
+    report = _report(data["spec"], doc, folder, fail)
     marker = _Marker(report)
+    labels = _Labels(answers_file.text)
     marks = []
     for i, answer in enumerate(answers):
         keys: list[str | int] = ["answers", i]
@@ -147,22 +250,192 @@ def grade(path: str) -> Result:
             raise fail(
                 f"claims {len(claims)} values: give exactly one of {', '.join(CLAIMS)}", keys
             )
+        question = labels.question(answer, i)
+        if question is None:
+            raise fail(
+                "a question's label is text or a number such as 3.1a or 3.10, not "
+                + _quoted(answer["question"]),
+                keys,
+                "question",
+                [*keys, "question"],
+            )
         try:
-            marks.append(marker.mark(answer, claims[0], i))
+            marks.append(marker.mark(answer, claims[0], question))
+        except _Refused as exc:
+            at = [*keys, *exc.under]
+            raise fail(str(exc), at, exc.field_name, [*at, exc.field_name]) from None
         except ConvcalcError as exc:
             raise fail(str(exc), keys, claims[0]) from None
-    student = str(data.get("student") or Path(file).stem)
     return Result(student, file, tuple(marks))
 
 
-def _report(spec: Any, folder: Path, fail: Callable[..., SpecError]) -> Report:
-    if isinstance(spec, dict):
-        return analyse(load_spec(spec))
+def _student(answers: _Answers, fail: Fail) -> str:
+    """The ``student:`` as written (the file's name without it)."""
+    doc = answers.doc
+    data = doc.data
+    value = data.get("student") if isinstance(data, dict) else None
+    if value is None or value == "":
+        return Path(doc.file).stem
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        raise fail("a name, not a list or a mapping", ["student"])
+    return _Labels(answers.text).student or str(value)
+
+
+def _report(spec: Any, doc: Document, folder: Path, fail: Fail) -> Report:
+    if isinstance(spec, dict):  # validated with the answers file's own lines
+        return analyse(validate(Document(doc.file, "spec", doc.copy(spec), doc.lines)))
     if not isinstance(spec, str):
         raise fail("spec is a bundled spec's name, a path or a mapping", ["spec"])
-    if spec in bundled_specs() or Path(spec).is_absolute():
-        return analyse(load_spec(spec))
-    return analyse(load_spec(str(folder / spec)))
+    bundled = bundled_specs()
+    try:
+        named_spec = resolve(spec, folder, frozenset(bundled))
+    except PathRefused as exc:
+        raise fail(str(exc), ["spec"]) from None
+    if named_spec.bundled is not None:  # the package's own file, whatever the folder holds
+        return analyse(load_spec(bundled[named_spec.bundled]))
+    text = named_spec.text or ""
+    return analyse(validate(parse_yaml(text, str(folder / spec), Path(spec).stem)))
+
+
+class _Labels:
+    """Plain scalars as written in the file, for the labels YAML would read as something else:
+    ``question: 3.10`` is the label "3.10", not the number 3.1, and ``3.10`` and ``3.1`` are two
+    questions. Found (once, when a label is not text) by walking the same parser's events
+    again, through anchors, aliases and ``<<`` merges as the document was built."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.found: tuple[dict[int, str], str | None] | None = None
+
+    def _written(self) -> tuple[dict[int, str], str | None]:
+        if self.found is None:
+            self.found = _written_labels(self.text)
+        return self.found
+
+    @property
+    def student(self) -> str | None:
+        return self._written()[1]
+
+    def question(self, answer: dict[str, Any], index: int) -> str | None:
+        """The answer's label: as written, its place in the list (from 1) without one, None
+        for one that is not a label (empty, a list, a mapping)."""
+        if "question" not in answer:
+            return f"{index + 1}"
+        value = answer["question"]
+        if isinstance(value, str):
+            return value
+        if value is None or isinstance(value, dict | list):
+            return None
+        return self._written()[0].get(index, str(value))
+
+
+# --- labels as written -------------------------------------------------------------------------
+
+
+_AWAITING = object()  # a mapping's next scalar is a key
+_MERGE_KEY = object()  # the key <<
+
+
+@dataclass
+class _Mapping:
+    """A mapping met in the walk: whether it holds a ``question`` (written or merged), and its
+    text when that is a scalar."""
+
+    has_question: bool = False
+    label: str | None = None
+
+
+@dataclass
+class _Open:
+    """A mapping (``mapping`` set) or a list being walked: its depth (1 for the file's top),
+    its key in the mapping above, the key awaiting its value, the mappings merged into it with
+    ``<<``, and for a list its items."""
+
+    mapping: _Mapping | None
+    anchor: str | None
+    depth: int
+    slot: Any
+    key: Any = _AWAITING
+    merged: list[_Mapping] = field(default_factory=list)
+    items: list[Any] = field(default_factory=list)
+
+
+def _written_labels(text: str) -> tuple[dict[int, str], str | None]:
+    """({answer's index: its question as written}, the student as written): the events of the
+    answers file walked as :func:`convcalc.spec.document.parse_yaml` builds its document (a
+    mapping's own keys before those merged with ``<<``, the first merged mapping that has a key
+    giving it; an anchor known once its node is complete)."""
+    try:
+        return _walk(text, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+    except yaml.YAMLError:  # nested deeper than libyaml goes: PyYAML's parser read the file
+        return _walk(text, yaml.SafeLoader)
+
+
+def _walk(text: str, loader_cls: Any) -> tuple[dict[int, str], str | None]:
+    questions: dict[int, str] = {}
+    student: list[str] = []
+    anchors: dict[str, Any] = {}  # a scalar's text, a _Mapping, or a list's items
+    stack: list[_Open] = []
+
+    def attach(value: Any, key_form: Any) -> None:
+        if not stack:
+            return
+        top = stack[-1]
+        if top.mapping is None:  # a list: the answers' list is the top mapping's answers
+            answers = top.depth == 2 and top.slot == "answers"
+            if answers and isinstance(value, _Mapping) and value.label is not None:
+                questions[len(top.items)] = value.label
+            top.items.append(value)
+        elif top.key is _AWAITING:
+            top.key = key_form
+        else:
+            key, top.key = top.key, _AWAITING
+            if key is _MERGE_KEY:
+                merged = value if isinstance(value, list) else [value]
+                top.merged.extend(m for m in merged if isinstance(m, _Mapping))
+            elif key == "question":
+                top.mapping.has_question = True
+                top.mapping.label = value if isinstance(value, str) else None
+            elif key == "student" and top.depth == 1 and isinstance(value, str):
+                student.append(value)
+
+    def opened(mapping: _Mapping | None, anchor: str | None) -> _Open:
+        slot: Any = None
+        if stack:
+            above = stack[-1]
+            slot = len(above.items) if above.mapping is None else above.key
+        return _Open(mapping, anchor, len(stack) + 1, slot)
+
+    parser = loader_cls(text)
+    try:
+        while (event := parser.get_event()) is not None:
+            if isinstance(event, yaml.ScalarEvent):
+                merge = event.tag is None and event.implicit[0] and event.value == "<<"
+                if event.anchor:
+                    anchors[event.anchor] = event.value
+                attach(event.value, _MERGE_KEY if merge else event.value)
+            elif isinstance(event, yaml.AliasEvent):
+                value = anchors.get(event.anchor or "")
+                attach(value, value)
+            elif isinstance(event, yaml.MappingStartEvent):
+                stack.append(opened(_Mapping(), event.anchor))
+            elif isinstance(event, yaml.SequenceStartEvent):
+                stack.append(opened(None, event.anchor))
+            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
+                done = stack.pop()
+                value = done.items if done.mapping is None else done.mapping
+                if done.mapping is not None and not done.mapping.has_question:
+                    first = next((m for m in done.merged if m.has_question), None)
+                    if first is not None:
+                        done.mapping.has_question, done.mapping.label = True, first.label
+                if done.anchor:
+                    anchors[done.anchor] = value
+                attach(value, None)
+    finally:
+        parser.dispose()
+    return questions, student[0] if student else None
 
 
 # --- marking ---------------------------------------------------------------------------------
@@ -208,9 +481,7 @@ class _Marker:
                 if entry.step is not None
                 else output_shape([entry.layer], given)
             )
-        except ArithmeticError:
-            return ""
-        except ValueError:  # refused for that input
+        except (ArithmeticError, ValueError, ConvcalcError):  # refused for that input
             return ""
         return (
             f"carried over from your {before} ({shape_text(given)}), worked right"
@@ -218,8 +489,7 @@ class _Marker:
             else ""
         )
 
-    def mark(self, answer: dict[str, Any], claim: str, index: int) -> Mark:
-        question = str(answer.get("question", f"{index + 1}"))
+    def mark(self, answer: dict[str, Any], claim: str, question: str) -> Mark:
         if claim == "solutions":
             return _mark_solutions(question, answer)
         entry = self._entry(answer.get("at"))
@@ -275,15 +545,21 @@ class _Marker:
         """The entry at a path (``layers[2]``, or ``2`` for a top-level index) or a name."""
         if at is None:
             return None
-        key = f"layers[{at}]" if isinstance(at, int) and not isinstance(at, bool) else str(at)
+        if isinstance(at, bool) or not isinstance(at, int | str):
+            raise _Refused(f"a layer's path such as layers[0] or its name, not {_quoted(at)}", "at")
+        key = f"layers[{at}]" if isinstance(at, int) else at
         if key in self.entries:
             return self.entries[key]
         found = self.named.get(key, [])
         if len(found) > 1:
             paths = ", ".join(e.path for e in found[:4])
-            raise ConvcalcError(f"{key!r} names {len(found)} layers ({paths}…): give the path")
+            raise _Refused(
+                f"{_quoted(key)} names {len(found)} layers ({paths}…): give the path", "at"
+            )
         if not found:
-            raise ConvcalcError(f"no layer at {at!r}: give a path such as layers[0] or a name")
+            raise _Refused(
+                f"no layer at {_quoted(at)}: give a path such as layers[0] or a name", "at"
+            )
         return found[0]
 
     def _size(self, entry: Entry | None) -> int:
@@ -341,6 +617,12 @@ class _Marker:
 
         target = entry or self.report.layers[-1]
         found_field = receptive_fields(self.report)[id(target)]
+        if isinstance(value, list):  # one per dimension (a transposed conv's can be a fraction)
+            for v in value:
+                if not (isinstance(v, float) and math.isfinite(v)):
+                    _count(v, "a receptive field's size")
+        elif value != "global":
+            _count(value, "a receptive field (global, a size or a list of sizes)")
         if found_field.size is None:  # every output value sees the whole input
             claimed_text = str(value)
             return self._compare(question, what, claimed_text, "global", [], target, str, _nothing)
@@ -348,64 +630,64 @@ class _Marker:
             right_text = shape_text(tuple(int(v) for v in found_field.size))
             return self._compare(question, what, value, right_text, [], target, str, _nothing)
         right = tuple(int(v) if float(v).is_integer() else v for v in found_field.size)
-        if isinstance(value, list):
-            claimed = tuple(value)
-        elif isinstance(value, int) and not isinstance(value, bool):
-            claimed = (value,) * len(right)
-        else:
-            raise ConvcalcError(f"a receptive field is a size or a list of sizes, not {value!r}")
+        claimed = tuple(value) if isinstance(value, list) else (value,) * len(right)
         found = named.receptive_mistakes(self.report, target)
         return self._compare(question, what, claimed, right, found, target, shape_text, _nothing)
 
 
 def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
     """A single-layer solve question: each claimed (k, s[, p, d]) checked by the layer's own
-    size rule; with ``complete``, credit for the share of the whole set (counted, not listed)."""
-    from convcalc.solve.layer import LAYERS, problem, tally
+    size rule; with ``complete``, credit for the share of the whole set (counted, not listed).
+    A claimed setting PyTorch refuses (stride 0, say) is wrong: it gives nothing."""
+    from convcalc.solve.layer import LAYERS, tally
 
     ask = answer.get("solve")
     if not isinstance(ask, dict) or "in" not in ask or "out" not in ask:
-        raise ConvcalcError(
-            "solutions need solve: {in: N, out: M[, layer, padding, dilation, ...]}"
+        raise _Refused(
+            "solutions need solve: {in: N, out: M[, layer, padding, dilation, ...]}", "solve"
         )
     extra = set(ask) - set(SOLVE_KEYS)
     if extra:
-        raise ConvcalcError(f"solve: unknown key {sorted(map(str, extra))[0]!r}")
-    layer = str(ask.get("layer", "conv"))
-    if layer not in LAYERS or layer == "conv_transpose":
-        raise ConvcalcError(f"solve: layer is conv, maxpool or avgpool, not {layer!r}")
+        raise _Refused(
+            f"unknown key {_quoted(sorted(map(str, extra))[0])}: expected {', '.join(SOLVE_KEYS)}",
+            "solve",
+        )
+    layer = ask.get("layer", "conv")
+    if not isinstance(layer, str) or layer not in LAYERS or layer == "conv_transpose":
+        raise _Refused(f"conv, maxpool or avgpool, not {_quoted(layer)}", "layer", "solve")
     ceil = ask.get("ceil_mode", False)
     if not isinstance(ceil, bool):
-        raise ConvcalcError(f"solve: ceil_mode is true or false, not {ceil!r}")
-    n, m = _count(ask["in"]), _count(ask["out"])
-    p, d = _count(ask.get("padding", 0)), _count(ask.get("dilation", 1))
-    ranges = {key: ask[key] for key in ("kernel_size", "stride") if key in ask}
-    for key, text in ranges.items():
-        if not isinstance(text, int | str) or isinstance(text, bool):
-            raise ConvcalcError(f"solve: {key} is a number or a range such as '1..7'")
-    pb = problem(
-        layer,
-        n,
-        m,
-        kernel_size=None if "kernel_size" not in ranges else str(ranges["kernel_size"]),
-        stride=None if "stride" not in ranges else str(ranges["stride"]),
-        padding=str(p),
-        dilation=str(d),
-        ceil_mode=ceil,
-    )
+        raise _Refused(f"true or false, not {_quoted(ceil)}", "ceil_mode", "solve")
+    n, m = _solve_field(ask, "in", 1), _solve_field(ask, "out", 1)
+    p, d = _solve_field(ask, "padding", 0, 0), _solve_field(ask, "dilation", 1, 1)
+    ranges: dict[str, str] = {}
+    for key in ("kernel_size", "stride"):
+        if key not in ask:
+            continue
+        value = ask[key]
+        if not isinstance(value, str):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _Refused(
+                    f"a number or a range such as '1..7', not {_quoted(value)}", key, "solve"
+                )
+            value = str(_solve_field(ask, key, 1))
+        ranges[key] = value
+    pb = _problem(layer, n, m, ranges, p, d, ceil)
     claimed = answer["solutions"]
     if not isinstance(claimed, list) or not claimed:
         raise ConvcalcError("solutions: a list of [k, s] or [k, s, p, d]")
-    tuples = []
+    written: list[tuple[int, ...]] = []
     for item in claimed:
         if not isinstance(item, list) or len(item) not in (2, 4):
-            raise ConvcalcError(f"solutions: {item!r} is not [k, s] or [k, s, p, d]")
-        values = tuple(_count(v) for v in item)
-        tuples.append(values if len(values) == 4 else (values[0], values[1], p, d))
+            raise ConvcalcError(f"solutions: {_quoted(item)} is not [k, s] or [k, s, p, d]")
+        written.append(tuple(_count(v, "solutions") for v in item))
+    tuples = [w if len(w) == 4 else (w[0], w[1], p, d) for w in written]
     sizes = {t: _solution_size(pb, t) for t in tuples}
-    wrong = [t for t in tuples if sizes[t] != m]
+    wrong = [(w, t) for w, t in zip(written, tuples, strict=True) if sizes[t] != m]
     right = {t for t in tuples if sizes[t] == m}
-    complete = bool(answer.get("complete", False))
+    complete = answer.get("complete", False)
+    if not isinstance(complete, bool):
+        raise _Refused(f"true or false, not {_quoted(complete)}", "complete")
     counted = tally(pb)
     every = counted.value
     if complete and not counted.complete:
@@ -413,18 +695,65 @@ def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
     credit = len(right) / every if complete and every else float(not wrong)
     if complete and wrong:
         credit = max(0.0, credit - len(wrong) / max(1, every))
-    mistakes = [_solve_mistake(pb, t) for t in wrong]
+    mistakes = [_solve_mistake(pb, w, t) for w, t in wrong]
     what = f"solve {n} → {m} ({layer}{' ceil_mode' if ceil else ''}, p {p}, d {d})"
-    correct = f"the {every:,} solutions" if complete else f"any of the {every:,} solutions"
+    at_least = "" if counted.complete else "at least "
+    correct = (
+        f"the {every:,} solutions" if complete else f"any of the {at_least}{every:,} solutions"
+    )
     return Mark(
         question,
         what,
-        ", ".join(f"(k {t[0]}, s {t[1]})" for t in tuples),
+        ", ".join(_setting(w) for w in written),
         correct if credit < 1 or complete else "all valid",
         round(credit, 4),
         "; ".join(text for text in mistakes if text),
-        tuple(f"(k {t[0]}, s {t[1]}) gives {sizes[t] or 'nothing'}, not {m}" for t in wrong),
+        tuple(f"{_setting(w)} gives {sizes[t] or 'nothing'}, not {m}" for w, t in wrong),
     )
+
+
+def _solve_field(ask: dict[str, Any], key: str, least: int, default: int | None = None) -> int:
+    """One number of a solve question: an integer (within 2⁶³ − 1), at least ``least``."""
+    value = ask.get(key, default)
+    try:
+        number = _count(value)
+    except ConvcalcError as exc:
+        raise _Refused(str(exc), key, "solve") from None
+    if number < least:
+        raise _Refused(f"at least {least}, not {number}", key, "solve")
+    return number
+
+
+_FLAGS = {"--kernel": "kernel_size", "--stride": "stride", "--padding": "padding"}
+
+
+def _problem(layer: str, n: int, m: int, ranges: dict[str, str], p: int, d: int, ceil: bool) -> Any:
+    """The question as the solver states it; its refusal located at the field it names."""
+    from convcalc.solve.layer import problem
+
+    try:
+        return problem(
+            layer,
+            n,
+            m,
+            kernel_size=ranges.get("kernel_size"),
+            stride=ranges.get("stride"),
+            padding=str(p),
+            dilation=str(d),
+            ceil_mode=ceil,
+        )
+    except ConvcalcError as exc:
+        message = shown(str(exc), 200)  # a refused range is quoted whole
+        flag, _, rest = message.partition(": ")
+        if flag in _FLAGS:
+            raise _Refused(rest, _FLAGS[flag], "solve") from None
+        raise _Refused(message, "solve") from None
+
+
+def _setting(written: tuple[int, ...]) -> str:
+    """A claimed setting as the student wrote it, every value shown: ``(k 3, s 2)``,
+    ``(k 3, s 21, p 1, d 0)``."""
+    return "(" + ", ".join(f"{n} {v}" for n, v in zip("kspd", written, strict=False)) + ")"
 
 
 def _rule(pb: Any, t: tuple[int, ...]) -> Applied:
@@ -448,11 +777,15 @@ def _solution_size(pb: Any, t: tuple[int, ...]) -> int | None:
         return None
 
 
-def _solve_mistake(pb: Any, t: tuple[int, ...]) -> str:
-    """The named mistake under which this wrong setting would give M."""
+def _solve_mistake(pb: Any, written: tuple[int, ...], t: tuple[int, ...]) -> str:
+    """The named mistake under which this wrong setting would give M; none for a setting
+    PyTorch refuses outright (a kernel, stride or dilation below 1, a negative padding)."""
+    k, s, p, d = t
+    if k < 1 or s < 1 or p < 0 or d < 1:
+        return ""
     for name, value in named.size_variants(_rule(pb, t)).items():
         if value == pb.m:
-            return f"(k {t[0]}, s {t[1]}): {name}"
+            return f"{_setting(written)}: {name}"
     return ""
 
 
@@ -486,15 +819,44 @@ def _prod(shape: Sequence[int]) -> int:
 
 
 def _shape(value: Any) -> tuple[int, ...]:
-    if not isinstance(value, list) or not all(isinstance(n, int) for n in value):
-        raise ConvcalcError(f"a shape is a list of integers such as [32, 61, 61], not {value!r}")
-    return tuple(value)
+    if not isinstance(value, list):
+        raise ConvcalcError(
+            f"a shape is a list of integers such as [32, 61, 61], not {_quoted(value)}"
+        )
+    return tuple(_count(n, "a shape's size") for n in value)
 
 
-def _count(value: Any) -> int:
+def _count(value: Any, what: str = "") -> int:
+    """An integer as YAML wrote it: not a boolean, a float or text, and within PyTorch's
+    signed 64-bit integers (2⁶³ − 1 at most)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConvcalcError(f"expected an integer, not {value!r}")
+        raise ConvcalcError(
+            f"{what}{': ' if what else ''}expected an integer, not {_quoted(value)}"
+        )
+    if not -(2**63) <= value <= LIMIT:
+        raise ConvcalcError(
+            f"{what}{': ' if what else ''}{_quoted(value)} is beyond any size (2^63 − 1 at most)"
+        )
     return value
+
+
+def _quoted(value: Any) -> str:
+    """A value from the file as a message quotes it: ``repr``'s form, cut and with controls
+    escaped (:func:`~convcalc.errors.shown`); a list or mapping holding others is named, not
+    written out (its ``repr`` could be megabytes, or nested past Python's recursion limit)."""
+    if value is None or isinstance(value, bool):
+        return "null" if value is None else str(value).lower()
+    if isinstance(value, dict):
+        return "a mapping"
+    if isinstance(value, list):
+        if any(isinstance(v, list | dict) for v in value):
+            return "a list of lists or mappings"
+        text = repr(value[:8])
+        return shown(text if len(value) <= 8 else text[:-1] + ", …]")
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > LIMIT:
+        digits = str(abs(value))  # a long integer's repr: its first digits and its length
+        return shown(f"{'-' if value < 0 else ''}{digits[:20]}… ({len(digits):,} digits)")
+    return shown(repr(value))
 
 
 def _num(value: Any) -> str:
@@ -505,11 +867,15 @@ def _num(value: Any) -> str:
 
 
 def render_text(result: Result) -> str:
-    """One student's marks: ✓ or ✗ per answer, the right value, the mistake, the working."""
-    lines = [f"{result.student} ({result.file}): {result.score:g} / {len(result.marks)}"]
+    """One student's marks: ✓ or ✗ per answer, the right value, the mistake, the working; for
+    an invalid file, its error. Every line's user text is escaped for a terminal."""
+    student, file = shown(result.student), escape.terminal(result.file)
+    if result.error:
+        return escape.terminal(f"{student} ({file}): invalid: {result.error}") + "\n"
+    lines = [f"{student} ({file}): {result.score:g} / {len(result.marks)}"]
     for mark in result.marks:
         sign = "✓" if mark.right else "✗" if mark.credit == 0 else "◐"
-        head = f"  {sign} {mark.question}  {mark.what}: {mark.claimed}"
+        head = f"  {sign} {shown(mark.question)}  {mark.what}: {mark.claimed}"
         if not mark.right:
             head += f" — right: {mark.correct}"
             if mark.credit:
@@ -518,41 +884,69 @@ def render_text(result: Result) -> str:
         if mark.mistake:
             lines.append(f"      {'note' if mark.carried else 'mistake'}: {mark.mistake}")
         lines.extend(f"      {line}" for line in mark.explanation if not mark.right)
-    return "\n".join(lines) + "\n"
+    return "\n".join(escape.terminal(line) for line in lines) + "\n"
 
 
 def summary(results: Sequence[Result]) -> str:
-    """A table of every student's score."""
-    width = max([len("student"), *(len(r.student) for r in results)])
+    """A table of every student's score, one row each (an invalid file's row says so, with its
+    error); names cut and escaped (:func:`~convcalc.errors.shown`), so that none can break the
+    table or act on the terminal."""
+    names = [shown(r.student) for r in results]
+    width = max([len("student"), *(len(name) for name in names)])
     rows = [f"{'student':<{width}}  score  of  right  file"]
-    for r in results:
+    for r, name in zip(results, names, strict=True):
+        file = escape.terminal(r.file)
+        if r.error:
+            error = escape.terminal(r.error)
+            rows.append(f"{name:<{width}}  {'-':>5}  {'-':>2}  {'-':>5}  {file}  invalid: {error}")
+            continue
         right = sum(m.right for m in r.marks)
-        rows.append(f"{r.student:<{width}}  {r.score:5g}  {len(r.marks):>2}  {right:>5}  {r.file}")
+        rows.append(f"{name:<{width}}  {r.score:5g}  {len(r.marks):>2}  {right:>5}  {file}")
     return "\n".join(rows) + "\n"
 
 
 def to_csv(results: Sequence[Result]) -> str:
-    """A gradebook: one row per student, a column per question (its credit), and the total."""
+    """A gradebook: one row per student, a column per question (its credit), and the total;
+    with an ``error`` column when a file is invalid (its row's score is ``invalid``). Every
+    user text cell (student, file, question) is a cell no spreadsheet reads as a formula."""
     questions: list[str] = []
+    seen: set[str] = set()
     for r in results:
         for m in r.marks:
-            if m.question not in questions:
+            if m.question not in seen:
+                seen.add(m.question)
                 questions.append(m.question)
+    invalid = any(r.error for r in results)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["student", "file", *questions, "score", "out_of"])
+    header = ["student", "file", *(escape.csv_cell(q) for q in questions), "score", "out_of"]
+    writer.writerow([*header, "error"] if invalid else header)
     for r in results:
         credit: dict[str, float] = {}
         for m in r.marks:
             credit[m.question] = credit.get(m.question, 0.0) + m.credit
         row = [f"{credit[q]:g}" if q in credit else "" for q in questions]
-        writer.writerow([r.student, r.file, *row, f"{r.score:g}", len(r.marks)])
+        cells = [escape.csv_cell(r.student), escape.csv_cell(r.file), *row]
+        if r.error:
+            writer.writerow([*cells, "invalid", "", escape.csv_cell(r.error)])
+        else:
+            writer.writerow([*cells, f"{r.score:g}", len(r.marks), *([""] if invalid else [])])
     return out.getvalue()
 
 
 def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """Every result as data; an invalid file's has its ``error``, a null score and no marks."""
     return [
         {
+            "student": r.student,
+            "file": r.file,
+            "score": None,
+            "out_of": None,
+            "marks": [],
+            "error": r.error,
+        }
+        if r.error
+        else {
             "student": r.student,
             "file": r.file,
             "score": r.score,

@@ -6,6 +6,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +17,7 @@ import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from convcalc.errors import ConvcalcError
+from convcalc.errors import ConvcalcError, shown
 from convcalc.grade import CARRIED, grade
 from tests.budget import examples
 from tests.oracle import out_size
@@ -333,3 +336,353 @@ def test_bad_solve_questions_are_located(run, tmp_path, solve: str) -> None:
         tmp_path, "spec: hw3-q3\nanswers:\n  - solve: {in: 7, out: 3}\n    solutions: [['a', 2]]\n"
     )
     assert run("check", bad).exit_code == 2
+
+
+# --- hostile answers files: each test below is the attack that found a defect ----------------
+
+# a YAML mapping: a spec reader would quote its key back ("unknown field hunter2_password")
+SECRET = "hunter2_password: [1, 2]\n"
+REFUSED = "is neither a bundled spec nor a file below"
+REPO = Path(__file__).parent.parent
+
+
+def _beside_a_secret(tmp_path: Path) -> Path:
+    """tmp/class/, the graded folder, with tmp/private/secret.yaml beside it."""
+    (tmp_path / "private").mkdir()
+    (tmp_path / "private" / "secret.yaml").write_text(SECRET, encoding="utf-8")
+    folder = tmp_path / "class"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "link.yaml").symlink_to(tmp_path / "private" / "secret.yaml")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "ABSOLUTE",  # the secret's absolute path
+        "../private/secret.yaml",
+        "sub/../../private/secret.yaml",
+        "link.yaml",  # a link in the folder that leads out of it
+        "/proc/self/environ",
+        "/dev/stdin",
+    ],
+)
+def test_a_spec_path_leading_out_of_the_folder_is_refused_unread(
+    run, tmp_path, written: str
+) -> None:
+    folder = _beside_a_secret(tmp_path)
+    if written == "ABSOLUTE":
+        written = str(tmp_path / "private" / "secret.yaml")
+    path = answers(folder, f"spec: {written}\nanswers:\n  - {{output_size: 1}}\n", "eve.yaml")
+    result = run("check", path, input=SECRET)  # what /dev/stdin would give
+    assert result.exit_code == 2
+    assert f"{path}:1: spec: '{shown(written)}' {REFUSED}" in result.stderr
+    assert "hunter2" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_refusal_says_nothing_of_whether_the_target_exists(run, tmp_path) -> None:
+    folder = _beside_a_secret(tmp_path)
+    errors = []
+    for written in ("../private/secret.yaml", "../private/nothing.yaml"):
+        path = answers(folder, f"spec: {written}\nanswers:\n  - {{output_size: 1}}\n")
+        errors.append(run("check", path).stderr.replace(written, "X"))
+    assert errors[0] == errors[1]
+
+
+def test_a_bundled_name_is_the_bundled_spec_whatever_the_folder_holds(
+    run, tmp_path, monkeypatch
+) -> None:
+    """A file named like a bundled spec in the working folder is not read in its place."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "hw3-q3").write_text(SECRET, encoding="utf-8")
+    result = run("check", answers(tmp_path, SEED))
+    assert result.exit_code == 0, result.stderr
+    assert "hunter2" not in result.stderr
+
+
+def test_specs_dir_names_the_folder_spec_paths_are_read_from(run, tmp_path) -> None:
+    specs = tmp_path / "specs"
+    (specs / "sub").mkdir(parents=True)
+    net = "input: [1, 8, 8]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: 3}\n"
+    (specs / "q.yaml").write_text(net, encoding="utf-8")
+    folder = tmp_path / "class"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "sub" / "q.yaml").write_text(net, encoding="utf-8")
+    claim = "answers:\n  - {output_shape: [2, 6, 6]}\n"  # 8 − 3 + 1 = 6
+    beside = answers(folder, "spec: sub/q.yaml\n" + claim, "ann.yaml")
+    assert run("check", beside).exit_code == 0  # below the answers' own folder
+    named = answers(folder, "spec: q.yaml\n" + claim, "ben.yaml")
+    assert run("check", named, "--specs-dir", str(specs)).exit_code == 0
+    assert REFUSED in run("check", named).stderr  # class/q.yaml does not exist
+    up = answers(folder, "spec: ../specs/q.yaml\n" + claim, "cat.yaml")
+    assert REFUSED in run("check", up).stderr  # '..' leads out of the folder
+    assert REFUSED in run("check", beside, "--specs-dir", str(specs / "sub")).stderr
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
+def test_a_fifo_in_the_graded_folder_hangs_nothing(tmp_path) -> None:
+    """A FIFO as a spec and as an answers file: opening either for reading would wait for a
+    writer forever; the run ends, Ann is marked, the other two are invalid rows."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    os.mkfifo(folder / "pipe.yaml")
+    (folder / "ann.yaml").write_text(SEED.replace("Seed", "Ann"), encoding="utf-8")
+    (folder / "eve.yaml").write_text(
+        "spec: pipe.yaml\nanswers:\n  - {output_size: 15488}\n", encoding="utf-8"
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "convcalc", "check", str(folder), "--summary"],
+        capture_output=True,
+        encoding="utf-8",
+        timeout=120,
+        cwd=REPO,
+        env={**os.environ, "PYTHONIOENCODING": "utf-8"},
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    rows = done.stdout.splitlines()
+    assert len(rows) == 4
+    assert rows[1].split()[:4] == ["Ann", "8", "8", "8"]
+    assert rows[2].startswith("eve ") and f"'pipe.yaml' {REFUSED}" in rows[2]
+    assert rows[3].startswith("pipe ") and "invalid: " in rows[3]
+
+
+def test_user_text_is_never_a_formula_nor_a_terminal_command(run, tmp_path, monkeypatch) -> None:
+    """Student names, file names and labels that a spreadsheet would run or a terminal would
+    obey: each CSV cell gets OWASP's leading quote, each text line shows controls as escapes."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    formula = '=HYPERLINK("http://evil.example","click")'
+    ann = SEED.replace("student: Seed", f"student: '{formula}'").replace("3.2c", "'@SUM(A1)'")
+    (folder / "ann.yaml").write_text(ann, encoding="utf-8")
+    # a newline and spaces that would fake a row of the summary; ESC sequences
+    fake = "Ben\\nMallory      8   8      8  mallory.yaml"
+    (folder / "-2+3.yaml").write_text(SEED.replace("Seed", f'"{fake}"'), encoding="utf-8")
+    (folder / "esc.yaml").write_text(
+        SEED.replace("Seed", '"\\e[2J\\e]0;owned\\a"'), encoding="utf-8"
+    )
+    (folder / "\x1b[31mred.yaml").write_text("spec: hw3-q3\n", encoding="utf-8")  # invalid
+    monkeypatch.chdir(folder)
+    result = run("check", ".", "--summary", "--csv", "book.csv")
+    assert result.exit_code == 2
+    for text in (result.stdout, result.stderr):
+        assert not any(c in text for c in "\x1b\x07")
+    rows = result.stdout.splitlines()
+    assert len(rows) == 5  # the header and one row per file, however the names are made
+    assert any(r.startswith("Ben\\nMallory") for r in rows)
+    book = list(csv.reader(io.StringIO(Path("book.csv").read_text(encoding="utf-8"))))
+    cells = [cell for row in book for cell in row]
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@")]
+    assert "'@SUM(A1)" in book[0]
+    by_file = {row[1]: row for row in book[1:]}
+    assert by_file["'-2+3.yaml"][0] == "Ben\\nMallory      8   8      8  mallory.yaml"
+    assert by_file["ann.yaml"][0] == "'" + formula
+    assert by_file["esc.yaml"][0] == "\\x1b[2J\\x1b]0;owned\\x07"
+    single = run("check", "esc.yaml")
+    assert single.stdout.startswith("\\x1b[2J\\x1b]0;owned\\x07 (esc.yaml): 8 / 8")
+
+
+def test_one_students_crash_never_stops_the_others_marking(run, tmp_path) -> None:
+    """A claimed stride of 0 (and a kernel of 0, a dilation of 0) is a wrong answer, marked
+    as such: PyTorch refuses each ("non-positive stride is not supported")."""
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.yaml").write_text(SEED.replace("Seed", "Ann"), encoding="utf-8")
+    zed = (
+        "student: Zed\nspec: hw3-q3\nanswers:\n"
+        "  - solve: {in: 7, out: 3}\n    solutions: [[2, 0], [0, 2], [3, 2, 0, 0]]\n"
+    )
+    (folder / "zed.yaml").write_text(zed, encoding="utf-8")
+    result = run("check", str(folder))
+    assert result.exit_code == 1, result.output
+    assert "(k 2, s 0) gives nothing, not 3" in result.stdout
+    assert "(k 0, s 2) gives nothing, not 3" in result.stdout
+    assert "(k 3, s 2, p 0, d 0) gives nothing, not 3" in result.stdout
+    assert "mistake:" not in result.stdout.split("Zed")[1]  # no mistake gives M from those
+    summary = result.stdout.splitlines()[-2:]
+    assert summary[0].split()[:4] == ["Ann", "8", "8", "8"]
+    assert summary[1].split()[:4] == ["Zed", "0", "1", "0"]
+
+
+@pytest.mark.parametrize("answer", ["solutions: [[2, 0]]", "solutions: [[3, 1, 0, 0]]"])
+def test_pytorch_refuses_what_the_grader_marks_as_giving_nothing(answer: str) -> None:
+    torch = pytest.importorskip("torch")
+    k, s, p, d = [*yaml.safe_load(answer)["solutions"][0], 0, 1][:4]
+    with pytest.raises(RuntimeError):
+        torch.nn.functional.conv1d(torch.zeros(1, 1, 7), torch.zeros(1, 1, k), None, s, p, d)
+
+
+@pytest.mark.parametrize("value", ['"false"', "'true'", "1", "null", "[true]"])
+def test_complete_is_a_boolean(run, tmp_path, value: str) -> None:
+    path = answers(
+        tmp_path,
+        "spec: hw3-q3\nanswers:\n  - solve: {in: 7, out: 3}\n    solutions: [[2, 2]]\n"
+        f"    complete: {value}\n",
+    )
+    result = run("check", path)
+    assert result.exit_code == 2
+    assert f"{path}:5: answers[0], field complete: true or false, not " in result.stderr
+
+
+LABELLED = """\
+spec: hw3-q3
+answers:
+  - &a {question: 3.10, at: "layers[0]", output_shape: [32, 61, 61]}
+  - {question: 3.1, at: "layers[2]", weights: 65536}
+  - {question: 3.1, at: "layers[1]", output_shape: [32, 13, 13]}
+  - {<<: *a}
+  - *a
+  - {question: &q 2.50, output_size: 15488}
+  - {question: *q, total_params: 71840}
+  - {question: 1_0, at: "layers[1]", output_shape: [32, 12, 12]}
+  - {question: 2024-01-01, at: "layers[2]", output_shape: [128, 11, 11]}
+  - {question: yes, total_params: 1}
+"""
+
+
+def test_labels_are_kept_as_written(run, tmp_path) -> None:
+    """``3.10`` and ``3.1`` are two questions, through anchors, aliases and merges too.
+    The right values: hw3-q3's 32×61×61, 32×12×12 and 128×11×11 (the seed's), 128·32·4·4 =
+    65,536 weights, 128·11·11 = 15,488 values, 32·3·8·8 + 32 + 65,536 + 128 = 71,840
+    parameters; 32×13×13 is wrong."""
+    path = answers(tmp_path, LABELLED)
+    marks = grade(path).marks
+    assert [m.question for m in marks] == [
+        "3.10", "3.1", "3.1", "3.10", "3.10", "2.50", "2.50", "1_0", "2024-01-01", "yes"
+    ]  # fmt: skip
+    assert [m.credit for m in marks] == [1, 1, 0, 1, 1, 1, 1, 1, 1, 0]
+    book = tmp_path / "book.csv"
+    run("check", path, "--csv", str(book))
+    rows = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
+    labels = ["3.10", "3.1", "2.50", "1_0", "2024-01-01", "yes"]
+    assert rows[0] == ["student", "file", *labels, "score", "out_of"]
+    assert rows[1][2:8] == ["3", "1", "2", "1", "1", "0"]
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    label=st.from_regex(
+        r"[1-9][0-9]?\.[0-9]{1,3}0|[1-9][0-9_]{0,4}[0-9]|0\.[0-9]*[1-9]e[1-9]", fullmatch=True
+    )
+)
+def test_a_numeric_label_is_its_text(label: str, tmp_path_factory) -> None:
+    """Whatever number YAML reads a plain label as, the label is the text written."""
+    folder = tmp_path_factory.mktemp("l")
+    path = answers(folder, f"spec: hw3-q3\nanswers:\n  - {{question: {label}, output_size: 1}}\n")
+    (mark,) = grade(path).marks
+    assert mark.question == label
+
+
+HUGE = "x" * 2_000_000
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        '{at: "layers[0]", receptive_field: "%s"}',
+        '{output_size: "%s"}',
+        '{at: "%s", output_size: 1}',
+        'solve: {in: 7, out: 3, kernel_size: "%s"}\n    solutions: [[2, 2]]',
+        'solve: {in: 7, out: 3, layer: "%s"}\n    solutions: [[2, 2]]',
+        "solve: {in: 7, out: 3}\n    solutions: [[2, '%s']]",
+        'output_size: 1\n    ? "%s"\n    : 2',  # an unknown key
+    ],
+)
+def test_a_huge_value_is_never_echoed_whole(run, tmp_path, answer: str) -> None:
+    path = answers(tmp_path, "spec: hw3-q3\nanswers:\n  - " + answer % HUGE + "\n")
+    result = run("check", path)
+    assert result.exit_code == 2
+    assert f"{path}:3: answers[0]" in result.stderr
+    assert len(result.stdout) + len(result.stderr) < 1_000
+
+
+def test_a_huge_receptive_field_claim_at_a_global_field_is_refused(run, tmp_path) -> None:
+    """Past a linear layer every output sees the whole input: the claim was shown whole."""
+    spec = "spec:\n  input: [1, 4, 4]\n  layers:\n    - {type: flatten}\n"
+    spec += "    - {type: linear, out_features: 2}\n"
+    path = answers(tmp_path, spec + f'answers:\n  - {{at: "layers[1]", receptive_field: {HUGE}}}\n')
+    result = run("check", path)
+    assert result.exit_code == 2
+    assert len(result.stdout) + len(result.stderr) < 1_000
+
+
+@pytest.mark.parametrize("label", ["[1, 2]", "{a: 1}", "null", "~", ""])
+def test_a_label_is_text_or_a_number(run, tmp_path, label: str) -> None:
+    path = answers(tmp_path, f"spec: hw3-q3\nanswers:\n  - {{question: {label}, output_size: 1}}\n")
+    result = run("check", path)
+    assert result.exit_code == 2
+    assert f"{path}:3: answers[0], field question: a question's label is text" in result.stderr
+
+
+def test_every_value_of_a_claimed_setting_is_shown(tmp_path) -> None:
+    """[3, 21, 1, 0]: dilation 0, which PyTorch refuses ("dilation should be greater than
+    zero"), so it gives nothing; p and d are shown, not hidden behind (k 3, s 21)."""
+    text = "spec: hw3-q3\nanswers:\n  - solve: {in: 7, out: 3}\n    solutions: [[3, 21, 1, 0]]\n"
+    (mark,) = grade(answers(tmp_path, text)).marks
+    assert mark.claimed == "(k 3, s 21, p 1, d 0)"
+    assert mark.explanation == ("(k 3, s 21, p 1, d 0) gives nothing, not 3",)
+
+
+def test_an_invalid_file_keeps_its_row_in_every_gradebook(run, tmp_path) -> None:
+    folder = tmp_path / "class"
+    folder.mkdir()
+    (folder / "ann.yaml").write_text(SEED.replace("Seed", "Ann"), encoding="utf-8")
+    (folder / "bob.yaml").write_text("student: Bob\nspec: hw3-q3\nanswers: []\n", encoding="utf-8")
+    book = tmp_path / "book.csv"
+    result = run("check", str(folder), "--summary", "--csv", str(book))
+    assert result.exit_code == 2
+    rows = result.stdout.splitlines()
+    assert len(rows) == 3
+    assert rows[1].split()[:4] == ["Ann", "8", "8", "8"]
+    assert rows[2].startswith("Bob ") and "invalid: " in rows[2] and "non-empty list" in rows[2]
+    gradebook = list(csv.reader(io.StringIO(book.read_text(encoding="utf-8"))))
+    assert gradebook[0][-3:] == ["score", "out_of", "error"]
+    assert gradebook[1][-3:] == ["8", "8", ""]
+    assert gradebook[2][:2] == ["Bob", str(folder / "bob.yaml")]
+    assert gradebook[2][-3:-1] == ["invalid", ""] and "non-empty list" in gradebook[2][-1]
+    marks = json.loads(run("check", str(folder), "--format", "json").stdout)
+    assert [m["student"] for m in marks] == ["Ann", "Bob"]
+    assert "non-empty list" in marks[1]["error"] and marks[1]["score"] is None
+    assert "error" not in marks[0]  # a valid file's entry is as it was
+
+
+@pytest.mark.parametrize(
+    ("answer", "where"),
+    [
+        ("solve: {in: 1e23, out: 3}\n    solutions: [[2, 2]]", "answers[0].solve, field in"),
+        (
+            "solve: {in: 100000000000000000000000, out: 3}\n    solutions: [[2, 2]]",
+            "answers[0].solve, field in",
+        ),
+        (
+            "solve: {in: 7, out: 3, stride: 0}\n    solutions: [[2, 2]]",
+            "answers[0].solve, field stride",
+        ),
+        (
+            "solve: {in: 7, out: 3, kernel_size: 9223372036854775808}\n    solutions: [[2, 2]]",
+            "answers[0].solve, field kernel_size",
+        ),
+        (
+            "solve: {in: 7, out: 3}\n    solutions: [[2, 9223372036854775808]]",
+            "answers[0], field solutions",
+        ),
+        ("{output_size: 9223372036854775808}", "answers[0], field output_size"),
+        ("{total_params: 1e3}", "answers[0], field total_params"),
+        ("{at: 'layers[0]', output_shape: [32, 61.0, 61]}", "answers[0], field output_shape"),
+        ("{at: 'layers[0]', output_shape: [32, true, 61]}", "answers[0], field output_shape"),
+        ("{at: 'layers[0]', receptive_field: [8, true]}", "answers[0], field receptive_field"),
+    ],
+)
+def test_integers_are_integers_within_two_to_the_63(run, tmp_path, answer: str, where: str) -> None:
+    path = answers(tmp_path, "spec: hw3-q3\nanswers:\n  - " + answer + "\n")
+    result = run("check", path)
+    assert result.exit_code == 2, result.output
+    assert f"{path}:3: {where}: " in result.stderr
+
+
+def test_the_largest_integer_is_a_claim_like_any_other(run, tmp_path) -> None:
+    path = answers(tmp_path, "spec: hw3-q3\nanswers:\n  - {output_size: 9223372036854775807}\n")
+    result = run("check", path)
+    assert result.exit_code == 1  # 2⁶³ − 1: wrong, but a claim
+    assert "9,223,372,036,854,775,807 — right: 15,488" in result.stdout

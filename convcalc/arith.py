@@ -30,6 +30,7 @@ from typing import Any, NamedTuple
 from convcalc.expr import Expr, ceil, floor, render, sym
 
 Interval = tuple[int, int | None]
+LIMIT = 2**63 - 1  # PyTorch holds sizes and counts as signed 64-bit integers
 
 
 class Refusal(ValueError):
@@ -189,8 +190,18 @@ def adaptive_out_derived(name: str, length: int, size: int | None) -> Derived:
 
 def upsample_out(length: int, scale: float) -> int:
     """out = floor(L · scale), in double precision as PyTorch computes it (100 × 0.29 → 28);
-    refused when it is 0."""
-    out = math.floor(float(length) * scale)
+    refused when it is 0, and, as PyTorch refuses it ("value cannot be converted to type
+    int64_t without overflow"), when the double is 2^63 or more (infinity included)."""
+    exact = float(length) * scale
+    if not exact < 2.0**63:
+        shown = f"{math.floor(exact):,}" if exact < 1e20 else f"{exact:.3g}"
+        value = "overflows a double: it is" if math.isinf(exact) else f"= {shown} is"
+        return _refuse(
+            f"the output size ⌊{length} · {scale:g}⌋ {value} beyond 2^63 − 1, the largest size "
+            "PyTorch takes",
+            "scale_factor",
+        )
+    out = math.floor(exact)
     if out <= 0:
         return _refuse(f"the output size would be {out}", "scale_factor")
     return out

@@ -27,9 +27,15 @@ FORMATS = ["table", "json", "markdown", "text", "latex"]  # text and latex: for 
 MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at most
 
 
+# every integer is at most 2^63 − 1, PyTorch's own limit (the README's Limits; arith.LIMIT,
+# not imported here so that --help starts fast): the types of the integer options
+INT_LIMIT = 2**63 - 1
+COUNT = click.IntRange(1, INT_LIMIT)
+SEED = click.IntRange(-INT_LIMIT - 1, INT_LIMIT)
+
 BATCH = click.option(
     "--batch",
-    type=click.IntRange(min=1),
+    type=COUNT,
     default=1,
     show_default=True,
     help="Samples per batch: multiply-adds and memory count them all.",
@@ -733,18 +739,16 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 
 
 @cli.command()
-@click.option("--inputs", "d", type=click.IntRange(min=1), required=True, help="d, input size.")
-@click.option(
-    "--hidden", "d_h", type=click.IntRange(min=1), required=True, help="d_h, hidden units."
-)
-@click.option("--classes", "d_o", type=click.IntRange(min=1), required=True, help="d_o, classes.")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--inputs", "d", type=COUNT, required=True, help="d, input size.")
+@click.option("--hidden", "d_h", type=COUNT, required=True, help="d_h, hidden units.")
+@click.option("--classes", "d_o", type=COUNT, required=True, help="d_o, classes.")
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--alpha", type=float, default=1.0, show_default=True, help="ELU's α.", callback=_finite
 )
 @click.option(
     "--checks",
-    type=click.IntRange(min=1),
+    type=COUNT,
     default=20,
     show_default=True,
     help="Entries per group checked by finite differences.",
@@ -771,20 +775,21 @@ def mlp(
     A random network (Glorot-uniform weights, seeded) and input; every gradient's shape, and the
     worst relative error of backpropagation against central finite differences per group.
     """
+    from convcalc import mlp_explain
+
+    params = int(mlp_explain.parameter_count(d, d_h, d_o).evaluate())
+    if params > INT_LIMIT:  # and so W⁽¹⁾ or W⁽²⁾ may be too: PyTorch could not build it
+        raise Failure(f"{params:,} parameters: beyond 2^63 − 1, the most PyTorch can count")
     if explain:
         if fmt == "json":
             raise Failure("--explain writes text (--format table), markdown or latex, not json")
-        from convcalc import mlp_explain
-
         form = "text" if fmt == "table" else fmt
         click.echo(mlp_explain.render(d, d_h, d_o, form).rstrip("\n"))
         return
     if fmt in ("text", "markdown", "latex"):
         raise Failure(f"--format {fmt} is for --explain; the check's forms are table and json")
     from convcalc.checks import mlp_report
-    from convcalc.mlp_explain import parameter_count
 
-    params = int(parameter_count(d, d_h, d_o).evaluate())
     if params > MAX_MLP_PARAMS:
         raise Failure(
             f"{params:,} parameters: pure Python checks at most {MAX_MLP_PARAMS:,} in reasonable "
@@ -804,7 +809,7 @@ def mlp(
     show_default=True,
     help="Random points per identity (10 to 100,000).",
 )
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=SEED, default=0, show_default=True)
 @click.option(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )

@@ -10,7 +10,7 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import Field
 
-from convcalc.arith import Derived, Refusal, conv_out
+from convcalc.arith import Derived, Refusal, conv_strides
 from convcalc.expr import Expr, product, total
 from convcalc.spec.fields import PositiveInt
 from convcalc.spec.layers import Layer
@@ -118,16 +118,22 @@ def _number(shape: Shape) -> Expr:
 
 
 def _shortcut_hint(x: Shape, body: Shape) -> str:
-    """A 1×1 conv that takes the block's input to the body's output shape, if one exists."""
+    """A 1×1 conv that takes the block's input to the body's output shape, if one exists: the
+    least stride in every dimension's interval of strides (:func:`~convcalc.arith.conv_strides`,
+    O(1) however large the input)."""
     if len(x) != len(body) or len(x) < 2:
         return ""
-    for stride in range(1, max(x[1:]) + 1):
-        if all(conv_out(n, 1, stride, 0, 1) == m for n, m in zip(x[1:], body[1:], strict=True)):
-            return (
-                f" — a 1×1 conv with out_channels {body[0]} (stride {stride}) in the shortcut "
-                "would match"
-            )
-    return ""
+    low, high = 1, None
+    for n, m in zip(x[1:], body[1:], strict=True):
+        strides = conv_strides(n, m, 1, 0, 1)  # one interval at most, or none
+        if not strides:
+            return ""
+        lo, hi = strides[0]
+        low = max(low, lo)
+        high = hi if high is None else high if hi is None else min(high, hi)
+    if high is not None and low > high:
+        return ""
+    return f" — a 1×1 conv with out_channels {body[0]} (stride {low}) in the shortcut would match"
 
 
 class Concat(Block):

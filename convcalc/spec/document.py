@@ -10,6 +10,8 @@ document is built from the parser's *events* with an explicit stack, so that
 
 from __future__ import annotations
 
+import datetime
+import math
 import re
 import sys
 from collections.abc import Callable
@@ -156,6 +158,8 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
         return SpecError(message, file=file, line=line)
 
     def attach(value: Any, line: int) -> None:
+        if value is _MERGE and (not stack or stack[-1].is_list or stack[-1].key is not _NO_KEY):
+            value = "<<"  # a merge only as a mapping's key; anywhere else, the text written
         if not stack:
             root.append(value)
             return
@@ -168,7 +172,7 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
             if isinstance(value, dict | list):
                 raise fail("a mapping key must be a plain value, not a list or mapping", line)
             if value in container or (value is _MERGE and frame.merges is not None):
-                raise fail(f"duplicate key {'<<' if value is _MERGE else repr(value)}", line)
+                raise fail(f"duplicate key {'<<' if value is _MERGE else written(value)}", line)
             frame.key = (value, line)
         else:
             key, key_line = frame.key
@@ -265,6 +269,54 @@ def _check_tag(tag: str | None, line: int, fail: Fail) -> None:
     if tag is not None and tag != "!" and tag not in _STD_TAGS:
         shown = tag.replace(_YAML, "!!")
         raise fail(f"the tag {shown} is not allowed in a spec file (nothing was run)", line)
+
+
+def yaml_text(value: Any, room: int = 60) -> str:
+    """A value read from a spec as YAML writes it in flow style, for messages: ``null``,
+    ``true``, ``2.5``, ``.inf``, ``2024-01-01``, ``[1, {a: 2}]`` (text as it is), never a
+    Python repr; a list or mapping is cut with ``…`` once about ``room`` characters are shown."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ".nan"
+        return (".inf" if value > 0 else "-.inf") if math.isinf(value) else repr(value)
+    if isinstance(value, int):  # Python refuses to write an integer of over 4,300 digits
+        bits = value.bit_length()
+        return str(value) if bits <= 256 else f"an integer of {bits:,} bits"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, datetime.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, dict | list | tuple):
+        if room <= 0:  # each level of nesting takes room: deep nesting ends here
+            return "…"
+        pairs = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        parts: list[str] = []
+        shown = 0
+        for key, item in pairs:
+            if shown >= room:
+                parts.append("…")
+                break
+            left = room - shown - 1
+            text = yaml_text(item, left)
+            if isinstance(value, dict):
+                text = f"{yaml_text(key, left)}: {text}"
+            parts.append(text)
+            shown += len(text) + 2
+        inside = ", ".join(parts)
+        return f"{{{inside}}}" if isinstance(value, dict) else f"[{inside}]"
+    return f"a {type(value).__name__}"
+
+
+def written(value: Any) -> str:
+    """A value (or a mapping key) in a message: text quoted (``'out_channels'``), any other
+    value as YAML writes it (``null``, ``2024-01-01``)."""
+    return repr(value) if isinstance(value, str) else yaml_text(value)
 
 
 class _Merge:

@@ -4,22 +4,28 @@ Each type is a plain validator (strict: booleans are not integers, floats are no
 the JSON Schema that editors use to check the same thing.
 """
 
+import datetime
 import math
 from typing import Annotated, Any, Literal
 
 from pydantic import PlainValidator, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
+from convcalc.arith import LIMIT
+from convcalc.spec.document import yaml_text
+
 
 def _error(message: str) -> PydanticCustomError:
     return PydanticCustomError("convcalc", "{message}", {"message": message})
 
 
-def _show(value: Any) -> str:
+def show(value: Any) -> str:
+    """A value read from a spec, in a message: what it is and, for a scalar, as YAML writes
+    it (``the decimal .inf``, ``null``, ``the date 2024-01-01``), never a Python repr."""
     if isinstance(value, bool):
         return "a boolean (true/false)"
     if isinstance(value, float):
-        return f"the decimal {value!r}"
+        return f"the decimal {yaml_text(value)}"
     if isinstance(value, str):
         digits = value.replace("..", "").replace(",", "").replace(" ", "")
         if value.strip() == "?" or (digits.isascii() and digits.isdigit()):
@@ -28,11 +34,13 @@ def _show(value: Any) -> str:
     if value is None:
         return "null"
     if isinstance(value, int):
-        return str(value)
-    return f"a {type(value).__name__}"
-
-
-LIMIT = 2**63 - 1  # PyTorch holds sizes and counts as signed 64-bit integers
+        return yaml_text(value)
+    if isinstance(value, datetime.date):  # YAML reads 2024-01-01 unquoted as a date
+        kind = "timestamp" if isinstance(value, datetime.datetime) else "date"
+        return f"the {kind} {yaml_text(value)}"
+    if isinstance(value, dict):
+        return "a mapping"
+    return "a list" if isinstance(value, list | tuple) else f"a {type(value).__name__}"
 
 
 def _is_int(value: Any) -> bool:
@@ -49,7 +57,7 @@ def _integer(minimum: int) -> Any:
 
     def check(value: Any) -> int:
         if not _is_int(value) or value < minimum:
-            raise _error(f"must be {word}, not {_show(value)}")
+            raise _error(f"must be {word}, not {show(value)}")
         return int(value)
 
     return check
@@ -66,10 +74,10 @@ def _dims(minimum: int) -> Any:
                 )
             for item in value:
                 if not _is_int(item) or item < minimum:
-                    raise _error(f"every entry must be {word}, not {_show(item)}")
+                    raise _error(f"every entry must be {word}, not {show(item)}")
             return tuple(value)
         if not _is_int(value) or value < minimum:
-            raise _error(f"must be {word} or a list of them, not {_show(value)}")
+            raise _error(f"must be {word} or a list of them, not {show(value)}")
         return int(value)
 
     return check
@@ -82,7 +90,7 @@ def _conv_padding(value: Any) -> int | tuple[int, ...] | str:
         return _dims(0)(value)  # type: ignore[no-any-return]
     if not _is_int(value) or value < 0:
         raise _error(
-            f"must be an integer ≥ 0, a list of them, 'same' or 'valid', not {_show(value)}"
+            f"must be an integer ≥ 0, a list of them, 'same' or 'valid', not {show(value)}"
         )
     return int(value)
 
@@ -90,7 +98,7 @@ def _conv_padding(value: Any) -> int | tuple[int, ...] | str:
 def _number(minimum: float | None = None, maximum: float | None = None) -> Any:
     def check(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, int | float) or math.isnan(value):
-            raise _error(f"must be a number, not {_show(value)}")
+            raise _error(f"must be a number, not {show(value)}")
         low = minimum is not None and value < minimum
         high = maximum is not None and value > maximum
         if low or high:
@@ -106,7 +114,7 @@ def _number(minimum: float | None = None, maximum: float | None = None) -> Any:
 
 def _flag(value: Any) -> bool:
     if not isinstance(value, bool):
-        raise _error(f"must be true or false, not {_show(value)}")
+        raise _error(f"must be true or false, not {show(value)}")
     return value
 
 
@@ -116,22 +124,22 @@ def _output_size(value: Any) -> int | tuple[int | None, ...]:
             raise _error(f"a list must give 1 to 3 sizes (one per dimension), not {len(value)}")
         for item in value:
             if item is not None and (not _is_int(item) or item < 1):
-                raise _error(f"every entry must be a positive integer or null, not {_show(item)}")
+                raise _error(f"every entry must be a positive integer or null, not {show(item)}")
         return tuple(value)
     if not _is_int(value) or value < 1:
-        raise _error(f"must be a positive integer or a list of them, not {_show(value)}")
+        raise _error(f"must be a positive integer or a list of them, not {show(value)}")
     return int(value)
 
 
 def _input_shape(value: Any) -> tuple[int, ...]:
     form = "a list [channels, *spatial] with 1 to 3 spatial sizes, or [features]"
     if not isinstance(value, list | tuple):
-        raise _error(f"must be {form}, not {_show(value)}")
+        raise _error(f"must be {form}, not {show(value)}")
     if not 1 <= len(value) <= 4:
         raise _error(f"must be {form}, not a list of {len(value)} sizes")
     for item in value:
         if not _is_int(item) or item < 1:
-            raise _error(f"every size must be a positive integer, not {_show(item)}")
+            raise _error(f"every size must be a positive integer, not {show(item)}")
     return tuple(value)
 
 
@@ -199,13 +207,13 @@ def _int_list(minimum: int | None, allow_minus_one: bool = False, min_len: int =
 
     def check(value: Any) -> tuple[int, ...]:
         if not isinstance(value, list | tuple) or len(value) < min_len:
-            raise _error(f"must be a list of at least {min_len} integers, not {_show(value)}")
+            raise _error(f"must be a list of at least {min_len} integers, not {show(value)}")
         for item in value:
             ok = _is_int(item) and (
                 minimum is None or item >= minimum or (allow_minus_one and item == -1)
             )
             if not ok:
-                raise _error(f"every entry must be {word}, not {_show(item)}")
+                raise _error(f"every entry must be {word}, not {show(item)}")
         return tuple(value)
 
     return check
@@ -229,7 +237,7 @@ def _scale(value: Any) -> float | tuple[float, ...]:
         raise _error(f"a list must give 1 to 3 factors (one per dimension), not {len(items)}")
     for item in items:
         if isinstance(item, bool) or not isinstance(item, int | float) or not item >= 0:
-            raise _error(f"must be a number ≥ 0 or a list of them, not {_show(item)}")
+            raise _error(f"must be a number ≥ 0 or a list of them, not {show(item)}")
         if math.isinf(item):
             raise _error("must be finite")
     floats = tuple(float(v) for v in items)
@@ -238,7 +246,7 @@ def _scale(value: Any) -> float | tuple[float, ...]:
 
 def _text(value: Any) -> str:
     if not isinstance(value, str):
-        raise _error(f"must be text, not {_show(value)}")
+        raise _error(f"must be text, not {show(value)}")
     return value
 
 
@@ -308,12 +316,12 @@ PARAMETER_DTYPES = [
 
 def _device(value: Any) -> str:
     if not isinstance(value, str):
-        raise _error(f"must be a device such as cpu or cuda:0, not {_show(value)}")
+        raise _error(f"must be a device such as cpu or cuda:0, not {show(value)}")
     kind, _, index = value.partition(":")
     if kind not in DEVICE_TYPES or (index and not (index.isascii() and index.isdigit())):
         raise _error(
             f"must be a PyTorch device ({', '.join(DEVICE_TYPES[:3])}, ..., optionally with "
-            f":N), not {_show(value)}"
+            f":N), not {show(value)}"
         )
     return value
 
@@ -323,7 +331,7 @@ def _dtype(value: Any) -> str:
     if name not in PARAMETER_DTYPES:
         raise _error(
             "must be a floating-point or complex dtype for parameters (float32, float16, "
-            f"bfloat16, float64, ...), not {_show(value)}"
+            f"bfloat16, float64, ...), not {show(value)}"
         )
     return str(value)
 

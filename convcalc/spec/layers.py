@@ -10,12 +10,14 @@ Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(feature
 """
 
 import math
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
 
 from convcalc import arith
 from convcalc.arith import Refusal
+from convcalc.spec.document import yaml_text
 from convcalc.spec.fields import (
     AnyInt,
     ConvPadding,
@@ -61,12 +63,18 @@ def per_dim(
     return (value,) * rank
 
 
+def _listed(values: tuple[int, ...]) -> str:
+    """Sizes in a message, ``[3, 8, 8]``, cut with ``…`` when a list written in the spec (or
+    the shape it made) is long."""
+    return yaml_text(list(values), 200)
+
+
 def split_spatial(shape: Shape, kind: str) -> tuple[int, Shape]:
     """(channels, spatial) for layers that need 1 to 3 spatial dimensions."""
     if not 2 <= len(shape) <= 4:
         raise Refusal(
             f"{kind} needs an input [channels, *spatial] with 1 to 3 spatial dimensions, "
-            f"but gets {list(shape)}"
+            f"but gets {_listed(shape)}"
         )
     return shape[0], shape[1:]
 
@@ -406,8 +414,8 @@ class LayerNorm(_WithParameters):
         dims = norm if isinstance(norm, tuple) else (norm,)
         if len(dims) > len(shape) or shape[len(shape) - len(dims) :] != dims:
             raise Refusal(
-                f"normalized_shape {list(dims)} must equal the input's trailing dimensions "
-                f"({list(shape)})",
+                f"normalized_shape {_listed(dims)} must equal the input's trailing dimensions "
+                f"({_listed(shape)})",
                 "normalized_shape",
             )
         tensors: Tensors = {}
@@ -427,7 +435,7 @@ class LocalResponseNorm(Layer):
 
     def forward(self, shape: Shape) -> Step:
         if len(shape) < 2:
-            raise Refusal(f"needs an input [channels, *spatial], not {list(shape)}")
+            raise Refusal(f"needs an input [channels, *spatial], not {_listed(shape)}")
         return elementwise(shape)
 
 
@@ -476,19 +484,30 @@ class Flatten(Layer):
         )
 
 
+def _product(sizes: Iterable[int]) -> int:
+    """The product of positive sizes, or 2^63 (past any count) once it passes 2^63 − 1: a
+    list written in the spec may hold many sizes, and their exact product would take time
+    quadratic in its length."""
+    product = 1
+    for n in sizes:
+        product *= n
+        if product > arith.LIMIT:
+            return arith.LIMIT + 1
+    return product
+
+
 def _fill(sizes: tuple[int, ...], total: int, field: str) -> Shape:
     """Sizes with at most one -1, which takes what is left of ``total`` values."""
     if sizes.count(-1) > 1:
         raise Refusal("only one size may be -1", field)
-    known = math.prod(n for n in sizes if n != -1)
+    known = _product(n for n in sizes if n != -1)
     if -1 in sizes:
         if total % known:
-            raise Refusal(f"{total} values cannot be shaped as {list(sizes)}", field)
+            raise Refusal(f"{total} values cannot be shaped as {_listed(sizes)}", field)
         sizes = tuple(total // known if n == -1 else n for n in sizes)
-    if math.prod(sizes) != total:
-        raise Refusal(
-            f"{list(sizes)} holds {math.prod(sizes)} values, not the {total} given", field
-        )
+    if (held := _product(sizes)) != total:
+        count = str(held) if held <= arith.LIMIT else "more than 2^63 − 1"
+        raise Refusal(f"{_listed(sizes)} holds {count} values, not the {total} given", field)
     return sizes
 
 
@@ -523,7 +542,7 @@ class Permute(Layer):
         dims = tuple(_dim(d, rank, "dims") for d in self.dims)
         if sorted(dims) != list(range(rank)):
             raise Refusal(
-                f"{list(self.dims)} is not an ordering of the input's {rank} dimensions "
+                f"{_listed(self.dims)} is not an ordering of the input's {rank} dimensions "
                 "(batch excluded)",
                 "dims",
             )
@@ -704,7 +723,7 @@ class Dropout1d(_Dropout):
 
     def forward(self, shape: Shape) -> Step:
         if len(shape) > 2:
-            raise Refusal(f"dropout1d needs an input [channels, length], not {list(shape)}")
+            raise Refusal(f"dropout1d needs an input [channels, length], not {_listed(shape)}")
         return elementwise(shape)
 
 

@@ -17,9 +17,16 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from convcalc.errors import SpecError, format_path, shown
-from convcalc.spec.blocks import Block
-from convcalc.spec.document import Document, parse_yaml, read_source
-from convcalc.spec.fields import InputShape, Text
+from convcalc.spec.blocks import Block, Repeat
+from convcalc.spec.document import (
+    MAX_NODES,
+    Document,
+    parse_yaml,
+    read_source,
+    written,
+    yaml_text,
+)
+from convcalc.spec.fields import InputShape, Text, show
 from convcalc.spec.layers import Layer
 from convcalc.spec.registry import KINDS, layer_class
 from convcalc.spec.step import Shape
@@ -101,8 +108,7 @@ def validate(doc: Document, *, share: bool = True) -> Spec:
         raise SpecError("is empty: a spec needs 'input' and 'layers'", file=doc.file)
     if not isinstance(data, dict):
         raise SpecError(
-            "the top level must be a mapping with 'input' and 'layers', "
-            f"not a {type(data).__name__}",
+            f"the top level must be a mapping with 'input' and 'layers', not {show(data)}",
             file=doc.file,
             line=1,
         )
@@ -114,6 +120,7 @@ def validate(doc: Document, *, share: bool = True) -> Spec:
     raw = data.get("layers")
     layers = _layers(raw, errors, share) if isinstance(raw, list) else []
     if head is not None and not errors:
+        _check_unrolled(layers, doc)
         return Spec(head.name or doc.name, head.input, layers, doc.file, doc)
     # an unknown field explains a missing one (a typo), so it goes first
     errors.sort(key=lambda err: err["type"] != "extra_forbidden")
@@ -125,6 +132,61 @@ def validate(doc: Document, *, share: bool = True) -> Spec:
             more.append(f"... and {len(located) - MAX_REPORTED} more")
         first.message += "\n" + "\n".join(more)
     raise first
+
+
+MAX_LAYERS = MAX_NODES  # layers (blocks included) once every repeat is unrolled
+
+
+def _check_unrolled(layers: list[Layer], doc: Document) -> None:
+    """Refuse a network whose repeats unroll past :data:`MAX_LAYERS` layers, before anything
+    lists them: the deepest block past the limit is named (its ``times`` if a repeat).
+
+    Each layer's unrolled count, 1 + times × its lists' counts, is worked out once (a layer
+    reused through an alias is one object), bottom up, without recursion."""
+    counts: dict[int, int] = {}
+    todo: list[tuple[Layer, tuple[str | int, ...], bool]] = [
+        (layer, ("layers", i), False) for i, layer in enumerate(layers)
+    ]
+    while todo:
+        layer, keys, children_done = todo.pop()
+        if id(layer) in counts:
+            continue
+        if not isinstance(layer, Block):
+            counts[id(layer)] = 1
+            continue
+        lists = [((*keys, *place), items) for place, items in layer.lists()]
+        if not children_done:
+            todo.append((layer, keys, True))
+            todo.extend(
+                (child, (*place, i), False)
+                for place, items in lists
+                for i, child in enumerate(items)
+            )
+            continue
+        inner = sum(counts[id(child)] for _, items in lists for child in items)
+        count = 1 + (layer.times if isinstance(layer, Repeat) else 1) * inner
+        if count > MAX_LAYERS:
+            field = "times" if isinstance(layer, Repeat) else None
+            raise SpecError(
+                f"unrolls to {count:,} layers, more than the {MAX_LAYERS:,} a network may hold",
+                file=doc.file,
+                line=doc.line_of([*keys, *([field] if field else [])]),
+                path=format_path(list(keys)),
+                layer_type=layer.type,
+                field=field,
+            )
+        counts[id(layer)] = count
+    total = 0
+    for i, layer in enumerate(layers):
+        total += counts[id(layer)]
+        if total > MAX_LAYERS:
+            raise SpecError(
+                f"the network unrolls to more than {MAX_LAYERS:,} layers by this one",
+                file=doc.file,
+                line=doc.line_of(["layers", i]),
+                path=f"layers[{i}]",
+                layer_type=layer.type,
+            )
 
 
 @dataclass
@@ -240,7 +302,11 @@ def _locate(doc: Document, err: Any) -> SpecError:
     path: list[str | int] = []
     layer_path: list[str | int] | None = None
     layer: dict[str, Any] | None = None
-    for key in err["loc"]:
+    kind = err["type"]
+    loc = err["loc"]
+    if kind == "invalid_key":  # pydantic's location holds a repr of the key: use the key
+        loc = (*loc[:-1], err["input"])
+    for key in loc:
         in_dict = isinstance(node, dict) and key in node
         in_list = isinstance(node, list) and isinstance(key, int) and key < len(node)
         if not (in_dict or in_list):
@@ -249,7 +315,6 @@ def _locate(doc: Document, err: Any) -> SpecError:
         path.append(key)
         if isinstance(node, dict) and "type" in node and path[0] == "layers":
             layer_path, layer = list(path), node
-    kind = err["type"]
     if layer_path is not None:
         where = format_path(layer_path)
         field = path[len(layer_path)] if len(path) > len(layer_path) else None
@@ -260,17 +325,17 @@ def _locate(doc: Document, err: Any) -> SpecError:
     message = _message(kind, err, layer)
     if kind == "extra_forbidden":
         field = err["loc"][-1]
-        message = _unknown_field(str(field), layer)
-    elif kind == "missing":
-        field = err["loc"][-1]
+        message = _unknown_field(yaml_text(field), layer)
+    elif kind in ("missing", "invalid_key"):
+        field = loc[-1]
     line = doc.line_of(path)
     return SpecError(
         message,
         file=doc.file,
         line=line,
         path=where,
-        layer_type=str(layer.get("type")) if layer is not None else None,
-        field=str(field) if field is not None else None,
+        layer_type=yaml_text(layer.get("type")) if layer is not None else None,
+        field=yaml_text(field) if field is not None or kind == "invalid_key" else None,
     )
 
 
@@ -283,7 +348,7 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
         import difflib
 
         names = list(KINDS)
-        wrong = str(err["input"]["type"])
+        wrong = yaml_text(err["input"]["type"])
         close = difflib.get_close_matches(wrong, names, n=1) if len(wrong) <= 40 else []
         hint = f" (did you mean '{close[0]}'?)" if close else ""
         return f"unknown layer type '{shown(wrong)}'{hint}; valid types: {', '.join(names)}"
@@ -298,7 +363,9 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
     if kind == "string_type":
         return "must be text"
     if kind == "literal_error":
-        return f"must be {err['ctx']['expected']}, not {shown(repr(err['input']))}"
+        return f"must be {err['ctx']['expected']}, not {shown(written(err['input']))}"
+    if kind == "invalid_key":
+        return f"a field's name must be text, not {show(err['input'])}"
     return str(err["msg"])
 
 
@@ -309,12 +376,11 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
         valid = list(SpecHead.model_fields)
         where = "a spec"
     else:
-        kind = str(layer.get("type"))
+        kind = yaml_text(layer.get("type"))
         cls = layer_class(kind) if kind in KINDS else None
         fields = [f for f in cls.model_fields if f != "type"] if cls else []
         rare = ("name", "functional", "device", "dtype")
         valid = sorted(fields, key=lambda f: f in rare)  # the usual ones first
-        kind = str(layer.get("type"))
         where = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} layer"
     import difflib
 

@@ -35,10 +35,11 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from convcalc import arith
 from convcalc.analysis import Entry, Report, analyse
+from convcalc.budget import Budget, WorkLimit
 from convcalc.errors import ConvcalcError
 from convcalc.receptive import Field, receptive_fields
 from convcalc.spec.registry import KINDS
@@ -58,6 +59,7 @@ ACTIVATIONS = frozenset(
 IDEMPOTENT = {"relu", "relu6"}  # f(f(x)) = f(x)
 NORMS = frozenset(name for name, kind in KINDS.items() if kind.centres)  # each channel's mean
 SEARCH = 64  # input sizes tried on either side of the given one, at most
+SEARCH_STOPPED = "lint stopped trying input sizes"  # what the budget's message says it stopped
 Found = tuple[str, str, str, str]  # code, message, formula, fix
 Hit = tuple[str, str, str] | None  # one dimension's part of the message, formula, fix
 
@@ -131,13 +133,69 @@ def _floor(dim: Dim) -> int:
     return (dim.length + dim.left + dim.right - dim.span) // dim.stride + 1
 
 
-def _taps(dim: Dim) -> list[int]:
-    """The taps j that meet the input: some i < out with pl − j·d ≤ i·s ≤ pl − j·d + L − 1."""
-    if dim.length >= dim.span + dim.stride - 1:  # each tap's positions cross the whole input
-        return list(range(dim.kernel))
-    starts = [(j, dim.left - j * dim.dilation) for j in range(dim.kernel)]
-    s, last = dim.stride, dim.out - 1
-    return [j for j, a in starts if max(0, -(-a // s)) <= min(last, (a + dim.length - 1) // s)]
+class Taps(NamedTuple):
+    """The taps of one dimension that meet the input: how many, the first and the last (−1
+    when none does)."""
+
+    used: int
+    first: int
+    last: int
+
+
+def _taps(dim: Dim) -> Taps:
+    """The taps j that meet the input: some i < out with pl − j·d ≤ i·s ≤ pl − j·d + L − 1.
+
+    Worked out in O(log) arithmetic, however long the kernel. Tap j's positions j·d − pl + i·s
+    (i = 0 … out − 1) can reach the input only for j·d in [pl − (out − 1)·s, pl + L − 1]; there
+    they reach it exactly when (j·d − pl) mod s < L (the multiple of s nearest above pl − j·d
+    is then at most L − 1 past it, and 0 or (out − 1)·s bounds it when the range is clipped).
+    """
+    lo = max(0, -(-(dim.left - (dim.out - 1) * dim.stride) // dim.dilation))
+    hi = min(dim.kernel - 1, (dim.left + dim.length - 1) // dim.dilation)
+    used = _meeting(dim, lo, hi)
+    if not used:
+        return Taps(0, -1, -1)
+    # the first and the last: the least j with a tap in [lo, j], the most with one in [j, hi]
+    first, top = lo, hi
+    while first < top:
+        mid = (first + top) // 2
+        first, top = (first, mid) if _meeting(dim, lo, mid) else (mid + 1, top)
+    bottom, last = lo, hi
+    while bottom < last:
+        mid = (bottom + last + 1) // 2
+        bottom, last = (mid, last) if _meeting(dim, mid, hi) else (bottom, mid - 1)
+    return Taps(used, first, last)
+
+
+def _meeting(dim: Dim, lo: int, hi: int) -> int:
+    """How many j in lo … hi (within the range where a tap can reach the input) have
+    (j·d − pl) mod s < L: Σ ⌊x/s⌋ − ⌊(x − L)/s⌋ over x = j·d − pl, each term 1 or 0 when L < s."""
+    n = hi - lo + 1
+    if n <= 0 or dim.length >= dim.stride:
+        return max(n, 0)
+    start = lo * dim.dilation - dim.left
+    return _floor_sum(n, dim.stride, dim.dilation, start) - _floor_sum(
+        n, dim.stride, dim.dilation, start - dim.length
+    )
+
+
+def _floor_sum(n: int, m: int, a: int, b: int) -> int:
+    """Σ ⌊(a·i + b) / m⌋ for i = 0 … n − 1 (n ≥ 0, m ≥ 1), in O(log m) steps: the Euclid-like
+    reduction that swaps the roles of a and m (as in AtCoder's library)."""
+    qa, a = divmod(a, m)
+    qb, b = divmod(b, m)
+    total = qa * n * (n - 1) // 2 + qb * n
+    while True:
+        if a >= m:
+            total += n * (n - 1) // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        top = a * n + b
+        if top < m:
+            return total
+        n, b, m, a = top // m, top % m, a, m
 
 
 def _resized(dim: Dim, kernel: int, padding: int) -> int | None:
@@ -277,7 +335,7 @@ def window_checks(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
 
 def unused_taps(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
     taps = [_taps(dim) for dim in ds]
-    used, total = math.prod(map(len, taps)), math.prod(dim.kernel for dim in ds)
+    used, total = math.prod(t.used for t in taps), math.prod(dim.kernel for dim in ds)
     if used == total or not _zero_padded(entry):
         return  # (reflected or repeated padding holds input values)
     kernel, names = shape_text(tuple(dim.kernel for dim in ds)), NAMES[len(ds)]
@@ -289,15 +347,17 @@ def unused_taps(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
         else "window ever hold input"
     )
     rows = zip(names, ds, taps, strict=True)
-    formula = _spread(names, {n: f"{len(t)} of {d.kernel} taps" for (n, _), d, t in rows})
+    formula = _spread(names, {n: f"{t.used} of {d.kernel} taps" for (n, _), d, t in rows})
     # the used taps j0 … j1 alone: kernel j1 − j0 + 1 and padding pl − j0·d, the same windows
     smaller = [
-        (t[-1] - t[0] + 1, d.left - t[0] * d.dilation) for d, t in zip(ds, taps, strict=True) if t
+        (t.last - t.first + 1, d.left - t.first * d.dilation)
+        for d, t in zip(ds, taps, strict=True)
+        if t.used
     ]
     fix = "a smaller kernel or a larger input"
     if (
         entry.type == "conv"
-        and all(taps)
+        and all(t.used for t in taps)
         and all(_resized(d, k, p) == d.out for d, (k, p) in zip(ds, smaller, strict=True))
     ):
         kernels, pads = (shape_text(column) for column in zip(*smaller, strict=True))
@@ -376,8 +436,10 @@ def layer_checks(
 # --- the whole network ---------------------------------------------------------------------------
 
 
-def lint(report: Report) -> list[Finding]:
-    """Every warning, in execution order (the input's first), in one walk: linear time."""
+def lint(report: Report, budget: Budget | None = None) -> list[Finding]:
+    """Every warning, in execution order (the input's first), in one walk: linear time. The
+    search for input sizes that drop nothing spends from ``budget`` (by default the one work
+    budget's :data:`~convcalc.budget.STEPS`): one step per entry analysed again."""
     fields = receptive_fields(report)
     place: dict[int, tuple[Entry | None, Entry | None]] = {}  # the next, the last reshaper
     for entries in [report.layers, *(es for e in report.walk() for _, es in e.children)]:
@@ -402,7 +464,9 @@ def lint(report: Report) -> list[Finding]:
             wide = True
             results.append(too_wide(report, entry, field, fields[id(report.layers[-1])]))
         found += (Finding(code, entry.path, entry.label, *rest) for code, *rest in results)
-    return [input_size(report, fields, drops), *found] if drops else found
+    if not drops:
+        return found
+    return [input_size(report, fields, drops, budget or Budget(what=SEARCH_STOPPED)), *found]
 
 
 def misaligned(entry: Entry, field: Field) -> Found:
@@ -430,8 +494,16 @@ def too_wide(report: Report, entry: Entry, field: Field, last: Field) -> Found:
     )
 
 
-def input_size(report: Report, fields: dict[int, Field], drops: dict[str, list[int]]) -> Finding:
-    """The input sizes nearest the given one at which no layer drops input, per dimension."""
+def input_size(
+    report: Report,
+    fields: dict[int, Field],
+    drops: dict[str, list[int]],
+    budget: Budget | None = None,
+) -> Finding:
+    """The input sizes nearest the given one at which no layer drops input, per dimension;
+    each trial analyses the network again, spending a step per entry from ``budget``."""
+    budget = budget or Budget(what=SEARCH_STOPPED)
+    cost = sum(1 for _ in report.walk())  # the entries one trial analyses
     spatial, names = report.input_shape[1:], NAMES[len(report.input_shape) - 1]
     deepest = [(1, "")] * len(spatial)  # the largest whole jump per dimension, and where
     for entry in report.walk():
@@ -443,16 +515,19 @@ def input_size(report: Report, fields: dict[int, Field], drops: dict[str, list[i
         axes = [axis for axis in dropping if spatial[axis] == size]
         stride = max(deepest[axis][0] for axis in axes)
         limit = min(max(stride, 2), SEARCH)
-        near = _nearest(report, axes, size, limit)
+        try:
+            near = _nearest(report, axes, size, limit, budget, cost)
+        except WorkLimit as exc:
+            near, stopped = [], f"not known near {size}: {exc}"
+        else:
+            stopped = f"no input within {limit} of {size} drops nothing"
         every = stride > 1 and all(n % stride == 0 for n in near)
         fix = f"an input of {' or '.join(map(str, near))}"
         fix += f" (multiples of {stride}) drops nothing" if every else " drops nothing"
         formula = f"{size} mod {stride} = {size % stride}"
         for axis in axes:
             formulas[names[axis][0]] = formula if size % stride else f"{formula}, yet input is lost"
-            fixes[names[axis][0]] = (
-                fix if near else f"no input within {limit} of {size} drops nothing"
-            )
+            fixes[names[axis][0]] = fix if near else stopped
     at, paths = max(deepest)[1], list(drops)
     return Finding(
         "input-size-drops",
@@ -467,19 +542,24 @@ def input_size(report: Report, fields: dict[int, Field], drops: dict[str, list[i
     )
 
 
-def _nearest(report: Report, axes: list[int], size: int, limit: int) -> list[int]:
-    """The nearest sizes below and above ``size`` (within ``limit``) at which nothing drops."""
+def _nearest(
+    report: Report, axes: list[int], size: int, limit: int, budget: Budget, cost: int
+) -> list[int]:
+    """The nearest sizes below and above ``size`` (within ``limit``) at which nothing drops;
+    :class:`~convcalc.budget.WorkLimit` once the trials pass ``budget``."""
     found = []
     for sign in (-1, 1):
         trials = (size + sign * d for d in range(1, limit + 1))
-        found += [n for n in trials if n >= 1 and _drops_nothing(report, axes, n)][:1]
+        hits = (n for n in trials if n >= 1 and _drops_nothing(report, axes, n, budget, cost))
+        found += [n for n in [next(hits, None)] if n is not None]
     return found
 
 
-def _drops_nothing(report: Report, axes: list[int], size: int) -> bool:
+def _drops_nothing(report: Report, axes: list[int], size: int, budget: Budget, cost: int) -> bool:
     """Whether the same layers, on an input of ``size`` in ``axes``, read their inputs' ends."""
     from convcalc.spec.validate import Spec
 
+    budget.spend(cost)
     shape = tuple(size if i - 1 in axes else n for i, n in enumerate(report.input_shape))
     try:
         trial = analyse(Spec(report.name, shape, [entry.layer for entry in report.layers]))

@@ -567,3 +567,106 @@ def test_the_command_exits_by_strictness(run, write) -> None:
     assert {w["path"] for w in report["warnings"]} == {"input", "layers[1]"}
     bad = run("lint", write("input: [1, 16]\nlayers:\n  - {type: conv}\n"))
     assert bad.exit_code == 2 and "out_channels" in bad.stderr
+
+
+# --- limits: taps in closed form, the input-size search within the work budget ------------------
+
+
+def listed_taps(dim: Any) -> list[int]:
+    """The brute-force oracle: every tap j tried in turn (the enumeration lint once ran, a list
+    as long as the kernel): j meets the input if some window i < out puts it at an input
+    position, 0 ≤ i·s + j·d − pl < L."""
+    return [
+        j
+        for j in range(dim.kernel)
+        if any(
+            0 <= i * dim.stride + j * dim.dilation - dim.left < dim.length for i in range(dim.out)
+        )
+    ]
+
+
+@settings(max_examples=examples(3000))
+@given(
+    size=st.integers(1, 40),
+    k=st.integers(1, 14),
+    s=st.integers(1, 14),
+    p=st.integers(0, 40),
+    d=st.integers(1, 5),
+    kind=st.sampled_from(["conv", "same", "maxpool", "maxpool-ceil"]),
+)
+def test_taps_in_closed_form_are_the_taps_tried_one_by_one(size, k, s, p, d, kind) -> None:
+    from convcalc.lint import _dims, _taps
+
+    if kind == "conv":
+        layer = conv(k, stride=s, padding=p, dilation=d)
+    elif kind == "same":
+        layer = conv(k, padding="same", dilation=d)
+    else:
+        layer = {"type": "maxpool", "kernel_size": k, "stride": s, "padding": p % (k // 2 + 1)}
+        layer |= {"dilation": d, "ceil_mode": kind == "maxpool-ceil"}
+    (dim,) = _dims(analysed([1, size], [layer]).layers[0])
+    listed = listed_taps(dim)
+    taps = _taps(dim)
+    assert (taps.used, taps.first, taps.last) == (
+        (len(listed), listed[0], listed[-1]) if listed else (0, -1, -1)
+    )
+
+
+def test_a_kernel_of_a_hundred_million_taps_lints_in_little_memory(write) -> None:
+    """Lint and the report on a kernel of 3·10⁸ taps (the taps listed took 8.8 GB): under a
+    2 GB address-space limit. By hand: one window (out = (L + 2p − k)/s + 1 = 0/s + 1 = 1)
+    puts tap j at input position j − p, so the taps p … p + L − 1 meet the input: L = 10⁸ of
+    3·10⁸, and 2·10⁸ of the 3·10⁸ weights (1 channel in, 1 out) never do; the kernel of the
+    used taps alone, 10⁸ with padding 0, gives (10⁸ − 10⁸)/s + 1 = 1 too."""
+    import resource
+    import subprocess
+    import sys
+
+    path = write(
+        "input: [1, 100000000]\nlayers:\n"
+        "  - {type: conv, out_channels: 1, kernel_size: 300000000, padding: 100000000,"
+        " stride: 300000000}\n"
+    )
+
+    def limited() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (2 * 2**30, 2 * 2**30))
+
+    def convcalc(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "convcalc", *args]
+        return subprocess.run(
+            command, capture_output=True, text=True, preexec_fn=limited, timeout=600
+        )
+
+    done = convcalc("lint", path, "--format", "json")
+    assert done.returncode == 0, done.stderr
+    warnings = json.loads(done.stdout)["warnings"]
+    assert [w["code"] for w in warnings] == [
+        "kernel-taps-unused",
+        "receptive-field-exceeds-input",  # 3·10⁸ > 10⁸
+    ]
+    taps = warnings[0]
+    assert "only 100000000 of the 300000000 taps" in taps["message"]
+    assert "200,000,000 of its 300,000,000 weights never do" in taps["message"]
+    assert taps["fix"] == "kernel 100000000 with padding 0 gives the same output"
+    done = convcalc("report", path, "-o", path + ".html")
+    assert done.returncode == 0, done.stderr
+    assert "kernel-taps-unused" in Path(path + ".html").read_text(encoding="utf-8")
+
+
+def test_the_input_size_search_spends_from_the_work_budget() -> None:
+    """maxpool 100/100 on 150 drops 50 positions; the nearest sizes that drop nothing are 100
+    and 200, 50 trials each way, each trial analysing the network's 1 + 99 entries again:
+    10,000 steps. With a budget of 1,000 the search stops and says so, within one trial's
+    cost of the limit; with the default budget it finds them."""
+    from convcalc.budget import Budget
+
+    layers = [{"type": "maxpool", "kernel_size": 100}] + [{"type": "dropout"}] * 99
+    report = report_of([1, 150], layers)
+    budget = Budget(1_000)
+    (size, _) = lint(report, budget)
+    assert size.code == "input-size-drops"
+    assert size.fix.startswith("not known near 150: the search passed 1,000 steps")
+    assert 1_000 < budget.spent <= 1_000 + 100
+    budget = Budget()
+    assert lint(report, budget)[0].fix == "an input of 100 or 200 (multiples of 100) drops nothing"
+    assert budget.spent == 100 * 100  # and no trial past the first size found each way

@@ -133,7 +133,7 @@ def shape(
         except ConvcalcError as exc:
             failed = True
             message = _located(exc, source)
-            click.echo(f"Error: {message}", err=True)
+            click.echo(f"Error: {terminal(message)}", err=True)
             results.append({"spec": source, "error": message})
             continue
         if fmt == "json":
@@ -169,12 +169,13 @@ def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
     from convcalc import render
     from convcalc.analysis import summarise
     from convcalc.costs import compare
+    from convcalc.escape import terminal
     from convcalc.memory import human, memory
 
     try:
         report = summarise(spec)
     except ConvcalcError as exc:
-        raise Failure(_located(exc, spec)) from None
+        raise Failure(terminal(_located(exc, spec))) from None
     comparison, bytes_ = compare(report, batch), memory(report, batch, dtype)
     if fmt == "json":
         click.echo(render.to_json({**comparison.to_dict(), **bytes_.to_dict()}))
@@ -394,6 +395,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
     """
     from convcalc import lint as linting
     from convcalc.analysis import summarise
+    from convcalc.escape import terminal
 
     reports, texts, warned, failed = [], [], False, False
     for source in specs:
@@ -402,7 +404,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
         except ConvcalcError as exc:
             failed = True
             message = _located(exc, source)
-            click.echo(f"Error: {message}", err=True)
+            click.echo(f"Error: {terminal(message)}", err=True)
             reports.append({"spec": source, "error": message})  # in its place, as shape does
             continue
         findings = linting.lint(report)
@@ -425,7 +427,11 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
 
 @cli.command()
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="The same seed, the same quiz."
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help="Any integer: the same seed, the same quiz (-5 and 5 are two).",
 )
 @click.option("--count", type=click.IntRange(1, 500), default=10, show_default=True)
 @click.option(
@@ -442,7 +448,13 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
     default="markdown",
     show_default=True,
 )
-@click.option("--title", default="convcalc quiz", show_default=True)
+@click.option(
+    "--title",
+    default="convcalc quiz",
+    show_default=True,
+    help="The worksheet's heading (markdown), the Moodle category (moodle-xml, gift): any "
+    "text but a blank one.",
+)
 def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: str) -> None:
     """Random questions in the style of the homework, with answers and worked explanations.
 
@@ -453,6 +465,8 @@ def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: s
     from convcalc import quiz_formats
     from convcalc.quiz import quiz as make
 
+    if not title.strip():
+        raise Failure("--title is blank: give the quiz a title (its heading, or its category)")
     chosen = tuple(t.strip() for t in topics.split(",") if t.strip())
     try:
         questions = make(seed, count, chosen, difficulty)
@@ -513,13 +527,14 @@ def draw(
     """Draw SPEC as an SVG diagram (or a TikZ figure), by convcalc itself."""
     from convcalc import draw as drawing
     from convcalc.analysis import summarise
+    from convcalc.escape import terminal
 
     if fmt == "tikz" and (style == "blocks" or linear):
         raise Failure("--format tikz draws the flow style: --style blocks and --linear are for svg")
     try:
         report = summarise(spec)
     except ConvcalcError as exc:
-        raise Failure(_located(exc, spec)) from None
+        raise Failure(terminal(_located(exc, spec))) from None
     if fmt == "tikz":
         text = drawing.to_tikz(report, depth=depth, costs=costs)
     else:
@@ -539,6 +554,7 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
     """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
     costs, receptive fields, lint warnings and the spec itself."""
     from convcalc.analysis import Costing, analyse
+    from convcalc.escape import terminal
     from convcalc.html_report import to_html
     from convcalc.spec.document import parse_yaml, read_source
     from convcalc.spec.validate import bundled_specs, validate
@@ -547,7 +563,7 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
         text, file, name = read_source(spec, bundled_specs())
         summary = analyse(validate(parse_yaml(text, file, name)))
     except ConvcalcError as exc:
-        raise Failure(_located(exc, spec)) from None
+        raise Failure(terminal(_located(exc, spec))) from None
     page = to_html(summary, text, costing=Costing(batch, dtype, convention))
     _write_out(page, output, "report")
 

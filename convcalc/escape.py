@@ -17,10 +17,12 @@ CSV           :func:`csv_cell`    formulas: a cell starting with ``=``, ``+``, `
                                   against CSV injection); control characters as for terminal
 SVG / XML     :func:`xml`         markup (``& < > " '``) and characters XML 1.0 forbids (NUL and
                                   the other C0 controls but tab and newline, lone surrogates,
-                                  U+FFFE, U+FFFF): shown as ``\\x01`` …
+                                  U+FFFE, U+FFFF) or a terminal acts on (as for terminal): shown
+                                  as ``\\x01`` …
 Markdown      :func:`markdown`    HTML (``<img onerror=…>``), table cells broken by ``|``,
                                   code spans by backticks, emphasis and links: HTML-escaped and
-                                  backslash-escaped; newlines as spaces
+                                  backslash-escaped; controls, newlines included, as escapes;
+                                  plain names (``hw3-q3``, ``mobilenet_v2``) unchanged
 HTML          :func:`html`        markup, in element text and quoted attributes
 LaTeX         :func:`latex`       specials (``& % $ # _ { } ~ ^ \\``) and anything not ASCII
 Python        :func:`python_str`  a string literal that reads back as the text (``repr``), and
@@ -48,6 +50,9 @@ _CONTROL = re.compile(
 _NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
 # characters XML 1.0 cannot hold at all (not even as a character reference)
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+# what xml() shows as escapes: those, and the controls every medium shows (DEL, C1, the line
+# and paragraph separators, the bidirectional controls); a tab and line ends stay
+_XML_SHOWN = re.compile(f"{_NOT_XML.pattern}|(?![\t\n\r]){_CONTROL.pattern}")
 
 
 def _visible(char: str) -> str:
@@ -80,8 +85,8 @@ def xml(text: str) -> str:
     """Text for XML (SVG, Moodle XML) element content or a double- or single-quoted attribute:
     ``& < > " '`` as entities, tabs and line ends as character references (an attribute keeps
     them, and a carriage return is not read as a newline), the characters XML 1.0 cannot hold
-    shown as escapes."""
-    safe = _html.escape(_NOT_XML.sub(lambda m: _visible(m.group()), text), quote=True)
+    and the other control characters (as for :func:`terminal`) shown as escapes."""
+    safe = _html.escape(_XML_SHOWN.sub(lambda m: _visible(m.group()), text), quote=True)
     return safe.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
 
 
@@ -91,28 +96,41 @@ def html(text: str) -> str:
     return _html.escape(_controls_shown(text), quote=True)
 
 
-# what Markdown reads as syntax inside a line or a table cell
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#+\-.!|~])")
+# what Markdown reads as syntax anywhere in a line or a table cell: backslash escapes, code
+# spans, emphasis (``_`` only where it is not between two letters or digits: ``mobilenet_v2``
+# cannot open or close emphasis), links and images, strikethrough, cells, a heading's closing
+# hashes; and at the text's start, what would begin a list, a setext underline or a heading
+_MARKDOWN_SPECIAL = re.compile(r"[\\`*\[\]|~#]|(?<![^\W_])_|_(?![^\W_])")
+_MARKDOWN_START = re.compile(r"^(?:(?=[-+=])|\d{1,9}(?=[.)](?:\s|$)))")
 
 
 def markdown(text: str) -> str:
     """Text for a Markdown line or table cell, shown literally: HTML escaped (``<img …>`` is
-    text, not an element), Markdown's punctuation backslash-escaped (``|`` cannot end a cell,
-    a backtick cannot open code, ``*`` cannot start emphasis), controls shown as escapes
-    (newlines included: a name cannot start a row of its own)."""
+    text, not an element), what Markdown would read as syntax backslash-escaped (``|`` cannot
+    end a cell, a backtick cannot open code, ``*`` cannot start emphasis, ``[`` a link),
+    controls shown as escapes (newlines included: a name cannot start a row of its own).
+    Punctuation that is markup nowhere inside a line (``-``, ``.``, ``(``, a ``_`` inside a
+    word) is left as it is, so a plain name (``hw3-q3``, ``features.1.0``) reads unchanged."""
     escaped = _html.escape(_controls_shown(text), quote=False)
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", escaped)
+    escaped = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), escaped)
+    return _MARKDOWN_START.sub(lambda m: m.group() + "\\", escaped, count=1)
 
 
-def markdown_code(text: str) -> str:
+def markdown_code(text: str, *, cell: bool = False) -> str:
     """Text inside a Markdown code span: a span fenced by more backticks than it holds in a row,
     with its HTML escaped for renderers that pass HTML through (``<`` as ``&lt;`` would show
-    literally inside a code span, so markup characters are replaced by look-alikes instead)."""
+    literally inside a code span, so markup characters are replaced by look-alikes instead).
+    In a table ``cell``, every ``|`` is written ``\\|``: GFM splits a row at every other pipe,
+    code spans included, and takes that backslash off first."""
     clean = _controls_shown(text).replace("<", "‹").replace(">", "›").replace("&", "＆")
     run = max((len(m) for m in re.findall("`+", clean)), default=0)
     fence = "`" * (run + 1)
-    pad = " " if clean.startswith("`") or clean.endswith("`") or not clean.strip() else ""
-    return f"{fence}{pad}{clean}{pad}{fence}"
+    # a space inside each fence where Markdown would take one off (a text both starting and
+    # ending with a space) or where a backtick would join the fence
+    ends = clean[:1] + clean[-1:]
+    pad = " " if "`" in ends or ends == "  " or not clean.strip() else ""
+    span = f"{fence}{pad}{clean}{pad}{fence}"
+    return span.replace("|", "\\|") if cell else span
 
 
 _LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {

@@ -3,7 +3,9 @@
 Nothing here computes a size. A leaf's sizes come from the rules its ``forward`` applied
 (``Step.rules``), each derived by the function next to it in :mod:`convcalc.arith`; a block's
 join from its own ``merge_derived``; parameters from the step's tensors. This module only puts
-those records in order (:func:`explain`) and renders them as text, Markdown or LaTeX.
+those records in order (:func:`explain`) and renders them as text, Markdown or LaTeX, the
+names in them (the spec's and the layers') through the medium's function of
+:mod:`convcalc.escape` (``tex_text`` uses :func:`convcalc.escape.latex`).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 
+from convcalc import escape
 from convcalc.analysis import Entry, Report
 from convcalc.arith import derive
 from convcalc.expr import Expr, equation, lift, product, sym, total
@@ -131,12 +134,16 @@ def render(report: Report, sections: list[Section], fmt: str = "text") -> str:
     if fmt == "latex":
         return _latex(report, sections)
     markdown = fmt == "markdown"
+    shown = escape.markdown if markdown else escape.terminal  # for the names, the user's text
     out = []
-    title = f"{report.name}: {shape_text(report.input_shape)} → {shape_text(report.output_shape)}"
+    title = (
+        f"{shown(report.name)}: {shape_text(report.input_shape)} → "
+        f"{shape_text(report.output_shape)}"
+    )
     out.append(f"# {title}\n" if markdown else f"{title}\n")
     for section in sections:
         heading = (
-            f"{section.path} {section.label}: {shape_text(section.input_shape)} → "
+            f"{section.path} {shown(section.label)}: {shape_text(section.input_shape)} → "
             f"{shape_text(section.output_shape)}"
             if section.path
             else "total"

@@ -8,14 +8,17 @@ script are inline. Opened as ``page.html#test``, the script checks that the bloc
 expand and writes the result into ``<body data-selftest>`` (the tests read it with Chromium).
 
 The table is built with an explicit stack, so a spec nested 500 blocks deep costs no recursion.
+Every text of the page goes through :func:`convcalc.escape.html` (the spec's lines one by one),
+and the figures' through :func:`convcalc.escape.xml`: names cannot add markup or a script.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
-from html import escape
 
 from convcalc.analysis import Costing, Entry, Report
+from convcalc.escape import html as escape
 from convcalc.spec.step import shape_text
 
 STYLE = """
@@ -145,11 +148,21 @@ def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -
         "<h2>Lint</h2>",
         _lint(report),
         "<h2>Spec</h2>",
-        f'<pre class="spec">{escape(spec_text)}</pre>',
+        f'<pre class="spec">{_preformatted(spec_text)}</pre>',
         f"</main><script>{SCRIPT}</script></body></html>",
         "",
     ]
     return "\n".join(parts)
+
+
+# what a <pre> block keeps as it is: line ends and tabs
+_LAYOUT = re.compile(r"(\r\n|\r|\n|\t)")
+
+
+def _preformatted(text: str) -> str:
+    """Text of many lines for ``<pre>``: each run between line ends and tabs through
+    :func:`convcalc.escape.html` (which shows them as escapes), the line ends and tabs kept."""
+    return "".join(p if _LAYOUT.fullmatch(p) else escape(p) for p in _LAYOUT.split(text))
 
 
 def _totals(report: Report, costing: Costing) -> str:

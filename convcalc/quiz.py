@@ -3,8 +3,8 @@ and distractors made from the named mistakes (:mod:`convcalc.mistakes`).
 
 Every answer comes from convcalc's own computation of a spec the generator writes; every wrong
 choice is a number one named mistake gives, with that name as its feedback. The same seed gives
-the same quiz. :mod:`convcalc.quiz_formats` writes the questions as Markdown, Moodle XML, GIFT
-or JSON.
+the same quiz; a negative seed is a seed of its own, not its absolute value's.
+:mod:`convcalc.quiz_formats` writes the questions as Markdown, Moodle XML, GIFT or JSON.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def generate(
         raise ConvcalcError(f"--topics: choose among {', '.join(TOPICS)}, not {unknown or 'none'}")
     if not 1 <= difficulty <= 3:
         raise ConvcalcError("--difficulty is 1, 2 or 3")
-    rng = random.Random(seed)
+    rng = _random(seed)
     made = []
     for i in range(count):
         topic = topics[i % len(topics)]
@@ -59,6 +59,14 @@ def generate(
             raise ConvcalcError(f"no {topic} question with two distractors: a bug in convcalc")
         made.append((question, data))
     return made
+
+
+def _random(seed: int) -> random.Random:
+    """The generator for ``seed``, any integer. Python seeds with an integer's absolute value
+    (-5 would give the quiz of 5), so a negative seed is given as its text instead: "-5", which
+    :func:`random.seed` turns into the number of its bytes and their SHA-512 digest (over 500
+    bits: no seed anyone types). Seeds of 0 and more are Python's own, their quizzes unchanged."""
+    return random.Random(seed if seed >= 0 else str(seed))
 
 
 # --- random layers -----------------------------------------------------------------------------

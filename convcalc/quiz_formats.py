@@ -6,6 +6,13 @@ fenced with three backticks, are a code block (a YAML spec, say): Moodle XML sho
 as ``[plain]`` with every newline written ``\\n``; GIFT trims the ends of each text, and Moodle's
 importer reads the strings ``&&058;`` and the like as escapes (neither can be helped).
 Every writer validates its questions first (:func:`validate_questions`) and raises ValueError.
+
+The quiz's title is the user's text: the Markdown worksheet's heading (through
+:func:`convcalc.escape.markdown`), and the category of Moodle XML (through
+:func:`convcalc.escape.xml`) and GIFT (:func:`_gift_category`: one line, backslashes doubled,
+as Moodle's importer reads a ``$CATEGORY:`` line). Any title but a blank one can be written.
+The questions' own texts, which validation keeps to what XML can hold, are written exactly
+(line separators and the like included), as each format reads them back.
 """
 
 from __future__ import annotations
@@ -18,6 +25,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from xml.sax.saxutils import escape as xml_escape
+
+from convcalc import escape
 
 TOPICS = ("shape", "params", "macs", "rf", "solve", "mlp")  # convcalc.quiz makes these
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -196,7 +205,7 @@ def to_markdown(questions: Sequence[Question], title: str) -> str:
     """A numbered worksheet with lettered choices, then an answer key: each answer with its
     letter, the explanation and what each wrong choice's mistake is."""
     validate_questions(questions)
-    out = [f"# {_md_inline(title)}", ""]
+    out = [f"# {escape.markdown(title)}", ""]
     for n, q in enumerate(questions, 1):
         out += [f"## {n}. {_md_inline(q.title)}", "", *_md_blocks(q.text)]
         out += [f"- {x}) {_md_inline(c.text, '   ')}" for x, c in _lettered(q)]
@@ -249,9 +258,10 @@ def _rich(tag: str, text: str) -> str:
 
 
 def _category(category: str) -> str:
+    """The category's path: under the course's top category unless it names a context."""
     path = category.strip()
-    if not path or "\n" in path or _BAD_CHAR.search(path):
-        raise ValueError(f"category {category!r}: one line of text is needed")
+    if not path:
+        raise ValueError("the category is empty: some text is needed")
     return path if path.startswith("$") else f"$course$/top/{path}"
 
 
@@ -298,7 +308,7 @@ def to_moodle_xml(questions: Sequence[Question], category: str) -> str:
     ``convcalc``, their topic and ``difficulty-N``; the question id is the Moodle ID number."""
     validate_questions(questions)
     out = ['<?xml version="1.0" encoding="UTF-8"?>', "<quiz>", '  <question type="category">']
-    out += [f"    <category><text>{xml_escape(_category(category))}</text></category>"]
+    out += [f"    <category><text>{escape.xml(_category(category))}</text></category>"]
     out += ['    <info format="html"><text></text></info>', "  </question>"]
     for q in questions:
         out += _moodle_question(q)
@@ -311,6 +321,15 @@ def to_moodle_xml(questions: Sequence[Question], category: str) -> str:
 def _wildcard(answer: str) -> str:
     """A short answer with its ``*`` written ``\\*``: Moodle reads a bare ``*`` as a wildcard."""
     return answer.replace("*", "\\*")
+
+
+def _gift_category(category: str) -> str:
+    """The category for a ``$CATEGORY:`` line. Moodle's importer takes the line's text as it is
+    but for one thing: a doubled backslash is read as one (each other escape, ``\\:`` say,
+    becomes a placeholder that is never read back, so ``~=#{}:`` are written bare). One line:
+    control characters, line ends included, are shown as escapes
+    (:func:`convcalc.escape.terminal`), whose backslashes are then doubled too."""
+    return escape.terminal(_category(category)).replace("\\", "\\\\")
 
 
 def _gift_escape(text: str) -> str:
@@ -333,10 +352,7 @@ def to_gift(questions: Sequence[Question], category: str) -> str:
     ``=right#feedback ~wrong#feedback``, ``#number`` or ``=accepted`` answers and the
     explanation as general feedback (``####``)."""
     validate_questions(questions)
-    path = _category(category)
-    if "\\" in path:
-        raise ValueError(f"category {category!r}: GIFT cannot write a backslash in a category")
-    out = [f"$CATEGORY: {path}"]
+    out = [f"$CATEGORY: {_gift_category(category)}"]
     for q in questions:
         first = f"::{_gift_escape(q.title)}::[plain]{_gift_escape(q.text)}{{"
         body = []

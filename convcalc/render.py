@@ -1,14 +1,19 @@
 """Formatting a :class:`~convcalc.analysis.Report` as a table, Markdown or JSON. Pure strings.
 
 Blocks show as a row with their children indented beneath them; ``depth`` hides the rows
-nested deeper than that many levels (as torchinfo's ``depth``).
+nested deeper than that many levels (as torchinfo's ``depth``). The names in them (the spec's,
+each layer's) are the user's text: the table shows them through :func:`convcalc.escape.terminal`,
+Markdown through :func:`convcalc.escape.markdown` (and ``markdown_code`` in the layer column's
+code spans); JSON's encoder escapes its own strings.
 """
 
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from convcalc import escape
 from convcalc.analysis import Costing, Entry, Report
 from convcalc.spec.step import shape_text
 
@@ -92,6 +97,15 @@ def _rows(
     return rows
 
 
+def _shown(rows: list[Row], medium: Callable[[str], str]) -> list[Row]:
+    """The rows with each layer cell (the only one holding names) written for ``medium``."""
+    return [(row[0], medium(row[1]), *row[2:]) for row in rows]
+
+
+def _code_cell(text: str) -> str:
+    return escape.markdown_code(text, cell=True)
+
+
 def _counts(report: Report, costing: Costing) -> dict[int, int]:
     """Every entry's multiply-adds, worked out once for the rows and the total."""
     from convcalc.costs import subtotals
@@ -141,7 +155,7 @@ def table(
     costing = costing or Costing()
     counts = _counts(report, costing)
     header = _header(rf)
-    rows = [header, *_rows(report, depth, costing, rf, counts)]
+    rows = [header, *_shown(_rows(report, depth, costing, rf, counts), escape.terminal)]
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
     rule = "─" * (sum(widths) + 2 * (len(header) - 1))
 
@@ -152,7 +166,8 @@ def table(
         ]
         return "  ".join(cells).rstrip()
 
-    out = [f"{report.name}: input {shape_text(report.input_shape)}", rule, line(header), rule]
+    title = f"{escape.terminal(report.name)}: input {shape_text(report.input_shape)}"
+    out = [title, rule, line(header), rule]
     out += [line(row) for row in rows[1:]]
     out.append(rule)
     out += [f"{name}: {value}" for name, value in _totals(report, costing, counts)]
@@ -168,16 +183,15 @@ def markdown(
     header = _header(rf)
     align = [("--:" if i in _RIGHT else ":--") for i in range(len(header))]
     out = [
-        f"### {report.name}",
+        f"### {escape.markdown(report.name)}",
         "",
         f"Input: `{shape_text(report.input_shape)}`",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(align) + "|",
     ]
-    for row in _rows(report, depth, costing, rf, counts):
-        cells = [f"`{c}`" if i == 1 else c for i, c in enumerate(row)]
-        out.append("| " + " | ".join(cells) + " |")
+    for row in _shown(_rows(report, depth, costing, rf, counts), _code_cell):
+        out.append("| " + " | ".join(row) + " |")
     out.append("")
     out += [f"- **{name}**: {value}" for name, value in _totals(report, costing, counts)]
     return "\n".join(out)
@@ -219,7 +233,8 @@ def costs_table(comparison: Comparison) -> str:
         return "  ".join(cells).rstrip()
 
     per = f", batch {comparison.batch}" if comparison.batch != 1 else ""
-    out = [f"{comparison.name}: multiply-adds by each tool's rules{per}", rule, line(header), rule]
+    title = f"{escape.terminal(comparison.name)}: multiply-adds by each tool's rules{per}"
+    out = [title, rule, line(header), rule]
     out += [line(row) for row in rows[1:]]
     out += [rule, line(total), rule, "FLOPs = 2 × multiply-adds (a multiply and an add each)."]
     out.append("Layer types that every convention counts as 0 are left out.")

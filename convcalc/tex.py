@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import re
 
-_TEX_ESCAPES = {c: "\\" + c for c in "&%$#_{}"} | {"~": r"\textasciitilde{}", "^": r"\^{}"}
+from convcalc.escape import latex
 
 
 def tex_text(text: str) -> str:
-    """Plain text for LaTeX's text mode: specials escaped, the symbols convcalc uses in math."""
-    escaped = "".join(_TEX_ESCAPES.get(c, "\\textbackslash{}" if c == "\\" else c) for c in text)
-    for char, tex in _TEX_SYMBOLS.items():
-        escaped = escaped.replace(char, tex)
-    return re.sub(r"[^\x00-\x7f]", "?", escaped)
+    """Plain text for LaTeX's text mode: the symbols convcalc uses in math as formulas
+    (``×`` as ``$\\times$``), everything else through :func:`convcalc.escape.latex` (specials
+    escaped, control characters shown as escapes, anything else outside ASCII as ``?``)."""
+    return "".join(_TEX_SYMBOLS.get(part) or latex(part) for part in _SYMBOL.split(text))
 
 
 def tex_document(title: str) -> list[str]:
@@ -51,6 +50,7 @@ _MATH_SYMBOLS = {
 # other glyphs in the default font encoding); an ellipsis as text
 _TEX_SYMBOLS = {char: f"${tex.strip()}$" for char, tex in _MATH_SYMBOLS.items()}
 _TEX_SYMBOLS |= {"<": "$<$", ">": "$>$", "…": r"\ldots{}"}
+_SYMBOL = re.compile("([" + "".join(map(re.escape, _TEX_SYMBOLS)) + "])")
 _MATH_WORDS = {"max": r"\max", "min": r"\min", "op": r"\mathit{op}", "k_eff": r"k_{\mathrm{eff}}"}
 # a word (an option such as --no-gaps, or letters with an apostrophe's ending: kernel's), or one
 # character

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import NamedTuple
 
+from convcalc.escape import terminal
+
 ROW_WIDTH = 1150.0  # strip length per row
 R = 9.0  # the radius of join circles: cut arcs keep clear of them
 
@@ -79,7 +81,8 @@ _WIDE = set("mwMW×→⊕⊗@%⋯—")
 
 def text_width(text: str, size: float, bold: bool = False) -> float:
     """An estimate of the width of ``text`` in a sans-serif font (measured on DejaVu Sans, the
-    widest of the usual ones, so that boxes hold their labels)."""
+    widest of the usual ones, so that boxes hold their labels), as the writers show it: a
+    control character as its escape (``\\x1b``, :mod:`convcalc.escape`)."""
     units = sum(
         0.3
         if c in _NARROW
@@ -92,7 +95,7 @@ def text_width(text: str, size: float, bold: bool = False) -> float:
         else 0.7
         if c.isupper()
         else 0.6
-        for c in text
+        for c in terminal(text)
     )
     return units * size * (1.1 if bold else 1.0)
 

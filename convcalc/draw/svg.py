@@ -3,13 +3,14 @@
 Every item is a ``<g>`` of class "box", "join", "label" and so on, with the entry's path as
 ``data-path`` and its description as a ``<title>`` tooltip; wires are paths with rounded corners
 ending in the arrowhead marker, whose id (:data:`ARROW_ID` unless told) is the document's one id.
+Every text (names, labels, tooltips, paths) is written through :func:`convcalc.escape.xml`, so
+the document is well-formed XML whatever the names hold.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from xml.sax.saxutils import escape
 
 from convcalc.draw.layout import (
     WIRE,
@@ -25,13 +26,10 @@ from convcalc.draw.layout import (
     num,
     page,
 )
+from convcalc.escape import xml
 
 ARROW_ID = "convcalc-arrow"  # the arrowhead marker's id
 _ID = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
-
-
-def _attr(text: str) -> str:
-    return escape(text, {'"': "&quot;"})
 
 
 def _svg_shape(shape: Shape) -> str:
@@ -47,7 +45,7 @@ def _svg_shape(shape: Shape) -> str:
         return (
             f'<text x="{num(shape.x)}" y="{num(shape.y)}" font-size="{num(shape.size)}" '
             f'text-anchor="{shape.anchor}" fill="{shape.colour}"{weight}>'
-            f"{escape(shape.text)}</text>"
+            f"{xml(shape.text)}</text>"
         )
     if isinstance(shape, Circle):
         return (
@@ -67,8 +65,8 @@ def _svg_shape(shape: Shape) -> str:
 
 
 def _svg_item(item: Item) -> str:
-    path = f' data-path="{_attr(item.path)}"' if item.path else ""
-    tip = f"<title>{escape(item.tip)}</title>" if item.tip else ""
+    path = f' data-path="{xml(item.path)}"' if item.path else ""
+    tip = f"<title>{xml(item.tip)}</title>" if item.tip else ""
     shapes = "".join(_svg_shape(shape) for shape in item.shapes)
     return f'<g class="{item.cls}"{path}>{tip}{shapes}</g>'
 
@@ -118,7 +116,7 @@ def render_svg(canvas: Canvas, *, arrow_id: str = ARROW_ID) -> str:
         f'width="{math.ceil(width)}" height="{math.ceil(height)}" '
         f'viewBox="0 0 {math.ceil(width)} {math.ceil(height)}" font-family="sans-serif" '
         'role="img" class="convcalc-figure">',
-        f"<title>{escape(canvas.title)}</title>",
+        f"<title>{xml(canvas.title)}</title>",
         f'<defs><marker id="{arrow_id}" viewBox="0 0 10 10" refX="9" refY="5" '
         'markerWidth="7" markerHeight="7" orient="auto-start-reverse">'
         f'<path d="M0,1 L9,5 L0,9 z" fill="{WIRE}"/></marker></defs>',

@@ -63,6 +63,60 @@ def test_peak_keeps_a_residual_input_until_the_merge() -> None:
     assert memory(report).peak_activation_bytes == (40 + 80 + 40) * 4
 
 
+def test_peak_holds_a_concats_finished_branches() -> None:
+    # input 1×10 (10 values); branches conv 1→2 and conv 1→3 (k 1): 20 and 30 values
+    branch = {"type": "conv", "kernel_size": 1}
+    spec = {
+        "input": [1, 10],
+        "layers": [
+            {
+                "type": "concat",
+                "branches": [[{**branch, "out_channels": 2}], [{**branch, "out_channels": 3}]],
+            }
+        ],
+    }
+    report = convcalc.analyse(convcalc.load_spec(spec))
+    # the second branch runs holding x (10) and the first branch's output (20): 10 + 20 + its
+    # input 10 + its output 30 = 70; at the join both outputs (20 + 30) and the joined 50: 100
+    assert memory(report).peak_activation_bytes == (20 + 30 + 50) * 4
+    spec["layers"][0]["branches"].append([{**branch, "out_channels": 40}])
+    report = convcalc.analyse(convcalc.load_spec(spec))
+    # the third branch runs holding x and both earlier outputs: 10 + 20 + 30 + 10 in + 400 out
+    # = 470; the join holds the three outputs and the joined 450: 900, the peak
+    assert memory(report).peak_activation_bytes == (20 + 30 + 400 + 450) * 4
+
+
+def test_peak_inside_nested_blocks_holds_every_enclosing_blocks_values() -> None:
+    # a concat whose second branch is a residual with a wide body: while the body's conv runs,
+    # alive are x (10, for the concat), the first branch's output (20), the residual's input
+    # (10, for its shortcut), the conv's input (10) and output (10 · 50 = 500)
+    spec = {
+        "input": [1, 10],
+        "layers": [
+            {
+                "type": "concat",
+                "branches": [
+                    [{"type": "conv", "out_channels": 2, "kernel_size": 1}],
+                    [
+                        {
+                            "type": "residual",
+                            "body": [
+                                {"type": "conv", "out_channels": 50, "kernel_size": 1},
+                                {"type": "conv", "out_channels": 1, "kernel_size": 1},
+                            ],
+                        }
+                    ],
+                ],
+            }
+        ],
+    }
+    report = convcalc.analyse(convcalc.load_spec(spec))
+    first_conv = 10 + 20 + 10 + 10 + 500
+    second_conv = 10 + 20 + 10 + 500 + 10
+    join = 20 + 10 + 30
+    assert memory(report).peak_activation_bytes == max(first_conv, second_conv, join) * 4
+
+
 def test_blocks_count_their_leaves(run) -> None:
     report = json.loads(run("shape", "resnet18", "--format", "json").stdout)
     layer1 = next(e for e in report["layers"] if e.get("name") == "layer1")

@@ -179,6 +179,79 @@ def test_receptive_fields_match_autograd(stack: Any, data: st.DataObject) -> Non
             assert max(hits) == hi, (dim, field, position)
 
 
+def autograd_hull(torch: Any, input_shape: list[int], layers: list[Any], i: int) -> list[int]:
+    """The first and last input positions that output position ``i`` (1-D) reads."""
+    x = torch.ones(1, *input_shape, dtype=torch.float64, requires_grad=True)
+    torch_forward(torch, x, layers)[0, :, i].sum().backward()
+    seen = (x.grad[0].abs().sum(0) > 0).nonzero().flatten().tolist()
+    return [min(seen), max(seen)]
+
+
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore:Using padding='same' with even kernel")
+@pytest.mark.parametrize("widest_first", [False, True])
+def test_a_misaligned_block_follows_its_widest_path(widest_first: bool) -> None:
+    # an identity branch (size 1, start 0) and a 4-tap 'same' conv (pads 1 left, 2 right: size
+    # 4, start 0.5): output i of the block reads i − 1 … i + 2, the wide branch's interval,
+    # which holds the identity's; a 3-tap conv after it reads i − 2 … i + 3
+    torch = pytest.importorskip("torch")
+    wide = [{"type": "conv", "out_channels": 1, "kernel_size": 4, "padding": "same"}]
+    branches = [wide, []] if widest_first else [[], wide]
+    layers = [
+        {"type": "concat", "branches": branches},
+        {"type": "conv", "out_channels": 1, "kernel_size": 3},
+    ]
+    report = analysed([1, 24], layers)
+    fields = receptive_fields(report)
+    for entry in report.layers:
+        field = fields[id(entry)]
+        assert not fields[id(report.layers[0])].aligned
+        size, jump, start = field.size[0], field.jump[0], field.start[0]
+        prefix = layers[: report.layers.index(entry) + 1]
+        for i in range(2, entry.output_shape[1] - 2):
+            centre = start + i * jump
+            hull = autograd_hull(torch, [1, 24], prefix, i)
+            assert hull == [centre - (size - 1) / 2, centre + (size - 1) / 2], (entry.path, i)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("kernel", "stride", "padding"), [(3, 2, 1), (4, 2, 1), (2, 2, 0), (5, 3, 2), (3, 1, 1)]
+)
+def test_transposed_fields_hold_what_autograd_reads(kernel: int, stride: int, padding: int) -> None:
+    # a transposed conv's output position reads the inputs i with o = i·s − p + t (t < k): one
+    # or two of them, alternately; its field (a fraction of an input position) must hold them
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    layers = [
+        {
+            "type": "conv_transpose",
+            "out_channels": 1,
+            "kernel_size": kernel,
+            "stride": stride,
+            "padding": padding,
+        },
+        {"type": "conv", "out_channels": 1, "kernel_size": 3},
+    ]
+    report = analysed([1, 12], layers)
+    fields = receptive_fields(report)
+    weight = torch.ones(1, 1, kernel, dtype=torch.float64)
+    for depth, entry in enumerate(report.layers, 1):
+        field = fields[id(entry)]
+        size, jump, start = field.size[0], field.jump[0], field.start[0]
+        for i in range(entry.output_shape[1]):
+            x = torch.ones(1, 1, 12, dtype=torch.float64, requires_grad=True)
+            y = F.conv_transpose1d(x, weight, stride=stride, padding=padding)
+            if depth == 2:
+                y = F.conv1d(y, torch.ones(1, 1, 3, dtype=torch.float64))
+            y[0, 0, i].backward()
+            seen = (x.grad[0, 0] != 0).nonzero().flatten().tolist()
+            centre, half = start + i * jump, (size - 1) / 2
+            # (thirds in binary floating point: a tolerance far below one position)
+            lo, hi = centre - half - 1e-9, centre + half + 1e-9
+            assert all(lo <= p <= hi for p in seen), (depth, i, seen)
+
+
 def analysed(input_shape: list[int], layers: list[dict[str, Any]]) -> Any:
     from convcalc.errors import ConvcalcError
 

@@ -1,0 +1,135 @@
+"""The mutations :mod:`run` applies, one at a time: each a plausible bug in one module.
+
+A mutation is a snippet of a file and what it becomes. The list covers the core arithmetic, the
+costs and memory, receptive fields, lint, the grader and its mistakes, the quiz, and the import
+and export; the first group is the bugs that once passed the whole suite unnoticed, kept so that
+they stay caught. A mutation that cannot change anything a user sees is marked ``equivalent``
+with the reason (none is, today).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mutation:
+    name: str
+    file: str
+    old: str
+    new: str
+    why: str
+    equivalent: str = ""
+
+
+MUTATIONS = [
+    # the bugs that once passed every test
+    Mutation(
+        "quiz-solve-swapped",
+        "convcalc/quiz.py",
+        'right = f"k = {k}, s = {s}"',
+        'right = f"k = {s}, s = {k}"',
+        "the quiz's inverse-problem answer with k and s swapped",
+    ),
+    Mutation(
+        "quiz-mult-adds-batch",
+        "convcalc/quiz.py",
+        "torchinfo.mult_adds_derived(entry, 1)",
+        "torchinfo.mult_adds_derived(entry, 2)",
+        "the quiz's multiply-add working shown for a batch of 2",
+    ),
+    Mutation(
+        "export-softplus-arguments",
+        "convcalc/export.py",
+        '"softplus": _Leaf(keywords=("beta", "threshold")),',
+        '"softplus": _Leaf(),',
+        "the PyTorch export never writes Softplus' beta and threshold",
+    ),
+    Mutation(
+        "keras-momentum",
+        "convcalc/export_keras.py",
+        '{"momentum": 1 - layer.momentum,',
+        '{"momentum": layer.momentum,',
+        "the Keras export does not invert BatchNorm's momentum",
+    ),
+    Mutation(
+        "receptive-merge-first",
+        "convcalc/receptive.py",
+        "return Field(size, widest.jump, widest.start, misaligned)",
+        "return Field(size, first.jump, first.start, misaligned)",
+        "a block's receptive field takes the first path's jump and start, not the widest's",
+    ),
+    Mutation(
+        "mistake-no-jumps",
+        "convcalc/mistakes.py",
+        "size = [r + w.kernel - 1 for r, w in zip(size, windows, strict=True)]",
+        "size = [r + w.kernel for r, w in zip(size, windows, strict=True)]",
+        "the grader's 'jumps left out' value off by one per layer",
+    ),
+    Mutation(
+        "lint-fix-dilation",
+        "convcalc/lint.py",
+        "kernel, padding = dim.kernel + rem // dim.dilation, dim.left + x",
+        "kernel, padding = dim.kernel + rem, dim.left + x",
+        "lint's suggested kernel ignores the dilation",
+    ),
+    Mutation(
+        "memory-concat-held",
+        "convcalc/memory.py",
+        "            done += math.prod(last)\n",
+        "",
+        "a block's earlier paths' outputs are not held while the later ones run",
+    ),
+    # the arithmetic
+    Mutation(
+        "conv-padding-once",
+        "convcalc/arith.py",
+        "    return (length + 2 * p - k_eff) // s + 1\n",
+        "    return (length + p - k_eff) // s + 1\n",
+        "a convolution's padding counted on one side only",
+    ),
+    Mutation(
+        "conv-no-plus-one",
+        "convcalc/arith.py",
+        "    return (length + 2 * p - k_eff) // s + 1\n",
+        "    return (length + 2 * p - k_eff) // s\n",
+        "a convolution's + 1 forgotten",
+    ),
+    Mutation(
+        "pool-ceil-rule",
+        "convcalc/arith.py",
+        "    if ceil_mode and (out - 1) * s >= length + p:",
+        "    if ceil_mode and (out - 1) * s > length + p:",
+        "ceil mode's rule dropping a last window that starts in the right padding, off by one",
+    ),
+    Mutation(
+        "transpose-output-padding",
+        "convcalc/arith.py",
+        "    out = (length - 1) * s - 2 * p + d * (k - 1) + op + 1\n",
+        "    out = (length - 1) * s - 2 * p + d * (k - 1) + 1\n",
+        "a transposed convolution's output_padding left out",
+    ),
+    # the costs
+    Mutation(
+        "torchinfo-conv-positions",
+        "convcalc/conventions/torchinfo.py",
+        "        positions *= math.prod(entry.output_shape[1:])\n    return",
+        "        positions *= math.prod(entry.output_shape[2:])\n    return",
+        "torchinfo's convention drops one output dimension of a convolution",
+    ),
+    # receptive fields
+    Mutation(
+        "receptive-transposed-jump",
+        "convcalc/receptive.py",
+        "            jump.append(j / w.stride)",
+        "            jump.append(j * w.stride)",
+        "a transposed window multiplies the jump instead of dividing it",
+    ),
+    Mutation(
+        "receptive-start-padding",
+        "convcalc/receptive.py",
+        "            start.append(c + ((w.kernel - 1) / 2 - w.pad_left) * j)",
+        "            start.append(c + ((w.kernel - 1) / 2) * j)",
+        "the padding left out of the receptive field's start",
+    ),
+]

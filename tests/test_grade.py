@@ -188,13 +188,48 @@ def test_every_named_mistake_is_recognised(case, mistake, tmp_path_factory) -> N
         claim = {"at": "layers[0]", "output_shape": [channels, wrong, wrong]}
     (mark,) = grade(_file(tmp_path_factory.mktemp("g"), n, layer, [claim])).marks
     assert not mark.right
-    if mistake != "bias" and (a + 1) // s + 1 == claim["output_shape"][1]:
-        return  # "forgot the − 1" gives the same number: either name is fair
-    if mistake != "bias" and a + 1 == claim["output_shape"][1]:
-        return  # so does "forgot the stride"
-    if mistake != "bias" and (n - d * (k - 1) - 1) // s + 1 == claim["output_shape"][1]:
-        return  # and "forgot the padding"
-    assert mark.mistake == names[mistake]
+    fair = {names[mistake]}
+    if mistake != "bias":  # where another mistake gives the same number, its name is fair too
+        claimed = claim["output_shape"][1]
+        alike = {
+            "forgot the − 1 after d·(k − 1)": (a + 1) // s + 1,
+            "forgot the stride": a + 1,
+            "forgot the padding": (n - d * (k - 1) - 1) // s + 1,
+        }
+        fair |= {name for name, value in alike.items() if value == claimed}
+    assert mark.mistake in fair, (mark.mistake, fair)
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(
+    layers=st.lists(
+        st.tuples(st.integers(1, 5), st.integers(1, 3), st.integers(1, 2)), min_size=1, max_size=4
+    )
+)
+def test_a_field_without_the_jumps_is_named(layers, tmp_path_factory) -> None:
+    """The receptive field of a chain of convs added up without the strides' jumps, by the
+    formula written here (1 + Σ d·(k − 1)), is recognised by name; the right one (Σ of each
+    d·(k − 1) times the product of the strides before it) is marked right."""
+    spec_layers = [
+        {"type": "conv", "out_channels": 2, "kernel_size": k, "stride": s, "dilation": d}
+        for k, s, d in layers
+    ]
+    right = no_jumps = jump = 1
+    for k, s, d in layers:
+        right += d * (k - 1) * jump
+        no_jumps += d * (k - 1)
+        jump *= s
+    assume(right != no_jumps)
+    spec = {"name": "net", "input": [1, 400], "layers": spec_layers}
+    at = f"layers[{len(layers) - 1}]"
+    body = {
+        "spec": spec,
+        "answers": [{"at": at, "receptive_field": no_jumps}, {"at": at, "receptive_field": right}],
+    }
+    path = answers(tmp_path_factory.mktemp("g"), yaml.safe_dump(body, sort_keys=False), "r.yaml")
+    wrong, fine = grade(path).marks
+    assert not wrong.right and wrong.mistake == "added the kernels without the strides between them"
+    assert fine.right
 
 
 # --- gradebooks and errors -----------------------------------------------------------------

@@ -10,7 +10,7 @@ the same walk for the solver's many trials, keeping only the shape.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from convcalc.errors import SpecError, format_path
 from convcalc.spec.step import Shape, Step, Tensors
 
 if TYPE_CHECKING:
+    from convcalc.budget import Budget
     from convcalc.spec.blocks import Block, Path
     from convcalc.spec.layers import Layer
     from convcalc.spec.validate import Spec
@@ -374,6 +375,12 @@ def summarise(source: str) -> Report:
     return analyse(load_spec(source))
 
 
+# the steps of the one work budget (convcalc.budget) a walk for the solver spends: VISIT for
+# each layer or block visited, FORWARD more for each leaf's rule worked out (its sizes, tensors
+# and windows take about ten times a visit's time)
+VISIT, FORWARD = 1, 10
+
+
 def output_shape(
     layers: list[Layer],
     shape: Shape,
@@ -387,12 +394,33 @@ def output_shape(
     leaf's answer for an input shape across trials (for the spec's own layers, which outlive
     the trials, by their id).
     """
+    out = output_shapes(layers, (shape,), swap, memo)
+    return None if out is None else out[0]
+
+
+def output_shapes(
+    layers: list[Layer],
+    shapes: tuple[Shape, ...],
+    swap: dict[int, Layer] | None = None,
+    memo: dict[tuple[int, Shape], Shape | None] | None = None,
+    *,
+    budget: Budget | None = None,
+    check: Callable[[Layer, tuple[Shape, ...]], bool] | None = None,
+) -> tuple[Shape, ...] | None:
+    """:func:`output_shape` for several inputs run through the same layers side by side (the
+    solver's trial input and the spec's declared one): their outputs, or None where PyTorch
+    would refuse any of them, or where ``check`` refuses a leaf given its inputs on every side
+    (a module built for one input and given another).
+
+    Each layer or block visited spends :data:`VISIT` steps of ``budget``, and each leaf's rule
+    worked out :data:`FORWARD` more: a walk over a long chain costs its length.
+    """
     from convcalc.spec.blocks import Block
 
     swap = swap or {}
     memo = {} if memo is None else memo
-    # frames: [layers, next index, shape] for lists; [block, input, paths, outputs] for blocks
-    lists: list[list[Any]] = [[layers, 0, shape]]
+    # frames: [layers, next index, shapes] for lists; [block, inputs, paths, outputs] for blocks
+    lists: list[list[Any]] = [[layers, 0, shapes]]
     blocks: list[list[Any]] = []
     owners: list[int] = []  # for each open list beyond the first, the index of its block
     while True:
@@ -412,12 +440,17 @@ def output_shape(
             blocks.pop()
             block, start, _, outputs = block_frame
             try:
-                out = block.merge(start, outputs)
+                out = tuple(
+                    block.merge(given, [(path, outs[side]) for path, outs in outputs])
+                    for side, given in enumerate(start)
+                )
             except Refusal:
                 return None
             parent = lists[-1]
             parent[1], parent[2] = parent[1] + 1, out
             continue
+        if budget is not None:
+            budget.spend(VISIT)
         swapped = id(items[i]) in swap
         layer = swap[id(items[i])] if swapped else items[i]
         if isinstance(layer, Block):
@@ -426,16 +459,25 @@ def output_shape(
             owners.append(len(blocks) - 1)
             lists.append([paths[0].layers, 0, current])
             continue
-        key = (id(layer), current)
-        if swapped or key not in memo:  # a trial's own copy may not outlive it: no memo
-            try:
-                out = layer.forward(current).output
-            except Refusal:
-                out = None
-            if not swapped:
-                memo[key] = out
-        else:
-            out = memo[key]
-        if out is None:
+        outs = []
+        for given in current:
+            key = (id(layer), given)
+            if swapped or key not in memo:  # a trial's own copy may not outlive it: no memo
+                if budget is not None:
+                    budget.spend(FORWARD)
+                try:
+                    step = layer.forward(given)
+                    _within_limits(step)
+                    result: Shape | None = step.output
+                except Refusal:
+                    result = None
+                if not swapped:
+                    memo[key] = result
+            else:
+                result = memo[key]
+            if result is None:
+                return None
+            outs.append(result)
+        if check is not None and not check(layer, current):
             return None
-        frame[1], frame[2] = i + 1, out
+        frame[1], frame[2] = i + 1, tuple(outs)

@@ -33,6 +33,10 @@ class Budget:
         if self.spent > self.limit:
             raise WorkLimit(f"the search passed {self.limit:,} steps: {self.what}")
 
+    def reset(self) -> None:
+        """Start again from no steps taken: a budget of the steps between two solutions."""
+        self.spent = 0
+
     def allows(self, steps: int) -> bool:
         """Whether ``steps`` more steps fit, without taking them (to refuse a search whose size
         is known before it starts)."""

@@ -229,7 +229,12 @@ def schema() -> None:
 @click.option(
     "--out-size", type=click.IntRange(min=1), help="SPEC: the number of output values wanted."
 )
-@click.option("--input", "input_shape", help="SPEC: the input shape, e.g. 3,1..1024,1..1024.")
+@click.option(
+    "--input",
+    "input_shape",
+    help="SPEC: the input sizes to try, e.g. 3,1..1024,1..1024 (the layers stay those the "
+    "spec's own input builds).",
+)
 @click.option(
     "--layer",
     type=click.Choice(SOLVABLE),

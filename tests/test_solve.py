@@ -12,9 +12,11 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from convcalc.budget import Budget, WorkLimit
 from convcalc.solve.layer import (
     Range,
     RangeError,
+    SearchLimit,
     count,
     floor_sum,
     problem,
@@ -273,8 +275,30 @@ def test_a_count_that_stops_says_so(run) -> None:
     assert json.loads(result.output)["count_complete"] is True
 
 
-def test_the_issue_benchmarks_counts() -> None:
-    # the figures the issue gives for its benchmarks, from an independent brute force
+def test_the_listing_and_the_count_spend_from_the_one_work_budget(run) -> None:
+    """conv 10¹² → 3 with --no-gaps: stride s gives 3 where A // 3 < s ≤ A // 2 (A = N − k),
+    and no gaps needs s ≤ k = N − A, so s < N / 3 + 1. The listing walks the strides from
+    N / 2 down (the strides are fewer than the kernels): 1.7·10¹¹ strides without a solution
+    come first. Both the listing and a count stop with the budget's own error."""
+    pb = problem("conv", 10**12, 3, no_gaps=True)
+    with pytest.raises(WorkLimit, match=r"passed 1,000 steps: none of them gave another solution"):
+        next(runs(pb, idle_limit=1_000))
+    assert SearchLimit is WorkLimit  # the name callers knew still catches it
+    result = run("solve", "--in", str(10**12), "--out", "3", "--no-gaps")
+    assert result.exit_code == 2
+    assert "Error: the search passed 100,000 steps: none of them gave another solution" in (
+        result.stderr
+    )
+    # a count inside a larger search spends from that search's budget, and stops with it:
+    # 64 → 4 with padding 0..10¹² has a (dilation, padding) step for each of 10¹² paddings
+    budget = Budget(500)
+    with pytest.raises(WorkLimit, match="passed 500 steps"):
+        tally(problem("conv", 64, 4, padding="0..1000000000000"), budget=budget)
+    assert budget.spent == 501
+
+
+def test_the_benchmarks_counts() -> None:
+    # the figure benchmarks/bench_solve.py's question has, from an independent brute force
     pb = problem(
         "conv", 2048, 16, kernel_size="1..2080", stride="1..140", padding="0..16", dilation="1..4"
     )

@@ -6,10 +6,12 @@ import itertools
 import json
 from typing import Any
 
+import pytest
 import yaml
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from convcalc.analysis import LayerRefusal
 from convcalc.solve.stack import solve_stack
 from tests.budget import examples
 from tests.oracle import out_size
@@ -29,8 +31,9 @@ def layer_out(layer: dict[str, Any], size: int, dim: int) -> int | None:
     )
 
 
-def brute(input_shape: list[int], layers: list[dict[str, Any]], target: int) -> list[tuple]:
-    """Try every assignment of every unknown; keep those whose every dimension ends at target."""
+def brute(input_shape: list[int], layers: list[dict[str, Any]], target: int | None) -> list[tuple]:
+    """Try every assignment of every unknown; keep those whose every dimension ends at target
+    (None: every valid one)."""
     spots = []  # (layer index, field, dim or None, values)
     for i, layer in enumerate(layers):
         for name, value in layer.items():
@@ -52,7 +55,7 @@ def brute(input_shape: list[int], layers: list[dict[str, Any]], target: int) -> 
         sizes: list[int | None] = list(input_shape[1:])
         for layer in concrete:
             sizes = [None if n is None else layer_out(layer, n, j) for j, n in enumerate(sizes)]
-        if all(n == target for n in sizes):
+        if all(n is not None and target in (None, n) for n in sizes):
             found.append(values)
     return found
 
@@ -115,9 +118,24 @@ def test_stack_solutions_equal_brute_force(stack, target, tmp_path_factory) -> N
     path.write_text(
         yaml.safe_dump({"input": input_shape, "layers": layers}, sort_keys=False), encoding="utf-8"
     )
-    result = solve_stack(str(path), (target,))
-    assert [values for values, _ in result.solutions] == expected
-    assert result.count == len(expected)
+    result = solved_or_faulty(str(path), target, input_shape, layers)
+    if result is not None:
+        assert [values for values, _ in result.solutions] == expected
+        assert result.count == len(expected)
+
+
+def solved_or_faulty(
+    path: str, target: int, input_shape: list[int], layers: list[dict[str, Any]]
+) -> Any:
+    """The solver's answer, or None where it names the spec's own fault (a pool padded by more
+    than half its fixed kernel) instead of answering "0 solutions": then no assignment may be
+    valid at any output size, on this input nor on a larger one."""
+    try:
+        return solve_stack(path, (target,))
+    except LayerRefusal:
+        larger = [input_shape[0], *(1024 * n + 7 for n in input_shape[1:])]
+        assert not brute(input_shape, layers, None) and not brute(larger, layers, None)
+        return None
 
 
 def test_question_marks_match_the_single_layer_solver(write) -> None:
@@ -322,14 +340,25 @@ def test_input_sizes_equal_brute_force(stack, tmp_path_factory) -> None:
     input_shape, layers, target = stack
     path = tmp_path_factory.mktemp("s") / "net.yaml"
     path.write_text(yaml.safe_dump({"input": input_shape, "layers": layers}), encoding="utf-8")
-    result = solve_stack(str(path), None if target is None else (target,))
     hi = int(input_shape[1].split("..")[1])
+
+    def through(sizes: list[int | None]) -> list[int | None]:
+        for layer in layers:
+            sizes = [None if n is None else layer_out(layer, n, j) for j, n in enumerate(sizes)]
+        return sizes
+
+    try:
+        result = solve_stack(str(path), None if target is None else (target,))
+    except LayerRefusal:
+        # the spec's own fault (a pool padded by more than half its kernel in one dimension):
+        # no size is valid, in the ranges nor a thousand times larger
+        for h, w in ((1, 2), (hi, hi + 2), (1024 * hi + 7, 1024 * hi + 9)):
+            assert None in through([h, w])
+        return
     expected = []
     for h in range(1, hi + 1):
         for w in range(2, hi + 3):
-            sizes: list[int | None] = [h, w]
-            for layer in layers:
-                sizes = [None if n is None else layer_out(layer, n, j) for j, n in enumerate(sizes)]
+            sizes = through([h, w])
             if None not in sizes and target in (
                 None,
                 *([sizes[0]] if sizes[0] == sizes[1] else []),
@@ -421,9 +450,10 @@ def test_a_layer_solved_in_closed_form_equals_brute_force(stack, target, tmp_pat
         yaml.safe_dump({"input": input_shape, "layers": [layer]}, sort_keys=False),
         encoding="utf-8",
     )
-    result = solve_stack(str(path), (target,))
-    assert [values for values, _ in result.solutions] == expected
-    assert result.count == len(expected)
+    result = solved_or_faulty(str(path), target, input_shape, [layer])
+    if result is not None:
+        assert [values for values, _ in result.solutions] == expected
+        assert result.count == len(expected)
 
 
 def test_three_question_marks_on_a_square_input(write) -> None:
@@ -468,3 +498,295 @@ def test_the_closed_form_path_answers_what_trials_would_refuse(write) -> None:
     assert len(first) == 3
     for (k, s, p), shape in first:
         assert out_size("conv", 224, k, s, p, 1) == 4 and shape == (8, 4, 4)
+
+
+# --- one work budget: the attacks on the input-size search, each bounded --------------------
+
+BUDGET = 'the search passed 1,000,000 steps: narrow the ranges, or write ranges such as "1..7"'
+
+
+def convcalc_process(*args: str) -> Any:
+    """``convcalc ARGS`` in a process of its own, under a generous timeout and 1.5 GB of address
+    space: a search that is not bounded fails the test by passing one or the other."""
+    import resource
+    import subprocess
+    import sys
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (1_500_000_000, 1_500_000_000))
+
+    return subprocess.run(
+        [sys.executable, "-m", "convcalc", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=limit,
+    )
+
+
+def test_three_unknown_input_sizes_are_not_tried_as_their_product(write) -> None:
+    # a relu keeps the shape, so 1×h×w×d has h·w·d values: --out-size 8 asks for the ordered
+    # factorisations of 8 into three sizes, found here from its divisors; trying the product
+    # of the sizes would be 1024³ ≈ 10⁹ combinations
+    path = write('input: [1, "?", "?", "?"]\nlayers:\n  - {type: relu}\n')
+    done = convcalc_process("solve", path, "--out-size", "8", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    divisors = [1, 2, 4, 8]
+    expected = [(a, b, c) for a in divisors for b in divisors for c in divisors if a * b * c == 8]
+    rows = [line.split(",")[:3] for line in done.stdout.splitlines()[1:]]
+    assert [tuple(map(int, row)) for row in rows] == expected
+    assert len(expected) == 10
+    # the same sizes where a layer ties the dimensions together (no dimension-by-dimension
+    # answer): 1024³ choices of the input, refused before any is tried
+    path = write('input: [1, "?", "?", "?"]\nlayers:\n  - {type: relu}\n  - {type: instancenorm}\n')
+    done = convcalc_process("solve", path, "--out", "8")
+    assert done.returncode == 2 and BUDGET in done.stderr
+
+
+def test_a_long_spec_spends_a_step_per_layer_of_each_trial(tmp_path) -> None:
+    # 20,000 layers tried on 1,024 sizes are 2·10⁷ layer runs (minutes, and gigabytes of
+    # remembered shapes): the budget stops the search after a fraction of them
+    path = tmp_path / "long.yaml"
+    path.write_text('input: [8, "?", "?"]\nlayers:\n' + "  - {type: relu}\n" * 20_000)
+    done = convcalc_process("solve", str(path), "--out", "8", "--count")
+    assert done.returncode == 2 and BUDGET in done.stderr
+
+
+def test_an_unknown_input_size_and_kernel_are_tried_within_the_budget(write) -> None:
+    # each of the 1,024 heights tries every kernel up to max(h, 32): half a million trials, each
+    # a layer copied with its values and run
+    path = write(
+        'input: [3, "?", 32]\nlayers:\n  - {type: conv, out_channels: 4, kernel_size: "?"}\n'
+    )
+    done = convcalc_process("solve", path, "--out", "28")
+    assert done.returncode == 2 and BUDGET in done.stderr
+
+
+def test_a_huge_range_with_few_solutions_ends_its_listing_at_the_last(write) -> None:
+    # kernels 1..10¹² with the stride's default range on 64 × 64: only k ≤ 64 fit, and the
+    # listing must not go on to try the other 10¹² kernels one by one
+    path = write(
+        "input: [1, 64, 64]\nlayers:\n"
+        '  - {type: conv, out_channels: 1, kernel_size: "1..1000000000000", stride: "?"}\n'
+    )
+    done = convcalc_process("solve", path, "--out", "4", "--format", "csv")
+    assert done.returncode == 0, done.stderr
+    expected = [
+        (k, s) for k in range(1, 65) for s in range(1, 65) if out_size("conv", 64, k, s, 0, 1) == 4
+    ]
+    rows = [tuple(map(int, line.split(",")[:2])) for line in done.stdout.splitlines()[1:]]
+    assert rows == expected
+
+
+# --- the network the spec's input builds, against PyTorch ----------------------------------
+
+
+def torch_network(layers: list[dict[str, Any]], shape: tuple[int, ...]) -> Any:
+    """The spec's layers as PyTorch modules, their input sizes taken by PyTorch itself from a
+    first run on ``shape`` (lazy modules), as a PyTorch model declared for that input is."""
+    import torch
+    from torch import nn
+
+    modules: list[nn.Module] = []
+    channels = shape[0]
+    for layer in layers:
+        kind = layer["type"]
+        if kind == "conv":
+            modules.append(nn.LazyConv2d(layer["out_channels"], layer["kernel_size"]))
+        elif kind == "linear":
+            modules.append(nn.LazyLinear(layer["out_features"]))
+        elif kind == "avgpool":
+            modules.append(nn.AvgPool2d(layer["kernel_size"]))
+        elif kind == "maxpool":
+            modules.append(nn.MaxPool2d(layer["kernel_size"]))
+        elif kind == "flatten":
+            modules.append(nn.Flatten())
+        elif kind == "tanh":
+            modules.append(nn.Tanh())
+        elif kind == "relu":
+            modules.append(nn.ReLU())
+        elif kind == "batchnorm":  # the first layer here: the declared input's channels
+            flags = {k: layer[k] for k in ("affine", "track_running_stats") if k in layer}
+            modules.append(nn.BatchNorm2d(channels, **flags))
+        elif kind == "groupnorm":
+            affine = layer.get("affine", True)
+            modules.append(nn.GroupNorm(layer["num_groups"], channels, affine=affine))
+        elif kind == "instancenorm":
+            modules.append(nn.InstanceNorm2d(channels, affine=layer.get("affine", False)))
+        else:
+            raise AssertionError(kind)
+    net = nn.Sequential(*modules).eval()
+    with torch.no_grad():
+        net(torch.zeros(1, *shape))
+    return net
+
+
+def torch_runs(net: Any, shape: tuple[int, ...]) -> bool:
+    import warnings
+
+    import torch
+
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # instance norm warns of a channel count it ignores
+            net(torch.zeros(1, *shape))
+    except (RuntimeError, ValueError):
+        return False
+    return True
+
+
+def listed(run, *args: str) -> tuple[list[tuple[int, ...]], dict[str, Any]]:
+    result = run("solve", *args, "--format", "json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    rows = [tuple(s[u] for u in report["unknowns"]) for s in report["solutions"]]
+    return rows, report
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("width", [28, 32])
+def test_lenet5_accepts_the_heights_pytorch_runs_it_on(run, width: int) -> None:
+    """LeNet-5 as declared (1×32×32: its first linear takes 16·5·5 = 400 features) run on
+    1×h×width for h in 1..400: the heights convcalc accepts are exactly those PyTorch runs the
+    declared network on (none for width 28, whose features are a multiple of 16·4 = 64; four
+    for width 32). The linear must not re-size itself to each input."""
+    pytest.importorskip("torch")
+    spec = yaml.safe_load(run_text("lenet5"))
+    net = torch_network(spec["layers"], tuple(spec["input"]))
+    expected = [(h,) for h in range(1, 401) if torch_runs(net, (1, h, width))]
+    rows, report = listed(run, "lenet5", "--input", f"1,1..400,{width}")
+    assert rows == expected
+    assert len(expected) == (0 if width == 28 else 4)
+    assert any("built for the spec's input 1×32×32" in note for note in report["notes"])
+
+
+@pytest.mark.torch
+def test_a_layer_unknown_changes_the_declared_network_too(run, write) -> None:
+    """With a kernel unknown, each kernel builds its own network at the declared 1×32×32 (the
+    linear's in_features follows the kernel), and each is run on 1×h×32 in PyTorch."""
+    pytest.importorskip("torch")
+    layers = [
+        {"type": "conv", "out_channels": 6, "kernel_size": "3,5,7"},
+        {"type": "maxpool", "kernel_size": 2},
+        {"type": "flatten"},
+        {"type": "linear", "out_features": 10},
+    ]
+    path = write(yaml.safe_dump({"input": [1, 32, 32], "layers": layers}))
+    expected = []
+    for h in range(20, 41):
+        for k in (3, 5, 7):
+            concrete = [{**layers[0], "kernel_size": k}, *layers[1:]]
+            if torch_runs(torch_network(concrete, (1, 32, 32)), (1, h, 32)):
+                expected.append((h, k))
+    rows, _ = listed(run, path, "--input", "1,20..40,32")
+    assert rows == expected
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    "first",
+    [
+        {"type": "conv", "out_channels": 4, "kernel_size": 3},
+        {"type": "batchnorm"},
+        {"type": "batchnorm", "affine": False},
+        {"type": "batchnorm", "affine": False, "track_running_stats": False},
+        {"type": "groupnorm", "num_groups": 2},
+        {"type": "groupnorm", "num_groups": 2, "affine": False},
+        {"type": "instancenorm"},
+        {"type": "instancenorm", "affine": True},
+    ],
+)
+def test_input_channels_are_those_pytorch_accepts(run, write, first: dict[str, Any]) -> None:
+    """A first layer built for the declared 4 channels, given 1..8: PyTorch refuses another
+    count where the module holds weights or running statistics of 4, and takes any other (a
+    group norm still needs its groups to divide the channels)."""
+    pytest.importorskip("torch")
+    path = write(yaml.safe_dump({"input": [4, 6, 6], "layers": [first]}))
+    net = torch_network([first], (4, 6, 6))
+    expected = [(c,) for c in range(1, 9) if torch_runs(net, (c, 6, 6))]
+    rows, _ = listed(run, path, "--input", "1..8,6,6")
+    assert rows == expected
+
+
+@pytest.mark.torch
+def test_undeclared_input_sizes_build_one_network_per_size(run, write) -> None:
+    """Where the spec's input writes a range, no size is declared: each height builds its own
+    LeNet-5 (the linear takes whatever the flatten gives), and a note says so."""
+    pytest.importorskip("torch")
+    spec = yaml.safe_load(run_text("lenet5"))
+    path = write(yaml.safe_dump({"input": [1, "1..40", 32], "layers": spec["layers"]}))
+    expected = []
+    for h in range(1, 41):
+        try:
+            torch_network(spec["layers"], (1, h, 32))
+        except RuntimeError:  # too small for the first conv or pool
+            continue
+        expected.append((h,))
+    rows, report = listed(run, path)
+    assert rows == expected
+    assert any(
+        "declares no size" in note and "layers[7] (linear) takes its in_features" in note
+        for note in report["notes"]
+    )
+
+
+def test_a_declared_input_that_cannot_build_the_network_is_its_error(run, write) -> None:
+    # a kernel of 5 on the declared 4 × 4: the network the spec declares does not exist, so no
+    # input is asked about; the error is `convcalc shape`'s for the spec, with what to change
+    path = write("input: [1, 4, 4]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: 5}\n")
+    shaped = run("shape", path)
+    solved = run("solve", path, "--input", "1,1..9,1..9")
+    assert solved.exit_code == shaped.exit_code == 2
+    assert solved.stderr.startswith(shaped.stderr.rstrip("\n") + " (at the spec's input 1×4×4")
+    assert 'write "?" in it' in solved.stderr
+
+
+def test_an_input_of_another_rank_than_the_declared_is_refused(run) -> None:
+    result = run("solve", "lenet5", "--input", "1,1..40")
+    assert result.exit_code == 2
+    assert "--input gives 2 sizes but the spec's input 1×32×32 has 3" in result.stderr
+
+
+# --- a fault of the spec, whatever its unknowns ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("input_shape", "first"),
+    [
+        ('[1, "?", "?"]', "{type: conv, out_channels: 4, kernel_size: [3, 3, 3]}"),
+        ("[1, 16, 16]", '{type: conv, out_channels: 4, kernel_size: [3, 3, 3], stride: "?"}'),
+        (
+            '[1, "1..9", 16]',
+            "{type: residual, body: [{type: maxpool, kernel_size: 1, padding: 1}]}",
+        ),
+    ],
+)
+def test_a_spec_no_unknown_can_fix_is_refused_as_shape_refuses_it(
+    run, tmp_path, input_shape: str, first: str
+) -> None:
+    """A 3-element kernel on a 2-D input, a pool padded by more than half its kernel: no value
+    of the unknowns makes the network valid. The error is `convcalc shape`'s for the same spec
+    with the unknowns filled in (the same file, line, layer and field)."""
+    text = f"input: {input_shape}\nlayers:\n  - {first}\n  - {{type: relu}}\n"
+    (tmp_path / "net.yaml").write_text(text)
+    filled = text.replace('"?"', "1").replace('"1..9"', "9")
+    (tmp_path / "filled.yaml").write_text(filled)
+    solved = run("solve", str(tmp_path / "net.yaml"))
+    shaped = run("shape", str(tmp_path / "filled.yaml"))
+    assert solved.exit_code == shaped.exit_code == 2
+    assert solved.stderr == shaped.stderr.replace("filled.yaml", "net.yaml")
+    assert solved.stdout == ""
+
+
+def test_sizes_too_small_for_every_network_are_zero_solutions_not_a_fault(run, write) -> None:
+    # a kernel of 5 on inputs of 1..3: each is refused for its size, and a larger one would
+    # do, so the answer is none (brute force agrees), not an error
+    path = write(
+        'input: [1, "1..3", "1..3"]\nlayers:\n  - {type: conv, out_channels: 2, kernel_size: 5}\n'
+    )
+    assert [
+        (h, w) for h in range(1, 4) for w in range(1, 4) if out_size("conv", h, 5, 1, 0, 1)
+    ] == []
+    result = run("solve", path)
+    assert result.exit_code == 0
+    assert "0 solutions" in result.stdout

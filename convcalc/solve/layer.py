@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from convcalc import arith
+from convcalc.budget import Budget, WorkLimit
 from convcalc.errors import ConvcalcError
 from convcalc.spec.registry import KINDS, SOLVABLE
 
@@ -40,14 +41,17 @@ class RangeError(ConvcalcError):
     """A range flag that cannot be read, or does not apply."""
 
 
-class SearchLimit(ConvcalcError):
-    """A search that would take too long: too many settings examined without a solution."""
-
+# a search that would take too long: the one work budget's error (convcalc.budget)
+SearchLimit = WorkLimit
 
 # how many settings the listing examines in a row without a solution, and how many steps a
-# count may take, before saying so (each is well under a second)
+# count may take, before saying so (each is well under a second): budgets of these sizes
 IDLE_LIMIT = 100_000
 COUNT_LIMIT = 100_000
+IDLE_WHAT = (
+    "none of them gave another solution; narrow the ranges (--kernel, --stride, --padding, "
+    "--dilation)"
+)
 
 
 @dataclass(frozen=True)
@@ -292,7 +296,8 @@ def _defaults(
 #                                R = M − 1 + 2p − d·(k − 1) (base M − 1) for conv_transpose.
 # The searched strides bound E (a "band"), and the band bounds each loop: dilations, then
 # paddings at a dilation, then kernels at both. The windows may hold settings without a
-# solution (the band is necessary, not sufficient); those are counted by an Idle budget.
+# solution (the band is necessary, not sufficient); those spend from the listing's budget of
+# settings in a row without a solution (IDLE_LIMIT).
 
 
 def _base(pb: Problem) -> int:
@@ -354,22 +359,7 @@ def _kernels(pb: Problem, p: int, d: int) -> Range:
     return Range(tuple(pb.kernel_size.within(k_lo, k_hi)))
 
 
-class Idle:
-    """Settings examined since the last solution; more than ``limit`` is a SearchLimit."""
-
-    def __init__(self, limit: int) -> None:
-        self.limit, self.steps = limit, 0
-
-    def tick(self) -> None:
-        self.steps += 1
-        if self.steps > self.limit:
-            raise SearchLimit(
-                f"examined {self.limit:,} settings in a row without finding another solution; "
-                "narrow the ranges (--kernel, --stride, --padding, --dilation)"
-            )
-
-
-def _candidate_kernels(pb: Problem, p: int, d: int, idle: Idle) -> Iterator[int]:
+def _candidate_kernels(pb: Problem, p: int, d: int, idle: Budget) -> Iterator[int]:
     """The kernels worth trying at (p, d), ascending. Where the strides that can give M are
     fewer than the kernels (large M), walk the strides instead: for each stride the kernels
     giving M form one interval (``arith.conv_kernels``), and as the stride falls they rise."""
@@ -380,13 +370,13 @@ def _candidate_kernels(pb: Problem, p: int, d: int, idle: Idle) -> Iterator[int]
     top = (pb.n - 1 + 2 * p - d * (kernels.lo - 1)) // (pb.m - 1) if pb.m > 1 else 0
     if not floor_mode or pb.m < 2 or pb.stride.count_within(1, top) >= kernels.size:
         for k in kernels:
-            idle.tick()
+            idle.spend()
             yield k
         return
     done = 0  # every kernel up to here has been yielded
     for a, b in reversed(tuple(pb.stride.within(1, top))):
         for s in range(b, a - 1, -1):
-            idle.tick()
+            idle.spend()
             found = arith.conv_kernels(pb.n, pb.m, s, p, d)
             if found is None:
                 continue
@@ -526,18 +516,19 @@ def runs(pb: Problem, *, idle_limit: int | None = None) -> Iterator[Run]:
     output_padding), in the order of :func:`solutions` (for conv_transpose each run is one
     stride; output_padding is 0 for the other layers).
 
-    The work between two runs is bounded: more than ``idle_limit`` (default
-    :data:`IDLE_LIMIT`) settings examined without a solution raise :class:`SearchLimit`."""
-    idle = Idle(IDLE_LIMIT if idle_limit is None else idle_limit)
+    The work between two runs is bounded: a :class:`~convcalc.budget.Budget` of ``idle_limit``
+    (default :data:`IDLE_LIMIT`) settings, spent since the last run, raises
+    :class:`~convcalc.budget.WorkLimit` past it."""
+    idle = Budget(IDLE_LIMIT if idle_limit is None else idle_limit, IDLE_WHAT)
     transpose = pb.layer == "conv_transpose"
     for d in _dilations(pb):
-        idle.tick()
+        idle.spend()
         for p in _paddings(pb, d):
-            idle.tick()
+            idle.spend()
             for k in _candidate_kernels(pb, p, d, idle):
                 r = arith.conv_transpose_output_padding(pb.n, pb.m, k, 0, p, d)
                 for s_lo, s_hi in _spans(pb, k, p, d):
-                    idle.steps = 0
+                    idle.reset()
                     if transpose:
                         for s in range(s_lo, s_hi + 1):
                             yield Run(k, p, d, s, s, r - (pb.n - 1) * s)
@@ -580,36 +571,40 @@ def count(pb: Problem) -> int:
     return found.value
 
 
-def tally(pb: Problem, limit: int | None = None) -> Tally:
-    """Count the solutions in at most ``limit`` steps (default :data:`COUNT_LIMIT`).
+def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None) -> Tally:
+    """Count the solutions in at most ``limit`` steps (default :data:`COUNT_LIMIT`), or
+    spending from a search's ``budget`` (whose :class:`~convcalc.budget.WorkLimit` then
+    propagates: the count is part of a larger search).
 
     A step is one (dilation, padding), one interval pair summed in closed form, or one kernel
     where no closed form is used. Conv and floor-mode pools sum each kernel interval × stride
     interval with :func:`floor_sum` (plain) or an arithmetic progression (``exact``); ceil mode,
     ``no_gaps`` and conv_transpose add O(1) per kernel from :func:`_spans`.
     """
-    limit = COUNT_LIMIT if limit is None else limit
+    own = budget is None
+    steps = Budget(COUNT_LIMIT if limit is None else limit) if budget is None else budget
+    start = steps.spent
     closed = pb.layer != "conv_transpose" and not pb.ceil_mode and not pb.no_gaps
-    total = steps = 0
-    for d in _dilations(pb):
-        for p in _paddings(pb, d):
-            steps += 1
-            kernels = _kernels(pb, p, d)
-            if closed:
+    total = 0
+    try:
+        for d in _dilations(pb):
+            for p in _paddings(pb, d):
+                steps.spend()
+                kernels = _kernels(pb, p, d)
                 for ka, kb in kernels.intervals:
-                    for sa, sb in pb.stride.intervals:
-                        steps += 1
-                        total += _closed_count(pb, ka, kb, sa, sb, p, d)
-            else:
-                for ka, kb in kernels.intervals:
+                    if closed:
+                        for sa, sb in pb.stride.intervals:
+                            steps.spend()
+                            total += _closed_count(pb, ka, kb, sa, sb, p, d)
+                        continue
                     for k in range(ka, kb + 1):
-                        steps += 1
+                        steps.spend()
                         total += sum(hi - lo + 1 for lo, hi in _spans(pb, k, p, d))
-                        if steps > limit:
-                            return Tally(total, False, steps)
-            if steps > limit:
-                return Tally(total, False, steps)
-    return Tally(total, True, steps)
+    except WorkLimit:
+        if not own:
+            raise
+        return Tally(total, False, steps.spent - start)
+    return Tally(total, True, steps.spent - start)
 
 
 def _closed_count(pb: Problem, ka: int, kb: int, sa: int, sb: int, p: int, d: int) -> int:

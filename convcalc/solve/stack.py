@@ -26,8 +26,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from convcalc.analysis import output_shape
-from convcalc.errors import ConvcalcError, SpecError, format_path
+from convcalc.analysis import output_shapes
+from convcalc.budget import STEPS, Budget, WorkLimit
+from convcalc.errors import SpecError, format_path
 from convcalc.solve.layer import RANGE, Problem, Range, RangeError, is_size, problem, tally
 from convcalc.spec.document import Document
 from convcalc.spec.layers import Layer
@@ -35,7 +36,8 @@ from convcalc.spec.registry import KINDS, block_class
 from convcalc.spec.step import Shape, shape_text
 from convcalc.spec.validate import Spec
 
-MAX_STEPS = 1_000_000  # trials of a layer or block with values for its unknowns, in all
+SEARCH_WHAT = 'narrow the ranges, or write ranges such as "1..7" for "?"'
+COPY = 10  # budget steps for a layer copied with a trial's values (about ten visits' time)
 INPUT_DEFAULT = Range.span(1, 1024)  # "?" in the input: sizes searched
 _UNKNOWN = re.compile(rf"^\s*(\?|{RANGE})$")
 # fields whose "?" has a default range (relative to the layer's input size; see the README)
@@ -142,11 +144,20 @@ def solve_stack(
     input_shape: list[int | str] | None = None,
 ) -> StackResult:
     """Every assignment of the unknowns of ``source`` for which the stack is valid and its
-    output meets ``target`` (spatial sizes, a :class:`Target`, or None for any output)."""
+    output meets ``target`` (spatial sizes, a :class:`Target`, or None for any output).
+
+    ``input_shape`` gives the input sizes to try in place of the spec's own input. Where the
+    spec's input declares its sizes, the network is the one built for them: a size PyTorch's
+    constructors take from the input (a conv's in_channels, a linear's in_features, a norm's
+    num_features) is fixed there, and an input that changes one is refused, as PyTorch
+    refuses it. Only where the spec's input writes "?" (or a range) do the layers follow each
+    input tried. The whole search spends from one :class:`~convcalc.budget.Budget`.
+    """
     from convcalc.spec.validate import load_document, validate
 
     goal = target if isinstance(target, Target) else Target(spatial=target)
     doc = load_document(source)
+    written = doc.data.get("input") if isinstance(doc.data, dict) else None
     if input_shape is not None and isinstance(doc.data, dict):
         doc.data["input"] = input_shape
     unknowns = _find_unknowns(doc)
@@ -182,18 +193,289 @@ def solve_stack(
     notes = []
     if any(u.top is None and u.values is None for u in unknowns):
         notes.append(f'"?" in the input: sizes {INPUT_DEFAULT} searched (write a range for others)')
+    budget = Budget(STEPS, SEARCH_WHAT)
+    declared = _declared(written, spec, doc) if input_shape is not None else None
+    built = _Built(declared)
+    if declared is None and any(u.top is None for u in unknowns):
+        following = _following(spec, unknowns)
+        if following:
+            notes.append(
+                'the spec\'s input declares no size where it writes "?" or a range, so the '
+                f"layers follow each input tried ({following} from it): one network per input"
+            )
+    elif declared is not None and not any(u.top is not None for u in unknowns):
+        _check_declared(spec, declared, budget)
     searched: dict[str, str] = {}
     if all(u.top is None for u in unknowns) and _separable(spec, unknowns):
-        count, solutions = _separable_search(spec, unknowns, goal)
+        count, solutions, fault = _separable_search(spec, unknowns, goal, budget, built)
     else:
-        search = _Search(spec, unknowns, goal)
+        search = _Search(spec, unknowns, goal, budget, built)
         search.forward()
         search.backward()
         count, solutions = search.count(), search.paths()
         searched = {label: f"{lo}..{hi}" for label, (lo, hi) in search.tried.items()}
+        fault = search.representative
+    if count == 0:
+        try:
+            chosen = fault()
+        except WorkLimit:  # too long to tell: the answer stands
+            chosen = None
+        error = _fault(doc, chosen)
+        if error is not None:
+            raise error
+    if declared is not None and built.refused:
+        notes.append(
+            f"the layers are built for the spec's input {shape_text(declared)}, and PyTorch "
+            f"refuses an input that changes a size they take from it ({built.refused})"
+        )
     if limit is not None:
         solutions = itertools.islice(solutions, limit)
     return StackResult(spec.name, goal, unknowns, count, solutions, notes, searched)
+
+
+# --- the network the spec's input builds ---------------------------------------------------
+
+
+def built_sizes(layer: Layer, shape: Shape) -> tuple[tuple[str, int], ...]:
+    """The sizes PyTorch's module for ``layer`` takes from its input ``shape`` when it is
+    constructed and checks against every input it is given afterwards (those ``convcalc
+    export`` writes from the shape it receives): a conv's in_channels, a linear's in_features,
+    a batch or instance norm's num_features when it has weights or running statistics (else
+    PyTorch takes any), a group norm's num_channels when it has weights. Sizes written in the
+    spec (a layernorm's normalized_shape, a prelu's num_parameters) are the layer's own rule."""
+    kind = layer.type
+    if kind in ("conv", "conv_transpose"):
+        return (("in_channels", shape[0]),)
+    if kind == "linear":
+        return (("in_features", shape[-1]),)
+    weights = bool(getattr(layer, "affine", False))
+    if kind in ("batchnorm", "instancenorm") and (
+        weights or getattr(layer, "track_running_stats", False)
+    ):
+        return (("num_features", shape[0]),)
+    if kind == "groupnorm" and weights:
+        return (("num_channels", shape[0]),)
+    return ()
+
+
+class _Built:
+    """The check of every leaf of a trial against the network the spec's input builds: with a
+    ``declared`` input, each trial runs beside it, and a leaf whose :func:`built_sizes` differ
+    between the two is refused. ``refused`` says what the first such leaf took (for a note)."""
+
+    def __init__(self, declared: Shape | None) -> None:
+        self.declared = declared
+        self.refused = ""
+
+    def sides(self, shape: Shape) -> tuple[Shape, ...]:
+        """The inputs a trial runs on: its own, and the declared one if there is one."""
+        return (shape,) if self.declared is None else (shape, self.declared)
+
+    @property
+    def check(self) -> Callable[[Layer, tuple[Shape, ...]], bool] | None:
+        return None if self.declared is None else self._same
+
+    def _same(self, layer: Layer, shapes: tuple[Shape, ...]) -> bool:
+        trial, declared = shapes
+        if trial == declared:
+            return True
+        wanted = built_sizes(layer, declared)
+        if built_sizes(layer, trial) == wanted:
+            return True
+        if not self.refused:
+            taken = " and ".join(f"{k} {v}" for k, v in wanted)
+            self.refused = f"such as a {layer.type}'s {taken}"
+        return False
+
+
+def _declared(written: Any, spec: Spec, doc: Document) -> Shape | None:
+    """The input the spec's own file declares (read before ``input_shape`` replaced it), or
+    None where it writes "?" or a range in any place: then the layers follow each input."""
+    if not isinstance(written, list) or any(
+        isinstance(item, str) and _UNKNOWN.match(item) for item in written
+    ):
+        return None
+    from pydantic import ValidationError
+
+    from convcalc.spec.validate import SpecHead
+
+    try:
+        declared: Shape = SpecHead.model_validate({"input": written, "layers": []}).input
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        message = error.get("ctx", {}).get("message") or error["msg"]
+        raise SpecError(
+            str(message), file=doc.file, line=doc.line_of(["input"]), field="input"
+        ) from None
+    if len(declared) != len(spec.input):
+        raise RangeError(
+            f"--input gives {len(spec.input)} sizes but the spec's input "
+            f"{shape_text(declared)} has {len(declared)}: the network is the one built for the "
+            'spec\'s input (write "?" in it for the sizes its layers should follow)'
+        )
+    return declared
+
+
+def _check_declared(spec: Spec, declared: Shape, budget: Budget) -> None:
+    """Refuse, as ``convcalc shape`` would, a network that its own declared input cannot build
+    (there are no layer unknowns that could change it)."""
+    if output_shapes(spec.layers, (declared,), budget=budget) is not None:
+        return
+    from convcalc.analysis import analyse
+
+    try:
+        analyse(replace(spec, input=declared))
+    except SpecError as exc:
+        exc.message += (
+            f" (at the spec's input {shape_text(declared)}, for which the network is built: "
+            'write "?" in it for the sizes its layers should follow)'
+        )
+        raise
+
+
+def _following(spec: Spec, unknowns: list[Unknown]) -> str:
+    """The first layer whose :func:`built_sizes` may follow the input's unknown sizes, as
+    ``layers[7] (linear) takes its in_features``; empty if none can.
+
+    Channels follow an unknown channel count (or a flat input's features); spatial sizes reach
+    a layer's built sizes only through a layer that mixes the dimensions (flatten, reshape,
+    ...), or a linear on an unknown last dimension."""
+    last = len(spec.input) - 1
+    mixed = len(spec.input) == 1 or any(u.dim == 0 for u in unknowns if u.top is None)
+    last_unknown = any(u.dim == last for u in unknowns if u.top is None)
+    for keys, layer in _written_leaves(spec):
+        names = [name for name, _ in built_sizes(layer, (1,))]
+        if names and (mixed or (layer.type == "linear" and last_unknown)):
+            return f"{format_path(list(keys))} ({layer.type}) takes its {' and '.join(names)}"
+        if not KINDS[layer.type].dims_apart:
+            mixed = True
+    return ""
+
+
+def _written_leaves(spec: Spec) -> Iterator[tuple[tuple[str | int, ...], Layer]]:
+    """Every leaf as written (a repeat's layers once), in order, with its keys."""
+    from convcalc.spec.blocks import Block
+
+    todo: list[tuple[tuple[str | int, ...], Any]] = [
+        (("layers", i), layer) for i, layer in reversed(list(enumerate(spec.layers)))
+    ]
+    while todo:
+        keys, layer = todo.pop()
+        if not isinstance(layer, Block):
+            yield keys, layer
+            continue
+        inner = [
+            ((*keys, *path_keys, j), child)
+            for path_keys, children in layer.lists()
+            for j, child in enumerate(children)
+        ]
+        todo.extend(reversed(inner))
+
+
+# --- a spec's fault, whatever the unknowns ---------------------------------------------------
+
+
+# an assignment of the unknowns, and another with other values where the refusal could depend
+# on them (the input's sizes, the refusing layer's own unknowns): see _fault
+Filling = tuple[list[tuple["Unknown", int]], list[tuple["Unknown", int]]]
+LARGE = 2**20  # a spatial size no kernel, padding or stride of a fault's probe is near
+
+
+def _fault(doc: Document, filling: Filling | None) -> SpecError | None:
+    """Where no network at all is valid: the error ``convcalc shape`` gives for the spec with
+    its unknowns filled (the first of ``filling``; the unknowns not in it at their least), if
+    it is the spec's own fault, the same whatever the unknowns: the layer that refuses refuses
+    the same way with every spatial size of its input large, and the second filling gives the
+    same error (a 3-element kernel on a 2-D input, a pool padded by more than half its fixed
+    kernel). A refusal that depends on the sizes or on the unknowns' values (a kernel larger
+    than the input, a padding range holding no valid padding) is an answer, 0 solutions."""
+    if filling is None:
+        return None
+    first = _filled_error(doc, filling[0])
+    if first is None or not first[1]:
+        return None
+    again = _filled_error(doc, filling[1])
+    return first[0] if again is not None and str(again[0]) == str(first[0]) else None
+
+
+def _least(u: Unknown) -> int:
+    """The value an unknown holds until one is chosen: its range's least, or for "?" 1 (0
+    for a padding; 1 is also the input's least)."""
+    return u.values.lo if u.values is not None else (0 if "padding" in u.field else 1)
+
+
+def _another(u: Unknown, value: int) -> tuple[Unknown, int]:
+    """The unknown at a value other than ``value`` where its range has one."""
+    values = u.values if u.values is not None else INPUT_DEFAULT if u.top is None else None
+    if values is None:  # "?" in a layer: its range follows the layer's input, from 1 (or 0) up
+        return u, value + 1
+    return u, values.hi if value != values.hi else values.lo
+
+
+def _filled_error(
+    doc: Document, chosen: list[tuple[Unknown, int]]
+) -> tuple[SpecError, bool] | None:
+    """The error of the spec with ``chosen`` values written in, and whether the layer that
+    refuses refuses any size alike (:func:`_refuses_any_size`); None if the spec is valid."""
+    from convcalc.analysis import analyse
+    from convcalc.spec.validate import validate
+
+    data = doc.data
+    for u, value in chosen:
+        if u.top is None:
+            assert u.dim is not None  # input unknowns always have a dimension
+            data["input"][u.dim] = value
+            continue
+        node: Any = data
+        for key in u.keys:
+            node = node[key]
+        if u.dim is None:
+            node[u.field] = value
+        else:
+            node[u.field][u.dim] = value
+    try:
+        spec = validate(doc, share=False)
+    except SpecError as exc:  # a value past what the field takes: not the layer's refusal
+        return exc, False
+    try:
+        analyse(spec)
+    except SpecError as exc:
+        return exc, _refuses_any_size(spec)
+    return None
+
+
+def _refuses_any_size(spec: Spec) -> bool:
+    """Whether the first leaf that refuses its input (inside blocks too) refuses it the same
+    way with every spatial size of that input :data:`LARGE`: a fault of ranks, of the layer's
+    own values, of channels, not of the sizes. A block whose lists all run but whose join
+    refuses depends on their sizes: False."""
+    from convcalc.arith import Refusal
+    from convcalc.spec.blocks import Block
+
+    memo: dict[tuple[int, Shape], Shape | None] = {}
+    layers, shape = list(spec.layers), spec.input
+    while True:
+        for layer in layers:
+            out = output_shapes([layer], (shape,), None, memo)
+            if out is not None:
+                shape = out[0]
+                continue
+            if isinstance(layer, Block):
+                failing = [p for p in layer.paths() if output_shapes(p.layers, (shape,)) is None]
+                if not failing:
+                    return False
+                layers = failing[0].layers  # from the block's own input
+                break
+            large = (shape[0], *(LARGE,) * (len(shape) - 1))
+            refusals = []
+            for given in (shape, large):
+                try:
+                    layer.forward(given)
+                except Refusal as exc:
+                    refusals.append((exc.message, exc.field))
+            return len(refusals) == 2 and refusals[0] == refusals[1]
+        else:
+            return False
 
 
 def _find_unknowns(doc: Document) -> list[Unknown]:
@@ -332,20 +614,29 @@ def _separable(spec: Spec, unknowns: list[Unknown]) -> bool:
 
 
 def _separable_search(
-    spec: Spec, unknowns: list[Unknown], goal: Target
-) -> tuple[int, Iterator[tuple[tuple[int, ...], Shape]]]:
-    """Sizes valid in one dimension (trying n in every dimension at once), combined."""
+    spec: Spec, unknowns: list[Unknown], goal: Target, budget: Budget, built: _Built
+) -> tuple[int, Iterator[tuple[tuple[int, ...], Shape]], Callable[[], Filling | None]]:
+    """Sizes valid in one dimension (trying n in every dimension at once), combined; and where
+    no size is valid, the assignment whose error :func:`_fault` reads (the largest sizes)."""
     rank = len(spec.input) - 1
     ranges: list[list[int]] = [[n] for n in spec.input[1:]]
     for u in unknowns:
         assert u.dim is not None  # input unknowns always have a dimension
-        ranges[u.dim - 1] = _listed(INPUT_DEFAULT if u.values is None else u.values, u)
+        ranges[u.dim - 1] = _listed(INPUT_DEFAULT if u.values is None else u.values, u, budget)
     memo: dict[tuple[int, Shape], Shape | None] = {}
     outputs: dict[int, Shape] = {}
     for n in sorted({n for sizes in ranges for n in sizes}):
-        out = output_shape(spec.layers, (spec.input[0], *(n,) * rank), None, memo)
+        shape = (spec.input[0], *(n,) * rank)
+        out = output_shapes(
+            spec.layers, built.sides(shape), None, memo, budget=budget, check=built.check
+        )
         if out is not None:
-            outputs[n] = out
+            outputs[n] = out[0]
+
+    def largest() -> Filling | None:
+        sizes = [(u, ranges[u.dim - 1][-1]) for u in unknowns if u.dim]
+        return None if outputs else (sizes, [(u, ranges[u.dim - 1][0]) for u in unknowns if u.dim])
+
     want = goal.spatial
     if want is not None and len(want) == 1:
         want = want * rank
@@ -359,19 +650,47 @@ def _separable_search(
     def shape_of(sizes: tuple[int, ...]) -> Shape:
         return (channels, *(outputs[n][1 + d] for d, n in enumerate(sizes)))
 
-    combos = (sizes for sizes in itertools.product(*per_dim))
-    matching = ((sizes, shape_of(sizes)) for sizes in combos)
     chosen = [u.dim - 1 for u in unknowns if u.dim is not None]
-    solutions = (
-        (tuple(sizes[d] for d in chosen), shape) for sizes, shape in matching if goal.accepts(shape)
-    )
     if goal.size is None:
-        count = 1
-        for sizes in per_dim:
-            count *= len(sizes)
+        count = math.prod(len(sizes) for sizes in per_dim)
+        combos: Iterator[tuple[int, ...]] = itertools.product(*per_dim)
     else:
-        count = sum(1 for _ in itertools.product(*per_dim) if goal.accepts(shape_of(_)))
-    return count, solutions
+        values, extra = divmod(goal.size, channels) if channels else (0, 1)
+        count, combos = (0, iter(())) if extra else _of_size(per_dim, outputs, values, budget)
+    solutions = ((tuple(sizes[d] for d in chosen), shape_of(sizes)) for sizes in combos)
+    return count, solutions, largest
+
+
+def _of_size(
+    per_dim: list[list[int]], outputs: dict[int, Shape], values: int, budget: Budget
+) -> tuple[int, Iterator[tuple[int, ...]]]:
+    """The choices of a size in each dimension whose outputs multiply to ``values``: counted
+    over the products that divide it, dimension by dimension from the last, and listed
+    depth-first taking only sizes from which the rest can still reach it (never trying the
+    whole product of the dimensions' sizes)."""
+    rank = len(per_dim)
+    # reach[d]: for each product of dimensions d.. that divides ``values``, in how many ways
+    reach: list[dict[int, int]] = [{} for _ in range(rank)] + [{1: 1}]
+    for d in reversed(range(rank)):
+        sizes: dict[int, int] = {}
+        for n in per_dim[d]:
+            sizes[outputs[n][1 + d]] = sizes.get(outputs[n][1 + d], 0) + 1
+        budget.spend(len(per_dim[d]) + len(sizes) * len(reach[d + 1]))
+        for out, ways in sizes.items():
+            for rest, more in reach[d + 1].items():
+                if values % (out * rest) == 0:
+                    reach[d][out * rest] = reach[d].get(out * rest, 0) + ways * more
+
+    def combos(d: int, left: int, chosen: tuple[int, ...]) -> Iterator[tuple[int, ...]]:
+        if d == rank:
+            yield chosen
+            return
+        for n in per_dim[d]:
+            out = outputs[n][1 + d]
+            if left % out == 0 and reach[d + 1].get(left // out):
+                yield from combos(d + 1, left // out, (*chosen, n))  # at most 3 deep
+
+    return reach[0].get(values, 0), combos(0, values, ())
 
 
 # --- the general search ----------------------------------------------------------------------
@@ -392,39 +711,53 @@ class _Solved:
     def values(self) -> Iterator[tuple[int, ...]]:
         """The values in the unknowns' order, sorted: the unknowns are fixed one at a time,
         each value kept only if the rest still has a solution (a closed-form count), and the
-        last one read from the problem's own solutions."""
+        last one read from the problem's own solutions.
+
+        The work between two values spends from a budget begun again at each (a range may
+        hold long stretches without a solution), and the listing ends at the last of the
+        ``size`` values, never trying the rest of the ranges."""
+        idle = Budget(STEPS, SEARCH_WHAT)
+        left = self.size
         names = [SOLVED[j] for j in self.picks]
         last = self.picks[-1]
         stack: list[tuple[Problem, tuple[int, ...], Iterator[int]]] = []
         stack.append((self.problem, (), iter(getattr(self.problem, names[0]))))
-        while stack:
+        while stack and left > 0:
             pb, chosen, values = stack[-1]
             depth = len(chosen)
             if depth == len(names) - 1:
                 stack.pop()
-                yield from ((*chosen, solution[last]) for solution in pb.solutions())
+                for solution in pb.solutions():
+                    yield (*chosen, solution[last])
+                    idle.reset()
+                    left -= 1
+                    if left == 0:
+                        return
                 continue
             value = next(values, None)
             if value is None:
                 stack.pop()
                 continue
+            idle.spend()
             change: dict[str, Any] = {names[depth]: Range.span(value, value)}
             fixed = replace(pb, **change)
-            found = tally(fixed)
-            if found.value or not found.complete:  # a partial count of 0 proves nothing
+            if tally(fixed, budget=idle).value:
                 following = iter(getattr(fixed, names[depth + 1]))
                 stack.append((fixed, (*chosen, value), following))
 
 
-# the values of a step's unknowns (or all of them that lead to one shape), and where they lead
-Move = tuple[tuple[int, ...] | _Solved, Shape]
+# what a step of the search reaches: the trial's shape, and beside it (with a declared input)
+# the shape the spec's own input has there
+State = tuple[Shape, ...]
+# the values of a step's unknowns (or all of them that lead to one state), and where they lead
+Move = tuple[tuple[int, ...] | _Solved, State]
 
 
 def _weight(values: tuple[int, ...] | _Solved) -> int:
     return values.size if isinstance(values, _Solved) else 1
 
 
-def _expanded(moves: list[Move]) -> Iterator[tuple[tuple[int, ...], Shape]]:
+def _expanded(moves: list[Move]) -> Iterator[tuple[tuple[int, ...], State]]:
     for values, out in moves:
         if isinstance(values, _Solved):
             yield from ((v, out) for v in values.values())
@@ -464,88 +797,100 @@ def _solvable(layer: Layer, unknowns: list[Unknown], shape: Shape) -> bool:
 class _Search:
     """Forward reachability with edges, then backward pruning: see the module docstring.
 
-    Step 0 chooses the input's unknown sizes; step i + 1 runs top-level layer i.
+    Step 0 chooses the input's unknown sizes; step i + 1 runs top-level layer i. Every trial
+    spends from ``budget``: a layer copied with its values :data:`COPY` steps, and its walk
+    a step per layer it visits (``analysis.output_shapes``); a loop over choices whose number
+    is known first is refused before it starts if they cannot all fit.
     """
 
-    def __init__(self, spec: Spec, unknowns: list[Unknown], goal: Target) -> None:
+    def __init__(
+        self, spec: Spec, unknowns: list[Unknown], goal: Target, budget: Budget, built: _Built
+    ) -> None:
         self.spec = spec
         self.goal = goal
+        self.budget = budget
+        self.built = built
         self.inputs = [u for u in unknowns if u.top is None]
         self.by_layer: dict[int, list[Unknown]] = {}
         for u in unknowns:
             if u.top is not None:
                 self.by_layer.setdefault(u.top, []).append(u)
-        # edges[i][shape] = the moves from that shape; step 0 starts from the empty shape
-        self.edges: list[dict[Shape, list[Move]]] = []
-        self.good: list[set[Shape]] = []
-        self.steps = 0
+        # edges[i][state] = the moves from that state; step 0 starts from the empty state
+        self.edges: list[dict[State, list[Move]]] = []
+        self.good: list[set[State]] = []
         self.memo: dict[tuple[int, Shape], Shape | None] = {}
         self.tried: dict[str, tuple[int, int]] = {}  # "?" label -> least and largest value tried
+        self.last: set[State] = set()
 
-    def _count_step(self) -> None:
-        self.steps += 1
-        if self.steps > MAX_STEPS:
-            raise ConvcalcError(
-                f"the search passed {MAX_STEPS:,} trials (a layer or block tried with values for "
-                'its unknowns): narrow the ranges, or write ranges such as "1..7" for "?"'
-            )
+    def _walk(
+        self, layer: Layer, state: State, swap: dict[int, Layer] | None = None
+    ) -> State | None:
+        return output_shapes(
+            [layer], state, swap, self.memo, budget=self.budget, check=self.built.check
+        )
 
     def forward(self) -> None:
         start: list[Move] = []
-        choices = [_listed(INPUT_DEFAULT if u.values is None else u.values, u) for u in self.inputs]
+        choices = [
+            _listed(INPUT_DEFAULT if u.values is None else u.values, u, self.budget)
+            for u in self.inputs
+        ]
+        self.budget.spend(math.prod(len(c) for c in choices))  # refused here if they cannot fit
         for values in itertools.product(*choices):
-            self._count_step()
             shape = list(self.spec.input)
             for u, v in zip(self.inputs, values, strict=True):
                 assert u.dim is not None  # input unknowns always have a dimension
                 shape[u.dim] = v
-            start.append((values, tuple(shape)))
+            start.append((values, self.built.sides(tuple(shape))))
         self.edges.append({(): start})
         frontier = {out for _, out in start}
         for i, layer in enumerate(self.spec.layers):
-            edges = {shape: list(self._moves(i, layer, shape)) for shape in sorted(frontier)}
+            edges = {state: list(self._moves(i, layer, state)) for state in sorted(frontier)}
             self.edges.append(edges)
             frontier = {out for moves in edges.values() for _, out in moves}
         self.last = frontier
 
-    def _moves(self, i: int, layer: Layer, shape: Shape) -> Iterator[Move]:
+    def _moves(self, i: int, layer: Layer, state: State, target: bool = True) -> Iterator[Move]:
         unknowns = self.by_layer.get(i, [])
+        shape = state[0]
         if not unknowns:
-            self._count_step()
-            out = output_shape([layer], shape, None, self.memo)
+            out = self._walk(layer, state)
             if out is not None:
                 yield (), out
             return
-        if _solvable(layer, unknowns, shape):
-            last = i == len(self.spec.layers) - 1
+        if _solvable(layer, unknowns, shape) and all(side == shape for side in state):
+            last = i == len(self.spec.layers) - 1 and target
             wanted = None if not last or self.goal.spatial is None else set(self.goal.spatial)
-            yield from self._solved_moves(layer, unknowns, shape, wanted)
+            yield from self._solved_moves(layer, unknowns, state, wanted)
             return
         leaves = {u.keys: _layer_at(self.spec, u.keys) for u in unknowns}
         choices = [
-            _candidates(leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape)
+            _candidates(
+                leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape, self.budget
+            )
             for u in unknowns
         ]
         for u, tried in zip(unknowns, choices, strict=True):
             if u.values is None and tried:
                 lo, hi = self.tried.get(u.label, (tried[0], tried[-1]))
                 self.tried[u.label] = (min(lo, tried[0]), max(hi, tried[-1]))
+        self.budget.spend(COPY * math.prod(len(c) for c in choices))  # or refused up front
         for values in itertools.product(*choices):
-            self._count_step()
             swap = {}
             for keys, leaf in leaves.items():
                 mine = [(u, v) for u, v in zip(unknowns, values, strict=True) if u.keys == keys]
                 swap[id(leaf)] = _assign(leaf, mine)
-            out = output_shape([layer], shape, swap, self.memo)  # the block's other layers: memo
+            out = self._walk(layer, state, swap)  # the block's other layers: memo
             if out is not None:
                 yield values, out
 
     def _solved_moves(
-        self, layer: Layer, unknowns: list[Unknown], shape: Shape, wanted: set[int] | None
+        self, layer: Layer, unknowns: list[Unknown], state: State, wanted: set[int] | None
     ) -> Iterator[Move]:
         """The moves of a layer that :func:`_solvable` accepts: for each output size M (only
         the target's, for the last layer: ``wanted``), the single-layer problem N → M over the
         same candidate ranges, counted in closed form and listed only if a path uses it."""
+        shape = state[0]
         ranges: dict[str, Range] = {}
         for name in SOLVED:
             mine = [u for u in unknowns if u.field == name]
@@ -565,10 +910,10 @@ class _Search:
         sizes = range(1, n + 2 * ranges["padding"].hi + 1)  # k = 1, s = 1 gives the most
         if wanted is not None:  # a square output: one size in every dimension
             sizes = range(0) if len(wanted) > 1 else range(min(wanted), min(wanted) + 1)
-        if len(sizes) > MAX_STEPS:
-            raise ConvcalcError(
+        if not self.budget.allows(len(sizes)):
+            raise WorkLimit(
                 f"{unknowns[0].label}: {len(sizes):,} output sizes to consider, more than the "
-                f"search's {MAX_STEPS:,} trials: narrow the ranges"
+                f"search's {self.budget.limit:,} trials: narrow the ranges"
             )
         base = problem(
             layer.type,
@@ -580,27 +925,22 @@ class _Search:
             dilation=str(ranges["dilation"]) if "dilation" in ranges else None,
         )
         for m in sizes:
-            self._count_step()
+            self.budget.spend()
             pb = replace(base, m=m)
-            found = tally(pb)
-            if not found.complete:
-                raise ConvcalcError(
-                    f"{unknowns[0].label}: counting the solutions for output size {m} stopped "
-                    f"after {found.steps:,} steps: narrow the ranges"
-                )
+            found = tally(pb, budget=self.budget)
             if found.value == 0:
                 continue
             first = next(pb.solutions())
             trial = _assign(layer, [(u, first[j]) for u, j in zip(unknowns, picks, strict=True)])
-            out = output_shape([layer], shape, {id(layer): trial}, self.memo)
+            out = self._walk(layer, state, {id(layer): trial})
             if out is not None:  # else refused whatever the sizes (channels, groups)
                 yield _Solved(pb, picks, found.value), out
 
     def backward(self) -> None:
-        final = {s for s in self.last if self.goal.accepts(s)}
-        flat = all(len(s) < 2 for s in self.last)
+        final = {s for s in self.last if self.goal.accepts(s[0])}
+        flat = all(len(s[0]) < 2 for s in self.last)
         if self.last and not final and self.goal.spatial is not None and flat:
-            example = shape_text(next(iter(self.last)))
+            example = shape_text(next(iter(self.last))[0])
             raise RangeError(
                 f"the stack's output ({example}) has no spatial dimensions, so --out cannot "
                 "apply: give --out-size N, the number of output values"
@@ -613,7 +953,7 @@ class _Search:
             }
 
     def count(self) -> int:
-        ways: dict[Shape, int] = {s: 1 for s in self.good[-1]}
+        ways: dict[State, int] = {s: 1 for s in self.good[-1]}
         for i in range(len(self.edges) - 1, -1, -1):
             ways = {
                 s: sum(ways.get(out, 0) * _weight(v) for v, out in self.edges[i][s])
@@ -622,20 +962,20 @@ class _Search:
         return ways.get((), 0)
 
     def paths(self) -> Iterator[tuple[tuple[int, ...], Shape]]:
-        """Depth-first over good shapes only, in the order of the unknowns' values."""
+        """Depth-first over good states only, in the order of the unknowns' values."""
         if () not in self.good[0]:
             return
         n = len(self.edges)
 
-        def moves(i: int, shape: Shape) -> Iterator[tuple[tuple[int, ...], Shape]]:
+        def moves(i: int, state: State) -> Iterator[tuple[tuple[int, ...], State]]:
             nxt = self.good[i + 1]
-            kept = [(v, out) for v, out in self.edges[i][shape] if out in nxt]
+            kept = [(v, out) for v, out in self.edges[i][state] if out in nxt]
             if not any(isinstance(v, _Solved) for v, _ in kept):
                 return iter(kept)  # type: ignore[arg-type]  # plain values, in order
             # several problems (one per output size), each listing in order: merge them
             return heapq.merge(*(_expanded([move]) for move in kept))
 
-        stack: list[tuple[int, tuple[int, ...], Iterator[tuple[tuple[int, ...], Shape]]]]
+        stack: list[tuple[int, tuple[int, ...], Iterator[tuple[tuple[int, ...], State]]]]
         stack = [(0, (), moves(0, ()))]
         while stack:
             i, chosen, pending = stack[-1]
@@ -643,9 +983,45 @@ class _Search:
             if move is None:
                 stack.pop()
             elif i + 1 == n:
-                yield chosen + move[0], move[1]
+                yield chosen + move[0], move[1][0]
             else:
                 stack.append((i + 1, chosen + move[0], moves(i + 1, move[1])))
+
+    def representative(self) -> Filling | None:
+        """Where no network is valid, whatever the target: the values of the unknowns on a
+        path to the first top-level layer that refuses every state reaching it (the input's
+        sizes and the earlier layers' values, that layer's own at their least and, in the
+        second filling, at others), for :func:`_fault`; None if some network is valid."""
+        if self.last:
+            return None
+        dead = max(j for j, edges in enumerate(self.edges) if edges)  # edges[j]: step j's moves
+        if dead == 0:
+            return None
+        layer = self.spec.layers[dead - 1]
+        for state in self.edges[dead]:  # the target may be what refused the last layer
+            if next(self._moves(dead - 1, layer, state, target=False), None) is not None:
+                return None
+        state = min(self.edges[dead])
+        chosen: list[tuple[Unknown, int]] = []
+        for j in range(dead - 1, -1, -1):
+            found = next(
+                (
+                    (before, v)
+                    for before, moves in self.edges[j].items()
+                    for v, out in moves
+                    if out == state
+                ),
+                None,
+            )
+            assert found is not None  # every state reached came from one before it
+            before, hit = found
+            values = next(hit.values()) if isinstance(hit, _Solved) else hit
+            mine = self.inputs if j == 0 else self.by_layer.get(j - 1, [])
+            chosen.extend(zip(mine, values, strict=True))
+            state = before
+        first = chosen + [(u, _least(u)) for u in self.by_layer.get(dead - 1, [])]
+        varied = {id(u) for u in [*self.inputs, *self.by_layer.get(dead - 1, [])]}
+        return first, [_another(u, v) if id(u) in varied else (u, v) for u, v in first]
 
 
 def _assign(layer: Layer, chosen: list[tuple[Unknown, int]]) -> Layer:
@@ -674,21 +1050,23 @@ def _known_max(layer: Layer, unknowns: list[Unknown], name: str, dim: int | None
     return None if None in chosen else max(chosen)
 
 
-def _listed(values: Range | range, u: Unknown) -> list[int]:
+def _listed(values: Range | range, u: Unknown, budget: Budget) -> list[int]:
     """The values of a range as a list, refused up front when there are more of them than the
-    search would ever try."""
+    search's budget could ever try."""
     size = values.size if isinstance(values, Range) else max(0, values.stop - values.start)
-    if size > MAX_STEPS:
-        raise ConvcalcError(
-            f"{u.label}: {size:,} values to try, more than the search's {MAX_STEPS:,}"
+    if not budget.allows(size):
+        raise WorkLimit(
+            f"{u.label}: {size:,} values to try, more than the search's {budget.limit:,}"
             " trials: narrow the range"
         )
     return list(values)
 
 
-def _candidates(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> list[int]:
+def _candidates(
+    layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape, budget: Budget
+) -> list[int]:
     """The values to try, as a list (see :func:`_candidate_range`)."""
-    return _listed(_candidate_range(layer, unknowns, u, shape), u)
+    return _listed(_candidate_range(layer, unknowns, u, shape), u, budget)
 
 
 def _candidate_range(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> Range:

@@ -195,6 +195,39 @@ def test_drops_and_skips_are_the_rows_autograd_never_reaches(stack: Any) -> None
 
 @pytest.mark.torch
 @settings(max_examples=examples(500))
+@given(
+    n=st.integers(1, 40),
+    k=st.integers(1, 6),
+    s=st.integers(2, 5),
+    p=st.integers(0, 3),
+    d=st.integers(1, 3),
+)
+def test_the_suggested_fixes_read_to_the_end(n: int, k: int, s: int, p: int, d: int) -> None:
+    """Each fix lint suggests for a dropped end (a longer kernel, more padding), applied to the
+    layer and run in torch: the output has the size the fix states, and the last window's span
+    (first tap at i·s, last at i·s + d·(k − 1), in padded positions) reaches the last input
+    position (with a dilation the span counts, its holes are the kernel's design); the least
+    kernel whose window spans the stride is checked by its definition."""
+    torch = pytest.importorskip("torch")
+    layer = conv([k], stride=[s], padding=[p], dilation=[d], bias=False, out_channels=1)
+    report = analysed([1, n], [layer])
+    x = torch.rand(1, 1, n, dtype=torch.float64) + 0.5
+    for finding in lint(report):
+        if finding.code == "floor-drops-input":
+            fixes = re.findall(r"(kernel|padding) (\d+) \(output (\d+)\)", finding.fix)
+            for what, value, size in fixes:
+                kernel, padding = (int(value), p) if what == "kernel" else (k, int(value))
+                fixed = {**layer, "kernel_size": [kernel], "padding": [padding]}
+                out = torch_layer(torch, x, fixed).shape[-1]
+                assert out == int(size), finding.fix
+                assert (out - 1) * s + d * (kernel - 1) >= padding + n - 1, (finding.fix, fixed)
+        if finding.code == "stride-skips-input":
+            least = int(re.match(r"kernel (\d+) \(a window", finding.fix).group(1))
+            assert d * (least - 1) + 1 >= s > d * (least - 2) + 1, finding.fix
+
+
+@pytest.mark.torch
+@settings(max_examples=examples(500))
 @given(stack=window_stacks(dilated=True))
 def test_with_dilation_the_reported_rows_are_never_reached(stack: Any) -> None:
     check_against_autograd(stack, exact=False)

@@ -113,6 +113,7 @@ def shape(
     """
     from convcalc import render
     from convcalc.analysis import Costing, summarise
+    from convcalc.escape import terminal
 
     if fmt in ("text", "latex") and not explain:
         raise Failure(
@@ -488,16 +489,39 @@ def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: s
     click.echo(text.rstrip("\n"))
 
 
-def _write_out(text: str, output: str | None, what: str) -> None:
-    """``text`` to the file ``output``, or to standard output."""
+def _same_file(one: str, other: str) -> bool:
+    """Whether two paths name one file (links and spellings such as ``./net.yaml`` followed);
+    False where either does not exist or cannot be examined."""
+    try:
+        samefile = getattr(os.path, "samefile", None)
+        if samefile is None:  # pragma: no cover - every platform of Python 3.11 has it
+            return os.path.exists(one) and os.path.realpath(one) == os.path.realpath(other)
+        return bool(samefile(one, other))
+    except (OSError, ValueError):  # missing, unreadable, a NUL in the name
+        return False
+
+
+def _write_out(text: str, output: str | None, what: str, *, inputs: tuple[str, ...] = ()) -> None:
+    """``text`` to the file ``output``, or to standard output. An output that is one of the
+    command's ``inputs`` (files it read) is refused: writing would destroy what it read."""
     if output is None or output == "-":
         click.echo(text.rstrip("\n"))
         return
+    for source in inputs:
+        if source != "-" and _same_file(source, output):
+            from convcalc.escape import terminal
+
+            raise Failure(
+                f"{terminal(output)}: -o names the input {terminal(source)} itself: writing the "
+                f"{what} there would replace it; choose another file"
+            )
     try:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
-        raise Failure(f"{output}: cannot write the {what}: {exc.strerror}") from None
+        from convcalc.escape import terminal
+
+        raise Failure(f"{terminal(output)}: cannot write the {what}: {exc.strerror}") from None
 
 
 @cli.command()
@@ -599,6 +623,7 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
       (channels first); what Keras cannot express exactly is refused, naming the layer.
     """
     from convcalc.analysis import analyse
+    from convcalc.escape import terminal
     from convcalc.export import ExportError
     from convcalc.spec.validate import load_spec
 
@@ -606,7 +631,7 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
         loaded = load_spec(spec)
         report = analyse(loaded)
     except ConvcalcError as exc:
-        raise Failure(_located(exc, spec)) from None
+        raise Failure(terminal(_located(exc, spec))) from None
     try:
         if target == "keras":
             from convcalc.export_keras import to_keras
@@ -618,10 +643,10 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
             source = to_pytorch(report, class_name)
     except ExportError as exc:  # a layer the framework cannot build: located in the spec
         exc.locate(loaded.file, loaded.line_of)
-        raise Failure(_located(exc, spec)) from None
+        raise Failure(terminal(_located(exc, spec))) from None
     except ConvcalcError as exc:
-        raise Failure(_located(exc, spec)) from None
-    _write_out(source, output, "module")
+        raise Failure(terminal(_located(exc, spec))) from None
+    _write_out(source, output, "module", inputs=(spec,))
 
 
 def _import_flag(option: str, value: bool) -> str:
@@ -662,6 +687,7 @@ def import_model(
     Standard layers and nn.Sequential are recovered exactly; a custom module's forward is not
     in that text, so it is refused, naming its line.
     """
+    from convcalc.escape import terminal
     from convcalc.importer import ImportRefusal, from_print, to_yaml
     from convcalc.solve.layer import is_size
     from convcalc.spec.document import read_source
@@ -677,10 +703,10 @@ def import_model(
             text, sizes, name or stem, assume_sequential=assume_sequential, avgpool_ceil_mode=ceil
         )
     except ImportRefusal as exc:
-        raise Failure(f"{file}:{exc.line}: {exc.explained(_import_flag)}") from None
+        raise Failure(terminal(f"{file}:{exc.line}: {exc.explained(_import_flag)}")) from None
     except ConvcalcError as exc:
-        raise Failure(_located(exc, source)) from None
-    _write_out(to_yaml(spec), output, "spec")
+        raise Failure(terminal(_located(exc, source))) from None
+    _write_out(to_yaml(spec), output, "spec", inputs=(source,))
 
 
 @cli.command()

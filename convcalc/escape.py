@@ -151,25 +151,50 @@ def latex(text: str) -> str:
 
 def python_str(text: str) -> str:
     """A Python string literal that evaluates to ``text`` exactly (``repr``: every quote,
-    backslash and control character escaped)."""
-    return repr(text)
+    backslash and control character escaped), in double quotes unless the text holds a
+    double quote and no single one (as ruff formats a literal)."""
+    literal = repr(text)
+    if literal.startswith("'") and '"' not in text:
+        return f'"{literal[1:-1]}"'  # no quote of either kind inside: only the fences change
+    return literal
+
+
+# a quote followed by the same quote, or ending the text: escaped, so that no run of them can
+# close a docstring, and the text cannot close one either with the fence after it
+_QUOTE_RUN = re.compile(r"""(["'])(?=\1|$)""")
 
 
 def python_comment(text: str) -> str:
     """Text for a ``#`` comment or a docstring line: one line (controls shown as escapes, so a
-    newline cannot end the comment and start code), no triple quotes nor a closing quote at
-    the end, no backslash escapes that a docstring would interpret."""
+    newline cannot end the comment and start code), no two quotes of a kind in a row nor a
+    quote at the end (each such quote backslash-escaped: no run of five closes a docstring,
+    nor a closing quote with the fence after it), no backslash escapes that a docstring would
+    interpret."""
     one_line = _controls_shown(text).replace("\\", "\\\\")
-    one_line = one_line.replace('"""', '"\\""').replace("'''", "'\\''")
-    # a quote just before the closing triple quote would close the string early
-    return one_line[:-1] + "\\" + one_line[-1] if one_line.endswith(("'", '"')) else one_line
+    return _QUOTE_RUN.sub(r"\\\1", one_line)
+
+
+# plain scalars that every YAML schema (1.1, 1.2 core, JSON) reads as text, in block and flow
+# context: letters, digits, "_", "." and "-", words joined by single spaces (no indicator, no
+# ":" or "#"), and either a letter or "_" first (numbers, timestamps, .inf and merge keys cannot
+# start so) but for the words YAML 1.1 reads as booleans or null, or a digit first and some
+# character that no number, date or hexadecimal holds (2024-net; not 1e3, 0x1F, 2024-01-02)
+_PLAIN = re.compile(r"\w[\w.\-]*(?: \w[\w.\-]*)*")
+_YAML_WORDS = frozenset({"y", "n", "yes", "no", "true", "false", "on", "off", "null"})
+# every character a number, a date or a hexadecimal may hold, in any of those schemas
+_NUMBER_LIKE = re.compile(r"[\d_.eE+\-xXoObBa-fA-F ]*")
 
 
 def yaml_str(text: str) -> str:
     """A YAML scalar that reads back as this very string, whatever it looks like (``1e3``,
     ``2e-3``, ``yes``, ``null``, ``&x``, ``"``, U+2028): a double-quoted JSON string, which
     YAML 1.1 and 1.2 read alike, with every character YAML would refuse or fold (C1 controls,
-    line and paragraph separators, surrogates) written ``\\uXXXX``."""
+    line and paragraph separators, surrogates) written ``\\uXXXX``. Words no schema reads as
+    anything but text (:data:`_PLAIN`: ``lenet5``, ``hw3-q3``, ``features``, ``2024-net``)
+    stay plain, as YAML writers leave them."""
+    plain = _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS
+    if plain and not (text[0].isdecimal() and _NUMBER_LIKE.fullmatch(text)):
+        return text
     quoted = json.dumps(text, ensure_ascii=False)
     return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 

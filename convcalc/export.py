@@ -49,7 +49,8 @@ more than ``HOIST_AT`` columns in is built first as a local variable of ``__init
 the block, or ``block_N``) and used by that name: the module tree is the same, and a spec
 nested 500 deep gives a file of bounded indentation that Python parses. PyTorch itself walks
 modules recursively (``eval()``, ``parameters()``, the forward pass), about ten Python frames a
-level, so the file's docstring says how far to raise the recursion limit for deep networks.
+level, so for deep networks the file's docstring says how far to raise the recursion limit,
+and its ``__main__`` block raises it.
 
 Everything is walked with explicit stacks, never recursion.
 """
@@ -64,6 +65,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import SpecError
+from convcalc.escape import python_str
 from convcalc.pysource import (
     AMBIGUOUS,
     NAME_LIMIT,
@@ -348,8 +350,8 @@ _SEQUENTIAL_NAMES = """
 SEQUENTIAL_ATTRIBUTES = frozenset(_SEQUENTIAL_NAMES.split())
 # the file's own global names
 GLOBALS = frozenset(
-    {"torch", "nn", "math", "sequential", "Residual", "Concat", "Scale", "Reshape", "Permute"}
-    | {"StochasticDepth"}
+    {"torch", "nn", "math", "sys", "sequential", "Residual", "Concat", "Scale", "Reshape"}
+    | {"Permute", "StochasticDepth"}
 )
 
 
@@ -394,7 +396,7 @@ def _chain(entries: tuple[Entry, ...], built: dict[int, Expr], uses: Uses) -> Ex
         return Group("nn.Sequential(", items, block=True, movable=True)
     uses.helpers.add("sequential")
     named = [
-        Item(f'"{key if key is not None else i}": ', e, _comment(entry))
+        Item(f"{python_str(key if key is not None else str(i))}: ", e, _comment(entry))
         for i, (key, e, entry) in enumerate(zip(keys, exprs, entries, strict=True))
     ]
     mapping = Group("{", named, "}", block=True)
@@ -535,6 +537,12 @@ class StochasticDepth(nn.Module):
 FRAMES_PER_LEVEL = 10  # Python frames PyTorch spends per nested block (about 9, measured)
 
 
+def recursion_limit(depth: int) -> int | None:
+    """The recursion limit PyTorch needs for blocks nested ``depth`` deep (None: the default
+    of 1,000 is enough)."""
+    return 1000 + FRAMES_PER_LEVEL * depth if depth > DEEP else None
+
+
 def _header(report: Report, depth: int) -> list[str]:
     """The module docstring: what was generated from what, the shapes and the totals."""
     name = docstring_text(report.name)
@@ -547,11 +555,12 @@ def _header(report: Report, depth: int) -> list[str]:
         "PyTorch adds the batch dimension in front; the comments give each layer's output shape",
         "without it.",
     ]
-    if depth > DEEP:
-        limit = 1000 + FRAMES_PER_LEVEL * depth
+    limit = recursion_limit(depth)
+    if limit is not None:
         lines += [
             f"Blocks nest {depth} deep, and PyTorch walks and runs modules recursively (eval(),",
-            f"parameters(), forward): call sys.setrecursionlimit({limit}) before using them.",
+            f"parameters(), forward): call sys.setrecursionlimit({limit}) before using them",
+            "(the __main__ block below does).",
         ]
     return [*lines, '"""']
 
@@ -594,16 +603,20 @@ def _needs_two(entry: Entry) -> bool:
     )
 
 
-def _smoke_test(report: Report, class_name: str) -> list[str]:
-    """The ``__main__`` block: one sample of zeros through the network."""
+def _smoke_test(report: Report, class_name: str, depth: int) -> list[str]:
+    """The ``__main__`` block: one sample of zeros through the network (after raising the
+    recursion limit, for deep blocks)."""
     leaves = list(report.leaves())
     tokens = bool(leaves) and leaves[0].type == "embedding"
     batch = 2 if any(_needs_two(entry) for entry in leaves) else 1
     sizes = ", ".join(str(n) for n in (batch, *report.input_shape))
     zeros = f"torch.zeros({sizes}, dtype=torch.long)" if tokens else f"torch.zeros({sizes})"
     note = ["    # two samples: a batchnorm without running statistics needs 2 values a channel"]
+    limit = recursion_limit(depth)
+    deep = [f"    sys.setrecursionlimit({limit})  # blocks nest {depth} deep"] if limit else []
     return [
         'if __name__ == "__main__":',
+        *deep,
         f"    model = {class_name}().eval()",
         *(note if batch == 2 else []),
         "    with torch.no_grad():",
@@ -625,12 +638,13 @@ def to_pytorch(report: Report, class_name: str | None = None) -> str:
     uses = Uses()
     body = _main_class(report, class_name, uses)
     depth = 1 + max((e.depth for e in report.walk() if e.is_block), default=-1)
-    imports = ["import math", ""] if uses.math else []
+    standard = [name for name, used in (("math", uses.math), ("sys", depth > DEEP)) if used]
+    imports = [*(f"import {name}" for name in standard), *([""] if standard else [])]
     imports += ["import torch", "import torch.nn as nn"]
     sections = [
         "\n".join([*_header(report, depth), "", *imports]),
         *(HELPERS[name].strip() for name in HELPERS if name in uses.helpers),
         "\n".join(body),
-        "\n".join(_smoke_test(report, class_name)),
+        "\n".join(_smoke_test(report, class_name, depth)),
     ]
     return "\n\n\n".join(sections) + "\n"

@@ -70,6 +70,9 @@ whole factors (or ``align_corners``, ``bicubic`` and ``trilinear``, whose Keras 
 
 The file is straight-line code (each list of a block has its own variable, ``body2``,
 ``branch1_3``, so a spec nested 500 deep costs no indentation), laid out as ruff formats it.
+Keras itself walks the model's graph recursively, a frame a layer: for more than ``LONG``
+layers the file's docstring says how far to raise the recursion limit, and its ``__main__``
+block raises it.
 The tests run the files on Keras' PyTorch backend, and the files say to: TensorFlow's CPU
 kernels take channels-last convolutions only, and the JAX backend is not tested.
 
@@ -84,6 +87,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from convcalc import arith
+from convcalc.escape import python_str
 from convcalc.export import ExportError, fed_the_input
 from convcalc.pysource import (
     WIDTH,
@@ -289,13 +293,19 @@ def _conv_transpose(entry: Entry, uses: _Needs) -> list[_Call]:
     return calls
 
 
-def _windows(entry: Entry) -> tuple[Ints, Ints, Ints, Ints, Ints]:
-    """A pool's kernel, stride and padding, its floor-mode output, and how far past the
-    padded input ceil_mode's last window reaches."""
+def _windows(entry: Entry) -> tuple[Ints, Ints, Ints, Ints | None, Ints]:
+    """A pool's kernel, stride and padding, its floor-mode output (None where floor mode has
+    no window at all: the kernel is longer than the padded input, and only ceil_mode's last
+    window, partly outside it, is there), and how far past the padded input ceil_mode's last
+    window reaches."""
     layer: Any = entry.layer
     k, s, p, d = layer.geometry(_rank(entry))
     spatial, out = entry.input_shape[1:], entry.output_shape[1:]
-    floor = tuple(map(arith.pool_out, spatial, k, s, p, d, (False,) * len(k)))
+    floor: Ints | None
+    try:
+        floor = tuple(map(arith.pool_out, spatial, k, s, p, d, (False,) * len(k)))
+    except arith.Refusal:
+        floor = None
     extra = tuple(  # the last window's end, past the padded input
         max(0, (o - 1) * si + arith.effective_kernel(ki, di) - n - 2 * pi)
         for n, o, ki, si, pi, di in zip(spatial, out, k, s, p, d, strict=True)
@@ -775,7 +785,7 @@ def _variable(entry: Entry, keys: tuple[str | int, ...]) -> str:
 
 
 def _quoted(text: str) -> str:
-    return f'"{text}"'
+    return python_str(text)
 
 
 class _Program:
@@ -838,7 +848,7 @@ class _Program:
         if entry.type == "scale":
             inputs.insert(0, block.chain.current)
         name = self.names.add(identifier(entry.name) or entry.type)
-        ctor = f'{MERGES[entry.type]}name="{name}")'
+        ctor = f"{MERGES[entry.type]}name={_quoted(name)})"
         listed = Group("[", [Item("", v) for v in inputs], "]", flat=f"[{', '.join(inputs)}]")
         group = Group(
             ctor + "(", [Item("", listed)], ")", flat=f"{ctor}({listed.flat})", trailing=False
@@ -982,7 +992,16 @@ class TanhGelu(keras.layers.Layer):
 ''',
 }
 # the file's own global names: the function given cannot take one
-GLOBALS = frozenset({"keras", "math", *HELPERS})
+GLOBALS = frozenset({"keras", "math", "sys", *HELPERS})
+LONG = 600  # layers beyond which building the model may need a higher recursion limit (~950)
+FRAMES_PER_LAYER = 2  # Keras' graph walk (Function._build_map_helper): about 1 a layer, measured
+
+
+def recursion_limit(layers: int) -> int | None:
+    """The recursion limit Keras needs to build a model of ``layers`` layers (its graph walk
+    recurses along the chain: 1,200 layers in a row overflow the default 1,000), None where the
+    default is enough."""
+    return 1000 + FRAMES_PER_LAYER * layers if layers > LONG else None
 
 
 NOTES = {
@@ -1003,7 +1022,7 @@ def _non_trainable(report: Report) -> int:
     return sum(2 * entry.input_shape[0] for entry in report.leaves() if entry.type == "batchnorm")
 
 
-def _header(report: Report, function: str, uses: _Needs) -> list[str]:
+def _header(report: Report, function: str, uses: _Needs, layers: int) -> list[str]:
     name = docstring_text(report.name)
     frozen = _non_trainable(report)
     params = f"Parameters: {report.total_params:,} (all trainable)."
@@ -1024,6 +1043,12 @@ def _header(report: Report, function: str, uses: _Needs) -> list[str]:
     ]
     for note in sorted(uses.notes):
         lines += NOTES[note]
+    limit = recursion_limit(layers)
+    if limit is not None:
+        lines += [
+            f"The model has {layers:,} layers, and Keras walks its graph recursively: call",
+            f"sys.setrecursionlimit({limit}) before building it (the __main__ block below does).",
+        ]
     return [*lines, '"""']
 
 
@@ -1042,13 +1067,16 @@ def _function(report: Report, function: str, program: _Program) -> list[str]:
         written = layout.statement(prefix, call, "", 4)
         written[-1] = commented(written[-1], comment)
         lines += written
-    lines.append(f'    return keras.Model(inputs, {program.output}, name="{model}")')
+    lines.append(f"    return keras.Model(inputs, {program.output}, name={python_str(model)})")
     return lines
 
 
-def _smoke_test(function: str) -> list[str]:
+def _smoke_test(function: str, layers: int) -> list[str]:
+    limit = recursion_limit(layers)
+    long = [f"    sys.setrecursionlimit({limit})  # {layers:,} layers"] if limit else []
     return [
         'if __name__ == "__main__":',
+        *long,
         f"    model = {function}()",
         "    model.summary()",
         '    print("output shape:", tuple(model.output.shape))',
@@ -1067,11 +1095,14 @@ def to_keras(report: Report, name: str | None = None) -> str:
     program = _Program(report)
     body = _function(report, name, program)
     uses = program.uses
-    imports = ["import math", ""] if uses.math else []
+    layers = len(program.statements)
+    long = recursion_limit(layers) is not None
+    standard = [module for module, used in (("math", uses.math), ("sys", long)) if used]
+    imports = [*(f"import {module}" for module in standard), *([""] if standard else [])]
     sections = [
-        "\n".join([*_header(report, name, uses), "", *imports, "import keras"]),
+        "\n".join([*_header(report, name, uses, layers), "", *imports, "import keras"]),
         *(HELPERS[helper].strip() for helper in HELPERS if helper in uses.helpers),
         "\n".join(body),
-        "\n".join(_smoke_test(name)),
+        "\n".join(_smoke_test(name, layers)),
     ]
     return "\n\n\n".join(sections) + "\n"

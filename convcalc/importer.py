@@ -62,6 +62,7 @@ from pydantic import ValidationError
 
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError, SpecError, shown
+from convcalc.escape import yaml_str
 from convcalc.spec.layers import Layer
 from convcalc.spec.registry import KINDS, block_class, layer_class
 from convcalc.spec.step import Shape, shape_text
@@ -464,8 +465,8 @@ def _admit(node: _Node, *, root: bool, assume_sequential: bool) -> None:
     cls = node.cls
     if cls is None:
         raise node.refuse(
-            f"({node.key}) is None: nn.Sequential cannot run a None child, and another "
-            "module's forward may skip it"
+            f"({shown(node.key or '')}) is None: nn.Sequential cannot run a None child, and "
+            "another module's forward may skip it"
         )
     if cls in SEQUENTIAL:
         if node.args:
@@ -778,6 +779,12 @@ def _validated(node: _Node, layer: Spec) -> Layer:
         raise node.refuse(f"{node.cls}: {where + ': ' if where else ''}{message}") from None
 
 
+def _magnitude(count: int) -> str:
+    """A count of any size in a few characters: ``1.84e+19``, or ``10^161`` where a float
+    cannot hold it."""
+    return f"{count:.3g}" if count.bit_length() <= 1000 else f"10^{math.floor(math.log10(count))}"
+
+
 def _forward(node: _Node, model: Layer, shape: Shape) -> Shape:
     """The layer's output on ``shape``, or a refusal where PyTorch would refuse it."""
     try:
@@ -790,7 +797,7 @@ def _forward(node: _Node, model: Layer, shape: Shape) -> Shape:
     for what, size in [("output", step.output), *step.tensors.items()]:
         if math.prod(size) > LIMIT:
             raise node.refuse(
-                f"{node.cls}: the {what} would hold {math.prod(size):.3g} values, beyond "
+                f"{node.cls}: the {what} would hold {_magnitude(math.prod(size))} values, beyond "
                 "2^63 − 1, the most PyTorch can count"
             )
     return step.output
@@ -939,11 +946,20 @@ def to_yaml(spec: dict[str, Any]) -> str:
 
 def _pair(key: str, value: Any) -> str:
     """``key: value`` on one line, the value quoted as YAML needs."""
-    return f"{key}: {_inline(value)}"
+    return f"{yaml_str(key)}: {_inline(value)}"
 
 
 def _inline(value: Any) -> str:
-    """A value in flow style (quoted as a flow context needs, valid in a block one too)."""
+    """A value in flow style (valid in a block context too): text through
+    :func:`convcalc.escape.yaml_str` (a name such as ``1e3``, ``true`` or one holding U+2028
+    reads back as itself), mappings and lists of them in braces and brackets, numbers, booleans
+    and null as PyYAML writes them."""
+    if isinstance(value, str):
+        return yaml_str(value)
+    if isinstance(value, dict):
+        return "{" + ", ".join(_pair(str(k), v) for k, v in value.items()) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ", ".join(_inline(v) for v in value) + "]"
     text = yaml.safe_dump(
         [value], default_flow_style=True, sort_keys=False, width=WIDTH, allow_unicode=True
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeAlias
 
 from convcalc.errors import ConvcalcError, shown
+from convcalc.escape import identifier_fold, python_comment, python_str
 
 if TYPE_CHECKING:
     from convcalc.spec.step import Shape
@@ -96,8 +97,7 @@ def literal(value: Any, uses: Uses) -> Expr:
             return repr(value)
         uses.math = True
         return "math.nan" if math.isnan(value) else ("-" if value < 0 else "") + "math.inf"
-    text = str(value).replace("\\", "\\\\").replace('"', '\\"')
-    return f'"{text}"'
+    return python_str(str(value))
 
 
 def sizes_text(shape: Shape) -> str:
@@ -109,7 +109,9 @@ AMBIGUOUS = frozenset({"l", "O", "I"})
 
 
 def identifier(name: str | None) -> str | None:
-    """A spec name as a Python identifier (ASCII letters, digits, underscores), or None."""
+    """A spec name as a Python identifier (ASCII letters, digits, underscores), or None. Being
+    ASCII, it is its own NFKC form: what Python reads (``ｎｎ`` has no letter that survives, so
+    it cannot turn into ``nn``)."""
     if name is None:
         return None
     text = re.sub(r"[^0-9A-Za-z]+", "_", name).strip("_")[:NAME_LIMIT].rstrip("_")
@@ -119,18 +121,23 @@ def identifier(name: str | None) -> str | None:
 
 
 class Names:
-    """Unique identifiers in one namespace, none of them reserved or a keyword. A count is
-    kept per base, so that 20,000 layers of one name cost no more than one each."""
+    """Unique identifiers in one namespace, none of them reserved or a keyword, compared as
+    Python reads them (NFKC: ``ｔｏｒｃｈ`` is ``torch``); for variables (``variables``), no
+    builtin either. A count is kept per base, so that 20,000 layers of one name cost no more
+    than one each."""
 
-    def __init__(self, reserved: frozenset[str]) -> None:
-        self.reserved = reserved
+    def __init__(self, reserved: frozenset[str], *, variables: bool = False) -> None:
+        self.reserved = frozenset(identifier_fold(name) for name in reserved)
+        self.variables = variables
         self.taken: set[str] = set()
         self.counts: dict[str, int] = {}
 
     def add(self, base: str) -> str:
-        """``base``, or ``base_`` if it is reserved or a keyword; then ``base_2``, ``base_3``,
-        ... for the next ones."""
-        name = base + "_" if keyword.iskeyword(base) or base in self.reserved else base
+        """``base`` (as Python reads it), or ``base_`` if it is reserved, a keyword or (for
+        variables) a builtin; then ``base_2``, ``base_3``, ... for the next ones."""
+        base = identifier_fold(base)
+        taken = base in self.reserved or (self.variables and hasattr(builtins, base))
+        name = base + "_" if keyword.iskeyword(base) or taken else base
         count = self.counts.get(base, 1)
         while name in self.taken or name in self.reserved:
             count += 1
@@ -146,7 +153,7 @@ Definition = tuple[str, Group]  # a block built first: its variable and its expr
 
 def commented(line: str, comment: str) -> str:
     """The line with its comment, where both fit."""
-    text = f"{line}  # {comment}" if comment else line
+    text = f"{line}  # {python_comment(comment)}" if comment else line
     return text if len(text) <= WIDTH else line
 
 
@@ -156,7 +163,7 @@ class Layout:
     block that would start beyond HOIST_AT columns is assigned to a local variable first."""
 
     def __init__(self, reserved: frozenset[str]) -> None:
-        self.locals = Names(reserved)
+        self.locals = Names(reserved, variables=True)
         self.count = 0
 
     def _local(self, name: str | None) -> str:
@@ -216,32 +223,42 @@ class Layout:
         return out
 
 
+def _columns(text: str) -> int:
+    """The columns ``text`` takes (a wide character two)."""
+    return sum(2 if unicodedata.east_asian_width(char) in "WF" else 1 for char in text)
+
+
 def docstring_text(text: str, limit: int = 36) -> str:
-    """Text as a docstring may show it: printable characters but quotes and backslashes (each
-    shown as ?), cut to ``limit`` columns (a wide character takes two) with ``...``."""
-    out: list[str] = []
-    width = 0
-    for char in text:
-        shown_char = char if char.isprintable() and char not in '"\\' else "?"
-        width += 2 if unicodedata.east_asian_width(shown_char) in "WF" else 1
-        if width > limit:
-            return "".join(out) + "..."
-        out.append(shown_char)
-    return "".join(out)
+    """Text as a docstring may show it (:func:`convcalc.escape.python_comment`: controls,
+    backslashes and runs of quotes escaped), cut to ``limit`` columns (a wide character takes
+    two) with ``...``. The text is cut before it is escaped, so no escape is cut in two."""
+    head = text[: limit + 1]  # every character takes a column at least
+    if len(head) == len(text) and _columns(python_comment(text)) <= limit:
+        return python_comment(text)
+    for end in range(len(head), -1, -1):
+        shown_head = python_comment(head[:end])
+        if _columns(shown_head) <= limit:
+            return shown_head + "..."
+    return "..."  # pragma: no cover - the empty head always fits
 
 
 def check_name(name: str, what: str, limit: int, reserved: frozenset[str]) -> None:
     """A name given for the file's class or function must be usable: an identifier of at most
-    ``limit`` characters, no keyword, no ambiguous letter, no builtin (the file calls
-    ``print`` and ``tuple``), no dunder (``__name__`` guards the smoke test), and none of
-    ``reserved`` (the file's own names)."""
+    ``limit`` columns (a wide character takes two: the file's lines stay within WIDTH), no
+    keyword, no ambiguous letter, no builtin (the file calls ``print`` and ``tuple``), no dunder
+    (``__name__`` guards the smoke test), and none of ``reserved`` (the file's own names); each
+    checked on the name as Python reads it (NFKC: ``ｔｏｒｃｈ`` is ``torch``, ``ｐｒｉｎｔ`` the
+    builtin)."""
+    read = identifier_fold(name)
     if (
         not name.isidentifier()
-        or keyword.iskeyword(name)
-        or name in reserved | AMBIGUOUS
-        or hasattr(builtins, name)
-        or (name.startswith("__") and name.endswith("__"))
-        or len(name) > limit
+        or not read.isidentifier()
+        or keyword.iskeyword(read)
+        or read in {identifier_fold(own) for own in reserved} | AMBIGUOUS
+        or hasattr(builtins, read)
+        or (read.startswith("__") and read.endswith("__"))
+        or _columns(name) > limit
+        or _columns(read) > limit
     ):
         raise ConvcalcError(
             f"'{shown(name)}' cannot name the {what}: it must be a Python identifier of at most "

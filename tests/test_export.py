@@ -18,6 +18,7 @@ file must pass the project's ``ruff check`` and ``ruff format --check``.
 from __future__ import annotations
 
 import ast
+import builtins
 import dataclasses
 import importlib.util
 import inspect
@@ -28,6 +29,7 @@ import runpy
 import shutil
 import subprocess
 import sys
+import unicodedata
 import warnings
 from pathlib import Path
 from typing import Any
@@ -871,8 +873,12 @@ def test_random_exports_pass_ruff(
         named = [{**layer, "name": name} if j % 2 else layer for j, layer in enumerate(layers)]
         report = accepted(shape, named) or report
         report = dataclasses.replace(report, name=name)
+        try:
+            source = to_pytorch(report)
+        except ExportError:  # a layer no module writes (BatchNorm4d): test_refused's part
+            continue
         path = folder / f"net_{i}.py"
-        path.write_text(to_pytorch(report), encoding="utf-8")
+        path.write_text(source, encoding="utf-8")
         paths.append(path)
     assume(paths)
     check_ruff(paths, folder / "cache")
@@ -975,3 +981,146 @@ def test_the_export_command(run, tmp_path) -> None:
     assert "class Homework(nn.Sequential):" in named
     bad = run("export", "hw3-q3", "--class-name", "not a name")
     assert bad.exit_code == 2 and "Traceback" not in bad.stderr
+
+
+# --- hostile names ------------------------------------------------------------------------
+
+# full-width spellings of the file's own names, of builtins it calls, of a keyword, a dunder and
+# an ambiguous letter: Python reads identifiers in NFKC, so each is that very name
+FULL_WIDTH = ["ｔｏｒｃｈ", "ｎｎ", "ｓｕｐｅｒ", "ｐｒｉｎｔ", "ｔｕｐｌｅ", "ｓｙｓ",
+              "ｍａｔｈ", "Ｒｅｓｉｄｕａｌ", "ｓｅｑｕｅｎｔｉａｌ", "ｃｌａｓｓ", "__ｎａｍｅ__",
+              "Ｉ"]  # fmt: skip
+ASCII_OF = ["torch", "nn", "super", "print", "tuple", "sys", "math", "Residual", "sequential",
+            "class", "__name__", "I"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "ascii_name"), list(zip(FULL_WIDTH, ASCII_OF, strict=True)))
+def test_class_names_python_reads_as_reserved_are_refused(name: str, ascii_name: str) -> None:
+    namespace: dict[str, Any] = {}
+    exec(f"{name} = 1", namespace)  # Python itself takes the full-width name as the ASCII one
+    assert namespace[ascii_name] == 1
+    with pytest.raises(ConvcalcError, match="cannot name the class"):
+        to_pytorch(analyse(load_spec("hw3-q3")), name)
+
+
+def test_full_width_class_name_that_is_free(tmp_path: Path) -> None:
+    """A full-width name that folds to no name of the file is taken, and the file runs (its
+    class is, to Python, the ASCII name)."""
+    generated = Generated(analyse(load_spec("hw3-q3")), tmp_path, "Ｈｏｍｅｗｏｒｋ")
+    model = generated.module.Homework().eval()
+    assert run(model, generated.report) == expected(generated.report)
+
+
+SPEC_NAMES = ["ｎｎ", "nn", "ｔｏｒｃｈ", "torch", "ｓｕｐｅｒ", "super", "self", "ｐｒｉｎｔ",
+              "print", "input", "sys", "math", "ｃｏｎｖ", "conv", "Ｒｅｓｉｄｕａｌ", "sequential",
+              "Ｈｗ３Ｑ３", "Hw3Q3"]  # fmt: skip
+
+
+@pytest.mark.parametrize("name", SPEC_NAMES)
+def test_spec_names_never_become_the_files_own_names(
+    name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], recursion_limit: None
+) -> None:
+    """Layer names (attributes) and block names 20 deep (built first, as local variables of
+    __init__) that Python reads (NFKC) as the file's own names, builtins, the class or one
+    another: every local is a name of its own, and the file imports, builds and runs."""
+    order = [list(BLOCKS)[i % len(BLOCKS)] for i in range(20)]
+    layer, _, _ = nest(order, {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1})
+    leaves = [{"type": "relu", "name": other} for other in SPEC_NAMES]
+    blocks = _name_everything(layer, name)
+    spec = {"name": "Hw3Q3", "input": [4, 6, 6], "layers": [*leaves, blocks]}
+    generated = round_trip(analyse(load_spec(spec)), tmp_path)
+    tree = ast.parse(generated.source)
+    assigned = [
+        unicodedata.normalize("NFKC", target.id)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Name)
+    ]
+    locals_ = [local for local in assigned if local not in ("model", "output")]  # __main__'s
+    assert len(locals_) >= 2 and len(set(locals_)) == len(locals_)
+    python_names = {"torch", "nn", "super", "self", "sys", "math", "Residual", "Hw3Q3"}
+    assert not (python_names | set(dir(builtins))) & set(locals_), locals_
+    runpy.run_path(str(generated.path), run_name="__main__")
+    assert capsys.readouterr().out.startswith("output shape: (1, 4, 6, 6)\n")
+
+
+# a name as written, and as the generated docstrings must read back (written by hand): control
+# characters shown as their escapes, quotes and backslashes as themselves
+DOCSTRING_NAMES = [
+    ("a\nb", "a\\nb"),
+    ("nul\x00", "nul\\x00"),
+    ("ls\u2028x", "ls\\u2028x"),
+    ("nel\x85", "nel\\x85"),
+    ('x"""y', 'x"""y'),
+    ('a"""""b', 'a"""""b'),
+    ("'''''", "'''''"),
+    ('q"', 'q"'),
+    ("back\\", "back\\"),
+    ("\\x41\\N{BULLET}", "\\x41\\N{BULLET}"),
+]
+
+
+@pytest.mark.parametrize(("name", "shown"), DOCSTRING_NAMES)
+def test_hostile_names_in_the_docstrings(name: str, shown: str, tmp_path: Path) -> None:
+    """The spec's name (and its layers') in the module's and the class's docstrings: the file
+    parses, its docstrings say the name, and the network is the one analysed."""
+    layers = [{"type": "relu", "name": name}, {"type": "sequential", "name": name, "layers": []}]
+    report = analyse(load_spec({"name": name, "input": [3, 4], "layers": layers}))
+    generated = round_trip(report, tmp_path)
+    tree = ast.parse(generated.source)
+    module_doc = (ast.get_docstring(tree) or "").splitlines()[0]
+    assert module_doc == f"A PyTorch module generated by convcalc from the spec {shown}."
+    class_doc = ast.get_docstring(next(n for n in tree.body if isinstance(n, ast.ClassDef)))
+    assert class_doc == f"The network {shown}, as convcalc analysed it."
+
+
+@pytest.mark.parametrize("name", ['"' * 80, "'" * 80, "\\" * 80, "\x1b" * 80, "ｎ\\" * 40])
+def test_long_hostile_names_are_cut_between_escapes(name: str, tmp_path: Path) -> None:
+    """Cut to the docstring's width before escaping: no escape is cut in two, the file parses."""
+    report = analyse(load_spec({"name": name, "input": [3, 4], "layers": []}))
+    generated = round_trip(report, tmp_path)
+    doc = (ast.get_docstring(ast.parse(generated.source)) or "").splitlines()[0]
+    assert doc.endswith("...")
+    check_ruff([generated.path], tmp_path / "cache")
+
+
+@pytest.mark.parametrize("kinds", [list(BLOCKS), ["concat"]], ids=["all", "concat"])
+def test_main_block_runs_400_deep(kinds: list[str], tmp_path: Path) -> None:
+    """The file's own __main__, run by Python with the default recursion limit, raises the
+    limit it needs (PyTorch recurses about 9 frames a block: 400 levels overflow 1,000). One
+    conv of 4 to 4 channels, kernel 3, inside: 4·4·9 + 4 = 148 parameters."""
+    path = tmp_path / "deep.py"
+    path.write_text(to_pytorch(deep_report(kinds, 400)), encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout == "output shape: (1, 4, 6, 6)\nparameters: 148\n"
+
+
+def test_the_export_command_refuses_to_overwrite_its_input(run, tmp_path) -> None:
+    """-o naming the spec itself (as written, through ./, a symbolic or a hard link): exit 2,
+    and the spec untouched."""
+    spec = tmp_path / "net.yaml"
+    text = (ROOT / "specs" / "hw3-q3.yaml").read_text(encoding="utf-8")
+    spec.write_text(text, encoding="utf-8")
+    (tmp_path / "link.yaml").symlink_to(spec)
+    os.link(spec, tmp_path / "hard.yaml")
+    outputs = [spec, f"{tmp_path}/./net.yaml", tmp_path / "link.yaml", tmp_path / "hard.yaml"]
+    for target in ("pytorch", "keras"):
+        for output in outputs:
+            result = run("export", str(spec), "--to", target, "-o", str(output))
+            assert result.exit_code == 2
+            assert "-o names the input" in result.stderr and "Traceback" not in result.stderr
+            assert spec.read_text(encoding="utf-8") == text
+    assert run("export", str(spec), "-o", str(tmp_path / "net.py")).exit_code == 0
+
+
+def test_wide_class_names_fit_the_line_length(tmp_path: Path) -> None:
+    """A full-width letter takes two columns: 30 of them are 60 columns, the most a class name
+    may take (ruff measures width, not characters); 31 are refused."""
+    generated = Generated(analyse(load_spec("hw3-q3")), tmp_path, "Ｎ" * 30)
+    check_ruff([generated.path], tmp_path / "cache")
+    with pytest.raises(ConvcalcError, match="cannot name the class"):
+        to_pytorch(analyse(load_spec("hw3-q3")), "Ｎ" * 31)

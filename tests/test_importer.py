@@ -14,6 +14,7 @@ Tests that need torch skip where it is absent; the texts written out here are th
 from __future__ import annotations
 
 import math
+import os
 import re
 import warnings
 from collections import OrderedDict
@@ -1047,3 +1048,114 @@ def test_the_command_names_the_line_it_refuses(run) -> None:
     assert result.exit_code == 2
     assert "<stdin>:9: Linear(in_features=500, ...) but the layer before gives 400" in result.stderr
     assert run("import", "-", "--input", "1,x", input=LENET_TEXT).exit_code == 2
+
+
+# --- hostile input -------------------------------------------------------------------------
+
+# names PyTorch takes for modules (any text without "." but the empty one) that YAML would read
+# as something else unless quoted: numbers in YAML 1.2 (1e3, 2e-3), booleans and null, anchors,
+# aliases, quotes, comments, separators; and characters a YAML writer folds into spaces (U+2028,
+# U+0085) or an escape a terminal acts on
+HOSTILE_NAMES = ["1e3", "2e-3", "true", "null", "~", "&a", "*a", '"', "#", ": ", "a\u2028b",
+                 "a\x85b", "e\x1bc", "yes", "0x10", "1:30", "- x", "[a]", "{a}", "a,b", "'",
+                 "!tag", "|", ">", "?", "  lead", "trail ", "a\tb", "\\", "%t", "@x",
+                 "`x"]  # fmt: skip
+# what print(model) shows for an nn.Sequential of a ReLU under each name: "(name): ReLU()",
+# one line each (none of the names holds a line feed or a carriage return)
+HOSTILE_TEXT = "Sequential(\n" + "".join(f"  ({n}): ReLU()\n" for n in HOSTILE_NAMES) + ")"
+
+
+def test_hostile_names_read_back_as_written() -> None:
+    """Every name written in the print(model) text, and the spec's own name, is the name the
+    written spec holds when convcalc reads it back (and PyYAML too): none becomes a number,
+    a boolean, null, an alias or a space."""
+    for spec_name in ("1e3", "2e-3", "true", "a\u2028b", "a\x85b"):
+        text = to_yaml(from_print(HOSTILE_TEXT, (3, 4, 4), spec_name))
+        again = load_spec(text)
+        assert again.name == spec_name
+        assert [layer.name for layer in again.layers] == HOSTILE_NAMES
+        assert yaml.safe_load(text)["name"] == spec_name
+        assert [layer["name"] for layer in yaml.safe_load(text)["layers"]] == HOSTILE_NAMES
+
+
+def test_hostile_block_names_read_back_as_written() -> None:
+    text = "Sequential(\n  (1e3): Sequential(\n    (true): ReLU()\n  )\n  (0): ReLU()\n)"
+    again = load_spec(to_yaml(from_print(text, (3, 4, 4), "null")))
+    assert again.name == "null"
+    assert again.layers[0].name == "1e3"
+    assert again.layers[0].layers[0].name == "true"  # type: ignore[union-attr]
+
+
+@pytest.mark.torch
+def test_hostile_names_are_what_torch_prints(nn: Any) -> None:
+    """The text above is what PyTorch prints for modules of those names."""
+    model = nn.Sequential(OrderedDict((name, nn.ReLU()) for name in HOSTILE_NAMES))
+    assert str(model) == HOSTILE_TEXT
+
+
+@settings(max_examples=examples(300), deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_characters="\n\r."), min_size=1, max_size=12))
+def test_any_name_reads_back(name: str) -> None:
+    """Any name a spec takes (a layer's and the spec's) comes back from the written YAML."""
+    spec = {"name": name, "input": [3], "layers": [{"name": name, "type": "relu"}]}
+    try:
+        load_spec(spec)
+    except ConvcalcError:
+        return  # a name the spec itself refuses
+    again = load_spec(to_yaml(spec))
+    assert (again.name, again.layers[0].name) == (name, name)
+    assert yaml.safe_load(to_yaml(spec)) == spec
+
+
+@pytest.mark.parametrize("scale", ["1e160", "1e308", "inf", "1e400", "(2.0, 1e200)"])
+def test_huge_upsample_is_refused_at_its_line(run, scale: str) -> None:
+    """An output size no double or int64 holds: exit 2 with the line, no OverflowError."""
+    text = f"Sequential(\n  (0): Upsample(scale_factor={scale}, mode='nearest')\n)\n"
+    result = run("import", "-", "--input", "3,8,8", input=text)
+    assert result.exit_code == 2
+    assert result.stderr.startswith("Error: <stdin>:2: Upsample")
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+
+
+def test_counts_beyond_a_double_are_written_without_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The importer's own message about a count beyond 2^63 − 1 writes the count without
+    converting it to a float: an output of 3 · (8·10^160)² = 1.92·10^322 values (a layer
+    whose sizes are not capped, as Upsample's were not) is 10^322, not an OverflowError."""
+    from convcalc import arith
+
+    monkeypatch.setattr(arith, "upsample_out", lambda length, scale: int(length * scale))
+    text = "Sequential(\n  (0): Upsample(scale_factor=1e160, mode='nearest')\n)\n"
+    refused = refusal(text, (3, 8, 8))
+    assert refused.line == 2
+    assert "would hold 10^322 values, beyond 2^63 − 1" in refused.message
+
+
+def test_the_command_refuses_to_overwrite_its_input(run, tmp_path) -> None:
+    """-o naming the model text itself (as written, through ./, a symbolic or a hard link):
+    exit 2 and the text untouched."""
+    source = tmp_path / "model.txt"
+    source.write_text(LENET_TEXT, encoding="utf-8")
+    (tmp_path / "link.txt").symlink_to(source)
+    os.link(source, tmp_path / "hard.txt")
+    for output in [source, f"{tmp_path}/./model.txt", tmp_path / "link.txt", tmp_path / "hard.txt"]:
+        result = run("import", str(source), "--input", "1,32,32", "-o", str(output))
+        assert result.exit_code == 2
+        assert "-o names the input" in result.stderr and "Traceback" not in result.stderr
+        assert source.read_text(encoding="utf-8") == LENET_TEXT
+    elsewhere = tmp_path / "lenet.yaml"
+    assert run("import", str(source), "--input", "1,32,32", "-o", str(elsewhere)).exit_code == 0
+    assert load_spec(str(elsewhere)).name == "model"
+
+
+def test_refusals_show_names_without_their_control_characters(run) -> None:
+    """A child's name holding a terminal's escape sequences (retitle the window, clear the
+    screen) is shown as text in the refusal, escapes and all."""
+    text = "Sequential(\n  (\x1b]0;pwned\x07\x1b[2J): None\n)\n"
+    result = run("import", "-", "--input", "3", input=text)
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert result.stderr.startswith("Error: <stdin>:2: (\\x1b]0;pwned\\x07\\x1b[2J) is None")
+    value = "Sequential(\n  (0): Conv1d('\\x1b]0;pwned\\x07', 4, kernel_size=(1,))\n)\n"
+    result = run("import", "-", "--input", "3,4", input=value)
+    assert result.exit_code == 2
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr

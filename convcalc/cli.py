@@ -64,10 +64,27 @@ def _located(exc: ConvcalcError, source: str) -> str:
     return str(exc) if getattr(exc, "file", None) else f"{source}: {exc}"
 
 
+def _inert(message: str) -> str:
+    """A message for the terminal: each line's control characters shown as escapes, so that a
+    file's, layer's or student's name cannot act on the terminal; the message's own line
+    breaks kept."""
+    from convcalc.escape import terminal
+
+    return "\n".join(terminal(line) for line in message.split("\n"))
+
+
+def _echo_error(message: str) -> None:
+    """One failure among several (the others go on): ``Error: MESSAGE`` on stderr."""
+    click.echo(f"Error: {_inert(message)}", err=True)
+
+
 class Failure(click.ClickException):
-    """Invalid input: the message on stderr, exit code 2."""
+    """Invalid input: the message on stderr (made inert, :func:`_inert`), exit code 2."""
 
     exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(_inert(message))
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -113,7 +130,6 @@ def shape(
     """
     from convcalc import render
     from convcalc.analysis import Costing, summarise
-    from convcalc.escape import terminal
 
     if fmt in ("text", "latex") and not explain:
         raise Failure(
@@ -134,7 +150,7 @@ def shape(
         except ConvcalcError as exc:
             failed = True
             message = _located(exc, source)
-            click.echo(f"Error: {terminal(message)}", err=True)
+            _echo_error(message)
             results.append({"spec": source, "error": message})
             continue
         if fmt == "json":
@@ -170,13 +186,12 @@ def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
     from convcalc import render
     from convcalc.analysis import summarise
     from convcalc.costs import compare
-    from convcalc.escape import terminal
     from convcalc.memory import human, memory
 
     try:
         report = summarise(spec)
     except ConvcalcError as exc:
-        raise Failure(terminal(_located(exc, spec))) from None
+        raise Failure(_located(exc, spec)) from None
     comparison, bytes_ = compare(report, batch), memory(report, batch, dtype)
     if fmt == "json":
         click.echo(render.to_json({**comparison.to_dict(), **bytes_.to_dict()}))
@@ -401,7 +416,6 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
     """
     from convcalc import lint as linting
     from convcalc.analysis import summarise
-    from convcalc.escape import terminal
 
     reports, texts, warned, failed = [], [], False, False
     for source in specs:
@@ -410,7 +424,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
         except ConvcalcError as exc:
             failed = True
             message = _located(exc, source)
-            click.echo(f"Error: {terminal(message)}", err=True)
+            _echo_error(message)
             reports.append({"spec": source, "error": message})  # in its place, as shape does
             continue
         findings = linting.lint(report)
@@ -501,7 +515,7 @@ def _same_file(one: str, other: str) -> bool:
         return False
 
 
-def _write_out(text: str, output: str | None, what: str, *, inputs: tuple[str, ...] = ()) -> None:
+def _write_out(text: str, output: str | None, what: str, *, inputs: tuple[str, ...]) -> None:
     """``text`` to the file ``output``, or to standard output. An output that is one of the
     command's ``inputs`` (files it read) is refused: writing would destroy what it read."""
     if output is None or output == "-":
@@ -509,19 +523,15 @@ def _write_out(text: str, output: str | None, what: str, *, inputs: tuple[str, .
         return
     for source in inputs:
         if source != "-" and _same_file(source, output):
-            from convcalc.escape import terminal
-
             raise Failure(
-                f"{terminal(output)}: -o names the input {terminal(source)} itself: writing the "
+                f"{output}: -o names the input {source} itself: writing the "
                 f"{what} there would replace it; choose another file"
             )
     try:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
     except OSError as exc:
-        from convcalc.escape import terminal
-
-        raise Failure(f"{terminal(output)}: cannot write the {what}: {exc.strerror}") from None
+        raise Failure(f"{output}: cannot write the {what}: {exc.strerror}") from None
 
 
 @cli.command()
@@ -556,21 +566,20 @@ def draw(
     """Draw SPEC as an SVG diagram (or a TikZ figure), by convcalc itself."""
     from convcalc import draw as drawing
     from convcalc.analysis import summarise
-    from convcalc.escape import terminal
 
     if fmt == "tikz" and (style == "blocks" or linear):
         raise Failure("--format tikz draws the flow style: --style blocks and --linear are for svg")
     try:
         report = summarise(spec)
     except ConvcalcError as exc:
-        raise Failure(terminal(_located(exc, spec))) from None
+        raise Failure(_located(exc, spec)) from None
     if fmt == "tikz":
         text = drawing.to_tikz(report, depth=depth, costs=costs)
     else:
         text = drawing.to_svg(
             report, depth=depth, style=style or "blocks", costs=costs, log_scale=not linear
         )
-    _write_out(text, output, "figure")
+    _write_out(text, output, "figure", inputs=(spec,))
 
 
 @cli.command()
@@ -583,7 +592,6 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
     """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
     costs, receptive fields, lint warnings and the spec itself."""
     from convcalc.analysis import Costing, analyse
-    from convcalc.escape import terminal
     from convcalc.html_report import to_html
     from convcalc.spec.document import parse_yaml, read_source
     from convcalc.spec.validate import bundled_specs, validate
@@ -592,9 +600,9 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
         text, file, name = read_source(spec, bundled_specs())
         summary = analyse(validate(parse_yaml(text, file, name)))
     except ConvcalcError as exc:
-        raise Failure(terminal(_located(exc, spec))) from None
+        raise Failure(_located(exc, spec)) from None
     page = to_html(summary, text, costing=Costing(batch, dtype, convention))
-    _write_out(page, output, "report")
+    _write_out(page, output, "report", inputs=(spec,))
 
 
 @cli.command()
@@ -623,7 +631,6 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
       (channels first); what Keras cannot express exactly is refused, naming the layer.
     """
     from convcalc.analysis import analyse
-    from convcalc.escape import terminal
     from convcalc.export import ExportError
     from convcalc.spec.validate import load_spec
 
@@ -631,7 +638,7 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
         loaded = load_spec(spec)
         report = analyse(loaded)
     except ConvcalcError as exc:
-        raise Failure(terminal(_located(exc, spec))) from None
+        raise Failure(_located(exc, spec)) from None
     try:
         if target == "keras":
             from convcalc.export_keras import to_keras
@@ -643,9 +650,9 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
             source = to_pytorch(report, class_name)
     except ExportError as exc:  # a layer the framework cannot build: located in the spec
         exc.locate(loaded.file, loaded.line_of)
-        raise Failure(terminal(_located(exc, spec))) from None
+        raise Failure(_located(exc, spec)) from None
     except ConvcalcError as exc:
-        raise Failure(terminal(_located(exc, spec))) from None
+        raise Failure(_located(exc, spec)) from None
     _write_out(source, output, "module", inputs=(spec,))
 
 
@@ -687,7 +694,6 @@ def import_model(
     Standard layers and nn.Sequential are recovered exactly; a custom module's forward is not
     in that text, so it is refused, naming its line.
     """
-    from convcalc.escape import terminal
     from convcalc.importer import ImportRefusal, from_print, to_yaml
     from convcalc.solve.layer import is_size
     from convcalc.spec.document import read_source
@@ -703,9 +709,9 @@ def import_model(
             text, sizes, name or stem, assume_sequential=assume_sequential, avgpool_ceil_mode=ceil
         )
     except ImportRefusal as exc:
-        raise Failure(terminal(f"{file}:{exc.line}: {exc.explained(_import_flag)}")) from None
+        raise Failure(f"{file}:{exc.line}: {exc.explained(_import_flag)}") from None
     except ConvcalcError as exc:
-        raise Failure(terminal(_located(exc, source))) from None
+        raise Failure(_located(exc, source)) from None
     _write_out(to_yaml(spec), output, "spec", inputs=(source,))
 
 
@@ -742,7 +748,6 @@ def check(
     and the JSON. Exit 0: all right; 1: something wrong; 2: invalid input.
     """
     from convcalc import grade
-    from convcalc.escape import terminal
 
     try:
         results = grade.grade_all(sources, specs_dir)
@@ -750,9 +755,8 @@ def check(
         raise Failure(str(exc)) from None
     invalid = any(r.error for r in results)
     for r in results:
-        if r.error:  # line by line: a file's name must not act on the terminal
-            lines = r.error.split("\n")
-            click.echo("Error: " + "\n".join(terminal(line) for line in lines), err=True)
+        if r.error:
+            _echo_error(r.error)
     if fmt == "json":
         from convcalc.render import to_json
 

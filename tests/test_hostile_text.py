@@ -512,3 +512,16 @@ def test_a_negative_seed_is_its_own_quiz(run: Invoke) -> None:
     assert len(set(quizzes.values())) == 3
     assert run("quiz", "--seed", "-5", "--count", "6", "--format", "json").output == quizzes["-5"]
     assert json.loads(quizzes["-5"])  # a quiz, not an error
+
+
+@pytest.mark.parametrize(("command", "flags"), [("draw", []), ("report", [])])
+def test_draw_and_report_refuse_to_overwrite_their_spec(run, tmp_path, command, flags) -> None:
+    spec = tmp_path / "net.yaml"
+    text = "input: [1, 8]\nlayers:\n  - {type: relu}\n"
+    spec.write_text(text, encoding="utf-8")
+    (tmp_path / "link.yaml").symlink_to(spec)
+    for output in [str(spec), str(tmp_path / "." / "net.yaml"), str(tmp_path / "link.yaml")]:
+        result = run(command, str(spec), *flags, "-o", output)
+        assert result.exit_code == 2, result.output
+        assert "-o names the input" in result.stderr
+        assert spec.read_text(encoding="utf-8") == text

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from convcalc.arith import Refusal
+from convcalc.arith import LIMIT, Refusal
 from convcalc.errors import SpecError, format_path
 from convcalc.spec.step import Shape, Step, Tensors
 
@@ -334,9 +334,6 @@ def analyse(spec: Spec) -> Report:
         )
         frame.shape, frame.next = step.output, i + 1
     return Report(spec.name, spec.input, root.shape, tuple(root.entries))
-
-
-LIMIT = 2**63 - 1  # PyTorch holds sizes and element counts as signed 64-bit integers
 
 
 def _within_limits(step: Step) -> None:

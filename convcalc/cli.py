@@ -101,7 +101,7 @@ def cli() -> None:
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
 @click.option(
     "--depth",
-    type=click.IntRange(min=1),
+    type=COUNT,
     help="Show rows nested at most N levels deep (1: the top-level layers only).",
 )
 @BATCH
@@ -240,11 +240,9 @@ def schema() -> None:
 
 @cli.command()
 @click.argument("spec", required=False)
-@click.option("--in", "n", type=int, help="Input size N (single layer).")
+@click.option("--in", "n", type=click.IntRange(max=INT_LIMIT), help="Input size N (single layer).")
 @click.option("--out", "out", help="Output size M; for a SPEC, M[,M2[,M3]] (optional).")
-@click.option(
-    "--out-size", type=click.IntRange(min=1), help="SPEC: the number of output values wanted."
-)
+@click.option("--out-size", type=COUNT, help="SPEC: the number of output values wanted.")
 @click.option(
     "--input",
     "input_shape",
@@ -265,7 +263,7 @@ def schema() -> None:
 @click.option("--no-gaps", is_flag=True, help="Only stride ≤ effective kernel: every input seen.")
 @click.option("--exact", is_flag=True, help="Only solutions where the floor drops nothing.")
 @click.option("--count", "count_only", is_flag=True, help="Count without listing.")
-@click.option("--limit", type=click.IntRange(min=0), help="List at most N solutions.")
+@click.option("--limit", type=click.IntRange(0, INT_LIMIT), help="List at most N solutions.")
 @click.option(
     "--explain",
     is_flag=True,
@@ -448,7 +446,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
 @cli.command()
 @click.option(
     "--seed",
-    type=int,
+    type=SEED,
     default=0,
     show_default=True,
     help="Any integer: the same seed, the same quiz (-5 and 5 are two).",
@@ -543,7 +541,7 @@ def _write_out(text: str, output: str | None, what: str, *, inputs: tuple[str, .
     help="blocks (the default for svg): tensors drawn to scale; flow: labelled boxes left to "
     "right (TikZ draws flow).",
 )
-@click.option("--depth", type=click.IntRange(min=1), help="Collapse blocks nested deeper.")
+@click.option("--depth", type=COUNT, help="Collapse blocks nested deeper.")
 @click.option("--costs", is_flag=True, help="Parameters and multiply-adds on every box.")
 @click.option("--linear", is_flag=True, help="Tensor sizes on a linear scale (default: log).")
 @click.option(

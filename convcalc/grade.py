@@ -41,7 +41,8 @@ import yaml
 
 from convcalc import arith, escape
 from convcalc import mistakes as named
-from convcalc.analysis import LIMIT, Entry, Report, analyse, output_shape
+from convcalc.analysis import Entry, Report, analyse, output_shape
+from convcalc.arith import LIMIT
 from convcalc.errors import ConvcalcError, SpecError, shown
 from convcalc.explain import Section, explain, render_lines
 from convcalc.paths import PathRefused, resolve

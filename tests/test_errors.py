@@ -488,6 +488,13 @@ TOO_BIG = "99999999999999999999999"  # 10²³ > 2^63 − 1 = 9,223,372,036,854,7
         ["mlp", "--inputs", "2", "--hidden", "2", "--classes", "2", "--seed", TOO_BIG],
         ["mlp", "--inputs", "2", "--hidden", "2", "--classes", "2", "--seed", "-" + TOO_BIG],
         ["identities", "--seed", TOO_BIG],
+        ["shape", "hw3-q3", "--depth", TOO_BIG],
+        ["draw", "hw3-q3", "--depth", TOO_BIG],
+        ["solve", "--in", TOO_BIG, "--out", "4"],
+        ["solve", "--in", "64", "--out", "4", "--limit", TOO_BIG],
+        ["solve", "hw3-q3", "--out-size", TOO_BIG],
+        ["quiz", "--seed", TOO_BIG],
+        ["quiz", "--seed", "-" + TOO_BIG],
     ],
 )
 def test_integer_options_past_2_to_the_63_are_refused(run, args: list[str]) -> None:

@@ -174,28 +174,9 @@ def _meeting(dim: Dim, lo: int, hi: int) -> int:
     if n <= 0 or dim.length >= dim.stride:
         return max(n, 0)
     start = lo * dim.dilation - dim.left
-    return _floor_sum(n, dim.stride, dim.dilation, start) - _floor_sum(
+    return arith.floor_sum(n, dim.stride, dim.dilation, start) - arith.floor_sum(
         n, dim.stride, dim.dilation, start - dim.length
     )
-
-
-def _floor_sum(n: int, m: int, a: int, b: int) -> int:
-    """Σ ⌊(a·i + b) / m⌋ for i = 0 … n − 1 (n ≥ 0, m ≥ 1), in O(log m) steps: the Euclid-like
-    reduction that swaps the roles of a and m (as in AtCoder's library)."""
-    qa, a = divmod(a, m)
-    qb, b = divmod(b, m)
-    total = qa * n * (n - 1) // 2 + qb * n
-    while True:
-        if a >= m:
-            total += n * (n - 1) // 2 * (a // m)
-            a %= m
-        if b >= m:
-            total += n * (b // m)
-            b %= m
-        top = a * n + b
-        if top < m:
-            return total
-        n, b, m, a = top // m, top % m, a, m
 
 
 def _resized(dim: Dim, kernel: int, padding: int) -> int | None:

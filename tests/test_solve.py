@@ -12,13 +12,13 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
+from convcalc.arith import floor_sum
 from convcalc.budget import Budget, WorkLimit
 from convcalc.solve.layer import (
     Range,
     RangeError,
     SearchLimit,
     count,
-    floor_sum,
     problem,
     runs,
     solutions,
@@ -198,7 +198,7 @@ def test_ranges_with_holes(layer, n, m, k, s, p, d, op, ceil, no_gaps, exact) ->
     assert count(pb) == len(expected)
 
 
-@given(n=st.integers(1, 40), m=st.integers(1, 40), a=st.integers(0, 60), b=st.integers(0, 300))
+@given(n=st.integers(0, 40), m=st.integers(1, 40), a=st.integers(-60, 60), b=st.integers(-300, 300))
 def test_floor_sum_is_the_sum_it_names(n, m, a, b) -> None:
     assert floor_sum(n, m, a, b) == sum((a * i + b) // m for i in range(n))
 

@@ -578,8 +578,9 @@ def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None
 
     A step is one (dilation, padding), one interval pair summed in closed form, or one kernel
     where no closed form is used. Conv and floor-mode pools sum each kernel interval × stride
-    interval with :func:`floor_sum` (plain) or an arithmetic progression (``exact``); ceil mode,
-    ``no_gaps`` and conv_transpose add O(1) per kernel from :func:`_spans`.
+    interval with :func:`~convcalc.arith.floor_sum` (plain) or an arithmetic progression
+    (``exact``); ceil mode, ``no_gaps`` and conv_transpose add O(1) per kernel from
+    :func:`_spans`.
     """
     own = budget is None
     steps = Budget(COUNT_LIMIT if limit is None else limit) if budget is None else budget
@@ -652,25 +653,7 @@ def _sum_floor(b: int, d: int, k1: int, k2: int, m: int) -> int:
     if k1 > k2:
         return 0
     # in reverse, i = k2 − k: A = (b − d·(k2 − 1)) + d·i
-    return floor_sum(k2 - k1 + 1, m, d, b - d * (k2 - 1))
-
-
-def floor_sum(n: int, m: int, a: int, b: int) -> int:
-    """Σ_{i=0}^{n−1} ⌊(a·i + b) / m⌋ for n, m ≥ 1 and a, b ≥ 0, in O(log m) steps
-    (the Euclid-like reduction of the AtCoder Library's ``floor_sum``)."""
-    total = 0
-    while True:
-        if a >= m:
-            total += n * (n - 1) // 2 * (a // m)
-            a %= m
-        if b >= m:
-            total += n * (b // m)
-            b %= m
-        y_max = a * n + b
-        if y_max < m:
-            return total
-        n, b = divmod(y_max, m)
-        m, a = a, m
+    return arith.floor_sum(k2 - k1 + 1, m, d, b - d * (k2 - 1))
 
 
 def _exact_count(b: int, d: int, q: int, k1: int, k2: int, sa: int, sb: int) -> int:

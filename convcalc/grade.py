@@ -37,8 +37,6 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from convcalc import arith, escape
 from convcalc import mistakes as named
 from convcalc.analysis import Entry, Report, analyse, output_shape
@@ -152,9 +150,9 @@ def grade_file(
     ``found_in``: the folder the file was listed from, whose policy it is read under."""
     student = Path(path).stem
     try:
-        answers = _document(path, found_in)
-        student = _student(answers, _failing(answers.doc))
-        return _grade(answers, specs_dir)
+        doc = _document(path, found_in)
+        student = _student(doc, _failing(doc))
+        return _grade(doc, specs_dir)
     except ConvcalcError as exc:
         located = str(exc) if getattr(exc, "file", None) else f"{path}: {exc}"
         return Result(student, path, error=located)
@@ -169,18 +167,10 @@ def grade(path: str, specs_dir: str | Path | None = None) -> Result:
     return _grade(_document(path, None), specs_dir)
 
 
-@dataclass(frozen=True)
-class _Answers:
-    """An answers file's document and its text (for labels as written)."""
-
-    doc: Document
-    text: str
-
-
-def _document(path: str, found_in: Path | None) -> _Answers:
+def _document(path: str, found_in: Path | None) -> Document:
     if found_in is None:
         text, file, name = read_source(path, {})
-        return _Answers(parse_yaml(text, file, name), text)
+        return parse_yaml(text, file, name)
     try:
         named_file = resolve(Path(path).name, found_in, frozenset())
     except PathRefused:
@@ -190,7 +180,7 @@ def _document(path: str, found_in: Path | None) -> _Answers:
             file=path,
         ) from None
     text = named_file.text or ""
-    return _Answers(parse_yaml(text, path, Path(path).stem), text)
+    return parse_yaml(text, path, Path(path).stem)
 
 
 Fail = Callable[..., SpecError]
@@ -213,8 +203,7 @@ def _failing(doc: Document) -> Fail:
     return fail
 
 
-def _grade(answers_file: _Answers, specs_dir: str | Path | None) -> Result:
-    doc = answers_file.doc
+def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     data, file = doc.data, doc.file
     fail = _failing(doc)
     if not isinstance(data, dict):
@@ -230,11 +219,10 @@ def _grade(answers_file: _Answers, specs_dir: str | Path | None) -> Result:
     answers = data["answers"]
     if not isinstance(answers, list) or not answers:
         raise fail("answers must be a non-empty list", ["answers"])
-    student = _student(answers_file, fail)
+    student = _student(doc, fail)
     folder = Path(file).parent if specs_dir is None else Path(specs_dir)
     report = _report(data["spec"], doc, folder, fail)
     marker = _Marker(report)
-    labels = _Labels(answers_file.text)
     marks = []
     for i, answer in enumerate(answers):
         keys: list[str | int] = ["answers", i]
@@ -251,7 +239,7 @@ def _grade(answers_file: _Answers, specs_dir: str | Path | None) -> Result:
             raise fail(
                 f"claims {len(claims)} values: give exactly one of {', '.join(CLAIMS)}", keys
             )
-        question = labels.question(answer, i)
+        question = _label(doc, answer, i)
         if question is None:
             raise fail(
                 "a question's label is text or a number such as 3.1a or 3.10, not "
@@ -270,9 +258,8 @@ def _grade(answers_file: _Answers, specs_dir: str | Path | None) -> Result:
     return Result(student, file, tuple(marks))
 
 
-def _student(answers: _Answers, fail: Fail) -> str:
+def _student(doc: Document, fail: Fail) -> str:
     """The ``student:`` as written (the file's name without it)."""
-    doc = answers.doc
     data = doc.data
     value = data.get("student") if isinstance(data, dict) else None
     if value is None or value == "":
@@ -281,7 +268,21 @@ def _student(answers: _Answers, fail: Fail) -> str:
         return value
     if isinstance(value, dict | list):
         raise fail("a name, not a list or a mapping", ["student"])
-    return _Labels(answers.text).student or str(value)
+    return doc.written_as(["student"]) or str(value)
+
+
+def _label(doc: Document, answer: dict[str, Any], index: int) -> str | None:
+    """An answer's question label as written (``3.10`` is "3.10", not the number 3.1: two
+    questions with ``3.1``), its place in the list (from 1) without one, None for a value that
+    is not a label (empty, a list, a mapping)."""
+    if "question" not in answer:
+        return f"{index + 1}"
+    value = answer["question"]
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, dict | list):
+        return None
+    return doc.written_as(["answers", index, "question"]) or str(value)
 
 
 def _report(spec: Any, doc: Document, folder: Path, fail: Fail) -> Report:
@@ -298,145 +299,6 @@ def _report(spec: Any, doc: Document, folder: Path, fail: Fail) -> Report:
         return analyse(load_spec(bundled[named_spec.bundled]))
     text = named_spec.text or ""
     return analyse(validate(parse_yaml(text, str(folder / spec), Path(spec).stem)))
-
-
-class _Labels:
-    """Plain scalars as written in the file, for the labels YAML would read as something else:
-    ``question: 3.10`` is the label "3.10", not the number 3.1, and ``3.10`` and ``3.1`` are two
-    questions. Found (once, when a label is not text) by walking the same parser's events
-    again, through anchors, aliases and ``<<`` merges as the document was built."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.found: tuple[dict[int, str], str | None] | None = None
-
-    def _written(self) -> tuple[dict[int, str], str | None]:
-        if self.found is None:
-            self.found = _written_labels(self.text)
-        return self.found
-
-    @property
-    def student(self) -> str | None:
-        return self._written()[1]
-
-    def question(self, answer: dict[str, Any], index: int) -> str | None:
-        """The answer's label: as written, its place in the list (from 1) without one, None
-        for one that is not a label (empty, a list, a mapping)."""
-        if "question" not in answer:
-            return f"{index + 1}"
-        value = answer["question"]
-        if isinstance(value, str):
-            return value
-        if value is None or isinstance(value, dict | list):
-            return None
-        return self._written()[0].get(index, str(value))
-
-
-# --- labels as written -------------------------------------------------------------------------
-
-
-_AWAITING = object()  # a mapping's next scalar is a key
-_MERGE_KEY = object()  # the key <<
-
-
-@dataclass
-class _Mapping:
-    """A mapping met in the walk: whether it holds a ``question`` (written or merged), and its
-    text when that is a scalar."""
-
-    has_question: bool = False
-    label: str | None = None
-
-
-@dataclass
-class _Open:
-    """A mapping (``mapping`` set) or a list being walked: its depth (1 for the file's top),
-    its key in the mapping above, the key awaiting its value, the mappings merged into it with
-    ``<<``, and for a list its items."""
-
-    mapping: _Mapping | None
-    anchor: str | None
-    depth: int
-    slot: Any
-    key: Any = _AWAITING
-    merged: list[_Mapping] = field(default_factory=list)
-    items: list[Any] = field(default_factory=list)
-
-
-def _written_labels(text: str) -> tuple[dict[int, str], str | None]:
-    """({answer's index: its question as written}, the student as written): the events of the
-    answers file walked as :func:`convcalc.spec.document.parse_yaml` builds its document (a
-    mapping's own keys before those merged with ``<<``, the first merged mapping that has a key
-    giving it; an anchor known once its node is complete)."""
-    try:
-        return _walk(text, getattr(yaml, "CSafeLoader", yaml.SafeLoader))
-    except yaml.YAMLError:  # nested deeper than libyaml goes: PyYAML's parser read the file
-        return _walk(text, yaml.SafeLoader)
-
-
-def _walk(text: str, loader_cls: Any) -> tuple[dict[int, str], str | None]:
-    questions: dict[int, str] = {}
-    student: list[str] = []
-    anchors: dict[str, Any] = {}  # a scalar's text, a _Mapping, or a list's items
-    stack: list[_Open] = []
-
-    def attach(value: Any, key_form: Any) -> None:
-        if not stack:
-            return
-        top = stack[-1]
-        if top.mapping is None:  # a list: the answers' list is the top mapping's answers
-            answers = top.depth == 2 and top.slot == "answers"
-            if answers and isinstance(value, _Mapping) and value.label is not None:
-                questions[len(top.items)] = value.label
-            top.items.append(value)
-        elif top.key is _AWAITING:
-            top.key = key_form
-        else:
-            key, top.key = top.key, _AWAITING
-            if key is _MERGE_KEY:
-                merged = value if isinstance(value, list) else [value]
-                top.merged.extend(m for m in merged if isinstance(m, _Mapping))
-            elif key == "question":
-                top.mapping.has_question = True
-                top.mapping.label = value if isinstance(value, str) else None
-            elif key == "student" and top.depth == 1 and isinstance(value, str):
-                student.append(value)
-
-    def opened(mapping: _Mapping | None, anchor: str | None) -> _Open:
-        slot: Any = None
-        if stack:
-            above = stack[-1]
-            slot = len(above.items) if above.mapping is None else above.key
-        return _Open(mapping, anchor, len(stack) + 1, slot)
-
-    parser = loader_cls(text)
-    try:
-        while (event := parser.get_event()) is not None:
-            if isinstance(event, yaml.ScalarEvent):
-                merge = event.tag is None and event.implicit[0] and event.value == "<<"
-                if event.anchor:
-                    anchors[event.anchor] = event.value
-                attach(event.value, _MERGE_KEY if merge else event.value)
-            elif isinstance(event, yaml.AliasEvent):
-                value = anchors.get(event.anchor or "")
-                attach(value, value)
-            elif isinstance(event, yaml.MappingStartEvent):
-                stack.append(opened(_Mapping(), event.anchor))
-            elif isinstance(event, yaml.SequenceStartEvent):
-                stack.append(opened(None, event.anchor))
-            elif isinstance(event, yaml.MappingEndEvent | yaml.SequenceEndEvent):
-                done = stack.pop()
-                value = done.items if done.mapping is None else done.mapping
-                if done.mapping is not None and not done.mapping.has_question:
-                    first = next((m for m in done.merged if m.has_question), None)
-                    if first is not None:
-                        done.mapping.has_question, done.mapping.label = True, first.label
-                if done.anchor:
-                    anchors[done.anchor] = value
-                attach(value, None)
-    finally:
-        parser.dispose()
-    return questions, student[0] if student else None
 
 
 # --- marking ---------------------------------------------------------------------------------

@@ -46,12 +46,24 @@ class Document:
     data: Any
     # id(container) -> {key or index: 1-based line}
     lines: dict[int, dict[Any, int]] = field(default_factory=dict)
+    # id(container) -> {key or index: the text written}, for the plain scalars YAML read as
+    # something other than text (``3.10`` read as 3.1, ``yes`` as True)
+    written: dict[int, dict[Any, str]] = field(default_factory=dict)
 
     def copy(self, container: Container) -> Any:
         """A shallow copy that keeps the lines where its parts were written."""
         duplicate = dict(container) if isinstance(container, dict) else list(container)
         self.lines[id(duplicate)] = dict(self.lines.get(id(container), {}))
+        self.written[id(duplicate)] = dict(self.written.get(id(container), {}))
         return duplicate
+
+    def written_as(self, path: list[str | int]) -> str | None:
+        """The text a plain scalar at ``path`` was written as, where YAML read it as something
+        other than text (a number, a boolean, a date, null); None for text and containers."""
+        node: Any = self.data
+        for key in path[:-1]:
+            node = node[key]
+        return self.written.get(id(node), {}).get(path[-1])
 
     def line_of(self, path: list[str | int]) -> int | None:
         """The line of the deepest part of ``path`` (keys and indices from the root) written."""
@@ -115,6 +127,7 @@ class _Frame:
     key: Any = None
     merges: Any = None
     lines: dict[Any, int] = field(default_factory=dict)  # key or index -> its line
+    written: dict[Any, str] = field(default_factory=dict)  # key or index -> its text (Document)
 
     def __post_init__(self) -> None:
         self.key = _NO_KEY
@@ -149,6 +162,7 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
     helper = yaml.SafeLoader("")  # resolves and constructs plain scalars
     doc = Document(file=file, name=name, data=None)
     anchors: dict[str, Any] = {}
+    texts: dict[str, str | None] = {}  # an anchored scalar's text, as Document.written keeps it
     stack: list[_Frame] = []
     documents = aliases = values = 0
     root: list[Any] = []
@@ -157,7 +171,7 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
     def fail(message: str, line: int | None) -> SpecError:
         return SpecError(message, file=file, line=line)
 
-    def attach(value: Any, line: int) -> None:
+    def attach(value: Any, line: int, plain: str | None = None) -> None:
         if value is _MERGE and (not stack or stack[-1].is_list or stack[-1].key is not _NO_KEY):
             value = "<<"  # a merge only as a mapping's key; anywhere else, the text written
         if not stack:
@@ -167,6 +181,8 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
         container = frame.container
         if frame.is_list:
             frame.lines[len(container)] = line
+            if plain is not None:
+                frame.written[len(container)] = plain
             container.append(value)  # type: ignore[union-attr]  # is_list says it is a list
         elif frame.key is _NO_KEY:
             if isinstance(value, dict | list):
@@ -181,6 +197,8 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
                 frame.merges = value
             else:
                 frame.lines[key] = key_line
+                if plain is not None:
+                    frame.written[key] = plain
                 container[key] = value
 
     parser = loader_cls(text)
@@ -207,9 +225,12 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
                     value = scalars[key]
                 else:
                     value = scalars[key] = _scalar(helper, event, line, fail)
+                # a plain scalar read as something other than text keeps its text too
+                plain = event.value if value.__class__ is not str and event.implicit[0] else None
                 if event.anchor:
                     anchors[event.anchor] = value
-                attach(value, line)
+                    texts[event.anchor] = plain
+                attach(value, line, plain)
             elif kind is yaml.AliasEvent:
                 aliases += 1
                 if event.anchor not in anchors:
@@ -218,13 +239,14 @@ def _parse(text: str, file: str, name: str, loader_cls: Any) -> Document:
                         "refers to itself" if event.anchor in open_anchors else "is not defined"
                     )
                     raise fail(f"alias *{event.anchor} {reason}", line)
-                attach(anchors[event.anchor], line)
+                attach(anchors[event.anchor], line, texts.get(event.anchor))
             elif kind in starts:
                 _check_tag(event.tag, line, fail)
                 if len(stack) >= MAX_DEPTH:
                     raise fail(f"nested more than {MAX_DEPTH} levels deep", line)
                 frame = _Frame({} if kind is yaml.MappingStartEvent else [], event.anchor, line)
                 doc.lines[id(frame.container)] = frame.lines
+                doc.written[id(frame.container)] = frame.written
                 stack.append(frame)
             elif kind is yaml.DocumentStartEvent:
                 documents += 1
@@ -334,10 +356,13 @@ def _merge(container: dict[Any, Any], merges: Any, doc: Document, fail: Fail, li
         if not isinstance(source, dict):
             raise fail("'<<' must merge a mapping (or a list of mappings)", line)
         marks = doc.lines.setdefault(id(container), {})
+        texts = doc.written.setdefault(id(container), {})
         for key, value in source.items():
             if key not in container:
                 container[key] = value
                 marks[key] = doc.lines.get(id(source), {}).get(key, line)
+                if key in doc.written.get(id(source), {}):
+                    texts[key] = doc.written[id(source)][key]
 
 
 def _check_size(data: Any, fail: Fail) -> None:

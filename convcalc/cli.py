@@ -513,18 +513,24 @@ def _same_file(one: str, other: str) -> bool:
         return False
 
 
+def _refuse_overwrite(output: str, inputs: tuple[str, ...], what: str, flag: str = "-o") -> None:
+    """A failure when the file ``output`` is one of the command's ``inputs``: writing the
+    ``what`` there would destroy what was read."""
+    for source in inputs:
+        if source != "-" and _same_file(source, output):
+            raise Failure(
+                f"{output}: {flag} names the input {source} itself: writing the {what} there "
+                "would replace it; choose another file"
+            )
+
+
 def _write_out(text: str, output: str | None, what: str, *, inputs: tuple[str, ...]) -> None:
     """``text`` to the file ``output``, or to standard output. An output that is one of the
     command's ``inputs`` (files it read) is refused: writing would destroy what it read."""
     if output is None or output == "-":
         click.echo(text.rstrip("\n"))
         return
-    for source in inputs:
-        if source != "-" and _same_file(source, output):
-            raise Failure(
-                f"{output}: -o names the input {source} itself: writing the "
-                f"{what} there would replace it; choose another file"
-            )
+    _refuse_overwrite(output, inputs, what)
     try:
         with open(output, "w", encoding="utf-8") as handle:
             handle.write(text)
@@ -752,6 +758,9 @@ def check(
     except ConvcalcError as exc:
         raise Failure(str(exc)) from None
     invalid = any(r.error for r in results)
+    read = tuple(r.file for r in results)
+    if csv_file is not None:  # before any output: the gradebook must not replace an answer
+        _refuse_overwrite(csv_file, read, "gradebook", "--csv")
     for r in results:
         if r.error:
             _echo_error(r.error)
@@ -767,11 +776,7 @@ def check(
         if texts:
             click.echo("\n".join(texts).rstrip("\n"))
     if csv_file is not None:
-        try:
-            with open(csv_file, "w", encoding="utf-8", newline="") as handle:
-                handle.write(grade.to_csv(results))
-        except OSError as exc:
-            raise Failure(f"{csv_file}: cannot write the gradebook: {exc.strerror}") from None
+        _write_out(grade.to_csv(results), csv_file, "gradebook", inputs=read)
     if invalid:
         sys.exit(2)
     if not all(r.all_right for r in results):

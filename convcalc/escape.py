@@ -29,6 +29,9 @@ Python        :func:`python_str`  a string literal that reads back as the text (
                                   :func:`python_comment` for text in a ``#`` comment
 YAML          :func:`yaml_str`    a scalar that always reads back as this string (``1e3``,
                                   ``true``, ``null`` and U+2028 included)
+JSON          :func:`json_text`   the characters ``json.dumps`` leaves raw that a terminal acts
+                                  on (DEL, C1, separators, bidirectional controls): ``\\uXXXX``,
+                                  so the same document, inert on a terminal
 ============  ==================  ================================================================
 
 Every function is total: any string in, a safe string out.
@@ -44,7 +47,7 @@ import unicodedata
 # characters a terminal acts on, or that end a line: C0 and C1 controls, DEL, the line and
 # paragraph separators, and the bidirectional controls that reorder what follows them
 _CONTROL = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
+    "[\x00-\x1f\x7f-\x9f\u061c\u2028\u2029\u200e\u200f\u202a-\u202e\u2066-\u2069\ufeff]"
 )
 # characters a YAML reader refuses or folds, written \uXXXX in a double-quoted scalar
 _NOT_YAML = re.compile("[\x7f-\x9f\u2028\u2029\ufeff\ud800-\udfff\ufffe\uffff]")
@@ -203,3 +206,15 @@ def identifier_fold(name: str) -> str:
     """A name as Python reads it as an identifier (NFKC: ``ｔｏｒｃｈ`` is ``torch``), for the
     checks that a name given for generated code is not a builtin or a reserved name."""
     return unicodedata.normalize("NFKC", name)
+
+
+def json_text(dumped: str) -> str:
+    """A JSON document (``json.dumps``' output) with every character a terminal acts on written
+    ``\\uXXXX``: ``json.dumps`` escapes C0 controls but leaves DEL, C1 controls, the line and
+    paragraph separators and the bidirectional controls raw. Outside strings JSON holds none of
+    them, so the document reads back the same."""
+    return _JSON_RAW.sub(lambda m: f"\\u{ord(m.group()):04x}", dumped)
+
+
+# the controls json.dumps leaves raw inside strings; the layout's own line ends and tabs stay
+_JSON_RAW = re.compile(f"(?![\t\n\r]){_CONTROL.pattern}")

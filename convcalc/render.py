@@ -208,7 +208,7 @@ def to_json(value: Any) -> str:
     limit = sys.getrecursionlimit()
     sys.setrecursionlimit(max(limit, 20_000))
     try:
-        return json.dumps(value, indent=2, ensure_ascii=False)
+        return escape.json_text(json.dumps(value, indent=2, ensure_ascii=False))
     finally:
         sys.setrecursionlimit(limit)
 

@@ -525,3 +525,37 @@ def test_draw_and_report_refuse_to_overwrite_their_spec(run, tmp_path, command, 
         assert result.exit_code == 2, result.output
         assert "-o names the input" in result.stderr
         assert spec.read_text(encoding="utf-8") == text
+
+
+def test_check_refuses_a_gradebook_over_an_answers_file(run, tmp_path) -> None:
+    answers = tmp_path / "a.yaml"
+    text = "spec: hw3-q3\nanswers:\n  - {total_params: 71840}\n"
+    answers.write_text(text, encoding="utf-8")
+    result = run("check", str(answers), "--csv", str(tmp_path / "." / "a.yaml"))
+    assert result.exit_code == 2
+    assert "--csv names the input" in result.stderr
+    assert result.stdout == ""  # refused before any marking is shown
+    assert answers.read_text(encoding="utf-8") == text
+
+
+def test_solve_spec_and_json_output_are_inert(run, write) -> None:
+    # the table's title and notes through escape.terminal; JSON keeps every character but writes
+    # those a terminal acts on (C1, bidirectional controls) as \\u escapes
+    name = "evil\x1b[2J\x1b]0;pwn\x07\u202e\u009b\u061c"
+    path = write(
+        f"name: {json.dumps(name)}\ninput: [1, 16]\nlayers:\n"
+        '  - {type: conv, out_channels: 1, kernel_size: "?"}\n'
+    )
+    table = run("solve", path, "--out", "4")
+    assert table.exit_code == 0, table.output
+    assert not any(unicodedata.category(c) in ("Cc", "Cf") for c in table.stdout.replace("\n", ""))
+    fixed = write(f"name: {json.dumps(name)}\ninput: [1, 16]\nlayers: [{{type: relu}}]\n", "f.yaml")
+    for args in (
+        ["solve", path, "--out", "4", "--format", "json"],
+        ["shape", fixed, "--format", "json"],
+    ):
+        shown = run(*args)
+        assert shown.exit_code == 0, shown.output
+        raw = shown.stdout.replace("\n", "")
+        assert not any(unicodedata.category(c) in ("Cc", "Cf") for c in raw), args
+        assert json.loads(shown.stdout)["name"] == name

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from convcalc import escape
 from convcalc.analysis import output_shapes
 from convcalc.budget import STEPS, Budget, WorkLimit
 from convcalc.errors import SpecError, format_path
@@ -1110,13 +1111,13 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
             head["out_size"] = goal.size
         head.update(count=result.count, unknowns=labels, ranges=ranges, notes=result.notes)
         if not listing:
-            out(json.dumps(head, indent=2) + "\n")
+            out(escape.json_text(json.dumps(head, indent=2)) + "\n")
             return
         items = (
             json.dumps({**dict(zip(labels, values, strict=True)), "output_shape": list(shape)})
             for values, shape in result.solutions
         )
-        out(json.dumps(head, indent=2)[:-2] + ',\n  "solutions": [')
+        out(escape.json_text(json.dumps(head, indent=2))[:-2] + ',\n  "solutions": [')
         first = True
         for item in items:
             out(("\n    " if first else ",\n    ") + item)
@@ -1127,15 +1128,15 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
         if not listing:
             out(f"{result.count}\n")
             return
-        out(",".join([*labels, "output_shape"]) + "\n")
+        out(",".join([*map(escape.csv_cell, labels), "output_shape"]) + "\n")
         for values, shape in result.solutions:
             out(",".join([*map(str, values), "x".join(map(str, shape))]) + "\n")
         return
     plural = "" if result.count == 1 else "s"
-    out(f"{result.name} → {goal}: {result.count:,} solution{plural}\n")
+    out(f"{escape.terminal(result.name)} → {goal}: {result.count:,} solution{plural}\n")
     out("unknowns: " + " · ".join(f"{k} {v}" for k, v in ranges.items()) + "\n")
     for note in result.notes:
-        out(f"note: {note}\n")
+        out(f"note: {escape.terminal(note)}\n")
     if not listing:
         return
     widths = [max(len(label), 4) for label in labels]

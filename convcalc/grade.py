@@ -5,8 +5,8 @@ An answers file::
     student: Alice Martin           # optional; the file's name otherwise
     spec: hw3-q3                    # a bundled spec, a file below this file's folder, or a mapping
     answers:
-      - {question: 3.1a, at: layers[0], output_shape: [32, 61, 61]}
-      - {question: 3.1b, at: layers[2], weights: 65536}
+      - {question: 3.1a, at: "layers[0]", output_shape: [32, 61, 61]}
+      - {question: 3.1b, at: "layers[2]", weights: 65536}
       - {question: 3.2a, solve: {in: 64, out: 4}, solutions: [[49, 5]]}
 
 Each answer claims one value — ``output_shape``, ``output_size``, ``params``, ``weights``,
@@ -61,6 +61,9 @@ CLAIMS = (
 )
 KEYS = {"question", "at", "solve", "complete", *CLAIMS}
 SOLVE_KEYS = ("in", "out", "layer", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
+# the most layers a spec in (or named by) an answers file may unroll to: a real network's few
+# hundred, many times over, while a two-line file cannot make one student's marking take minutes
+MAX_LAYERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -228,7 +231,7 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
         keys: list[str | int] = ["answers", i]
         if not isinstance(answer, dict):
             raise fail(
-                "an answer is a mapping such as {at: layers[0], output_shape: [32, 61, 61]}", keys
+                'an answer is a mapping such as {at: "layers[0]", output_shape: [32, 61, 61]}', keys
             )
         extra = set(answer) - KEYS
         if extra:
@@ -287,7 +290,8 @@ def _label(doc: Document, answer: dict[str, Any], index: int) -> str | None:
 
 def _report(spec: Any, doc: Document, folder: Path, fail: Fail) -> Report:
     if isinstance(spec, dict):  # validated with the answers file's own lines
-        return analyse(validate(Document(doc.file, "spec", doc.copy(spec), doc.lines)))
+        inline = Document(doc.file, "spec", doc.copy(spec), doc.lines)
+        return analyse(validate(inline, max_layers=MAX_LAYERS))
     if not isinstance(spec, str):
         raise fail("spec is a bundled spec's name, a path or a mapping", ["spec"])
     bundled = bundled_specs()
@@ -298,7 +302,8 @@ def _report(spec: Any, doc: Document, folder: Path, fail: Fail) -> Report:
     if named_spec.bundled is not None:  # the package's own file, whatever the folder holds
         return analyse(load_spec(bundled[named_spec.bundled]))
     text = named_spec.text or ""
-    return analyse(validate(parse_yaml(text, str(folder / spec), Path(spec).stem)))
+    named = parse_yaml(text, str(folder / spec), Path(spec).stem)
+    return analyse(validate(named, max_layers=MAX_LAYERS))
 
 
 # --- marking ---------------------------------------------------------------------------------
@@ -480,12 +485,10 @@ class _Marker:
 
         target = entry or self.report.layers[-1]
         found_field = receptive_fields(self.report)[id(target)]
-        if isinstance(value, list):  # one per dimension (a transposed conv's can be a fraction)
-            for v in value:
-                if not (isinstance(v, float) and math.isfinite(v)):
-                    _count(v, "a receptive field's size")
-        elif value != "global":
-            _count(value, "a receptive field (global, a size or a list of sizes)")
+        # global, a size, or one per dimension (a transposed conv's can be a fraction)
+        for v in value if isinstance(value, list) else [] if value == "global" else [value]:
+            if not (isinstance(v, float) and math.isfinite(v)):
+                _count(v, "a receptive field (global, a size or a list of sizes)")
         if found_field.size is None:  # every output value sees the whole input
             claimed_text = str(value)
             return self._compare(question, what, claimed_text, "global", [], target, str, _nothing)

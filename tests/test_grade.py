@@ -721,3 +721,35 @@ def test_the_largest_integer_is_a_claim_like_any_other(run, tmp_path) -> None:
     result = run("check", path)
     assert result.exit_code == 1  # 2⁶³ − 1: wrong, but a claim
     assert "9,223,372,036,854,775,807 — right: 15,488" in result.stdout
+
+
+@pytest.mark.parametrize("inline", [True, False])
+def test_a_short_file_cannot_make_marking_take_minutes(run, tmp_path, inline) -> None:
+    # a 999,990-times repeat unrolls to about 2,000,000 layers (a minute and 1 GB to analyse
+    # and explain); an answers file's spec may unroll to 100,000 at most, refused before any work
+    spec = "input: [1, 8]\nlayers:\n  - {type: repeat, times: 999990, layers: [{type: relu}]}\n"
+    if inline:
+        text = "spec:\n" + "".join(f"  {line}\n" for line in spec.splitlines())
+    else:
+        (tmp_path / "net.yaml").write_text(spec, encoding="utf-8")
+        text = "spec: net.yaml\n"
+    path = answers(tmp_path, text + "answers:\n  - {total_params: 1}\n", "a.yaml")
+    done = subprocess.run(
+        [sys.executable, "-m", "convcalc", "check", path],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert "unrolls to 999,991 layers, more than the 100,000" in done.stderr
+    assert "field times" in done.stderr
+
+
+def test_a_fractional_receptive_field_is_marked_alone_or_in_a_list(tmp_path) -> None:
+    # hw3-q3's first conv: kernel 8, so its field is 8 (an integer): 1.5 is a wrong claim,
+    # written alone or once per dimension, never an invalid file
+    for claim in ("1.5", "[1.5, 1.5]"):
+        text = f'spec: hw3-q3\nanswers:\n  - {{at: "layers[0]", receptive_field: {claim}}}\n'
+        (mark,) = grade(answers(tmp_path, text, "r.yaml")).marks
+        assert not mark.right, claim

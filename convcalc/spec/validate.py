@@ -97,11 +97,13 @@ def _names_a_file(text: str) -> bool:
         return False
 
 
-def validate(doc: Document, *, share: bool = True) -> Spec:
+def validate(doc: Document, *, share: bool = True, max_layers: int = MAX_NODES) -> Spec:
     """The spec in ``doc``, or a :class:`SpecError` naming file, line, layer and field.
 
     With ``share``, leaves written alike are one object (cheaper on long specs); the solver
-    turns it off, since it tells the places of its unknowns apart by object.
+    turns it off, since it tells the places of its unknowns apart by object. ``max_layers``:
+    the most layers the network may unroll to (:data:`MAX_LAYERS` by default; the grader,
+    marking files others wrote, allows fewer).
     """
     data = doc.data
     if data is None:
@@ -120,7 +122,7 @@ def validate(doc: Document, *, share: bool = True) -> Spec:
     raw = data.get("layers")
     layers = _layers(raw, errors, share) if isinstance(raw, list) else []
     if head is not None and not errors:
-        _check_unrolled(layers, doc)
+        _check_unrolled(layers, doc, max_layers)
         return Spec(head.name or doc.name, head.input, layers, doc.file, doc)
     # an unknown field explains a missing one (a typo), so it goes first
     errors.sort(key=lambda err: err["type"] != "extra_forbidden")
@@ -137,8 +139,8 @@ def validate(doc: Document, *, share: bool = True) -> Spec:
 MAX_LAYERS = MAX_NODES  # layers (blocks included) once every repeat is unrolled
 
 
-def _check_unrolled(layers: list[Layer], doc: Document) -> None:
-    """Refuse a network whose repeats unroll past :data:`MAX_LAYERS` layers, before anything
+def _check_unrolled(layers: list[Layer], doc: Document, limit: int) -> None:
+    """Refuse a network whose repeats unroll past ``limit`` layers, before anything
     lists them: the deepest block past the limit is named (its ``times`` if a repeat).
 
     Each layer's unrolled count, 1 + times × its lists' counts, is worked out once (a layer
@@ -165,10 +167,10 @@ def _check_unrolled(layers: list[Layer], doc: Document) -> None:
             continue
         inner = sum(counts[id(child)] for _, items in lists for child in items)
         count = 1 + (layer.times if isinstance(layer, Repeat) else 1) * inner
-        if count > MAX_LAYERS:
+        if count > limit:
             field = "times" if isinstance(layer, Repeat) else None
             raise SpecError(
-                f"unrolls to {count:,} layers, more than the {MAX_LAYERS:,} a network may hold",
+                f"unrolls to {count:,} layers, more than the {limit:,} a network may hold",
                 file=doc.file,
                 line=doc.line_of([*keys, *([field] if field else [])]),
                 path=format_path(list(keys)),
@@ -179,9 +181,9 @@ def _check_unrolled(layers: list[Layer], doc: Document) -> None:
     total = 0
     for i, layer in enumerate(layers):
         total += counts[id(layer)]
-        if total > MAX_LAYERS:
+        if total > limit:
             raise SpecError(
-                f"the network unrolls to more than {MAX_LAYERS:,} layers by this one",
+                f"the network unrolls to more than {limit:,} layers by this one",
                 file=doc.file,
                 line=doc.line_of(["layers", i]),
                 path=f"layers[{i}]",

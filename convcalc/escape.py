@@ -39,8 +39,6 @@ Every function is total: any string in, a safe string out.
 
 from __future__ import annotations
 
-import html as _html
-import json
 import re
 import unicodedata
 
@@ -56,6 +54,12 @@ _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
 # what xml() shows as escapes: those, and the controls every medium shows (DEL, C1, the line
 # and paragraph separators, the bidirectional controls); a tab and line ends stay
 _XML_SHOWN = re.compile(f"{_NOT_XML.pattern}|(?![\t\n\r]){_CONTROL.pattern}")
+
+
+def _markup(text: str, quotes: bool = True) -> str:
+    """``& < >`` (and ``" '`` with ``quotes``) as entities, as ``html.escape`` writes them."""
+    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return text.replace('"', "&quot;").replace("'", "&#x27;") if quotes else text
 
 
 def _visible(char: str) -> str:
@@ -89,14 +93,14 @@ def xml(text: str) -> str:
     ``& < > " '`` as entities, tabs and line ends as character references (an attribute keeps
     them, and a carriage return is not read as a newline), the characters XML 1.0 cannot hold
     and the other control characters (as for :func:`terminal`) shown as escapes."""
-    safe = _html.escape(_XML_SHOWN.sub(lambda m: _visible(m.group()), text), quote=True)
+    safe = _markup(_XML_SHOWN.sub(lambda m: _visible(m.group()), text))
     return safe.replace("\t", "&#9;").replace("\n", "&#10;").replace("\r", "&#13;")
 
 
 def html(text: str) -> str:
     """Text for HTML element content or a quoted attribute: markup as entities, and control
     characters shown as escapes (the page stays valid for an XML parser too)."""
-    return _html.escape(_controls_shown(text), quote=True)
+    return _markup(_controls_shown(text))
 
 
 # what Markdown reads as syntax anywhere in a line or a table cell: backslash escapes, code
@@ -114,7 +118,7 @@ def markdown(text: str) -> str:
     controls shown as escapes (newlines included: a name cannot start a row of its own).
     Punctuation that is markup nowhere inside a line (``-``, ``.``, ``(``, a ``_`` inside a
     word) is left as it is, so a plain name (``hw3-q3``, ``features.1.0``) reads unchanged."""
-    escaped = _html.escape(_controls_shown(text), quote=False)
+    escaped = _markup(_controls_shown(text), quotes=False)
     escaped = _MARKDOWN_SPECIAL.sub(lambda m: "\\" + m.group(), escaped)
     return _MARKDOWN_START.sub(lambda m: m.group() + "\\", escaped, count=1)
 
@@ -198,6 +202,8 @@ def yaml_str(text: str) -> str:
     plain = _PLAIN.fullmatch(text) and text.lower() not in _YAML_WORDS
     if plain and not (text[0].isdecimal() and _NUMBER_LIKE.fullmatch(text)):
         return text
+    import json  # here: the CLI imports this module at start-up, and only imports write YAML
+
     quoted = json.dumps(text, ensure_ascii=False)
     return _NOT_YAML.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
 

@@ -21,7 +21,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from convcalc.errors import ConvcalcError, shown
+from convcalc.errors import ConvcalcError, SpecError, shown
 
 MAX_BYTES = 64 * 1024 * 1024  # as much as a spec file may hold
 
@@ -78,9 +78,20 @@ def _read_regular(target: Path, written: str, folder: Path) -> str:
         raw = os.read(fd, MAX_BYTES + 1)
     finally:
         os.close(fd)
+    return decode(raw, written)
+
+
+def decode(raw: bytes, label: str) -> str:
+    """A text file's bytes as text: at most :data:`MAX_BYTES`, no NUL byte (a binary file),
+    UTF-8 (a byte-order mark dropped); else a :class:`SpecError` naming ``label``. Every file
+    convcalc reads as text, named on the command line or inside a file, is decoded here."""
     if len(raw) > MAX_BYTES:
-        raise PathRefused(f"'{shown(written)}' is larger than {MAX_BYTES // 2**20} MiB")
+        raise SpecError(f"larger than {MAX_BYTES // 2**20} MiB: not a spec file", file=label)
+    if b"\0" in raw:
+        raise SpecError("is a binary file, not YAML text", file=label)
     try:
         return raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise PathRefused(f"'{shown(written)}' is not a UTF-8 text file") from None
+    except UnicodeDecodeError as exc:
+        raise SpecError(
+            f"is not UTF-8 text (byte {exc.start}): not a YAML spec", file=label
+        ) from None

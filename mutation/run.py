@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from mutations import MUTATIONS, Mutation
 
 ROOT = Path(__file__).resolve().parent.parent
+TIMEOUT = 1800  # seconds: ten times the default suite's run
 
 
 def tracked_copy(folder: Path) -> None:
@@ -70,14 +71,18 @@ def run_tests(folder: Path) -> tuple[bool, str]:
     """The default pytest in the copy, stopped at the first failure: (passed, its last line)."""
     env = {k: v for k, v in os.environ.items() if k not in ("CI", "HYPOTHESIS_PROFILE")}
     env["PYTHONPATH"] = str(folder)  # the copy's convcalc, not the installed one
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider"],
+            cwd=folder,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=TIMEOUT,
+        )
+    except subprocess.TimeoutExpired:  # a mutant that hangs the suite is caught too
+        return False, f"the suite did not end within {TIMEOUT} s"
     lines = [line for line in done.stdout.splitlines() if line.strip()]
     return done.returncode == 0, lines[-1] if lines else done.stderr.strip()[-200:]
 
@@ -105,7 +110,10 @@ def main() -> int:
             folder = Path(tmp) / m.name
             shutil.copytree(base, folder, symlinks=True)
             start = time.monotonic()
-            if not apply(m, folder):
+            applied = apply(m, folder)
+            if not applied or m.equivalent:
+                shutil.rmtree(folder)
+            if not applied:
                 stale += 1
                 print(f"STALE     {m.name}: the snippet no longer occurs once in {m.file}")
                 continue

@@ -22,10 +22,10 @@ from typing import Any
 import yaml
 
 from convcalc.errors import SpecError
+from convcalc.paths import MAX_BYTES, decode
 
 MAX_DEPTH = 2_000  # YAML nesting: a block nested 500 deep is about 1,000 levels
 MAX_NODES = 1_000_000
-MAX_BYTES = 64 * 1024 * 1024
 _YAML = "tag:yaml.org,2002:"
 _DECIMAL = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
 _FLOAT_1_2 = re.compile(r"^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)[eE][-+]?[0-9]+$")
@@ -82,7 +82,7 @@ def read_source(source: str, bundled: dict[str, Path]) -> tuple[str, str, str]:
     if source == "-":
         if sys.stdin is None or sys.stdin.closed:
             raise SpecError("standard input is closed: nothing to read", file="<stdin>")
-        return _decode(sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"), "<stdin>", "stdin"
+        return decode(sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"), "<stdin>", "stdin"
     path = Path(source)
     if not path.exists() and source in bundled:
         path = bundled[source]
@@ -100,20 +100,7 @@ def read_source(source: str, bundled: dict[str, Path]) -> tuple[str, str, str]:
         raise SpecError("is a directory, not a spec file", file=source) from None
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror}", file=source) from None
-    return _decode(raw, source), source, path.stem
-
-
-def _decode(raw: bytes, label: str) -> str:
-    if len(raw) > MAX_BYTES:
-        raise SpecError(f"larger than {MAX_BYTES // 2**20} MiB: not a spec file", file=label)
-    if b"\0" in raw:
-        raise SpecError("is a binary file, not YAML text", file=label)
-    try:
-        return raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise SpecError(
-            f"is not UTF-8 text (byte {exc.start}): not a YAML spec", file=label
-        ) from None
+    return decode(raw, source), source, path.stem
 
 
 @dataclass

@@ -374,7 +374,7 @@ def summarise(source: str) -> Report:
 
 # the steps of the one work budget (convcalc.budget) a walk for the solver spends: VISIT for
 # each layer or block visited, FORWARD more for each leaf's rule worked out (its sizes, tensors
-# and windows take about ten times a visit's time)
+# and windows take about ten times a visit's time) and for each block's paths listed and joined
 VISIT, FORWARD = 1, 10
 
 
@@ -410,7 +410,8 @@ def output_shapes(
     (a module built for one input and given another).
 
     Each layer or block visited spends :data:`VISIT` steps of ``budget``, and each leaf's rule
-    worked out :data:`FORWARD` more: a walk over a long chain costs its length.
+    worked out or block's paths listed :data:`FORWARD` more: a walk over a long chain or deep
+    nesting costs its length.
     """
     from convcalc.spec.blocks import Block
 
@@ -451,6 +452,8 @@ def output_shapes(
         swapped = id(items[i]) in swap
         layer = swap[id(items[i])] if swapped else items[i]
         if isinstance(layer, Block):
+            if budget is not None:  # listing its paths and joining them: a rule's work
+                budget.spend(FORWARD)
             paths = layer.paths()  # every block runs at least one list
             blocks.append([layer, current, paths, []])
             owners.append(len(blocks) - 1)

@@ -1,18 +1,19 @@
 """convcalc.conventions.thop against thop 0.1.1's own ``thop.profile``.
 
-For every zoo spec with a PyTorch model, the sum of the convention's per-leaf counts equals
-thop's total for that model, exactly; and a few single layers, each number derived by hand from
-thop's rule, equal both the convention and thop on the same module. thop works on the meta
-device (its rules read shapes only), so the models are built there with a batch of one.
+For every zoo spec with a PyTorch model, each leaf of convcalc's report counts what thop counts
+for the module call it stands for, and the sums equal thop's total for that model, exactly; and
+a few single layers, each number derived by hand from thop's rule, equal both the convention and
+thop on the same module. thop works on the meta device (its rules read shapes only), so the
+models are built there with a batch of one.
 
-Every zoo spec runs: the torchvision ones (tests/torchvision_oracle.py, plus alexnet and vgg16),
-the reference U-Net (tests/unet_reference.py), and lenet5 and hw3-q3, which have no model of
-their own and are built here as an ``nn.Sequential`` of the spec's leaves. Where a model calls
-an operation as a function (``F.adaptive_avg_pool2d`` before DenseNet-121's and MobileNetV2's
-classifier, ``F.avg_pool2d`` in Inception v3's InceptionA/C/E blocks, ``F.relu``,
-``torch.flatten``), thop (module hooks) never sees it; the spec marks that leaf
-``functional: true`` and the convention counts it 0, so the totals are equal on every spec.
-"""
+The models come from outside convcalc (tests/independent.py): the torchvision ones (with alexnet
+and vgg16), the reference U-Net (tests/unet_reference.py), and lenet5, hw3-q3 and hw3-mlp,
+which have no model of their own: an ``nn.Sequential`` made from the spec file's YAML, each
+module sized by the tensor torch produced before it. Where a model calls an operation as a function
+(``F.adaptive_avg_pool2d`` before DenseNet-121's and MobileNetV2's classifier, ``F.avg_pool2d``
+in Inception v3's InceptionA/C/E blocks, ``F.relu``, ``torch.flatten``), thop (module hooks)
+never sees it; the spec marks that leaf ``functional: true`` and the convention counts it 0, so
+the totals are equal on every spec."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import pytest
 import convcalc
 from convcalc.analysis import Entry
 from convcalc.conventions import thop as convention
+from tests.independent import zoo_model
 
 pytestmark = pytest.mark.torch
 
@@ -43,8 +45,8 @@ ZOO = [
     "unet",
     "lenet5",
     "hw3-q3",
+    "hw3-mlp",
 ]
-EXTRA_TORCHVISION = {"alexnet": (3, 224, 224), "vgg16": (3, 224, 224)}
 # thop's own totals at a batch of one, for the record (the test compares with thop live)
 THOP_TOTALS = {
     "resnet18": 1_824_033_792,
@@ -60,6 +62,9 @@ THOP_TOTALS = {
     "unet": 218_967_834_624,
     "lenet5": 418_096,
     "hw3-q3": 30_791_680,
+    # by hand: linear 784 · 256 and 256 · 10 (no bias term), ELU no rule, one softmax of 10:
+    # 3·10 − 1
+    "hw3-mlp": 784 * 256 + 256 * 10 + 29,
 }
 # what the functional marks change: the leaves so marked that thop would count if they were
 # modules (every other marked leaf is a ReLU, max pool or flatten: 0 either way). The final
@@ -75,73 +80,70 @@ FUNCTIONAL_POOLS = {
 
 def thop_total(model: Any, input_shape: tuple[int, ...], batch: int = 1) -> int:
     """thop.profile's multiply-adds for one forward pass on the meta device."""
+    return thop_calls(model, input_shape, batch)[0]
+
+
+def thop_calls(
+    model: Any, input_shape: tuple[int, ...], batch: int = 1
+) -> tuple[int, list[tuple[str, str, int]]]:
+    """thop.profile's total, and what its rules counted for each call of a leaf module, in the
+    order the model ran them: (spec type of the module's class, its name in the model, count).
+
+    thop adds each call's count to a buffer of the module (``total_ops``) and sums the buffers
+    at the end; here every rule of thop's table is wrapped to hand the amount it adds to the
+    call being run (a forward hook on every leaf, registered before thop's, opens the call's
+    record), so a module run twice (ResNet's shared ReLU) has a count per call. A leaf with no
+    rule in thop's table counts 0. The calls must add up to thop's own total.
+    """
     torch = pytest.importorskip("torch")
     thop = pytest.importorskip("thop")
+    from thop.profile import register_hooks  # type: ignore[import-untyped]
+
+    from tests.torchvision_oracle import kind_of
+
+    names = {id(module): name for name, module in model.named_modules()}
+    calls: list[list[Any]] = []
+
+    def opened(module: Any, _inputs: Any, _output: Any) -> None:
+        calls.append([module, 0])
+
+    def wrapped(rule: Callable[..., None]) -> Callable[..., None]:
+        def counted(module: Any, inputs: Any, output: Any) -> None:
+            before = float(module.total_ops.item())
+            rule(module, inputs, output)
+            added = float(module.total_ops.item()) - before
+            if next(iter(module.children()), None) is not None:
+                assert added == 0, f"thop counted the container {names[id(module)]}"
+                return
+            assert calls and calls[-1][0] is module, "a rule ran outside its module's call"
+            calls[-1][1] += added
+
+        return counted
+
+    handles = [
+        module.register_forward_hook(opened)
+        for module in model.modules()
+        if next(iter(module.children()), None) is None
+    ]
     x = torch.empty((batch, *input_shape), device="meta")
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        macs, _params = thop.profile(model, inputs=(x,), verbose=False)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            macs, _params = thop.profile(
+                model,
+                inputs=(x,),
+                custom_ops={kind: wrapped(rule) for kind, rule in register_hooks.items()},
+                verbose=False,
+            )
+    finally:
+        for handle in handles:
+            handle.remove()
     total = int(macs)
     assert total == macs
-    return total
-
-
-def sequential_from_spec(report: Any) -> Any:
-    """An nn.Sequential of a plain spec's leaves (conv, pools, tanh, flatten, linear only)."""
-    import torch
-    from torch import nn
-
-    modules: list[nn.Module] = []
-    for entry in report.leaves():
-        layer = entry.layer
-        if entry.type == "conv":
-            modules.append(
-                nn.Conv2d(
-                    entry.input_shape[0],
-                    layer.out_channels,
-                    layer.kernel_size,
-                    layer.stride,
-                    layer.padding,
-                    layer.dilation,
-                    layer.groups,
-                    layer.bias,
-                )
-            )
-        elif entry.type in ("avgpool", "maxpool"):
-            pool = nn.AvgPool2d if entry.type == "avgpool" else nn.MaxPool2d
-            modules.append(pool(layer.kernel_size, layer.stride, layer.padding))
-        elif entry.type == "tanh":
-            modules.append(nn.Tanh())
-        elif entry.type == "flatten":
-            assert (layer.start_dim, layer.end_dim) == (0, -1)
-            modules.append(nn.Flatten())
-        elif entry.type == "linear":
-            modules.append(nn.Linear(entry.input_shape[-1], layer.out_features, layer.bias))
-        else:
-            raise AssertionError(f"no module for {entry.type} here")
-    with torch.device("meta"):
-        return nn.Sequential(*[module.to("meta") for module in modules])
-
-
-def build(name: str, report: Any) -> tuple[Any, tuple[int, ...]]:
-    """The PyTorch model of a zoo spec, on the meta device, and its input shape."""
-    torch = pytest.importorskip("torch")
-    if name == "unet":
-        from tests.unet_reference import INPUT_SHAPE, build_unet
-
-        with torch.device("meta"):
-            return build_unet(), INPUT_SHAPE
-    if name in ("lenet5", "hw3-q3"):
-        return sequential_from_spec(report), tuple(report.input_shape)
-    from tests.torchvision_oracle import build_torchvision, import_torchvision
-
-    if name in EXTRA_TORCHVISION:
-        torchvision = import_torchvision()
-        with torch.device("meta"):
-            model = getattr(torchvision.models, name)(weights=None)
-        return model, EXTRA_TORCHVISION[name]
-    model, input_shape = build_torchvision(name)
-    return model, tuple(input_shape)
+    counted = [(kind_of(module), names[id(module)], int(count)) for module, count in calls]
+    assert all(count == int(count) for _module, count in calls)
+    assert sum(count for *_, count in counted) == total
+    return total, counted
 
 
 def leaf_as_module(entry: Entry) -> Entry:
@@ -150,17 +152,32 @@ def leaf_as_module(entry: Entry) -> Entry:
 
 
 @pytest.mark.parametrize("name", ZOO)
-def test_zoo_total_equals_thop(name: str) -> None:
+def test_zoo_equals_thop_leaf_by_leaf(name: str) -> None:
+    """The PyTorch model is built without convcalc (tests/independent.py: torchvision's, the
+    reference U-Net, or the plain stack made from the spec file's own YAML); thop counts each
+    leaf module's call, and convcalc's leaf standing for it (the next one not marked
+    functional, of the same kind) must count the same, the functional ones 0."""
     pytest.importorskip("thop")
+    model, input_shape = zoo_model(name)
+    tool, calls = thop_calls(model, input_shape)
+    assert tool == THOP_TOTALS[name]
     report = convcalc.analyse(convcalc.load_spec(name))
-    model, input_shape = build(name, report)
     assert tuple(report.input_shape) == input_shape
     leaves = list(report.leaves())
-    total = sum(convention.mult_adds(entry, 1) for entry in leaves)
-    tool = thop_total(model, input_shape)
-    assert tool == THOP_TOTALS[name]
-    assert total == tool
+    modules = [entry for entry in leaves if not entry.layer.functional]
+    assert len(modules) == len(calls), (len(modules), len(calls))
+    wrong = [
+        f"{entry.path} ({entry.type}): {convention.mult_adds(entry, 1)}, thop {count} "
+        f"for {where} ({kind})"
+        for entry, (kind, where, count) in zip(modules, calls, strict=True)
+        if (entry.type, convention.mult_adds(entry, 1)) != (kind, count)
+    ]
+    assert wrong == [], "\n".join(wrong[:12])
+    functional = [e.path for e in leaves if e.layer.functional and convention.mult_adds(e, 1)]
+    assert functional == [], "a leaf thop never sees is counted"
+    assert sum(convention.mult_adds(entry, 1) for entry in leaves) == tool
     # the functional leaves count 0; as modules, the pools among them would count
+    total = sum(convention.mult_adds(entry, 1) for entry in leaves)
     as_modules = sum(convention.mult_adds(leaf_as_module(e), 1) for e in leaves)
     assert as_modules - total == FUNCTIONAL_POOLS.get(name, 0)
 

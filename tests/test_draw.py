@@ -462,11 +462,6 @@ def test_costs_and_joins() -> None:
         assert symbol in texts(to_svg(report(name)))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="convcalc.draw.figure.compact writes 999,500 to 999,999 as '1e+03k' (and "
-    "999,500,000 to 999,999,999 as '1e+03M'): three digits round them up into the next unit",
-)
 def test_a_count_rounding_into_the_next_unit() -> None:
     """linear 998 → 1001: 1001 · (998 + 1) = 999,999 parameters, and as many multiply-adds
     (torchinfo: weight and bias once per sample); to three digits, 1.00M: ``1M``."""

@@ -590,9 +590,16 @@ def _mix(a: str, b: str, t: float) -> str:
 
 
 def compact(n: int) -> str:
-    """12,345,678 → ``12.3M``: three significant digits."""
-    for unit, size in (("G", 10**9), ("M", 10**6), ("k", 10**3)):
+    """12,345,678 → ``12.3M``: three significant digits; a count that rounds up to 1,000 of a
+    unit is written in the next (999,999 → ``1M``), past the largest in whole ones."""
+    units = (("G", 10**9), ("M", 10**6), ("k", 10**3))
+    for i, (unit, size) in enumerate(units):
         if n >= size:
             value = n / size
-            return f"{value:.3g}{unit}" if value < 1000 else f"{value:,.0f}{unit}"
+            if value < 999.5:  # :.3g would round 999.5 and up to 1e+03
+                return f"{value:.3g}{unit}"
+            if i == 0:
+                return f"{value:,.0f}{unit}"
+            bigger, above = units[i - 1]
+            return f"{n / above:.3g}{bigger}"
     return str(n)

@@ -24,7 +24,9 @@ Markdown      :func:`markdown`    HTML (``<img onerror=…>``), table cells brok
                                   backslash-escaped; controls, newlines included, as escapes;
                                   plain names (``hw3-q3``, ``mobilenet_v2``) unchanged
 HTML          :func:`html`        markup, in element text and quoted attributes
-LaTeX         :func:`latex`       specials (``& % $ # _ { } ~ ^ \\``) and anything not ASCII
+LaTeX         :func:`latex`       specials (``& % $ # _ { } ~ ^ \\``), the characters the
+                                  default font draws as others (``< > | ` ``), anything not
+                                  ASCII
 Python        :func:`python_str`  a string literal that reads back as the text (``repr``), and
                                   :func:`python_comment` for text in a ``#`` comment
 YAML          :func:`yaml_str`    a scalar that always reads back as this string (``1e3``,
@@ -144,6 +146,11 @@ _LATEX_SPECIAL = {c: "\\" + c for c in "&%$#_{}"} | {
     "~": r"\textasciitilde{}",
     "^": r"\^{}",
     "\\": r"\textbackslash{}",
+    # the default font (OT1) has other glyphs at these places: ¡ ¿ — and a curly quote
+    "<": r"\textless{}",
+    ">": r"\textgreater{}",
+    "|": r"\textbar{}",
+    "`": r"\textasciigrave{}",
 }
 
 

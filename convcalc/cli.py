@@ -19,7 +19,7 @@ import click
 
 from convcalc import __version__
 from convcalc.conventions import CONVENTIONS
-from convcalc.errors import ConvcalcError
+from convcalc.errors import ConvcalcError, shown
 from convcalc.memory import DTYPES
 from convcalc.spec.registry import SOLVABLE
 
@@ -340,8 +340,10 @@ def solve(
         from convcalc.solve import format as solve_format
         from convcalc.solve.layer import is_size, problem
 
+        if out.strip().isdecimal() and int(out) > INT_LIMIT:
+            raise Failure(f"--out: '{shown(out)}' is beyond 2^63 − 1, the largest size")
         if not is_size(out.strip()):
-            raise Failure(f"--out: expected one size for a single layer, not {out!r}")
+            raise Failure(f"--out: expected one size for a single layer, not '{shown(out)}'")
         pb = problem(
             layer or "conv",
             n,
@@ -704,7 +706,7 @@ def import_model(
 
     parts = [part.strip() for part in input_shape.split(",")]
     if not all(is_size(part) and int(part) > 0 for part in parts):
-        raise Failure(f"--input: positive sizes such as 3,32,32, not {input_shape!r}")
+        raise Failure(f"--input: positive sizes such as 3,32,32, not '{shown(input_shape)}'")
     sizes = tuple(int(part) for part in parts)
     try:
         text, file, stem = read_source(source, {})

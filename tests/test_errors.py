@@ -504,6 +504,13 @@ def test_integer_options_past_2_to_the_63_are_refused(run, args: list[str]) -> N
     assert result.stdout == ""
 
 
+def test_a_size_past_the_limit_is_named_so_and_cut(run) -> None:
+    result = run("solve", "--in", "64", "--out", "9" * 5000)
+    assert result.exit_code == 2
+    assert "is beyond 2^63 − 1" in result.stderr
+    assert len(result.stderr) < 200  # the 5,000 digits are not echoed whole
+
+
 def test_integer_options_up_to_2_to_the_63_are_taken(run) -> None:
     assert run("shape", "hw3-q3", "--batch", str(2**63 - 1)).exit_code == 0
     assert run("identities", "--points", "10", "--seed", str(-(2**63))).exit_code == 0

@@ -340,7 +340,8 @@ def solve(
         from convcalc.solve import format as solve_format
         from convcalc.solve.layer import is_size, problem
 
-        if out.strip().isdecimal() and int(out) > INT_LIMIT:
+        digits = out.strip()
+        if digits.isascii() and digits.isdigit() and (len(digits) > 19 or int(digits) > INT_LIMIT):
             raise Failure(f"--out: '{shown(out)}' is beyond 2^63 − 1, the largest size")
         if not is_size(out.strip()):
             raise Failure(f"--out: expected one size for a single layer, not '{shown(out)}'")

@@ -341,7 +341,11 @@ def solve(
         from convcalc.solve.layer import is_size, problem
 
         digits = out.strip()
-        if digits.isascii() and digits.isdigit() and (len(digits) > 19 or int(digits) > INT_LIMIT):
+        if (
+            digits.isascii()
+            and digits.isdigit()
+            and (len(digits.lstrip("0")) > 19 or int(digits) > INT_LIMIT)
+        ):
             raise Failure(f"--out: '{shown(out)}' is beyond 2^63 − 1, the largest size")
         if not is_size(out.strip()):
             raise Failure(f"--out: expected one size for a single layer, not '{shown(out)}'")

@@ -7,6 +7,7 @@ convcalc counts from its records alone. The totals must be equal to the last mul
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -172,18 +173,56 @@ def test_total_mult_adds_equal_torchinfo(name: str) -> None:
     assert bytes_.forward_backward_bytes == stats.total_output_bytes
 
 
+def _torch_model_on_meta(torch: Any, name: str) -> Any:
+    """The PyTorch model of a bundled spec, built on the meta device: hw3-q3 written here as
+    the homework writes it, the torchvision models by their constructors, the U-Net by the
+    reference implementation."""
+    nn = torch.nn
+    with torch.device("meta"):
+        if name == "hw3-q3":
+            return nn.Sequential(
+                nn.Conv2d(3, 32, 8, stride=2), nn.MaxPool2d(5, 5), nn.Conv2d(32, 128, 4, padding=1)
+            )
+        if name == "unet":
+            from tests.unet_reference import build_unet
+
+            return build_unet()
+    from tests.torchvision_oracle import build_torchvision
+
+    return build_torchvision(name)[0]
+
+
+@pytest.mark.torch
 @pytest.mark.parametrize("name", ["hw3-q3", "resnet18", "inception_v3", "unet"])
 def test_the_worked_mult_adds_are_the_counted_ones(name: str) -> None:
     """torchinfo's rule written as an expression (the quiz's working) evaluates, leaf by leaf
-    and at batch 1 and 3, to the count: convcalc against itself, which is enough because the
-    count is checked against torchinfo itself above."""
+    and at batch 1 and 3, to torchinfo's own count for that layer (``LayerInfo.macs`` of each
+    leaf module torchinfo ran, in the order it ran them); a leaf the model calls as a function
+    (``functional: true``: no module, so nothing torchinfo counts) works out to 0."""
+    torch = pytest.importorskip("torch")
+    torchinfo_package = pytest.importorskip("torchinfo")
     from convcalc.conventions import torchinfo
+    from tests.torchvision_oracle import kind_of
 
     report = convcalc.analyse(convcalc.load_spec(name))
     leaves = [e for e in report.walk() if not e.is_block]
+    modules = [e for e in leaves if not e.layer.functional]
+    model = _torch_model_on_meta(torch, name)
     for batch in (1, 3):
-        worked = [torchinfo.mult_adds_derived(e, batch).evaluate() for e in leaves]
-        assert worked == [torchinfo.mult_adds(e, batch) for e in leaves]
+        x = torch.zeros(batch, *report.input_shape, device="meta")
+        stats = torchinfo_package.summary(model, input_data=x, device="meta", verbose=0)
+        counted = [layer for layer in stats.summary_list if layer.is_leaf_layer]
+        assert len(counted) == len(modules), (len(counted), len(modules))
+        for entry, layer in zip(modules, counted, strict=True):
+            where = f"{name} {entry.path} / torchinfo {layer.class_name} (batch {batch})"
+            assert kind_of(layer.module) == entry.type, where
+            assert tuple(layer.output_size) == (batch, *entry.output_shape), where
+            worked = torchinfo.mult_adds_derived(entry, batch).evaluate()
+            assert worked == layer.macs, where
+            assert torchinfo.mult_adds(entry, batch) == layer.macs, where
+        for entry in leaves:
+            if entry.layer.functional:
+                assert torchinfo.mult_adds_derived(entry, batch).evaluate() == 0, entry.path
 
 
 def test_convention_flag_and_costs_command(run) -> None:

@@ -16,7 +16,9 @@ Run from the repository's root::
     python mutation/run.py softplus-beta   # some of them, by name
 
 The score is killed / (all − equivalent); exit code 0 when every counted mutation is killed,
-1 otherwise, 2 when a mutation is stale. It takes about a minute a mutation (the suite is stopped
+1 otherwise, 2 when a mutation is stale or a run is *broken* (errors and no failure: the
+copied suite could not be collected — a test importing a file git does not track, say — which
+proves nothing, so it is not counted as killed). It takes about a minute a mutation (the suite is stopped
 at its first failure; a survivor runs it whole), so it is run on demand, not in CI.
 """
 
@@ -102,7 +104,7 @@ def main() -> int:
     if unknown:
         print(f"unknown mutations: {', '.join(sorted(unknown))}", file=sys.stderr)
         return 2
-    killed = survived = stale = 0
+    killed = survived = stale = broken = 0
     with tempfile.TemporaryDirectory(prefix="convcalc-mutant-") as tmp:
         base = Path(tmp) / "base"
         tracked_copy(base)
@@ -125,6 +127,9 @@ def main() -> int:
             if passed:
                 survived += 1
                 verdict = "SURVIVED"
+            elif " failed" not in last and " error" in last:  # the suite could not even run
+                broken += 1
+                verdict = "BROKEN"
             else:
                 killed += 1
                 verdict = "killed"
@@ -132,8 +137,8 @@ def main() -> int:
             shutil.rmtree(folder)
     counted = killed + survived
     score = f"{killed}/{counted} killed ({100 * killed / counted:.0f} %)" if counted else "none"
-    print(f"\nmutation score: {score}; {stale} stale")
-    return 2 if stale else 0 if survived == 0 else 1
+    print(f"\nmutation score: {score}; {stale} stale, {broken} broken")
+    return 2 if stale or broken else 0 if survived == 0 else 1
 
 
 if __name__ == "__main__":

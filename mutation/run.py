@@ -18,8 +18,9 @@ Run from the repository's root::
 The score is killed / (all − equivalent); exit code 0 when every counted mutation is killed,
 1 otherwise, 2 when a mutation is stale or a run is *broken* (errors and no failure: the
 copied suite could not be collected — a test importing a file git does not track, say — which
-proves nothing, so it is not counted as killed). It takes about a minute a mutation (the suite is stopped
-at its first failure; a survivor runs it whole), so it is run on demand, not in CI.
+proves nothing, so it is not counted as killed). It takes about a minute a mutation (the
+suite is stopped at its first failure; a survivor runs it whole), so it is run on demand, not
+in CI.
 """
 
 from __future__ import annotations

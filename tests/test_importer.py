@@ -3,7 +3,9 @@
 Real torch models are printed (``str(model)``), imported, and analysed by convcalc; every leaf's
 output shape and parameter count, the total and the output must equal what torch gives when the
 model runs on zeros (forward hooks on every leaf module). Random ``nn.Sequential`` stacks do the
-same as a property. What cannot be recovered exactly (custom modules, ModuleList, input counts
+same as a property. Every argument the print shows is in the spec as the module keeps it, and
+the spec exported back to PyTorch builds modules keeping the same (test_export's table of
+arguments). What cannot be recovered exactly (custom modules, ModuleList, input counts
 that disagree with the shapes, hidden arguments that matter) is refused at its line, and
 anything else, garbage included, is an :class:`ImportRefusal` with a line, never a traceback.
 
@@ -299,6 +301,137 @@ def test_many_layer_kinds(nn: Any) -> None:
         warnings.simplefilter("ignore")
         spec = from_print(str(model), (3, 35, 33))
         assert_like_torch(spec, model, (3, 35, 33))
+
+
+# --- the arguments that change values --------------------------------------------------------
+
+try:  # PyTorch's side of the round trip: the export's tests (skipped where torch is absent)
+    import tests.test_export as _export_tests
+except pytest.skip.Exception:
+    _export_tests = None
+
+
+def torch_side() -> Any:
+    """tests.test_export, imported with this module (never inside a Hypothesis test)."""
+    assert _export_tests is not None, "torch is absent: the torch-marked tests skip"
+    return _export_tests
+
+
+# print(model) shows inplace, and the import leaves it out on purpose: it changes no value
+NOT_IMPORTED = {"inplace"}
+# what print(model) does not show (README, "From PyTorch"), by spec type
+HIDDEN = {"avgpool": {"ceil_mode", "count_include_pad", "divisor_override"}}
+
+
+def imported_argument_mismatches(
+    spec: dict[str, Any], model: Any, hidden: dict[str, set[str]] | None = None
+) -> list[Any]:
+    """Each leaf of the imported spec against the module it was printed from: every field
+    test_export's ARGUMENTS reads (the spec's value, or PyTorch's default where it is left out)
+    must be what the module keeps, but inplace and the ``hidden`` fields of each type."""
+    export = torch_side()
+    Built, leaf_modules = export.Built, export.leaf_modules
+    written, modules = export.written_leaves(spec["layers"]), leaf_modules(model)
+    assert len(written) == len(modules)
+    wrong = []
+    for layer, module in zip(written, modules, strict=True):
+        skip = NOT_IMPORTED | (hidden or {}).get(layer["type"], set())
+        differ = export.argument_mismatches(Built(layer, module, "cpu"))
+        wrong += [(layer, *d) for d in differ if d[0] not in skip]
+    return wrong
+
+
+def exported_argument_mismatches(
+    spec: dict[str, Any], model: Any, folder: Any, hidden: dict[str, set[str]] | None = None
+) -> list[Any]:
+    """The imported spec exported to PyTorch and built: each module against the original one,
+    attribute for attribute (every field ARGUMENTS reads for the leaf's type, but inplace and
+    the ``hidden`` ones)."""
+    export = torch_side()
+    Built, leaf_modules = export.Built, export.leaf_modules
+    rebuilt = export.Generated(analyse(load_spec(spec)), folder).build()
+    written = export.written_leaves(spec["layers"])
+    triples = zip(written, leaf_modules(model), leaf_modules(rebuilt), strict=True)
+    wrong = []
+    for layer, original, module in triples:
+        skip = NOT_IMPORTED | (hidden or {}).get(layer["type"], set())
+        for field, arg in export.ARGUMENTS[layer["type"]].items():
+            want = arg.actual(Built(layer, original, "cpu"))
+            got = arg.actual(Built(layer, module, "cpu"))
+            if field not in skip and want is not export.UNSEEN and not export.same(got, want):
+                wrong.append((type(original).__name__, field, got, want))
+    return wrong
+
+
+def argument_model(nn: Any) -> Any:
+    """Every class the import reads, each printed argument away from its default (those print
+    does not show left at theirs), in 2-D, 1-D and on a vector."""
+    ops = import_torchvision().ops
+    return nn.Sequential(
+        nn.Conv2d(4, 8, (3, 2), stride=(1, 2), padding=(2, 1), dilation=(2, 1), groups=2,
+                  bias=False, padding_mode="reflect"),
+        nn.BatchNorm2d(8, eps=1e-3, momentum=0.3, affine=False),
+        nn.LeakyReLU(0.2, inplace=True),
+        nn.ReflectionPad2d((1, 2, 0, 1)),
+        nn.MaxPool2d((2, 3), stride=(2, 1), padding=(1, 1), dilation=(1, 2), ceil_mode=True),
+        nn.InstanceNorm2d(8, eps=0.01, momentum=0.2, affine=True, track_running_stats=True),
+        nn.GroupNorm(4, 8, eps=0.01, affine=False),
+        nn.ELU(alpha=0.5),
+        nn.ConvTranspose2d(8, 6, 3, stride=2, padding=1, output_padding=1, groups=2, bias=False),
+        nn.GELU(approximate="tanh"),
+        nn.Upsample(scale_factor=(2, 1.5), mode="bilinear"),
+        nn.UpsamplingBilinear2d(scale_factor=0.5),
+        nn.UpsamplingNearest2d(size=(12, 10)),
+        nn.Dropout2d(p=0.1),
+        nn.LocalResponseNorm(3, alpha=1e-3, beta=0.5, k=2.0),
+        nn.ChannelShuffle(2),
+        nn.ConstantPad2d((0, 1, 1, 0), 3.5),
+        nn.ZeroPad2d(1),
+        nn.ReplicationPad2d((1, 0, 0, 1)),
+        nn.CircularPad2d(1),
+        nn.AdaptiveMaxPool2d((None, 8)),
+        nn.AdaptiveAvgPool2d((10, 7)),
+        nn.Softplus(beta=2, threshold=10),
+        nn.PReLU(6),
+        nn.Hardswish(), nn.SiLU(inplace=True), nn.Mish(), nn.ReLU6(inplace=True),
+        nn.Hardsigmoid(), nn.Sigmoid(), nn.Tanh(), nn.Identity(),
+        nn.Softmax(dim=1),
+        nn.LogSoftmax(dim=-1),
+        nn.Dropout(p=0.3),
+        ops.StochasticDepth(0.3, "batch"),
+        nn.Unflatten(1, (2, 3)),
+        nn.Flatten(1, 2),
+        nn.LayerNorm([10, 7], eps=1e-3, bias=False),
+        nn.Flatten(start_dim=2),
+        nn.Conv1d(6, 4, 3, padding=2, padding_mode="circular"),
+        nn.BatchNorm1d(4, momentum=None, eps=0.1),
+        nn.AvgPool1d(3, stride=1, padding=1),
+        nn.Dropout1d(0.2),
+        nn.Upsample(size=80, mode="linear"),
+        nn.Flatten(),
+        nn.Linear(320, 5, bias=False),
+        nn.BatchNorm1d(5, affine=False, track_running_stats=False),
+        nn.Dropout(0.4),
+    )  # fmt: skip
+
+
+@pytest.mark.torch
+def test_imported_arguments_are_the_modules(nn: Any, tmp_path: Any) -> None:
+    """Every argument print(model) shows (eps, momentum, negative_slope, beta, threshold, alpha,
+    approximate, dim, p, ...) is in the imported spec as the module keeps it, and the export of
+    that spec builds modules keeping the same: the round trip keeps what changes values, not
+    only the shapes. An embedding's arguments too, in a network of its own (integer input)."""
+    embedding = nn.Sequential(
+        nn.Embedding(7, 3, padding_idx=-2, max_norm=1.5, norm_type=3.0, scale_grad_by_freq=True,
+                     sparse=True),
+        nn.LayerNorm(3, eps=0.1, elementwise_affine=False),
+    )  # fmt: skip
+    for model, shape in ((argument_model(nn), (4, 12, 12)), (embedding, (5,))):
+        spec = from_print(str(model), shape)
+        assert imported_argument_mismatches(spec, model) == []
+        assert exported_argument_mismatches(spec, model, tmp_path) == []
+    leaky = from_print(str(argument_model(nn)), (4, 12, 12))["layers"][2]
+    assert leaky == {"type": "leaky_relu", "negative_slope": 0.2}  # written by hand
 
 
 @pytest.mark.torch
@@ -993,8 +1126,11 @@ def torch_stacks(draw: Draw) -> tuple[Any, tuple[int, ...], bool]:
 @pytest.mark.torch
 @settings(max_examples=examples(1000), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
-@given(st.data())
-def test_random_stacks_match_torch(data: st.DataObject) -> None:
+@given(data=st.data())
+def test_random_stacks_match_torch(data: st.DataObject, tmp_path_factory: Any) -> None:
+    """Shapes and parameters as torch's, and every argument the modules keep (but AvgPool's
+    ceil_mode and count_include_pad, drawn away from their defaults: print does not show
+    them)."""
     pytest.importorskip("torch")
     model, shape, avg_ceil = data.draw(torch_stacks())
     text = str(model)
@@ -1005,6 +1141,9 @@ def test_random_stacks_match_torch(data: st.DataObject) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert_like_torch(spec, model, shape)
+    assert imported_argument_mismatches(spec, model, HIDDEN) == [], text
+    folder = tmp_path_factory.mktemp("imported")
+    assert exported_argument_mismatches(spec, model, folder, HIDDEN) == [], text
     # the YAML holds one line per leaf
     leaves = sum(1 for _ in analyse(load_spec(spec)).leaves())
     assert len(re.findall(r"^ *- \{", to_yaml(spec), re.MULTILINE)) == leaves

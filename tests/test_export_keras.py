@@ -11,8 +11,12 @@ Concatenate, Multiply). Every number on the Keras side comes from Keras.
 The values prove "exactly": the PyTorch export (checked against PyTorch by test_export.py) and
 the Keras export of the same spec are built, PyTorch's weights (random, running statistics
 too) are copied into the Keras layers, kernels transposed, and both run the same random batch
-in inference: the outputs must agree. Random specs (every leaf type, stacks and blocks, drawn
-as test_export.py draws them) either export and pass both checks, or are refused with an
+in inference: the outputs must agree. Where an argument means something else in Keras
+(BatchNormalization's momentum, the weight of the old statistics), one training step from the
+same statistics on the same batch must move Keras' moving statistics as PyTorch moves its
+running ones (the variance as written out in the test: biased in Keras); dropout keeps and
+scales as PyTorch's p says. Random specs (every leaf type, stacks and blocks, drawn as
+test_export.py draws them) either export and pass both checks, or are refused with an
 ExportError at a leaf, for a field that this file lists as refusable for that type.
 """
 
@@ -668,6 +672,7 @@ def test_keras_refuses_what_is_refused() -> None:
                 {"type": "gelu"},
                 {"type": "gelu", "approximate": "tanh"},
                 {"type": "leaky_relu", "negative_slope": 0.2},
+                {"type": "leaky_relu"},  # PyTorch's slope 0.01, not Keras' 0.3
                 {"type": "elu", "alpha": 0.5},
             ],
         ),
@@ -739,6 +744,105 @@ def test_training_noise_shapes(tmp_path: Path) -> None:
         kept = keras.ops.convert_to_numpy(model(x, training=True)) != 0
         assert _varies(kept) == expected, layer
         assert np.array_equal(keras.ops.convert_to_numpy(model(x, training=False)), x)
+
+
+# --- the arguments whose meaning differs ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("shape", "layer"),
+    [
+        ([3, 4, 5], {"type": "batchnorm", "momentum": 0.3, "eps": 0.01}),
+        ([4, 6], {"type": "batchnorm"}),
+        ([5], {"type": "batchnorm", "momentum": 0.75, "eps": 0.5, "affine": False}),
+        ([2, 3, 2, 2], {"type": "batchnorm", "momentum": 1, "eps": 1e-7}),
+    ],
+)
+def test_batchnorm_training_step_is_pytorchs(
+    shape: list[int], layer: Layer, tmp_path: Path
+) -> None:
+    """Momentum means the opposite in Keras (the weight of the old statistics) and in PyTorch
+    (the weight of the batch's). One training step on the same batch, from the same running
+    statistics: both normalise with the batch's statistics and eps (the same outputs), and move
+    their running mean alike. Written out here, with m PyTorch's momentum and the batch's
+    variance over all but the channel axis, n values a channel: the mean becomes
+    (1 − m)·old + m·mean; the variance (1 − m)·old + m·var, var biased (÷ n) in Keras and
+    unbiased (÷ (n − 1)) in PyTorch."""
+    report = analyse(load_spec({"input": shape, "layers": [layer]}))
+    torch_model = Generated(report, tmp_path).build()
+    keras_model = KerasGenerated(report, tmp_path).build()
+    randomise(torch_model, seed=3)
+    copy_weights(torch_model, keras_model, report)
+    (module,) = leaf_modules(torch_model)
+    (names,) = [names for _, names in leaf_layers(report)]
+    norm = keras_model.get_layer(names[-1])
+    old_mean = module.running_mean.clone().numpy().astype("float64")
+    old_var = module.running_var.clone().numpy().astype("float64")
+    x = np.random.default_rng(3).standard_normal((6, *shape)).astype("float32")
+    torch_model.train()
+    with torch.no_grad():
+        want = torch_model(torch.from_numpy(x)).numpy()
+    got = keras.ops.convert_to_numpy(keras_model(x, training=True))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+
+    m = layer.get("momentum", 0.1)  # PyTorch's default momentum
+    axes = tuple(i for i in range(x.ndim) if i != 1)
+    n = x.size // x.shape[1]
+    batch = x.astype("float64")
+    mean, biased = batch.mean(axis=axes), batch.var(axis=axes)
+    unbiased = biased * n / (n - 1)
+    moved = (1 - m) * old_mean + m * mean
+    torch_mean, torch_var = module.running_mean.numpy(), module.running_var.numpy()
+    np.testing.assert_allclose(torch_mean, moved, rtol=1e-5, atol=1e-6)  # the derivation holds
+    np.testing.assert_allclose(torch_var, (1 - m) * old_var + m * unbiased, rtol=1e-5, atol=1e-6)
+    keras_mean = keras.ops.convert_to_numpy(norm.moving_mean)
+    keras_var = keras.ops.convert_to_numpy(norm.moving_variance)
+    np.testing.assert_allclose(keras_mean, torch_mean, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(keras_var, (1 - m) * old_var + m * biased, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("shape", "layer"),
+    [
+        ([8, 9], {"type": "dropout", "p": 0.3}),
+        ([8, 9], {"type": "dropout"}),
+        ([8, 9], {"type": "dropout1d", "p": 0.2}),
+        ([8, 9, 9], {"type": "dropout2d", "p": 0.7}),
+        ([8, 4, 9, 9], {"type": "dropout3d", "p": 0.25}),
+        ([8, 9], {"type": "stochastic_depth", "p": 0.4, "mode": "row"}),
+    ],
+)
+def test_dropout_rate_is_pytorchs_p(shape: list[int], layer: Layer, tmp_path: Path) -> None:
+    """Keras' rate and PyTorch's p are both the probability of dropping: in training, what is
+    kept is scaled by 1 / (1 − p) in both (ones in: every value out 0 or 1 / (1 − p), both
+    seen in a batch of 64)."""
+    report = analyse(load_spec({"input": shape, "layers": [layer]}))
+    p = layer.get("p", 0.5)  # PyTorch's default p
+    x = np.ones((64, *shape), dtype="float32")
+    torch.manual_seed(0)
+    module = Generated(report, tmp_path).build().train()
+    with torch.no_grad():
+        torch_values = set(np.unique(module(torch.from_numpy(x)).numpy()).tolist())
+    keras.utils.set_random_seed(0)
+    model = KerasGenerated(report, tmp_path).build()
+    keras_values = set(np.unique(keras.ops.convert_to_numpy(model(x, training=True))).tolist())
+    kept = float(np.float32(1 / (1 - p)))
+    assert torch_values == {0.0, kept}
+    assert {float(np.float32(v)) for v in keras_values} == {0.0, kept}
+
+
+def test_prelu_init_is_pytorchs(tmp_path: Path) -> None:
+    """PReLU's init is the starting slope in both: Keras' alpha and PyTorch's weight, built
+    and not copied, hold it everywhere."""
+    for num_parameters in (1, 3):
+        layer = {"type": "prelu", "num_parameters": num_parameters, "init": 0.1}
+        report = analyse(load_spec({"input": [3, 4], "layers": [layer]}))
+        (module,) = leaf_modules(Generated(report, tmp_path).build())
+        (names,) = [names for _, names in leaf_layers(report)]
+        alpha = KerasGenerated(report, tmp_path).build().get_layer(names[-1]).weights[0]
+        slope = np.float32(0.1)
+        assert (module.weight.detach().numpy() == slope).all()
+        assert (keras.ops.convert_to_numpy(alpha) == slope).all()
 
 
 # --- random specs ---------------------------------------------------------------------------

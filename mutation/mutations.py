@@ -53,6 +53,21 @@ MUTATIONS = [
         "the Keras export does not invert BatchNorm's momentum",
     ),
     Mutation(
+        "import-leaky-slope",
+        "convcalc/importer.py",
+        'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices"}',
+        'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices",'
+        ' "negative_slope"}',
+        "the importer drops LeakyReLU's negative_slope (it changes no shape)",
+    ),
+    Mutation(
+        "import-norm-eps",
+        "convcalc/importer.py",
+        'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices"}',
+        'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices", "eps"}',
+        "the importer drops the norms' eps (it changes no shape)",
+    ),
+    Mutation(
         "receptive-merge-first",
         "convcalc/receptive.py",
         "return Field(size, widest.jump, widest.start, misaligned)",
@@ -131,5 +146,57 @@ MUTATIONS = [
         "            start.append(c + ((w.kernel - 1) / 2 - w.pad_left) * j)",
         "            start.append(c + ((w.kernel - 1) / 2) * j)",
         "the padding left out of the receptive field's start",
+    ),
+    # costs and memory
+    Mutation(
+        "thop-conv-groups",
+        "convcalc/conventions/thop.py",
+        "* (entry.input_shape[0] // groups) * kernel",
+        "* entry.input_shape[0] * kernel",
+        "thop's convention forgets a grouped convolution's groups",
+    ),
+    Mutation(
+        "fvcore-transposed-grid",
+        "convcalc/conventions/fvcore.py",
+        'return math.prod(entry.tensors["weight"]) * math.prod(entry.input_shape[1:])',
+        'return math.prod(entry.tensors["weight"]) * math.prod(entry.output_shape[1:])',
+        "fvcore's transposed convolution counted over its output grid, not its input's",
+    ),
+    Mutation(
+        "memory-training-once",
+        "convcalc/memory.py",
+        "forward_backward_bytes=2 * kept * per_sample,",
+        "forward_backward_bytes=kept * per_sample,",
+        "torchinfo's forward/backward estimate without the gradients",
+    ),
+    # the grader
+    Mutation(
+        "grade-carried-credit",
+        "convcalc/grade.py",
+        "CARRIED = 0.5  #",
+        "CARRIED = 1.0  #",
+        "an error carried forward given full credit",
+    ),
+    # hostile input
+    Mutation(
+        "csv-at-formula",
+        "convcalc/escape.py",
+        '_FORMULA_START = ("=", "+", "-", "@", "\\t", "\\r")',
+        '_FORMULA_START = ("=", "+", "-", "\\t", "\\r")',
+        "a CSV cell starting with @ left a formula",
+    ),
+    Mutation(
+        "paths-outside-folder",
+        "convcalc/paths.py",
+        "    if not target.is_relative_to(root):",
+        "    if False:",
+        "a path leading out of the allowed folder read",
+    ),
+    Mutation(
+        "budget-never-stops",
+        "convcalc/budget.py",
+        "        if self.spent > self.limit:",
+        "        if self.spent > 1000 * self.limit:",
+        "the work budget a thousand times too large",
     ),
 ]

@@ -18,7 +18,7 @@ import re
 from collections.abc import Iterator
 
 from convcalc.analysis import Costing, Entry, Report
-from convcalc.escape import html as escape
+from convcalc.escape import html
 from convcalc.spec.step import shape_text
 
 STYLE = """
@@ -120,7 +120,7 @@ def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -
     from convcalc.draw import to_svg
 
     costing = costing or Costing()
-    title = escape(report.name)
+    title = html(report.name)
     # the ids of an HTML page are one namespace: each figure's arrowhead gets its own
     blocks_svg = to_svg(report, style="blocks", costing=costing, arrow_id="convcalc-arrow-blocks")
     flow_svg = to_svg(report, style="flow", costing=costing, arrow_id="convcalc-arrow-flow")
@@ -133,7 +133,7 @@ def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -
         f"<h1>{title}</h1>",
         f'<p class="sub">input {shape_text(report.input_shape)} → output '
         f"{shape_text(report.output_shape)} · PyTorch 2.13's size rules · multiply-adds by "
-        f"{escape(costing.convention)}'s convention</p>",
+        f"{html(costing.convention)}'s convention</p>",
         _totals(report, costing),
         "<h2>Diagram</h2>",
         f'<div class="figure">{blocks_svg}</div>',
@@ -162,7 +162,7 @@ _LAYOUT = re.compile(r"(\r\n|\r|\n|\t)")
 def _preformatted(text: str) -> str:
     """Text of many lines for ``<pre>``: each run between line ends and tabs through
     :func:`convcalc.escape.html` (which shows them as escapes), the line ends and tabs kept."""
-    return "".join(p if _LAYOUT.fullmatch(p) else escape(p) for p in _LAYOUT.split(text))
+    return "".join(p if _LAYOUT.fullmatch(p) else html(p) for p in _LAYOUT.split(text))
 
 
 def _totals(report: Report, costing: Costing) -> str:
@@ -181,7 +181,7 @@ def _totals(report: Report, costing: Costing) -> str:
         (human(bytes_.peak_activation_bytes), "peak activations (inference)"),
     ]
     items = "".join(
-        f'<div class="total"><b>{escape(v)}</b><span>{escape(k)}</span></div>' for v, k in cells
+        f'<div class="total"><b>{html(v)}</b><span>{html(k)}</span></div>' for v, k in cells
     )
     return f'<div class="totals">{items}</div>'
 
@@ -208,11 +208,11 @@ def _table(report: Report, costing: Costing) -> str:
             row = _row(entry, depth, counts[id(entry)], rf, jump)
             if kind == "open":
                 out.append(
-                    f'<details class="block" open data-path="{escape(entry.path)}">'
+                    f'<details class="block" open data-path="{html(entry.path)}">'
                     f'<summary class="row">{row}</summary><div class="children">'
                 )
             else:
-                out.append(f'<div class="row" data-path="{escape(entry.path)}">{row}</div>')
+                out.append(f'<div class="row" data-path="{html(entry.path)}">{row}</div>')
     out.append("</div>")
     return "\n".join(out)
 
@@ -248,21 +248,19 @@ def _row(entry: Entry, depth: int, mult_adds: int, rf: str, jump: str) -> str:
     fill, stroke = PALETTE["block" if entry.is_block else KIND_OF.get(entry.type, "reshape")]
     swatch = f'<span class="kind" style="background:{fill};border-color:{stroke}"></span>'
     cells = [
-        f'<div class="layer" style="--d:{depth}">{swatch}{escape(entry.label)}</div>',
+        f'<div class="layer" style="--d:{depth}">{swatch}{html(entry.label)}</div>',
         f'<div class="mono">{shape_text(entry.output_shape)}</div>',
         f'<div class="n">{entry.params:,}</div>',
         f'<div class="n">{mult_adds:,}</div>',
-        f'<div class="n">{escape(rf)}</div>',
-        f'<div class="n">{escape(jump)}</div>',
-        f'<div class="path mono">{escape(entry.path)}</div>',
+        f'<div class="n">{html(rf)}</div>',
+        f'<div class="n">{html(jump)}</div>',
+        f'<div class="path mono">{html(entry.path)}</div>',
     ]
     return "".join(cells)
 
 
 def _list_row(label: str, depth: int) -> str:
-    return (
-        f'<div class="row"><div class="layer list" style="--d:{depth}">{escape(label)}</div></div>'
-    )
+    return f'<div class="row"><div class="layer list" style="--d:{depth}">{html(label)}</div></div>'
 
 
 def _dims(values: tuple[float, ...]) -> str:
@@ -277,17 +275,15 @@ def _costs(report: Report, costing: Costing) -> str:
 
     comparison = compare(report, costing.batch)
     names = comparison.conventions
-    head = "".join(f"<th>{escape(n)}</th>" for n in names)
+    head = "".join(f"<th>{html(n)}</th>" for n in names)
     rows = [
-        f"<tr><td>{escape(kind)}</td>" + "".join(f"<td>{counts[n]:,}</td>" for n in names) + "</tr>"
+        f"<tr><td>{html(kind)}</td>" + "".join(f"<td>{counts[n]:,}</td>" for n in names) + "</tr>"
         for kind, counts in sorted(comparison.by_type.items())
         if any(counts.values())
     ]
     total = "".join(f"<td><b>{comparison.totals[n]:,}</b></td>" for n in names)
     notes = "".join(
-        f"<li><b>{escape(n)}</b>: {escape(note)}</li>"
-        for n in names
-        for note in comparison.notes[n]
+        f"<li><b>{html(n)}</b>: {html(note)}</li>" for n in names for note in comparison.notes[n]
     )
     fields = receptive_fields(report)
     spatial = [e for e in report.walk() if fields[id(e)].size is not None]
@@ -304,7 +300,7 @@ def _costs(report: Report, costing: Costing) -> str:
         '</tbody></table><p class="sub">FLOPs = 2 × multiply-adds. Layer types every '
         'convention counts as 0 are left out.</p><details class="view"><summary>Why the '
         f"conventions differ</summary><ul>{notes}</ul></details>"
-        f"<p>Receptive field: {escape(field)}.</p>"
+        f"<p>Receptive field: {html(field)}.</p>"
     )
 
 
@@ -315,9 +311,9 @@ def _lint(report: Report) -> str:
     if not findings:
         return '<p class="sub">No warnings.</p>'
     items = "".join(
-        f'<li data-code="{escape(f.code)}"><span class="code">{escape(f.code)}</span> · '
-        f"<code>{escape(f.path)}</code> ({escape(f.layer)})<br>{escape(f.message)}<br>"
-        f'<code>{escape(f.formula)}</code><br><span class="fix">Fix: {escape(f.fix)}</span></li>'
+        f'<li data-code="{html(f.code)}"><span class="code">{html(f.code)}</span> · '
+        f"<code>{html(f.path)}</code> ({html(f.layer)})<br>{html(f.message)}<br>"
+        f'<code>{html(f.formula)}</code><br><span class="fix">Fix: {html(f.fix)}</span></li>'
         for f in findings
     )
     return f'<ul class="findings">{items}</ul>'

@@ -297,7 +297,7 @@ def _parse(text: str, assume_sequential: bool) -> _Node:
             )
         if stripped == ")":
             if not stack:
-                raise ImportRefusal(number, raw, f"{shown(stripped)!r} {_NOT_PRINTED}")
+                raise ImportRefusal(number, raw, f"'{shown(stripped)}' {_NOT_PRINTED}")
             stack.pop()
             continue
         if stack:
@@ -338,7 +338,7 @@ def _child(stripped: str, number: int, raw: str, parent: _Node) -> _Node:
         raise ImportRefusal(
             number,
             raw,
-            f"{shown(stripped)!r} {_NOT_PRINTED}; inside {parent.cls} (line {parent.line}) "
+            f"'{shown(stripped)}' {_NOT_PRINTED}; inside {parent.cls} (line {parent.line}) "
             "every line is a child (key): Module",
         )
     key, body = match["key"], match["body"]
@@ -366,7 +366,7 @@ def _module(body: str, number: int, raw: str) -> _Node:
     """``Name(`` (a container, its children on the next lines) or ``Name(arguments)``."""
     match = _MODULE.fullmatch(body)
     if match is None:
-        raise ImportRefusal(number, raw, f"{shown(body)!r} {_NOT_PRINTED}")
+        raise ImportRefusal(number, raw, f"'{shown(body)}' {_NOT_PRINTED}")
     cls, rest = match["cls"], match["rest"]
     if not rest:
         return _Node(cls, number, raw)

@@ -557,17 +557,17 @@ def _drops_nothing(report: Report, axes: list[int], size: int, budget: Budget, c
 def render_text(name: str, findings: list[Finding]) -> str:
     """One block per finding: where, the code, the message, the formula and the fix; every
     part through :func:`convcalc.escape.terminal` (the names in them are the user's text)."""
-    from convcalc.escape import terminal as shown
+    from convcalc.escape import terminal
 
     if not findings:
-        return f"{shown(name)}: no warnings\n"
+        return f"{terminal(name)}: no warnings\n"
     count = f"{len(findings)} warning{'s' if len(findings) != 1 else ''}"
     blocks = (
-        f"\n{shown(f.path)} {shown(f.layer)} [{f.code}]\n  {shown(f.message)}\n"
-        f"  {shown(f.formula)}\n  fix: {shown(f.fix)}\n"
+        f"\n{terminal(f.path)} {terminal(f.layer)} [{f.code}]\n  {terminal(f.message)}\n"
+        f"  {terminal(f.formula)}\n  fix: {terminal(f.fix)}\n"
         for f in findings
     )
-    return f"{shown(name)}: {count}\n" + "".join(blocks)
+    return f"{terminal(name)}: {count}\n" + "".join(blocks)
 
 
 def to_json(name: str, findings: list[Finding]) -> dict[str, Any]:

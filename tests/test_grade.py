@@ -753,3 +753,37 @@ def test_a_fractional_receptive_field_is_marked_alone_or_in_a_list(tmp_path) -> 
         text = f'spec: hw3-q3\nanswers:\n  - {{at: "layers[0]", receptive_field: {claim}}}\n'
         (mark,) = grade(answers(tmp_path, text, "r.yaml")).marks
         assert not mark.right, claim
+
+
+@pytest.mark.torch
+def test_the_other_named_mistakes_are_what_torch_counts_with_them(tmp_path) -> None:
+    """Each wrong value made by torch itself with the mistake in the module: a grouped conv
+    counted as if ungrouped (groups=1), BatchNorm counted with its buffers (the state dict,
+    with and without the batch counter), a ceil-mode pool's size taken in floor mode."""
+    torch = pytest.importorskip("torch")
+    nn = torch.nn
+    ungrouped = sum(p.numel() for p in nn.Conv2d(8, 16, 3, groups=1).parameters())
+    norm = nn.BatchNorm2d(16)
+    with_count = sum(t.numel() for t in norm.state_dict().values())
+    without_count = with_count - norm.num_batches_tracked.numel()
+    floor = nn.MaxPool2d(3, 2, ceil_mode=False)(torch.zeros(1, 16, 12, 12)).shape[-1]
+    assert nn.MaxPool2d(3, 2, ceil_mode=True)(torch.zeros(1, 16, 12, 12)).shape[-1] != floor
+    text = (
+        "spec:\n  input: [8, 12, 12]\n  layers:\n"
+        "    - {type: conv, out_channels: 16, kernel_size: 3, groups: 4, padding: 1}\n"
+        "    - {type: batchnorm}\n"
+        "    - {type: maxpool, kernel_size: 3, stride: 2, ceil_mode: true}\n"
+        "answers:\n"
+        f'  - {{at: "layers[0]", params: {ungrouped}}}\n'
+        f'  - {{at: "layers[1]", params: {with_count}}}\n'
+        f'  - {{at: "layers[1]", params: {without_count}}}\n'
+        f'  - {{at: "layers[2]", output_shape: [16, {floor}, {floor}]}}\n'
+    )
+    marks = grade(answers(tmp_path, text, "m.yaml")).marks
+    assert [m.mistake for m in marks] == [
+        "forgot the groups",
+        "counted BatchNorm's buffers as parameters",
+        "counted BatchNorm's buffers as parameters",
+        "floor instead of ceil (ceil_mode)",
+    ]
+    assert not any(m.right for m in marks)

@@ -21,7 +21,7 @@ class WorkLimit(ConvcalcError):
 class Budget:
     """Steps a search may still take. :meth:`spend` raises :class:`WorkLimit` past ``limit``.
 
-    ``what`` completes the message: "the search passed 1,000,000 trials (``what``)".
+    ``what`` completes the message: "the search passed 1,000,000 steps: ``what``".
     """
 
     def __init__(self, limit: int = STEPS, what: str = "narrow the ranges") -> None:

@@ -35,7 +35,6 @@ class Named:
     """What a path inside a file named: a bundled spec (``bundled``) or a file's text."""
 
     bundled: str | None = None
-    path: Path | None = None
     text: str | None = None
 
 
@@ -61,7 +60,7 @@ def resolve(written: str, folder: Path, bundled: frozenset[str] | set[str]) -> N
         raise refused(written, folder) from None
     if not target.is_relative_to(root):
         raise refused(written, folder)
-    return Named(path=target, text=_read_regular(target, written, folder))
+    return Named(text=_read_regular(target, written, folder))
 
 
 def _read_regular(target: Path, written: str, folder: Path) -> str:
@@ -72,12 +71,11 @@ def _read_regular(target: Path, written: str, folder: Path) -> str:
         fd = os.open(target, flags)
     except OSError:
         raise refused(written, folder) from None
-    try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise refused(written, folder)
-        raw = os.read(fd, MAX_BYTES + 1)
-    finally:
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
+        raise refused(written, folder)
+    with os.fdopen(fd, "rb") as fh:  # a buffered read: one os.read may return less
+        raw = fh.read(MAX_BYTES + 1)
     return decode(raw, written)
 
 

@@ -237,32 +237,11 @@ def solve_stack(
 # --- the network the spec's input builds ---------------------------------------------------
 
 
-def built_sizes(layer: Layer, shape: Shape) -> tuple[tuple[str, int], ...]:
-    """The sizes PyTorch's module for ``layer`` takes from its input ``shape`` when it is
-    constructed and checks against every input it is given afterwards (those ``convcalc
-    export`` writes from the shape it receives): a conv's in_channels, a linear's in_features,
-    a batch or instance norm's num_features when it has weights or running statistics (else
-    PyTorch takes any), a group norm's num_channels when it has weights. Sizes written in the
-    spec (a layernorm's normalized_shape, a prelu's num_parameters) are the layer's own rule."""
-    kind = layer.type
-    if kind in ("conv", "conv_transpose"):
-        return (("in_channels", shape[0]),)
-    if kind == "linear":
-        return (("in_features", shape[-1]),)
-    weights = bool(getattr(layer, "affine", False))
-    if kind in ("batchnorm", "instancenorm") and (
-        weights or getattr(layer, "track_running_stats", False)
-    ):
-        return (("num_features", shape[0]),)
-    if kind == "groupnorm" and weights:
-        return (("num_channels", shape[0]),)
-    return ()
-
-
 class _Built:
     """The check of every leaf of a trial against the network the spec's input builds: with a
-    ``declared`` input, each trial runs beside it, and a leaf whose :func:`built_sizes` differ
-    between the two is refused. ``refused`` says what the first such leaf took (for a note)."""
+    ``declared`` input, each trial runs beside it, and a leaf whose ``built_sizes`` (the sizes
+    its PyTorch module is constructed with) differ between the two is refused. ``refused``
+    says what the first such leaf took (for a note)."""
 
     def __init__(self, declared: Shape | None) -> None:
         self.declared = declared
@@ -280,8 +259,8 @@ class _Built:
         trial, declared = shapes
         if trial == declared:
             return True
-        wanted = built_sizes(layer, declared)
-        if built_sizes(layer, trial) == wanted:
+        wanted = layer.built_sizes(declared)
+        if layer.built_sizes(trial) == wanted:
             return True
         if not self.refused:
             taken = " and ".join(f"{k} {v}" for k, v in wanted)
@@ -335,7 +314,7 @@ def _check_declared(spec: Spec, declared: Shape, budget: Budget) -> None:
 
 
 def _following(spec: Spec, unknowns: list[Unknown]) -> str:
-    """The first layer whose :func:`built_sizes` may follow the input's unknown sizes, as
+    """The first layer whose ``built_sizes`` may follow the input's unknown sizes, as
     ``layers[7] (linear) takes its in_features``; empty if none can.
 
     Channels follow an unknown channel count (or a flat input's features); spatial sizes reach
@@ -345,7 +324,7 @@ def _following(spec: Spec, unknowns: list[Unknown]) -> str:
     mixed = len(spec.input) == 1 or any(u.dim == 0 for u in unknowns if u.top is None)
     last_unknown = any(u.dim == last for u in unknowns if u.top is None)
     for keys, layer in _written_leaves(spec):
-        names = [name for name, _ in built_sizes(layer, (1,))]
+        names = [name for name, _ in layer.built_sizes((1,))]
         if names and (mixed or (layer.type == "linear" and last_unknown)):
             return f"{format_path(list(keys))} ({layer.type}) takes its {' and '.join(names)}"
         if not KINDS[layer.type].dims_apart:

@@ -130,6 +130,12 @@ class Layer(BaseModel):
         """A compact label for tables, e.g. ``conv 8×8 /2``."""
         return self.type
 
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        """The sizes PyTorch's module takes from its input ``shape`` when it is constructed
+        (those ``convcalc export`` writes) and checks against every input it is given after:
+        a conv's in_channels, say. Sizes written in the spec are the layer's own rule."""
+        return ()
+
 
 class _WithParameters(Layer):
     """Layers with parameter tensors also take PyTorch's ``device`` and ``dtype`` (ignored)."""
@@ -196,6 +202,9 @@ class _Convolution(_WithParameters):
         if self.bias:
             tensors["bias"] = (self.out_channels,)
         return tensors
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        return (("in_channels", shape[0]),)
 
 
 class Conv(_Convolution):
@@ -366,6 +375,11 @@ class BatchNorm(_WithParameters):
         # [C], [C, L], [C, H, W] and [C, D, H, W]: BatchNorm1d, 2d and 3d, over channels
         return elementwise(shape, _affine(shape[0], self.affine))
 
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        # without weights or running statistics PyTorch takes any number of channels
+        kept = self.affine or self.track_running_stats
+        return (("num_features", shape[0]),) if kept else ()
+
 
 class GroupNorm(_WithParameters):
     type: Literal["groupnorm"]
@@ -384,6 +398,9 @@ class GroupNorm(_WithParameters):
     def describe(self, shape: Shape) -> str:
         return f"groupnorm {self.num_groups} groups"
 
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        return (("num_channels", shape[0]),) if self.affine else ()
+
 
 class InstanceNorm(_WithParameters):
     type: Literal["instancenorm"]
@@ -400,6 +417,10 @@ class InstanceNorm(_WithParameters):
                 f"(the input is {label(spatial, every=True)})"
             )
         return elementwise(shape, _affine(channels, self.affine))
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        kept = self.affine or self.track_running_stats
+        return (("num_features", shape[0]),) if kept else ()
 
 
 class LayerNorm(_WithParameters):
@@ -446,6 +467,9 @@ class Linear(_WithParameters):
     type: Literal["linear"]
     out_features: PositiveInt
     bias: Flag = True
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        return (("in_features", shape[-1]),)
 
     def forward(self, shape: Shape) -> Step:
         tensors: Tensors = {"weight": (self.out_features, shape[-1])}

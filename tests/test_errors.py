@@ -295,7 +295,7 @@ def test_huge_questions_are_refused_up_front(run, write) -> None:
     path = write(f"input: [3, 1000000000]\nlayers:\n  - {layer}\n")
     result = run("solve", path, "--out", "5")
     assert result.exit_code == 2
-    assert "1,000,000,000 values to try, more than the search's 1,000,000 trials" in result.stderr
+    assert "1,000,000,000 values to try, more than the search's 1,000,000 steps" in result.stderr
     # a conv is one single-layer question per output size, and the target fixes that size:
     # (10⁹ − k) // 1 + 1 = 5 only for k = 10⁹ − 4
     path = write(

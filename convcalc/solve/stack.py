@@ -893,7 +893,7 @@ class _Search:
         if not self.budget.allows(len(sizes)):
             raise WorkLimit(
                 f"{unknowns[0].label}: {len(sizes):,} output sizes to consider, more than the "
-                f"search's {self.budget.limit:,} trials: narrow the ranges"
+                f"search's {self.budget.limit:,} steps: narrow the ranges"
             )
         base = problem(
             layer.type,
@@ -1037,7 +1037,7 @@ def _listed(values: Range | range, u: Unknown, budget: Budget) -> list[int]:
     if not budget.allows(size):
         raise WorkLimit(
             f"{u.label}: {size:,} values to try, more than the search's {budget.limit:,}"
-            " trials: narrow the range"
+            " steps: narrow the range"
         )
     return list(values)
 

@@ -44,7 +44,7 @@ from convcalc.arith import LIMIT
 from convcalc.errors import ConvcalcError, SpecError, shown
 from convcalc.explain import Section, explain, render_lines
 from convcalc.paths import PathRefused, resolve
-from convcalc.spec.document import Document, parse_yaml, read_source
+from convcalc.spec.document import Document, parse_yaml, read_source, written
 from convcalc.spec.step import Applied, shape_text
 from convcalc.spec.validate import bundled_specs, load_spec, validate
 
@@ -707,22 +707,10 @@ def _count(value: Any, what: str = "") -> int:
 
 
 def _quoted(value: Any) -> str:
-    """A value from the file as a message quotes it: ``repr``'s form, cut and with controls
-    escaped (:func:`~convcalc.errors.shown`); a list or mapping holding others is named, not
-    written out (its ``repr`` could be megabytes, or nested past Python's recursion limit)."""
-    if value is None or isinstance(value, bool):
-        return "null" if value is None else str(value).lower()
-    if isinstance(value, dict):
-        return "a mapping"
-    if isinstance(value, list):
-        if any(isinstance(v, list | dict) for v in value):
-            return "a list of lists or mappings"
-        text = repr(value[:8])
-        return shown(text if len(value) <= 8 else text[:-1] + ", …]")
-    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > LIMIT:
-        digits = str(abs(value))  # a long integer's repr: its first digits and its length
-        return shown(f"{'-' if value < 0 else ''}{digits[:20]}… ({len(digits):,} digits)")
-    return shown(repr(value))
+    """A value from the file as a message quotes it: text quoted, anything else as YAML writes
+    it (:func:`~convcalc.spec.document.written`, which cuts long lists and deep nesting), then
+    cut and with controls escaped (:func:`~convcalc.errors.shown`)."""
+    return shown(written(value))
 
 
 def _num(value: Any) -> str:

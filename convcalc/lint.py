@@ -447,7 +447,7 @@ def lint(report: Report, budget: Budget | None = None) -> list[Finding]:
         found += (Finding(code, entry.path, entry.label, *rest) for code, *rest in results)
     if not drops:
         return found
-    return [input_size(report, fields, drops, budget or Budget(what=SEARCH_STOPPED)), *found]
+    return [input_size(report, fields, drops, budget), *found]
 
 
 def misaligned(entry: Entry, field: Field) -> Found:

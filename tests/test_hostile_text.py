@@ -73,7 +73,16 @@ Write = Callable[..., str]  # the conftest fixture: a spec's text (and file name
 CONV_FILL = bytes.fromhex("d4e4f7")  # a conv box's colour in the diagrams
 # the characters a terminal acts on or that reorder or break a line: C0 and C1 controls, DEL,
 # the line and paragraph separators, the bidirectional controls (Unicode's categories)
-BIDI = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\ufeff")
+# the format characters that reorder or mark text, by Unicode's own names (independent of the
+# set convcalc.escape writes out): the directional marks, embeddings, overrides and isolates,
+# and the byte-order mark (in the Basic Multilingual Plane)
+_REORDERING = ("MARK", "EMBEDDING", "OVERRIDE", "ISOLATE", "DIRECTIONAL", "NO-BREAK SPACE")
+BIDI = {
+    chr(i)
+    for i in range(0x10000)
+    if unicodedata.category(chr(i)) == "Cf"
+    and any(word in unicodedata.name(chr(i), "") for word in _REORDERING)
+}
 
 
 def acted_on(text: str) -> list[str]:

@@ -721,3 +721,11 @@ def test_batchnorm_eps_as_torch(eps: float) -> None:
     except (RuntimeError, ValueError):
         torch_accepts = False
     assert accepts([2, 3, 3], [{"type": "batchnorm", "eps": eps}]) == torch_accepts
+
+
+@pytest.mark.parametrize("batch_pair", [[0, 0], [1, 0], [0, -1]])
+def test_constant_padding_that_reaches_the_batch(batch_pair: list[int]) -> None:
+    """F.pad takes a pair for every dimension, the batch's too: (0, 0) leaves each sample as it
+    is, any other pair is no per-sample layer (the exploring CI drew the first)."""
+    layer: Layer = {"type": "pad", "padding": [1, 0, 0, 2, 0, 0, *batch_pair]}
+    check([1, 3, 3], [layer])

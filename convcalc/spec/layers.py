@@ -621,6 +621,16 @@ class Pad(Layer):
         if isinstance(self.padding, int):
             return [(self.padding, self.padding)] * (rank - 1)
         pads = self.padding
+        if self.mode == "constant" and len(pads) == 2 * (rank + 1):
+            # F.pad pads the batch too: by (0, 0) the sample is unchanged, else it is no
+            # per-sample layer
+            if tuple(pads[-2:]) != (0, 0):
+                raise Refusal(
+                    f"its last pair ({pads[-2]}, {pads[-1]}) pads the batch dimension: only "
+                    "(0, 0) keeps each sample a sample",
+                    "padding",
+                )
+            pads = pads[:-2]
         # F.pad: constant mode pads any of the last dimensions; the other modes the spatial
         # ones, or one more (torch then reads the batch as the channels), at most three
         allowed = (

@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import assume, given, settings
+from hypothesis import assume, example, given, settings
 from hypothesis import strategies as st
 
 from convcalc.analysis import Report, analyse
@@ -246,7 +246,11 @@ def compare_values(report: Report, folder: Path, seed: int = 0, batch: int = 2) 
     got = keras.ops.convert_to_numpy(keras_model(x, training=False))
     assert got.shape == want.shape
     scale = float(np.nanmax(np.abs(want), initial=1.0, where=np.isfinite(want)))
-    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5 * scale, equal_nan=True)
+    # two float32 computations of the same network: a normalisation over a few nearly equal
+    # values (groupnorm of 2 features after hardsigmoid) divides their rounding errors by a
+    # small deviation, 1.5e-4 apart in one case drawn, so 1e-3 relative; a wrong argument or
+    # layer differs by far more
+    np.testing.assert_allclose(got, want, rtol=1e-3, atol=1e-5 * scale, equal_nan=True)
 
 
 # --- the bundled specs ----------------------------------------------------------------------
@@ -859,6 +863,12 @@ def export_or_refuse(report: Report, folder: Path) -> KerasGenerated | None:
 
 @settings(max_examples=examples(150))
 @given(spec=any_chain())
+@example(  # the ill-conditioned case CI met: see compare_values
+    spec=(
+        [2],
+        [{"type": "hardswish"}, {"type": "hardsigmoid"}, {"type": "groupnorm", "num_groups": 1}],
+    )
+)
 def test_random_layers(spec: tuple[list[int], list[Layer]], tmp_path_factory: Any) -> None:
     """Every leaf type, arguments away from their defaults: shapes, parameters and values."""
     report = accepted(*spec)

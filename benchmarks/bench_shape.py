@@ -167,9 +167,9 @@ def torch_build_and_run(torch: Any, depth: int) -> None:
 
 
 def bench_big_specs() -> None:
-    from convcalc import render
     from convcalc.analysis import analyse
     from convcalc.errors import SpecError
+    from convcalc.render import text as render
     from convcalc.spec.validate import read_document, validate
 
     print(

@@ -87,8 +87,8 @@ def bench_costs() -> None:
     import time
 
     from convcalc.analysis import summarise
-    from convcalc.costs import compare
     from convcalc.spec.validate import bundled_specs
+    from convcalc.views.costs import compare
 
     names = [n for n in bundled_specs() if n != "five-stages"]  # five-stages has unknowns
 

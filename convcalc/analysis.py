@@ -1,6 +1,6 @@
 """The forward calculator: a spec in, one :class:`Report` tree out. It never prints.
 
-Every leaf's rule is its own ``forward`` (a :class:`~convcalc.spec.step.Step`); every block
+Every leaf's rule is its own ``forward`` (a :class:`~convcalc.records.Step`); every block
 says which lists of layers it runs and how their outputs join. This module only walks the tree,
 with an explicit stack rather than recursion (a 20,000-layer chain and blocks nested 500 deep
 cost the same stack), and adds up: :func:`analyse` builds the report, :func:`output_shape` is
@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.arith import LIMIT, Refusal
 from convcalc.errors import SpecError, format_path
-from convcalc.spec.step import Shape, Step, Tensors
+from convcalc.records import Shape, Step, Tensors
 
 if TYPE_CHECKING:
     from convcalc.budget import Budget
-    from convcalc.spec.blocks import Block, Path
-    from convcalc.spec.layers import Layer
+    from convcalc.layers.base import Layer
+    from convcalc.layers.blocks import Block, Path
     from convcalc.spec.validate import Spec
 
 Keys = tuple[str | int, ...]
@@ -81,7 +81,7 @@ class Entry:
 @dataclass(frozen=True)
 class Costing:
     """How to count costs: ``batch`` samples of ``dtype`` values, multiply-adds under a tool's
-    ``convention`` (:mod:`convcalc.conventions`)."""
+    ``convention`` (:mod:`convcalc.views.conventions`)."""
 
     batch: int = 1
     dtype: str = "float32"
@@ -114,8 +114,8 @@ class Report:
         return _walk(self.layers)
 
     def total_mult_adds(self, batch: int = 1, convention: str = "torchinfo") -> int:
-        """Multiply-adds of the whole network under a convention (:mod:`convcalc.costs`)."""
-        from convcalc.costs import rule
+        """Multiply-adds of the whole network under a convention (:mod:`convcalc.views.costs`)."""
+        from convcalc.views.costs import rule
 
         count = rule(convention)
         return sum(count(entry, batch) for entry in self.leaves())
@@ -128,7 +128,7 @@ class Report:
         """The JSON form: totals and memory, then every entry with its multiply-adds and
         receptive field; ``costing`` says how to count (default: one float32 sample,
         torchinfo's multiply-adds)."""
-        from convcalc.memory import memory
+        from convcalc.views.memory import memory
 
         costing = costing or Costing()
         layers = _to_dicts(self.layers, costing, self)
@@ -147,7 +147,7 @@ class Report:
         }
 
     def _repr_markdown_(self) -> str:
-        from convcalc import render
+        from convcalc.render import text as render
 
         return render.markdown(self)
 
@@ -166,8 +166,8 @@ def _to_dicts(
 ) -> list[dict[str, Any]]:
     """Entries as JSON dicts, built children first without recursion; with a ``report`` and
     its ``costing``, each has its multiply-adds and receptive field too."""
-    from convcalc.costs import subtotals
-    from convcalc.receptive import receptive_fields
+    from convcalc.views.costs import subtotals
+    from convcalc.views.receptive import receptive_fields
 
     fields = receptive_fields(report) if report is not None else None
     costing = costing or Costing()
@@ -244,7 +244,7 @@ class _Open:
 
 def analyse(spec: Spec) -> Report:
     """Walk the tree once; raise :class:`LayerRefusal` at the first layer PyTorch refuses."""
-    from convcalc.spec.blocks import Block
+    from convcalc.layers.blocks import Block
 
     seen: dict[tuple[Layer, Shape], tuple[Step, str, int]] = {}
     root = _Chain(spec.layers, ("layers",), ("layers",), len(spec.layers), spec.input, 0, "layers")
@@ -413,7 +413,7 @@ def output_shapes(
     worked out or block's paths listed :data:`FORWARD` more: a walk over a long chain or deep
     nesting costs its length.
     """
-    from convcalc.spec.blocks import Block
+    from convcalc.layers.blocks import Block
 
     swap = swap or {}
     memo = {} if memo is None else memo

@@ -30,6 +30,8 @@ from typing import Any, NamedTuple
 from convcalc.expr import Expr, ceil, floor, render, sym
 
 Interval = tuple[int, int | None]
+# a range as written: 5, 1,3,5, 0..4, 1..3,7 (ASCII digits only: int() reads others too)
+RANGE = r"[0-9]+\s*(\.\.\s*[0-9]+\s*)?(,\s*[0-9]+\s*(\.\.\s*[0-9]+\s*)?)*"
 LIMIT = 2**63 - 1  # PyTorch holds sizes and counts as signed 64-bit integers
 
 

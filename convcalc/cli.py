@@ -18,10 +18,10 @@ from typing import Any
 import click
 
 from convcalc import __version__
-from convcalc.conventions import CONVENTIONS
 from convcalc.errors import ConvcalcError, shown
-from convcalc.memory import DTYPES
-from convcalc.spec.registry import SOLVABLE
+from convcalc.layers.registry import SOLVABLE
+from convcalc.views.conventions import CONVENTIONS
+from convcalc.views.memory import DTYPES
 
 FORMATS = ["table", "json", "markdown", "text", "latex"]  # text and latex: for --explain
 MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at most
@@ -128,8 +128,8 @@ def shape(
 
     SPEC is a path, '-' for standard input, or the name of a bundled spec.
     """
-    from convcalc import render
     from convcalc.analysis import Costing, summarise
+    from convcalc.render import text as render
 
     if fmt in ("text", "latex") and not explain:
         raise Failure(
@@ -157,7 +157,7 @@ def shape(
             results.append(summary.to_dict(costing))
             continue
         if explain:
-            from convcalc import explain as explaining
+            from convcalc.views import explain as explaining
 
             sections = explaining.explain(summary, depth)
             form = "text" if fmt == "table" else fmt
@@ -183,10 +183,10 @@ def shape(
 def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
     """Multiply-adds of SPEC under each tool's rules (torchinfo, fvcore, ptflops, thop) side
     by side, per layer type and in total, why they differ, and memory."""
-    from convcalc import render
     from convcalc.analysis import summarise
-    from convcalc.costs import compare
-    from convcalc.memory import human, memory
+    from convcalc.render import text as render
+    from convcalc.views.costs import compare
+    from convcalc.views.memory import human, memory
 
     try:
         report = summarise(spec)
@@ -232,7 +232,7 @@ def _first_comment(text: str) -> str:
 @cli.command()
 def schema() -> None:
     """Print the JSON Schema of spec files, for editors that validate YAML."""
-    from convcalc import render
+    from convcalc.render import text as render
     from convcalc.spec.schema import spec_schema
 
     click.echo(render.to_json(spec_schema()))
@@ -419,8 +419,8 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
     Each warning names the layer, shows the arithmetic and suggests a fix. Exit 0 (with
     --strict, 1 when there is a warning); 2 for an invalid SPEC.
     """
-    from convcalc import lint as linting
     from convcalc.analysis import summarise
+    from convcalc.views import lint as linting
 
     reports, texts, warned, failed = [], [], False, False
     for source in specs:
@@ -439,7 +439,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
         else:
             texts.append(linting.render_text(report.name, findings).rstrip("\n"))
     if fmt == "json":
-        from convcalc.render import to_json
+        from convcalc.render.text import to_json
 
         click.echo(to_json(reports[0] if len(specs) == 1 else reports))
     elif texts:
@@ -487,8 +487,8 @@ def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: s
     instead of floor, ...), each with feedback saying which. Markdown ends with an answer key;
     moodle-xml and gift import into Moodle's question bank.
     """
-    from convcalc import quiz_formats
-    from convcalc.quiz import quiz as make
+    from convcalc.teach import quiz_formats
+    from convcalc.teach.quiz import quiz as make
 
     if not title.strip():
         raise Failure("--title is blank: give the quiz a title (its heading, or its category)")
@@ -575,8 +575,8 @@ def draw(
     fmt: str,
 ) -> None:
     """Draw SPEC as an SVG diagram (or a TikZ figure), by convcalc itself."""
-    from convcalc import draw as drawing
     from convcalc.analysis import summarise
+    from convcalc.render import draw as drawing
 
     if fmt == "tikz" and (style == "blocks" or linear):
         raise Failure("--format tikz draws the flow style: --style blocks and --linear are for svg")
@@ -603,7 +603,7 @@ def report(spec: str, output: str | None, batch: int, dtype: str, convention: st
     """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
     costs, receptive fields, lint warnings and the spec itself."""
     from convcalc.analysis import Costing, analyse
-    from convcalc.html_report import to_html
+    from convcalc.render.html import to_html
     from convcalc.spec.document import parse_yaml, read_source
     from convcalc.spec.validate import bundled_specs, validate
 
@@ -642,7 +642,7 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
       (channels first); what Keras cannot express exactly is refused, naming the layer.
     """
     from convcalc.analysis import analyse
-    from convcalc.export import ExportError
+    from convcalc.frameworks.pysource import ExportError
     from convcalc.spec.validate import load_spec
 
     try:
@@ -652,11 +652,11 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
         raise Failure(_located(exc, spec)) from None
     try:
         if target == "keras":
-            from convcalc.export_keras import to_keras
+            from convcalc.frameworks.keras.export import to_keras
 
             source = to_keras(report, class_name)
         else:
-            from convcalc.export import to_pytorch
+            from convcalc.frameworks.torch.export import to_pytorch
 
             source = to_pytorch(report, class_name)
     except ExportError as exc:  # a layer the framework cannot build: located in the spec
@@ -705,7 +705,7 @@ def import_model(
     Standard layers and nn.Sequential are recovered exactly; a custom module's forward is not
     in that text, so it is refused, naming its line.
     """
-    from convcalc.importer import ImportRefusal, from_print, to_yaml
+    from convcalc.frameworks.torch.importer import ImportRefusal, from_print, to_yaml
     from convcalc.solve.layer import is_size
     from convcalc.spec.document import read_source
 
@@ -758,7 +758,7 @@ def check(
     worked explanation. An invalid file keeps its row (marked invalid) in the summary, the CSV
     and the JSON. Exit 0: all right; 1: something wrong; 2: invalid input.
     """
-    from convcalc import grade
+    from convcalc.teach import grade
 
     try:
         results = grade.grade_all(sources, specs_dir)
@@ -772,7 +772,7 @@ def check(
         if r.error:
             _echo_error(r.error)
     if fmt == "json":
-        from convcalc.render import to_json
+        from convcalc.render.text import to_json
 
         click.echo(to_json(grade.to_json(results)))
     else:
@@ -836,7 +836,7 @@ def mlp(
     A random network (Glorot-uniform weights, seeded) and input; every gradient's shape, and the
     worst relative error of backpropagation against central finite differences per group.
     """
-    from convcalc import mlp_explain
+    from convcalc.teach import mlp_explain
 
     params = int(mlp_explain.parameter_count(d, d_h, d_o).evaluate())
     if params > INT_LIMIT:  # and so W⁽¹⁾ or W⁽²⁾ may be too: PyTorch could not build it
@@ -849,7 +849,7 @@ def mlp(
         return
     if fmt in ("text", "markdown", "latex"):
         raise Failure(f"--format {fmt} is for --explain; the check's forms are table and json")
-    from convcalc.checks import mlp_report
+    from convcalc.teach.checks import mlp_report
 
     if params > MAX_MLP_PARAMS:
         raise Failure(
@@ -876,7 +876,7 @@ def mlp(
 )
 def identities(points: int, seed: int, fmt: str) -> None:
     """Check the homework's Question 1 identities numerically at many random points."""
-    from convcalc import checks
+    from convcalc.teach import checks
 
     results = checks.identities(points, seed)
     if fmt == "json":

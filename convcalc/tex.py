@@ -1,6 +1,6 @@
 """LaTeX for the explanations: text mode with convcalc's symbols, and a document's start.
 
-Kept apart from :mod:`convcalc.explain` so that commands which write LaTeX without a spec
+Kept apart from :mod:`convcalc.views.explain` so that commands which write LaTeX without a spec
 (``mlp --explain``, ``solve --explain``) do not load the spec machinery.
 """
 

@@ -26,35 +26,35 @@ MUTATIONS = [
     # the bugs that once passed every test
     Mutation(
         "quiz-solve-swapped",
-        "convcalc/quiz.py",
+        "convcalc/teach/quiz.py",
         'right = f"k = {k}, s = {s}"',
         'right = f"k = {s}, s = {k}"',
         "the quiz's inverse-problem answer with k and s swapped",
     ),
     Mutation(
         "quiz-mult-adds-batch",
-        "convcalc/quiz.py",
+        "convcalc/teach/quiz.py",
         "torchinfo.mult_adds_derived(entry, 1)",
         "torchinfo.mult_adds_derived(entry, 2)",
         "the quiz's multiply-add working shown for a batch of 2",
     ),
     Mutation(
         "export-softplus-arguments",
-        "convcalc/export.py",
+        "convcalc/frameworks/torch/export.py",
         '"softplus": _Leaf(keywords=("beta", "threshold")),',
         '"softplus": _Leaf(),',
         "the PyTorch export never writes Softplus' beta and threshold",
     ),
     Mutation(
         "keras-momentum",
-        "convcalc/export_keras.py",
+        "convcalc/frameworks/keras/export.py",
         '{"momentum": 1 - layer.momentum,',
         '{"momentum": layer.momentum,',
         "the Keras export does not invert BatchNorm's momentum",
     ),
     Mutation(
         "import-leaky-slope",
-        "convcalc/importer.py",
+        "convcalc/frameworks/torch/importer.py",
         'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices"}',
         'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices",'
         ' "negative_slope"}',
@@ -62,35 +62,35 @@ MUTATIONS = [
     ),
     Mutation(
         "import-norm-eps",
-        "convcalc/importer.py",
+        "convcalc/frameworks/torch/importer.py",
         'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices"}',
         'DROPPED = {"inplace", "count_include_pad", "divisor_override", "return_indices", "eps"}',
         "the importer drops the norms' eps (it changes no shape)",
     ),
     Mutation(
         "receptive-merge-first",
-        "convcalc/receptive.py",
+        "convcalc/views/receptive.py",
         "return Field(size, widest.jump, widest.start, misaligned)",
         "return Field(size, first.jump, first.start, misaligned)",
         "a block's receptive field takes the first path's jump and start, not the widest's",
     ),
     Mutation(
         "mistake-no-jumps",
-        "convcalc/mistakes.py",
+        "convcalc/teach/mistakes.py",
         "size = [r + w.kernel - 1 for r, w in zip(size, windows, strict=True)]",
         "size = [r + w.kernel for r, w in zip(size, windows, strict=True)]",
         "the grader's 'jumps left out' value off by one per layer",
     ),
     Mutation(
         "lint-fix-dilation",
-        "convcalc/lint.py",
+        "convcalc/views/lint.py",
         "kernel, padding = dim.kernel + rem // dim.dilation, dim.left + x",
         "kernel, padding = dim.kernel + rem, dim.left + x",
         "lint's suggested kernel ignores the dilation",
     ),
     Mutation(
         "memory-concat-held",
-        "convcalc/memory.py",
+        "convcalc/views/memory.py",
         "            done += math.prod(last)\n",
         "",
         "a block's earlier paths' outputs are not held while the later ones run",
@@ -127,7 +127,7 @@ MUTATIONS = [
     # the costs
     Mutation(
         "torchinfo-conv-positions",
-        "convcalc/conventions/torchinfo.py",
+        "convcalc/views/conventions/torchinfo.py",
         "        positions *= math.prod(entry.output_shape[1:])\n    return",
         "        positions *= math.prod(entry.output_shape[2:])\n    return",
         "torchinfo's convention drops one output dimension of a convolution",
@@ -135,14 +135,14 @@ MUTATIONS = [
     # receptive fields
     Mutation(
         "receptive-transposed-jump",
-        "convcalc/receptive.py",
+        "convcalc/views/receptive.py",
         "            jump.append(j / w.stride)",
         "            jump.append(j * w.stride)",
         "a transposed window multiplies the jump instead of dividing it",
     ),
     Mutation(
         "receptive-start-padding",
-        "convcalc/receptive.py",
+        "convcalc/views/receptive.py",
         "            start.append(c + ((w.kernel - 1) / 2 - w.pad_left) * j)",
         "            start.append(c + ((w.kernel - 1) / 2) * j)",
         "the padding left out of the receptive field's start",
@@ -150,21 +150,21 @@ MUTATIONS = [
     # costs and memory
     Mutation(
         "thop-conv-groups",
-        "convcalc/conventions/thop.py",
+        "convcalc/views/conventions/thop.py",
         "* (entry.input_shape[0] // groups) * kernel",
         "* entry.input_shape[0] * kernel",
         "thop's convention forgets a grouped convolution's groups",
     ),
     Mutation(
         "fvcore-transposed-grid",
-        "convcalc/conventions/fvcore.py",
+        "convcalc/views/conventions/fvcore.py",
         'return math.prod(entry.tensors["weight"]) * math.prod(entry.input_shape[1:])',
         'return math.prod(entry.tensors["weight"]) * math.prod(entry.output_shape[1:])',
         "fvcore's transposed convolution counted over its output grid, not its input's",
     ),
     Mutation(
         "memory-training-once",
-        "convcalc/memory.py",
+        "convcalc/views/memory.py",
         "forward_backward_bytes=2 * kept * per_sample,",
         "forward_backward_bytes=kept * per_sample,",
         "torchinfo's forward/backward estimate without the gradients",
@@ -172,7 +172,7 @@ MUTATIONS = [
     # the grader
     Mutation(
         "grade-carried-credit",
-        "convcalc/grade.py",
+        "convcalc/teach/grade.py",
         "CARRIED = 0.5  #",
         "CARRIED = 1.0  #",
         "an error carried forward given full credit",

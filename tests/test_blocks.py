@@ -139,7 +139,7 @@ def test_deep_nesting_and_long_chains_need_no_recursion() -> None:
     report = convcalc.analyse(convcalc.load_spec(spec))
     assert report.output_shape == (2, 4, 4)
     assert len(list(report.walk())) == depth + 1
-    from convcalc.render import table, to_json
+    from convcalc.render.text import table, to_json
 
     text = to_json(report.to_dict())
     assert text.count('"body"') == depth

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 
 import convcalc
-from convcalc.conventions import fvcore as convention
 from convcalc.errors import ConvcalcError
+from convcalc.views.conventions import fvcore as convention
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore.nn")

@@ -25,7 +25,7 @@ import pytest
 
 import convcalc
 from convcalc.analysis import Entry
-from convcalc.conventions import ptflops as convention
+from convcalc.views.conventions import ptflops as convention
 
 pytestmark = pytest.mark.torch
 

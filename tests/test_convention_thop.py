@@ -1,4 +1,4 @@
-"""convcalc.conventions.thop against thop 0.1.1's own ``thop.profile``.
+"""convcalc.views.conventions.thop against thop 0.1.1's own ``thop.profile``.
 
 For every zoo spec with a PyTorch model, each leaf of convcalc's report counts what thop counts
 for the module call it stands for, and the sums equal thop's total for that model, exactly; and
@@ -26,7 +26,7 @@ import pytest
 
 import convcalc
 from convcalc.analysis import Entry
-from convcalc.conventions import thop as convention
+from convcalc.views.conventions import thop as convention
 from tests.independent import zoo_model
 
 pytestmark = pytest.mark.torch

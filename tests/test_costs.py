@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 import convcalc
-from convcalc.memory import memory
+from convcalc.views.memory import memory
 
 
 def test_by_hand(run) -> None:
@@ -201,7 +201,7 @@ def test_the_worked_mult_adds_are_the_counted_ones(name: str) -> None:
     (``functional: true``: no module, so nothing torchinfo counts) works out to 0."""
     torch = pytest.importorskip("torch")
     torchinfo_package = pytest.importorskip("torchinfo")
-    from convcalc.conventions import torchinfo
+    from convcalc.views.conventions import torchinfo
     from tests.torchvision_oracle import kind_of
 
     report = convcalc.analyse(convcalc.load_spec(name))

@@ -1,5 +1,5 @@
-"""``convcalc.draw``: golden SVGs, every bundled spec in both styles, huge specs, escaping, and
-real renderings: Chromium screenshots (read back by a small PNG decoder) and pdflatex for TikZ.
+"""``convcalc.render.draw``: golden SVGs, every bundled spec in both styles, huge specs, escaping,
+and real renderings: Chromium screenshots (read back by a small PNG decoder) and pdflatex for TikZ.
 
 The numbers a figure shows (its header, every box's shape and costs, every frame's and lane's
 costs) are read back from the SVG and compared with numbers from outside convcalc: the
@@ -25,7 +25,7 @@ import pytest
 
 import convcalc
 from convcalc.analysis import Report
-from convcalc.draw import to_svg, to_tikz
+from convcalc.render.draw import to_svg, to_tikz
 from tests.budget import CI
 from tests.conftest import Invoke
 from tests.independent import (

@@ -682,7 +682,7 @@ def test_a_residual_hint_on_a_huge_input_is_worked_out_not_searched(tmp_path) ->
 )
 def test_the_residual_hint_is_the_least_stride_tried_one_by_one(x, body) -> None:
     from convcalc.arith import conv_out
-    from convcalc.spec.blocks import _shortcut_hint
+    from convcalc.layers.blocks import _shortcut_hint
 
     # the oracle: every stride from 1 to the largest input size, in turn
     if len(x) == len(body):

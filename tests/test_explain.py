@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from convcalc.analysis import analyse
 from convcalc.errors import ConvcalcError
-from convcalc.explain import explain, render
 from convcalc.spec.validate import load_spec
+from convcalc.views.explain import explain, render
 from tests.budget import CI, examples
 from tests.latex import compiles, needs_pdflatex
 from tests.oracle import out_size

@@ -45,7 +45,7 @@ from hypothesis import strategies as st
 
 from convcalc.analysis import Report, analyse
 from convcalc.errors import ConvcalcError, SpecError
-from convcalc.export import (
+from convcalc.frameworks.torch.export import (
     CONVERTED,
     LEAVES,
     SEQUENTIAL_ATTRIBUTES,
@@ -53,7 +53,7 @@ from convcalc.export import (
     class_name_of,
     to_pytorch,
 )
-from convcalc.spec.registry import KINDS, layer_class
+from convcalc.layers.registry import KINDS, layer_class
 from convcalc.spec.validate import load_spec
 from tests.budget import CI, examples
 from tests.test_torch_blocks import BLOCKS, nest

@@ -40,9 +40,9 @@ from hypothesis import strategies as st
 
 from convcalc.analysis import Report, analyse
 from convcalc.errors import ConvcalcError
-from convcalc.export import ExportError, to_pytorch
-from convcalc.export_keras import HELPERS, LEAVES, leaf_layers, to_keras
-from convcalc.spec.registry import KINDS
+from convcalc.frameworks.keras.export import HELPERS, LEAVES, leaf_layers, to_keras
+from convcalc.frameworks.torch.export import ExportError, to_pytorch
+from convcalc.layers.registry import KINDS
 from convcalc.spec.validate import load_spec
 from tests.budget import CI, examples
 from tests.test_export import (

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from convcalc.analysis import summarise
 from convcalc.cli import cli
 from convcalc.errors import SpecError
-from convcalc.spec.registry import KINDS, layer_class
+from convcalc.layers.registry import KINDS, layer_class
 from tests.budget import examples
 
 FIELDS = sorted({f for name in KINDS for f in layer_class(name).model_fields} | {"bogus"})

@@ -18,7 +18,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from convcalc.errors import ConvcalcError, shown
-from convcalc.grade import CARRIED, grade
+from convcalc.teach.grade import CARRIED, grade
 from tests.budget import examples
 from tests.oracle import out_size
 

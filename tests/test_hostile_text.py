@@ -27,11 +27,13 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 import convcalc
-from convcalc import escape, explain, lint, render
+from convcalc import escape
 from convcalc.analysis import Report
-from convcalc.costs import compare
-from convcalc.draw import to_svg, to_tikz
-from convcalc.html_report import to_html
+from convcalc.render import text as render
+from convcalc.render.draw import to_svg, to_tikz
+from convcalc.render.html import to_html
+from convcalc.views import explain, lint
+from convcalc.views.costs import compare
 from tests.conftest import Invoke
 from tests.latex import compiles, needs_pdflatex
 from tests.test_draw import (
@@ -463,7 +465,7 @@ TITLE_IN_XML = "Week 3\nCNNs \\ \\x1b[2J\\x01 {~=#:} <b>|`x`"
 
 
 def test_hostile_titles_in_every_format(run: Invoke) -> None:
-    from convcalc.quiz import quiz
+    from convcalc.teach.quiz import quiz
 
     questions = quiz(1, 4)
     outputs = {}
@@ -498,8 +500,8 @@ def test_hostile_titles_in_every_format(run: Invoke) -> None:
 def test_gift_categories_read_back(title: str) -> None:
     """Moodle's importer keeps a category's text but for doubled backslashes (read as one):
     each title reads back as written, its controls shown (a tab, U+2028) to keep one line."""
-    from convcalc.quiz import quiz
-    from convcalc.quiz_formats import to_gift
+    from convcalc.teach.quiz import quiz
+    from convcalc.teach.quiz_formats import to_gift
 
     questions = quiz(2, 2)
     source = to_gift(questions, title)

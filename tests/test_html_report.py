@@ -1,4 +1,4 @@
-"""``convcalc.html_report``: a self-contained page, checked as text and in headless Chromium
+"""``convcalc.render.html``: a self-contained page, checked as text and in headless Chromium
 (console, the blocks' expand/collapse self-test, a screenshot for docs/images/).
 
 The numbers the page shows (totals, every row of the layer table, the costs table, the
@@ -25,8 +25,8 @@ import pytest
 
 import convcalc
 from convcalc.analysis import Costing
-from convcalc.html_report import to_html
-from convcalc.lint import lint
+from convcalc.render.html import to_html
+from convcalc.views.lint import lint
 from tests.budget import CI
 from tests.conftest import Invoke
 from tests.independent import (

@@ -1,4 +1,5 @@
-"""convcalc.importer: specs from the text print(model) shows, checked against PyTorch itself.
+"""convcalc.frameworks.torch.importer: specs from the text print(model) shows, checked against
+PyTorch itself.
 
 Real torch models are printed (``str(model)``), imported, and analysed by convcalc; every leaf's
 output shape and parameter count, the total and the output must equal what torch gives when the
@@ -30,7 +31,7 @@ from hypothesis import strategies as st
 
 from convcalc.analysis import Report, analyse
 from convcalc.errors import ConvcalcError
-from convcalc.importer import (
+from convcalc.frameworks.torch.importer import (
     SUPPORTED,
     TORCH_NN,
     ImportRefusal,

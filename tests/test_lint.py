@@ -1,4 +1,4 @@
-"""``convcalc.lint``: each warning on a case worked by hand and on a near miss, and the window
+"""``convcalc.views.lint``: each warning on a case worked by hand and on a near miss, and the window
 warnings against autograd.
 
 The oracle: each conv (weights of ones) or average pool alone in torch, on its own input (the
@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 
 from convcalc.analysis import LayerRefusal, Report, analyse
 from convcalc.errors import ConvcalcError
-from convcalc.lint import Finding, lint, render_text, to_json
 from convcalc.spec.validate import load_spec
+from convcalc.views.lint import Finding, lint, render_text, to_json
 from tests.budget import examples
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -630,7 +630,7 @@ def listed_taps(dim: Any) -> list[int]:
     kind=st.sampled_from(["conv", "same", "maxpool", "maxpool-ceil"]),
 )
 def test_taps_in_closed_form_are_the_taps_tried_one_by_one(size, k, s, p, d, kind) -> None:
-    from convcalc.lint import _dims, _taps
+    from convcalc.views.lint import _dims, _taps
 
     if kind == "conv":
         layer = conv(k, stride=s, padding=p, dilation=d)

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.mlp_explain import equations, parameter_count
+from convcalc.teach.mlp_explain import equations, parameter_count
 from tests.budget import examples
 from tests.latex import compiles, needs_pdflatex
 from tests.test_explain import check_every_step, evaluate, worked_lines

@@ -17,8 +17,8 @@ import pytest
 from click.testing import CliRunner
 
 from convcalc.cli import cli
-from convcalc.quiz import TOPICS, generate, quiz
-from convcalc.quiz_formats import Question
+from convcalc.teach.quiz import TOPICS, generate, quiz
+from convcalc.teach.quiz_formats import Question
 from tests.budget import CI
 from tests.oracle import out_size
 

@@ -23,7 +23,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from convcalc.quiz_formats import (
+from convcalc.teach.quiz_formats import (
     TOPICS,
     Choice,
     Question,
@@ -660,7 +660,7 @@ def test_validation_accepts_good_questions() -> None:
 
 
 def test_generated_quiz_in_every_format() -> None:
-    quiz = pytest.importorskip("convcalc.quiz")
+    quiz = pytest.importorskip("convcalc.teach.quiz")
     questions = quiz.quiz(7, 12)
     check_gift(questions, to_gift(questions, "convcalc/quiz"))
     check_moodle(questions, to_moodle_xml(questions, "convcalc/quiz"))

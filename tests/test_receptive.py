@@ -17,7 +17,7 @@ from hypothesis import assume, given
 from hypothesis import strategies as st
 
 import convcalc
-from convcalc.receptive import receptive_fields
+from convcalc.views.receptive import receptive_fields
 
 
 def fields_of(name: str) -> tuple[Any, dict[int, Any]]:

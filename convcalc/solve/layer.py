@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from convcalc import arith
+from convcalc.arith import RANGE
 from convcalc.budget import Budget, WorkLimit
 from convcalc.errors import ConvcalcError
-from convcalc.spec.registry import KINDS, SOLVABLE
+from convcalc.layers.registry import KINDS, SOLVABLE
 
 LAYERS = SOLVABLE
 FIELDS = ("kernel_size", "stride", "padding", "dilation", "output_padding")
-# a range as written: 5, 1,3,5, 0..4, 1..3,7 (ASCII digits only: int() reads others too)
-RANGE = r"[0-9]+\s*(\.\.\s*[0-9]+\s*)?(,\s*[0-9]+\s*(\.\.\s*[0-9]+\s*)?)*"
 _RANGE = re.compile(rf"^\s*{RANGE}$")
 
 

@@ -28,13 +28,14 @@ from typing import Any
 
 from convcalc import escape
 from convcalc.analysis import output_shapes
+from convcalc.arith import RANGE
 from convcalc.budget import STEPS, Budget, WorkLimit
 from convcalc.errors import SpecError, format_path
-from convcalc.solve.layer import RANGE, Problem, Range, RangeError, is_size, problem, tally
+from convcalc.layers.base import Layer
+from convcalc.layers.registry import KINDS, block_class
+from convcalc.records import Shape, shape_text
+from convcalc.solve.layer import Problem, Range, RangeError, is_size, problem, tally
 from convcalc.spec.document import Document
-from convcalc.spec.layers import Layer
-from convcalc.spec.registry import KINDS, block_class
-from convcalc.spec.step import Shape, shape_text
 from convcalc.spec.validate import Spec
 
 SEARCH_WHAT = 'narrow the ranges, or write ranges such as "1..7" for "?"'
@@ -334,7 +335,7 @@ def _following(spec: Spec, unknowns: list[Unknown]) -> str:
 
 def _written_leaves(spec: Spec) -> Iterator[tuple[tuple[str | int, ...], Layer]]:
     """Every leaf as written (a repeat's layers once), in order, with its keys."""
-    from convcalc.spec.blocks import Block
+    from convcalc.layers.blocks import Block
 
     todo: list[tuple[tuple[str | int, ...], Any]] = [
         (("layers", i), layer) for i, layer in reversed(list(enumerate(spec.layers)))
@@ -430,7 +431,7 @@ def _refuses_any_size(spec: Spec) -> bool:
     own values, of channels, not of the sizes. A block whose lists all run but whose join
     refuses depends on their sizes: False."""
     from convcalc.arith import Refusal
-    from convcalc.spec.blocks import Block
+    from convcalc.layers.blocks import Block
 
     memo: dict[tuple[int, Shape], Shape | None] = {}
     layers, shape = list(spec.layers), spec.input
@@ -575,7 +576,7 @@ def _separable(spec: Spec, unknowns: list[Unknown]) -> bool:
     """True when every layer treats the spatial dimensions alike and apart (module docstring)."""
     if len(spec.input) < 2 or any(u.dim == 0 for u in unknowns):
         return False
-    from convcalc.spec.blocks import Block
+    from convcalc.layers.blocks import Block
 
     stack: list[Any] = list(spec.layers)
     while stack:

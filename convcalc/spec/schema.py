@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from convcalc.solve.layer import RANGE
-from convcalc.spec.registry import KINDS, block_class, layer_class
+from convcalc.arith import RANGE
+from convcalc.layers.registry import KINDS, block_class, layer_class
 
 _LAYER = {"$ref": "#/$defs/Layer"}
 # what `convcalc solve SPEC` reads as an unknown in place of an integer: "?", 5, 1..7, 1,3,5

@@ -17,7 +17,11 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from convcalc.errors import SpecError, format_path, shown
-from convcalc.spec.blocks import Block, Repeat
+from convcalc.layers.base import Layer
+from convcalc.layers.blocks import Block, Repeat
+from convcalc.layers.fields import InputShape, Text, show
+from convcalc.layers.registry import KINDS, layer_class
+from convcalc.records import Shape
 from convcalc.spec.document import (
     MAX_NODES,
     Document,
@@ -26,10 +30,6 @@ from convcalc.spec.document import (
     written,
     yaml_text,
 )
-from convcalc.spec.fields import InputShape, Text, show
-from convcalc.spec.layers import Layer
-from convcalc.spec.registry import KINDS, layer_class
-from convcalc.spec.step import Shape
 
 MAX_REPORTED = 3
 

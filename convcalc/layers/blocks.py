@@ -1,0 +1,196 @@
+"""Composite layers: blocks that hold lists of layers and join their outputs.
+
+A block says which lists of layers it runs (:meth:`Block.paths`, in execution order) and how
+their outputs join (:meth:`Block.merge`). It never walks its children itself: the analysis and
+the validation walk every block with one explicit stack, so nesting depth costs no recursion.
+"""
+
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+from pydantic import Field
+
+from convcalc.arith import Derived, Refusal, conv_strides
+from convcalc.expr import Expr, product, total
+from convcalc.layers.base import Layer
+from convcalc.layers.fields import PositiveInt
+from convcalc.records import Shape, shape_text
+
+
+@dataclass(frozen=True)
+class Path:
+    """One list of layers inside a block, as it runs.
+
+    ``keys`` name it, in the report and in the spec file alike (``("body",)``,
+    ``("branches", 2)``); ``period`` is its length in the spec file (a repeat's unrolled
+    children map back to ``index % period``).
+    """
+
+    keys: tuple[str | int, ...]
+    layers: list[Any]
+    period: int
+
+    @property
+    def label(self) -> str:
+        head, *rest = self.keys
+        return str(head) + "".join(f"[{k}]" for k in rest)
+
+
+class Block(Layer):
+    """A layer made of lists of layers. ``LISTS`` names the fields that hold them; with
+    ``NESTED``, each of those fields holds a list of lists (concat's branches)."""
+
+    LISTS: ClassVar[tuple[str, ...]] = ()
+    NESTED: ClassVar[bool] = False
+    JOINS_INPUT: ClassVar[bool] = False  # the block's own input is one more path of the merge
+    functional: Literal[False] = False  # a block is not a function PyTorch calls
+
+    def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
+        """The lists of layers as the spec writes them, each with its keys."""
+        return [((name,), getattr(self, name)) for name in self.LISTS]
+
+    def paths(self) -> list[Path]:
+        """The lists of layers to run on the block's input, in execution order."""
+        return [Path(keys, layers, len(layers)) for keys, layers in self.lists()]
+
+    def rebuild(self, lists: list[list[Any]]) -> "Block":
+        """This block with its lists replaced (validated layers for the raw ones)."""
+        return self.model_copy(update=dict(zip(self.LISTS, lists, strict=True)))
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        """The block's output from its input ``shape`` and each path's output."""
+        return outputs[-1][1] if outputs else shape
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        """How :meth:`merge` reached its output, for explanations: None when the output is
+        simply the last layer's."""
+        return None
+
+
+class Sequential(Block):
+    type: Literal["sequential"]
+    layers: list[Any]
+    LISTS = ("layers",)
+
+
+class Repeat(Block):
+    """``layers``, ``times`` times over; the report holds the unrolled copies."""
+
+    type: Literal["repeat"]
+    times: PositiveInt
+    layers: list[Any]
+    LISTS = ("layers",)
+
+    def paths(self) -> list[Path]:
+        return [Path(("layers",), self.layers * self.times, len(self.layers))]
+
+    def describe(self, shape: Shape) -> str:
+        return f"repeat ×{self.times}"
+
+
+class Residual(Block):
+    """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
+
+    type: Literal["residual"]
+    body: list[Any]
+    shortcut: list[Any] = Field(default_factory=list)
+    LISTS = ("body", "shortcut")
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        (_, body), (_, short) = outputs
+        if body != short:
+            raise Refusal(
+                f"body gives {shape_text(body)} but shortcut gives {shape_text(short)}; they "
+                f"must be equal to be added{_shortcut_hint(shape, body)}"
+            )
+        return body
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        (_, body), (path, short) = outputs
+        what = "the input itself (identity)" if not path.layers else shape_text(short)
+        note = f"body {shape_text(body)} + shortcut {what}: added element-wise"
+        return Derived(_number(body), note, "values")
+
+
+def _number(shape: Shape) -> Expr:
+    """The number of values of a shape, as a product: 64·56·56."""
+    return product(shape)
+
+
+def _shortcut_hint(x: Shape, body: Shape) -> str:
+    """A 1×1 conv that takes the block's input to the body's output shape, if one exists: the
+    least stride in every dimension's interval of strides (:func:`~convcalc.arith.conv_strides`,
+    O(1) however large the input)."""
+    if len(x) != len(body) or len(x) < 2:
+        return ""
+    low, high = 1, None
+    for n, m in zip(x[1:], body[1:], strict=True):
+        strides = conv_strides(n, m, 1, 0, 1)  # one interval at most, or none
+        if not strides:
+            return ""
+        lo, hi = strides[0]
+        low = max(low, lo)
+        high = hi if high is None else high if hi is None else min(high, hi)
+    if high is not None and low > high:
+        return ""
+    return f" — a 1×1 conv with out_channels {body[0]} (stride {low}) in the shortcut would match"
+
+
+class Concat(Block):
+    """Every branch sees the input; outputs are joined along channels (an empty branch passes
+    the input itself)."""
+
+    type: Literal["concat"]
+    branches: list[list[Any]] = Field(min_length=1)
+    LISTS = ("branches",)
+    NESTED = True
+
+    def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
+        return [(("branches", i), branch) for i, branch in enumerate(self.branches)]
+
+    def rebuild(self, lists: list[list[Any]]) -> "Block":
+        return self.model_copy(update={"branches": lists})
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        first_path, first = outputs[0]
+        for path, out in outputs[1:]:
+            if len(out) != len(first) or out[1:] != first[1:]:
+                raise Refusal(
+                    f"{first_path.label} gives {shape_text(first)} but {path.label} gives "
+                    f"{shape_text(out)}: branches are joined along channels, so every other "
+                    "dimension must be equal"
+                )
+        return (sum(out[0] for _, out in outputs), *first[1:])
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        expr = total([out[0] for _, out in outputs])
+        sizes = ", ".join(shape_text(out) for _, out in outputs)
+        return Derived(expr, f"the branches' channels ({sizes}), joined", "C")
+
+    def describe(self, shape: Shape) -> str:
+        return f"concat {len(self.branches)} branches"
+
+
+class Scale(Block):
+    """``x · body(x)``, the body's output broadcast to x's shape (squeeze-and-excitation)."""
+
+    type: Literal["scale"]
+    body: list[Any]
+    LISTS = ("body",)
+    JOINS_INPUT = True
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        ((_, gate),) = outputs
+        if len(gate) != len(shape) or any(
+            g not in (1, n) for g, n in zip(gate, shape, strict=True)
+        ):
+            raise Refusal(
+                f"body gives {shape_text(gate)}, which does not broadcast to the input "
+                f"{shape_text(shape)}: each dimension must equal the input's or be 1"
+            )
+        return shape
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        ((_, gate),) = outputs
+        note = f"the input {shape_text(shape)} times the body's {shape_text(gate)}, broadcast"
+        return Derived(_number(shape), note, "values")

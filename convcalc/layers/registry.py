@@ -1,0 +1,131 @@
+"""Every layer type and its facts, in one table that every command reads.
+
+The table is plain data (it imports nothing), so that ``convcalc solve`` and ``--help`` can ask
+which layers are solvable without loading pydantic. The classes themselves are looked up by name
+when a spec uses them (:func:`layer_class`).
+
+Adding a layer type: its class in :mod:`convcalc.layers.base` (or ``blocks``) and one row here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from convcalc.layers.base import Layer
+    from convcalc.layers.blocks import Block
+
+
+CATEGORIES = ("conv", "pool", "norm", "activation", "linear", "reshape", "dropout", "block")
+
+
+@dataclass(frozen=True)
+class Kind:
+    """The facts of one layer type.
+
+    ``cls``: its class name; ``torch``: PyTorch's class (``{n}`` is the number of spatial
+    dimensions), empty where PyTorch has no module; ``category``: what sort of layer it is, one
+    of :data:`CATEGORIES` (the diagrams colour by it, lint reads its norms and activations);
+    ``solvable``: ``convcalc solve --layer`` accepts it; ``centres``: a norm subtracting each
+    channel's own mean, so that a per-channel bias just before it cancels (batch and instance
+    norm; group and layer norm subtract means shared by several channels); ``dims_apart``: it
+    treats every spatial dimension alike and on its own, so that whether a size is valid in one
+    dimension does not depend on the others (the input-size solver's shortcut relies on it).
+    """
+
+    cls: str
+    torch: str = ""
+    category: str = field(kw_only=True)
+    solvable: bool = False
+    centres: bool = False
+    dims_apart: bool = True
+
+    def __post_init__(self) -> None:
+        if self.category not in CATEGORIES:
+            raise ValueError(f"{self.cls}: category {self.category!r} is not one of {CATEGORIES}")
+
+    @property
+    def pool(self) -> bool:
+        """A pooling layer: stride defaults to the kernel, padding at most half of it."""
+        return self.category == "pool"
+
+    @property
+    def block(self) -> bool:
+        """A composite holding lists of layers."""
+        return self.category == "block"
+
+    @property
+    def module(self) -> str:
+        return "convcalc.layers.blocks" if self.block else "convcalc.layers.base"
+
+
+KINDS: dict[str, Kind] = {
+    "conv": Kind("Conv", "Conv{n}d", category="conv", solvable=True),
+    "conv_transpose": Kind("ConvTranspose", "ConvTranspose{n}d", category="conv", solvable=True),
+    "maxpool": Kind("MaxPool", "MaxPool{n}d", category="pool", solvable=True),
+    "avgpool": Kind("AvgPool", "AvgPool{n}d", category="pool", solvable=True),
+    "adaptive_avgpool": Kind("AdaptiveAvgPool", "AdaptiveAvgPool{n}d", category="pool"),
+    "adaptive_maxpool": Kind("AdaptiveMaxPool", "AdaptiveMaxPool{n}d", category="pool"),
+    "batchnorm": Kind("BatchNorm", "BatchNorm{n}d", category="norm", centres=True),
+    "groupnorm": Kind("GroupNorm", "GroupNorm", category="norm"),
+    "instancenorm": Kind(
+        "InstanceNorm", "InstanceNorm{n}d", category="norm", centres=True, dims_apart=False
+    ),
+    "layernorm": Kind("LayerNorm", "LayerNorm", category="norm", dims_apart=False),
+    "local_response_norm": Kind("LocalResponseNorm", "LocalResponseNorm", category="norm"),
+    "linear": Kind("Linear", "Linear", category="linear", dims_apart=False),
+    "flatten": Kind("Flatten", "Flatten", category="reshape", dims_apart=False),
+    "unflatten": Kind("Unflatten", "Unflatten", category="reshape", dims_apart=False),
+    "reshape": Kind("Reshape", category="reshape", dims_apart=False),
+    "permute": Kind("Permute", category="reshape", dims_apart=False),
+    "embedding": Kind("Embedding", "Embedding", category="linear", dims_apart=False),
+    "channel_shuffle": Kind("ChannelShuffle", "ChannelShuffle", category="reshape"),
+    "pad": Kind("Pad", "ConstantPad{n}d", category="reshape", dims_apart=False),
+    "upsample": Kind("Upsample", "Upsample", category="reshape"),
+    "dropout": Kind("Dropout", "Dropout", category="dropout"),
+    "dropout1d": Kind("Dropout1d", "Dropout1d", category="dropout"),
+    "dropout2d": Kind("Dropout2d", "Dropout2d", category="dropout"),
+    "dropout3d": Kind("Dropout3d", "Dropout3d", category="dropout"),
+    "stochastic_depth": Kind("StochasticDepth", category="dropout"),
+    "relu": Kind("ReLU", "ReLU", category="activation"),
+    "relu6": Kind("ReLU6", "ReLU6", category="activation"),
+    "prelu": Kind("PReLU", "PReLU", category="activation"),
+    "leaky_relu": Kind("LeakyReLU", "LeakyReLU", category="activation"),
+    "elu": Kind("ELU", "ELU", category="activation"),
+    "gelu": Kind("GELU", "GELU", category="activation"),
+    "silu": Kind("SiLU", "SiLU", category="activation"),
+    "mish": Kind("Mish", "Mish", category="activation"),
+    "hardswish": Kind("Hardswish", "Hardswish", category="activation"),
+    "hardsigmoid": Kind("Hardsigmoid", "Hardsigmoid", category="activation"),
+    "sigmoid": Kind("Sigmoid", "Sigmoid", category="activation"),
+    "tanh": Kind("Tanh", "Tanh", category="activation"),
+    "softplus": Kind("Softplus", "Softplus", category="activation"),
+    "softmax": Kind("Softmax", "Softmax", category="activation"),
+    "log_softmax": Kind("LogSoftmax", "LogSoftmax", category="activation"),
+    "identity": Kind("Identity", "Identity", category="reshape"),
+    "sequential": Kind("Sequential", "Sequential", category="block"),
+    "repeat": Kind("Repeat", category="block"),
+    "residual": Kind("Residual", category="block"),
+    "concat": Kind("Concat", category="block"),
+    "scale": Kind("Scale", category="block"),
+}
+
+SOLVABLE = tuple(name for name, kind in KINDS.items() if kind.solvable)
+
+
+def layer_class(name: str) -> type[Layer]:
+    """The class of the layer type ``name`` (a key of :data:`KINDS`)."""
+    kind = KINDS[name]
+    cls: type[Layer] = getattr(import_module(kind.module), kind.cls)
+    return cls
+
+
+def block_class(name: str) -> type[Block] | None:
+    """The class of a composite type (its ``LISTS`` name its lists of layers), None otherwise."""
+    kind = KINDS.get(name)
+    if kind is None or not kind.block:
+        return None
+    cls: type[Block] = getattr(import_module(kind.module), kind.cls)
+    return cls

@@ -1,0 +1,824 @@
+"""The grader: a spec, questions and a student's answers in one YAML file, marked.
+
+An answers file::
+
+    student: Alice Martin           # optional; the file's name otherwise
+    spec: hw3-q3                    # a bundled spec, a file below this file's folder, or a mapping
+    answers:
+      - {question: 3.1a, at: "layers[0]", output_shape: [32, 61, 61]}
+      - {question: 3.1b, at: "layers[2]", weights: 65536}
+      - {question: 3.2a, solve: {in: 64, out: 4}, solutions: [[49, 5]]}
+
+Each answer claims one value — ``output_shape``, ``output_size``, ``params``, ``weights``,
+``mult_adds``, ``receptive_field`` at a layer (``at``: a path or a layer's name; the whole
+network without it), ``total_params``, ``total_mult_adds``, or ``solutions`` of a single-layer
+``solve`` question (``complete: true`` when the whole set is asked for: partial credit). Every
+correct value comes from convcalc's own computation; a wrong one is named when it is what one of
+:mod:`convcalc.teach.mistakes` gives, and shown with its worked explanation.
+
+Answers files are written by students, so everything in them is checked before it is used: a
+``spec:`` path is read under :func:`convcalc.paths.resolve` (a bundled name, or a regular file
+below the answers file's folder or the instructor's ``specs_dir``), every number is an integer
+within 2⁶³ − 1 where one is meant, booleans are booleans, labels are kept as written (``3.10``
+is not ``3.1``), and a value quoted back in a message is cut (:func:`convcalc.errors.shown`).
+An invalid file is a :class:`Result` with its ``error``, so it keeps its row in every
+gradebook; the writers escape each user text for their medium (:mod:`convcalc.escape`).
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from convcalc import arith, escape
+from convcalc.analysis import Entry, Report, analyse, output_shape
+from convcalc.arith import LIMIT
+from convcalc.errors import ConvcalcError, SpecError, shown
+from convcalc.paths import PathRefused, resolve
+from convcalc.records import Applied, shape_text
+from convcalc.spec.document import Document, parse_yaml, read_source, written
+from convcalc.spec.validate import bundled_specs, load_spec, validate
+from convcalc.teach import mistakes as named
+from convcalc.views.explain import Section, explain, render_lines
+
+CLAIMS = (
+    "output_shape",
+    "output_size",
+    "params",
+    "weights",
+    "mult_adds",
+    "receptive_field",
+    "total_params",
+    "total_mult_adds",
+    "solutions",
+)
+KEYS = {"question", "at", "solve", "complete", *CLAIMS}
+SOLVE_KEYS = ("in", "out", "layer", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
+# the most layers a spec in (or named by) an answers file may unroll to: a real network's few
+# hundred, many times over, while a two-line file cannot make one student's marking take minutes
+MAX_LAYERS = 100_000
+
+
+@dataclass(frozen=True)
+class Mark:
+    """One answer marked: what was claimed, what is right, the credit, the mistake's name."""
+
+    question: str
+    what: str
+    claimed: str
+    correct: str
+    credit: float
+    mistake: str = ""
+    explanation: tuple[str, ...] = ()
+    carried: bool = False  # worked right from the student's own wrong answer before it
+
+    @property
+    def right(self) -> bool:
+        return self.credit == 1.0
+
+
+@dataclass(frozen=True)
+class Result:
+    """One student's file, marked; or, with ``error``, a file that could not be marked (the
+    located reason), which keeps its row in every gradebook."""
+
+    student: str
+    file: str
+    marks: tuple[Mark, ...] = field(default=())
+    error: str = ""
+
+    @property
+    def score(self) -> float:
+        return sum(m.credit for m in self.marks)
+
+    @property
+    def all_right(self) -> bool:
+        return not self.error and all(m.right for m in self.marks)
+
+
+class _Refused(ConvcalcError):
+    """A value of one answer refused, with where below the answer it was written."""
+
+    def __init__(self, message: str, field_name: str, *under: str) -> None:
+        super().__init__(message)
+        self.field_name = field_name
+        self.under = list(under)
+
+
+# --- reading an answers file -----------------------------------------------------------------
+
+
+def answer_files(sources: Sequence[str]) -> list[str]:
+    """The files to grade: each path, or each folder's ``*.yaml`` and ``*.yml``, sorted."""
+    return [file for file, _ in _answer_sources(sources)]
+
+
+def _answer_sources(sources: Sequence[str]) -> list[tuple[str, Path | None]]:
+    """Each file to grade with the folder it was found in (None: named on the command line)."""
+    files: list[tuple[str, Path | None]] = []
+    for source in sources:
+        path = Path(source)
+        if path.is_dir():
+            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
+            if not found:
+                raise ConvcalcError(f"{source}: a folder with no .yaml answers files")
+            files.extend((str(p), path) for p in found)
+        else:
+            files.append((source, None))
+    return files
+
+
+def grade_all(sources: Sequence[str], specs_dir: str | Path | None = None) -> list[Result]:
+    """Every answers file of ``sources`` (files, or folders of ``*.yaml`` files) marked, one
+    :class:`Result` each, in order: an invalid file is a result with its error, never a
+    missing row, and never stops the others' marking. A file found in a folder is read only if
+    it is a regular file below that folder (a FIFO or a link leading out is that file's error);
+    ``specs_dir``: see :func:`grade`."""
+    return [
+        grade_file(file, specs_dir, found_in=folder) for file, folder in _answer_sources(sources)
+    ]
+
+
+def grade_file(
+    path: str, specs_dir: str | Path | None = None, *, found_in: Path | None = None
+) -> Result:
+    """:func:`grade`, with an invalid file's error (located) in the result instead of raised;
+    ``found_in``: the folder the file was listed from, whose policy it is read under."""
+    student = Path(path).stem
+    try:
+        doc = _document(path, found_in)
+        student = _student(doc, _failing(doc))
+        return _grade(doc, specs_dir)
+    except ConvcalcError as exc:
+        located = str(exc) if getattr(exc, "file", None) else f"{path}: {exc}"
+        return Result(student, path, error=located)
+
+
+def grade(path: str, specs_dir: str | Path | None = None) -> Result:
+    """Mark every answer of the file at ``path``; :class:`SpecError` if the file is invalid.
+
+    A ``spec:`` path is read under the one path policy (:func:`convcalc.paths.resolve`): a
+    bundled spec's name, or a regular file below ``specs_dir`` (default: the answers file's own
+    folder); anything else is refused without a word about the target."""
+    return _grade(_document(path, None), specs_dir)
+
+
+def _document(path: str, found_in: Path | None) -> Document:
+    if found_in is None:
+        text, file, name = read_source(path, {})
+        return parse_yaml(text, file, name)
+    try:
+        named_file = resolve(Path(path).name, found_in, frozenset())
+    except PathRefused:
+        raise SpecError(
+            "not a regular file inside the folder (a link leading out of it, a FIFO or a "
+            "device): not read",
+            file=path,
+        ) from None
+    text = named_file.text or ""
+    return parse_yaml(text, path, Path(path).stem)
+
+
+Fail = Callable[..., SpecError]
+
+
+def _failing(doc: Document) -> Fail:
+    """The located error for a message, the keys of where it was written (from the file's
+    top), and the field."""
+
+    def fail(
+        message: str,
+        keys: list[str | int],
+        field_name: str | None = None,
+        line_keys: list[str | int] | None = None,
+    ) -> SpecError:
+        where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
+        line = doc.line_of(keys if line_keys is None else line_keys)
+        return SpecError(message, file=doc.file, line=line, path=where or None, field=field_name)
+
+    return fail
+
+
+def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
+    data, file = doc.data, doc.file
+    fail = _failing(doc)
+    if not isinstance(data, dict):
+        raise fail("an answers file is a mapping with spec: and answers:", [])
+    unknown = set(data) - {"student", "spec", "answers"}
+    if unknown:
+        raise fail(
+            f"unknown key {_quoted(sorted(map(str, unknown))[0])}: expected student, spec, answers",
+            [],
+        )
+    if "spec" not in data or "answers" not in data:
+        raise fail("needs spec: (a bundled name, a path or a mapping) and answers: (a list)", [])
+    answers = data["answers"]
+    if not isinstance(answers, list) or not answers:
+        raise fail("answers must be a non-empty list", ["answers"])
+    student = _student(doc, fail)
+    folder = Path(file).parent if specs_dir is None else Path(specs_dir)
+    report = _report(data["spec"], doc, folder, fail)
+    marker = _Marker(report)
+    marks = []
+    for i, answer in enumerate(answers):
+        keys: list[str | int] = ["answers", i]
+        if not isinstance(answer, dict):
+            raise fail(
+                'an answer is a mapping such as {at: "layers[0]", output_shape: [32, 61, 61]}', keys
+            )
+        extra = set(answer) - KEYS
+        if extra:
+            bad = sorted(map(str, extra))[0]
+            raise fail(f"unknown key: expected one of {', '.join(sorted(KEYS))}", keys, bad)
+        claims = [c for c in CLAIMS if c in answer]
+        if len(claims) != 1:
+            raise fail(
+                f"claims {len(claims)} values: give exactly one of {', '.join(CLAIMS)}", keys
+            )
+        question = _label(doc, answer, i)
+        if question is None:
+            raise fail(
+                "a question's label is text or a number such as 3.1a or 3.10, not "
+                + _quoted(answer["question"]),
+                keys,
+                "question",
+                [*keys, "question"],
+            )
+        try:
+            marks.append(marker.mark(answer, claims[0], question))
+        except _Refused as exc:
+            at = [*keys, *exc.under]
+            raise fail(str(exc), at, exc.field_name, [*at, exc.field_name]) from None
+        except ConvcalcError as exc:
+            raise fail(str(exc), keys, claims[0]) from None
+    return Result(student, file, tuple(marks))
+
+
+def _student(doc: Document, fail: Fail) -> str:
+    """The ``student:`` as written (the file's name without it)."""
+    data = doc.data
+    value = data.get("student") if isinstance(data, dict) else None
+    if value is None or value == "":
+        return Path(doc.file).stem
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict | list):
+        raise fail("a name, not a list or a mapping", ["student"])
+    return doc.written_as(["student"]) or str(value)
+
+
+def _label(doc: Document, answer: dict[str, Any], index: int) -> str | None:
+    """An answer's question label as written (``3.10`` is "3.10", not the number 3.1: two
+    questions with ``3.1``), its place in the list (from 1) without one, None for a value that
+    is not a label (empty, a list, a mapping)."""
+    if "question" not in answer:
+        return f"{index + 1}"
+    value = answer["question"]
+    if isinstance(value, str):
+        return value
+    if value is None or isinstance(value, dict | list):
+        return None
+    return doc.written_as(["answers", index, "question"]) or str(value)
+
+
+def _report(spec: Any, doc: Document, folder: Path, fail: Fail) -> Report:
+    if isinstance(spec, dict):  # validated with the answers file's own lines
+        inline = Document(doc.file, "spec", doc.copy(spec), doc.lines)
+        return analyse(validate(inline, max_layers=MAX_LAYERS))
+    if not isinstance(spec, str):
+        raise fail("spec is a bundled spec's name, a path or a mapping", ["spec"])
+    bundled = bundled_specs()
+    try:
+        named_spec = resolve(spec, folder, frozenset(bundled))
+    except PathRefused as exc:
+        raise fail(str(exc), ["spec"]) from None
+    if named_spec.bundled is not None:  # the package's own file, whatever the folder holds
+        return analyse(load_spec(bundled[named_spec.bundled]))
+    text = named_spec.text or ""
+    named = parse_yaml(text, str(folder / spec), Path(spec).stem)
+    return analyse(validate(named, max_layers=MAX_LAYERS))
+
+
+# --- marking ---------------------------------------------------------------------------------
+
+
+class _Marker:
+    """Marks answers against one report (and the reports of the spec-wide mistakes)."""
+
+    def __init__(self, report: Report) -> None:
+        self.report = report
+        self.entries = {e.path: e for e in report.walk()}
+        self.named: dict[str, list[Entry]] = {}
+        for e in report.walk():
+            if e.name:
+                self.named.setdefault(e.name, []).append(e)
+        # the entry whose output is each entry's input: the one before it in its list; for
+        # the first of a block's list (every list of a block starts from the block's input)
+        # the one before the block. walk() gives a block before its layers.
+        self.before: dict[str, str] = {}
+        for entries in [report.layers] + [es for e in report.walk() for _, es in e.children]:
+            for previous, entry in itertools.pairwise(entries):
+                self.before[entry.path] = previous.path
+        for block in report.walk():
+            for _, entries in block.children:
+                if entries and block.path in self.before:
+                    self.before[entries[0].path] = self.before[block.path]
+        self.claimed: dict[str, tuple[int, ...]] = {}  # output shapes the student gave
+
+    def _carried(self, entry: Entry | None, shape: tuple[int, ...]) -> str:
+        """A wrong shape that the layer gives from the student's own (wrong) shape before it:
+        "error carried forward". A block is run whole on it."""
+        if entry is None:
+            return ""
+        before = self.before.get(entry.path)
+        if before is None or before not in self.claimed:
+            return ""
+        given = self.claimed[before]
+        if given == self.entries[before].output_shape:
+            return ""
+        try:
+            out = (
+                entry.layer.forward(given).output
+                if entry.step is not None
+                else output_shape([entry.layer], given)
+            )
+        except (ArithmeticError, ValueError, ConvcalcError):  # refused for that input
+            return ""
+        return (
+            f"carried over from your {before} ({shape_text(given)}), worked right"
+            if out == shape
+            else ""
+        )
+
+    def mark(self, answer: dict[str, Any], claim: str, question: str) -> Mark:
+        if claim == "solutions":
+            return _mark_solutions(question, answer)
+        entry = self._entry(answer.get("at"))
+        what = f"{entry.path if entry else 'network'} {claim}"
+        value = answer[claim]
+        if claim == "output_shape":
+            right = entry.output_shape if entry else self.report.output_shape
+            found = named.shape_mistakes(entry) if entry else []
+            shape = _shape(value)
+            last = entry or self.report.layers[-1]  # the network's output is its last layer's
+            carried = self._carried(last, shape)
+            self.claimed[last.path] = shape
+            return self._compare(
+                question, what, shape, tuple(right), found, entry, shape_text, _sizes, carried
+            )
+        if claim == "output_size":
+            right_size = self._size(entry)
+            size = _count(value)
+            given = self.claimed.get(entry.path if entry else self.report.layers[-1].path)
+            carried = ""
+            if given is not None and _prod(given) == size and size != right_size:
+                carried = "carried over: the size of your own output shape"
+            return self._compare(
+                question, what, size, right_size, [], entry, _num, _values, carried
+            )
+        if claim in ("params", "weights"):
+            if entry is None:
+                raise ConvcalcError(f"{claim} needs at: a layer (total_params is the network's)")
+            target = entry
+            right_params = target.params
+            found = named.params_mistakes(target)
+            if claim == "weights":
+                right_params -= sum(
+                    _prod(s) for e in target.walk() for n, s in e.tensors.items() if n == "bias"
+                )
+                found = [named.Mistake("counted the bias", target.params)]
+            return self._compare(
+                question, what, _count(value), right_params, found, target, _num, _params
+            )
+        if claim == "total_params":
+            right_total = self.report.total_params
+            found = named.total_params_mistakes(self.report)
+            return self._compare(
+                question, what, _count(value), right_total, found, None, _num, _params
+            )
+        if claim in ("mult_adds", "total_mult_adds"):
+            return self._mult_adds(
+                question, what, _count(value), entry if claim == "mult_adds" else None
+            )
+        return self._receptive(question, what, value, entry)
+
+    def _entry(self, at: Any) -> Entry | None:
+        """The entry at a path (``layers[2]``, or ``2`` for a top-level index) or a name."""
+        if at is None:
+            return None
+        if isinstance(at, bool) or not isinstance(at, int | str):
+            raise _Refused(f"a layer's path such as layers[0] or its name, not {_quoted(at)}", "at")
+        key = f"layers[{at}]" if isinstance(at, int) else at
+        if key in self.entries:
+            return self.entries[key]
+        found = self.named.get(key, [])
+        if len(found) > 1:
+            paths = ", ".join(e.path for e in found[:4])
+            raise _Refused(
+                f"{_quoted(key)} names {len(found)} layers ({paths}…): give the path", "at"
+            )
+        if not found:
+            raise _Refused(
+                f"no layer at {_quoted(at)}: give a path such as layers[0] or a name", "at"
+            )
+        return found[0]
+
+    def _size(self, entry: Entry | None) -> int:
+        shape = entry.output_shape if entry else self.report.output_shape
+        return _prod(shape)
+
+    def _compare(
+        self,
+        question: str,
+        what: str,
+        claimed: Any,
+        right: Any,
+        found: list[named.Mistake],
+        entry: Entry | None,
+        show: Callable[[Any], str],
+        about: Callable[[str], bool] = bool,
+        carried: str = "",
+    ) -> Mark:
+        if claimed == right:
+            return Mark(question, what, show(claimed), show(right), 1.0)
+        working = self._explained(entry, about)
+        if carried:  # worked right from the student's own wrong answer before it
+            return Mark(question, what, show(claimed), show(right), CARRIED, carried, working, True)
+        mistake = named.recognise(claimed, found)
+        name = mistake.name if mistake else ""
+        return Mark(question, what, show(claimed), show(right), 0.0, name, working)
+
+    @functools.cached_property
+    def sections(self) -> dict[str, Section]:
+        """The report's worked explanation by path (the totals at ``""``), made once, when a
+        first answer is wrong."""
+        return {section.path: section for section in explain(self.report)}
+
+    def _explained(self, entry: Entry | None, about: Callable[[str], bool]) -> tuple[str, ...]:
+        section = self.sections.get(entry.path if entry else "")
+        if section is None:
+            return ()
+        lines = [line for line in section.lines if about(line.quantity)]
+        return tuple(render_lines(replace(section, lines=tuple(lines))))
+
+    def _mult_adds(self, question: str, what: str, claimed: int, entry: Entry | None) -> Mark:
+        from convcalc.views.conventions import CONVENTIONS
+        from convcalc.views.costs import rule
+
+        leaves = list(entry.walk()) if entry else list(self.report.walk())
+        counts = {c: sum(rule(c)(e, 1) for e in leaves if not e.is_block) for c in CONVENTIONS}
+        right = counts["torchinfo"]
+        others = {c: n for c, n in counts.items() if c != "torchinfo"}
+        found = named.mult_adds_mistakes(right, others)
+        what += " (torchinfo's convention)"
+        return self._compare(question, what, claimed, right, found, entry, _num, _nothing)
+
+    def _receptive(self, question: str, what: str, value: Any, entry: Entry | None) -> Mark:
+        from convcalc.views.receptive import receptive_fields
+
+        target = entry or self.report.layers[-1]
+        found_field = receptive_fields(self.report)[id(target)]
+        # global, a size, or one per dimension (a transposed conv's can be a fraction)
+        for v in value if isinstance(value, list) else [] if value == "global" else [value]:
+            if not (isinstance(v, float) and math.isfinite(v)):
+                _count(v, "a receptive field (global, a size or a list of sizes)")
+        if found_field.size is None:  # every output value sees the whole input
+            claimed_text = str(value)
+            return self._compare(question, what, claimed_text, "global", [], target, str, _nothing)
+        if value == "global":
+            right_text = shape_text(tuple(int(v) for v in found_field.size))
+            return self._compare(question, what, value, right_text, [], target, str, _nothing)
+        right = tuple(int(v) if float(v).is_integer() else v for v in found_field.size)
+        claimed = tuple(value) if isinstance(value, list) else (value,) * len(right)
+        found = named.receptive_mistakes(self.report, target)
+        return self._compare(question, what, claimed, right, found, target, shape_text, _nothing)
+
+
+def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
+    """A single-layer solve question: each claimed (k, s[, p, d]) checked by the layer's own
+    size rule; with ``complete``, credit for the share of the whole set (counted, not listed).
+    A claimed setting PyTorch refuses (stride 0, say) is wrong: it gives nothing."""
+    from convcalc.solve.layer import LAYERS, tally
+
+    ask = answer.get("solve")
+    if not isinstance(ask, dict) or "in" not in ask or "out" not in ask:
+        raise _Refused(
+            "solutions need solve: {in: N, out: M[, layer, padding, dilation, ...]}", "solve"
+        )
+    extra = set(ask) - set(SOLVE_KEYS)
+    if extra:
+        raise _Refused(
+            f"unknown key {_quoted(sorted(map(str, extra))[0])}: expected {', '.join(SOLVE_KEYS)}",
+            "solve",
+        )
+    layer = ask.get("layer", "conv")
+    if not isinstance(layer, str) or layer not in LAYERS or layer == "conv_transpose":
+        raise _Refused(f"conv, maxpool or avgpool, not {_quoted(layer)}", "layer", "solve")
+    ceil = ask.get("ceil_mode", False)
+    if not isinstance(ceil, bool):
+        raise _Refused(f"true or false, not {_quoted(ceil)}", "ceil_mode", "solve")
+    n, m = _solve_field(ask, "in", 1), _solve_field(ask, "out", 1)
+    p, d = _solve_field(ask, "padding", 0, 0), _solve_field(ask, "dilation", 1, 1)
+    ranges: dict[str, str] = {}
+    for key in ("kernel_size", "stride"):
+        if key not in ask:
+            continue
+        value = ask[key]
+        if not isinstance(value, str):
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise _Refused(
+                    f"a number or a range such as '1..7', not {_quoted(value)}", key, "solve"
+                )
+            value = str(_solve_field(ask, key, 1))
+        ranges[key] = value
+    pb = _problem(layer, n, m, ranges, p, d, ceil)
+    claimed = answer["solutions"]
+    if not isinstance(claimed, list) or not claimed:
+        raise ConvcalcError("solutions: a list of [k, s] or [k, s, p, d]")
+    written: list[tuple[int, ...]] = []
+    for item in claimed:
+        if not isinstance(item, list) or len(item) not in (2, 4):
+            raise ConvcalcError(f"solutions: {_quoted(item)} is not [k, s] or [k, s, p, d]")
+        written.append(tuple(_count(v, "solutions") for v in item))
+    tuples = [w if len(w) == 4 else (w[0], w[1], p, d) for w in written]
+    sizes = {t: _solution_size(pb, t) for t in tuples}
+    wrong = [(w, t) for w, t in zip(written, tuples, strict=True) if sizes[t] != m]
+    right = {t for t in tuples if sizes[t] == m}
+    complete = answer.get("complete", False)
+    if not isinstance(complete, bool):
+        raise _Refused(f"true or false, not {_quoted(complete)}", "complete")
+    counted = tally(pb)
+    every = counted.value
+    if complete and not counted.complete:
+        raise ConvcalcError("solve: too many solutions to ask for all of them: narrow the ranges")
+    credit = len(right) / every if complete and every else float(not wrong)
+    if complete and wrong:
+        credit = max(0.0, credit - len(wrong) / max(1, every))
+    mistakes = [_solve_mistake(pb, w, t) for w, t in wrong]
+    what = f"solve {n} → {m} ({layer}{' ceil_mode' if ceil else ''}, p {p}, d {d})"
+    at_least = "" if counted.complete else "at least "
+    correct = (
+        f"the {every:,} solutions" if complete else f"any of the {at_least}{every:,} solutions"
+    )
+    return Mark(
+        question,
+        what,
+        ", ".join(_setting(w) for w in written),
+        correct if credit < 1 or complete else "all valid",
+        round(credit, 4),
+        "; ".join(text for text in mistakes if text),
+        tuple(f"{_setting(w)} gives {sizes[t] or 'nothing'}, not {m}" for w, t in wrong),
+    )
+
+
+def _solve_field(ask: dict[str, Any], key: str, least: int, default: int | None = None) -> int:
+    """One number of a solve question: an integer (within 2⁶³ − 1), at least ``least``."""
+    value = ask.get(key, default)
+    try:
+        number = _count(value)
+    except ConvcalcError as exc:
+        raise _Refused(str(exc), key, "solve") from None
+    if number < least:
+        raise _Refused(f"at least {least}, not {number}", key, "solve")
+    return number
+
+
+_FLAGS = {"--kernel": "kernel_size", "--stride": "stride", "--padding": "padding"}
+
+
+def _problem(layer: str, n: int, m: int, ranges: dict[str, str], p: int, d: int, ceil: bool) -> Any:
+    """The question as the solver states it; its refusal located at the field it names."""
+    from convcalc.solve.layer import problem
+
+    try:
+        return problem(
+            layer,
+            n,
+            m,
+            kernel_size=ranges.get("kernel_size"),
+            stride=ranges.get("stride"),
+            padding=str(p),
+            dilation=str(d),
+            ceil_mode=ceil,
+        )
+    except ConvcalcError as exc:
+        message = shown(str(exc), 200)  # a refused range is quoted whole
+        flag, _, rest = message.partition(": ")
+        if flag in _FLAGS:
+            raise _Refused(rest, _FLAGS[flag], "solve") from None
+        raise _Refused(message, "solve") from None
+
+
+def _setting(written: tuple[int, ...]) -> str:
+    """A claimed setting as the student wrote it, every value shown: ``(k 3, s 2)``,
+    ``(k 3, s 21, p 1, d 0)``."""
+    return "(" + ", ".join(f"{n} {v}" for n, v in zip("kspd", written, strict=False)) + ")"
+
+
+def _rule(pb: Any, t: tuple[int, ...]) -> Applied:
+    """The size rule of the question's layer for one claimed (k, s, p, d)."""
+    k, s, p, d = t
+    if pb.layer == "conv":
+        return Applied(arith.conv_out, (pb.n, k, s, p, d))
+    return Applied(arith.pool_out, (pb.n, k, s, p, d, pb.ceil_mode))
+
+
+def _solution_size(pb: Any, t: tuple[int, ...]) -> int | None:
+    """The output size for a claimed setting, None where PyTorch refuses it (or it lies
+    outside the question's ranges: another question's answer)."""
+    k, s, p, d = t
+    if k not in pb.kernel_size or s not in pb.stride or p not in pb.padding or d not in pb.dilation:
+        return None
+    applied = _rule(pb, t)
+    try:
+        return applied.rule(*applied.args)
+    except arith.Refusal:
+        return None
+
+
+def _solve_mistake(pb: Any, written: tuple[int, ...], t: tuple[int, ...]) -> str:
+    """The named mistake under which this wrong setting would give M; none for a setting
+    PyTorch refuses outright (a kernel, stride or dilation below 1, a negative padding)."""
+    k, s, p, d = t
+    if k < 1 or s < 1 or p < 0 or d < 1:
+        return ""
+    for name, value in named.size_variants(_rule(pb, t)).items():
+        if value == pb.m:
+            return f"{_setting(written)}: {name}"
+    return ""
+
+
+# --- values ------------------------------------------------------------------------------------
+
+
+CARRIED = 0.5  # credit for a value worked right from the student's own earlier mistake
+
+
+def _sizes(quantity: str) -> bool:
+    return quantity not in ("parameters", "values")
+
+
+def _nothing(quantity: str) -> bool:
+    return False
+
+
+def _values(quantity: str) -> bool:
+    return quantity == "values"
+
+
+def _params(quantity: str) -> bool:
+    return quantity == "parameters"
+
+
+def _prod(shape: Sequence[int]) -> int:
+    total = 1
+    for n in shape:
+        total *= n
+    return total
+
+
+def _shape(value: Any) -> tuple[int, ...]:
+    if not isinstance(value, list):
+        raise ConvcalcError(
+            f"a shape is a list of integers such as [32, 61, 61], not {_quoted(value)}"
+        )
+    return tuple(_count(n, "a shape's size") for n in value)
+
+
+def _count(value: Any, what: str = "") -> int:
+    """An integer as YAML wrote it: not a boolean, a float or text, and within PyTorch's
+    signed 64-bit integers (2⁶³ − 1 at most)."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ConvcalcError(
+            f"{what}{': ' if what else ''}expected an integer, not {_quoted(value)}"
+        )
+    if not -(2**63) <= value <= LIMIT:
+        raise ConvcalcError(
+            f"{what}{': ' if what else ''}{_quoted(value)} is beyond any size (2^63 − 1 at most)"
+        )
+    return value
+
+
+def _quoted(value: Any) -> str:
+    """A value from the file as a message quotes it: text quoted, anything else as YAML writes
+    it (:func:`~convcalc.spec.document.written`, which cuts long lists and deep nesting), then
+    cut and with controls escaped (:func:`~convcalc.errors.shown`)."""
+    return shown(written(value))
+
+
+def _num(value: Any) -> str:
+    return f"{value:,}"
+
+
+# --- rendering ---------------------------------------------------------------------------------
+
+
+def render_text(result: Result) -> str:
+    """One student's marks: ✓ or ✗ per answer, the right value, the mistake, the working; for
+    an invalid file, its error. Every line's user text is escaped for a terminal."""
+    student, file = shown(result.student), escape.terminal(result.file)
+    if result.error:
+        return escape.terminal(f"{student} ({file}): invalid: {result.error}") + "\n"
+    lines = [f"{student} ({file}): {result.score:g} / {len(result.marks)}"]
+    for mark in result.marks:
+        sign = "✓" if mark.right else "✗" if mark.credit == 0 else "◐"
+        head = f"  {sign} {shown(mark.question)}  {mark.what}: {mark.claimed}"
+        if not mark.right:
+            head += f" — right: {mark.correct}"
+            if mark.credit:
+                head += f" (credit {mark.credit:g})"
+        lines.append(head)
+        if mark.mistake:
+            lines.append(f"      {'note' if mark.carried else 'mistake'}: {mark.mistake}")
+        lines.extend(f"      {line}" for line in mark.explanation if not mark.right)
+    return "\n".join(escape.terminal(line) for line in lines) + "\n"
+
+
+def summary(results: Sequence[Result]) -> str:
+    """A table of every student's score, one row each (an invalid file's row says so, with its
+    error); names cut and escaped (:func:`~convcalc.errors.shown`), so that none can break the
+    table or act on the terminal."""
+    names = [shown(r.student) for r in results]
+    width = max([len("student"), *(len(name) for name in names)])
+    rows = [f"{'student':<{width}}  score  of  right  file"]
+    for r, name in zip(results, names, strict=True):
+        file = escape.terminal(r.file)
+        if r.error:
+            error = escape.terminal(r.error)
+            rows.append(f"{name:<{width}}  {'-':>5}  {'-':>2}  {'-':>5}  {file}  invalid: {error}")
+            continue
+        right = sum(m.right for m in r.marks)
+        rows.append(f"{name:<{width}}  {r.score:5g}  {len(r.marks):>2}  {right:>5}  {file}")
+    return "\n".join(rows) + "\n"
+
+
+def to_csv(results: Sequence[Result]) -> str:
+    """A gradebook: one row per student, a column per question (its credit), and the total;
+    with an ``error`` column when a file is invalid (its row's score is ``invalid``). Every
+    user text cell (student, file, question) is a cell no spreadsheet reads as a formula."""
+    questions: list[str] = []
+    seen: set[str] = set()
+    for r in results:
+        for m in r.marks:
+            if m.question not in seen:
+                seen.add(m.question)
+                questions.append(m.question)
+    invalid = any(r.error for r in results)
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    header = ["student", "file", *(escape.csv_cell(q) for q in questions), "score", "out_of"]
+    writer.writerow([*header, "error"] if invalid else header)
+    for r in results:
+        credit: dict[str, float] = {}
+        for m in r.marks:
+            credit[m.question] = credit.get(m.question, 0.0) + m.credit
+        row = [f"{credit[q]:g}" if q in credit else "" for q in questions]
+        cells = [escape.csv_cell(r.student), escape.csv_cell(r.file), *row]
+        if r.error:
+            writer.writerow([*cells, "invalid", "", escape.csv_cell(r.error)])
+        else:
+            writer.writerow([*cells, f"{r.score:g}", len(r.marks), *([""] if invalid else [])])
+    return out.getvalue()
+
+
+def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
+    """Every result as data; an invalid file's has its ``error``, a null score and no marks."""
+    return [
+        {
+            "student": r.student,
+            "file": r.file,
+            "score": None,
+            "out_of": None,
+            "marks": [],
+            "error": r.error,
+        }
+        if r.error
+        else {
+            "student": r.student,
+            "file": r.file,
+            "score": r.score,
+            "out_of": len(r.marks),
+            "marks": [
+                {
+                    "question": m.question,
+                    "what": m.what,
+                    "claimed": m.claimed,
+                    "correct": m.correct,
+                    "right": m.right,
+                    "credit": m.credit,
+                    "mistake": "" if m.carried else m.mistake,
+                    "carried": m.mistake if m.carried else "",
+                    "explanation": list(m.explanation),
+                }
+                for m in r.marks
+            ],
+        }
+        for r in results
+    ]

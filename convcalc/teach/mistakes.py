@@ -1,0 +1,175 @@
+"""The common mistakes, by name: what a student gets who makes one.
+
+Each function takes the records convcalc computed (a report entry, its rules and tensors) and
+returns the values each named mistake would give instead, with a sentence saying what went
+wrong. The grader (:mod:`convcalc.teach.grade`) recognises a wrong answer by finding it here; the
+quiz builds its distractors from the same list, so a wrong choice teaches something.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from convcalc import arith
+from convcalc.analysis import Entry, Report
+from convcalc.records import shape_text
+
+FORGOT_BIAS = "forgot the bias"
+FORGOT_GROUPS = "forgot the groups"
+BN_BUFFERS = "counted BatchNorm's buffers as parameters"
+CEIL = "ceil instead of floor"
+FLOOR = "floor instead of ceil (ceil_mode)"
+PADDING_ONCE = "padding applied once instead of on both sides"
+NO_PADDING = "forgot the padding"
+NO_DILATION = "forgot the dilation"
+NO_PLUS_ONE = "forgot the + 1"
+NO_MINUS_ONE = "forgot the − 1 after d·(k − 1)"
+NO_STRIDE = "forgot the stride"
+FLOPS = "FLOPs (2 per multiply-add) given as multiply-adds"
+NO_JUMPS = "added the kernels without the strides between them"
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A named mistake and the value it gives."""
+
+    name: str
+    value: Any
+    detail: str = ""
+
+
+# --- one dimension's size --------------------------------------------------------------------
+
+
+def size_variants(applied: Any) -> dict[str, int]:
+    """What each mistake makes of one dimension's size rule (a ``Step.rules`` entry: conv's or
+    a pool's), by running the same rule on the wrong arguments: the padding on one side only
+    (the input p shorter), no padding, no dilation, no stride, no + 1, no − 1 (the input one
+    longer), and the other rounding (⌈⌉ for floor, ⌊⌋ for a ceil-mode pool)."""
+    rule, args = applied.rule, applied.args
+    if rule is not arith.conv_out and rule is not arith.pool_out:
+        return {}
+    length, k, s, p, d = args[:5]
+    ceil_mode = rule is arith.pool_out and args[5]
+
+    def run(n: int, stride: int, padding: int, dilation: int, ceil: bool = ceil_mode) -> int:
+        try:
+            extra = (ceil,) if rule is arith.pool_out else ()
+            return int(rule(n, k, stride, padding, dilation, *extra))
+        except arith.Refusal:
+            return 0
+
+    right = run(length, s, p, d)
+    found: dict[str, int] = {}
+    if ceil_mode:  # the student used floor where PyTorch rounds up (the commonest first)
+        found[FLOOR] = run(length, s, p, d, False)
+    else:  # or rounded up where it floors
+        found[CEIL] = -(-(length + 2 * p - d * (k - 1) - 1) // s) + 1
+    found[PADDING_ONCE] = run(length - p, s, p, d) if p and length > p else 0
+    found[NO_PADDING] = run(length, s, 0, d) if p else 0
+    found[NO_DILATION] = run(length, s, p, 1) if d > 1 else 0
+    found[NO_STRIDE] = run(length, 1, p, d) if s > 1 else 0
+    found[NO_PLUS_ONE] = right - 1
+    found[NO_MINUS_ONE] = run(length + 1, s, p, d)
+    return {name: value for name, value in found.items() if value > 0 and value != right}
+
+
+def shape_mistakes(entry: Entry) -> list[Mistake]:
+    """Output shapes a student gets from each mistake at this leaf (its input right)."""
+    if entry.step is None or not entry.step.rules:
+        return []
+    rules = entry.step.rules
+    right = entry.output_shape
+    per_dim = [size_variants(applied) for applied in rules]
+    names = sorted({name for found in per_dim for name in found})
+    mistakes = []
+    for name in names:
+        dims = [found.get(name, n) for found, n in zip(per_dim, right[-len(rules) :], strict=True)]
+        shape = (*right[: len(right) - len(rules)], *dims)
+        if shape != right:
+            mistakes.append(Mistake(name, shape, f"{name}: {shape_text(shape)}"))
+    if right[0] != entry.input_shape[0] and len(right) == len(entry.input_shape):
+        kept = (entry.input_shape[0], *right[1:])
+        mistakes.append(Mistake("kept the input's channels", kept, "the channels are out_channels"))
+    return mistakes
+
+
+# --- parameters --------------------------------------------------------------------------------
+
+
+def params_mistakes(entry: Entry) -> list[Mistake]:
+    """Parameter counts a student gets from each mistake at this leaf."""
+    tensors = entry.tensors
+    right = entry.params
+    found: list[Mistake] = []
+    if "bias" in tensors:
+        value = right - math.prod(tensors["bias"])
+        found.append(Mistake(FORGOT_BIAS, value, f"the weights alone: {value:,}"))
+    groups = getattr(entry.layer, "groups", 1)
+    if groups > 1 and "weight" in tensors:
+        weight = tensors["weight"]
+        full = weight[0] * weight[1] * groups * math.prod(weight[2:])
+        value = right - math.prod(weight) + full
+        found.append(
+            Mistake(FORGOT_GROUPS, value, f"each filter sees all {weight[1] * groups} channels")
+        )
+    if entry.type == "batchnorm":
+        channels = entry.input_shape[0]
+        found.append(Mistake(BN_BUFFERS, right + 2 * channels, "running mean and variance"))
+        found.append(
+            Mistake(BN_BUFFERS, right + 2 * channels + 1, "running mean, variance and the count")
+        )
+    return [m for m in found if m.value != right]
+
+
+def total_params_mistakes(report: Report) -> list[Mistake]:
+    """The network's parameter count with each mistake made at every layer it applies to."""
+    totals: dict[str, set[int]] = {}
+    right = report.total_params
+    for name in (FORGOT_BIAS, FORGOT_GROUPS, BN_BUFFERS):
+        values = {right}
+        for entry in report.leaves():
+            changes = {m.value - entry.params for m in params_mistakes(entry) if m.name == name}
+            values = {v + c for v in values for c in changes} or values
+        totals[name] = values - {right}
+    return [Mistake(name, value) for name, values in totals.items() for value in sorted(values)]
+
+
+# --- costs and fields --------------------------------------------------------------------------
+
+
+def mult_adds_mistakes(value: int, others: dict[str, int]) -> list[Mistake]:
+    """Multiply-adds a student gets by counting FLOPs, or by another tool's convention
+    (``others``: convention → its count)."""
+    found = [Mistake(FLOPS, 2 * value, "a multiply-add is one operation here, not two")]
+    for convention, count in others.items():
+        if count != value:
+            found.append(
+                Mistake(f"{convention}'s convention", count, f"{convention} counts {count:,}")
+            )
+    return found
+
+
+def receptive_mistakes(report: Report, entry: Entry) -> list[Mistake]:
+    """For a chain without blocks: the field size with the strides' jumps left out,
+    1 + Σ (k_eff − 1) over the layers up to ``entry``."""
+    if any(e.is_block for e in report.walk()):
+        return []
+    rank = len(report.input_shape) - 1
+    size = [1] * rank
+    for leaf in report.leaves():
+        windows = leaf.step.windows if leaf.step is not None else None
+        if windows is None or len(windows) != rank:
+            return []
+        size = [r + w.kernel - 1 for r, w in zip(size, windows, strict=True)]
+        if leaf is entry:
+            return [Mistake(NO_JUMPS, tuple(size), "each layer's kernel spreads by the jump")]
+    return []
+
+
+def recognise(claimed: Any, mistakes: Iterable[Mistake]) -> Mistake | None:
+    """The first mistake whose value is the claimed one."""
+    return next((mistake for mistake in mistakes if mistake.value == claimed), None)

@@ -1,0 +1,576 @@
+"""Lint: the silent traps of a layer stack that a careful reviewer points out. It never prints.
+
+Nothing here computes a size: a conv's or pool's numbers per spatial dimension come from the
+rule its ``forward`` applied (``Step.rules``) and its window (``Step.windows``), receptive fields
+from :mod:`convcalc.views.receptive`. Per dimension: ``L`` the input size,
+``k_eff = d·(k − 1) + 1`` the window's span, ``s`` the stride, ``p`` the padding (``pl``, ``pr``
+where the sides differ), ``out`` the output size. Window i spans the padded positions
+i·s … i·s + k_eff − 1; the input is at pl … pl + L − 1. A span counts as read: the holes of a
+dilated kernel are its design.
+
+- ``input-size-drops``: some layer drops input (next item); the input sizes nearest L that drop
+  nothing, found by analysing the layers again, and J, the total stride at the deepest point
+  (the receptive field's largest jump: 2^levels for a U-Net).
+- ``floor-drops-input`` (s ≤ k_eff): the windows stop before the input ends: the last
+  (L + 2p − k_eff) mod s padded positions are never read, all but pr of them input.
+- ``stride-skips-input`` (s > k_eff): s − k_eff positions after each window are never read.
+- ``ceil-mode-extra-window``: ⌈(L + 2p − k_eff)/s⌉ + 1 > ⌊(L + 2p − k_eff)/s⌋ + 1 (the last window
+  starts before L + p, so PyTorch keeps it): an extra window, partly past the input.
+- ``padding-only-zeros``: p ≥ k_eff: the first (pl − k_eff) // s + 1 outputs, and the last
+  out − ⌈(pl + L)/s⌉, see nothing but zero padding.
+- ``kernel-taps-unused``: tap j meets the input only if 0 ≤ i·s + j·d − pl < L for some output
+  i < out; the weights of the other taps never do (a 3×3 conv on a 1×1 map uses 1 tap of 9).
+- ``receptive-field-exceeds-input``: the first layer whose receptive field r is larger than L.
+- ``misaligned-paths``: a block whose paths disagree in jump or centre (``Field.misaligned``).
+- ``bias-before-norm``: a bias b, then batch or instance norm: (x + b) − mean(x + b) = x − mean(x).
+- ``dropout-before-batchnorm``: dropout multiplies E[x²] by 1/(1 − p) in training only, so the
+  norm's running variance is wrong at evaluation (the variance shift, Li et al. 2019).
+- ``double-activation``: two activations in a row; relu(relu(x)) = relu(x).
+- ``even-kernel-same``: padding 'same' pads ⌊d·(k − 1)/2⌋ before and the rest after: an even
+  k_eff shifts the output half a position.
+- ``large-linear``: a linear on a flattened C×H×W map holding half the parameters or more.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, replace
+from typing import Any, NamedTuple
+
+from convcalc import arith
+from convcalc.analysis import Entry, Report, analyse
+from convcalc.budget import Budget, WorkLimit
+from convcalc.errors import ConvcalcError
+from convcalc.layers.registry import KINDS
+from convcalc.records import shape_text
+from convcalc.views.receptive import Field, receptive_fields
+
+Names = tuple[tuple[str, str], ...]  # each spatial dimension's name and what it counts
+NAMES: dict[int, Names] = {1: (("L", "position"),), 2: (("H", "row"), ("W", "column"))}
+NAMES[3] = (("D", "slice"), *NAMES[2])
+# the registry's activations but softmax and log_softmax: those normalise across a dimension (a
+# classifier's output) rather than act on each value alone, so relu → softmax is not the doubled
+# element-wise non-linearity that double-activation is about
+ACTIVATIONS = frozenset(
+    name
+    for name, kind in KINDS.items()
+    if kind.category == "activation" and name not in ("softmax", "log_softmax")
+)
+IDEMPOTENT = {"relu", "relu6"}  # f(f(x)) = f(x)
+NORMS = frozenset(name for name, kind in KINDS.items() if kind.centres)  # each channel's mean
+SEARCH = 64  # input sizes tried on either side of the given one, at most
+SEARCH_STOPPED = "lint stopped trying input sizes"  # what the budget's message says it stopped
+Found = tuple[str, str, str, str]  # code, message, formula, fix
+Hit = tuple[str, str, str] | None  # one dimension's part of the message, formula, fix
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One warning: what (``code``), where (``path`` and ``layer``, the entry's label; for the
+    input-size warning ``"input"`` and the input's shape), the numbers, and a fix."""
+
+    code: str
+    path: str
+    layer: str
+    message: str
+    formula: str
+    fix: str
+
+    def to_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Dim:
+    """A conv or pool in one spatial dimension: L, k, k_eff, s, pl, pr, d, out."""
+
+    length: int
+    kernel: int
+    span: int
+    stride: int
+    left: int
+    right: int
+    dilation: int
+    out: int
+    pool: bool
+    ceil: bool
+
+
+def _dims(entry: Entry) -> list[Dim]:
+    """The spatial dimensions of a conv or pool; none for any other entry."""
+    step = entry.step
+    if step is None or step.windows is None or len(step.rules) != len(step.windows):
+        return []
+    found = []
+    for i, (applied, w) in enumerate(zip(step.rules, step.windows, strict=True)):
+        rule, a = applied.rule, applied.args  # (L, k, s, p, d[, ceil]); 'same': (L, k, d)
+        if rule not in (arith.conv_out, arith.conv_same_out, arith.pool_out):
+            return []
+        d = a[2] if rule is arith.conv_same_out else a[4]
+        pool, out = rule is arith.pool_out, entry.output_shape[i + 1]
+        sides = (w.kernel, w.stride, w.pad_left, w.pad_right, d, out)
+        found.append(Dim(a[0], a[1], *sides, pool, pool and bool(a[5])))
+    return found
+
+
+def _covered(dim: Dim, stop: int) -> int:
+    """How many padded positions before ``stop`` some window spans."""
+    if stop <= 0:
+        return 0
+    if dim.stride <= dim.span:  # the windows touch: one run from 0
+        return min(stop, (dim.out - 1) * dim.stride + dim.span)
+    q, r = divmod(stop, dim.stride)
+    return min(q, dim.out) * dim.span + (min(r, dim.span) if q < dim.out else 0)
+
+
+def _unread(dim: Dim) -> int:
+    """Input positions no window spans: after the last one if s ≤ k_eff, else also between."""
+    return dim.length - _covered(dim, dim.left + dim.length) + _covered(dim, dim.left)
+
+
+def _floor(dim: Dim) -> int:
+    """⌊(L + pl + pr − k_eff) / s⌋ + 1: the output size in floor mode."""
+    return (dim.length + dim.left + dim.right - dim.span) // dim.stride + 1
+
+
+class Taps(NamedTuple):
+    """The taps of one dimension that meet the input: how many, the first and the last (−1
+    when none does)."""
+
+    used: int
+    first: int
+    last: int
+
+
+def _taps(dim: Dim) -> Taps:
+    """The taps j that meet the input: some i < out with pl − j·d ≤ i·s ≤ pl − j·d + L − 1.
+
+    Worked out in O(log) arithmetic, however long the kernel. Tap j's positions j·d − pl + i·s
+    (i = 0 … out − 1) can reach the input only for j·d in [pl − (out − 1)·s, pl + L − 1]; there
+    they reach it exactly when (j·d − pl) mod s < L (the multiple of s nearest above pl − j·d
+    is then at most L − 1 past it, and 0 or (out − 1)·s bounds it when the range is clipped).
+    """
+    lo = max(0, -(-(dim.left - (dim.out - 1) * dim.stride) // dim.dilation))
+    hi = min(dim.kernel - 1, (dim.left + dim.length - 1) // dim.dilation)
+    used = _meeting(dim, lo, hi)
+    if not used:
+        return Taps(0, -1, -1)
+    # the first and the last: the least j with a tap in [lo, j], the most with one in [j, hi]
+    first, top = lo, hi
+    while first < top:
+        mid = (first + top) // 2
+        first, top = (first, mid) if _meeting(dim, lo, mid) else (mid + 1, top)
+    bottom, last = lo, hi
+    while bottom < last:
+        mid = (bottom + last + 1) // 2
+        bottom, last = (mid, last) if _meeting(dim, mid, hi) else (bottom, mid - 1)
+    return Taps(used, first, last)
+
+
+def _meeting(dim: Dim, lo: int, hi: int) -> int:
+    """How many j in lo … hi (within the range where a tap can reach the input) have
+    (j·d − pl) mod s < L: Σ ⌊x/s⌋ − ⌊(x − L)/s⌋ over x = j·d − pl, each term 1 or 0 when L < s."""
+    n = hi - lo + 1
+    if n <= 0 or dim.length >= dim.stride:
+        return max(n, 0)
+    start = lo * dim.dilation - dim.left
+    return arith.floor_sum(n, dim.stride, dim.dilation, start) - arith.floor_sum(
+        n, dim.stride, dim.dilation, start - dim.length
+    )
+
+
+def _resized(dim: Dim, kernel: int, padding: int) -> int | None:
+    """The output size with another kernel or (symmetric) padding, by the layer's own rule."""
+    try:
+        if dim.pool:
+            return arith.pool_out(dim.length, kernel, dim.stride, padding, dim.dilation, dim.ceil)
+        return arith.conv_out(dim.length, kernel, dim.stride, padding, dim.dilation)
+    except arith.Refusal:
+        return None
+
+
+def _n(count: int, what: str = "") -> str:
+    """``3 {nouns}``: :func:`_spread` fills in the noun, one dimension's or several."""
+    return f"{count} {what}{{noun}}" if count == 1 else f"{count} {what}{{nouns}}"
+
+
+def _spread(names: Names, texts: dict[str, str], listing: bool = False) -> str:
+    """Per-dimension texts as one: ``1 row and column`` when every dimension says the same,
+    else ``H: …; W: …``; ``listing`` lists them: ``the last 1 row and the last 2 columns``."""
+    nouns = dict(names)
+    if not listing and len(texts) == len(names) and len(set(texts.values())) == 1:
+        return _nouns(next(iter(texts.values())), list(nouns.values()))
+    each = {name: _nouns(text, [nouns[name]]) for name, text in texts.items()}
+    return _and(list(each.values())) if listing else "; ".join(f"{n}: {t}" for n, t in each.items())
+
+
+def _nouns(text: str, nouns: list[str]) -> str:
+    plural = _and([noun + "s" for noun in nouns])
+    return text.replace("{nouns}", plural).replace("{noun}", _and(nouns))
+
+
+def _and(parts: list[str]) -> str:
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+def _sum(dim: Dim) -> str:
+    pad = f"2·{dim.left}" if dim.left == dim.right else f"{dim.left} + {dim.right}"
+    return f"{dim.length} + {pad} − {dim.span}"
+
+
+def _zero_padded(entry: Entry) -> bool:
+    return getattr(entry.layer, "padding_mode", "zeros") == "zeros"
+
+
+def _num(values: tuple[float, ...]) -> str:
+    return "×".join(f"{v:g}" for v in values)
+
+
+# --- a conv or pool, one dimension at a time ----------------------------------------------------
+
+
+def floor_drops(dim: Dim) -> Hit:
+    n = _unread(dim)
+    if dim.stride > dim.span or not n:
+        return None
+    s, rem = dim.stride, (dim.length + dim.left + dim.right - dim.span) % dim.stride
+    formula = f"({_sum(dim)}) mod {s} = {rem} ≠ 0"
+    formula += f", less the padding {dim.right}: {n}" if dim.right else ""
+    # a kernel rem/d longer, or padding x more with rem + 2x ≡ 0 (mod s), reads to the end
+    x = (s - rem) * (s + 1) // 2 % s if s % 2 else (s - rem) // 2 if rem % 2 == 0 else 0
+    kernel, padding = dim.kernel + rem // dim.dilation, dim.left + x
+    options = [(f"kernel {kernel}", kernel, dim.left)] if rem % dim.dilation == 0 else []
+    options += [(f"padding {padding}", dim.kernel, padding)] if x and dim.left == dim.right else []
+    shown = [f"{text} (output {size})" for text, k, p in options if (size := _resized(dim, k, p))]
+    fix = " or ".join(shown) + " reads to the end" if shown else f"make {_sum(dim)} divide by {s}"
+    return f"the last {_n(n)}", formula, fix
+
+
+def stride_skips(dim: Dim) -> Hit:
+    n, gap = _unread(dim), dim.stride - dim.span
+    if gap <= 0 or not n:
+        return None
+    k = -(-(dim.stride - 1) // dim.dilation) + 1  # the least k with d·(k − 1) + 1 ≥ s
+    return (
+        f"{n} of its {_n(dim.length)}",
+        f"stride {dim.stride} − window {dim.span} = {_n(gap)} unread after each window",
+        f"kernel {k} (a window as long as the stride) or stride {dim.span}",
+    )
+
+
+def ceil_window(dim: Dim) -> Hit:
+    floor, start = _floor(dim), (dim.out - 1) * dim.stride
+    if not dim.ceil or dim.out <= floor:
+        return None
+    real = max(0, min(start + dim.span, dim.left + dim.length) - max(start, dim.left))
+    left = _unread(replace(dim, out=floor)) if floor > 0 else 0
+    fix = f"ceil_mode false gives {floor}" + (
+        f" and leaves the last {_n(left)} unread" if left else ", reading every input"
+    )
+    padded = dim.length + dim.left + dim.right
+    return (
+        f"{real} of its {_n(dim.span)}",
+        f"⌈({_sum(dim)}) / {dim.stride}⌉ + 1 = {dim.out} > ⌊…⌋ + 1 = {floor}",
+        fix if floor > 0 else f"ceil_mode false is refused: the window {dim.span} > {padded}",
+    )
+
+
+def padding_only(dim: Dim) -> Hit:
+    first = (dim.left - dim.span) // dim.stride + 1 if dim.left >= dim.span else 0
+    last = max(0, dim.out + -(dim.left + dim.length) // dim.stride)  # out − ⌈(pl + L)/s⌉
+    if not first and not last:
+        return None
+    keep = f" (padding {dim.span // 2} keeps the size)" if dim.stride == 1 and dim.span % 2 else ""
+    return (
+        f"the first {first} and the last {_n(last, 'output ')}",
+        f"padding {max(dim.left, dim.right)} ≥ window {dim.span}",
+        f"padding at most {dim.span - 1}{keep}",
+    )
+
+
+WINDOW_CHECKS: list[tuple[str, Callable[[Dim], Hit], str]] = [
+    ("floor-drops-input", floor_drops, "never reads {parts} of its {shape} input: the last "
+     "window ends before the input does"),
+    ("stride-skips-input", stride_skips, "never reads {parts} ({shape} input): its stride is "
+     "longer than its window"),
+    ("ceil-mode-extra-window", ceil_window, "gives an output of {out} where floor mode gives "
+     "{floor}: the extra last window holds only {parts} from the input, the rest is padding or "
+     "past the end"),
+    ("padding-only-zeros", padding_only, "computes {parts} from padding alone: they hold zeros "
+     "(or the bias), whatever the input"),
+]  # fmt: skip
+
+
+def window_checks(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
+    names, shape = NAMES[len(ds)], shape_text(entry.input_shape)
+    out, floor = shape_text(entry.output_shape[1:]), shape_text(tuple(map(_floor, ds)))
+    for code, check, template in WINDOW_CHECKS:
+        pairs = zip(names, ds, strict=True)
+        hits = {name: hit for (name, _), dim in pairs if (hit := check(dim)) is not None}
+        if hits and (code != "padding-only-zeros" or _zero_padded(entry)):
+            parts = _spread(names, {n: h[0] for n, h in hits.items()}, listing=True)
+            message = template.format(parts=parts, shape=shape, out=out, floor=floor)
+            formula, fix = (_spread(names, {n: h[i] for n, h in hits.items()}) for i in (1, 2))
+            yield code, f"{entry.label} {message}", formula, fix
+
+
+def unused_taps(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
+    taps = [_taps(dim) for dim in ds]
+    used, total = math.prod(t.used for t in taps), math.prod(dim.kernel for dim in ds)
+    if used == total or not _zero_padded(entry):
+        return  # (reflected or repeated padding holds input values)
+    kernel, names = shape_text(tuple(dim.kernel for dim in ds)), NAMES[len(ds)]
+    weights = math.prod(entry.tensors.get("weight", ()))
+    what = (
+        f"filter meet the input: {weights // total * (total - used):,} of its {weights:,} "
+        "weights never do"
+        if entry.tensors
+        else "window ever hold input"
+    )
+    rows = zip(names, ds, taps, strict=True)
+    formula = _spread(names, {n: f"{t.used} of {d.kernel} taps" for (n, _), d, t in rows})
+    # the used taps j0 … j1 alone: kernel j1 − j0 + 1 and padding pl − j0·d, the same windows
+    smaller = [
+        (t.last - t.first + 1, d.left - t.first * d.dilation)
+        for d, t in zip(ds, taps, strict=True)
+        if t.used
+    ]
+    fix = "a smaller kernel or a larger input"
+    if (
+        entry.type == "conv"
+        and all(t.used for t in taps)
+        and all(_resized(d, k, p) == d.out for d, (k, p) in zip(ds, smaller, strict=True))
+    ):
+        kernels, pads = (shape_text(column) for column in zip(*smaller, strict=True))
+        fix = f"kernel {kernels} with padding {pads} gives the same output"
+    message = f"{entry.label} on {shape_text(entry.input_shape)}: only {used} of the {total} taps"
+    yield "kernel-taps-unused", f"{message} of each {kernel} {what} ({formula})", formula, fix
+
+
+# --- a layer, and the next one in the same list --------------------------------------------------
+
+
+def layer_checks(
+    entry: Entry, after: Entry | None, flat: Entry | None, total: int
+) -> Iterator[Found]:
+    """The checks of one layer that are not about windows; ``flat`` is the last layer before it
+    in the same list to change the shape."""
+    kind, nxt = entry.type, after.type if after is not None else ""
+    where = f"{after.label} at {after.path}" if after is not None else ""
+    bias = math.prod(entry.tensors.get("bias", (0,)))
+    if bias and kind in ("conv", "conv_transpose", "linear") and nxt in NORMS:
+        yield (
+            "bias-before-norm",
+            f"{entry.label} adds a bias of {bias:,} values that {where} removes with each "
+            f"channel's mean: {bias:,} parameters with no effect",
+            "(x + b) − mean(x + b) = x − mean(x)",
+            f"bias: false ({bias:,} fewer parameters)",
+        )
+    if kind.startswith("dropout") and nxt == "batchnorm":
+        p = float(getattr(entry.layer, "p", 0.5))
+        yield (
+            "dropout-before-batchnorm",
+            f"{entry.label} feeds {where}, whose running variance is learnt from values scaled "
+            f"by 1/(1 − {p:g}) = {1 / (1 - p) if p < 1 else math.inf:.3g} in training but used "
+            "on unscaled ones at evaluation (the variance shift)",
+            f"E[y²] = E[x²] / (1 − {p:g}) in training, E[x²] at evaluation",
+            "put the dropout after the batchnorm",
+        )
+    if kind in ACTIVATIONS and nxt in ACTIVATIONS and after is not None:
+        same = kind == nxt and kind in IDEMPOTENT
+        what = "the second changes nothing" if same else "two non-linearities, no layer between"
+        yield (
+            "double-activation",
+            f"{where} comes straight after {entry.label}: {what}",
+            f"{nxt}({kind}(x))" + (f" = {nxt}(x)" if same else ""),
+            f"remove one of them (likely {after.path})",
+        )
+    windows = entry.step.windows or () if entry.step is not None else ()
+    uneven = [w for w in windows if w.pad_left != w.pad_right]
+    if getattr(entry.layer, "padding", None) == "same" and uneven:
+        w = uneven[0]
+        yield (
+            "even-kernel-same",
+            f"{entry.label}: padding 'same' with the even window {w.kernel} pads {w.pad_left} "
+            f"before and {w.pad_right} after: the output is shifted half a position to the end",
+            f"d·(k − 1) = {w.kernel - 1}: {w.pad_left} before, {w.pad_right} after",
+            "an odd kernel pads both sides equally",
+        )
+    flat = flat if flat is not None and flat.type == "flatten" else None
+    if (
+        kind == "linear"
+        and flat
+        and math.prod(flat.input_shape[1:]) > 1
+        and 2 * entry.params >= total
+    ):
+        c, out, share = flat.input_shape[0], entry.output_shape[-1], entry.params / total
+        alt = c * out + (out if "bias" in entry.tensors else 0)
+        yield (
+            "large-linear",
+            f"{entry.label} holds {entry.params:,} parameters, {share:.0%} of the network's "
+            f"{total:,}: it reads the flattened {shape_text(flat.input_shape)} map ({flat.path})",
+            f"{entry.params:,} / {total:,} = {share:.1%}",
+            f"a global average pool before the flatten leaves {c} features: {alt:,} parameters",
+        )
+
+
+# --- the whole network ---------------------------------------------------------------------------
+
+
+def lint(report: Report, budget: Budget | None = None) -> list[Finding]:
+    """Every warning, in execution order (the input's first), in one walk: linear time. The
+    search for input sizes that drop nothing spends from ``budget`` (by default the one work
+    budget's :data:`~convcalc.budget.STEPS`): one step per entry analysed again."""
+    fields = receptive_fields(report)
+    place: dict[int, tuple[Entry | None, Entry | None]] = {}  # the next, the last reshaper
+    for entries in [report.layers, *(es for e in report.walk() for _, es in e.children)]:
+        reshaper = None
+        for entry, after in zip(entries, (*entries[1:], None), strict=False):
+            place[id(entry)] = (after, reshaper)
+            reshaper = entry if entry.input_shape != entry.output_shape else reshaper
+    found: list[Finding] = []
+    drops: dict[str, list[int]] = {}  # the paths dropping input → in which dimensions
+    wide, total = False, report.total_params
+    for entry in report.walk():
+        ds = _dims(entry)
+        results = [*window_checks(entry, ds), *unused_taps(entry, ds)] if ds else []
+        results += layer_checks(entry, *place[id(entry)], total)
+        if axes := [axis for axis, dim in enumerate(ds) if floor_drops(dim)]:
+            drops[entry.path] = axes
+        field = fields[id(entry)]
+        if field.misaligned:
+            results.append(misaligned(entry, field))
+        size = () if wide or entry.is_block or field.size is None else field.size
+        if any(r > n for r, n in zip(size, report.input_shape[1:], strict=False)):
+            wide = True
+            results.append(too_wide(report, entry, field, fields[id(report.layers[-1])]))
+        found += (Finding(code, entry.path, entry.label, *rest) for code, *rest in results)
+    if not drops:
+        return found
+    return [input_size(report, fields, drops, budget), *found]
+
+
+def misaligned(entry: Entry, field: Field) -> Found:
+    paths = [(p.removeprefix(entry.path).strip(". "), j, s) for p, j, s in field.misaligned]
+    return (
+        "misaligned-paths",
+        f"the {len(paths)} paths of {entry.label} are not centred on the same input positions, "
+        "so each output joins values that look at different places",
+        "; ".join(f"{p}: jump {_num(j)}, start {_num(s)}" for p, j, s in paths),
+        "odd kernels with padding (k − 1)/2 and equal strides in every path keep them centred",
+    )
+
+
+def too_wide(report: Report, entry: Entry, field: Field, last: Field) -> Found:
+    size, spatial = field.size or (), report.input_shape[1:]
+    names = NAMES[len(spatial)]
+    end = f"; it is {_num(last.size)} at the output" if last.size and last.size != size else ""
+    rows = zip(names, size, spatial, strict=True)
+    return (
+        "receptive-field-exceeds-input",
+        f"the receptive field is {_num(size)} after {entry.label}, larger than the "
+        f"{shape_text(spatial)} input: every output from here on sees past its edges{end}",
+        _spread(names, {n: f"r = {r:g} > {m}" for (n, _), r, m in rows if r > m}),
+        "none if each output should see the whole image; else fewer strided or large layers",
+    )
+
+
+def input_size(
+    report: Report,
+    fields: dict[int, Field],
+    drops: dict[str, list[int]],
+    budget: Budget | None = None,
+) -> Finding:
+    """The input sizes nearest the given one at which no layer drops input, per dimension;
+    each trial analyses the network again, spending a step per entry from ``budget``."""
+    budget = budget or Budget(what=SEARCH_STOPPED)
+    cost = sum(1 for _ in report.walk())  # the entries one trial analyses
+    spatial, names = report.input_shape[1:], NAMES[len(report.input_shape) - 1]
+    deepest = [(1, "")] * len(spatial)  # the largest whole jump per dimension, and where
+    for entry in report.walk():
+        for axis, j in enumerate(fields[id(entry)].jump):
+            if j.is_integer() and j > deepest[axis][0]:
+                deepest[axis] = (int(j), entry.path)
+    formulas, fixes, dropping = {}, {}, sorted({axis for axes in drops.values() for axis in axes})
+    for size in dict.fromkeys(spatial[axis] for axis in dropping):
+        axes = [axis for axis in dropping if spatial[axis] == size]
+        stride = max(deepest[axis][0] for axis in axes)
+        limit = min(max(stride, 2), SEARCH)
+        try:
+            near = _nearest(report, axes, size, limit, budget, cost)
+        except WorkLimit as exc:
+            near, stopped = [], f"not known near {size}: {exc}"
+        else:
+            stopped = f"no input within {limit} of {size} drops nothing"
+        every = stride > 1 and all(n % stride == 0 for n in near)
+        fix = f"an input of {' or '.join(map(str, near))}"
+        fix += f" (multiples of {stride}) drops nothing" if every else " drops nothing"
+        formula = f"{size} mod {stride} = {size % stride}"
+        for axis in axes:
+            formulas[names[axis][0]] = formula if size % stride else f"{formula}, yet input is lost"
+            fixes[names[axis][0]] = fix if near else stopped
+    at, paths = max(deepest)[1], list(drops)
+    return Finding(
+        "input-size-drops",
+        "input",
+        shape_text(report.input_shape),
+        f"the {shape_text(report.input_shape)} input loses its last "
+        f"{_and([names[axis][1] + 's' for axis in dropping])} in {len(paths)} "
+        f"layer{'s' if len(paths) != 1 else ''}, first at {paths[0]}; the total stride reaches "
+        f"{shape_text(tuple(j for j, _ in deepest))}" + (f" at {at}" if at else ""),
+        _spread(names, formulas),
+        _spread(names, fixes),
+    )
+
+
+def _nearest(
+    report: Report, axes: list[int], size: int, limit: int, budget: Budget, cost: int
+) -> list[int]:
+    """The nearest sizes below and above ``size`` (within ``limit``) at which nothing drops;
+    :class:`~convcalc.budget.WorkLimit` once the trials pass ``budget``."""
+    found = []
+    for sign in (-1, 1):
+        trials = (size + sign * d for d in range(1, limit + 1))
+        hits = (n for n in trials if n >= 1 and _drops_nothing(report, axes, n, budget, cost))
+        found += [n for n in [next(hits, None)] if n is not None]
+    return found
+
+
+def _drops_nothing(report: Report, axes: list[int], size: int, budget: Budget, cost: int) -> bool:
+    """Whether the same layers, on an input of ``size`` in ``axes``, read their inputs' ends."""
+    from convcalc.spec.validate import Spec
+
+    budget.spend(cost)
+    shape = tuple(size if i - 1 in axes else n for i, n in enumerate(report.input_shape))
+    try:
+        trial = analyse(Spec(report.name, shape, [entry.layer for entry in report.layers]))
+    except ConvcalcError:
+        return False
+    return not any(
+        floor_drops(dim) for e in trial.walk() for axis, dim in enumerate(_dims(e)) if axis in axes
+    )
+
+
+# --- rendering -----------------------------------------------------------------------------------
+
+
+def render_text(name: str, findings: list[Finding]) -> str:
+    """One block per finding: where, the code, the message, the formula and the fix; every
+    part through :func:`convcalc.escape.terminal` (the names in them are the user's text)."""
+    from convcalc.escape import terminal
+
+    if not findings:
+        return f"{terminal(name)}: no warnings\n"
+    count = f"{len(findings)} warning{'s' if len(findings) != 1 else ''}"
+    blocks = (
+        f"\n{terminal(f.path)} {terminal(f.layer)} [{f.code}]\n  {terminal(f.message)}\n"
+        f"  {terminal(f.formula)}\n  fix: {terminal(f.fix)}\n"
+        for f in findings
+    )
+    return f"{terminal(name)}: {count}\n" + "".join(blocks)
+
+
+def to_json(name: str, findings: list[Finding]) -> dict[str, Any]:
+    """``{"name", "count", "warnings": [...]}``, each warning as :meth:`Finding.to_dict`."""
+    return {"name": name, "count": len(findings), "warnings": [f.to_dict() for f in findings]}

@@ -10,202 +10,21 @@ the same walk for the solver's many trials, keeping only the shape.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from convcalc.arith import LIMIT, Refusal
 from convcalc.errors import SpecError, format_path
-from convcalc.records import Shape, Step, Tensors
+from convcalc.records import Costing, Entry, Keys, Report, Shape, Step
+
+__all__ = ["Costing", "Entry", "LayerRefusal", "Report", "analyse", "output_shape", "summarise"]
 
 if TYPE_CHECKING:
     from convcalc.budget import Budget
     from convcalc.layers.base import Layer
     from convcalc.layers.blocks import Block, Path
     from convcalc.spec.validate import Spec
-
-Keys = tuple[str | int, ...]
-
-
-@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to build, and there are many
-class Entry:
-    """One layer or block of the report: where it is, what it does to the shape, its parameters.
-
-    ``layer`` is the spec's layer or block. A leaf has its :class:`Step`; a block has
-    ``children``, one ``(keys, entries)`` pair per list it runs (``("body",)``,
-    ``("branches", 1)``, ...), and the total of their parameters. ``source`` is where the
-    layer is written in the spec file (a repeat's later repetitions are its written layers).
-    """
-
-    index: int
-    path: str
-    type: str
-    name: str | None
-    description: str
-    input_shape: Shape
-    output_shape: Shape
-    depth: int
-    layer: Layer
-    step: Step | None = None
-    children: tuple[tuple[Keys, tuple[Entry, ...]], ...] = ()
-    params: int = 0
-    source: Keys = ()
-
-    @property
-    def tensors(self) -> Tensors:
-        return self.step.tensors if self.step is not None else {}
-
-    @property
-    def is_block(self) -> bool:
-        return self.step is None
-
-    @property
-    def paths(self) -> int:
-        """How many paths join at this block (a scale's input is one): 0 for a leaf."""
-        return len(self.children) + bool(getattr(self.layer, "JOINS_INPUT", False))
-
-    @property
-    def label(self) -> str:
-        """The description, after the layer's name if it has one."""
-        return f"{self.name}: {self.description}" if self.name else self.description
-
-    def walk(self) -> Iterator[Entry]:
-        """This entry and everything inside it, in execution order."""
-        return _walk((self,))
-
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON form: children in ``layers``/``body``/``shortcut``/``branches``."""
-        return _to_dicts((self,))[0]
-
-
-@dataclass(frozen=True)
-class Costing:
-    """How to count costs: ``batch`` samples of ``dtype`` values, multiply-adds under a tool's
-    ``convention`` (:mod:`convcalc.views.conventions`)."""
-
-    batch: int = 1
-    dtype: str = "float32"
-    convention: str = "torchinfo"
-
-
-@dataclass(frozen=True)
-class Report:
-    """The analysis of a whole spec: what ``convcalc shape`` renders."""
-
-    name: str
-    input_shape: Shape
-    output_shape: Shape
-    layers: tuple[Entry, ...]
-
-    @property
-    def output_size(self) -> int:
-        return math.prod(self.output_shape)
-
-    @property
-    def total_params(self) -> int:
-        return sum(entry.params for entry in self.layers)
-
-    @property
-    def trainable_params(self) -> int:
-        return self.total_params  # every learnable tensor of these layers trains
-
-    def walk(self) -> Iterator[Entry]:
-        """Every entry, blocks and leaves, in execution order (a block before its children)."""
-        return _walk(self.layers)
-
-    def total_mult_adds(self, batch: int = 1, convention: str = "torchinfo") -> int:
-        """Multiply-adds of the whole network under a convention (:mod:`convcalc.views.costs`)."""
-        from convcalc.views.costs import rule
-
-        count = rule(convention)
-        return sum(count(entry, batch) for entry in self.leaves())
-
-    def leaves(self) -> Iterator[Entry]:
-        """The leaf layers in execution order: residual body before shortcut, branches in order."""
-        return (entry for entry in self.walk() if not entry.is_block)
-
-    def to_dict(self, costing: Costing | None = None) -> dict[str, Any]:
-        """The JSON form: totals and memory, then every entry with its multiply-adds and
-        receptive field; ``costing`` says how to count (default: one float32 sample,
-        torchinfo's multiply-adds)."""
-        from convcalc.views.memory import memory
-
-        costing = costing or Costing()
-        layers = _to_dicts(self.layers, costing, self)
-        return {
-            "name": self.name,
-            "input_shape": list(self.input_shape),
-            "output_shape": list(self.output_shape),
-            "output_size": self.output_size,
-            "total_params": self.total_params,
-            "trainable_params": self.trainable_params,
-            "non_trainable_params": self.total_params - self.trainable_params,
-            "total_mult_adds": sum(entry["mult_adds"] for entry in layers),
-            "convention": costing.convention,
-            **memory(self, costing.batch, costing.dtype).to_dict(),
-            "layers": layers,
-        }
-
-    def _repr_markdown_(self) -> str:
-        from convcalc.render import text as render
-
-        return render.markdown(self)
-
-
-def _walk(entries: tuple[Entry, ...]) -> Iterator[Entry]:
-    stack = list(reversed(entries))
-    while stack:
-        entry = stack.pop()
-        yield entry
-        for _, children in reversed(entry.children):
-            stack.extend(reversed(children))
-
-
-def _to_dicts(
-    entries: tuple[Entry, ...], costing: Costing | None = None, report: Report | None = None
-) -> list[dict[str, Any]]:
-    """Entries as JSON dicts, built children first without recursion; with a ``report`` and
-    its ``costing``, each has its multiply-adds and receptive field too."""
-    from convcalc.views.costs import subtotals
-    from convcalc.views.receptive import receptive_fields
-
-    fields = receptive_fields(report) if report is not None else None
-    costing = costing or Costing()
-    order = list(_walk(entries))
-    counts = subtotals(order, costing.batch, costing.convention) if fields is not None else {}
-    made: dict[int, dict[str, Any]] = {}
-    for entry in reversed(order):
-        item: dict[str, Any] = {
-            "index": entry.index,
-            "path": entry.path,
-            "type": entry.type,
-            "description": entry.description,
-            "input_shape": list(entry.input_shape),
-            "output_shape": list(entry.output_shape),
-            "params": entry.params,
-            "tensors": {name: list(shape) for name, shape in entry.tensors.items()},
-        }
-        if entry.name:
-            item["name"] = entry.name
-        for keys, children in entry.children:
-            listed = [made.pop(id(child)) for child in children]
-            if len(keys) == 1:
-                item[str(keys[0])] = listed
-            else:  # ("branches", i)
-                item.setdefault(str(keys[0]), []).append(listed)
-        if fields is not None:
-            field = fields[id(entry)]
-            item["mult_adds"] = counts[id(entry)]
-            item["receptive_field"] = field.to_json()
-            if entry.paths > 1:
-                item["aligned"] = field.aligned
-                if not field.aligned:
-                    item["paths"] = [
-                        {"path": path, "jump": list(jump), "start": list(start)}
-                        for path, jump, start in field.misaligned
-                    ]
-        made[id(entry)] = item
-    return [made[id(entry)] for entry in entries]
 
 
 class LayerRefusal(SpecError):

@@ -128,7 +128,8 @@ def shape(
 
     SPEC is a path, '-' for standard input, or the name of a bundled spec.
     """
-    from convcalc.analysis import Costing, summarise
+    from convcalc.analysis import summarise
+    from convcalc.records import Costing
     from convcalc.render import text as render
 
     if fmt in ("text", "latex") and not explain:
@@ -602,7 +603,8 @@ def draw(
 def report(spec: str, output: str | None, batch: int, dtype: str, convention: str) -> None:
     """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
     costs, receptive fields, lint warnings and the spec itself."""
-    from convcalc.analysis import Costing, analyse
+    from convcalc.analysis import analyse
+    from convcalc.records import Costing
     from convcalc.render.html import to_html
     from convcalc.spec.document import parse_yaml, read_source
     from convcalc.spec.validate import bundled_specs, validate

@@ -1,4 +1,6 @@
-"""What one layer does to one input: the record every view of a network is computed from.
+"""The records every view of a network is computed from: what one layer does to one input
+(:class:`Step`), and the report of a whole network (:class:`Report`, one :class:`Entry` per
+layer or block, as :func:`convcalc.analysis.analyse` builds it).
 
 A layer's ``forward(shape)`` returns a :class:`Step`: the output shape, the shapes of its
 parameter tensors, and for each spatial dimension the :class:`Window` through which the output
@@ -7,15 +9,20 @@ receptive fields (:mod:`convcalc.views.receptive`) are functions over these reco
 not methods repeated on every layer.
 
 Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(features,)``.
-This module imports nothing, so that any command may use it cheaply.
+This module imports nothing at load, so that any command may use it cheaply; the report's
+``to_dict``, ``total_mult_adds`` and ``_repr_markdown_`` are one-line delegations to the views
+and renderers, imported when called.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+if TYPE_CHECKING:
+    from convcalc.layers.base import Layer
 
 Shape = tuple[int, ...]
 Tensors = dict[str, Shape]
@@ -79,3 +86,130 @@ def shape_text(shape: Shape) -> str:
 def elementwise(shape: Shape, tensors: Tensors | None = None) -> Step:
     """A layer that keeps the shape and looks at each position alone (activations, norms)."""
     return Step(shape, tensors or {}, (IDENTITY,) * max(0, len(shape) - 1))
+
+
+# --- the report: one entry per layer or block, as :func:`convcalc.analysis.analyse` builds it
+
+Keys = tuple[str | int, ...]
+
+
+@dataclass(slots=True)  # not frozen: a frozen dataclass is slow to build, and there are many
+class Entry:
+    """One layer or block of the report: where it is, what it does to the shape, its parameters.
+
+    ``layer`` is the spec's layer or block. A leaf has its :class:`Step`; a block has
+    ``children``, one ``(keys, entries)`` pair per list it runs (``("body",)``,
+    ``("branches", 1)``, ...), and the total of their parameters. ``source`` is where the
+    layer is written in the spec file (a repeat's later repetitions are its written layers).
+    """
+
+    index: int
+    path: str
+    type: str
+    name: str | None
+    description: str
+    input_shape: Shape
+    output_shape: Shape
+    depth: int
+    layer: Layer
+    step: Step | None = None
+    children: tuple[tuple[Keys, tuple[Entry, ...]], ...] = ()
+    params: int = 0
+    source: Keys = ()
+
+    @property
+    def tensors(self) -> Tensors:
+        return self.step.tensors if self.step is not None else {}
+
+    @property
+    def is_block(self) -> bool:
+        return self.step is None
+
+    @property
+    def paths(self) -> int:
+        """How many paths join at this block (a scale's input is one): 0 for a leaf."""
+        return len(self.children) + bool(getattr(self.layer, "JOINS_INPUT", False))
+
+    @property
+    def label(self) -> str:
+        """The description, after the layer's name if it has one."""
+        return f"{self.name}: {self.description}" if self.name else self.description
+
+    def walk(self) -> Iterator[Entry]:
+        """This entry and everything inside it, in execution order."""
+        return walk((self,))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON form: children in ``layers``/``body``/``shortcut``/``branches``."""
+        from convcalc.views.summary import entry_dicts  # a view: the records never import it
+
+        return entry_dicts((self,))[0]
+
+
+@dataclass(frozen=True)
+class Costing:
+    """How to count costs: ``batch`` samples of ``dtype`` values, multiply-adds under a tool's
+    ``convention`` (:mod:`convcalc.views.conventions`)."""
+
+    batch: int = 1
+    dtype: str = "float32"
+    convention: str = "torchinfo"
+
+
+@dataclass(frozen=True)
+class Report:
+    """The analysis of a whole spec: what ``convcalc shape`` renders."""
+
+    name: str
+    input_shape: Shape
+    output_shape: Shape
+    layers: tuple[Entry, ...]
+
+    @property
+    def output_size(self) -> int:
+        return math.prod(self.output_shape)
+
+    @property
+    def total_params(self) -> int:
+        return sum(entry.params for entry in self.layers)
+
+    @property
+    def trainable_params(self) -> int:
+        return self.total_params  # every learnable tensor of these layers trains
+
+    def walk(self) -> Iterator[Entry]:
+        """Every entry, blocks and leaves, in execution order (a block before its children)."""
+        return walk(self.layers)
+
+    def total_mult_adds(self, batch: int = 1, convention: str = "torchinfo") -> int:
+        """Multiply-adds of the whole network under a convention (:mod:`convcalc.views.costs`)."""
+        from convcalc.views.costs import rule
+
+        count = rule(convention)
+        return sum(count(entry, batch) for entry in self.leaves())
+
+    def leaves(self) -> Iterator[Entry]:
+        """The leaf layers in execution order: residual body before shortcut, branches in order."""
+        return (entry for entry in self.walk() if not entry.is_block)
+
+    def to_dict(self, costing: Costing | None = None) -> dict[str, Any]:
+        """The JSON form: totals and memory, then every entry with its multiply-adds and
+        receptive field; ``costing`` says how to count (default: one float32 sample,
+        torchinfo's multiply-adds). A view: :func:`convcalc.views.summary.report_dict`."""
+        from convcalc.views.summary import report_dict
+
+        return report_dict(self, costing or Costing())
+
+    def _repr_markdown_(self) -> str:
+        from convcalc.render import text as render
+
+        return render.markdown(self)
+
+
+def walk(entries: tuple[Entry, ...]) -> Iterator[Entry]:
+    stack = list(reversed(entries))
+    while stack:
+        entry = stack.pop()
+        yield entry
+        for _, children in reversed(entry.children):
+            stack.extend(reversed(children))

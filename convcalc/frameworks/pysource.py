@@ -24,8 +24,7 @@ from convcalc.escape import identifier_fold, python_comment, python_str
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from convcalc.analysis import Entry
-    from convcalc.records import Shape
+    from convcalc.records import Entry, Shape
 
 WIDTH = 100  # the project's line length: the file passes `ruff format --check` and `ruff check`
 HOIST_AT = 36  # a block starting further in than this is built first, as a local variable

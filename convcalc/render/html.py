@@ -17,9 +17,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
-from convcalc.analysis import Costing, Entry, Report
 from convcalc.escape import html
-from convcalc.records import shape_text
+from convcalc.records import Costing, Entry, Report, shape_text
 
 STYLE = """
 :root { --ink: #1f2328; --muted: #59636e; --line: #d8dee4; --soft: #f6f8fa; --accent: #3a6ea5; }

@@ -14,8 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from convcalc import escape
-from convcalc.analysis import Costing, Entry, Report
-from convcalc.records import shape_text
+from convcalc.records import Costing, Entry, Report, shape_text
 
 if TYPE_CHECKING:
     from convcalc.views.costs import Comparison

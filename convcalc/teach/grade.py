@@ -38,11 +38,11 @@ from pathlib import Path
 from typing import Any
 
 from convcalc import arith, escape
-from convcalc.analysis import Entry, Report, analyse, output_shape
+from convcalc.analysis import analyse, output_shape
 from convcalc.arith import LIMIT
 from convcalc.errors import ConvcalcError, SpecError, shown
 from convcalc.paths import PathRefused, resolve
-from convcalc.records import Applied, shape_text
+from convcalc.records import Applied, Entry, Report, shape_text
 from convcalc.spec.document import Document, parse_yaml, read_source, written
 from convcalc.spec.validate import bundled_specs, load_spec, validate
 from convcalc.teach import mistakes as named

@@ -14,8 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from convcalc import arith
-from convcalc.analysis import Entry, Report
-from convcalc.records import shape_text
+from convcalc.records import Entry, Report, shape_text
 
 FORGOT_BIAS = "forgot the bias"
 FORGOT_GROUPS = "forgot the groups"

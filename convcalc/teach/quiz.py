@@ -16,11 +16,11 @@ from dataclasses import replace
 from typing import Any
 
 from convcalc import arith
-from convcalc.analysis import Entry, Report, analyse
+from convcalc.analysis import analyse
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError
 from convcalc.expr import equation
-from convcalc.records import Applied, shape_text
+from convcalc.records import Applied, Entry, Report, shape_text
 from convcalc.spec.validate import load_spec
 from convcalc.teach import mistakes as named
 from convcalc.teach.quiz_formats import TOPICS, Choice, Question

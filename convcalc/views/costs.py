@@ -16,7 +16,7 @@ from convcalc.errors import ConvcalcError
 from convcalc.views.conventions import CONVENTIONS
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Entry, Report
+    from convcalc.records import Entry, Report
 
 Rule = Callable[["Entry", int], int]
 

@@ -15,10 +15,9 @@ import re
 from dataclasses import dataclass
 
 from convcalc import escape
-from convcalc.analysis import Entry, Report
 from convcalc.arith import derive
 from convcalc.expr import Expr, equation, lift, product, sym, total
-from convcalc.records import Applied, Shape, shape_text
+from convcalc.records import Applied, Entry, Report, Shape, shape_text
 from convcalc.tex import tex_document, tex_text
 
 FORMATS = ("text", "markdown", "latex")

@@ -39,11 +39,11 @@ from dataclasses import asdict, dataclass, replace
 from typing import Any, NamedTuple
 
 from convcalc import arith
-from convcalc.analysis import Entry, Report, analyse
+from convcalc.analysis import analyse
 from convcalc.budget import Budget, WorkLimit
 from convcalc.errors import ConvcalcError
 from convcalc.layers.registry import KINDS
-from convcalc.records import shape_text
+from convcalc.records import Entry, Report, shape_text
 from convcalc.views.receptive import Field, receptive_fields
 
 Names = tuple[tuple[str, str], ...]  # each spatial dimension's name and what it counts

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.errors import ConvcalcError
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Entry, Report
+    from convcalc.records import Entry, Report
 
 DTYPES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 

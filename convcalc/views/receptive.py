@@ -29,8 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from convcalc.analysis import Entry, Report
-from convcalc.records import Window
+from convcalc.records import Entry, Report, Window
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ from convcalc.frameworks.pysource import (
 )
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Entry, Report
+    from convcalc.records import Entry, Report
 
 CHANNELS_FIRST = '"channels_first"'
 FUNCTION_LIMIT = 60  # characters of a function name given

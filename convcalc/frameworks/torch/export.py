@@ -87,7 +87,7 @@ from convcalc.frameworks.pysource import (
 from convcalc.layers.registry import KINDS
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Entry, Report
+    from convcalc.records import Entry, Report
 
 CLASS_LIMIT = 60  # characters of a class name given: the file's lines stay within WIDTH
 DEEP = 50  # blocks nested deeper than this need a higher recursion limit in PyTorch

@@ -27,7 +27,7 @@ This module is the public API: :func:`to_svg` and :func:`to_tikz`, and the palet
 
 from __future__ import annotations
 
-from convcalc.analysis import Costing, Report
+from convcalc.records import Costing, Report
 from convcalc.render.draw.figure import (
     KIND_OF,
     MAX_ENTRIES,

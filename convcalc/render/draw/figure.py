@@ -22,9 +22,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import NamedTuple
 
-from convcalc.analysis import Costing, Entry, Report
 from convcalc.layers.registry import KINDS
-from convcalc.records import shape_text
+from convcalc.records import Costing, Entry, Report, shape_text
 from convcalc.render.draw.layout import (
     ROW_WIDTH,
     Band,

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING
 from convcalc.errors import ConvcalcError
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Entry
+    from convcalc.records import Entry
 
 Rule = Callable[["Entry"], int]  # one sample's count; every rule is linear in the batch
 

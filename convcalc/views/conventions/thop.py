@@ -40,7 +40,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Entry
+    from convcalc.records import Entry
 
 Rule = Callable[["Entry", int], int]
 

@@ -21,7 +21,7 @@ from convcalc.expr import Expr, product, total
 from convcalc.layers.registry import KINDS
 
 if TYPE_CHECKING:
-    from convcalc.analysis import Entry
+    from convcalc.records import Entry
 
 
 def mult_adds(entry: Entry, batch: int) -> int:

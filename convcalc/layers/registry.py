@@ -4,7 +4,8 @@ The table is plain data (it imports nothing), so that ``convcalc solve`` and ``-
 which layers are solvable without loading pydantic. The classes themselves are looked up by name
 when a spec uses them (:func:`layer_class`).
 
-Adding a layer type: its class in :mod:`convcalc.layers.base` (or ``blocks``) and one row here.
+Adding a layer type: its class in the module of its category (``convcalc.layers.<category>``,
+composites in ``blocks``) and one row here.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class Kind:
 
     @property
     def module(self) -> str:
-        return "convcalc.layers.blocks" if self.block else "convcalc.layers.base"
+        """The module of its class: one per category (the family), blocks in ``blocks``."""
+        return f"convcalc.layers.{'blocks' if self.block else self.category}"
 
 
 KINDS: dict[str, Kind] = {

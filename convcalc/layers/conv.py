@@ -1,0 +1,150 @@
+"""Convolutions and transposed convolutions (``nn.Conv{1,2,3}d``, ``nn.ConvTranspose{1,2,3}d``)."""
+
+from typing import Literal
+
+from convcalc import arith
+from convcalc.arith import Refusal
+from convcalc.layers.base import _WithParameters, each_dim, label, per_dim, sized, split_spatial
+from convcalc.layers.fields import (
+    ConvPadding,
+    Flag,
+    NonNegDims,
+    PositiveDims,
+    PositiveInt,
+)
+from convcalc.records import Shape, Step, Tensors, Window
+
+
+def _check_groups(groups: int, channels: int, out_channels: int) -> None:
+    if channels % groups:
+        raise Refusal(f"groups {groups} does not divide the {channels} input channels", "groups")
+    if out_channels % groups:
+        raise Refusal(
+            f"groups {groups} does not divide the {out_channels} output channels", "groups"
+        )
+
+
+def _window_label(
+    kind: str,
+    k: tuple[int, ...],
+    s: tuple[int, ...],
+    p: tuple[int, ...],
+    d: tuple[int, ...],
+    groups: int = 1,
+    *,
+    same: bool = False,
+    extra: str = "",
+) -> str:
+    text = f"{kind} {label(k, every=True)}"
+    if any(x != 1 for x in s):
+        text += f" /{label(s)}"
+    if same:
+        text += " same"
+    elif any(p):
+        text += f" p{label(p)}"
+    if any(x != 1 for x in d):
+        text += f" d{label(d)}"
+    if groups != 1:
+        text += f" g{groups}"
+    return text + extra
+
+
+class _Convolution(_WithParameters):
+    """What conv and conv_transpose share: channels, kernel, stride, dilation, groups, bias."""
+
+    out_channels: PositiveInt
+    kernel_size: PositiveDims
+    stride: PositiveDims | None = 1
+    dilation: PositiveDims = 1
+    groups: PositiveInt = 1
+    bias: Flag = True
+
+    def _ksd(self, rank: int) -> tuple[tuple[int, ...], tuple[int, ...], tuple[int, ...]]:
+        k = per_dim(self.kernel_size, rank, "kernel_size")
+        s = per_dim(self.stride or 1, rank, "stride", expand=True)
+        d = per_dim(self.dilation, rank, "dilation", expand=True)
+        return k, s, d
+
+    def _tensors(self, weight: Shape) -> Tensors:
+        tensors = {"weight": weight}
+        if self.bias:
+            tensors["bias"] = (self.out_channels,)
+        return tensors
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        return (("in_channels", shape[0]),)
+
+
+class Conv(_Convolution):
+    type: Literal["conv"]
+    padding: ConvPadding = 0
+    padding_mode: Literal["zeros", "reflect", "replicate", "circular"] = "zeros"
+
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        """The arguments PyTorch reads, per dimension: (k, s, left padding, right padding, d)
+        (``same`` split as PyTorch splits it)."""
+        k, s, d = self._ksd(rank)
+        if self.padding == "same":
+            if any(x != 1 for x in s):
+                raise Refusal("padding 'same' needs stride 1", "padding")
+            pads = [arith.conv_same_padding(ki, di) for ki, di in zip(k, d, strict=True)]
+            return k, s, tuple(a for a, _ in pads), tuple(b for _, b in pads), d
+        p = per_dim(0 if self.padding == "valid" else self.padding, rank, "padding", expand=True)
+        return k, s, p, p, d
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "conv")
+        k, s, left, right, d = self.geometry(len(spatial))
+        _check_groups(self.groups, channels, self.out_channels)
+        if self.padding_mode != "zeros":  # PyTorch pads with F.pad first: its limits apply
+            modes = (self.padding_mode,) * len(spatial)
+            each_dim(arith.pad_out, spatial, left, right, modes)
+        # 'same' pads d·(k−1) in all, so the output is the input: nothing can be refused
+        if self.padding == "same":
+            out, rules = sized(arith.conv_same_out, spatial, k, d)
+        else:
+            out, rules = sized(arith.conv_out, spatial, k, s, left, d)
+        windows = tuple(
+            Window(arith.effective_kernel(ki, di), si, a, b)
+            for ki, di, si, a, b in zip(k, d, s, left, right, strict=True)
+        )
+        weight = (self.out_channels, channels // self.groups, *k)
+        return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, p, _, d = self.geometry(len(shape) - 1)
+        return _window_label("conv", k, s, p, d, self.groups, same=self.padding == "same")
+
+
+class ConvTranspose(_Convolution):
+    type: Literal["conv_transpose"]
+    padding: NonNegDims = 0
+    output_padding: NonNegDims = 0
+    padding_mode: Literal["zeros"] = "zeros"
+
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        """The arguments PyTorch reads, per dimension: (k, s, p, d, output_padding)."""
+        k, s, d = self._ksd(rank)
+        p = per_dim(self.padding, rank, "padding", expand=True)
+        op = per_dim(self.output_padding, rank, "output_padding", expand=True)
+        return k, s, p, d, op
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "conv_transpose")
+        k, s, p, d, op = self.geometry(len(spatial))
+        _check_groups(self.groups, channels, self.out_channels)
+        out, rules = sized(arith.conv_transpose_out, spatial, k, s, p, d, op)
+        windows = tuple(
+            Window(arith.effective_kernel(ki, di), si, pi, pi - opi, transposed=True)
+            for ki, si, pi, di, opi in zip(k, s, p, d, op, strict=True)
+        )
+        weight = (channels, self.out_channels // self.groups, *k)
+        return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, p, d, op = self.geometry(len(shape) - 1)
+        extra = f" op{label(op)}" if any(op) else ""
+        return _window_label("conv_transpose", k, s, p, d, self.groups, extra=extra)
+
+
+# --- pooling ---------------------------------------------------------------------------------

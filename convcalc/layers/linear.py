@@ -1,0 +1,51 @@
+"""Layers that mix all features at once: ``nn.Linear`` and ``nn.Embedding``."""
+
+from typing import Literal
+
+from convcalc.arith import Refusal
+from convcalc.layers.base import _WithParameters
+from convcalc.layers.fields import (
+    AnyInt,
+    Flag,
+    Number,
+    PositiveInt,
+)
+from convcalc.records import Shape, Step, Tensors
+
+
+class Linear(_WithParameters):
+    type: Literal["linear"]
+    out_features: PositiveInt
+    bias: Flag = True
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        return (("in_features", shape[-1]),)
+
+    def forward(self, shape: Shape) -> Step:
+        tensors: Tensors = {"weight": (self.out_features, shape[-1])}
+        if self.bias:
+            tensors["bias"] = (self.out_features,)
+        return Step((*shape[:-1], self.out_features), tensors, None)
+
+    def describe(self, shape: Shape) -> str:
+        return f"linear {shape[-1]} → {self.out_features}"
+
+
+class Embedding(_WithParameters):
+    """Token indices in, one vector per token out: input [L] gives [L, embedding_dim]."""
+
+    type: Literal["embedding"]
+    num_embeddings: PositiveInt
+    embedding_dim: PositiveInt
+    padding_idx: AnyInt | None = None
+    max_norm: Number | None = None
+    norm_type: Number = 2.0
+    scale_grad_by_freq: Flag = False
+    sparse: Flag = False
+
+    def forward(self, shape: Shape) -> Step:
+        n = self.num_embeddings
+        if self.padding_idx is not None and not -n <= self.padding_idx < n:
+            raise Refusal(f"must be within num_embeddings ({-n} to {n - 1})", "padding_idx")
+        tensors: Tensors = {"weight": (n, self.embedding_dim)}
+        return Step((*shape, self.embedding_dim), tensors, None)

@@ -1,0 +1,118 @@
+"""Normalisation layers: batch, group, instance, layer and local response norms."""
+
+import math
+from typing import Literal
+
+from convcalc.arith import Refusal
+from convcalc.layers.base import Layer, _listed, _WithParameters, label, split_spatial
+from convcalc.layers.fields import (
+    Flag,
+    NonNegative,
+    Number,
+    PositiveInt,
+    PositiveInts,
+)
+from convcalc.records import Shape, Step, Tensors, elementwise
+
+
+def _affine(channels: int, affine: bool) -> Tensors:
+    return {"weight": (channels,), "bias": (channels,)} if affine else {}
+
+
+class BatchNorm(_WithParameters):
+    type: Literal["batchnorm"]
+    affine: Flag = True
+    track_running_stats: Flag = True
+    eps: NonNegative = 1e-5  # PyTorch: "batch_norm eps must be non-negative"
+    momentum: Number | None = 0.1
+
+    def forward(self, shape: Shape) -> Step:
+        # [C], [C, L], [C, H, W] and [C, D, H, W]: BatchNorm1d, 2d and 3d, over channels
+        return elementwise(shape, _affine(shape[0], self.affine))
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        # without weights or running statistics PyTorch takes any number of channels
+        kept = self.affine or self.track_running_stats
+        return (("num_features", shape[0]),) if kept else ()
+
+
+class GroupNorm(_WithParameters):
+    type: Literal["groupnorm"]
+    num_groups: PositiveInt
+    eps: Number = 1e-5
+    affine: Flag = True
+
+    def forward(self, shape: Shape) -> Step:
+        if shape[0] % self.num_groups:
+            raise Refusal(
+                f"num_groups {self.num_groups} does not divide the {shape[0]} channels",
+                "num_groups",
+            )
+        return elementwise(shape, _affine(shape[0], self.affine))
+
+    def describe(self, shape: Shape) -> str:
+        return f"groupnorm {self.num_groups} groups"
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        return (("num_channels", shape[0]),) if self.affine else ()
+
+
+class InstanceNorm(_WithParameters):
+    type: Literal["instancenorm"]
+    eps: Number = 1e-5
+    momentum: Number | None = 0.1
+    affine: Flag = False
+    track_running_stats: Flag = False
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "instancenorm")
+        if math.prod(spatial) == 1 and not self.track_running_stats:
+            raise Refusal(
+                "needs more than one spatial value per channel to take statistics over "
+                f"(the input is {label(spatial, every=True)})"
+            )
+        return elementwise(shape, _affine(channels, self.affine))
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        kept = self.affine or self.track_running_stats
+        return (("num_features", shape[0]),) if kept else ()
+
+
+class LayerNorm(_WithParameters):
+    type: Literal["layernorm"]
+    normalized_shape: PositiveInts
+    eps: Number = 1e-5
+    elementwise_affine: Flag = True
+    bias: Flag = True
+
+    def forward(self, shape: Shape) -> Step:
+        norm = self.normalized_shape
+        dims = norm if isinstance(norm, tuple) else (norm,)
+        if len(dims) > len(shape) or shape[len(shape) - len(dims) :] != dims:
+            raise Refusal(
+                f"normalized_shape {_listed(dims)} must equal the input's trailing dimensions "
+                f"({_listed(shape)})",
+                "normalized_shape",
+            )
+        tensors: Tensors = {}
+        if self.elementwise_affine:
+            tensors["weight"] = dims
+            if self.bias:
+                tensors["bias"] = dims
+        return elementwise(shape, tensors)
+
+
+class LocalResponseNorm(Layer):
+    type: Literal["local_response_norm"]
+    size: PositiveInt
+    alpha: Number = 1e-4
+    beta: Number = 0.75
+    k: Number = 1.0
+
+    def forward(self, shape: Shape) -> Step:
+        if len(shape) < 2:
+            raise Refusal(f"needs an input [channels, *spatial], not {_listed(shape)}")
+        return elementwise(shape)
+
+
+# --- fully connected and reshaping -----------------------------------------------------------

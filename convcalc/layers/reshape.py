@@ -1,0 +1,240 @@
+"""Layers that move values without computing new ones: flatten, unflatten, reshape, permute,
+channel shuffle, padding, upsampling and the identity."""
+
+import math
+from collections.abc import Iterable
+from typing import Literal
+
+from convcalc import arith
+from convcalc.arith import Refusal
+from convcalc.layers.base import Layer, _dim, _listed, label, per_dim, sized, split_spatial
+from convcalc.layers.fields import (
+    AnyInt,
+    Flag,
+    IntList,
+    NewShape,
+    Number,
+    OutputSize,
+    PositiveInt,
+    Scale,
+    Sides,
+)
+from convcalc.records import Applied, Shape, Step, Window, elementwise
+
+
+class Flatten(Layer):
+    type: Literal["flatten"]
+    start_dim: AnyInt = 0
+    end_dim: AnyInt = -1
+
+    def forward(self, shape: Shape) -> Step:
+        rank = len(shape)
+        start = _dim(self.start_dim, rank, "start_dim")
+        end = _dim(self.end_dim, rank, "end_dim")
+        if start > end:
+            raise Refusal(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
+        return Step(
+            (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :]), {}, None
+        )
+
+
+def _product(sizes: Iterable[int]) -> int:
+    """The product of positive sizes, or 2^63 (past any count) once it passes 2^63 − 1: a
+    list written in the spec may hold many sizes, and their exact product would take time
+    quadratic in its length."""
+    product = 1
+    for n in sizes:
+        product *= n
+        if product > arith.LIMIT:
+            return arith.LIMIT + 1
+    return product
+
+
+def _fill(sizes: tuple[int, ...], total: int, field: str) -> Shape:
+    """Sizes with at most one -1, which takes what is left of ``total`` values."""
+    if sizes.count(-1) > 1:
+        raise Refusal("only one size may be -1", field)
+    known = _product(n for n in sizes if n != -1)
+    if -1 in sizes:
+        if total % known:
+            raise Refusal(f"{total} values cannot be shaped as {_listed(sizes)}", field)
+        sizes = tuple(total // known if n == -1 else n for n in sizes)
+    if (held := _product(sizes)) != total:
+        count = str(held) if held <= arith.LIMIT else "more than 2^63 − 1"
+        raise Refusal(f"{_listed(sizes)} holds {count} values, not the {total} given", field)
+    return sizes
+
+
+class Unflatten(Layer):
+    type: Literal["unflatten"]
+    dim: AnyInt
+    unflattened_size: NewShape
+
+    def forward(self, shape: Shape) -> Step:
+        at = _dim(self.dim, len(shape), "dim")
+        sizes = _fill(self.unflattened_size, shape[at], "unflattened_size")
+        return Step((*shape[:at], *sizes, *shape[at + 1 :]), {}, None)
+
+
+class Reshape(Layer):
+    type: Literal["reshape"]
+    shape: NewShape
+
+    def forward(self, shape: Shape) -> Step:
+        return Step(_fill(self.shape, math.prod(shape), "shape"), {}, None)
+
+    def describe(self, shape: Shape) -> str:
+        return f"reshape {label(self.shape, every=True)}"
+
+
+class Permute(Layer):
+    type: Literal["permute"]
+    dims: IntList
+
+    def forward(self, shape: Shape) -> Step:
+        rank = len(shape)
+        dims = tuple(_dim(d, rank, "dims") for d in self.dims)
+        if sorted(dims) != list(range(rank)):
+            raise Refusal(
+                f"{_listed(self.dims)} is not an ordering of the input's {rank} dimensions "
+                "(batch excluded)",
+                "dims",
+            )
+        return Step(tuple(shape[d] for d in dims), {}, None)
+
+
+class ChannelShuffle(Layer):
+    type: Literal["channel_shuffle"]
+    groups: PositiveInt
+
+    def forward(self, shape: Shape) -> Step:
+        channels, _ = split_spatial(shape, "channel_shuffle")
+        if channels % self.groups:
+            raise Refusal(f"groups {self.groups} does not divide the {channels} channels", "groups")
+        return elementwise(shape)  # channels reordered: each position still sees itself
+
+
+class Pad(Layer):
+    """Padding per side in PyTorch's order, last dimension first: (left, right, top, bottom,
+    front, back), as F.pad reads it: n pairs pad the last n dimensions (the channels too, in
+    constant mode). An integer pads every spatial dimension on both sides. Negative values
+    crop."""
+
+    type: Literal["pad"]
+    padding: Sides
+    mode: Literal["constant", "reflect", "replicate", "circular"] = "constant"
+    value: Number = 0.0
+
+    def sides(self, rank: int) -> list[tuple[int, int]]:
+        """(before, after) for each padded dimension, the last ``len`` of the input's, in
+        order; ``rank`` is the number of dimensions without the batch."""
+        if isinstance(self.padding, int):
+            return [(self.padding, self.padding)] * (rank - 1)
+        pads = self.padding
+        if self.mode == "constant" and len(pads) == 2 * (rank + 1):
+            # F.pad pads the batch too: by (0, 0) the sample is unchanged, else it is no
+            # per-sample layer
+            if tuple(pads[-2:]) != (0, 0):
+                raise Refusal(
+                    f"its last pair ({pads[-2]}, {pads[-1]}) pads the batch dimension: only "
+                    "(0, 0) keeps each sample a sample",
+                    "padding",
+                )
+            pads = pads[:-2]
+        # F.pad: constant mode pads any of the last dimensions; the other modes the spatial
+        # ones, or one more (torch then reads the batch as the channels), at most three
+        allowed = (
+            range(1, rank + 1)
+            if self.mode == "constant"
+            else range(max(rank - 1, 1), min(rank, 3) + 1)
+        )
+        if len(pads) % 2 or len(pads) // 2 not in allowed:
+            what = " or ".join(str(2 * k) for k in allowed) or "no"
+            raise Refusal(
+                f"gives {len(pads)} values, but {self.mode} padding of an input of {rank} "
+                f"dimensions takes {what} (pairs before, after; last dimension first)",
+                "padding",
+            )
+        pairs = [(pads[i], pads[i + 1]) for i in range(0, len(pads), 2)]
+        return pairs[::-1]
+
+    def forward(self, shape: Shape) -> Step:
+        split_spatial(shape, "pad")  # no spatial dimension: PyTorch has no ConstantPad0d
+        if self.value != 0 and self.mode != "constant":
+            raise Refusal(f"only constant padding has a fill value, not {self.mode}", "value")
+        sides = self.sides(len(shape))
+        first = len(shape) - len(sides)
+        lengths = shape[first:]
+        befores, afters = tuple(a for a, _ in sides), tuple(b for _, b in sides)
+        modes = (self.mode,) * len(sides)
+        out, rules = sized(arith.pad_out, lengths, befores, afters, modes)
+        padded = dict(zip(range(first, len(shape)), sides, strict=True))
+        windows = tuple(Window(1, 1, *padded.get(d, (0, 0))) for d in range(1, len(shape)))
+        return Step((*shape[:first], *out), {}, windows, rules)
+
+    def describe(self, shape: Shape) -> str:
+        sides = self.sides(len(shape))
+        return f"pad {' '.join(f'{a},{b}' for a, b in sides)}"
+
+
+class Upsample(Layer):
+    """``size`` or ``scale_factor`` (exactly one); with a factor, out = floor(L · scale)."""
+
+    type: Literal["upsample"]
+    size: OutputSize | None = None
+    scale_factor: Scale | None = None
+    mode: Literal["nearest", "linear", "bilinear", "bicubic", "trilinear", "nearest-exact"] = (
+        "nearest"
+    )
+    align_corners: Flag | None = None
+    recompute_scale_factor: Flag | None = None
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "upsample")
+        rank = len(spatial)
+        scale = self.scale_factor or None  # as nn.Upsample: a factor of 0 is no factor
+        if (self.size is None) == (scale is None):
+            raise Refusal("give exactly one of size and scale_factor", "size")
+        need = {"linear": 1, "bilinear": 2, "bicubic": 2, "trilinear": 3}.get(self.mode)
+        if need is not None and need != rank:
+            raise Refusal(
+                f"mode {self.mode} needs {need} spatial dimension{'s' if need > 1 else ''}, "
+                f"the input has {rank}",
+                "mode",
+            )
+        if self.align_corners is not None and need is None:
+            raise Refusal("align_corners applies only to the interpolating modes", "align_corners")
+        if self.size is not None and self.recompute_scale_factor:
+            raise Refusal("has no meaning with an explicit size", "recompute_scale_factor")
+        rules: tuple[Applied, ...] = ()
+        if self.size is not None:
+            out = per_dim(self.size, rank, "size")
+            if None in out:
+                raise Refusal("every size must be given", "size")
+        else:
+            scales = per_dim(scale, rank, "scale_factor")  # type: ignore[arg-type]
+            out, rules = sized(arith.upsample_out, spatial, scales)
+        return Step((channels, *out), {}, _upsample_windows(spatial, out), rules)
+
+    def describe(self, shape: Shape) -> str:
+        if self.size is not None:
+            return f"upsample → {label(per_dim(self.size, len(shape) - 1, 'size'), every=True)}"
+        factors = per_dim(self.scale_factor, len(shape) - 1, "scale_factor")  # type: ignore[arg-type]
+        return f"upsample ×{label(tuple(f'{f:g}' for f in factors))} {self.mode}"
+
+
+def _upsample_windows(spatial: Shape, out: Shape) -> tuple[Window, ...] | None:
+    """An integer factor repeats (or interpolates) each input position: a transposed window of
+    that stride. Any other resize has no fixed window."""
+    if all(o % n == 0 for n, o in zip(spatial, out, strict=True)):
+        return tuple(
+            Window(1, o // n, 0, 0, transposed=True) for n, o in zip(spatial, out, strict=True)
+        )
+    return None
+
+
+# --- element-wise: activations, dropout ------------------------------------------------------
+
+
+class Identity(Layer):
+    type: Literal["identity"]

@@ -201,9 +201,9 @@ class Report:
         return report_dict(self, costing or Costing())
 
     def _repr_markdown_(self) -> str:
-        from convcalc.render import text as render
+        from convcalc.render.text import markdown
 
-        return render.markdown(self)
+        return markdown(self)
 
 
 def walk(entries: tuple[Entry, ...]) -> Iterator[Entry]:

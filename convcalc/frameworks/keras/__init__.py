@@ -1,0 +1,1 @@
+"""Keras 3: the export of a report as a Keras model (:mod:`~convcalc.frameworks.keras.export`)."""

@@ -110,7 +110,7 @@ def check(
     worked explanation. An invalid file keeps its row (marked invalid) in the summary, the CSV
     and the JSON. Exit 0: all right; 1: something wrong; 2: invalid input.
     """
-    from convcalc.teach import grade
+    from convcalc.teach import grade, gradebook
 
     try:
         results = grade.grade_all(sources, specs_dir)
@@ -126,16 +126,16 @@ def check(
     if fmt == "json":
         from convcalc.render.text import to_json
 
-        click.echo(to_json(grade.to_json(results)))
+        click.echo(to_json(gradebook.to_json(results)))
     else:
         valid = [r for r in results if not r.error]  # an invalid file's error is on stderr
-        texts = [] if summary_only else [grade.render_text(r) for r in valid]
+        texts = [] if summary_only else [gradebook.render_text(r) for r in valid]
         if len(results) > 1 or summary_only:
-            texts.append(grade.summary(results))
+            texts.append(gradebook.summary(results))
         if texts:
             click.echo("\n".join(texts).rstrip("\n"))
     if csv_file is not None:
-        write_out(grade.to_csv(results), csv_file, "gradebook", inputs=read)
+        write_out(gradebook.to_csv(results), csv_file, "gradebook", inputs=read)
     if invalid:
         sys.exit(2)
     if not all(r.all_right for r in results):

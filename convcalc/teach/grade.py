@@ -27,9 +27,7 @@ gradebook; the writers escape each user text for their medium (:mod:`convcalc.es
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import itertools
 import math
 from collections.abc import Callable, Sequence
@@ -37,15 +35,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from convcalc import arith, escape
-from convcalc.analysis import analyse, output_shape
+from convcalc import arith
+from convcalc.analysis import output_shape
 from convcalc.arith import LIMIT
-from convcalc.errors import ConvcalcError, SpecError, shown
-from convcalc.paths import PathRefused, resolve
+from convcalc.errors import ConvcalcError, shown
 from convcalc.records import Applied, Entry, Report, shape_text
-from convcalc.spec.document import Document, parse_yaml, read_source, written
-from convcalc.spec.validate import bundled_specs, load_spec, validate
+from convcalc.spec.document import Document, written
 from convcalc.teach import mistakes as named
+from convcalc.teach.answers import (
+    answer_sources,
+    failing,
+    question_label,
+    read_answers,
+    spec_report,
+    student_of,
+)
 from convcalc.views.explain import Section, explain, render_lines
 
 CLAIMS = (
@@ -59,11 +63,12 @@ CLAIMS = (
     "total_mult_adds",
     "solutions",
 )
+
+
 KEYS = {"question", "at", "solve", "complete", *CLAIMS}
+
+
 SOLVE_KEYS = ("in", "out", "layer", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
-# the most layers a spec in (or named by) an answers file may unroll to: a real network's few
-# hundred, many times over, while a two-line file cannot make one student's marking take minutes
-MAX_LAYERS = 100_000
 
 
 @dataclass(frozen=True)
@@ -112,29 +117,6 @@ class _Refused(ConvcalcError):
         self.under = list(under)
 
 
-# --- reading an answers file -----------------------------------------------------------------
-
-
-def answer_files(sources: Sequence[str]) -> list[str]:
-    """The files to grade: each path, or each folder's ``*.yaml`` and ``*.yml``, sorted."""
-    return [file for file, _ in _answer_sources(sources)]
-
-
-def _answer_sources(sources: Sequence[str]) -> list[tuple[str, Path | None]]:
-    """Each file to grade with the folder it was found in (None: named on the command line)."""
-    files: list[tuple[str, Path | None]] = []
-    for source in sources:
-        path = Path(source)
-        if path.is_dir():
-            found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
-            if not found:
-                raise ConvcalcError(f"{source}: a folder with no .yaml answers files")
-            files.extend((str(p), path) for p in found)
-        else:
-            files.append((source, None))
-    return files
-
-
 def grade_all(sources: Sequence[str], specs_dir: str | Path | None = None) -> list[Result]:
     """Every answers file of ``sources`` (files, or folders of ``*.yaml`` files) marked, one
     :class:`Result` each, in order: an invalid file is a result with its error, never a
@@ -142,7 +124,7 @@ def grade_all(sources: Sequence[str], specs_dir: str | Path | None = None) -> li
     it is a regular file below that folder (a FIFO or a link leading out is that file's error);
     ``specs_dir``: see :func:`grade`."""
     return [
-        grade_file(file, specs_dir, found_in=folder) for file, folder in _answer_sources(sources)
+        grade_file(file, specs_dir, found_in=folder) for file, folder in answer_sources(sources)
     ]
 
 
@@ -153,8 +135,8 @@ def grade_file(
     ``found_in``: the folder the file was listed from, whose policy it is read under."""
     student = Path(path).stem
     try:
-        doc = _document(path, found_in)
-        student = _student(doc, _failing(doc))
+        doc = read_answers(path, found_in)
+        student = student_of(doc, failing(doc))
         return _grade(doc, specs_dir)
     except ConvcalcError as exc:
         located = str(exc) if getattr(exc, "file", None) else f"{path}: {exc}"
@@ -167,48 +149,12 @@ def grade(path: str, specs_dir: str | Path | None = None) -> Result:
     A ``spec:`` path is read under the one path policy (:func:`convcalc.paths.resolve`): a
     bundled spec's name, or a regular file below ``specs_dir`` (default: the answers file's own
     folder); anything else is refused without a word about the target."""
-    return _grade(_document(path, None), specs_dir)
-
-
-def _document(path: str, found_in: Path | None) -> Document:
-    if found_in is None:
-        text, file, name = read_source(path, {})
-        return parse_yaml(text, file, name)
-    try:
-        named_file = resolve(Path(path).name, found_in, frozenset())
-    except PathRefused:
-        raise SpecError(
-            "not a regular file inside the folder (a link leading out of it, a FIFO or a "
-            "device): not read",
-            file=path,
-        ) from None
-    text = named_file.text or ""
-    return parse_yaml(text, path, Path(path).stem)
-
-
-Fail = Callable[..., SpecError]
-
-
-def _failing(doc: Document) -> Fail:
-    """The located error for a message, the keys of where it was written (from the file's
-    top), and the field."""
-
-    def fail(
-        message: str,
-        keys: list[str | int],
-        field_name: str | None = None,
-        line_keys: list[str | int] | None = None,
-    ) -> SpecError:
-        where = "".join(f"[{k}]" if isinstance(k, int) else f".{k}" for k in keys).lstrip(".")
-        line = doc.line_of(keys if line_keys is None else line_keys)
-        return SpecError(message, file=doc.file, line=line, path=where or None, field=field_name)
-
-    return fail
+    return _grade(read_answers(path, None), specs_dir)
 
 
 def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     data, file = doc.data, doc.file
-    fail = _failing(doc)
+    fail = failing(doc)
     if not isinstance(data, dict):
         raise fail("an answers file is a mapping with spec: and answers:", [])
     unknown = set(data) - {"student", "spec", "answers"}
@@ -222,9 +168,9 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     answers = data["answers"]
     if not isinstance(answers, list) or not answers:
         raise fail("answers must be a non-empty list", ["answers"])
-    student = _student(doc, fail)
+    student = student_of(doc, fail)
     folder = Path(file).parent if specs_dir is None else Path(specs_dir)
-    report = _report(data["spec"], doc, folder, fail)
+    report = spec_report(data["spec"], doc, folder, fail)
     marker = _Marker(report)
     marks = []
     for i, answer in enumerate(answers):
@@ -242,7 +188,7 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
             raise fail(
                 f"claims {len(claims)} values: give exactly one of {', '.join(CLAIMS)}", keys
             )
-        question = _label(doc, answer, i)
+        question = question_label(doc, answer, i)
         if question is None:
             raise fail(
                 "a question's label is text or a number such as 3.1a or 3.10, not "
@@ -259,54 +205,6 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
         except ConvcalcError as exc:
             raise fail(str(exc), keys, claims[0]) from None
     return Result(student, file, tuple(marks))
-
-
-def _student(doc: Document, fail: Fail) -> str:
-    """The ``student:`` as written (the file's name without it)."""
-    data = doc.data
-    value = data.get("student") if isinstance(data, dict) else None
-    if value is None or value == "":
-        return Path(doc.file).stem
-    if isinstance(value, str):
-        return value
-    if isinstance(value, dict | list):
-        raise fail("a name, not a list or a mapping", ["student"])
-    return doc.written_as(["student"]) or str(value)
-
-
-def _label(doc: Document, answer: dict[str, Any], index: int) -> str | None:
-    """An answer's question label as written (``3.10`` is "3.10", not the number 3.1: two
-    questions with ``3.1``), its place in the list (from 1) without one, None for a value that
-    is not a label (empty, a list, a mapping)."""
-    if "question" not in answer:
-        return f"{index + 1}"
-    value = answer["question"]
-    if isinstance(value, str):
-        return value
-    if value is None or isinstance(value, dict | list):
-        return None
-    return doc.written_as(["answers", index, "question"]) or str(value)
-
-
-def _report(spec: Any, doc: Document, folder: Path, fail: Fail) -> Report:
-    if isinstance(spec, dict):  # validated with the answers file's own lines
-        inline = Document(doc.file, "spec", doc.copy(spec), doc.lines)
-        return analyse(validate(inline, max_layers=MAX_LAYERS))
-    if not isinstance(spec, str):
-        raise fail("spec is a bundled spec's name, a path or a mapping", ["spec"])
-    bundled = bundled_specs()
-    try:
-        named_spec = resolve(spec, folder, frozenset(bundled))
-    except PathRefused as exc:
-        raise fail(str(exc), ["spec"]) from None
-    if named_spec.bundled is not None:  # the package's own file, whatever the folder holds
-        return analyse(load_spec(bundled[named_spec.bundled]))
-    text = named_spec.text or ""
-    named = parse_yaml(text, str(folder / spec), Path(spec).stem)
-    return analyse(validate(named, max_layers=MAX_LAYERS))
-
-
-# --- marking ---------------------------------------------------------------------------------
 
 
 class _Marker:
@@ -655,9 +553,6 @@ def _solve_mistake(pb: Any, written: tuple[int, ...], t: tuple[int, ...]) -> str
     return ""
 
 
-# --- values ------------------------------------------------------------------------------------
-
-
 CARRIED = 0.5  # credit for a value worked right from the student's own earlier mistake
 
 
@@ -715,110 +610,3 @@ def _quoted(value: Any) -> str:
 
 def _num(value: Any) -> str:
     return f"{value:,}"
-
-
-# --- rendering ---------------------------------------------------------------------------------
-
-
-def render_text(result: Result) -> str:
-    """One student's marks: ✓ or ✗ per answer, the right value, the mistake, the working; for
-    an invalid file, its error. Every line's user text is escaped for a terminal."""
-    student, file = shown(result.student), escape.terminal(result.file)
-    if result.error:
-        return escape.terminal(f"{student} ({file}): invalid: {result.error}") + "\n"
-    lines = [f"{student} ({file}): {result.score:g} / {len(result.marks)}"]
-    for mark in result.marks:
-        sign = "✓" if mark.right else "✗" if mark.credit == 0 else "◐"
-        head = f"  {sign} {shown(mark.question)}  {mark.what}: {mark.claimed}"
-        if not mark.right:
-            head += f" — right: {mark.correct}"
-            if mark.credit:
-                head += f" (credit {mark.credit:g})"
-        lines.append(head)
-        if mark.mistake:
-            lines.append(f"      {'note' if mark.carried else 'mistake'}: {mark.mistake}")
-        lines.extend(f"      {line}" for line in mark.explanation if not mark.right)
-    return "\n".join(escape.terminal(line) for line in lines) + "\n"
-
-
-def summary(results: Sequence[Result]) -> str:
-    """A table of every student's score, one row each (an invalid file's row says so, with its
-    error); names cut and escaped (:func:`~convcalc.errors.shown`), so that none can break the
-    table or act on the terminal."""
-    names = [shown(r.student) for r in results]
-    width = max([len("student"), *(len(name) for name in names)])
-    rows = [f"{'student':<{width}}  score  of  right  file"]
-    for r, name in zip(results, names, strict=True):
-        file = escape.terminal(r.file)
-        if r.error:
-            error = escape.terminal(r.error)
-            rows.append(f"{name:<{width}}  {'-':>5}  {'-':>2}  {'-':>5}  {file}  invalid: {error}")
-            continue
-        right = sum(m.right for m in r.marks)
-        rows.append(f"{name:<{width}}  {r.score:5g}  {len(r.marks):>2}  {right:>5}  {file}")
-    return "\n".join(rows) + "\n"
-
-
-def to_csv(results: Sequence[Result]) -> str:
-    """A gradebook: one row per student, a column per question (its credit), and the total;
-    with an ``error`` column when a file is invalid (its row's score is ``invalid``). Every
-    user text cell (student, file, question) is a cell no spreadsheet reads as a formula."""
-    questions: list[str] = []
-    seen: set[str] = set()
-    for r in results:
-        for m in r.marks:
-            if m.question not in seen:
-                seen.add(m.question)
-                questions.append(m.question)
-    invalid = any(r.error for r in results)
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    header = ["student", "file", *(escape.csv_cell(q) for q in questions), "score", "out_of"]
-    writer.writerow([*header, "error"] if invalid else header)
-    for r in results:
-        credit: dict[str, float] = {}
-        for m in r.marks:
-            credit[m.question] = credit.get(m.question, 0.0) + m.credit
-        row = [f"{credit[q]:g}" if q in credit else "" for q in questions]
-        cells = [escape.csv_cell(r.student), escape.csv_cell(r.file), *row]
-        if r.error:
-            writer.writerow([*cells, "invalid", "", escape.csv_cell(r.error)])
-        else:
-            writer.writerow([*cells, f"{r.score:g}", len(r.marks), *([""] if invalid else [])])
-    return out.getvalue()
-
-
-def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
-    """Every result as data; an invalid file's has its ``error``, a null score and no marks."""
-    return [
-        {
-            "student": r.student,
-            "file": r.file,
-            "score": None,
-            "out_of": None,
-            "marks": [],
-            "error": r.error,
-        }
-        if r.error
-        else {
-            "student": r.student,
-            "file": r.file,
-            "score": r.score,
-            "out_of": len(r.marks),
-            "marks": [
-                {
-                    "question": m.question,
-                    "what": m.what,
-                    "claimed": m.claimed,
-                    "correct": m.correct,
-                    "right": m.right,
-                    "credit": m.credit,
-                    "mistake": "" if m.carried else m.mistake,
-                    "carried": m.mistake if m.carried else "",
-                    "explanation": list(m.explanation),
-                }
-                for m in r.marks
-            ],
-        }
-        for r in results
-    ]

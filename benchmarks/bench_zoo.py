@@ -1,4 +1,5 @@
-"""``convcalc shape resnet50`` against torchinfo, each as a whole process and in-process.
+"""``convcalc shape resnet50`` against torchinfo, each as a whole process and in-process; the
+biggest zoo networks (ViT-H/14, RegNet-Y-128GF, ...) as whole processes against start-up alone.
 
 The baseline is what a student would run to get the same table: a Python process that imports
 torch and torchvision, builds ``torchvision.models.resnet50()`` and calls
@@ -82,6 +83,30 @@ def bench_in_process() -> None:
     )
 
 
+# the biggest networks of the zoo: the whole `convcalc shape` process must stay under 0.5 s; the
+# baseline in the same run is `convcalc --version` (the interpreter and the CLI's start-up alone)
+BIGGEST = ("vit_h_14", "regnet_y_128gf", "efficientnet_v2_l", "swin_v2_b")
+
+
+def bench_biggest() -> None:
+    from convcalc.spec.validate import bundled_specs
+
+    present = [name for name in BIGGEST if name in bundled_specs()]
+    base = [*convcalc_command(), "--version"]
+    for name in present:
+        ours = [*convcalc_command(), "shape", name]
+        t_ours, t_base = interleaved([ours, base], RUNS)
+        med, med_base = statistics.median(t_ours), statistics.median(t_base)
+        verdict = "under" if med < 0.5 else "OVER"
+        print(
+            f"convcalc shape {name:<18} median {med * 1e3:5.0f} ms ({verdict} 0.5 s): "
+            f"{med / med_base:.1f}× `convcalc --version` ({med_base * 1e3:.0f} ms)"
+        )
+    missing = sorted(set(BIGGEST) - set(present))
+    if missing:
+        print(f"(not bundled yet: {', '.join(missing)})")
+
+
 def bench_costs() -> None:
     """``convcalc costs`` on every bundled network: in-process and one whole process each."""
     import time
@@ -115,6 +140,8 @@ if __name__ == "__main__":
     print(f"== whole process, {RUNS} interleaved runs each ==")
     bench_process()
     bench_process("--rf")
+    print("== the biggest zoo networks, whole process ==")
+    bench_biggest()
     print("== convcalc costs ==")
     bench_costs()
     print("== in-process, imports paid (best of 3-5) ==")

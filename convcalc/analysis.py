@@ -75,10 +75,12 @@ def analyse(spec: Spec) -> Report:
                 path = frame.paths[len(frame.results)]
                 keys, source = frame.keys + path.keys, frame.source + path.keys
                 label = f"{frame.path}.{path.label}"
+                try:
+                    given = frame.block.path_input(frame.shape, path.keys)
+                except Refusal as exc:
+                    raise _refused(spec, exc, frame.block, frame.keys, frame.source) from None
                 stack.append(
-                    _Chain(
-                        path.layers, keys, source, path.period, frame.shape, frame.depth + 1, label
-                    )
+                    _Chain(path.layers, keys, source, path.period, given, frame.depth + 1, label)
                 )
                 continue
             stack.pop()
@@ -252,7 +254,10 @@ def output_shapes(
             if len(block_frame[3]) < len(block_frame[2]):
                 path = block_frame[2][len(block_frame[3])]
                 owners.append(len(blocks) - 1)
-                lists.append([path.layers, 0, block_frame[1]])
+                given = _path_inputs(block_frame[0], block_frame[1], path)
+                if given is None:
+                    return None
+                lists.append([path.layers, 0, given])
                 continue
             blocks.pop()
             block, start, _, outputs = block_frame
@@ -274,9 +279,12 @@ def output_shapes(
             if budget is not None:  # listing its paths and joining them: a rule's work
                 budget.spend(FORWARD)
             paths = layer.paths()  # every block runs at least one list
+            given = _path_inputs(layer, current, paths[0])
+            if given is None:
+                return None
             blocks.append([layer, current, paths, []])
             owners.append(len(blocks) - 1)
-            lists.append([paths[0].layers, 0, current])
+            lists.append([paths[0].layers, 0, given])
             continue
         outs = []
         for given in current:
@@ -300,3 +308,12 @@ def output_shapes(
         if check is not None and not check(layer, current):
             return None
         frame[1], frame[2] = i + 1, tuple(outs)
+
+
+def _path_inputs(block: Block, shapes: tuple[Shape, ...], path: Path) -> tuple[Shape, ...] | None:
+    """What ``path`` of ``block`` is given on every side (a split's slice), or None where the
+    block refuses an input."""
+    try:
+        return tuple(block.path_input(shape, path.keys) for shape in shapes)
+    except Refusal:
+        return None

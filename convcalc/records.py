@@ -148,12 +148,13 @@ class Entry:
 
 @dataclass(frozen=True)
 class Costing:
-    """How to count costs: ``batch`` samples of ``dtype`` values, multiply-adds under a tool's
-    ``convention`` (:mod:`convcalc.views.conventions`)."""
+    """How to count costs: ``batch`` samples of ``dtype`` values, multiply-adds under a
+    ``convention`` (:mod:`convcalc.views.conventions`): convcalc's own by default, every
+    multiply-add of every matrix product (PyTorch's FlopCounterMode ÷ 2), or a tool's."""
 
     batch: int = 1
     dtype: str = "float32"
-    convention: str = "torchinfo"
+    convention: str = "convcalc"
 
 
 @dataclass(frozen=True)
@@ -175,13 +176,20 @@ class Report:
 
     @property
     def trainable_params(self) -> int:
-        return self.total_params  # every learnable tensor of these layers trains
+        """The parameters that train: those of leaves neither written ``trainable: false``
+        nor inside a block so written."""
+        total, stack = 0, [entry for entry in self.layers if entry.layer.trainable]
+        while stack:
+            entry = stack.pop()
+            total += entry.params if entry.step is not None else 0
+            stack.extend(c for _, cs in entry.children for c in cs if c.layer.trainable)
+        return total
 
     def walk(self) -> Iterator[Entry]:
         """Every entry, blocks and leaves, in execution order (a block before its children)."""
         return walk(self.layers)
 
-    def total_mult_adds(self, batch: int = 1, convention: str = "torchinfo") -> int:
+    def total_mult_adds(self, batch: int = 1, convention: str = "convcalc") -> int:
         """Multiply-adds of the whole network under a convention (:mod:`convcalc.views.costs`)."""
         from convcalc.views.costs import rule
 
@@ -195,7 +203,7 @@ class Report:
     def to_dict(self, costing: Costing | None = None) -> dict[str, Any]:
         """The JSON form: totals and memory, then every entry with its multiply-adds and
         receptive field; ``costing`` says how to count (default: one float32 sample,
-        torchinfo's multiply-adds). A view: :func:`convcalc.views.summary.report_dict`."""
+        convcalc's multiply-adds). A view: :func:`convcalc.views.summary.report_dict`."""
         from convcalc.views.summary import report_dict
 
         return report_dict(self, costing or Costing())

@@ -43,6 +43,38 @@ HW3_Q3_TOTAL = 71_840
 HW3_Q3_OUTPUTS = 15_488
 # torchinfo's rule, by hand: each parameter used once per output position (a pool has none)
 HW3_Q3_MACS = (6_176 * 61 * 61, 0, 65_664 * 11 * 11)
+# every multiply-add (convcalc's default, PyTorch's FlopCounterMode ÷ 2), by hand: each weight
+# (no bias) once per output position, 32·3·8·8 = 6,144 and 128·32·4·4 = 65,536 weights
+HW3_Q3_MULT_ADDS = (6_144 * 61 * 61, 0, 65_536 * 11 * 11)
+
+
+# LeNet-5's C3 connection table (LeCun et al. 1998, Table I): the S2 maps each C3 map sees
+C3_TABLE = [[0, 1, 2], [1, 2, 3], [2, 3, 4], [3, 4, 5], [4, 5, 0], [5, 0, 1],
+            [0, 1, 2, 3], [1, 2, 3, 4], [2, 3, 4, 5], [3, 4, 5, 0], [4, 5, 0, 1], [5, 0, 1, 2],
+            [0, 1, 3, 4], [1, 2, 4, 5], [0, 2, 3, 5], [0, 1, 2, 3, 4, 5]]  # fmt: skip
+C3_PUBLISHED = 1_516  # its parameters: 60 connections of 25 weights, and 16 biases
+
+
+def lenet5_c3_model() -> Any:
+    """LeNet-5 with C3 wired by :data:`C3_TABLE` (one 5×5 conv per C3 map over the S2 maps it
+    lists, selected by indexing: no module), the rest as the usual PyTorch LeNet-5."""
+    import torch
+    from torch import nn
+
+    class C3(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.maps = nn.ModuleList(nn.Conv2d(len(m), 1, 5) for m in C3_TABLE)
+
+        def forward(self, x: Any) -> Any:
+            pairs = zip(self.maps, C3_TABLE, strict=True)
+            return torch.cat([conv(x[:, m]) for conv, m in pairs], 1)
+
+    return nn.Sequential(
+        nn.Conv2d(1, 6, 5), nn.Tanh(), nn.AvgPool2d(2), C3(), nn.Tanh(), nn.AvgPool2d(2),
+        nn.Flatten(), nn.Linear(400, 120), nn.Tanh(), nn.Linear(120, 84), nn.Tanh(),
+        nn.Linear(84, 10),
+    )  # fmt: skip
 
 
 def spec_data(name: str) -> dict[str, Any]:
@@ -115,6 +147,9 @@ def zoo_model(name: str) -> tuple[Any, tuple[int, ...]]:
     torch = pytest.importorskip("torch")
     if name in PLAIN_SPECS:
         return plain_model(name)
+    if name == "lenet5_c3":
+        with torch.device("meta"):
+            return lenet5_c3_model(), (1, 32, 32)
     if name == "unet":
         from tests.unet_reference import INPUT_SHAPE, build_unet
 
@@ -142,6 +177,7 @@ class TorchLeaf:
     output_shape: tuple[int, ...]
     params: int  # the module's own parameters
     macs: int  # torchinfo's multiply-adds for this call
+    flops: int = 0  # PyTorch's FlopCounterMode for this call ÷ 2: every multiply-add
 
 
 @dataclass(frozen=True)
@@ -155,6 +191,7 @@ class TorchNumbers:
     trainable: int
     macs: int
     summary: str  # torchinfo's printed summary (its memory lines in MB among them)
+    flops: int = 0  # PyTorch's FlopCounterMode ÷ 2 for the whole forward pass
 
 
 @cache
@@ -163,11 +200,14 @@ def torch_numbers(name: str) -> TorchNumbers:
     torchinfo or, where needed, torchvision)."""
     torch = pytest.importorskip("torch")
     torchinfo = pytest.importorskip("torchinfo")
-    from tests.torchvision_oracle import kind_of
+    from tests.torchvision_oracle import kind_of, leaf_modules, torch_leaves
 
     model, input_shape = zoo_model(name)
     x = torch.empty((1, *input_shape), device="meta")
     stats = torchinfo.summary(model, input_data=x, device="meta", verbose=0)
+    recorded = {id(module) for module in leaf_modules(model)}  # ATOMIC ones too
+    layers = [layer for layer in stats.summary_list if id(layer.module) in recorded]
+    calls, total, output = flop_calls(model, x, [layer.module for layer in layers])
     leaves = tuple(
         TorchLeaf(
             kind=kind_of(layer.module),
@@ -175,13 +215,12 @@ def torch_numbers(name: str) -> TorchNumbers:
             input_shape=tuple(layer.input_size[1:]),
             output_shape=tuple(layer.output_size[1:]),
             params=sum(int(p.numel()) for p in layer.module.parameters()),
-            macs=int(layer.macs),
+            macs=int(layer.macs) if layer.is_leaf_layer else 0,  # torchinfo sums leaves only
+            flops=flops,
         )
-        for layer in stats.summary_list
-        if layer.is_leaf_layer
+        for layer, flops in zip(layers, calls, strict=True)
     )
-    with torch.no_grad():
-        output = model.eval()(x)
+    leaves = _with_owned(leaves, torch_leaves(model, input_shape))
     return TorchNumbers(
         input_shape=tuple(input_shape),
         output_shape=tuple(int(n) for n in output.shape[1:]),
@@ -190,7 +229,62 @@ def torch_numbers(name: str) -> TorchNumbers:
         trainable=sum(int(p.numel()) for p in model.parameters() if p.requires_grad),
         macs=int(stats.total_mult_adds),
         summary=str(stats),
+        flops=total,
     )
+
+
+def _with_owned(leaves: tuple[TorchLeaf, ...], order: list[Any]) -> tuple[TorchLeaf, ...]:
+    """The module calls, with a leaf inserted for each parameter a module with children applies
+    in its forward (ViT's class token and position embedding, ConvNeXt's layer scale), where
+    the oracle's run (``order``, tests/torchvision_oracle.py) records it: no module, so no
+    multiply-adds in torchinfo or FlopCounterMode (a cat, an add, a product)."""
+    if len(order) == len(leaves):
+        return leaves
+    calls = iter(leaves)
+    merged = []
+    for leaf in order:
+        if "." not in leaf.torch_class:  # a module: the next call torchinfo saw
+            merged.append(next(calls))
+            assert merged[-1].kind == leaf.kind, (merged[-1], leaf)
+            continue
+        out = leaf.output_shape  # the class token adds one token; the others keep the shape
+        shape = (out[0] - 1, *out[1:]) if leaf.kind == "class_token" else out
+        merged.append(TorchLeaf(leaf.kind, leaf.torch_class, shape, out, leaf.params, 0, 0))
+    assert next(calls, None) is None
+    return tuple(merged)
+
+
+def flop_calls(model: Any, x: Any, modules: list[Any]) -> tuple[list[int], int, Any]:
+    """PyTorch's FlopCounterMode over one forward pass in eval mode, halved: each call of the
+    given ``modules`` in order (the counter's running total before and after the call), the
+    whole pass, and the output."""
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    calls: list[int] = []
+    starts: list[int] = []
+    wanted = {id(module) for module in modules}
+
+    def before(module: Any, _inputs: Any) -> None:
+        starts.append(counter.get_total_flops())
+
+    def after(module: Any, _inputs: Any, _output: Any) -> None:
+        calls.append((counter.get_total_flops() - starts.pop()) // 2)
+
+    handles = []
+    for module in model.modules():
+        if id(module) in wanted:
+            handles.append(module.register_forward_pre_hook(before))
+            handles.append(module.register_forward_hook(after))
+    try:
+        with counter, torch.no_grad():
+            output = model.eval()(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    assert len(calls) == len(modules), (len(calls), len(modules))
+    return calls, counter.get_total_flops() // 2, output
 
 
 def pair(spec_leaves: list[Any], torch_leaves: tuple[TorchLeaf, ...]) -> dict[str, TorchLeaf]:

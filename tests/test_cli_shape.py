@@ -26,9 +26,10 @@ def test_golden_tables(run, update_golden: bool, name: str, fmt: str) -> None:
 
 
 def test_table_rows_for_the_seed(run) -> None:
-    lines = run("shape", "hw3-q3").stdout.splitlines()
+    lines = run("shape", "hw3-q3", "--convention", "torchinfo").stdout.splitlines()
     assert lines[0] == "hw3-q3: input 3×128×128"
-    # the seed's shapes and parameters, then each layer's multiply-adds: parameters × positions
+    # the seed's shapes and parameters, then each layer's multiply-adds as the seed counts them,
+    # torchinfo's way: parameters (bias included) × positions
     assert lines[4].split() == ["0", "conv", "8×8", "/2", "32×61×61", "6,176", "22,980,896"]
     assert lines[5].split() == ["1", "maxpool", "5×5", "/5", "32×12×12", "0", "0"]
     assert lines[6].split() == ["2", "conv", "4×4", "p1", "128×11×11", "65,664", "7,945,344"]

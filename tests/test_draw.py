@@ -3,8 +3,8 @@ and real renderings: Chromium screenshots (read back by a small PNG decoder) and
 
 The numbers a figure shows (its header, every box's shape and costs, every frame's and lane's
 costs) are read back from the SVG and compared with numbers from outside convcalc: the
-homework's own answer for hw3-q3, and PyTorch and torchinfo on each bundled network's model
-(tests/independent.py).
+homework's own answer for hw3-q3, and PyTorch (its FlopCounterMode for the multiply-adds) on
+each bundled network's model (tests/independent.py).
 
 ``pytest --update-golden`` rewrites tests/golden/draw/ and the pictures in docs/images/.
 """
@@ -29,7 +29,7 @@ from convcalc.render.draw import to_svg, to_tikz
 from tests.budget import CI
 from tests.conftest import Invoke
 from tests.independent import (
-    HW3_Q3_MACS,
+    HW3_Q3_MULT_ADDS,
     HW3_Q3_PARAMS,
     HW3_Q3_SHAPES,
     HW3_Q3_TOTAL,
@@ -132,8 +132,8 @@ def check_costs(shown: str, exact: tuple[int, int], where: str) -> None:
 
 
 def check_against_torch(svg: str, name: str) -> int:
-    """Every number of a bundled network's figure against PyTorch and torchinfo: the header
-    (input and output shapes, parameters, torchinfo's multiply-adds); every leaf box's output
+    """Every number of a bundled network's figure against PyTorch: the header (input and
+    output shapes, parameters, FlopCounterMode's multiply-adds); every leaf box's output
     shape, parameters and multiply-adds (the leaf's torch call: tests/independent.py's
     ``pair``), a box without a shape line keeping its input's shape in torch; every frame's
     and lane's costs, the sums over the torch calls of the leaves it holds. Leaves the model
@@ -151,14 +151,14 @@ def check_against_torch(svg: str, name: str) -> int:
             for path, call in calls.items()
             if any(path == p or path.startswith(p + ".") for p in paths)
         ]
-        return sum(c.params for c in inside), sum(c.macs for c in inside)
+        return sum(c.params for c in inside), sum(c.flops for c in inside)
 
     header = HEADER.fullmatch(texts(svg)[0])
     assert header, texts(svg)[0]
     assert parse_shape(header["input"]) == numbers.input_shape
     assert parse_shape(header["output"]) == numbers.output_shape
     assert parse_count(header["params"]) == numbers.params
-    assert parse_count(header["macs"]) == numbers.macs
+    assert parse_count(header["macs"]) == numbers.flops
     compared += 4
     for box in boxes(svg):
         where = f"{name}: box {box.path or box.lines.get('head')}"
@@ -192,7 +192,7 @@ def check_against_torch(svg: str, name: str) -> int:
             assert_three_digits(slim["params"], call.params)
             compared += 1
         else:
-            check_costs(costs, (call.params, call.macs), where)
+            check_costs(costs, (call.params, call.flops), where)
             compared += 2
     names = {entry.name for entry in entries.values() if entry.is_block}
     names |= {f"{entry.type} {entry.path}" for entry in entries.values() if entry.is_block}
@@ -251,11 +251,11 @@ def check_hw3_q3(svg: str) -> None:
     assert parse_shape(header["input"]) == (3, 128, 128)
     assert parse_shape(header["output"]) == HW3_Q3_SHAPES[-1]
     assert parse_count(header["params"]) == HW3_Q3_TOTAL
-    assert parse_count(header["macs"]) == sum(HW3_Q3_MACS) == 30_926_240
+    assert parse_count(header["macs"]) == sum(HW3_Q3_MULT_ADDS) == 30_791_680
     drawn = {box.path: box for box in boxes(svg) if box.cls == "box"}
     assert sorted(drawn) == ["layers[0]", "layers[1]", "layers[2]"]
     for i, (shape, params, mult_adds) in enumerate(
-        zip(HW3_Q3_SHAPES, HW3_Q3_PARAMS, HW3_Q3_MACS, strict=True)
+        zip(HW3_Q3_SHAPES, HW3_Q3_PARAMS, HW3_Q3_MULT_ADDS, strict=True)
     ):
         box = drawn[f"layers[{i}]"]
         assert parse_shape(box.lines["shape"]) == shape
@@ -364,7 +364,7 @@ def test_golden_svgs(update_golden: bool, name: str, style: str) -> None:
 @pytest.mark.parametrize("style", ["blocks", "flow"])
 def test_the_golden_figures_numbers(name: str, style: str) -> None:
     """The goldens' numbers: hw3-q3's are the homework's (no torch needed); every golden's are
-    torch's and torchinfo's where torch is installed."""
+    torch's where torch is installed."""
     svg = (GOLDEN / f"{name}.{style}.svg").read_text(encoding="utf-8")
     if name == "hw3-q3":
         check_hw3_q3(svg)
@@ -404,7 +404,7 @@ def test_every_bundled_spec_draws(name: str, style: str) -> None:
 @pytest.mark.parametrize("name", SPECS)
 @pytest.mark.parametrize("style", ["blocks", "flow"])
 def test_every_number_drawn_is_torchs(name: str, style: str) -> None:
-    """With costs, every number of every bundled network's figure is PyTorch's or torchinfo's
+    """With costs, every number of every bundled network's figure is PyTorch's
     (``check_against_torch``): the boxes of the leaves the model runs as modules each give
     their shape, or keep their input's, and their costs."""
     svg = to_svg(report(name), style=style, costs=True)
@@ -452,7 +452,7 @@ def test_collapsed_boxes_show_torchs_costs(name: str) -> None:
 
 def test_costs_and_joins() -> None:
     svg = to_svg(report("hw3-q3"), style="flow", costs=True)
-    assert "6.18k params · 23M MACs" in texts(svg)
+    assert "6.18k params · 22.9M MACs" in texts(svg)  # 6,144 weights × 61·61 = 22,861,824
     check_hw3_q3(svg)  # every box's costs, the homework's numbers to three digits
     for name, symbol in (
         ("resnet18", "add"),
@@ -463,12 +463,12 @@ def test_costs_and_joins() -> None:
 
 
 def test_a_count_rounding_into_the_next_unit() -> None:
-    """linear 998 → 1001: 1001 · (998 + 1) = 999,999 parameters, and as many multiply-adds
-    (torchinfo: weight and bias once per sample); to three digits, 1.00M: ``1M``."""
+    """linear 998 → 1001: 1001 · (998 + 1) = 999,999 parameters, to three digits 1.00M:
+    ``1M``; 998 · 1001 = 998,998 multiply-adds (the weights once each): ``999k``."""
     spec = {"input": [998], "layers": [{"type": "linear", "out_features": 1001}]}
     svg = to_svg(convcalc.analyse(convcalc.load_spec(spec)), style="flow", costs=True)
     (box,) = [box for box in boxes(svg) if box.cls == "box"]
-    check_costs(box.lines["costs"], (999_999, 999_999), "layers[0]")
+    check_costs(box.lines["costs"], (999_999, 998_998), "layers[0]")
 
 
 def test_log_and_linear_scales_differ() -> None:

@@ -73,13 +73,35 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(path for path in (ROOT / "specs").glob("*.yaml") if path.stem != "five-stages")
 # run on the meta device: on the CPU each takes seconds (U-Net at 512² most of all)
 BIG = {"resnet50", "vgg16", "inception_v3", "densenet121", "unet"}
+BIG |= {"swin_t", "swin_s", "swin_b", "swin_v2_t", "swin_v2_s", "swin_v2_b"}
+BIG |= {"maxvit_t"}
+# the mobile and efficient families' heavier members (zoo/mobile.py), 3 GMACs or more each
+BIG |= {f"efficientnet_b{n}" for n in range(4, 8)} | {"efficientnet_v2_s", "efficientnet_v2_m"}
+BIG |= {"efficientnet_v2_l", "regnet_y_128gf"}
+BIG |= {f"regnet_{xy}_{size}" for xy in "xy" for size in ("3_2gf", "8gf", "16gf", "32gf")}
+# the classic families and the segmentation models (zoo/cnn.py), all 3.6 GFLOPs or more at
+# their sizes but squeezenet1_1
+BIG |= {f"vgg{n}{bn}" for n in (11, 13, 16, 19) for bn in ("", "_bn")}
+BIG |= {"resnet34", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x8d"}
+BIG |= {"resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"}
+BIG |= {"densenet161", "densenet169", "densenet201", "fcn_resnet50", "fcn_resnet101"}
+BIG |= {"deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large"}
+# the vision transformers and ConvNeXts (zoo/transformers.py), 4.4 GFLOPs and more
+BIG |= {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"}
+BIG |= {"convnext_tiny", "convnext_small", "convnext_base", "convnext_large"}
 # torch class -> spec type, for the classes the export writes besides torchvision's
 KIND_OF = {
     **TORCH_KINDS,
+    "SelfAttention": "multihead_attention",  # the file's nn.MultiheadAttention, called (x, x, x)
+    "ClassToken": "class_token",
+    "PositionEmbedding": "position_embedding",
+    "Select": "select",
+    "LayerScale": "layer_scale",
     "Unflatten": "unflatten",
     "Embedding": "embedding",
     "Reshape": "reshape",
     "Permute": "permute",
+    "SelectChannels": "select_channels",
 }
 
 Layer = dict[str, Any]
@@ -116,12 +138,26 @@ class Generated:
             return getattr(self.module, self.class_name)().eval()
 
 
+# the file's classes that hold a module they call in their own way: one leaf each
+WHOLE = frozenset({"SelfAttention", "RelativePositionalMultiHeadAttention"})
+
+
 def leaf_modules(model: Any) -> list[Any]:
-    """Modules with no children, but for empty nn.Sequential (an identity: no leaf of the spec)."""
+    """Modules with no children, but for empty nn.Sequential (an identity: no leaf of the spec),
+    and the WHOLE ones, with nothing inside them."""
+    inside = {
+        id(sub)
+        for module in model.modules()
+        if type(module).__name__ in WHOLE
+        for sub in module.modules()
+        if sub is not module
+    }
     return [
         module
         for module in model.modules()
-        if next(module.children(), None) is None and not isinstance(module, nn.Sequential)
+        if id(module) not in inside
+        and (type(module).__name__ in WHOLE or next(module.children(), None) is None)
+        and not isinstance(module, nn.Sequential)
     ]
 
 
@@ -296,6 +332,19 @@ def _device(built: Built) -> Any:
     return UNSEEN if tensor is None else tensor.device
 
 
+def _initial_scale(built: Built) -> Any:
+    """A layer scale's initial value, every entry of its tensor (unseen on the meta device)."""
+    if built.device == "meta":
+        return UNSEEN
+    values = set(built.module.layer_scale.detach().flatten().tolist())
+    assert len(values) == 1, values
+    return values.pop()
+
+
+def _as_float32(value: Any, built: Built) -> Any:
+    return torch.tensor(float(value), dtype=torch.float32).item()
+
+
 def _dtype_kept(value: Any, built: Built) -> Any:
     return torch.get_default_dtype() if value is None else getattr(torch, value.split(".")[-1])
 
@@ -307,6 +356,16 @@ def _device_kept(value: Any, built: Built) -> Any:
 def _normalized_shape(value: Any, built: Built) -> Any:
     """nn.LayerNorm keeps a tuple, an int as a tuple of one."""
     return tuple(value) if isinstance(value, list | tuple) else (value,)
+
+
+def _embed_dim(value: Any, built: Built) -> Any:
+    """nn.MultiheadAttention keeps kdim/vdim None as embed_dim."""
+    return built.module.attention.embed_dim if value is None else value
+
+
+def _as_tuple(value: Any) -> Any:
+    """nn.Unfold and nn.Fold keep an int as it is, a pair as the tuple the file writes."""
+    return tuple(value) if isinstance(value, list) else value
 
 
 def _has_bias(built: Built) -> bool:
@@ -358,6 +417,16 @@ def _pad_value(built: Built) -> Any:
 _PARAMETERS = {
     "device": Arg(_device, kept=_device_kept),
     "dtype": Arg(_dtype, kept=_dtype_kept),
+}
+_WINDOWED = {
+    "window_size": Arg("window_size", list),
+    "shift_size": Arg("shift_size", list),
+    "num_heads": Arg("num_heads"),
+    "qkv_bias": Arg(lambda built: built.module.qkv_bias is not None),
+    "proj_bias": Arg(lambda built: built.module.proj_bias is not None),
+    "attention_dropout": Arg("attention_dropout"),
+    "dropout": Arg("dropout"),
+    **_PARAMETERS,
 }
 _CONV = {
     "out_channels": Arg("out_channels"),
@@ -429,6 +498,17 @@ ARGUMENTS: dict[str, dict[str, Arg]] = {
     "unflatten": {"dim": Arg("dim", _batched), "unflattened_size": Arg("unflattened_size")},
     "reshape": {"shape": Arg("shape")},  # the file's Reshape(*shape)
     "permute": {"dims": Arg("dims", lambda dims: (0, *map(_batched, dims)))},  # Permute(*dims)
+    # the file's copies of torchvision's Swin classes (window and shift kept as lists)
+    **dict.fromkeys(("shifted_window_attention", "shifted_window_attention_v2"), _WINDOWED),
+    **dict.fromkeys(("patch_merging", "patch_merging_v2"), _PARAMETERS),
+    # the file's copies of torchvision's MaxViT classes (sizes given at construction)
+    "window_partition": {"p": Arg("p")},
+    "window_departition": {key: Arg(key) for key in ("p", "h_partitions", "w_partitions")},
+    "relative_position_attention": {
+        "head_dim": Arg("head_dim"),
+        "max_seq_len": Arg("max_seq_len"),
+        **_PARAMETERS,
+    },
     "embedding": {
         "num_embeddings": Arg("num_embeddings"),
         "embedding_dim": Arg("embedding_dim"),
@@ -473,6 +553,42 @@ ARGUMENTS: dict[str, dict[str, Arg]] = {
     "log_softmax": _DIM,
     "gelu": {"approximate": Arg("approximate")},
     "identity": {},
+    "pixel_shuffle": {"upscale_factor": Arg("upscale_factor")},
+    "pixel_unshuffle": {"downscale_factor": Arg("downscale_factor")},
+    "unfold": {
+        key: Arg(key, _as_tuple) for key in ("kernel_size", "dilation", "padding", "stride")
+    },
+    "fold": {
+        key: Arg(key, _as_tuple)
+        for key in ("output_size", "kernel_size", "dilation", "padding", "stride")
+    },
+    "select_channels": {"channels": Arg("channels", list)},  # the file's SelectChannels
+    "multihead_attention": {
+        "num_heads": Arg(lambda built: built.module.attention.num_heads),
+        "dropout": Arg(lambda built: built.module.attention.dropout, default=0.0),
+        "bias": Arg(lambda built: built.module.attention.in_proj_bias is not None, default=True),
+        "add_bias_kv": Arg(lambda built: built.module.attention.bias_k is not None, default=False),
+        "add_zero_attn": Arg(lambda built: built.module.attention.add_zero_attn, default=False),
+        "kdim": Arg(lambda built: built.module.attention.kdim, kept=_embed_dim, default=None),
+        "vdim": Arg(lambda built: built.module.attention.vdim, kept=_embed_dim, default=None),
+        # the file's SelfAttention takes the batch first, whatever the spec says
+        "batch_first": Arg(
+            lambda built: built.module.attention.batch_first, lambda _: True, default=True
+        ),
+        "device": Arg(_device, kept=_device_kept, default=None),
+        "dtype": Arg(_dtype, kept=_dtype_kept, default=None),
+    },
+    "class_token": {},
+    "position_embedding": {},
+    "select": {"dim": Arg("dim", _batched, default=1), "index": Arg("index", default=0)},
+    "layer_scale": {"layer_scale": Arg(_initial_scale, kept=_as_float32, default=1e-6)},
+    "layernorm2d": {
+        "normalized_shape": Arg("normalized_shape", kept=_normalized_shape),
+        "eps": Arg("eps"),
+        "elementwise_affine": Arg("elementwise_affine"),
+        "bias": Arg(_layernorm_bias),
+        **_PARAMETERS,
+    },
 }
 # what a spec type means, kept by its module whatever the spec writes
 FIXED: dict[str, dict[str, Any]] = {"relu6": {"min_val": 0.0, "max_val": 6.0}}
@@ -514,7 +630,7 @@ def written_leaves(layers: list[Layer]) -> list[Layer]:
             inner = list(layer["layers"]) * layer.get("times", 1)
         elif kind == "residual":
             inner = [*layer["body"], *layer.get("shortcut", [])]
-        elif kind == "concat":
+        elif kind in ("concat", "split"):
             inner = [item for branch in layer["branches"] for item in branch]
         elif kind == "scale":
             inner = list(layer["body"])
@@ -813,6 +929,12 @@ def test_class_name_given(tmp_path: Path) -> None:
             "layers[1] (batchnorm)",
             "no BatchNorm4d",
         ),
+        (
+            [2, 4, 4],
+            [{"type": "maxpool", "kernel_size": 2}, {"type": "max_unpool", "kernel_size": 2}],
+            "layers[1] (max_unpool)",
+            "takes the indices a max-pool with return_indices gives",
+        ),
     ],
 )
 def test_refused(shape: list[int], layers: list[Layer], path: str, why: str) -> None:
@@ -855,25 +977,32 @@ def test_embedding_first(tmp_path: Path) -> None:
 # --- arguments ------------------------------------------------------------------------------
 
 LEAF_TYPES = sorted(name for name, kind in KINDS.items() if not kind.block)
+COMMON = {"type", "name", "functional", "trainable"}  # every layer's fields, no module's
+REFUSED = {"max_unpool"}  # no chain of modules passes a max-pool's indices on: test_refused
+# fields the export leaves out: the file's SelfAttention always takes the batch first
+NOT_WRITTEN = {"multihead_attention": {"batch_first"}}
 
 
 def test_every_leaf_type_is_written() -> None:
     """Every field of every leaf type is written by the export (but type, name, functional)."""
     assert set(LEAVES) | set(CONVERTED) == set(LEAF_TYPES)
     for name in LEAF_TYPES:
-        fields = set(layer_class(name).model_fields) - {"type", "name", "functional"}
+        fields = set(layer_class(name).model_fields) - COMMON
         if name in CONVERTED:
             assert fields == set(CONVERTED[name][1]), name
         else:
             leaf = LEAVES[name]
             written = [f for f in (*leaf.positional, *leaf.keywords) if not f.startswith("=")]
-            assert sorted(written) == sorted(fields), name
+            assert sorted(written) == sorted(fields - NOT_WRITTEN.get(name, set())), name
 
 
 def _torch_class(name: str) -> Any:
     template = KINDS[name].torch
     if not template:
-        return import_torchvision().ops.StochasticDepth if name == "stochastic_depth" else None
+        torchvision = import_torchvision()
+        own = {"stochastic_depth": torchvision.ops.StochasticDepth}
+        own["layernorm2d"] = torchvision.models.convnext.LayerNorm2d
+        return own.get(name)
     return getattr(nn, template.format(n=2))
 
 
@@ -881,6 +1010,9 @@ def _torch_class(name: str) -> Any:
 def test_keyword_defaults_are_pytorchs(name: str) -> None:
     """A keyword left out because it equals convcalc's default leaves PyTorch's: they agree."""
     cls = _torch_class(name)
+    if cls is None:  # parameters in torchvision's forward code: the file's classes (ClassToken)
+        assert LEAVES[name].keywords in ((), ("layer_scale",)), name  # CNBlock's: no default
+        return
     parameters = inspect.signature(cls).parameters
     fields = layer_class(name).model_fields
     for keyword in LEAVES[name].keywords:
@@ -925,6 +1057,9 @@ AWAY: list[tuple[list[int], Layer]] = [
     ([3, 4, 4], {"type": "layernorm", "normalized_shape": [4, 4], "eps": 1e-3, "bias": False,
                  "device": "meta", "dtype": "float64"}),
     ([3, 4, 4], {"type": "layernorm", "normalized_shape": 4, "elementwise_affine": False}),
+    ([4, 3, 3], {"type": "layernorm2d", "normalized_shape": 4, "eps": 1e-3, "bias": False,
+                 "device": "meta", "dtype": "float64"}),
+    ([4, 3, 3], {"type": "layernorm2d", "normalized_shape": [4], "elementwise_affine": False}),
     ([6, 4], {"type": "local_response_norm", "size": 3, "alpha": 0.01, "beta": 0.5, "k": 2}),
     ([5], {"type": "linear", "out_features": 3, "bias": False, "device": "meta",
            "dtype": "bfloat16"}),
@@ -965,6 +1100,32 @@ AWAY: list[tuple[list[int], Layer]] = [
     ([3, 4], {"type": "log_softmax", "dim": -2}),
     ([3, 4], {"type": "gelu", "approximate": "tanh"}),
     *(([3, 4], {"type": kind}) for kind in ("sigmoid", "tanh", "identity")),
+    ([8, 2, 3], {"type": "pixel_shuffle", "upscale_factor": 2}),
+    ([2, 4, 6], {"type": "pixel_unshuffle", "downscale_factor": 2}),
+    ([2, 7, 6], {"type": "unfold", "kernel_size": [3, 2], "dilation": [1, 2], "padding": 1,
+                 "stride": [2, 1]}),
+    ([18, 24], {"type": "fold", "output_size": [7, 6], "kernel_size": [3, 2],
+                "dilation": [1, 2], "padding": 1, "stride": [2, 1]}),
+    ([5, 3, 3], {"type": "select_channels", "channels": [4, 0, -1, 0]}),
+    ([3, 4, 4], {"type": "layer_scale", "layer_scale": 0.5}),
+    ([5, 8], {"type": "multihead_attention", "num_heads": 2, "dropout": 0.25, "bias": False,
+              "add_bias_kv": True, "add_zero_attn": True, "kdim": 8, "vdim": 8,
+              "batch_first": True, "device": "meta", "dtype": "float64"}),
+    ([5, 8], {"type": "select", "dim": 1, "index": -1}),
+    ([4, 6, 8], {"type": "shifted_window_attention", "window_size": [2, 3], "shift_size": [1, 1],
+                 "num_heads": 2, "qkv_bias": False, "proj_bias": False,
+                 "attention_dropout": 0.25, "dropout": 0.5, "device": "meta",
+                 "dtype": "float64"}),
+    ([4, 6, 8], {"type": "shifted_window_attention_v2", "window_size": [2, 3],
+                 "shift_size": [1, 1], "num_heads": 2, "qkv_bias": False, "proj_bias": False,
+                 "attention_dropout": 0.25, "dropout": 0.5, "device": "meta",
+                 "dtype": "float64"}),
+    ([4, 6, 8], {"type": "patch_merging", "device": "meta", "dtype": "float64"}),
+    ([4, 6, 8], {"type": "patch_merging_v2", "device": "meta", "dtype": "float64"}),
+    ([4, 6, 8], {"type": "window_partition", "p": 2}),
+    ([6, 4, 5], {"type": "window_departition", "p": 2, "h_partitions": 2, "w_partitions": 3}),
+    ([3, 4, 8], {"type": "relative_position_attention", "head_dim": 4, "max_seq_len": 4,
+                 "device": "meta", "dtype": "float64"}),
 ]  # fmt: skip
 ONE_VALUE = {("conv_transpose", "padding_mode"), ("maxpool", "return_indices"),
              ("adaptive_maxpool", "return_indices")}  # fmt: skip
@@ -973,15 +1134,15 @@ ONE_VALUE = {("conv_transpose", "padding_mode"), ("maxpool", "return_indices"),
 def test_the_argument_table_covers_every_field() -> None:
     """ARGUMENTS reads back every field of every leaf type, and AWAY writes each one away from
     its default (the ones with a single value exported aside)."""
-    assert set(ARGUMENTS) == set(LEAF_TYPES)
+    assert set(ARGUMENTS) == set(LEAF_TYPES) - REFUSED
     away: dict[str, set[str]] = {name: set() for name in LEAF_TYPES}
     for _, layer in AWAY:
         fields = layer_class(layer["type"]).model_fields
         away[layer["type"]] |= {
             key for key, value in layer.items() if key != "type" and value != fields[key].default
         }
-    for name in LEAF_TYPES:
-        fields = set(layer_class(name).model_fields) - {"type", "name", "functional"}
+    for name in sorted(set(LEAF_TYPES) - REFUSED):
+        fields = set(layer_class(name).model_fields) - COMMON
         assert set(ARGUMENTS[name]) == fields, name
         assert away[name] | {f for kind, f in ONE_VALUE if kind == name} == fields, name
 
@@ -1183,6 +1344,12 @@ DRAWN = [
     *("stochastic_depth", "relu", "relu6", "prelu", "leaky_relu", "elu", "gelu", "silu"),
     *("mish", "hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softmax"),
     *("log_softmax", "identity"),
+    *("pixel_shuffle", "pixel_unshuffle", "unfold", "fold", "select_channels"),
+    *("multihead_attention", "class_token", "position_embedding", "select", "layer_scale"),
+    "layernorm2d",
+    *("window_partition", "window_departition", "relative_position_attention"),
+    *("shifted_window_attention", "shifted_window_attention_v2"),
+    *("patch_merging", "patch_merging_v2"),
 ]
 
 
@@ -1222,6 +1389,12 @@ def _window(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
 def _norm(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
     if kind == "groupnorm":
         layer["num_groups"] = draw(st.sampled_from(_divisors(shape[0])))
+    if kind == "layernorm2d":  # the trailing sizes of [H, W, C]: C, or (W, C)
+        moved = [*shape[1:], shape[0]]
+        trailing = moved[len(moved) - draw(st.integers(1, min(2, len(moved)))) :]
+        layer["normalized_shape"] = trailing[0] if len(trailing) == 1 else trailing
+        maybe(draw, layer, "elementwise_affine", st.booleans())
+        maybe(draw, layer, "bias", st.booleans())
     if kind == "layernorm":
         trailing = shape[len(shape) - draw(st.integers(1, len(shape))) :]
         layer["normalized_shape"] = trailing[0] if len(trailing) == 1 else trailing
@@ -1236,7 +1409,7 @@ def _norm(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
     if kind in ("batchnorm", "instancenorm"):
         maybe(draw, layer, "momentum", st.one_of(st.none(), FRACTION))
         maybe(draw, layer, "track_running_stats", st.booleans())
-    if kind != "layernorm":
+    if kind not in ("layernorm", "layernorm2d"):
         maybe(draw, layer, "affine", st.booleans())
 
 
@@ -1259,6 +1432,9 @@ def _reshaping(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> No
         layer["dims"] = [d - rank if draw(st.booleans()) else d for d in order]
 
 
+NEEDED = {("linear", "out_features"), ("multihead_attention", "num_heads")}  # required fields
+
+
 def _others(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
     if kind in ("relu", "relu6", "silu", "mish", "hardswish", "hardsigmoid", "elu"):
         maybe(draw, layer, "inplace", st.booleans())
@@ -1275,14 +1451,65 @@ def _others(draw: st.DrawFn, kind: str, shape: list[int], layer: Layer) -> None:
         "softmax": {"dim": st.integers(-len(shape) - 1, len(shape))},
         "log_softmax": {"dim": st.integers(-len(shape) - 1, len(shape))},
         "channel_shuffle": {"groups": st.sampled_from(_divisors(shape[0]))},
+        "pixel_shuffle": {"upscale_factor": st.integers(1, 2)},
+        "pixel_unshuffle": {"downscale_factor": st.integers(1, 2)},
+        "unfold": {"kernel_size": st.integers(1, 2), "stride": st.integers(1, 2)},
+        # a 1×1 kernel on [R, L]: L blocks fill an L×1 output
+        "fold": {"kernel_size": st.just(1), "output_size": st.just([shape[-1], 1])},
+        "select_channels": {
+            "channels": st.lists(st.integers(-shape[0], shape[0] - 1), min_size=1, max_size=4)
+        },
         "linear": {"out_features": st.integers(1, 4), "bias": st.booleans()},
+        "multihead_attention": {
+            "num_heads": st.sampled_from(_divisors(shape[-1])),
+            "dropout": FRACTION,
+            "bias": st.booleans(),
+            "add_bias_kv": st.booleans(),
+            "add_zero_attn": st.booleans(),
+            "kdim": st.just(shape[-1]),
+            "vdim": st.just(shape[-1]),
+            "batch_first": st.booleans(),
+        },
+        "select": {"dim": st.integers(-len(shape), len(shape) - 1), "index": st.integers(-2, 1)},
+        "layer_scale": {"layer_scale": st.floats(0.5, 2)},
+        # MaxViT's: sizes that fit a [C, H, W] or a [G, P, D] input (not every draw does)
+        "window_partition": {"p": st.integers(1, 2)},
+        "window_departition": {
+            "p": st.just(1),
+            "h_partitions": st.just(shape[0]),
+            "w_partitions": st.just(shape[1] if len(shape) > 1 else 1),
+        },
+        "relative_position_attention": {
+            "head_dim": st.sampled_from(_divisors(shape[-1])),
+            "max_seq_len": st.sampled_from([1, shape[1] if len(shape) > 1 else 1]),
+        },
+        # Swin's, on a channels-last [H, W, C] input (not every draw is one)
+        **{
+            kind: {
+                "window_size": st.lists(st.integers(1, 3), min_size=2, max_size=2),
+                "shift_size": st.lists(st.integers(0, 2), min_size=2, max_size=2),
+                "num_heads": st.sampled_from(_divisors(shape[-1])),
+                "qkv_bias": st.booleans(),
+                "proj_bias": st.booleans(),
+                "attention_dropout": FRACTION,
+                "dropout": FRACTION,
+            }
+            for kind in ("shifted_window_attention", "shifted_window_attention_v2")
+        },
     }.get(kind, {})
-    required = {"stochastic_depth", "channel_shuffle"}
+    required = {"stochastic_depth", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle"}
+    required |= {"unfold", "fold", "select_channels"}
+    required |= {"window_partition", "window_departition", "relative_position_attention"}
+    required |= {"shifted_window_attention", "shifted_window_attention_v2"}
     for key, values in extra.items():
-        if kind in required or (kind == "linear" and key == "out_features"):
+        if kind in required or (kind, key) in NEEDED:
             layer[key] = draw(values)
         else:
             maybe(draw, layer, key, values)
+
+
+NORMS = ("batchnorm", "groupnorm", "instancenorm", "layernorm", "layernorm2d")
+NORMS += ("local_response_norm",)
 
 
 @st.composite
@@ -1294,7 +1521,7 @@ def any_layer(draw: st.DrawFn, shape: list[int]) -> Layer:
     rank = len(shape) - 1
     if kind in WINDOWED or kind == "adaptive_maxpool":
         _window(draw, kind, shape, layer)
-    elif kind in ("batchnorm", "groupnorm", "instancenorm", "layernorm", "local_response_norm"):
+    elif kind in NORMS:
         _norm(draw, kind, shape, layer)
     elif kind in ("flatten", "unflatten", "reshape", "permute"):
         _reshaping(draw, kind, shape, layer)
@@ -1356,7 +1583,7 @@ def test_random_layers_round_trip(
 
 
 def test_random_layers_cover_every_leaf_type() -> None:
-    assert set(DRAWN) | {"embedding"} == set(LEAF_TYPES)
+    assert set(DRAWN) | {"embedding"} | REFUSED == set(LEAF_TYPES)
 
 
 @settings(max_examples=examples(300))

@@ -77,9 +77,42 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(path for path in (ROOT / "specs").glob("*.yaml") if path.stem != "five-stages")
 # built in every run; the others (seconds each: Keras spends ~3 ms a layer) only in CI
 QUICK = {"hw3-q3", "hw3-mlp", "lenet5", "alexnet", "vgg16", "resnet18", "unet", "squeezenet1_0"}
-# the bundled networks the Keras export refuses, and why: none
-REFUSED: dict[str, str] = {}
+QUICK |= {"lenet5_c3", "shufflenet_v2_x0_5"}  # channel selections; split blocks
+# the bundled networks the Keras export refuses, and why: Swin's first window attention
+_SWIN = (
+    "layers[3].layers[0].body[{i}] ({kind}): cannot be exported to Keras: {kind} is "
+    "torchvision's Swin layer, which Keras has no layer for; export the network to PyTorch "
+    "(convcalc export --to pytorch), which writes its class"
+)
+REFUSED: dict[str, str] = {
+    **{f"swin_{s}": _SWIN.format(i=1, kind="shifted_window_attention") for s in "tsb"},
+    **{f"swin_v2_{s}": _SWIN.format(i=0, kind="shifted_window_attention_v2") for s in "tsb"},
+}
+# MaxViT's first window partition, after the first MBConv
+REFUSED["maxvit_t"] = (
+    "layers[1].layers[0].layers[1].layers[0] (window_partition): cannot be exported to Keras: "
+    "window_partition is torchvision's MaxViT layer, which Keras has no layer for; export the "
+    "network to PyTorch (convcalc export --to pytorch), which writes its class"
+)
+# ViT's class token, ConvNeXt's LayerNorm2d stem norm: their first leaves Keras has no layer for
+_PIECE = (
+    "{path} ({kind}): cannot be exported to Keras: {kind} is {what}, which the Keras export "
+    "does not write; export the network to PyTorch (convcalc export --to pytorch), which writes it"
+)
+_VIT = _PIECE.format(path="layers[3]", kind="class_token", what="torchvision ViT's class token")
+_CONVNEXT = _PIECE.format(
+    path="layers[1]", kind="layernorm2d", what="torchvision ConvNeXt's LayerNorm2d"
+)
+REFUSED |= {f"vit_{size}": _VIT for size in ("b_16", "b_32", "l_16", "l_32", "h_14")}
+REFUSED |= {f"convnext_{size}": _CONVNEXT for size in ("tiny", "small", "base", "large")}
+# its bilinear F.interpolate from the 33×33 features (520 at output stride 16) to the input
+REFUSED["deeplabv3_mobilenet_v3_large"] = (
+    "layers[2] (upsample), field size: cannot be exported to Keras: Keras upsamples only by "
+    "whole factors, and 33x33 → 520x520 is not one (or PyTorch's scale_factor is not the ratio "
+    "of the sizes, which places its samples elsewhere)"
+)
 MERGES = {"Add", "Concatenate", "Multiply"}
+CUTS = {"ChannelSlice"}  # the head of each branch of a split block: no leaf of the report
 # the fields for which a layer type may be refused (anything else is a bug of the export)
 REFUSABLE: dict[str, set[str | None]] = {
     "conv": {"dilation"},
@@ -94,6 +127,24 @@ REFUSABLE: dict[str, set[str | None]] = {
     "embedding": {None, "padding_idx", "max_norm", "scale_grad_by_freq"},
     "pad": {"padding"},
     "upsample": {"mode", "align_corners", "scale_factor", "size"},
+    # torchvision's Swin layers: no Keras layer, refused whole
+    "shifted_window_attention": {None},
+    "shifted_window_attention_v2": {None},
+    "patch_merging": {None},
+    "patch_merging_v2": {None},
+    # torchvision's MaxViT layers: no Keras layer, refused whole
+    "window_partition": {None},
+    "window_departition": {None},
+    "relative_position_attention": {None},
+    # the vision-transformer pieces: refused whole
+    "multihead_attention": {None},
+    "class_token": {None},
+    "position_embedding": {None},
+    "select": {None},
+    "layer_scale": {None},
+    "layernorm2d": {None},
+    # unfold, fold, max-unpooling: refused whole
+    **{kind: {None} for kind in ("unfold", "fold", "max_unpool")},
 }
 
 Layer = dict[str, Any]
@@ -140,23 +191,43 @@ def keras_records(model: Any, report: Report) -> list[Record]:
     return [*records, output]
 
 
+def frozen_leaves(report: Report) -> set[str]:
+    """The paths of the leaves written ``trainable: false`` or inside a block so written."""
+    frozen: set[str] = set()
+    stack = [(entry, False) for entry in report.layers]
+    while stack:
+        entry, inside = stack.pop()
+        inside = inside or not entry.layer.trainable
+        if entry.step is not None and inside:
+            frozen.add(entry.path)
+        stack.extend((child, inside) for _, children in entry.children for child in children)
+    return frozen
+
+
 def expected(report: Report) -> list[Record]:
-    leaves = [(e.path, tuple(e.output_shape), e.params) for e in report.leaves()]
-    return [*leaves, ("output", tuple(report.output_shape), report.total_params)]
+    """Each leaf's output shape and trainable parameters (none for a frozen one), then the
+    network's output shape and trainable total."""
+    frozen = frozen_leaves(report)
+    leaves = [
+        (e.path, tuple(e.output_shape), 0 if e.path in frozen else e.params)
+        for e in report.leaves()
+    ]
+    return [*leaves, ("output", tuple(report.output_shape), report.trainable_params)]
 
 
 def check_model(model: Any, report: Report) -> None:
-    """Per leaf and in total, Keras' shapes and parameters are convcalc's; nothing else but
-    merges and the input is in the model; the non-trainable weights are BatchNormalization's
-    moving mean and variance."""
+    """Per leaf and in total, Keras' shapes and trainable parameters are convcalc's; nothing
+    else but merges, a split's slices and the input is in the model; the non-trainable weights
+    are BatchNormalization's moving mean and variance and the frozen layers' parameters."""
     assert keras_records(model, report) == expected(report)
     named = {name for _, names in leaf_layers(report) for name in names}
     others = [layer for layer in model.layers if layer.name not in named]
     kinds = {type(layer).__name__ for layer in others}
-    assert kinds <= MERGES | {"InputLayer"}, kinds
+    assert kinds <= MERGES | CUTS | {"InputLayer"}, kinds
     assert all(not layer.weights for layer in others)
     moving = sum(2 * e.input_shape[0] for e in report.leaves() if e.type == "batchnorm")
-    assert count(model.non_trainable_weights) == moving
+    frozen = report.total_params - report.trainable_params
+    assert count(model.non_trainable_weights) == moving + frozen
 
 
 def round_trip(report: Report, folder: Path, device: str = "cpu") -> KerasGenerated:
@@ -400,6 +471,15 @@ def test_helpers_are_registered_for_saving(tmp_path: Path) -> None:
         {"type": "channel_shuffle", "groups": 2},
         {"type": "log_softmax", "dim": 1},
         {"type": "gelu", "approximate": "tanh"},
+        {"type": "pad", "padding": [0, 1, 0, 1]},  # 4x8x6
+        {"type": "pixel_unshuffle", "downscale_factor": 2},
+        {"type": "pixel_shuffle", "upscale_factor": 2},
+        {"type": "select_channels", "channels": [3, 1, 0]},
+        {
+            "type": "split",
+            "sizes": [1, 2],
+            "branches": [[{"type": "batchnorm", "trainable": False}], []],
+        },
     ]
     generated = round_trip(analyse(load_spec({"input": [4, 5, 5], "layers": layers})), tmp_path)
     assert all(f"class {helper}(" in generated.source for helper in HELPERS)
@@ -690,6 +770,40 @@ def test_keras_refuses_what_is_refused() -> None:
             ],
         ),
         ([7], [{"type": "embedding", "num_embeddings": 9, "embedding_dim": 3}]),
+        ([8, 4, 5], [{"type": "pixel_shuffle", "upscale_factor": 2}]),
+        ([3, 18, 2, 3], [{"type": "pixel_shuffle", "upscale_factor": 3}]),  # a leading dim
+        ([3, 4], [{"type": "pixel_shuffle", "upscale_factor": 1}]),  # [N, C, L]: unchanged
+        ([2, 4, 6], [{"type": "pixel_unshuffle", "downscale_factor": 2}]),
+        ([2, 3, 6, 3], [{"type": "pixel_unshuffle", "downscale_factor": 3}]),
+        (
+            [5, 4, 4],
+            [
+                {"type": "pixel_unshuffle", "downscale_factor": 2},
+                {**CONV, "out_channels": 8, "padding": 1},
+                {"type": "pixel_shuffle", "upscale_factor": 2},
+            ],
+        ),
+        ([4, 3, 3], [{"type": "select_channels", "channels": [3, -4, 1, 1]}]),
+        ([4, 5], [{"type": "select_channels", "channels": [2]}, {**CONV, "out_channels": 2}]),
+        (
+            [7, 6, 6],
+            [
+                {
+                    "type": "split",
+                    "sizes": [3, 4],
+                    "branches": [
+                        [{"type": "select_channels", "channels": [2, 0]}, {**CONV, "padding": 1}],
+                        [{"type": "relu"}, {"type": "batchnorm"}],
+                    ],
+                },
+                {"type": "split", "chunks": 2, "branches": [[], [{**CONV, "padding": 1}]]},
+                {"type": "split", "sizes": 2, "branches": [[{"type": "sigmoid"}], [], []]},
+            ],
+        ),
+        (  # empty slices, passed on
+            [4, 5, 5],
+            [{"type": "split", "sizes": [0, 4, 0], "branches": [[], [{**CONV, "padding": 1}], []]}],
+        ),
     ],
 )
 def test_values_equal_pytorchs(shape: list[int], layers: list[Layer], tmp_path: Path) -> None:
@@ -700,6 +814,7 @@ def test_values_equal_pytorchs(shape: list[int], layers: list[Layer], tmp_path: 
 
 
 ZOO_VALUES = ["squeezenet1_0", "resnet18", "googlenet", "efficientnet_b0", "unet"]
+ZOO_VALUES += ["shufflenet_v2_x0_5"]  # split blocks
 
 
 @pytest.mark.parametrize(
@@ -833,6 +948,61 @@ def test_dropout_rate_is_pytorchs_p(shape: list[int], layer: Layer, tmp_path: Pa
     kept = float(np.float32(1 / (1 - p)))
     assert torch_values == {0.0, kept}
     assert {float(np.float32(v)) for v in keras_values} == {0.0, kept}
+
+
+def test_lenet5_c3_values(tmp_path: Path) -> None:
+    """LeNet-5's C3 connection table: 16 channel selections, each through its own conv."""
+    compare_values(analyse(load_spec("lenet5_c3")), tmp_path)
+
+
+def test_frozen_layers(tmp_path: Path) -> None:
+    """``trainable: false`` on a leaf and on a block: Keras' own trainable weights are the
+    report's trainable parameters (and torchinfo's, tests/test_split.py), the frozen ones
+    non-trainable; the same values as PyTorch's in inference."""
+    from tests.test_split import FROZEN, torch_frozen
+
+    report = analyse(load_spec(FROZEN))
+    generated = round_trip(report, tmp_path)
+    model = generated.build()
+    assert count(model.trainable_weights) == report.trainable_params < report.total_params
+    expected_model = torch_frozen()
+    assert count(model.trainable_weights) == sum(
+        p.numel() for p in expected_model.parameters() if p.requires_grad
+    )
+    frozen = {name for path, names in leaf_layers(report) for name in names
+              if path in frozen_leaves(report)}  # fmt: skip
+    assert {layer.name for layer in model.layers if not layer.trainable} == frozen - {
+        "batchnorm_2"  # frozen by its weights: trainable=False would run it in inference mode
+    }
+    assert type(model.get_layer("batchnorm_2")).__name__ == "FrozenBatchNormalization"
+    assert "trainable=False" in generated.source
+    compare_values(report, tmp_path)
+
+
+@pytest.mark.parametrize("affine", [True, False])
+def test_frozen_batchnorm_trains_as_pytorchs(affine: bool, tmp_path: Path) -> None:
+    """A frozen BatchNorm in training: PyTorch (requires_grad False) still normalises with the
+    batch's statistics and moves its running mean; so does the Keras layer, whose gamma and
+    beta are non-trainable weights."""
+    layer = {"type": "batchnorm", "momentum": 0.3, "affine": affine, "trainable": False}
+    report = analyse(load_spec({"input": [3, 4, 4], "layers": [layer]}))
+    torch_model = Generated(report, tmp_path).build()
+    keras_model = KerasGenerated(report, tmp_path).build()
+    randomise(torch_model, seed=5)
+    copy_weights(torch_model, keras_model, report)
+    (module,) = leaf_modules(torch_model)
+    assert not any(p.requires_grad for p in module.parameters())
+    assert keras_model.trainable_weights == []
+    assert count(keras_model.non_trainable_weights) == 6 + (6 if affine else 0)
+    x = np.random.default_rng(5).standard_normal((6, 3, 4, 4)).astype("float32")
+    torch_model.train()
+    with torch.no_grad():
+        want = torch_model(torch.from_numpy(x)).numpy()
+    got = keras.ops.convert_to_numpy(keras_model(x, training=True))
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-5)
+    norm = keras_model.get_layer(leaf_layers(report)[0][1][-1])
+    keras_mean = keras.ops.convert_to_numpy(norm.moving_mean)
+    np.testing.assert_allclose(keras_mean, module.running_mean.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_prelu_init_is_pytorchs(tmp_path: Path) -> None:

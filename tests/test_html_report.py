@@ -31,6 +31,7 @@ from tests.budget import CI
 from tests.conftest import Invoke
 from tests.independent import (
     HW3_Q3_MACS,
+    HW3_Q3_MULT_ADDS,
     HW3_Q3_OUTPUTS,
     HW3_Q3_PARAMS,
     HW3_Q3_SHAPES,
@@ -134,7 +135,7 @@ def test_hw3_q3_page_is_the_homeworks() -> None:
     # k and stride s makes r + (k − 1)·j and j·s: 8, 2; 8 + 4·2 = 16, 10; 16 + 3·10 = 46, 10
     fields = [(8, 2), (16, 10), (46, 10)]
     for i, (shape, params, macs, (rf, jump)) in enumerate(
-        zip(HW3_Q3_SHAPES, HW3_Q3_PARAMS, HW3_Q3_MACS, fields, strict=True)
+        zip(HW3_Q3_SHAPES, HW3_Q3_PARAMS, HW3_Q3_MULT_ADDS, fields, strict=True)
     ):
         row = table[f"layers[{i}]"]
         assert parse_shape(row["shape"]) == shape
@@ -144,7 +145,7 @@ def test_hw3_q3_page_is_the_homeworks() -> None:
     shown = totals(text)
     assert parse_count(shown["parameters"]) == HW3_Q3_TOTAL
     assert parse_count(shown["trainable parameters"]) == HW3_Q3_TOTAL
-    assert parse_count(shown["multiply-adds"]) == sum(HW3_Q3_MACS)
+    assert parse_count(shown["multiply-adds"]) == sum(HW3_Q3_MULT_ADDS)
     assert parse_count(shown["output values (128×11×11)"]) == HW3_Q3_OUTPUTS == 128 * 11 * 11
     # float32, MB of 10⁶ bytes: 71,840 · 4; the input 3·128·128 · 4; torchinfo's estimate,
     # the outputs of the layers with parameters twice (values and gradients); the peak, the
@@ -157,18 +158,22 @@ def test_hw3_q3_page_is_the_homeworks() -> None:
     assert shown["peak activations (inference)"] == f"{peak * 4 / 1e6:.2f} MB" == "0.67 MB"
     # thop and fvcore: no bias term, output elements · in_channels · k² (the pool 0):
     # 32·61·61 · 3·64 and 128·11·11 · 32·16; ptflops: torchinfo's conv, and 2 per input
-    # element of the max pool (its hook and the F.max_pool2d it wraps): 2 · 32·61·61
+    # element of the max pool (its hook and the F.max_pool2d it wraps): 2 · 32·61·61; convcalc:
+    # every weight once per output position, as thop and fvcore here
     conv_no_bias = 32 * 61 * 61 * 3 * 64 + 128 * 11 * 11 * 32 * 16
+    assert conv_no_bias == sum(HW3_Q3_MULT_ADDS)
     pool = 2 * 32 * 61 * 61
     assert costs_table(text) == {
         "conv": {
+            "convcalc": conv_no_bias,
             "torchinfo": sum(HW3_Q3_MACS),
             "fvcore": conv_no_bias,
             "ptflops": sum(HW3_Q3_MACS),
             "thop": conv_no_bias,
         },
-        "maxpool": {"torchinfo": 0, "fvcore": 0, "ptflops": pool, "thop": 0},
+        "maxpool": {"convcalc": 0, "torchinfo": 0, "fvcore": 0, "ptflops": pool, "thop": 0},
         "Total": {
+            "convcalc": conv_no_bias,
             "torchinfo": sum(HW3_Q3_MACS),
             "fvcore": conv_no_bias,
             "ptflops": sum(HW3_Q3_MACS) + pool,
@@ -188,7 +193,7 @@ def test_hw3_q3_page_is_the_homeworks() -> None:
 @pytest.mark.parametrize("name", ["hw3-q3", "lenet5", "resnet18", "googlenet", "unet"])
 def test_every_number_on_the_page_is_torchs(name: str) -> None:
     """The totals and every row of the layer table against PyTorch and torchinfo: a leaf's row
-    is the torch call it stands for (shape, parameters, torchinfo's multiply-adds), a block's
+    is the torch call it stands for (shape, parameters, FlopCounterMode's multiply-adds), a block's
     row the sums over the calls of the leaves it holds; the figures on the page show torch's
     numbers too. torchinfo prints the memory figures itself."""
     text, _ = page(name)
@@ -203,12 +208,12 @@ def test_every_number_on_the_page_is_torchs(name: str) -> None:
         if entry.is_block:
             inside = [c for p, c in calls.items() if p.startswith(entry.path + ".")]
             assert parse_count(row["params"]) == sum(c.params for c in inside), where
-            assert parse_count(row["macs"]) == sum(c.macs for c in inside), where
+            assert parse_count(row["macs"]) == sum(c.flops for c in inside), where
         elif entry.path in calls:
             call = calls[entry.path]
             assert parse_shape(row["shape"]) == call.output_shape, where
             assert parse_count(row["params"]) == call.params, where
-            assert parse_count(row["macs"]) == call.macs, where
+            assert parse_count(row["macs"]) == call.flops, where
             checked += 1
         else:
             assert entry.layer.functional, where
@@ -216,7 +221,7 @@ def test_every_number_on_the_page_is_torchs(name: str) -> None:
     shown = totals(text)
     assert parse_count(shown["parameters"]) == numbers.params
     assert parse_count(shown["trainable parameters"]) == numbers.trainable
-    assert parse_count(shown["multiply-adds"]) == numbers.macs
+    assert parse_count(shown["multiply-adds"]) == numbers.flops
     outputs = "×".join(str(n) for n in numbers.output_shape)
     assert parse_count(shown[f"output values ({outputs})"]) == math.prod(numbers.output_shape)
     torchinfo_mb = {k: Decimal(v) for k, v in torchinfo_megabytes(numbers.summary).items()}
@@ -236,7 +241,8 @@ def test_every_number_on_the_page_is_torchs(name: str) -> None:
 
 def _tool_counts(name: str) -> dict[str, dict[str, int]]:
     """A plain network's multiply-adds by layer type under each tool, each leaf module run
-    alone through torchinfo, fvcore, ptflops and thop (on the CPU, weights zero) with the input
+    alone through PyTorch's FlopCounterMode (÷ 2, convcalc's convention), torchinfo, fvcore,
+    ptflops and thop (on the CPU, weights zero) with the input
     torch gave it; the types every tool counts 0 left out, and the totals under "Total"."""
     torch = pytest.importorskip("torch")
     pytest.importorskip("fvcore")
@@ -246,6 +252,7 @@ def _tool_counts(name: str) -> dict[str, dict[str, int]]:
     import_torchvision()  # ptflops imports torchvision.ops: the shim must come first
     ptflops = pytest.importorskip("ptflops")
     from fvcore.nn import FlopCountAnalysis  # type: ignore[import-untyped]
+    from torch.utils.flop_counter import FlopCounterMode
 
     from tests.test_convention_thop import thop_calls
 
@@ -269,7 +276,11 @@ def _tool_counts(name: str) -> dict[str, dict[str, int]]:
                     alone, tuple(x.shape[1:]), as_strings=False, print_per_layer_stat=False
                 )
         meta = copy.deepcopy(alone).to_empty(device="meta")
+        counter = FlopCounterMode(display=False)
+        with counter, torch.no_grad():
+            alone(x)
         counts = {
+            "convcalc": counter.get_total_flops() // 2,
             "torchinfo": _torchinfo_count(alone, x),
             "fvcore": int(analysis.total()),
             "ptflops": int(pt),
@@ -296,7 +307,8 @@ def _torchinfo_count(model: Any, x: Any) -> int:
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("name", ["hw3-q3", "lenet5"])
 def test_the_costs_table_is_the_tools(name: str) -> None:
-    """The costs table's every cell is what torchinfo, fvcore, ptflops and thop count."""
+    """The costs table's every cell is what FlopCounterMode ÷ 2, torchinfo, fvcore, ptflops and
+    thop count."""
     text, _ = page(name)
     assert costs_table(text) == _tool_counts(name)
 

@@ -304,6 +304,53 @@ def test_many_layer_kinds(nn: Any) -> None:
         assert_like_torch(spec, model, (3, 35, 33))
 
 
+@pytest.mark.torch
+def test_rearranging_layers(nn: Any) -> None:
+    """PixelUnshuffle, PixelShuffle, Unfold and Fold as print(model) shows them (keyword
+    arguments, tuples and ints mixed) import to the network torch runs."""
+    model = nn.Sequential(
+        nn.PixelUnshuffle(2),
+        nn.Conv2d(12, 16, 3, padding=1),
+        nn.PixelShuffle(upscale_factor=2),
+        nn.Unfold(kernel_size=(2, 3), padding=(0, 1), stride=2),
+        nn.Fold(output_size=(8, 8), kernel_size=(2, 3), padding=(0, 1), stride=2),
+        nn.PixelShuffle(2),
+        nn.Unfold(3, dilation=2),
+        nn.Fold(output_size=[16, 16], kernel_size=3, dilation=(2, 2)),
+    )
+    text = str(model)
+    assert "PixelShuffle(upscale_factor=2)" in text and "Fold(output_size=(8, 8)" in text
+    spec = from_print(text, (3, 8, 8))
+    assert [layer["type"] for layer in spec["layers"]] == [
+        *("pixel_unshuffle", "conv", "pixel_shuffle", "unfold", "fold", "pixel_shuffle"),
+        *("unfold", "fold"),
+    ]
+    assert_like_torch(spec, model, (3, 8, 8))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize(
+    ("make", "shape"),
+    [
+        (lambda nn: nn.MaxUnpool1d(3), (2, 4)),
+        (lambda nn: nn.MaxUnpool2d((2, 3), stride=(1, 2), padding=1), (3, 4, 5)),
+        (lambda nn: nn.MaxUnpool2d(2), (3, 4, 5)),
+        (lambda nn: nn.MaxUnpool3d(2, stride=1), (2, 2, 3, 4)),
+    ],
+)
+def test_max_unpool(nn: Any, make: Callable[[Any], Any], shape: tuple[int, ...]) -> None:
+    """MaxUnpool{n}d as printed imports to torch's output shape (run with the indices of
+    zeros, which any output admits: a Sequential cannot hand it a pool's indices)."""
+    torch = pytest.importorskip("torch")
+    module = make(nn)
+    text = str(nn.Sequential(module))
+    report = analysed(from_print(text, shape))
+    x = torch.zeros(2, *shape)
+    y = module(x, torch.zeros(x.shape, dtype=torch.long))
+    assert report.output_shape == tuple(y.shape[1:])
+    assert report.total_params == 0
+
+
 # --- the arguments that change values --------------------------------------------------------
 
 try:  # PyTorch's side of the round trip: the export's tests (skipped where torch is absent)
@@ -666,6 +713,24 @@ def test_torchvision_blocks_refused(model_name: str) -> None:
 
 
 @pytest.mark.torch
+@pytest.mark.parametrize(
+    ("cls", "hint"),
+    [
+        ("Fire", "concat block in the spec (a split block if each branch takes a slice"),
+        ("ShuffleUnit", "split block in the spec (x.split or x.chunk along the channels"),
+        ("Net2", "(a residual, concat, split or scale block, or a sequential"),
+    ],
+)
+def test_custom_module_hints_name_split(nn: Any, cls: str, hint: str) -> None:
+    """Where the hint names concat, it names split too: a custom module that cuts the channels
+    into slices is a split block."""
+    custom = type(cls, (nn.Module,), {"forward": lambda self, x: x})()
+    custom.add_module("conv", nn.Conv2d(3, 3, 1))
+    refused = refusal(str(nn.Sequential(custom)))
+    assert hint in str(refused)
+
+
+@pytest.mark.torch
 def test_module_list_and_dict_refused(nn: Any) -> None:
     model = nn.Sequential(
         nn.Conv2d(3, 4, 3), nn.ModuleList([nn.ReLU(), nn.ReLU(), nn.ReLU(), nn.Tanh()])
@@ -901,8 +966,9 @@ def test_torch_nn_names_are_current(nn: Any) -> None:
         if isinstance(getattr(nn, name, None), type) and issubclass(getattr(nn, name), nn.Module)
     }
     assert modules <= TORCH_NN
-    assert set(SUPPORTED) - {"ConvNormActivation", "Conv2dNormActivation",
-                             "Conv3dNormActivation", "StochasticDepth"} <= modules  # fmt: skip
+    torchvision_only = {"ConvNormActivation", "Conv2dNormActivation", "Conv3dNormActivation",
+                        "StochasticDepth", "LayerNorm2d"}  # fmt: skip
+    assert set(SUPPORTED) - torchvision_only <= modules
 
 
 # --- garbage never escapes as a traceback -------------------------------------------------

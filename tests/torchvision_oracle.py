@@ -1,8 +1,13 @@
 """Test-side oracle: a convcalc spec against a real PyTorch model, leaf module by leaf module.
 
 Nothing here is a test. ``torch_leaves`` runs a model once on the meta device with a forward
-hook on every leaf module (a module with no children) and records, in execution order, the
-spec type each module corresponds to, its batch-less output shape and its own parameter count.
+hook on every leaf module (a module with no children, or one of the ``ATOMIC`` classes, whose
+children never run as modules) and records, in execution order, the spec type each module
+corresponds to, its batch-less output shape and its parameter count. A parameter held directly by
+a module that is not a leaf (ViT's ``class_token``, its encoder's ``pos_embedding``, ConvNeXt's
+``layer_scale``) is a leaf of its own, of the spec type ``OWNED_PARAMETERS`` gives it, recorded
+where the owner's forward uses it (a forward pre- or post-hook on the owner or on one of its
+children), so that the leaves' parameters add up to the model's, none unaccounted for.
 ``match`` walks those records alongside convcalc's report leaves. torchvision calls some
 operations as functions (``torch.flatten`` in ResNet, ``F.relu`` in GoogLeNet's BasicConv2d,
 ``F.avg_pool2d`` in Inception3), which leave no module behind; the spec marks those leaves
@@ -12,17 +17,20 @@ never pair with a torch module, an unmarked one must pair, and a torch leaf is n
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import sys
 import types
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import pytest
 
 __all__ = [
+    "ATOMIC",
+    "OWNED_PARAMETERS",
     "TORCHVISION_MODELS",
     "TORCH_KINDS",
     "Leaf",
@@ -32,6 +40,7 @@ __all__ = [
     "format_leaves",
     "import_torchvision",
     "kind_of",
+    "leaf_modules",
     "match",
     "run_model",
     "torch_leaves",
@@ -41,6 +50,11 @@ __all__ = [
 # spec name -> (torchvision constructor, keyword arguments besides weights=None, input shape)
 TORCHVISION_MODELS: dict[str, tuple[str, dict[str, Any], tuple[int, ...]]] = {
     "resnet18": ("resnet18", {}, (3, 224, 224)),
+    # ShuffleNet_V2_*_Weights.DEFAULT: crop_size 224 (zoo/shufflenet.py)
+    "shufflenet_v2_x0_5": ("shufflenet_v2_x0_5", {}, (3, 224, 224)),
+    "shufflenet_v2_x1_0": ("shufflenet_v2_x1_0", {}, (3, 224, 224)),
+    "shufflenet_v2_x1_5": ("shufflenet_v2_x1_5", {}, (3, 224, 224)),
+    "shufflenet_v2_x2_0": ("shufflenet_v2_x2_0", {}, (3, 224, 224)),
     "resnet50": ("resnet50", {}, (3, 224, 224)),
     "mobilenet_v2": ("mobilenet_v2", {}, (3, 224, 224)),
     "googlenet": ("googlenet", {"aux_logits": False, "init_weights": False}, (3, 224, 224)),
@@ -48,6 +62,86 @@ TORCHVISION_MODELS: dict[str, tuple[str, dict[str, Any], tuple[int, ...]]] = {
     "squeezenet1_0": ("squeezenet1_0", {}, (3, 224, 224)),
     "efficientnet_b0": ("efficientnet_b0", {}, (3, 224, 224)),
     "inception_v3": ("inception_v3", {"aux_logits": False, "init_weights": False}, (3, 299, 299)),
+    "swin_t": ("swin_t", {}, (3, 224, 224)),
+    "swin_s": ("swin_s", {}, (3, 224, 224)),
+    "swin_b": ("swin_b", {}, (3, 224, 224)),
+    "swin_v2_t": ("swin_v2_t", {}, (3, 256, 256)),  # Swin_V2_*_Weights: crop_size 256
+    "swin_v2_s": ("swin_v2_s", {}, (3, 256, 256)),
+    "swin_v2_b": ("swin_v2_b", {}, (3, 256, 256)),
+    "maxvit_t": ("maxvit_t", {}, (3, 224, 224)),  # MaxVit_T_Weights: crop_size 224
+    "vgg11": ("vgg11", {}, (3, 224, 224)),
+    "vgg11_bn": ("vgg11_bn", {}, (3, 224, 224)),
+    "vgg13": ("vgg13", {}, (3, 224, 224)),
+    "vgg13_bn": ("vgg13_bn", {}, (3, 224, 224)),
+    "vgg16_bn": ("vgg16_bn", {}, (3, 224, 224)),
+    "vgg19": ("vgg19", {}, (3, 224, 224)),
+    "vgg19_bn": ("vgg19_bn", {}, (3, 224, 224)),
+    "resnet34": ("resnet34", {}, (3, 224, 224)),
+    "resnet101": ("resnet101", {}, (3, 224, 224)),
+    "resnet152": ("resnet152", {}, (3, 224, 224)),
+    "resnext50_32x4d": ("resnext50_32x4d", {}, (3, 224, 224)),
+    "resnext101_32x8d": ("resnext101_32x8d", {}, (3, 224, 224)),
+    "resnext101_64x4d": ("resnext101_64x4d", {}, (3, 224, 224)),
+    "wide_resnet50_2": ("wide_resnet50_2", {}, (3, 224, 224)),
+    "wide_resnet101_2": ("wide_resnet101_2", {}, (3, 224, 224)),
+    "densenet161": ("densenet161", {}, (3, 224, 224)),
+    "densenet169": ("densenet169", {}, (3, 224, 224)),
+    "densenet201": ("densenet201", {}, (3, 224, 224)),
+    "squeezenet1_1": ("squeezenet1_1", {}, (3, 224, 224)),
+    # segmentation: the `out` output of models built without weights, so without the auxiliary
+    # classifier (aux_loss off) and without the ImageNet backbone weights (weights_backbone=None)
+    **{
+        name: (f"segmentation.{name}", {"weights_backbone": None}, (3, 520, 520))
+        for name in (
+            "fcn_resnet50",
+            "fcn_resnet101",
+            "deeplabv3_resnet50",
+            "deeplabv3_resnet101",
+            "deeplabv3_mobilenet_v3_large",
+            "lraspp_mobilenet_v3_large",
+        )
+    },
+    "vit_b_16": ("vit_b_16", {}, (3, 224, 224)),
+    "vit_b_32": ("vit_b_32", {}, (3, 224, 224)),
+    "vit_l_16": ("vit_l_16", {}, (3, 224, 224)),
+    "vit_l_32": ("vit_l_32", {}, (3, 224, 224)),
+    "vit_h_14": ("vit_h_14", {}, (3, 224, 224)),
+    "convnext_tiny": ("convnext_tiny", {}, (3, 224, 224)),
+    "convnext_small": ("convnext_small", {}, (3, 224, 224)),
+    "convnext_base": ("convnext_base", {}, (3, 224, 224)),
+    "convnext_large": ("convnext_large", {}, (3, 224, 224)),
+    # the mobile and efficient families at their DEFAULT weights' evaluation crop (zoo/mobile.py)
+    "mobilenet_v3_small": ("mobilenet_v3_small", {}, (3, 224, 224)),
+    "mobilenet_v3_large": ("mobilenet_v3_large", {}, (3, 224, 224)),
+    "mnasnet0_5": ("mnasnet0_5", {}, (3, 224, 224)),
+    "mnasnet0_75": ("mnasnet0_75", {}, (3, 224, 224)),
+    "mnasnet1_0": ("mnasnet1_0", {}, (3, 224, 224)),
+    "mnasnet1_3": ("mnasnet1_3", {}, (3, 224, 224)),
+    "efficientnet_b1": ("efficientnet_b1", {}, (3, 240, 240)),
+    "efficientnet_b2": ("efficientnet_b2", {}, (3, 288, 288)),
+    "efficientnet_b3": ("efficientnet_b3", {}, (3, 300, 300)),
+    "efficientnet_b4": ("efficientnet_b4", {}, (3, 380, 380)),
+    "efficientnet_b5": ("efficientnet_b5", {}, (3, 456, 456)),
+    "efficientnet_b6": ("efficientnet_b6", {}, (3, 528, 528)),
+    "efficientnet_b7": ("efficientnet_b7", {}, (3, 600, 600)),
+    "efficientnet_v2_s": ("efficientnet_v2_s", {}, (3, 384, 384)),
+    "efficientnet_v2_m": ("efficientnet_v2_m", {}, (3, 480, 480)),
+    "efficientnet_v2_l": ("efficientnet_v2_l", {}, (3, 480, 480)),
+    "regnet_x_400mf": ("regnet_x_400mf", {}, (3, 224, 224)),
+    "regnet_x_800mf": ("regnet_x_800mf", {}, (3, 224, 224)),
+    "regnet_x_1_6gf": ("regnet_x_1_6gf", {}, (3, 224, 224)),
+    "regnet_x_3_2gf": ("regnet_x_3_2gf", {}, (3, 224, 224)),
+    "regnet_x_8gf": ("regnet_x_8gf", {}, (3, 224, 224)),
+    "regnet_x_16gf": ("regnet_x_16gf", {}, (3, 224, 224)),
+    "regnet_x_32gf": ("regnet_x_32gf", {}, (3, 224, 224)),
+    "regnet_y_400mf": ("regnet_y_400mf", {}, (3, 224, 224)),
+    "regnet_y_800mf": ("regnet_y_800mf", {}, (3, 224, 224)),
+    "regnet_y_1_6gf": ("regnet_y_1_6gf", {}, (3, 224, 224)),
+    "regnet_y_3_2gf": ("regnet_y_3_2gf", {}, (3, 224, 224)),
+    "regnet_y_8gf": ("regnet_y_8gf", {}, (3, 224, 224)),
+    "regnet_y_16gf": ("regnet_y_16gf", {}, (3, 224, 224)),
+    "regnet_y_32gf": ("regnet_y_32gf", {}, (3, 224, 224)),
+    "regnet_y_128gf": ("regnet_y_128gf", {}, (3, 384, 384)),
 }
 
 
@@ -97,9 +191,59 @@ TORCH_KINDS: dict[str, str] = {
     "GroupNorm": "groupnorm",
     "LayerNorm": "layernorm",
     "ChannelShuffle": "channel_shuffle",
+    "PixelShuffle": "pixel_shuffle",
+    "PixelUnshuffle": "pixel_unshuffle",
+    "Unfold": "unfold",
+    "Fold": "fold",
+    **_nd("MaxUnpool", "max_unpool"),
     "Upsample": "upsample",
     "UpsamplingNearest2d": "upsample",
     "UpsamplingBilinear2d": "upsample",
+    "Permute": "permute",  # torchvision.ops.misc.Permute
+    "LayerNorm2d": "layernorm2d",  # torchvision.models.convnext.LayerNorm2d
+    "MultiheadAttention": "multihead_attention",
+    # torchvision.models.swin_transformer
+    "ShiftedWindowAttention": "shifted_window_attention",
+    "ShiftedWindowAttentionV2": "shifted_window_attention_v2",
+    "PatchMerging": "patch_merging",
+    "PatchMergingV2": "patch_merging_v2",
+    # torchvision.models.maxvit (its SwapAxes(-2, -3) swaps the two middle axes of [G, P, C])
+    "WindowPartition": "window_partition",
+    "WindowDepartition": "window_departition",
+    "SwapAxes": "permute",
+    "RelativePositionalMultiHeadAttention": "relative_position_attention",
+}
+
+# torch classes recorded as one leaf (all their parameters, children's included) although they
+# have children: their forward uses the children's tensors in function calls, never running them
+# (nn.MultiheadAttention's out_proj)
+ATOMIC: set[str] = {"MultiheadAttention"}
+# Swin's attention calls F.linear with its qkv and proj weights; its patch merging pads and
+# regroups the input before running its norm and reduction
+ATOMIC |= {"ShiftedWindowAttention", "ShiftedWindowAttentionV2", "PatchMerging", "PatchMergingV2"}
+# MaxViT's attention holds its relative position bias table itself, beside its two Linears
+ATOMIC |= {"RelativePositionalMultiHeadAttention"}
+
+
+@dataclass(frozen=True)
+class Owned:
+    """Where a module's forward applies a parameter it holds directly: just before (``pre``) or
+    just after (``post``) its child ``child`` runs, or the owner itself when ``child`` is empty.
+    The leaf's output shape is the tensor's there: the child's input (pre) or output (post)."""
+
+    kind: str  # the convcalc spec type of the parameter's leaf
+    at: str  # "pre" or "post"
+    child: str = ""
+
+
+# (torch class, parameter name) -> the spec leaf of a parameter held by a module with children
+OWNED_PARAMETERS: dict[tuple[str, str], Owned] = {
+    # torch.cat([class_token, x]) just before self.encoder(x)
+    ("VisionTransformer", "class_token"): Owned("class_token", "pre", "encoder"),
+    # input + self.pos_embedding, first thing in Encoder.forward
+    ("Encoder", "pos_embedding"): Owned("position_embedding", "pre"),
+    # self.layer_scale * self.block(input), then stochastic depth
+    ("CNBlock", "layer_scale"): Owned("layer_scale", "post", "block"),
 }
 
 # stop comparing after this many messages: one misalignment makes every later leaf differ
@@ -206,9 +350,51 @@ def build_torchvision(spec_name: str) -> tuple[Any, tuple[int, ...]]:
 
     torchvision = import_torchvision()
     constructor, kwargs, input_shape = TORCHVISION_MODELS[spec_name]
-    with torch.device("meta"):
-        model = getattr(torchvision.models, constructor)(weights=None, **kwargs)
+    builder: Any = torchvision.models
+    for part in constructor.split("."):  # "segmentation.fcn_resnet50"
+        builder = getattr(builder, part)
+    with torch.device("meta"), _regnet_widths_on_the_cpu(torchvision):
+        model = builder(weights=None, **kwargs)
+    if constructor.startswith("segmentation."):
+        model = _segmentation_out(model)
     return model, input_shape
+
+
+@contextlib.contextmanager
+def _regnet_widths_on_the_cpu(torchvision: Any) -> Iterator[None]:
+    """RegNet's ``BlockParams.from_init_params`` computes its widths as tensors and reads them
+    back (``.tolist()``), which a meta tensor cannot: while a model is built, it runs on the
+    CPU (an inner device context wins), and the model's own tensors stay on the meta device."""
+    import torch
+
+    params = torchvision.models.regnet.BlockParams
+    original = params.__dict__["from_init_params"]
+
+    def on_the_cpu(cls: Any, *args: Any, **kwargs: Any) -> Any:
+        with torch.device("cpu"):
+            return original.__func__(cls, *args, **kwargs)
+
+    params.from_init_params = classmethod(on_the_cpu)
+    try:
+        yield
+    finally:
+        params.from_init_params = original
+
+
+def _segmentation_out(model: Any) -> Any:
+    """A segmentation model returning its ``out`` tensor, not the dict ``{"out": ...}``; the
+    wrapper has no parameters and no leaf of its own (its module names gain a ``model.``)."""
+    import torch
+
+    class Out(torch.nn.Module):
+        def __init__(self, model: Any) -> None:
+            super().__init__()
+            self.model = model
+
+        def forward(self, x: Any) -> Any:
+            return self.model(x)["out"]
+
+    return Out(model)
 
 
 def torch_leaves(model: Any, input_shape: Sequence[int]) -> list[Leaf]:
@@ -238,9 +424,12 @@ def run_model(model: Any, input_shape: Sequence[int]) -> tuple[list[Leaf], tuple
     leaves: list[Leaf] = []
 
     def hook(module: Any, _inputs: Any, output: Any) -> None:
+        if type(module).__name__ in ATOMIC and isinstance(output, tuple):
+            output = output[0]  # nn.MultiheadAttention: (output, weights or None)
         if not isinstance(output, torch.Tensor):
             raise TypeError(f"{names[id(module)]} ({type(module).__name__}) returned no tensor")
-        own = sum(int(p.numel()) for p in module.parameters(recurse=False))
+        atomic = type(module).__name__ in ATOMIC
+        own = sum(int(p.numel()) for p in module.parameters(recurse=atomic))
         leaves.append(
             Leaf(
                 kind=kind_of(module),
@@ -252,10 +441,11 @@ def run_model(model: Any, input_shape: Sequence[int]) -> tuple[list[Leaf], tuple
         )
 
     handles = []
-    for module in model.modules():
-        if next(iter(module.children()), None) is None:
-            kind_of(module)  # fail before running on an unknown class
-            handles.append(module.register_forward_hook(hook))
+    for module in leaf_modules(model):
+        kind_of(module)  # fail before running on an unknown class
+        handles.append(module.register_forward_hook(hook))
+    for owner, parameter, owned in _owned_parameters(model):
+        handles.append(_hook_owned(owner, parameter, owned, f"{names[id(owner)]}", leaves))
     try:
         model.eval()
         with torch.no_grad():
@@ -264,6 +454,73 @@ def run_model(model: Any, input_shape: Sequence[int]) -> tuple[list[Leaf], tuple
         for handle in handles:
             handle.remove()
     return leaves, tuple(int(n) for n in output.shape[1:])
+
+
+def leaf_modules(model: Any) -> list[Any]:
+    """The modules recorded as leaves: those without children, and the ``ATOMIC`` ones (whose
+    descendants are then not recorded)."""
+    found: list[Any] = []
+    seen: set[int] = set()
+    stack = [model]
+    while stack:
+        module = stack.pop()
+        if id(module) in seen:
+            continue  # a module shared by two parents is hooked once, as model.modules() has it
+        seen.add(id(module))
+        children = list(module.children())
+        if not children and type(module).__name__ == "Sequential":
+            continue  # an empty nn.Sequential: no layer (ShuffleNetV2's unused branch1)
+        if not children or type(module).__name__ in ATOMIC:
+            found.append(module)
+        else:
+            stack.extend(reversed(children))
+    return found
+
+
+def _owned_parameters(model: Any) -> list[tuple[Any, str, Owned]]:
+    """Every parameter held directly by a module that is not a leaf, with its place in the
+    owner's forward; a ``KeyError`` for one that ``OWNED_PARAMETERS`` does not know."""
+    leaves = {id(module) for module in leaf_modules(model)}
+    inside_atomic = {
+        id(sub)
+        for module in model.modules()
+        if type(module).__name__ in ATOMIC
+        for sub in module.modules()
+    }
+    found = []
+    for module in model.modules():
+        if id(module) in leaves or id(module) in inside_atomic:
+            continue
+        for parameter, _ in module.named_parameters(recurse=False):
+            key = (type(module).__name__, parameter)
+            if key not in OWNED_PARAMETERS:
+                raise KeyError(
+                    f"{type(module).__name__} holds parameter {parameter!r} itself, and "
+                    "OWNED_PARAMETERS does not say which spec leaf applies it, nor where; add it"
+                )
+            found.append((module, parameter, OWNED_PARAMETERS[key]))
+    return found
+
+
+def _hook_owned(owner: Any, parameter: str, owned: Owned, name: str, leaves: list[Leaf]) -> Any:
+    """A hook recording the leaf of ``owner``'s ``parameter`` where its forward applies it."""
+    target = owner.get_submodule(owned.child) if owned.child else owner
+    size = int(getattr(owner, parameter).numel())
+
+    def record(tensor: Any) -> None:
+        leaves.append(
+            Leaf(
+                kind=owned.kind,
+                torch_class=f"{type(owner).__name__}.{parameter}",
+                output_shape=tuple(int(n) for n in tensor.shape[1:]),
+                params=size,
+                name=f"{name}.{parameter}" if name else parameter,
+            )
+        )
+
+    if owned.at == "pre":
+        return target.register_forward_pre_hook(lambda _module, inputs: record(inputs[0]))
+    return target.register_forward_hook(lambda _module, _inputs, output: record(output))
 
 
 def _describe_spec(leaf: SpecLeaf) -> str:

@@ -108,8 +108,9 @@ def shape(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
-    """Multiply-adds of SPEC under each tool's rules (torchinfo, fvcore, ptflops, thop) side
-    by side, per layer type and in total, why they differ, and memory."""
+    """Multiply-adds of SPEC under convcalc's rules (every multiply-add, PyTorch's
+    FlopCounterMode ÷ 2) and each tool's (torchinfo, fvcore, ptflops, thop) side by side,
+    per layer type and in total, why they differ, and memory."""
     from convcalc.analysis import summarise
     from convcalc.render import text as render
     from convcalc.views.costs import compare

@@ -38,9 +38,10 @@ BATCH = click.option(
 CONVENTION = click.option(
     "--convention",
     type=click.Choice(list(CONVENTIONS)),
-    default="torchinfo",
+    default="convcalc",
     show_default=True,
-    help="Whose rules count the multiply-adds.",
+    help="Whose rules count the multiply-adds: convcalc's (every multiply-add, PyTorch's "
+    "FlopCounterMode ÷ 2) or a tool's.",
 )
 
 

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from convcalc.arith import Refusal
-from convcalc.layers.base import Layer, _dim, _WithParameters
+from convcalc.layers.base import Layer, WithParameters, dim_index
 from convcalc.layers.fields import (
     AnyInt,
     Flag,
@@ -13,7 +13,7 @@ from convcalc.layers.fields import (
 from convcalc.records import Shape, Step, elementwise
 
 
-class PReLU(_WithParameters):
+class PReLU(WithParameters):
     type: Literal["prelu"]
     num_parameters: PositiveInt = 1
     init: Number = 0.25
@@ -79,7 +79,7 @@ class _SoftmaxLike(Layer):
 
     def forward(self, shape: Shape) -> Step:
         if self.dim is not None:
-            _dim(self.dim, len(shape) + 1, "dim", "counting the batch")
+            dim_index(self.dim, len(shape) + 1, "dim", "counting the batch")
         return elementwise(shape)
 
 

@@ -45,7 +45,7 @@ def per_dim(
     return (value,) * rank
 
 
-def _listed(values: tuple[int, ...]) -> str:
+def listed(values: tuple[int, ...]) -> str:
     """Sizes in a message, ``[3, 8, 8]``, cut with ``…`` when a list written in the spec (or
     the shape it made) is long."""
     return yaml_text(list(values), 200)
@@ -56,7 +56,7 @@ def split_spatial(shape: Shape, kind: str) -> tuple[int, Shape]:
     if not 2 <= len(shape) <= 4:
         raise Refusal(
             f"{kind} needs an input [channels, *spatial] with 1 to 3 spatial dimensions, "
-            f"but gets {_listed(shape)}"
+            f"but gets {listed(shape)}"
         )
     return shape[0], shape[1:]
 
@@ -103,6 +103,8 @@ class Layer(BaseModel):
     # the PyTorch code calls it as a function (F.relu, torch.flatten), not as a module: the
     # same arithmetic, but tools that count modules through hooks never see it
     functional: Flag = False
+    # false: its parameters (a block's, all those inside it) are frozen, requires_grad False
+    trainable: Flag = True
 
     def forward(self, shape: Shape) -> Step:
         """What the layer does to ``shape``; :class:`Refusal` where PyTorch would refuse it."""
@@ -119,17 +121,14 @@ class Layer(BaseModel):
         return ()
 
 
-class _WithParameters(Layer):
+class WithParameters(Layer):
     """Layers with parameter tensors also take PyTorch's ``device`` and ``dtype`` (ignored)."""
 
     device: Device | None = None
     dtype: TorchDtype | None = None
 
 
-# --- convolutions ----------------------------------------------------------------------------
-
-
-def _dim(value: int, rank: int, field: str, batch: str = "batch excluded") -> int:
+def dim_index(value: int, rank: int, field: str, batch: str = "batch excluded") -> int:
     """A dimension index over ``rank`` dimensions, negative ones counted from the end."""
     if not -rank <= value < rank:
         raise Refusal(

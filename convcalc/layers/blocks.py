@@ -13,7 +13,7 @@ from pydantic import Field
 from convcalc.arith import Derived, Refusal, conv_strides
 from convcalc.expr import Expr, product, total
 from convcalc.layers.base import Layer
-from convcalc.layers.fields import PositiveInt
+from convcalc.layers.fields import PositiveInt, SplitSizes
 from convcalc.records import Shape, shape_text
 
 
@@ -56,6 +56,11 @@ class Block(Layer):
     def rebuild(self, lists: list[list[Any]]) -> "Block":
         """This block with its lists replaced (validated layers for the raw ones)."""
         return self.model_copy(update=dict(zip(self.LISTS, lists, strict=True)))
+
+    def path_input(self, shape: Shape, keys: tuple[str | int, ...]) -> Shape:
+        """What the path named ``keys`` is given when the block is given ``shape``: the whole
+        input (a split gives each branch its slice of the channels)."""
+        return shape
 
     def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
         """The block's output from its input ``shape`` and each path's output."""
@@ -169,6 +174,79 @@ class Concat(Block):
 
     def describe(self, shape: Shape) -> str:
         return f"concat {len(self.branches)} branches"
+
+
+class Split(Concat):
+    """``torch.cat([branch_i(x_i)], dim=1)`` where x_0, x_1, ... are x's channels cut into
+    slices: ``chunks`` as ``x.chunk(chunks, dim=1)`` cuts them (each ⌈C / chunks⌉, the last
+    what is left, so C = 5 in 3 chunks is 2 + 2 + 1 and C = 6 in 4 chunks only 3 slices of 2),
+    or ``sizes`` as ``x.split(sizes, dim=1)`` (they must add up to C; a size may be 0, an
+    empty slice, as torch allows). One branch per slice; an empty branch passes its slice on
+    (ShuffleNetV2's ``x1, x2 = x.chunk(2, dim=1)``), and is the only branch an empty slice
+    may have: torch runs layers on a tensor of 0 channels each its own way (a ReLU passes it,
+    a batchnorm or a max-pool refuses it), which convcalc does not follow."""
+
+    type: Literal["split"]  # type: ignore[assignment]
+    chunks: PositiveInt | None = None
+    sizes: SplitSizes | None = None
+
+    def slices(self, shape: Shape) -> list[int]:
+        """The size of each slice of the channels ``shape[0]``; refused where PyTorch refuses
+        the cut or where the branches do not number the slices."""
+        if not shape:
+            raise Refusal("split needs an input with channels")
+        channels = shape[0]
+        if (self.chunks is None) == (self.sizes is None):
+            raise Refusal("give exactly one of chunks and sizes", "chunks")
+        if self.chunks is not None:
+            each = -(-channels // self.chunks)
+            sizes = [min(each, channels - start) for start in range(0, channels, each)]
+            field = "chunks"
+        else:
+            sizes = [self.sizes] if isinstance(self.sizes, int) else list(self.sizes or ())
+            field = "sizes"
+            if isinstance(self.sizes, int):  # x.split(n): slices of n, the last what is left
+                sizes = [min(self.sizes, channels - s) for s in range(0, channels, self.sizes)]
+            elif sum(sizes) != channels:
+                raise Refusal(
+                    f"the sizes add up to {sum(sizes)}, not to the input's {channels} channels",
+                    field,
+                )
+        if len(sizes) != len(self.branches):
+            raise Refusal(
+                f"cuts the {channels} channels into {len(sizes)} slice"
+                f"{'s' if len(sizes) != 1 else ''} ({' + '.join(map(str, sizes))}), but there "
+                f"{'are' if len(self.branches) != 1 else 'is'} {len(self.branches)} branch"
+                f"{'es' if len(self.branches) != 1 else ''}: one branch per slice",
+                field,
+            )
+        for i, (size, branch) in enumerate(zip(sizes, self.branches, strict=True)):
+            if size == 0 and branch:
+                raise Refusal(
+                    f"slice {i} is empty (no channels), but branch {i} has layers: torch runs "
+                    "layers on 0 channels each its own way, which convcalc does not follow; "
+                    "leave that branch empty ([]) to pass the empty slice on",
+                    field,
+                )
+        return sizes
+
+    def path_input(self, shape: Shape, keys: tuple[str | int, ...]) -> Shape:
+        index = keys[-1]
+        assert isinstance(index, int)  # ("branches", i)
+        return (self.slices(shape)[index], *shape[1:])
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        derived = super().merge_derived(shape, outputs)
+        assert derived is not None
+        cut = " + ".join(map(str, self.slices(shape)))
+        return Derived(derived.expr, f"the {shape[0]} channels cut into {cut}; " + derived.note)
+
+    def describe(self, shape: Shape) -> str:
+        try:
+            cut = "+".join(map(str, self.slices(shape)))
+        except Refusal:
+            cut = str(self.chunks or self.sizes)
+        return f"split {cut}"
 
 
 class Scale(Block):

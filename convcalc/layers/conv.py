@@ -4,7 +4,7 @@ from typing import Literal
 
 from convcalc import arith
 from convcalc.arith import Refusal
-from convcalc.layers.base import _WithParameters, each_dim, label, per_dim, sized, split_spatial
+from convcalc.layers.base import WithParameters, each_dim, label, per_dim, sized, split_spatial
 from convcalc.layers.fields import (
     ConvPadding,
     Flag,
@@ -24,7 +24,7 @@ def _check_groups(groups: int, channels: int, out_channels: int) -> None:
         )
 
 
-def _window_label(
+def window_label(
     kind: str,
     k: tuple[int, ...],
     s: tuple[int, ...],
@@ -49,7 +49,7 @@ def _window_label(
     return text + extra
 
 
-class _Convolution(_WithParameters):
+class _Convolution(WithParameters):
     """What conv and conv_transpose share: channels, kernel, stride, dilation, groups, bias."""
 
     out_channels: PositiveInt
@@ -113,7 +113,7 @@ class Conv(_Convolution):
 
     def describe(self, shape: Shape) -> str:
         k, s, p, _, d = self.geometry(len(shape) - 1)
-        return _window_label("conv", k, s, p, d, self.groups, same=self.padding == "same")
+        return window_label("conv", k, s, p, d, self.groups, same=self.padding == "same")
 
 
 class ConvTranspose(_Convolution):
@@ -144,7 +144,4 @@ class ConvTranspose(_Convolution):
     def describe(self, shape: Shape) -> str:
         k, s, p, d, op = self.geometry(len(shape) - 1)
         extra = f" op{label(op)}" if any(op) else ""
-        return _window_label("conv_transpose", k, s, p, d, self.groups, extra=extra)
-
-
-# --- pooling ---------------------------------------------------------------------------------
+        return window_label("conv_transpose", k, s, p, d, self.groups, extra=extra)

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from convcalc.arith import Refusal
-from convcalc.layers.base import Layer, _listed
+from convcalc.layers.base import Layer, listed
 from convcalc.layers.fields import (
     Flag,
     Probability,
@@ -30,7 +30,7 @@ class Dropout1d(_Dropout):
 
     def forward(self, shape: Shape) -> Step:
         if len(shape) > 2:
-            raise Refusal(f"dropout1d needs an input [channels, length], not {_listed(shape)}")
+            raise Refusal(f"dropout1d needs an input [channels, length], not {listed(shape)}")
         return elementwise(shape)
 
 

@@ -199,7 +199,7 @@ InputShape = Annotated[
 ]
 
 
-def _int_list(minimum: int | None, allow_minus_one: bool = False, min_len: int = 1) -> Any:
+def int_list(minimum: int | None, allow_minus_one: bool = False, min_len: int = 1) -> Any:
     """A list of integers (``minimum`` None: any sign), e.g. permute's dims, reshape's shape."""
     word = "an integer" if minimum is None else f"an integer ≥ {minimum}"
     if allow_minus_one:
@@ -221,7 +221,7 @@ def _int_list(minimum: int | None, allow_minus_one: bool = False, min_len: int =
 
 def _ints_or_int(minimum: int | None) -> Any:
     """An integer, or a list of them (pad's per-side padding; layernorm's normalized_shape)."""
-    as_list = _int_list(minimum)
+    as_list = int_list(minimum)
     single = _integer(-(2**63) if minimum is None else minimum)
 
     def check(value: Any) -> int | tuple[int, ...]:
@@ -252,11 +252,11 @@ def _text(value: Any) -> str:
 
 _NUMS = {"anyOf": [{"type": "number", "minimum": 0}, {"type": "array"}]}
 IntList = Annotated[
-    tuple[int, ...], PlainValidator(_int_list(None)), WithJsonSchema({"type": "array"})
+    tuple[int, ...], PlainValidator(int_list(None)), WithJsonSchema({"type": "array"})
 ]
 NewShape = Annotated[
     tuple[int, ...],
-    PlainValidator(_int_list(1, allow_minus_one=True)),
+    PlainValidator(int_list(1, allow_minus_one=True)),
     WithJsonSchema({"type": "array", "items": _INT, "minItems": 1}),
 ]
 Sides = Annotated[
@@ -268,6 +268,21 @@ PositiveInts = Annotated[
     int | tuple[int, ...],
     PlainValidator(_ints_or_int(1)),
     WithJsonSchema({"anyOf": [_ints(1), {"type": "array", "items": _ints(1)}]}),
+]
+
+
+def _split_sizes(value: Any) -> int | tuple[int, ...]:
+    """``x.split``'s sizes: an integer ≥ 1 (slices of that size), or a list of integers ≥ 0
+    (one a slice; torch allows an empty one)."""
+    if isinstance(value, list | tuple):
+        return int_list(0)(value)  # type: ignore[no-any-return]
+    return _integer(1)(value)  # type: ignore[no-any-return]
+
+
+SplitSizes = Annotated[
+    int | tuple[int, ...],
+    PlainValidator(_split_sizes),
+    WithJsonSchema({"anyOf": [_ints(1), {"type": "array", "items": _ints(0)}]}),
 ]
 Scale = Annotated[float | tuple[float, ...], PlainValidator(_scale), WithJsonSchema(_NUMS)]
 Text = Annotated[str, PlainValidator(_text), WithJsonSchema({"type": "string"})]

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from convcalc.arith import Refusal
-from convcalc.layers.base import _WithParameters
+from convcalc.layers.base import WithParameters
 from convcalc.layers.fields import (
     AnyInt,
     Flag,
@@ -13,7 +13,7 @@ from convcalc.layers.fields import (
 from convcalc.records import Shape, Step, Tensors
 
 
-class Linear(_WithParameters):
+class Linear(WithParameters):
     type: Literal["linear"]
     out_features: PositiveInt
     bias: Flag = True
@@ -31,7 +31,7 @@ class Linear(_WithParameters):
         return f"linear {shape[-1]} → {self.out_features}"
 
 
-class Embedding(_WithParameters):
+class Embedding(WithParameters):
     """Token indices in, one vector per token out: input [L] gives [L, embedding_dim]."""
 
     type: Literal["embedding"]

@@ -1,10 +1,11 @@
-"""Normalisation layers: batch, group, instance, layer and local response norms."""
+"""Normalisation layers: batch, group, instance, layer (and torchvision's channels-first
+LayerNorm2d) and local response norms."""
 
 import math
 from typing import Literal
 
 from convcalc.arith import Refusal
-from convcalc.layers.base import Layer, _listed, _WithParameters, label, split_spatial
+from convcalc.layers.base import Layer, WithParameters, label, listed, split_spatial
 from convcalc.layers.fields import (
     Flag,
     NonNegative,
@@ -19,7 +20,7 @@ def _affine(channels: int, affine: bool) -> Tensors:
     return {"weight": (channels,), "bias": (channels,)} if affine else {}
 
 
-class BatchNorm(_WithParameters):
+class BatchNorm(WithParameters):
     type: Literal["batchnorm"]
     affine: Flag = True
     track_running_stats: Flag = True
@@ -36,7 +37,7 @@ class BatchNorm(_WithParameters):
         return (("num_features", shape[0]),) if kept else ()
 
 
-class GroupNorm(_WithParameters):
+class GroupNorm(WithParameters):
     type: Literal["groupnorm"]
     num_groups: PositiveInt
     eps: Number = 1e-5
@@ -57,7 +58,7 @@ class GroupNorm(_WithParameters):
         return (("num_channels", shape[0]),) if self.affine else ()
 
 
-class InstanceNorm(_WithParameters):
+class InstanceNorm(WithParameters):
     type: Literal["instancenorm"]
     eps: Number = 1e-5
     momentum: Number | None = 0.1
@@ -78,7 +79,7 @@ class InstanceNorm(_WithParameters):
         return (("num_features", shape[0]),) if kept else ()
 
 
-class LayerNorm(_WithParameters):
+class LayerNorm(WithParameters):
     type: Literal["layernorm"]
     normalized_shape: PositiveInts
     eps: Number = 1e-5
@@ -90,8 +91,8 @@ class LayerNorm(_WithParameters):
         dims = norm if isinstance(norm, tuple) else (norm,)
         if len(dims) > len(shape) or shape[len(shape) - len(dims) :] != dims:
             raise Refusal(
-                f"normalized_shape {_listed(dims)} must equal the input's trailing dimensions "
-                f"({_listed(shape)})",
+                f"normalized_shape {listed(dims)} must equal the input's trailing dimensions "
+                f"({listed(shape)})",
                 "normalized_shape",
             )
         tensors: Tensors = {}
@@ -100,6 +101,22 @@ class LayerNorm(_WithParameters):
             if self.bias:
                 tensors["bias"] = dims
         return elementwise(shape, tensors)
+
+
+class LayerNorm2d(LayerNorm):
+    """torchvision's ``LayerNorm2d`` (ConvNeXt): a layer norm over the channels of [C, H, W],
+    each position on its own; it permutes to [H, W, C], normalises the trailing
+    ``normalized_shape`` (C) and permutes back. 2·C parameters with affine and bias."""
+
+    type: Literal["layernorm2d"]  # type: ignore[assignment]
+
+    def forward(self, shape: Shape) -> Step:
+        if len(shape) != 3:
+            raise Refusal(
+                f"layernorm2d needs an input [channels, height, width], not {listed(shape)}"
+            )
+        step = super().forward((*shape[1:], shape[0]))
+        return elementwise(shape, step.tensors)
 
 
 class LocalResponseNorm(Layer):
@@ -111,8 +128,5 @@ class LocalResponseNorm(Layer):
 
     def forward(self, shape: Shape) -> Step:
         if len(shape) < 2:
-            raise Refusal(f"needs an input [channels, *spatial], not {_listed(shape)}")
+            raise Refusal(f"needs an input [channels, *spatial], not {listed(shape)}")
         return elementwise(shape)
-
-
-# --- fully connected and reshaping -----------------------------------------------------------

@@ -1,13 +1,15 @@
-"""Pooling: max and average windows, and the adaptive pools that choose their own windows."""
+"""Pooling: max and average windows, the adaptive pools that choose their own windows, and
+max-unpooling."""
 
 from typing import Literal
 
 from convcalc import arith
 from convcalc.arith import Refusal
 from convcalc.layers.base import Layer, each_dim, label, per_dim, sized, split_spatial
-from convcalc.layers.conv import _window_label
+from convcalc.layers.conv import window_label
 from convcalc.layers.fields import (
     Flag,
+    IntList,
     NonNegDims,
     OutputSize,
     PositiveDims,
@@ -44,7 +46,7 @@ class _Pool(Layer):
 
     def describe(self, shape: Shape) -> str:
         k, s, p, d = self.geometry(len(shape) - 1)
-        return _window_label(self.type, k, s, p, d, extra=" ceil" if self.ceil_mode else "")
+        return window_label(self.type, k, s, p, d, extra=" ceil" if self.ceil_mode else "")
 
 
 class MaxPool(_Pool):
@@ -64,6 +66,68 @@ class AvgPool(_Pool):
             k = per_dim(self.kernel_size, 3, "kernel_size", expand=True)
             each_dim(arith.avgpool3d_check, shape[1:], k)
         return step
+
+
+class MaxUnpool(Layer):
+    """nn.MaxUnpool{n}d: the inverse of a max-pool, each value put back where its index says.
+
+    out = (L − 1)·s − 2p + k per dimension (the transposed convolution's rule with d = 1 and no
+    output padding), or ``output_size`` as its forward takes it: one size per spatial
+    dimension (or with the batch and channels in front, which it drops), each strictly
+    between out − s and out + s."""
+
+    type: Literal["max_unpool"]
+    kernel_size: PositiveDims
+    stride: PositiveDims | None = None
+    padding: NonNegDims = 0
+    output_size: IntList | None = None
+
+    def geometry(self, rank: int) -> tuple[tuple[int, ...], ...]:
+        """(k, s, p) per dimension; the stride defaults to the kernel."""
+        k = per_dim(self.kernel_size, rank, "kernel_size", expand=True)
+        s = k if self.stride is None else per_dim(self.stride, rank, "stride", expand=True)
+        return k, s, per_dim(self.padding, rank, "padding", expand=True)
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "max_unpool")
+        k, s, p = self.geometry(len(spatial))
+        windows = tuple(
+            Window(ki, si, pi, pi, transposed=True) for ki, si, pi in zip(k, s, p, strict=True)
+        )
+        default = [
+            (n - 1) * si - 2 * pi + ki for n, ki, si, pi in zip(spatial, k, s, p, strict=True)
+        ]
+        if self.output_size is None:
+            ones = (1,) * len(k)
+            out, rules = sized(arith.conv_transpose_out, spatial, k, s, p, ones, (0,) * len(k))
+            return Step((channels, *out), {}, windows, rules)
+        size = self.output_size
+        if len(size) == len(k) + 2:
+            size = size[2:]
+        if len(size) != len(k):
+            raise Refusal(
+                f"gives {len(self.output_size)} sizes, but the input has {len(k)} spatial "
+                f"dimension{'s' if len(k) != 1 else ''} (give those, or with the batch and "
+                "channels in front)",
+                "output_size",
+            )
+        for i, (n, d, si) in enumerate(zip(size, default, s, strict=True)):
+            where = f" (dimension {i + 1})" if len(k) > 1 else ""
+            if not d - si < n < d + si:
+                raise Refusal(
+                    f"{n} must be between {d - si} and {d + si}, both excluded{where}",
+                    "output_size",
+                )
+            if n < 1:
+                raise Refusal(f"{n} leaves the output empty{where}", "output_size")
+        return Step((channels, *size), {}, windows)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, p = self.geometry(len(shape) - 1)
+        text = window_label("max_unpool", k, s, p, (1,) * len(k))
+        if self.output_size is not None:
+            text += f" → {label(self.output_size[-len(k) :], every=True)}"
+        return text
 
 
 class _AdaptivePool(Layer):
@@ -89,6 +153,3 @@ class AdaptiveAvgPool(_AdaptivePool):
 class AdaptiveMaxPool(_AdaptivePool):
     type: Literal["adaptive_maxpool"]
     return_indices: Flag = False
-
-
-# --- normalisation ---------------------------------------------------------------------------

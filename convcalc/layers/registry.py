@@ -19,7 +19,20 @@ if TYPE_CHECKING:
     from convcalc.layers.blocks import Block
 
 
-CATEGORIES = ("conv", "pool", "norm", "activation", "linear", "reshape", "dropout", "block")
+CATEGORIES = (
+    "conv",
+    "pool",
+    "norm",
+    "activation",
+    "linear",
+    "attention",
+    "token",
+    "windowed",
+    "maxvit",
+    "reshape",
+    "dropout",
+    "block",
+)
 
 
 @dataclass(frozen=True)
@@ -68,6 +81,7 @@ KINDS: dict[str, Kind] = {
     "conv_transpose": Kind("ConvTranspose", "ConvTranspose{n}d", category="conv", solvable=True),
     "maxpool": Kind("MaxPool", "MaxPool{n}d", category="pool", solvable=True),
     "avgpool": Kind("AvgPool", "AvgPool{n}d", category="pool", solvable=True),
+    "max_unpool": Kind("MaxUnpool", "MaxUnpool{n}d", category="pool"),
     "adaptive_avgpool": Kind("AdaptiveAvgPool", "AdaptiveAvgPool{n}d", category="pool"),
     "adaptive_maxpool": Kind("AdaptiveMaxPool", "AdaptiveMaxPool{n}d", category="pool"),
     "batchnorm": Kind("BatchNorm", "BatchNorm{n}d", category="norm", centres=True),
@@ -76,14 +90,44 @@ KINDS: dict[str, Kind] = {
         "InstanceNorm", "InstanceNorm{n}d", category="norm", centres=True, dims_apart=False
     ),
     "layernorm": Kind("LayerNorm", "LayerNorm", category="norm", dims_apart=False),
+    "layernorm2d": Kind("LayerNorm2d", category="norm", dims_apart=False),
     "local_response_norm": Kind("LocalResponseNorm", "LocalResponseNorm", category="norm"),
     "linear": Kind("Linear", "Linear", category="linear", dims_apart=False),
+    "multihead_attention": Kind(
+        "MultiheadAttention", "MultiheadAttention", category="attention", dims_apart=False
+    ),
+    "class_token": Kind("ClassToken", category="token", dims_apart=False),
+    "position_embedding": Kind("PositionEmbedding", category="token", dims_apart=False),
+    "select": Kind("Select", category="token", dims_apart=False),
+    "layer_scale": Kind("LayerScale", category="token"),
+    # torchvision's Swin Transformer (convcalc.layers.windowed), channels-last [H, W, C]
+    "shifted_window_attention": Kind(
+        "ShiftedWindowAttention", category="windowed", dims_apart=False
+    ),
+    "shifted_window_attention_v2": Kind(
+        "ShiftedWindowAttentionV2", category="windowed", dims_apart=False
+    ),
+    "patch_merging": Kind("PatchMerging", category="windowed", dims_apart=False),
+    "patch_merging_v2": Kind("PatchMergingV2", category="windowed", dims_apart=False),
+    # torchvision's MaxViT (convcalc.layers.maxvit): partitions [C, H, W] ↔ [G, P·P, C]
+    "window_partition": Kind("WindowPartition", category="maxvit", dims_apart=False),
+    "window_departition": Kind("WindowDepartition", category="maxvit", dims_apart=False),
+    "relative_position_attention": Kind(
+        "RelativePositionAttention", category="maxvit", dims_apart=False
+    ),
     "flatten": Kind("Flatten", "Flatten", category="reshape", dims_apart=False),
     "unflatten": Kind("Unflatten", "Unflatten", category="reshape", dims_apart=False),
     "reshape": Kind("Reshape", category="reshape", dims_apart=False),
     "permute": Kind("Permute", category="reshape", dims_apart=False),
     "embedding": Kind("Embedding", "Embedding", category="linear", dims_apart=False),
     "channel_shuffle": Kind("ChannelShuffle", "ChannelShuffle", category="reshape"),
+    "pixel_shuffle": Kind("PixelShuffle", "PixelShuffle", category="reshape", dims_apart=False),
+    "pixel_unshuffle": Kind(
+        "PixelUnshuffle", "PixelUnshuffle", category="reshape", dims_apart=False
+    ),
+    "unfold": Kind("Unfold", "Unfold", category="reshape", dims_apart=False),
+    "fold": Kind("Fold", "Fold", category="reshape", dims_apart=False),
+    "select_channels": Kind("SelectChannels", category="reshape"),
     "pad": Kind("Pad", "ConstantPad{n}d", category="reshape", dims_apart=False),
     "upsample": Kind("Upsample", "Upsample", category="reshape"),
     "dropout": Kind("Dropout", "Dropout", category="dropout"),
@@ -111,6 +155,7 @@ KINDS: dict[str, Kind] = {
     "repeat": Kind("Repeat", category="block"),
     "residual": Kind("Residual", category="block"),
     "concat": Kind("Concat", category="block"),
+    "split": Kind("Split", category="block"),
     "scale": Kind("Scale", category="block"),
 }
 

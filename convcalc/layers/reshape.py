@@ -1,5 +1,6 @@
 """Layers that move values without computing new ones: flatten, unflatten, reshape, permute,
-channel shuffle, padding, upsampling and the identity."""
+channel shuffle, pixel (un)shuffle, unfold and fold, channel selection, padding, upsampling and
+the identity."""
 
 import math
 from collections.abc import Iterable
@@ -7,14 +8,26 @@ from typing import Literal
 
 from convcalc import arith
 from convcalc.arith import Refusal
-from convcalc.layers.base import Layer, _dim, _listed, label, per_dim, sized, split_spatial
+from convcalc.layers.base import (
+    Layer,
+    dim_index,
+    each_dim,
+    label,
+    listed,
+    per_dim,
+    sized,
+    split_spatial,
+)
+from convcalc.layers.conv import window_label
 from convcalc.layers.fields import (
     AnyInt,
     Flag,
     IntList,
     NewShape,
+    NonNegDims,
     Number,
     OutputSize,
+    PositiveDims,
     PositiveInt,
     Scale,
     Sides,
@@ -29,8 +42,8 @@ class Flatten(Layer):
 
     def forward(self, shape: Shape) -> Step:
         rank = len(shape)
-        start = _dim(self.start_dim, rank, "start_dim")
-        end = _dim(self.end_dim, rank, "end_dim")
+        start = dim_index(self.start_dim, rank, "start_dim")
+        end = dim_index(self.end_dim, rank, "end_dim")
         if start > end:
             raise Refusal(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
         return Step(
@@ -57,11 +70,11 @@ def _fill(sizes: tuple[int, ...], total: int, field: str) -> Shape:
     known = _product(n for n in sizes if n != -1)
     if -1 in sizes:
         if total % known:
-            raise Refusal(f"{total} values cannot be shaped as {_listed(sizes)}", field)
+            raise Refusal(f"{total} values cannot be shaped as {listed(sizes)}", field)
         sizes = tuple(total // known if n == -1 else n for n in sizes)
     if (held := _product(sizes)) != total:
         count = str(held) if held <= arith.LIMIT else "more than 2^63 − 1"
-        raise Refusal(f"{_listed(sizes)} holds {count} values, not the {total} given", field)
+        raise Refusal(f"{listed(sizes)} holds {count} values, not the {total} given", field)
     return sizes
 
 
@@ -71,7 +84,7 @@ class Unflatten(Layer):
     unflattened_size: NewShape
 
     def forward(self, shape: Shape) -> Step:
-        at = _dim(self.dim, len(shape), "dim")
+        at = dim_index(self.dim, len(shape), "dim")
         sizes = _fill(self.unflattened_size, shape[at], "unflattened_size")
         return Step((*shape[:at], *sizes, *shape[at + 1 :]), {}, None)
 
@@ -93,10 +106,10 @@ class Permute(Layer):
 
     def forward(self, shape: Shape) -> Step:
         rank = len(shape)
-        dims = tuple(_dim(d, rank, "dims") for d in self.dims)
+        dims = tuple(dim_index(d, rank, "dims") for d in self.dims)
         if sorted(dims) != list(range(rank)):
             raise Refusal(
-                f"{_listed(self.dims)} is not an ordering of the input's {rank} dimensions "
+                f"{listed(self.dims)} is not an ordering of the input's {rank} dimensions "
                 "(batch excluded)",
                 "dims",
             )
@@ -112,6 +125,186 @@ class ChannelShuffle(Layer):
         if channels % self.groups:
             raise Refusal(f"groups {self.groups} does not divide the {channels} channels", "groups")
         return elementwise(shape)  # channels reordered: each position still sees itself
+
+
+class PixelShuffle(Layer):
+    """nn.PixelShuffle: the last three dimensions (C·r², H, W) → (C, H·r, W·r)."""
+
+    type: Literal["pixel_shuffle"]
+    upscale_factor: PositiveInt
+
+    def forward(self, shape: Shape) -> Step:
+        r = self.upscale_factor
+        if len(shape) == 2 and r == 1:  # torch reads [N, C, L] as one [C, H, W]: unchanged
+            return elementwise(shape)
+        if len(shape) < 3:
+            raise Refusal(
+                f"pixel_shuffle needs an input [channels, height, width] (or more leading "
+                f"dimensions), but gets {listed(shape)}"
+            )
+        *lead, c, h, w = shape
+        if c % (r * r):
+            raise Refusal(
+                f"the {c} channels are not divisible by upscale_factor² = {r * r}",
+                "upscale_factor",
+            )
+        out = (*lead, c // (r * r), h * r, w * r)
+        # each output position reads the input position it came from: a transposed window
+        windows = (Window(1, r, 0, 0, transposed=True),) * 2 if len(shape) == 3 else None
+        return Step(out, {}, windows)
+
+    def describe(self, shape: Shape) -> str:
+        return f"pixel_shuffle ×{self.upscale_factor}"
+
+
+class PixelUnshuffle(Layer):
+    """nn.PixelUnshuffle: the last three dimensions (C, H·r, W·r) → (C·r², H, W)."""
+
+    type: Literal["pixel_unshuffle"]
+    downscale_factor: PositiveInt
+
+    def forward(self, shape: Shape) -> Step:
+        r = self.downscale_factor
+        if len(shape) == 2 and r == 1:  # torch reads [N, C, L] as one [C, H, W]: unchanged
+            return elementwise(shape)
+        if len(shape) < 3:
+            raise Refusal(
+                f"pixel_unshuffle needs an input [channels, height, width] (or more leading "
+                f"dimensions), but gets {listed(shape)}"
+            )
+        *lead, c, h, w = shape
+        for name, n in (("height", h), ("width", w)):
+            if n % r:
+                raise Refusal(
+                    f"the {name} {n} is not divisible by downscale_factor {r}", "downscale_factor"
+                )
+        out = (*lead, c * r * r, h // r, w // r)
+        windows = (Window(r, r, 0, 0),) * 2 if len(shape) == 3 else None
+        return Step(out, {}, windows)
+
+    def describe(self, shape: Shape) -> str:
+        return f"pixel_unshuffle /{self.downscale_factor}"
+
+
+def _sliding(layer: "Unfold | Fold") -> tuple[tuple[int, ...], ...]:
+    """(k, d, p, s) per dimension of the two spatial ones nn.Unfold and nn.Fold take: an
+    integer for both, or a pair."""
+    return tuple(
+        per_dim(getattr(layer, name), 2, name)
+        for name in ("kernel_size", "dilation", "padding", "stride")
+    )
+
+
+def _blocks(spatial: Shape, layer: "Unfold | Fold") -> Shape:
+    """The number of sliding blocks along each dimension: ⌊(L + 2p − d·(k − 1) − 1)/s⌋ + 1,
+    the convolution's rule; refused where one would be below 1."""
+    k, d, p, s = _sliding(layer)
+    return each_dim(arith.conv_out, spatial, k, s, p, d)
+
+
+class Unfold(Layer):
+    """nn.Unfold: [C, H, W] → [C·kh·kw, L], L the number of k×k blocks (the conv's rule per
+    dimension, multiplied)."""
+
+    type: Literal["unfold"]
+    kernel_size: PositiveDims
+    dilation: PositiveDims = 1
+    padding: NonNegDims = 0
+    stride: PositiveDims = 1
+
+    def forward(self, shape: Shape) -> Step:
+        k, d, p, s = _sliding(self)
+        if len(shape) == 2 and k == (1, 1):
+            # torch reads [N, C, L] as one [channels N, height C, width L]: a 1×1 kernel keeps
+            # the N rows, each sample's values the blocks of its own [C, L]
+            blocks = _blocks(shape, self)
+            return Step((blocks[0] * blocks[1],), {}, None)
+        if len(shape) != 3:
+            raise Refusal(
+                f"unfold needs an input [channels, height, width], but gets {listed(shape)}"
+            )
+        blocks = _blocks(shape[1:], self)
+        windows = tuple(
+            Window(arith.effective_kernel(ki, di), si, pi, pi)
+            for ki, di, pi, si in zip(k, d, p, s, strict=True)
+        )
+        return Step((shape[0] * k[0] * k[1], blocks[0] * blocks[1]), {}, windows)
+
+    def describe(self, shape: Shape) -> str:
+        k, d, p, s = _sliding(self)
+        return window_label("unfold", k, s, p, d)
+
+
+class Fold(Layer):
+    """nn.Fold: [C·kh·kw, L] → [C, *output_size], L the number of blocks output_size holds."""
+
+    type: Literal["fold"]
+    output_size: PositiveDims
+    kernel_size: PositiveDims
+    dilation: PositiveDims = 1
+    padding: NonNegDims = 0
+    stride: PositiveDims = 1
+
+    def forward(self, shape: Shape) -> Step:
+        size = per_dim(self.output_size, 2, "output_size")
+        k, _, _, _ = _sliding(self)
+        vector = len(shape) == 1 and k == (1, 1)
+        if vector:
+            shape = (1, *shape)  # torch reads [N, L] as one [N, L]: a 1×1 kernel keeps N
+        elif len(shape) != 2:
+            raise Refusal(
+                f"fold needs an input [channels × kernel positions, blocks], but gets "
+                f"{listed(shape)}"
+            )
+        rows, columns = shape
+        if rows % (k[0] * k[1]):
+            raise Refusal(
+                f"the input's {rows} rows are not divisible by the kernel's {k[0] * k[1]} "
+                "positions",
+                "kernel_size",
+            )
+        try:
+            blocks = _blocks(size, self)
+        except Refusal:
+            blocks = (0, 0)  # torch counts 0 blocks, which no input matches
+        if blocks[0] * blocks[1] != columns:
+            raise Refusal(
+                f"output_size {label(size, every=True)} holds {blocks[0]}·{blocks[1]} = "
+                f"{blocks[0] * blocks[1]} blocks, but the input has {columns}",
+                "output_size",
+            )
+        if vector:
+            return Step(size, {}, None)
+        return Step((rows // (k[0] * k[1]), *size), {}, None)
+
+    def describe(self, shape: Shape) -> str:
+        k, d, p, s = _sliding(self)
+        size = per_dim(self.output_size, 2, "output_size")
+        return window_label("fold", k, s, p, d) + f" → {label(size, every=True)}"
+
+
+class SelectChannels(Layer):
+    """``x[:, channels]``: the listed channels, in that order (repeats allowed; negative
+    indices count from the end)."""
+
+    type: Literal["select_channels"]
+    channels: IntList
+
+    def forward(self, shape: Shape) -> Step:
+        if not shape:
+            raise Refusal("select_channels needs an input with channels")
+        c = shape[0]
+        for i in self.channels:
+            if not -c <= i < c:
+                raise Refusal(
+                    f"channel {i} is out of range for an input of {c} channels (from {-c} to "
+                    f"{c - 1})",
+                    "channels",
+                )
+        return elementwise((len(self.channels), *shape[1:]))
+
+    def describe(self, shape: Shape) -> str:
+        return f"select {len(self.channels)} of {shape[0]} channels"
 
 
 class Pad(Layer):
@@ -231,9 +424,6 @@ def _upsample_windows(spatial: Shape, out: Shape) -> tuple[Window, ...] | None:
             Window(1, o // n, 0, 0, transposed=True) for n, o in zip(spatial, out, strict=True)
         )
     return None
-
-
-# --- element-wise: activations, dropout ------------------------------------------------------
 
 
 class Identity(Layer):

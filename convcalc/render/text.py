@@ -17,7 +17,7 @@ from convcalc import escape
 from convcalc.records import Costing, Entry, Report, shape_text
 
 if TYPE_CHECKING:
-    from convcalc.views.costs import Comparison
+    from convcalc.views.costs import Comparison, Divergence
     from convcalc.views.receptive import Field
 
 Row = tuple[str, ...]
@@ -61,17 +61,17 @@ def _rows(
     (``└─shortcut: conv 1×1``) and an empty one shows as ``identity``."""
     cells = _columns(report, costing, rf, counts)
     rows: list[Row] = []
-    # each item: an entry and the name of the list it starts, or an empty list's (depth, name)
-    stack: list[tuple[Entry, str | None] | tuple[int, str, Entry]] = [
+    # each item: an entry and the name of the list it starts, or an empty list's (depth, name,
+    # block, what it passes on: the block's input, or a split's slice of it)
+    stack: list[tuple[Entry, str | None] | tuple[int, str, Entry, str]] = [
         (entry, None) for entry in reversed(report.layers)
     ]
     while stack:
         item = stack.pop()
-        if len(item) == 3:  # an empty list inside a block: the identity
-            level, name, block = item
+        if len(item) == 4:  # an empty list inside a block: the identity
+            level, name, block, shape = item
             if depth is None or level < depth:
                 lead = "  " * (level - 1) + "└─"
-                shape = shape_text(block.input_shape)
                 blank = ("",) * (len(cells[id(block)]) - 1)
                 rows.append(("", f"{lead}{name}: identity", shape, "0", "0", *blank))
             continue
@@ -89,7 +89,8 @@ def _rows(
             name = str(keys[0]) if len(keys) == 1 else f"{keys[0]}[{keys[1]}]"
             if not children:
                 if named:
-                    stack.append((entry.depth + 1, name, entry))
+                    given = entry.layer.path_input(entry.input_shape, keys)  # type: ignore[attr-defined]
+                    stack.append((entry.depth + 1, name, entry, shape_text(given)))
                 continue
             stack.extend((child, None) for child in reversed(children[1:]))
             stack.append((children[0], name if named else None))
@@ -132,6 +133,42 @@ def _totals(report: Report, costing: Costing, counts: dict[int, int]) -> list[tu
     ]
 
 
+def _ratio(theirs: int, ours: int) -> str:
+    """How ``theirs`` compares with ``ours``: ``101× fewer``, ``12 % more``, ``none counted``."""
+    if theirs == 0:
+        return "none counted"
+    if ours == 0:
+        return "where convcalc counts none"
+    word = "fewer" if theirs < ours else "more"
+    factor = max(theirs, ours) / min(theirs, ours)
+    if factor >= 2:
+        return f"{factor:.3g}× {word}"
+    return f"{abs(theirs - ours) / ours:.0%} {word}".replace("%", " %")
+
+
+def divergence_lines(found: Divergence, medium: Callable[[str], str]) -> list[str]:
+    """Why a convention's total strays from convcalc's: the totals, then one line per layer
+    type that makes the gap, with its convention's reason."""
+    lines = [
+        f"{_ratio(found.theirs, found.ours)} than convcalc's {found.ours:,} (every "
+        "multiply-add, PyTorch's FlopCounterMode ÷ 2):"
+    ]
+    for kind, ours, theirs, why in found.types:
+        gap = f"{medium(kind)}: {theirs:,} against {ours:,} ({_ratio(theirs, ours)})"
+        lines.append(f"{gap}; {why}" if why else gap)
+    return lines
+
+
+def _divergence_lines(report: Report, costing: Costing, medium: Callable[[str], str]) -> list[str]:
+    from convcalc.views.costs import divergence
+
+    found = divergence(report, costing.batch, costing.convention)
+    if found is None:
+        return []
+    first, *rest = divergence_lines(found, medium)
+    return [first, *(f"  {line}" for line in rest)]
+
+
 def _header(rf: bool) -> Row:
     return (
         "#",
@@ -169,7 +206,10 @@ def table(
     out = [title, rule, line(header), rule]
     out += [line(row) for row in rows[1:]]
     out.append(rule)
-    out += [f"{name}: {value}" for name, value in _totals(report, costing, counts)]
+    for name, value in _totals(report, costing, counts):
+        out.append(f"{name}: {value}")
+        if name == "Total mult-adds":
+            out += [f"  {line}" for line in _divergence_lines(report, costing, escape.terminal)]
     return "\n".join(out)
 
 
@@ -192,7 +232,10 @@ def markdown(
     for row in _shown(_rows(report, depth, costing, rf, counts), _code_cell):
         out.append("| " + " | ".join(row) + " |")
     out.append("")
-    out += [f"- **{name}**: {value}" for name, value in _totals(report, costing, counts)]
+    for name, value in _totals(report, costing, counts):
+        out.append(f"- **{name}**: {value}")
+        if name == "Total mult-adds":
+            out += [f"  - {line}" for line in _divergence_lines(report, costing, escape.markdown)]
     return "\n".join(out)
 
 

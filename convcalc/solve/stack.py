@@ -442,10 +442,14 @@ def _refuses_any_size(spec: Spec) -> bool:
                 shape = out[0]
                 continue
             if isinstance(layer, Block):
-                failing = [p for p in layer.paths() if output_shapes(p.layers, (shape,)) is None]
+                try:  # what each path is given: a split refuses channels, not sizes
+                    inputs = [(p, layer.path_input(shape, p.keys)) for p in layer.paths()]
+                except Refusal:
+                    return True
+                failing = [(p, g) for p, g in inputs if output_shapes(p.layers, (g,)) is None]
                 if not failing:
                     return False
-                layers = failing[0].layers  # from the block's own input
+                layers, shape = failing[0][0].layers, failing[0][1]  # from the path's input
                 break
             large = (shape[0], *(LARGE,) * (len(shape) - 1))
             refusals = []

@@ -381,7 +381,7 @@ def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
         kind = yaml_text(layer.get("type"))
         cls = layer_class(kind) if kind in KINDS else None
         fields = [f for f in cls.model_fields if f != "type"] if cls else []
-        rare = ("name", "functional", "device", "dtype")
+        rare = ("name", "functional", "trainable", "device", "dtype")
         valid = sorted(fields, key=lambda f: f in rare)  # the usual ones first
         where = f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind} layer"
     import difflib

@@ -1,7 +1,8 @@
 """Multiply-adds of a report under a tool's convention (:mod:`convcalc.views.conventions`).
 
 Every counter answers "how expensive is it?" by its own rules; each convention is one small
-module of per-layer-type rules over the report's records. The default is torchinfo 1.8.0's.
+module of per-layer-type rules over the report's records. The default is convcalc's own: every
+multiply-add of every matrix product, PyTorch's ``FlopCounterMode`` ÷ 2.
 A block's count is the sum of its leaves'.
 """
 
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 Rule = Callable[["Entry", int], int]
 
 
-def rule(convention: str = "torchinfo") -> Rule:
+def rule(convention: str = "convcalc") -> Rule:
     """The per-leaf counting function of a convention."""
     if convention not in CONVENTIONS:
         raise ConvcalcError(
@@ -32,7 +33,7 @@ def rule(convention: str = "torchinfo") -> Rule:
 
 
 def subtotals(
-    entries: Iterable[Entry], batch: int = 1, convention: str = "torchinfo"
+    entries: Iterable[Entry], batch: int = 1, convention: str = "convcalc"
 ) -> dict[int, int]:
     """Every entry's multiply-adds by ``id(entry)``: a leaf's own, a block's the sum of its
     children's. ``entries`` in execution order (a report's ``walk()``), blocks first."""
@@ -82,3 +83,53 @@ def compare(report: Report, batch: int = 1) -> Comparison:
             by_type.setdefault(entry.type, dict.fromkeys(names, 0))[name] += value
     notes = {name: tuple(getattr(import_module(CONVENTIONS[name]), "NOTES", ())) for name in names}
     return Comparison(report.name, batch, names, totals, by_type, notes)
+
+
+REFERENCE = "convcalc"
+"""The convention the others are compared with: every multiply-add of every matrix product."""
+
+DIVERGES = 0.10
+"""How far a total may stray from convcalc's, as a fraction of it, before ``shape`` says why."""
+
+
+@dataclass(frozen=True)
+class Divergence:
+    """How far a convention's total is from convcalc's, and the layer types that make most of
+    the gap: ``types`` holds (type, convcalc's count, the convention's, why or ""), the
+    largest gap first."""
+
+    convention: str
+    ours: int
+    theirs: int
+    types: tuple[tuple[str, int, int, str], ...]
+
+
+def divergence(
+    report: Report, batch: int = 1, convention: str = REFERENCE, threshold: float = DIVERGES
+) -> Divergence | None:
+    """``convention``'s total against convcalc's, when |theirs − ours| > threshold · ours
+    (None otherwise). The types named are the fewest, largest |difference| first, whose gaps
+    make 90 % of Σ |difference| (three at most); each with its convention's ``REASONS`` line."""
+    if convention == REFERENCE:
+        return None
+    ours_rule, theirs_rule = rule(REFERENCE), rule(convention)
+    by_type: dict[str, list[int]] = {}
+    for entry in report.leaves():
+        counts = by_type.setdefault(entry.type, [0, 0])
+        counts[0] += ours_rule(entry, batch)
+        counts[1] += theirs_rule(entry, batch)
+    ours = sum(counts[0] for counts in by_type.values())
+    theirs = sum(counts[1] for counts in by_type.values())
+    if abs(theirs - ours) <= threshold * ours:
+        return None
+    gaps = sorted(by_type.items(), key=lambda item: -abs(item[1][1] - item[1][0]))
+    spread = sum(abs(b - a) for a, b in by_type.values())
+    reasons: dict[str, str] = getattr(import_module(CONVENTIONS[convention]), "REASONS", {})
+    named: list[tuple[str, int, int, str]] = []
+    covered = 0
+    for kind, (a, b) in gaps:
+        if a == b or len(named) == 3 or covered >= 0.9 * spread:
+            break
+        named.append((kind, a, b, reasons.get(kind, "")))
+        covered += abs(b - a)
+    return Divergence(convention, ours, theirs, tuple(named))

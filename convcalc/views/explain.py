@@ -102,6 +102,12 @@ def _leaf_lines(entry: Entry, rules: tuple[Applied, ...]) -> list[Line]:
         lines.append(Line("values", product(shape_in), note))
     elif hasattr(entry.layer, "out_features"):  # linear: the last dimension is replaced
         lines.append(Line("features", sym("out_features", shape_out[-1])))
+    elif entry.type == "class_token":  # one more token, first in the sequence
+        lines.append(Line("L", sym("L_in", shape_in[0]) + lift(1), "the class token put first"))
+    elif entry.type == "select":  # x[:, index]: one dimension taken away
+        dim, index = getattr(entry.layer, "dim", 0), getattr(entry.layer, "index", 0)
+        note = f"index {index} of dimension {dim} taken: that dimension is removed"
+        lines.append(Line("shape", None, note))
     else:
         named = [f for f in ("size", "output_size", "embedding_dim") if hasattr(entry.layer, f)]
         said = f" ({', '.join(named)})" if named else ""
@@ -115,10 +121,12 @@ def _block_lines(entry: Entry) -> list[Line]:
     if not isinstance(entry.layer, Block):
         return []
     paths = entry.layer.paths()
+    block, shape = entry.layer, entry.input_shape
     outputs = {
-        keys: (es[-1].output_shape if es else entry.input_shape) for keys, es in entry.children
+        keys: (es[-1].output_shape if es else block.path_input(shape, keys))
+        for keys, es in entry.children
     }
-    pairs = [(path, outputs.get(path.keys, entry.input_shape)) for path in paths]
+    pairs = [(path, outputs.get(path.keys, shape)) for path in paths]
     derived = entry.layer.merge_derived(entry.input_shape, pairs)
     if derived is None:
         return [Line("shape", None, "the output of its last layer")]

@@ -4,7 +4,9 @@
 - ``input_bytes``: the input's values × batch × the dtype's size (exact).
 - ``forward_backward_bytes``: torchinfo 1.8.0's estimate of the activations kept for training,
   2 × the output bytes of every leaf layer that has parameters (its output, and the gradient of
-  it). It ignores the outputs of layers without parameters (ReLU, pooling, ...).
+  it). It ignores the outputs of layers without parameters (ReLU, pooling, ...), and of those
+  whose parameters no leaf module holds (multihead attention, class token, position embedding,
+  layer scale: ``conventions.torchinfo.UNSEEN``).
 - ``peak_activation_bytes``: convcalc's own estimate of the most activation memory alive at
   once during inference, with no in-place reuse: while a layer runs, its input and its output,
   plus, for every block it is inside, the block's input (kept for the shortcut, the other
@@ -19,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import ConvcalcError
+from convcalc.views.conventions.torchinfo import UNSEEN
 
 if TYPE_CHECKING:
     from convcalc.records import Entry, Report
@@ -54,7 +57,9 @@ def memory(report: Report, batch: int = 1, dtype: str = "float32") -> Memory:
         raise ConvcalcError(f"unknown dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     size = DTYPES[dtype]
     per_sample = batch * size
-    kept = sum(math.prod(e.output_shape) for e in report.leaves() if e.tensors)
+    kept = sum(
+        math.prod(e.output_shape) for e in report.leaves() if e.tensors and e.type not in UNSEEN
+    )
     return Memory(
         batch=batch,
         dtype=dtype,
@@ -85,7 +90,7 @@ def _block_peak(block: Entry, held: int) -> int:
         current, around = todo.pop()
         x = math.prod(current.input_shape)
         done = 0  # outputs of this block's paths already computed
-        for _, children in current.children:
+        for keys, children in current.children:
             inside = around + x + done
             for child in children:
                 if child.is_block:
@@ -94,7 +99,11 @@ def _block_peak(block: Entry, held: int) -> int:
                     size_in = math.prod(child.input_shape)
                     size_out = math.prod(child.output_shape)
                     peak = max(peak, inside + size_in + size_out)
-            last = children[-1].output_shape if children else current.input_shape
+            last = (
+                children[-1].output_shape
+                if children
+                else current.layer.path_input(current.input_shape, keys)  # type: ignore[attr-defined]
+            )
             done += math.prod(last)
         peak = max(peak, around + done + math.prod(current.output_shape))
     return peak

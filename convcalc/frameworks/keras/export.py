@@ -15,8 +15,14 @@ model (``conv``, ``conv_2``, ``conv_2_pad``, ...). Each leaf's last layer has co
 shape and the leaf's layers have convcalc's parameter count as trainable weights;
 :func:`leaf_layers` lists them. Chains (the top level, ``sequential``, ``repeat`` unrolled) are
 calls in order; ``residual`` is ``Add``, ``concat`` ``Concatenate(axis=1)``, ``scale``
-``Multiply`` (the gate broadcast over x), named after the block. The mapping (:data:`LEAVES`,
-one row a layer type):
+``Multiply`` (the gate broadcast over x), named after the block; ``split`` is a
+``ChannelSlice`` layer of the file at the head of each branch (``x[:, start:stop]``, the
+slices PyTorch's ``x.split``/``x.chunk`` cuts), then ``Concatenate(axis=1)``. A leaf written
+``trainable: false``, or inside a block so written, is given ``trainable=False``; a frozen
+``batchnorm`` is the file's ``FrozenBatchNormalization``, whose gamma and beta do not train
+but which, as PyTorch's frozen BatchNorm, still normalises with the batch's statistics in
+training and updates its moving ones (Keras' ``trainable=False`` would run it in inference
+mode). The mapping (:data:`LEAVES`, one row a layer type):
 
 - ``conv``: ``Conv{n}D`` (``groups``, ``dilation_rate``, ``use_bias``); explicit padding is a
   ``ZeroPadding{n}D`` before it (``padding="valid"``); ``padding: same`` is Keras' ``"same"``,
@@ -54,7 +60,10 @@ one row a layer type):
   ``Activation`` for the others.
 - ``local_response_norm``, ``channel_shuffle``, ``log_softmax`` over another axis than the last
   and tanh-approximated ``gelu`` are small layers written into the file, as is ``Pad``
-  (PyTorch's ``F.pad`` in all four modes); each is registered for saving.
+  (PyTorch's ``F.pad`` in all four modes); so are ``pixel_shuffle`` and ``pixel_unshuffle``
+  (PyTorch's channel order, c·r² + i·r + j for the output's (c, h·r + i, w·r + j), by a
+  reshape and a transpose: ``depth_to_space`` orders the channels (i·r + j)·C + c instead)
+  and ``select_channels`` (``keras.ops.take`` along axis 1); each is registered for saving.
 
 Refused, with an :class:`~convcalc.frameworks.pysource.ExportError` naming the layer, the field
 and what to do, where Keras cannot do what PyTorch does: strides > 1 with dilation > 1 in a
@@ -66,7 +75,10 @@ average pool's ``ceil_mode`` last window that PyTorch averages over part of the 
 running statistics, a negative ``leaky_relu`` slope, softplus' ``beta``/``threshold``,
 embedding's ``padding_idx``, ``max_norm`` and ``scale_grad_by_freq`` (they change training),
 an embedding not fed the input, circular padding that crops, and upsampling that is not by
-whole factors (or ``align_corners``, ``bicubic`` and ``trilinear``, whose Keras forms differ).
+whole factors (or ``align_corners``, ``bicubic`` and ``trilinear``, whose Keras forms differ);
+``unfold``, ``fold`` and ``max_unpool`` (which takes a max-pool's indices) whole;
+and, whole, the vision-transformer pieces (multihead attention, class token, position
+embedding, select, layer scale, LayerNorm2d), which only the PyTorch export writes.
 
 The file is straight-line code (each list of a block has its own variable, ``body2``,
 ``branch1_3``, so a spec nested 500 deep costs no indentation), laid out as ruff formats it.
@@ -81,6 +93,7 @@ Everything is walked with explicit stacks, never recursion; the library never pr
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -684,6 +697,81 @@ def _activation(name: str) -> Convert:
     return _fixed("Activation", name)
 
 
+def _swin(entry: Entry, uses: _Needs) -> list[_Call]:
+    """Refused: Keras has no layer for torchvision's Swin window attention or patch merging."""
+    raise _refuse(
+        entry,
+        f"{entry.type} is torchvision's Swin layer, which Keras has no layer for; export the "
+        "network to PyTorch (convcalc export --to pytorch), which writes its class",
+    )
+
+
+def _maxvit(entry: Entry, uses: _Needs) -> list[_Call]:
+    """Refused: Keras has no layer for torchvision's MaxViT partitions or attention."""
+    raise _refuse(
+        entry,
+        f"{entry.type} is torchvision's MaxViT layer, which Keras has no layer for; export the "
+        "network to PyTorch (convcalc export --to pytorch), which writes its class",
+    )
+
+
+TRANSFORMER_PIECES = {
+    "multihead_attention": "nn.MultiheadAttention (Keras' MultiHeadAttention splits its weights "
+    "by head and has no add_bias_kv or add_zero_attn)",
+    "class_token": "torchvision ViT's class token",
+    "position_embedding": "torchvision ViT's position embedding",
+    "select": "an indexing x[:, i]",
+    "layer_scale": "torchvision ConvNeXt's layer scale",
+    "layernorm2d": "torchvision ConvNeXt's LayerNorm2d",
+}
+
+
+def _transformer(entry: Entry, uses: _Needs) -> list[_Call]:
+    """Refused: the vision-transformer pieces have no layer in the Keras export yet."""
+    raise _refuse(
+        entry,
+        f"{entry.type} is {TRANSFORMER_PIECES[entry.type]}, which the Keras export does not "
+        "write; export the network to PyTorch (convcalc export --to pytorch), which writes it",
+    )
+
+
+REARRANGING = {
+    "unfold": "PyTorch's Unfold (im2col)",
+    "fold": "PyTorch's Fold (col2im)",
+    "max_unpool": "PyTorch's MaxUnpool, which takes a max-pool's indices",
+}
+
+
+def _rearranging(entry: Entry, uses: _Needs) -> list[_Call]:
+    """Refused: no Keras layer in this export computes these yet."""
+    raise _refuse(
+        entry,
+        f"{entry.type} is {REARRANGING[entry.type]}, which the Keras export does not write; "
+        "export the network to PyTorch (convcalc export --to pytorch)",
+    )
+
+
+def _pixel_shuffle(entry: Entry, uses: _Needs) -> list[_Call]:
+    """The file's PixelShuffle / PixelUnshuffle: PyTorch's channel order, by a reshape and a
+    transpose of the last three dimensions; r = 1 is ``Identity`` (PyTorch takes any input of
+    two dimensions or more then, unchanged)."""
+    layer: Any = entry.layer
+    cls = "PixelShuffle" if entry.type == "pixel_shuffle" else "PixelUnshuffle"
+    factor = layer.upscale_factor if cls == "PixelShuffle" else layer.downscale_factor
+    if factor == 1:
+        return [_layer("Identity", uses)]
+    uses.helpers.add(cls)
+    return [_layer(cls, uses, factor)]
+
+
+def _select_channels(entry: Entry, uses: _Needs) -> list[_Call]:
+    """The file's SelectChannels: ``x[:, channels]``, negative indices counted from the end."""
+    uses.helpers.add("SelectChannels")
+    count = entry.input_shape[0]
+    channels = tuple(i % count for i in entry.layer.channels)  # type: ignore[attr-defined]
+    return [_layer("SelectChannels", uses, channels)]
+
+
 LEAVES: dict[str, Convert] = {
     "conv": _conv,
     "conv_transpose": _conv_transpose,
@@ -703,6 +791,9 @@ LEAVES: dict[str, Convert] = {
     "permute": _permute,
     "embedding": _embedding,
     "channel_shuffle": _channel_shuffle,
+    "pixel_shuffle": _pixel_shuffle,
+    "pixel_unshuffle": _pixel_shuffle,
+    "select_channels": _select_channels,
     "pad": _pad,
     "upsample": _upsample,
     "dropout": _dropout,
@@ -726,6 +817,15 @@ LEAVES: dict[str, Convert] = {
     "softmax": _softmax,
     "log_softmax": _log_softmax,
     "identity": _fixed("Identity"),
+    "shifted_window_attention": _swin,
+    "shifted_window_attention_v2": _swin,
+    "patch_merging": _swin,
+    "patch_merging_v2": _swin,
+    "window_partition": _maxvit,
+    "window_departition": _maxvit,
+    "relative_position_attention": _maxvit,
+    **dict.fromkeys(TRANSFORMER_PIECES, _transformer),
+    **dict.fromkeys(REARRANGING, _rearranging),
 }
 
 
@@ -761,17 +861,21 @@ class _Chain:
 
 @dataclass
 class _Open:
-    """A merging block (residual, concat, scale) whose lists are being written."""
+    """A merging block (residual, concat, split, scale) whose lists are being written."""
 
     entry: Entry
     chain: _Chain
     lists: list[_Chain]
 
 
+_Todo = tuple["Entry", _Chain, bool]  # an entry, the chain it writes to, whether it is frozen
+
+
 ROLES = {"body": "body", "shortcut": "shortcut", "branches": "branch"}
 MERGES = {
     "residual": "keras.layers.Add(",
     "concat": "keras.layers.Concatenate(axis=1, ",
+    "split": "keras.layers.Concatenate(axis=1, ",
     "scale": "keras.layers.Multiply(",
 }
 Statement = tuple[str, "Group", str]  # ``target = ``, the call, the comment
@@ -803,39 +907,63 @@ class _Program:
 
     def _walk(self, report: Report) -> str:
         root = _Chain("x", "inputs")
-        stack: list[tuple[Entry, _Chain] | _Open] = [(e, root) for e in reversed(report.layers)]
+        stack: list[_Todo | _Open] = [(e, root, False) for e in reversed(report.layers)]
         while stack:
             top = stack.pop()
             if isinstance(top, _Open):
                 self._merge(top)
                 continue
-            entry, chain = top
+            entry, chain, frozen = top
+            frozen = frozen or not entry.layer.trainable  # a frozen block freezes its layers
             if not entry.is_block:
-                self._leaf(entry, chain)
+                self._leaf(entry, chain, frozen)
             elif entry.type in ("sequential", "repeat"):  # the chain goes on through it
-                stack.extend((child, chain) for child in reversed(entry.children[0][1]))
+                stack.extend((child, chain, frozen) for child in reversed(entry.children[0][1]))
             else:
                 lists = [
                     _Chain(_variable(entry, keys), chain.current) for keys, _ in entry.children
                 ]
+                if entry.type == "split":
+                    self._slices(entry, lists)
                 stack.append(_Open(entry, chain, lists))
                 for (_, children), sub in reversed(list(zip(entry.children, lists, strict=True))):
-                    stack.extend((child, sub) for child in reversed(children))
+                    stack.extend((child, sub, frozen) for child in reversed(children))
         return root.current
+
+    def _slices(self, entry: Entry, lists: list[_Chain]) -> None:
+        """A split's cut: each branch starts with its slice of the channels, x[:, a:b]."""
+        self.uses.helpers.add("ChannelSlice")
+        base = identifier(entry.name) or entry.type
+        sizes: list[int] = entry.layer.slices(entry.input_shape)  # type: ignore[attr-defined]
+        start = 0
+        for size, chain in zip(sizes, lists, strict=True):
+            name = self.names.add(f"{base}_slice")
+            bounds = (str(start), str(start + size))
+            items = [*(Item("", bound) for bound in bounds), Item("name=", _quoted(name))]
+            text = "ChannelSlice(" + ", ".join(item.prefix + flat(item.expr) for item in items)
+            close = f")({chain.current})"
+            group = Group("ChannelSlice(", items, close, flat=text + close)
+            self._assign(chain, group, sizes_text((size, *entry.input_shape[1:])))
+            start += size
 
     def _assign(self, chain: _Chain, call: Group, comment: str) -> None:
         self.statements.append((f"{chain.target} = ", call, comment))
         chain.current = chain.target
 
-    def _leaf(self, entry: Entry, chain: _Chain) -> None:
+    def _leaf(self, entry: Entry, chain: _Chain, frozen: bool) -> None:
         calls = _calls(entry, entry is self.first, self.uses)
         main = self.names.add(identifier(entry.name) or entry.type)
         names = []
         for i, call in enumerate(calls):
             name = self.names.add(f"{main}_{call.role}") if call.role else main
             names.append(name)
-            cls = call.cls if call.cls in HELPERS else f"keras.layers.{call.cls}"
             items = [*call.items, Item("name=", _quoted(name))]
+            if frozen and call.cls == "BatchNormalization":  # batch statistics in training
+                self.uses.helpers.add("FrozenBatchNormalization")
+                call = dataclasses.replace(call, cls="FrozenBatchNormalization")
+            elif frozen and not call.role:  # the leaf's own layer, which holds its weights
+                items.append(Item("trainable=", "False"))
+            cls = call.cls if call.cls in HELPERS else f"keras.layers.{call.cls}"
             close = f")({chain.current})"
             text = f"{cls}(" + ", ".join(item.prefix + flat(item.expr) for item in items)
             group = Group(f"{cls}(", items, close, flat=text + close)
@@ -962,6 +1090,108 @@ class ChannelShuffle(keras.layers.Layer):
     def get_config(self):
         return {{**super().get_config(), "groups": self.groups}}
 ''',
+    "PixelShuffle": f'''
+{_REGISTER}
+class PixelShuffle(keras.layers.Layer):
+    """PyTorch's nn.PixelShuffle: the last three dimensions (C·r², H, W) → (C, H·r, W·r),
+    output (c, h·r + i, w·r + j) read from channel c·r² + i·r + j."""
+
+    def __init__(self, upscale_factor, **kwargs):
+        super().__init__(**kwargs)
+        self.upscale_factor = upscale_factor
+
+    def call(self, x):
+        r = self.upscale_factor
+        *lead, channels, height, width = x.shape[1:]
+        x = keras.ops.reshape(x, (-1, *lead, channels // (r * r), r, r, height, width))
+        n = len(lead) + 1  # the batch and the leading dimensions
+        x = keras.ops.transpose(x, (*range(n + 1), n + 3, n + 1, n + 4, n + 2))
+        return keras.ops.reshape(x, (-1, *lead, channels // (r * r), height * r, width * r))
+
+    def compute_output_shape(self, input_shape):
+        r = self.upscale_factor
+        *lead, channels, height, width = input_shape
+        return (*lead, channels // (r * r), height * r, width * r)
+
+    def get_config(self):
+        return {{**super().get_config(), "upscale_factor": self.upscale_factor}}
+''',
+    "PixelUnshuffle": f'''
+{_REGISTER}
+class PixelUnshuffle(keras.layers.Layer):
+    """PyTorch's nn.PixelUnshuffle: the last three dimensions (C, H·r, W·r) → (C·r², H, W),
+    channel c·r² + i·r + j read from (c, h·r + i, w·r + j)."""
+
+    def __init__(self, downscale_factor, **kwargs):
+        super().__init__(**kwargs)
+        self.downscale_factor = downscale_factor
+
+    def call(self, x):
+        r = self.downscale_factor
+        *lead, channels, height, width = x.shape[1:]
+        x = keras.ops.reshape(x, (-1, *lead, channels, height // r, r, width // r, r))
+        n = len(lead) + 1  # the batch and the leading dimensions
+        x = keras.ops.transpose(x, (*range(n + 1), n + 2, n + 4, n + 1, n + 3))
+        return keras.ops.reshape(x, (-1, *lead, channels * r * r, height // r, width // r))
+
+    def compute_output_shape(self, input_shape):
+        r = self.downscale_factor
+        *lead, channels, height, width = input_shape
+        return (*lead, channels * r * r, height // r, width // r)
+
+    def get_config(self):
+        return {{**super().get_config(), "downscale_factor": self.downscale_factor}}
+''',
+    "SelectChannels": f'''
+{_REGISTER}
+class SelectChannels(keras.layers.Layer):
+    """x[:, channels]: the listed channels, in that order (repeats allowed)."""
+
+    def __init__(self, channels, **kwargs):
+        super().__init__(**kwargs)
+        self.channels = tuple(int(i) for i in channels)
+
+    def call(self, x):
+        return keras.ops.take(x, list(self.channels), axis=1)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], len(self.channels), *input_shape[2:])
+
+    def get_config(self):
+        return {{**super().get_config(), "channels": self.channels}}
+''',
+    "ChannelSlice": f'''
+{_REGISTER}
+class ChannelSlice(keras.layers.Layer):
+    """x[:, start:stop]: one slice of PyTorch's x.split(sizes, dim=1) or x.chunk(n, dim=1)."""
+
+    def __init__(self, start, stop, **kwargs):
+        super().__init__(**kwargs)
+        self.start = start
+        self.stop = stop
+
+    def call(self, x):
+        return x[:, self.start : self.stop]
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], self.stop - self.start, *input_shape[2:])
+
+    def get_config(self):
+        return {{**super().get_config(), "start": self.start, "stop": self.stop}}
+''',
+    "FrozenBatchNormalization": f'''
+{_REGISTER}
+class FrozenBatchNormalization(keras.layers.BatchNormalization):
+    """PyTorch's BatchNorm with requires_grad False: gamma and beta do not train, but in
+    training it still normalises with the batch's statistics and updates its moving ones
+    (Keras' trainable=False would run it in inference mode)."""
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        for weight in (self.gamma, self.beta):
+            if weight is not None:
+                weight.trainable = False
+''',
     "LogSoftmax": f'''
 {_REGISTER}
 class LogSoftmax(keras.layers.Layer):
@@ -1019,16 +1249,19 @@ NOTES = {
 
 
 def _non_trainable(report: Report) -> int:
-    """BatchNormalization's moving mean and variance: 2·C a layer."""
-    return sum(2 * entry.input_shape[0] for entry in report.leaves() if entry.type == "batchnorm")
+    """BatchNormalization's moving mean and variance, 2·C a layer, and the parameters of the
+    frozen layers (``trainable: false``)."""
+    moving = sum(2 * entry.input_shape[0] for entry in report.leaves() if entry.type == "batchnorm")
+    return moving + report.total_params - report.trainable_params
 
 
 def _header(report: Report, function: str, uses: _Needs, layers: int) -> list[str]:
     name = docstring_text(report.name)
     frozen = _non_trainable(report)
-    params = f"Parameters: {report.total_params:,} (all trainable)."
+    trainable = report.trainable_params
+    params = f"Parameters: {trainable:,} (all trainable)."
     if frozen:
-        params = f"Parameters: {report.total_params:,} trainable, {frozen:,} non-trainable."
+        params = f"Parameters: {trainable:,} trainable, {frozen:,} non-trainable."
     lines = [
         f'"""A Keras 3 model generated by convcalc from the spec {name}.',
         "",

@@ -35,7 +35,28 @@ layer, in the order of ``report.leaves()``:
     defines ``Reshape(*shape)`` (``x.reshape(x.shape[0], *shape)``), ``Permute(*dims)``
     (``x.permute(*dims)``, dims counting the batch: the spec's ``[1, 2, 0]`` is
     ``Permute(0, 2, 3, 1)``) and ``StochasticDepth(p, mode)`` (torchvision.ops.StochasticDepth
-    line for line: the identity in eval mode).
+    line for line: the identity in eval mode);
+  - ``multihead_attention`` is ``SelfAttention(embed_dim, num_heads, ...)``, a module holding
+    ``nn.MultiheadAttention(..., batch_first=True)`` and calling it as torchvision's ViT does,
+    ``attention(x, x, x, need_weights=False)[0]``: the batch comes first, as everywhere in the
+    file, whatever the spec's ``batch_first`` (accepted and ignored: it changes no shape);
+  - ``class_token``, ``position_embedding``, ``select`` and ``layer_scale``, parameters or
+    indexing in torchvision's forward code, and ``layernorm2d`` are small classes written into
+    the file: ``ClassToken(E)`` (``cat([class_token, x], 1)``), ``PositionEmbedding(L, E)``
+    (``x + pos_embedding``), ``Select(dim, index)`` (``x.select(dim, index)``, dim counting the
+    batch), ``LayerScale(C, rank)`` (``layer_scale * x``, a C×1×…×1 factor) and
+    torchvision's ``LayerNorm2d`` line for line.
+  - ``shifted_window_attention``, ``patch_merging`` and their ``_v2`` are torchvision's Swin
+    classes (``torchvision.models.swin_transformer``), which the file defines line for line,
+    ``dim`` the input's last size: ``ShiftedWindowAttention(dim, window_size, shift_size,
+    num_heads, ...)``, ``PatchMerging(dim)``; each holds its parameters itself, named as
+    torchvision's state dict with ``_`` for ``.`` (``qkv_weight`` for ``qkv.weight``).
+  - ``window_partition``, ``window_departition`` and ``relative_position_attention`` are
+    torchvision's MaxViT classes (``torchvision.models.maxvit``), which the file defines line
+    for line: ``WindowPartition(p)`` and ``WindowDepartition(p, h_partitions, w_partitions)``
+    take at construction what torchvision's take at each call, and
+    ``RelativePositionalMultiHeadAttention(feat_dim, head_dim, max_seq_len)``, feat_dim the
+    input's last size, has torchvision's state dict.
 
 Refused, with an :class:`ExportError` naming the layer: a max-pool with ``return_indices: true``
 (the module returns a tuple that no next layer takes), a 1-D average pool with
@@ -108,6 +129,7 @@ def _batched(dim: int) -> int:
 
 CHANNELS = "=channels"  # the input's first size
 FEATURES = "=features"  # the input's last size
+SPATIAL = "=spatial"  # how many sizes follow the first
 PARAMETERS = ("device", "dtype")
 
 
@@ -150,6 +172,10 @@ LEAVES: dict[str, _Leaf] = {
         ("padding_idx", "max_norm", "norm_type", "scale_grad_by_freq", "sparse", *PARAMETERS),
     ),
     "channel_shuffle": _Leaf(("groups",)),
+    "pixel_shuffle": _Leaf(("upscale_factor",)),
+    "pixel_unshuffle": _Leaf(("downscale_factor",)),
+    "unfold": _Leaf(("kernel_size",), ("dilation", "padding", "stride")),
+    "fold": _Leaf(("output_size", "kernel_size"), ("dilation", "padding", "stride")),
     "upsample": _Leaf(
         keywords=("size", "scale_factor", "mode", "align_corners", "recompute_scale_factor")
     ),
@@ -174,9 +200,41 @@ LEAVES: dict[str, _Leaf] = {
     "log_softmax": _Leaf(keywords=("dim",)),
     "gelu": _Leaf(keywords=("approximate",)),
     "identity": _Leaf(),
+    "multihead_attention": _Leaf(
+        (FEATURES, "num_heads"),
+        ("dropout", "bias", "add_bias_kv", "add_zero_attn", "kdim", "vdim", *PARAMETERS),
+    ),
+    "class_token": _Leaf((FEATURES,)),
+    "position_embedding": _Leaf((CHANNELS, FEATURES)),  # [L, E]: L is the first size
+    "layer_scale": _Leaf((CHANNELS, SPATIAL), ("layer_scale",)),
+    "layernorm2d": _Leaf(("normalized_shape",), ("eps", "elementwise_affine", "bias", *PARAMETERS)),
+    "window_partition": _Leaf(("p",)),
+    "window_departition": _Leaf(("p", "h_partitions", "w_partitions")),
 }
 # layer types with no module in torch.nn: the file defines one (HELPERS)
 HELPER_CLASSES = {"reshape": "Reshape", "permute": "Permute", "stochastic_depth": "StochasticDepth"}
+HELPER_CLASSES["select_channels"] = "SelectChannels"
+SWIN_CLASSES = {
+    "shifted_window_attention": "ShiftedWindowAttention",
+    "shifted_window_attention_v2": "ShiftedWindowAttentionV2",
+    "patch_merging": "PatchMerging",
+    "patch_merging_v2": "PatchMergingV2",
+}
+HELPER_CLASSES |= SWIN_CLASSES
+MAXVIT_CLASSES = {
+    "window_partition": "WindowPartition",
+    "window_departition": "WindowDepartition",
+    "relative_position_attention": "RelativePositionalMultiHeadAttention",
+}
+HELPER_CLASSES |= MAXVIT_CLASSES
+HELPER_CLASSES |= {
+    "multihead_attention": "SelfAttention",
+    "class_token": "ClassToken",
+    "position_embedding": "PositionEmbedding",
+    "select": "Select",
+    "layer_scale": "LayerScale",
+    "layernorm2d": "LayerNorm2d",
+}
 PAD_CLASSES = {
     "constant": "ConstantPad",
     "reflect": "ReflectionPad",
@@ -213,6 +271,51 @@ def _pad(layer: Any, uses: Uses) -> list[Item]:
     return items + ([Item("", literal(layer.value, uses))] if layer.mode == "constant" else [])
 
 
+def _select_channels(layer: Any, uses: Uses) -> list[Item]:
+    """SelectChannels(*channels): ``x[:, channels]``."""
+    return [Item("", str(c)) for c in layer.channels]
+
+
+def _select(layer: Any, uses: Uses) -> list[Item]:
+    """Select(dim, index), the dimension counted with the batch."""
+    return [Item("", str(_batched(layer.dim))), Item("", str(layer.index))]
+
+
+def _max_unpool(layer: Any, uses: Uses) -> list[Item]:
+    """Never written: nn.MaxUnpool{n}d takes the indices of a max-pool (refused in _check)."""
+    return [Item("", literal(layer.kernel_size, uses))]
+
+
+_WINDOWS = ("window_size", "shift_size", "num_heads")
+_WINDOW_KEYWORDS = ("qkv_bias", "proj_bias", "attention_dropout", "dropout", *PARAMETERS)
+
+
+def _window_attention(layer: Any, uses: Uses) -> list[Item]:
+    """ShiftedWindowAttention(V2)(window_size, shift_size, num_heads, ...), after ``dim``
+    (:func:`_arguments` writes it); V2 is a subclass, so the file defines both."""
+    uses.helpers.add("ShiftedWindowAttention")
+    uses.math = True  # math.log(100.0), v2's largest logit scale
+    items = [Item("", literal(getattr(layer, name), uses)) for name in _WINDOWS]
+    keywords = [name for name in _WINDOW_KEYWORDS if _written(layer, name, getattr(layer, name))]
+    return items + [_keyword(name, getattr(layer, name), uses) for name in keywords]
+
+
+def _patch_merging(layer: Any, uses: Uses) -> list[Item]:
+    """PatchMerging(V2)(device=..., dtype=...), after ``dim``; V2 is a subclass."""
+    uses.helpers.add("PatchMerging")
+    written = [name for name in PARAMETERS if _written(layer, name, getattr(layer, name))]
+    return [_keyword(name, getattr(layer, name), uses) for name in written]
+
+
+def _relative_attention(layer: Any, uses: Uses) -> list[Item]:
+    """RelativePositionalMultiHeadAttention(head_dim, max_seq_len, ...), after ``feat_dim``
+    (:func:`_arguments` writes it); ``math.sqrt`` gives its table's side, as torchvision's."""
+    uses.math = True
+    items = [Item("", str(layer.head_dim)), Item("", str(layer.max_seq_len))]
+    written = [name for name in PARAMETERS if _written(layer, name, getattr(layer, name))]
+    return items + [_keyword(name, getattr(layer, name), uses) for name in written]
+
+
 # layer types written by their own function: the function and the fields it reads
 CONVERTED: dict[str, tuple[Callable[[Any, Uses], list[Item]], tuple[str, ...]]] = {
     "flatten": (_flatten, ("start_dim", "end_dim")),
@@ -220,6 +323,14 @@ CONVERTED: dict[str, tuple[Callable[[Any, Uses], list[Item]], tuple[str, ...]]] 
     "reshape": (_reshape, ("shape",)),
     "permute": (_permute, ("dims",)),
     "pad": (_pad, ("padding", "mode", "value")),
+    "select_channels": (_select_channels, ("channels",)),
+    "select": (_select, ("dim", "index")),
+    "max_unpool": (_max_unpool, ("kernel_size", "stride", "padding", "output_size")),
+    "shifted_window_attention": (_window_attention, (*_WINDOWS, *_WINDOW_KEYWORDS)),
+    "shifted_window_attention_v2": (_window_attention, (*_WINDOWS, *_WINDOW_KEYWORDS)),
+    "patch_merging": (_patch_merging, PARAMETERS),
+    "patch_merging_v2": (_patch_merging, PARAMETERS),
+    "relative_position_attention": (_relative_attention, ("head_dim", "max_seq_len", *PARAMETERS)),
 }
 
 
@@ -246,9 +357,12 @@ def _arguments(entry: Entry, uses: Uses) -> list[Item]:
     """The arguments of a leaf's module (see :data:`LEAVES` and :data:`CONVERTED`)."""
     layer, shape = entry.layer, entry.input_shape
     if entry.type in CONVERTED:
-        return CONVERTED[entry.type][0](layer, uses)
+        items = CONVERTED[entry.type][0](layer, uses)
+        # Swin's classes and MaxViT's attention take dim, the input's last size, first
+        first = entry.type in SWIN_CLASSES or entry.type == "relative_position_attention"
+        return [Item("", str(shape[-1])), *items] if first else items
     leaf = LEAVES[entry.type]
-    inferred = {CHANNELS: shape[0], FEATURES: shape[-1]}
+    inferred = {CHANNELS: shape[0], FEATURES: shape[-1], SPATIAL: len(shape) - 1}
     items = [
         Item("", literal(inferred[name] if name in inferred else getattr(layer, name), uses))
         for name in leaf.positional
@@ -273,6 +387,12 @@ def _check(entry: Entry, first: bool) -> None:
             "with return_indices the module returns (values, indices), which the next layer "
             "cannot take; remove it",
             "return_indices",
+        )
+    if entry.type == "max_unpool":
+        raise _refuse(
+            entry,
+            "nn.MaxUnpool{n}d takes the indices a max-pool with return_indices gives, as a second "
+            "argument, which a chain of modules cannot pass from one layer to another",
         )
     one_d = len(entry.input_shape) == 2
     if entry.type == "avgpool" and one_d and getattr(layer, "divisor_override", None):
@@ -330,7 +450,10 @@ SEQUENTIAL_ATTRIBUTES = frozenset(_SEQUENTIAL_NAMES.split())
 # the file's own global names
 GLOBALS = frozenset(
     {"torch", "nn", "math", "sys", "sequential", "Residual", "Concat", "Scale", "Reshape"}
-    | {"Permute", "StochasticDepth"}
+    | {"Permute", "StochasticDepth", "SelectChannels", "Split", "frozen"}
+    | set(SWIN_CLASSES.values())
+    | set(MAXVIT_CLASSES.values())
+    | {"SelfAttention", "ClassToken", "PositionEmbedding", "Select", "LayerScale", "LayerNorm2d"}
 )
 
 
@@ -356,7 +479,7 @@ def class_name_of(spec_name: str) -> str:
 # --- blocks --------------------------------------------------------------------------------
 
 EMPTY = "nn.Sequential()"  # an empty list of layers: the identity
-BLOCK_CLASSES = {"residual": "Residual", "concat": "Concat", "scale": "Scale"}
+BLOCK_CLASSES = {"residual": "Residual", "concat": "Concat", "scale": "Scale", "split": "Split"}
 
 
 def _comment(entry: Entry) -> str:
@@ -394,7 +517,21 @@ def _composite(entry: Entry, built: dict[int, Expr], uses: Uses) -> Expr:
     uses.helpers.add(cls)
     identity = "identity" if entry.type != "scale" else ""
     items = [Item("", chain, identity if chain == EMPTY else "") for chain in chains]
+    if entry.type == "split":  # the slices' sizes first, as x.split takes them
+        sizes = entry.layer.slices(entry.input_shape)  # type: ignore[attr-defined]
+        items.insert(0, Item("", literal(tuple(sizes), uses)))
     return Group(cls + "(", items, block=True, movable=True, name=entry.name)
+
+
+def _frozen(entry: Entry, expr: Expr, uses: Uses) -> Expr:
+    """``frozen(module)`` for a layer or block written ``trainable: false``: the module with
+    ``requires_grad_(False)`` on every parameter."""
+    if entry.layer.trainable:
+        return expr
+    uses.helpers.add("frozen")
+    if isinstance(expr, Group) and expr.flat is None:
+        return Group("frozen(", [Item("", expr)], trailing=False)
+    return call("frozen(", [Item("", expr)])
 
 
 def _expressions(report: Report, uses: Uses) -> list[Expr]:
@@ -407,9 +544,9 @@ def _expressions(report: Report, uses: Uses) -> list[Expr]:
     built: dict[int, Expr] = {}
     for entry in reversed(order):
         if entry.is_block:
-            built[id(entry)] = _composite(entry, built, uses)
+            built[id(entry)] = _frozen(entry, _composite(entry, built, uses), uses)
         else:
-            built[id(entry)] = _module(entry, uses)
+            built[id(entry)] = _frozen(entry, _module(entry, uses), uses)
     return [built.pop(id(entry)) for entry in report.layers]
 
 
@@ -447,6 +584,20 @@ class Concat(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([branch(x) for branch in self.branches], dim=1)
 ''',
+    "Split": '''
+class Split(nn.Module):
+    """x's channels cut into slices of the given sizes (x.split(sizes, dim=1)), each through
+    its branch, the outputs joined along the channels; an empty branch passes its slice on."""
+
+    def __init__(self, sizes: tuple[int, ...], *branches: nn.Module) -> None:
+        super().__init__()
+        self.sizes = sizes
+        self.branches = nn.ModuleList(branches)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        slices = x.split(self.sizes, dim=1)
+        return torch.cat([b(s) for b, s in zip(self.branches, slices, strict=True)], dim=1)
+''',
     "Scale": '''
 class Scale(nn.Module):
     """x * body(x), the body's output broadcast over x (squeeze-and-excitation)."""
@@ -471,6 +622,95 @@ class Reshape(nn.Module):
 
     def extra_repr(self) -> str:
         return ", ".join(str(n) for n in self.shape)
+''',
+    "SelectChannels": '''
+class SelectChannels(nn.Module):
+    """x[:, channels]: the listed channels, in that order."""
+
+    def __init__(self, *channels: int) -> None:
+        super().__init__()
+        self.channels = list(channels)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x[:, self.channels]
+
+    def extra_repr(self) -> str:
+        return ", ".join(str(c) for c in self.channels)
+''',
+    "SelfAttention": '''
+class SelfAttention(nn.Module):
+    """nn.MultiheadAttention as self-attention on a batch of sequences (N, L, E), called as
+    torchvision's ViT calls it: attention(x, x, x, need_weights=False), the output alone."""
+
+    def __init__(self, embed_dim: int, num_heads: int, **kwargs: float | bool | None) -> None:
+        super().__init__()
+        self.attention = nn.MultiheadAttention(embed_dim, num_heads, batch_first=True, **kwargs)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.attention(x, x, x, need_weights=False)[0]
+''',
+    "ClassToken": '''
+class ClassToken(nn.Module):
+    """torchvision ViT's class token: a learnt (1, 1, E) vector put before the sequence."""
+
+    def __init__(self, embed_dim: int) -> None:
+        super().__init__()
+        self.class_token = nn.Parameter(torch.zeros(1, 1, embed_dim))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+''',
+    "PositionEmbedding": '''
+class PositionEmbedding(nn.Module):
+    """torchvision ViT's position embedding: a learnt (1, L, E) tensor added to the sequence."""
+
+    def __init__(self, length: int, embed_dim: int) -> None:
+        super().__init__()
+        self.pos_embedding = nn.Parameter(torch.empty(1, length, embed_dim).normal_(std=0.02))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.pos_embedding
+''',
+    "Select": '''
+class Select(nn.Module):
+    """x.select(dim, index) (x[:, index] for dim 1): dim counts the batch dimension."""
+
+    def __init__(self, dim: int, index: int) -> None:
+        super().__init__()
+        self.dim = dim
+        self.index = index
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.select(self.dim, self.index)
+
+    def extra_repr(self) -> str:
+        return f"dim={self.dim}, index={self.index}"
+''',
+    "LayerScale": '''
+class LayerScale(nn.Module):
+    """ConvNeXt's layer scale (torchvision CNBlock's): a learnt factor per channel, C×1×…×1
+    over the spatial dimensions, initialised to layer_scale."""
+
+    def __init__(self, channels: int, spatial: int, layer_scale: float = 1e-6) -> None:
+        super().__init__()
+        self.layer_scale = nn.Parameter(torch.ones(channels, *[1] * spatial) * layer_scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.layer_scale * x
+''',
+    "LayerNorm2d": '''
+class LayerNorm2d(nn.LayerNorm):
+    """torchvision's LayerNorm2d (ConvNeXt): a layer norm over the channels of (N, C, H, W)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+        return x.permute(0, 3, 1, 2)
+''',
+    "frozen": '''
+def frozen(module: nn.Module) -> nn.Module:
+    """The module with every parameter frozen (requires_grad False): it does not train."""
+    return module.requires_grad_(False)
 ''',
     "Permute": '''
 class Permute(nn.Module):
@@ -513,6 +753,284 @@ class StochasticDepth(nn.Module):
         return f"p={self.p}, mode={self.mode}"
 ''',
 }
+HELPERS |= {
+    "ShiftedWindowAttention": '''
+class ShiftedWindowAttention(nn.Module):
+    """torchvision's ShiftedWindowAttention on [N, H, W, C], its parameters held directly
+    (qkv_weight is torchvision's qkv.weight, and so on): self-attention within windows of
+    window_size tokens, the grid padded to whole windows and rolled by shift_size."""
+
+    def __init__(
+        self,
+        dim: int,
+        window_size: tuple[int, int],
+        shift_size: tuple[int, int],
+        num_heads: int,
+        qkv_bias: bool = True,
+        proj_bias: bool = True,
+        attention_dropout: float = 0.0,
+        dropout: float = 0.0,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        made: dict = {"device": device, "dtype": dtype}
+        self.window_size, self.shift_size = list(window_size), list(shift_size)
+        self.num_heads = num_heads
+        self.attention_dropout, self.dropout = attention_dropout, dropout
+        self.qkv_weight = nn.Parameter(torch.empty(3 * dim, dim, **made))
+        self.qkv_bias = nn.Parameter(torch.zeros(3 * dim, **made)) if qkv_bias else None
+        self.proj_weight = nn.Parameter(torch.empty(dim, dim, **made))
+        self.proj_bias = nn.Parameter(torch.zeros(dim, **made)) if proj_bias else None
+        nn.init.trunc_normal_(self.qkv_weight, std=0.02)
+        nn.init.trunc_normal_(self.proj_weight, std=0.02)
+        self.define_bias(made)
+        wh, ww = self.window_size
+        grid = torch.meshgrid(torch.arange(wh), torch.arange(ww), indexing="ij")
+        coords = torch.stack(grid).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        index = (relative[:, :, 0] + wh - 1) * (2 * ww - 1) + relative[:, :, 1] + ww - 1
+        self.register_buffer("relative_position_index", index.flatten())
+
+    def define_bias(self, made: dict) -> None:
+        """The relative position bias table: one row per offset, one column per head."""
+        wh, ww = self.window_size
+        table = torch.empty((2 * wh - 1) * (2 * ww - 1), self.num_heads, **made)
+        self.relative_position_bias_table = nn.Parameter(nn.init.trunc_normal_(table, std=0.02))
+
+    def bias_table(self) -> torch.Tensor:
+        return self.relative_position_bias_table
+
+    def position_bias(self) -> torch.Tensor:
+        n = self.window_size[0] * self.window_size[1]
+        bias = self.bias_table()[self.relative_position_index].view(n, n, -1)
+        return bias.permute(2, 0, 1).contiguous().unsqueeze(0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        logit_scale = getattr(self, "logit_scale", None)
+        b, h, w, c = x.shape
+        (wh, ww), heads = self.window_size, self.num_heads
+        x = nn.functional.pad(x, (0, 0, 0, (ww - w % ww) % ww, 0, (wh - h % wh) % wh))
+        _, ph, pw, _ = x.shape
+        shift = list(self.shift_size)
+        if wh >= ph:  # no shift where one window covers the padded grid
+            shift[0] = 0
+        if ww >= pw:
+            shift[1] = 0
+        if sum(shift) > 0:
+            x = torch.roll(x, shifts=(-shift[0], -shift[1]), dims=(1, 2))
+        windows = (ph // wh) * (pw // ww)
+        x = x.view(b, ph // wh, wh, pw // ww, ww, c).permute(0, 1, 3, 2, 4, 5)
+        x = x.reshape(b * windows, wh * ww, c)
+        qkv_bias = self.qkv_bias
+        if logit_scale is not None and qkv_bias is not None:
+            qkv_bias = qkv_bias.clone()
+            qkv_bias[c : 2 * c].zero_()
+        qkv = nn.functional.linear(x, self.qkv_weight, qkv_bias)
+        qkv = qkv.reshape(x.size(0), x.size(1), 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        q, k, v = qkv[0], qkv[1], qkv[2]
+        if logit_scale is not None:  # v2: cosine attention
+            normalize = nn.functional.normalize
+            attn = normalize(q, dim=-1) @ normalize(k, dim=-1).transpose(-2, -1)
+            attn = attn * torch.clamp(logit_scale, max=math.log(100.0)).exp()
+        else:
+            attn = (q * (c // heads) ** -0.5).matmul(k.transpose(-2, -1))
+        attn = attn + self.position_bias()
+        if sum(shift) > 0:
+            mask = x.new_zeros((ph, pw))
+            rows = ((0, -wh), (-wh, -shift[0]), (-shift[0], None))
+            columns = ((0, -ww), (-ww, -shift[1]), (-shift[1], None))
+            for count, (r, s) in enumerate((r, s) for r in rows for s in columns):
+                mask[r[0] : r[1], s[0] : s[1]] = count
+            mask = mask.view(ph // wh, wh, pw // ww, ww).permute(0, 2, 1, 3)
+            mask = mask.reshape(windows, wh * ww)
+            mask = mask.unsqueeze(1) - mask.unsqueeze(2)
+            mask = mask.masked_fill(mask != 0, -100.0).masked_fill(mask == 0, 0.0)
+            attn = attn.view(x.size(0) // windows, windows, heads, x.size(1), x.size(1))
+            attn = attn + mask.unsqueeze(1).unsqueeze(0)
+            attn = attn.view(-1, heads, x.size(1), x.size(1))
+        attn = nn.functional.softmax(attn, dim=-1)
+        attn = nn.functional.dropout(attn, p=self.attention_dropout, training=self.training)
+        x = attn.matmul(v).transpose(1, 2).reshape(x.size(0), x.size(1), c)
+        x = nn.functional.linear(x, self.proj_weight, self.proj_bias)
+        x = nn.functional.dropout(x, p=self.dropout, training=self.training)
+        x = x.view(b, ph // wh, pw // ww, wh, ww, c).permute(0, 1, 3, 2, 4, 5)
+        x = x.reshape(b, ph, pw, c)
+        if sum(shift) > 0:
+            x = torch.roll(x, shifts=(shift[0], shift[1]), dims=(1, 2))
+        return x[:, :h, :w, :].contiguous()
+''',
+    "ShiftedWindowAttentionV2": '''
+class ShiftedWindowAttentionV2(ShiftedWindowAttention):
+    """torchvision's ShiftedWindowAttentionV2: cosine attention scaled by logit_scale, the
+    position bias 16·sigmoid of an MLP over the relative offsets (cpb_mlp_0_weight is
+    torchvision's cpb_mlp.0.weight, and so on), the keys' third of the qkv bias kept at 0."""
+
+    def define_bias(self, made: dict) -> None:
+        """logit_scale, the MLP Linear(2, 512), ReLU, Linear(512, heads, no bias), and the
+        table of relative offsets it reads, log-spaced."""
+        wh, ww = self.window_size
+        heads = self.num_heads
+        self.logit_scale = nn.Parameter(torch.log(10 * torch.ones((heads, 1, 1), **made)))
+        self.cpb_mlp_0_weight = nn.Parameter(torch.empty(512, 2, **made))
+        self.cpb_mlp_0_bias = nn.Parameter(torch.zeros(512, **made))
+        self.cpb_mlp_2_weight = nn.Parameter(torch.empty(heads, 512, **made))
+        nn.init.trunc_normal_(self.cpb_mlp_0_weight, std=0.02)
+        nn.init.trunc_normal_(self.cpb_mlp_2_weight, std=0.02)
+        rows = torch.arange(-(wh - 1), wh, dtype=torch.float32)
+        columns = torch.arange(-(ww - 1), ww, dtype=torch.float32)
+        table = torch.stack(torch.meshgrid([rows, columns], indexing="ij"))
+        table = table.permute(1, 2, 0).contiguous().unsqueeze(0)
+        table[:, :, :, 0] /= wh - 1
+        table[:, :, :, 1] /= ww - 1
+        table *= 8
+        table = torch.sign(table) * torch.log2(torch.abs(table) + 1.0) / 3.0
+        self.register_buffer("relative_coords_table", table)
+
+    def bias_table(self) -> torch.Tensor:
+        linear = nn.functional.linear
+        hidden = linear(self.relative_coords_table, self.cpb_mlp_0_weight, self.cpb_mlp_0_bias)
+        out = linear(nn.functional.relu(hidden), self.cpb_mlp_2_weight)
+        return out.view(-1, self.num_heads)
+
+    def position_bias(self) -> torch.Tensor:
+        return 16 * torch.sigmoid(super().position_bias())
+''',
+    "PatchMerging": '''
+class PatchMerging(nn.Module):
+    """torchvision's PatchMerging on [..., H, W, C], its parameters held directly
+    (reduction_weight is torchvision's reduction.weight, and so on): each 2x2 block of tokens
+    side by side (odd sizes padded by one), LayerNorm(4C), Linear 4C -> 2C without bias."""
+
+    def __init__(
+        self,
+        dim: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        made: dict = {"device": device, "dtype": dtype}
+        self.reduction_weight = nn.Parameter(torch.empty(2 * dim, 4 * dim, **made))
+        nn.init.trunc_normal_(self.reduction_weight, std=0.02)
+        self.norm_weight = nn.Parameter(torch.ones(self.norm_width(dim), **made))
+        self.norm_bias = nn.Parameter(torch.zeros(self.norm_width(dim), **made))
+
+    def norm_width(self, dim: int) -> int:
+        return 4 * dim
+
+    def merge(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = x.shape[-3], x.shape[-2]
+        x = nn.functional.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        parts = [x[..., i::2, j::2, :] for j in (0, 1) for i in (0, 1)]
+        return torch.cat(parts, -1)
+
+    def norm(self, x: torch.Tensor) -> torch.Tensor:
+        shape = self.norm_weight.shape
+        return nn.functional.layer_norm(x, shape, self.norm_weight, self.norm_bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return nn.functional.linear(self.norm(self.merge(x)), self.reduction_weight)
+''',
+    "PatchMergingV2": '''
+class PatchMergingV2(PatchMerging):
+    """torchvision's PatchMergingV2: the Linear 4C -> 2C first, then LayerNorm(2C)."""
+
+    def norm_width(self, dim: int) -> int:
+        return 2 * dim
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.norm(nn.functional.linear(self.merge(x), self.reduction_weight))
+''',
+}
+HELPERS |= {
+    "WindowPartition": '''
+class WindowPartition(nn.Module):
+    """torchvision's MaxViT WindowPartition, given p at construction: [N, C, H, W] ->
+    [N, (H/p)*(W/p), p*p, C], the tokens of each p x p window."""
+
+    def __init__(self, p: int) -> None:
+        super().__init__()
+        self.p = p
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        p = self.p
+        x = x.reshape(b, c, h // p, p, w // p, p).permute(0, 2, 4, 3, 5, 1)
+        return x.reshape(b, (h // p) * (w // p), p * p, c)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+''',
+    "WindowDepartition": '''
+class WindowDepartition(nn.Module):
+    """torchvision's MaxViT WindowDepartition, given its sizes at construction:
+    [N, HP*WP, p*p, C] -> [N, C, HP*p, WP*p]."""
+
+    def __init__(self, p: int, h_partitions: int, w_partitions: int) -> None:
+        super().__init__()
+        self.p, self.h_partitions, self.w_partitions = p, h_partitions, w_partitions
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, _, _, c = x.shape
+        p, hp, wp = self.p, self.h_partitions, self.w_partitions
+        x = x.reshape(b, hp, wp, p, p, c).permute(0, 5, 1, 3, 2, 4)
+        return x.reshape(b, c, hp * p, wp * p)
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}, h_partitions={self.h_partitions}, w_partitions={self.w_partitions}"
+''',
+    "RelativePositionalMultiHeadAttention": '''
+class RelativePositionalMultiHeadAttention(nn.Module):
+    """torchvision's MaxViT attention on [N, G, P, D], with its state dict: heads of
+    head_dim attend within each of the G groups of P tokens, a learned bias added for each
+    relative offset of two tokens in a side x side square (side = int(sqrt(max_seq_len)))."""
+
+    def __init__(
+        self,
+        feat_dim: int,
+        head_dim: int,
+        max_seq_len: int,
+        device: torch.device | str | None = None,
+        dtype: torch.dtype | None = None,
+    ) -> None:
+        super().__init__()
+        if feat_dim % head_dim != 0:
+            raise ValueError(f"feat_dim: {feat_dim} must be divisible by head_dim: {head_dim}")
+        made: dict = {"device": device, "dtype": dtype}
+        self.n_heads, self.head_dim = feat_dim // head_dim, head_dim
+        self.size, self.max_seq_len = int(math.sqrt(max_seq_len)), max_seq_len
+        self.to_qkv = nn.Linear(feat_dim, self.n_heads * self.head_dim * 3, **made)
+        self.scale_factor = feat_dim**-0.5
+        self.merge = nn.Linear(self.head_dim * self.n_heads, feat_dim, **made)
+        rows = (2 * self.size - 1) * (2 * self.size - 1)
+        table = torch.empty(rows, self.n_heads, **made)
+        self.relative_position_bias_table = nn.Parameter(nn.init.trunc_normal_(table, std=0.02))
+        s = self.size
+        grid = torch.meshgrid(torch.arange(s), torch.arange(s), indexing="ij")
+        coords = torch.stack(grid).flatten(1)
+        relative = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0)
+        index = (relative[:, :, 0] + s - 1) * (2 * s - 1) + relative[:, :, 1] + s - 1
+        self.register_buffer("relative_position_index", index)
+
+    def position_bias(self) -> torch.Tensor:
+        index = self.relative_position_index.view(-1)
+        bias = self.relative_position_bias_table[index].view(self.max_seq_len, self.max_seq_len, -1)
+        return bias.permute(2, 0, 1).contiguous().unsqueeze(0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, g, p, d = x.shape
+        h, dh = self.n_heads, self.head_dim
+        q, k, v = torch.chunk(self.to_qkv(x), 3, dim=-1)
+        q = q.reshape(b, g, p, h, dh).permute(0, 1, 3, 2, 4)
+        k = k.reshape(b, g, p, h, dh).permute(0, 1, 3, 2, 4)
+        v = v.reshape(b, g, p, h, dh).permute(0, 1, 3, 2, 4)
+        k = k * self.scale_factor
+        scores = torch.einsum("B G H I D, B G H J D -> B G H I J", q, k)
+        scores = nn.functional.softmax(scores + self.position_bias(), dim=-1)
+        out = torch.einsum("B G H I J, B G H J D -> B G H I D", scores, v)
+        return self.merge(out.permute(0, 1, 3, 2, 4).reshape(b, g, p, d))
+''',
+}
 FRAMES_PER_LEVEL = 10  # Python frames PyTorch spends per nested block (about 9, measured)
 
 
@@ -530,7 +1048,7 @@ def _header(report: Report, depth: int) -> list[str]:
         "",
         docstring_text(f"Input: {sizes_text(report.input_shape)} (one sample).", WIDTH - 3),
         docstring_text(f"Output: {sizes_text(report.output_shape)}.", WIDTH - 3),
-        f"Parameters: {report.total_params:,} (all trainable).",
+        _params_line(report),
         "PyTorch adds the batch dimension in front; the comments give each layer's output shape",
         "without it.",
     ]
@@ -542,6 +1060,14 @@ def _header(report: Report, depth: int) -> list[str]:
             "(the __main__ block below does).",
         ]
     return [*lines, '"""']
+
+
+def _params_line(report: Report) -> str:
+    """The docstring's parameter count: all trainable, or how many are frozen."""
+    frozen = report.total_params - report.trainable_params
+    if not frozen:
+        return f"Parameters: {report.total_params:,} (all trainable)."
+    return f"Parameters: {report.total_params:,} ({frozen:,} frozen: trainable false)."
 
 
 def _main_class(report: Report, class_name: str, uses: Uses) -> list[str]:

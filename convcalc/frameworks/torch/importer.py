@@ -21,10 +21,11 @@ layers before give: where they disagree the import is refused at that line.
 What ``print(model)`` cannot show, and so what is never guessed:
 
 - **a custom module's forward.** The text lists a module's children, not how ``forward``
-  combines them (a residual add, a concatenation, a squeeze-and-excitation product, or children
-  left unused), so ``BasicBlock(``, ``Bottleneck(``, ``Inception(`` and any other class that is
-  not a standard ``torch.nn`` layer or ``nn.Sequential`` are refused at their line, with the
-  convcalc block that would express them. The model's own top-level class (``Net(``,
+  combines them (a residual add, a concatenation, channels cut into slices with ``x.split`` or
+  ``x.chunk``, a squeeze-and-excitation product, or children left unused), so ``BasicBlock(``,
+  ``Bottleneck(``, ``Inception(`` and any other class that is not a standard ``torch.nn``
+  layer or ``nn.Sequential`` are refused at their line, with the convcalc block that would
+  express them. The model's own top-level class (``Net(``,
   ``AlexNet(``) is refused too, unless the caller says its forward runs the children in order
   (``assume_sequential=True``): then a flatten that ``forward`` calls as a function
   (``torch.flatten(x, 1)``, ``x.view(x.size(0), -1)``) is inserted, marked
@@ -33,6 +34,8 @@ What ``print(model)`` cannot show, and so what is never guessed:
 - **functions forward calls** (``F.relu``, ``F.max_pool2d``, ``torch.flatten``): apart from
   the flatten above, they are not in the text; one that changes the shape shows up as a
   mismatch at the next layer that checks its input, and is refused there;
+- **nn.MultiheadAttention**, which prints only its ``out_proj``: not its ``num_heads``, nor
+  how forward calls it (self-attention or not); refused at its line;
 - **ModuleList and ModuleDict**, whose modules forward may use in any order, any number of
   times: refused;
 - **arguments the print leaves out**: AvgPool's ``ceil_mode`` (refused where it changes the
@@ -145,6 +148,7 @@ def _torch_classes() -> dict[str, tuple[str, int | None]]:
     classes["UpsamplingNearest2d"] = ("upsample", None)
     classes["UpsamplingBilinear2d"] = ("upsample", None)
     classes["StochasticDepth"] = ("stochastic_depth", None)  # torchvision.ops
+    classes["LayerNorm2d"] = ("layernorm2d", None)  # torchvision.models.convnext
     return classes
 
 
@@ -158,6 +162,57 @@ SEQUENTIAL = frozenset({"Sequential", "ConvNormActivation", "Conv2dNormActivatio
 SUPPORTED: tuple[str, ...] = tuple(sorted({*CLASSES, *SEQUENTIAL}))
 
 UNORDERED = frozenset({"ModuleList", "ModuleDict", "ParameterList", "ParameterDict"})
+
+# nn.MultiheadAttention prints only its out_proj (a NonDynamicallyQuantizableLinear that its
+# forward never calls as a module): neither num_heads nor how forward is called
+_ATTENTION = (
+    "{cls} cannot be imported: print(model) shows neither its num_heads nor whether forward "
+    "calls it as self-attention, attention(x, x, x), the only use a spec has; write it in the "
+    "spec as {{type: multihead_attention, num_heads: N}}"
+)
+ATTENTION = {cls: _ATTENTION.format(cls=cls) for cls in ("MultiheadAttention",)}
+ATTENTION["NonDynamicallyQuantizableLinear"] = (
+    "NonDynamicallyQuantizableLinear is nn.MultiheadAttention's out_proj, which its forward never "
+    "calls as a module; write the attention in the spec as {type: multihead_attention, "
+    "num_heads: N}"
+)
+
+# torchvision's Swin and MaxViT classes: print(model) shows none of the settings their forward
+# uses (window and shift sizes, heads, the partition sizes passed at each call), nor how the
+# composite ones combine their children; each names what the spec writes instead
+_VISION = "{cls} is torchvision's {family} class, whose settings print(model) does not show"
+_LEAF_HINT = "; write it in the spec as {{type: {kind}, {fields}}}"
+_WHOLE_HINT = "; the bundled spec {spec} writes the whole network (convcalc shape {spec})"
+TORCHVISION_LAYERS: dict[str, str] = {
+    cls: _VISION.format(cls=cls, family=family) + _LEAF_HINT.format(kind=kind, fields=fields)
+    for cls, family, kind, fields in (
+        ("ShiftedWindowAttention", "Swin", "shifted_window_attention",
+         "window_size: [Wh, Ww], shift_size: [Sh, Sw], num_heads: N"),
+        ("ShiftedWindowAttentionV2", "Swin", "shifted_window_attention_v2",
+         "window_size: [Wh, Ww], shift_size: [Sh, Sw], num_heads: N"),
+        ("PatchMerging", "Swin", "patch_merging", "on [H, W, C]"),
+        ("PatchMergingV2", "Swin", "patch_merging_v2", "on [H, W, C]"),
+        ("WindowPartition", "MaxViT", "window_partition", "p: P"),
+        ("WindowDepartition", "MaxViT", "window_departition",
+         "p: P, h_partitions: HP, w_partitions: WP"),
+        ("SwapAxes", "MaxViT", "permute", "dims: [1, 0, 2]"),
+        ("RelativePositionalMultiHeadAttention", "MaxViT", "relative_position_attention",
+         "head_dim: D, max_seq_len: S"),
+    )
+}  # fmt: skip
+TORCHVISION_LAYERS |= {
+    cls: _VISION.format(cls=cls, family=family) + _WHOLE_HINT.format(spec=spec)
+    for cls, family, spec in (
+        ("SwinTransformer", "Swin", "swin_t"),
+        ("SwinTransformerBlock", "Swin", "swin_t"),
+        ("SwinTransformerBlockV2", "Swin", "swin_v2_t"),
+        ("MaxVit", "MaxViT", "maxvit_t"),
+        ("MaxVitBlock", "MaxViT", "maxvit_t"),
+        ("MaxVitLayer", "MaxViT", "maxvit_t"),
+        ("MBConv", "MaxViT", "maxvit_t"),
+        ("PartitionAttentionLayer", "MaxViT", "maxvit_t"),
+    )
+}
 
 # torch.nn's modules (torch 2.13's torch.nn.modules.__all__): a name here that convcalc cannot
 # import is a standard layer without a convcalc type, not a custom module
@@ -197,6 +252,7 @@ POSITIONAL: dict[str, tuple[str, ...]] = {
     "instancenorm": ("num_features",),
     "groupnorm": ("num_groups", "num_channels"),
     "layernorm": ("normalized_shape",),
+    "layernorm2d": ("normalized_shape",),
     "local_response_norm": ("size",),
     "embedding": ("num_embeddings", "embedding_dim"),
     "pad": ("padding",),
@@ -225,15 +281,23 @@ LIMIT = 2**63 - 1  # PyTorch's sizes and counts are signed 64-bit integers
 def _hint(name: str) -> str:
     """Which convcalc block would express a custom module, guessed from its class name."""
     lower = name.lower()
+    if any(word in lower for word in ("shuffle", "split", "chunk")):
+        return (
+            "write it as a split block in the spec (x.split or x.chunk along the channels, "
+            "one branch a slice), or a concat block if each branch sees the whole input"
+        )
     if any(word in lower for word in ("inception", "fire", "dense")):
-        return "write it as a concat block in the spec"
+        return (
+            "write it as a concat block in the spec (a split block if each branch takes a "
+            "slice of the channels)"
+        )
     if "squeeze" in lower or "excit" in lower or re.fullmatch(r"se(block|layer|module)?", lower):
         return "write it as a scale block in the spec"
     if any(word in lower for word in ("block", "bottleneck", "res", "mbconv")):
         return "write it as a residual block in the spec"
     return (
-        "write it in the spec by hand (a residual, concat or scale block, or a sequential "
-        "if its forward runs its children in order)"
+        "write it in the spec by hand (a residual, concat, split or scale block, or a "
+        "sequential if its forward runs its children in order)"
     )
 
 
@@ -472,6 +536,10 @@ def _admit(node: _Node, *, root: bool, assume_sequential: bool) -> None:
         if node.args:
             raise node.refuse(f"{cls} prints no arguments: this is not PyTorch's {cls}")
         return
+    if cls in ATTENTION:
+        raise node.refuse(ATTENTION[cls])
+    if cls in TORCHVISION_LAYERS:
+        raise node.refuse(TORCHVISION_LAYERS[cls])
     if cls in CLASSES:
         if node.args is None:
             raise node.refuse(

@@ -69,7 +69,7 @@ def to_svg(
     """The report as an SVG document: ``style`` "blocks" draws every activation to scale (height
     ∝ spatial size, width ∝ channels, on a log scale unless ``log_scale`` is false); "flow" draws
     labelled boxes with arrows. ``costs`` adds parameters and multiply-adds per box, counted
-    as ``costing`` says (batch and convention; torchinfo's for one sample by default).
+    as ``costing`` says (batch and convention; convcalc's for one sample by default).
     ``arrow_id`` is the id of the arrowhead marker: give each figure of one HTML page its own."""
     if style not in ("blocks", "flow"):
         raise ValueError(f"unknown style {style!r}: choose 'blocks' or 'flow'")

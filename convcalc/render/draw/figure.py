@@ -221,6 +221,10 @@ PALETTE = {  # fill, stroke
     "norm": ("#d5edd0", "#4a8f42"),
     "activation": ("#fbeeb0", "#b58d12"),
     "linear": ("#e4d9f2", "#6f52a0"),
+    "attention": ("#f3d3ec", "#9b3f86"),  # multihead attention
+    "token": ("#dfe9d2", "#5f7f3a"),  # class token, position embedding, select, layer scale
+    "windowed": ("#f9d6cf", "#b4533f"),  # Swin's window attention, patch merging
+    "maxvit": ("#f6e0c8", "#a5622b"),  # MaxViT's partitions, relative attention
     "reshape": ("#d3ecec", "#3a8b8b"),
     "dropout": ("#e6e6e6", "#808080"),
     "block": ("#f5dbe7", "#a04c74"),
@@ -229,7 +233,11 @@ PALETTE = {  # fill, stroke
 SLIM = {"norm", "activation", "dropout"}  # narrow boxes: they keep the shape
 SHORT = {"batchnorm": "BN", "groupnorm": "GN", "instancenorm": "IN", "layernorm": "LN"}
 SHORT |= {"local_response_norm": "LRN", "stochastic_depth": "sdepth", "dropout": "drop"}
-SYMBOLS = {"residual": "add", "concat": "cat", "scale": "mul"}
+SHORT |= {"multihead_attention": "MHA", "class_token": "cls", "position_embedding": "pos"}
+SHORT |= {"layer_scale": "LS", "layernorm2d": "LN2d"}
+SHORT |= {"window_partition": "part", "window_departition": "depart"}
+SHORT |= {"relative_position_attention": "relMHA"}
+SYMBOLS = {"residual": "add", "concat": "cat", "scale": "mul", "split": "cat"}
 GAP, SLIM_GAP = 24.0, 14.0  # between boxes of a chain
 PAD, TITLE, STACK = 8.0, 16.0, 4.0  # frames: padding, title line, offset of the copies behind
 ARC = 12.0  # spacing of identity arcs (R, the join circles' radius, is the layout's)
@@ -336,7 +344,8 @@ class Painter:
     def join_label(self, node: Node) -> str:
         """The output shape beside a concat's join (where the channels change)."""
         entry = node.entry
-        return shape_text(entry.output_shape) if entry and entry.type == "concat" else ""
+        joined = entry is not None and entry.type in ("concat", "split")
+        return shape_text(entry.output_shape) if entry is not None and joined else ""
 
     # placing --------------------------------------------------------------------------------
 

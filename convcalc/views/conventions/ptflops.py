@@ -31,9 +31,31 @@ Per leaf, written as its module (as the spec type names it), per sample, × batc
 - local_response_norm (no hook, but ``F.local_response_norm`` calls the wrapped ``Tensor.mul``
   twice, ``Tensor.add`` once and ``F.avg_pool2d``/``3d`` over the channel-padded squares):
   3 × elements + (channels + size − 1) × spatial positions;
-- 0: sigmoid, tanh, hardswish, hardsigmoid, mish, softplus, log_softmax, dropout*, pad,
+- multihead_attention on [L, E] with h heads (``multihead_attention_counter_hook``, which
+  reads the positional query, key and value): L·E (scaling q) + 3·L·E² (projections)
+  + 3·L·E with a bias + h·(2·L²·E/h + L²) (q·kᵀ, softmax, attn·v) + L·E·(E + 1) (the output
+  projection, its bias always counted); ``add_bias_kv`` and ``add_zero_attn`` change nothing;
+- shifted_window_attention on [H, W, C], its grid padded to T = ⌈H/Wh⌉·Wh·⌈W/Ww⌉·Ww tokens
+  in windows of N = Wh·Ww, h heads: no hook (torchvision's class is not mapped, and its forward
+  calls ``F.linear``, not wrapped, with its Linears' weights); the wrapped ``Tensor.matmul``
+  of q·kᵀ and attn·v, 2·T·N·C, and ``F.softmax`` over the scores, h·T·N; v2 writes q·kᵀ with
+  ``@`` (not wrapped): T·N·C + h·T·N, and, once per forward whatever the batch, its
+  position-bias MLP's modules on the (2·Wh − 1)(2·Ww − 1) offsets: Linear(2, 512) 3·512, its
+  ReLU 2·512 (hook + ``F.relu``), Linear(512, h) 512·h: offsets × 512 × (5 + h);
+- patch_merging(_v2): its LayerNorm's input elements, output tokens × 4C (v2: 2C), + its Linear
+  4C → 2C without bias, output tokens × 8C²;
+- relative_position_attention on [G, P, D] (MaxViT), H heads: its to_qkv and merge Linear
+  modules' hooks, G·P·(4D² + 4D) (biases included), and ``F.softmax`` over the G·H·P²
+  scores; its einsums, ``*`` and ``+`` are not wrapped;
+- 0: layernorm2d (torchvision's subclass of ``nn.LayerNorm``: the mapping matches exact classes,
+  and ``F.layer_norm`` is not wrapped), class_token, position_embedding, select, layer_scale
+  (a ``torch.cat``, ``+``, indexing and ``*`` in their owners' forward),
+  sigmoid, tanh, hardswish, hardsigmoid, mish, softplus, log_softmax, dropout*, pad,
   flatten, unflatten, reshape, permute, embedding, channel_shuffle, stochastic_depth (the
-  identity in eval), identity.
+  identity in eval), identity; pixel_shuffle, pixel_unshuffle, unfold, fold, max_unpool (no
+  hook for their classes, no wrapped function inside) and select_channels (indexing). A split
+  block's ``x.split``/``x.chunk`` and ``torch.cat`` are not wrapped: 0, its branches' modules
+  counted by their rules.
 
 A leaf marked ``functional: true`` (the model calls ``F.relu``, ``F.max_pool2d``,
 ``torch.flatten``... instead of a module) has no hook and counts as the patched function alone
@@ -61,6 +83,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from convcalc.layers.windowed import CPB_HIDDEN
 
 if TYPE_CHECKING:
     from convcalc.records import Entry
@@ -123,12 +147,53 @@ def _upsample(entry: Entry) -> int:
     return _outputs(entry) + _interpolate_only(entry)
 
 
+def _attention(entry: Entry) -> int:
+    """ptflops' hook: L·E + 3L·E² (+ 3L·E) + h·(2L²·E/h + L²) + L·E·(E + 1)."""
+    length, embed = entry.input_shape
+    heads = int(getattr(entry.layer, "num_heads", 1))
+    bias = 3 * length * embed if getattr(entry.layer, "bias", True) else 0
+    scores = heads * (2 * length * length * (embed // heads) + length * length)
+    projections = 3 * length * embed * embed + length * embed * (embed + 1)
+    return length * embed + projections + bias + scores
+
+
 def _local_response_norm(entry: Entry) -> int:
     # x.mul(x), div.mul(alpha), div.add(k): 1 per element each; avg_pool over the squares
     # padded by size − 1 channels: its input elements
     size: int = entry.layer.size  # type: ignore[attr-defined]
     channels, *spatial = entry.input_shape
     return 3 * _inputs(entry) + (channels + size - 1) * math.prod(spatial)
+
+
+def _window_attention(entry: Entry) -> int:
+    """Tensor.matmul twice, 2·T·N·C (v2: once, T·N·C), and F.softmax over h·T·N scores."""
+    grid: tuple[int, int] = entry.layer.windows(entry.input_shape)  # type: ignore[attr-defined]
+    tokens, window = grid
+    heads: int = entry.layer.num_heads  # type: ignore[attr-defined]
+    products = 1 if entry.type == "shifted_window_attention_v2" else 2
+    return products * tokens * window * entry.input_shape[-1] + heads * tokens * window
+
+
+def _position_mlp(entry: Entry) -> int:
+    """Swin v2's cpb_mlp modules on every relative offset: 512 × (3 + 2 + heads)."""
+    heads: int = entry.layer.num_heads  # type: ignore[attr-defined]
+    return entry.layer.offsets() * CPB_HIDDEN * (5 + heads)  # type: ignore[attr-defined,no-any-return]
+
+
+def _patch_merging(entry: Entry) -> int:
+    """Output tokens × (norm width + 4C × 2C): the LayerNorm's elements and the Linear."""
+    channels = entry.input_shape[-1]
+    width: int = entry.layer.norm_width(channels)  # type: ignore[attr-defined]
+    return math.prod(entry.output_shape[:-1]) * (width + 8 * channels * channels)
+
+
+def _relative_attention(entry: Entry) -> int:
+    """G·P·(4D² + 4D) for to_qkv and merge (with their biases) + G·H·P² for F.softmax."""
+    groups, tokens, features = entry.input_shape
+    head_dim: int = entry.layer.head_dim  # type: ignore[attr-defined]
+    heads = features // head_dim
+    linears = groups * tokens * 4 * (features * features + features)
+    return linears + groups * heads * tokens * tokens
 
 
 RULES: dict[str, Rule] = {
@@ -153,8 +218,17 @@ RULES: dict[str, Rule] = {
     "adaptive_avgpool": _twice,
     "upsample": _upsample,
     "local_response_norm": _local_response_norm,
+    "multihead_attention": _attention,
+    "shifted_window_attention": _window_attention,
+    "shifted_window_attention_v2": _window_attention,
+    "patch_merging": _patch_merging,
+    "patch_merging_v2": _patch_merging,
+    "relative_position_attention": _relative_attention,
 }
 """The types ptflops counts as nonzero when written as modules; every other type counts 0."""
+
+ONCE: dict[str, Rule] = {"shifted_window_attention_v2": _position_mlp}
+"""What ptflops counts once per forward, whatever the batch, besides :data:`RULES`."""
 
 FUNCTIONAL_RULES: dict[str, Rule] = {
     "relu": _inputs,
@@ -190,10 +264,39 @@ NOTES: tuple[str, ...] = (
     " (C + size − 1) per position, via wrapped Tensor.mul/add and F.avg_pool (torchinfo: 0)",
     "leaves marked functional: true count once, as ptflops' patched F.relu/F.*pool*d/F.silu..."
     " alone (no hook); torch.flatten and unpatched functions 0 (torchinfo: 0 for these kinds)",
+    "multihead_attention: its hook's count (projections, biases, q·kᵀ, softmax, attn·v);"
+    " layernorm2d 0 (a subclass; exact classes only); torchinfo 0 for the attention",
     "block merges: 0 in both (+, +=, * and torch.cat are not wrapped; torch.add/torch.mul calls"
     " would count 1 per output element)",
 )
 """How ptflops' figure differs from torchinfo's, one line per difference."""
+
+
+ZERO: frozenset[str] = frozenset(
+    {
+        *("flatten", "unflatten", "reshape", "permute", "select", "select_channels"),
+        *("channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "identity", "pad"),
+        *("dropout", "dropout1d", "dropout2d", "dropout3d", "stochastic_depth"),
+        *("sigmoid", "tanh", "hardswish", "hardsigmoid", "mish", "softplus", "log_softmax"),
+        *("embedding", "class_token", "position_embedding", "layer_scale", "unfold", "fold"),
+        *("max_unpool", "layernorm2d", "window_partition", "window_departition"),
+    }
+)
+"""The layer types ptflops counts as 0 as modules: no hook, no wrapped function inside."""
+
+
+REASONS: dict[str, str] = {
+    "conv": "ptflops adds the bias at every output position",
+    "linear": "ptflops adds the bias at every position",
+    "relu": "ptflops counts 2 per element for a relu module (hook + F.relu)",
+    "maxpool": "ptflops counts 2 per input element for a pool (hook + F.max_pool)",
+    "avgpool": "ptflops counts 2 per input element for a pool (hook + F.avg_pool)",
+    "adaptive_avgpool": "ptflops counts 2 per input element for a pool",
+    "batchnorm": "ptflops counts 1 per element for a norm, 2 with affine",
+    "layernorm": "ptflops counts 1 per element for a layernorm",
+    "upsample": "ptflops counts the output elements twice (hook + F.interpolate)",
+}
+"""Why ptflops' count of a layer type differs from convcalc's, where it does."""
 
 
 def mult_adds(entry: Entry, batch: int) -> int:
@@ -203,8 +306,8 @@ def mult_adds(entry: Entry, batch: int) -> int:
         return functional_mult_adds(entry, batch)
     if entry.step is None:
         return 0
-    rule = RULES.get(entry.type)
-    return batch * rule(entry) if rule is not None else 0
+    rule, once = RULES.get(entry.type), ONCE.get(entry.type)
+    return (batch * rule(entry) if rule is not None else 0) + (once(entry) if once else 0)
 
 
 def functional_mult_adds(entry: Entry, batch: int) -> int:

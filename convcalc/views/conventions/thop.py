@@ -18,8 +18,20 @@ Per leaf, by layer type (``N`` the batch; "elements" count the batch; bias never
 - prelu: 1 per input element (thop profiles in eval mode);
 - 0: relu, relu6, leaky_relu, maxpool, adaptive_maxpool, dropout, pad (ZeroPad2d has the
   zero rule); every other type (silu, sigmoid, hardswish, gelu, tanh, elu, flatten,
-  stochastic_depth, channel_shuffle, identity, ...) has no rule, and thop counts a module without
-  a rule as 0;
+  stochastic_depth, channel_shuffle, identity, multihead_attention, layernorm2d (a subclass of
+  ``nn.LayerNorm``), pixel_shuffle, pixel_unshuffle, unfold, fold, max_unpool, ...) has no
+  rule, and thop counts a module without a rule as 0; the class token, position embedding,
+  select, select_channels (``x[:, channels]``) and layer scale are no modules at all, nor is a
+  split block's cut or merge (its branches' modules count by their rules);
+- shifted_window_attention: 0 (no rule for torchvision's class, and its qkv and proj Linears
+  never run as modules: its forward calls ``F.linear`` with their weights);
+  shifted_window_attention_v2: its position-bias MLP's Linear modules, once per forward on the
+  (2·Wh − 1)(2·Ww − 1) relative offsets whatever the batch: offsets × 512 × (2 + heads);
+- patch_merging(_v2): its LayerNorm's 4 × input elements, output tokens × 4C (v2: 2C), and its
+  Linear's 4C × output elements, N × output tokens × 4C × 2C;
+- relative_position_attention on [G, P, D] (MaxViT): its to_qkv and merge Linear modules,
+  N × G·P·D × (3D + D), bias not counted; thop has no rule for the attention module itself,
+  whose einsums it never sees;
 - 0: any leaf marked ``functional: true`` (the model calls ``F.relu``, ``F.avg_pool2d``,
   ``F.adaptive_avg_pool2d``, ``torch.flatten``... instead of a module): thop counts modules
   through hooks only and never sees a function call.
@@ -38,6 +50,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+
+from convcalc.layers.windowed import CPB_HIDDEN
 
 if TYPE_CHECKING:
     from convcalc.records import Entry
@@ -102,6 +116,26 @@ def _prelu(entry: Entry, batch: int) -> int:
     return _elements(entry.input_shape, batch)
 
 
+def _position_mlp(entry: Entry, batch: int) -> int:
+    """Swin v2's cpb_mlp Linear(2, 512) and Linear(512, heads) on every relative offset,
+    whatever the batch."""
+    heads: int = entry.layer.num_heads  # type: ignore[attr-defined]
+    return entry.layer.offsets() * CPB_HIDDEN * (2 + heads)  # type: ignore[attr-defined,no-any-return]
+
+
+def _patch_merging(entry: Entry, batch: int) -> int:
+    """N × output tokens × (4 × norm width + 4C × 2C): the LayerNorm (affine) and the Linear."""
+    channels = entry.input_shape[-1]
+    width: int = entry.layer.norm_width(channels)  # type: ignore[attr-defined]
+    return batch * math.prod(entry.output_shape[:-1]) * (4 * width + 8 * channels * channels)
+
+
+def _relative_attention(entry: Entry, batch: int) -> int:
+    """N × G·P·D × 4D: to_qkv (D → 3D) and merge (D → D), in_features × output elements."""
+    features = entry.input_shape[-1]
+    return 4 * features * _elements(entry.input_shape, batch)
+
+
 RULES: dict[str, Rule] = {
     "conv": _conv,
     "conv_transpose": _conv,
@@ -114,6 +148,10 @@ RULES: dict[str, Rule] = {
     "upsample": _upsample,
     "softmax": _softmax,
     "prelu": _prelu,
+    "shifted_window_attention_v2": _position_mlp,
+    "patch_merging": _patch_merging,
+    "patch_merging_v2": _patch_merging,
+    "relative_position_attention": _relative_attention,
 }
 """The types thop counts as nonzero; every other type counts 0 (a zero rule or no rule)."""
 
@@ -132,6 +170,34 @@ NOTES: tuple[str, ...] = (
     " 0 like every functional leaf, as thop hooks modules only (torchinfo: 0 too)",
 )
 """How thop's figure differs from torchinfo's, one line per difference."""
+
+
+ZERO: frozenset[str] = frozenset(
+    {
+        *("flatten", "unflatten", "reshape", "permute", "select", "select_channels"),
+        *("channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "identity", "pad"),
+        *("dropout", "dropout1d", "dropout2d", "dropout3d", "stochastic_depth"),
+        *("relu", "relu6", "leaky_relu", "maxpool", "adaptive_maxpool", "silu", "sigmoid"),
+        *("hardswish", "hardsigmoid", "gelu", "tanh", "elu", "mish", "softplus", "log_softmax"),
+        *("groupnorm", "local_response_norm", "embedding", "class_token", "position_embedding"),
+        *("layer_scale", "unfold", "fold", "max_unpool", "layernorm2d", "multihead_attention"),
+        *("shifted_window_attention", "window_partition", "window_departition"),
+    }
+)
+"""The layer types thop counts as 0: a zero rule, or no rule for their module."""
+
+
+REASONS: dict[str, str] = {
+    "conv_transpose": "thop counts a transposed conv over its output grid, not its input",
+    "batchnorm": "thop counts 2 per element for a norm, 4 with affine",
+    "layernorm": "thop counts 2 per element for a norm, 4 with affine",
+    "instancenorm": "thop counts 2 per element for a norm, 4 with affine",
+    "avgpool": "thop counts 1 per output element of an average pool",
+    "adaptive_avgpool": "thop counts (kernel + 1) per output element of an adaptive pool",
+    "upsample": "thop counts 1, 5, 11 or 259 per output element by mode",
+    "softmax": "thop counts 3n − 1 per softmax of n",
+}
+"""Why thop's count of a layer type differs from convcalc's, where it does."""
 
 
 def mult_adds(entry: Entry, batch: int) -> int:

@@ -7,7 +7,21 @@ Per leaf, by layer type:
   stride² above the work it does);
 - any other layer with parameters (linear, batchnorm, layernorm, prelu, embedding, ...): each
   parameter tensor's size × batch (not × the other output dimensions);
-- a layer without parameters: 0.
+- a layer without parameters: 0 (pools, activations, and the layers that only move values:
+  pixel_shuffle, pixel_unshuffle, unfold, fold, max_unpool, select_channels; a split block's
+  cut and merge are no modules);
+- 0 also for the types whose parameters PyTorch holds in a module with children, which
+  torchinfo never counts (it sums leaf modules only): multihead_attention (its ``out_proj``
+  child), and the class token, position embedding and layer scale (parameters of ViT's
+  ``VisionTransformer`` and ``Encoder`` and of ConvNeXt's ``CNBlock``; as parameters they have
+  no module of their own either, and their names hold neither "weight" nor "bias").
+- shifted_window_attention: 0 (its forward calls ``F.linear`` with its qkv's and proj's weights:
+  no leaf module runs); shifted_window_attention_v2: its position-bias MLP's Linear modules
+  alone (``cpb_mlp``, 2·512 + 512 + 512·heads), run once per forward on the table of relative
+  offsets: × 1, whatever the batch (torchinfo multiplies by the output's first size).
+- relative_position_attention (MaxViT): its ``to_qkv`` and ``merge`` Linear modules, which
+  run as modules: (3D·D + 3D + D·D + D) × batch; its relative position bias table, held by the
+  attention module itself (not a leaf), is not counted.
 
 Bias included. Every call of a layer counts (a layer run twice counts twice).
 """
@@ -24,9 +38,71 @@ if TYPE_CHECKING:
     from convcalc.records import Entry
 
 
+REASONS: dict[str, str] = {
+    "linear": "torchinfo counts a linear once per sample, not at each position it acts on",
+    "multihead_attention": "torchinfo counts 0: attention is no leaf module (out_proj is its "
+    "child)",
+    "conv": "torchinfo adds the bias at every output position",
+    "conv_transpose": "torchinfo counts a transposed conv over its output grid, not its input",
+    "batchnorm": "torchinfo counts a norm's parameters once per sample",
+    "groupnorm": "torchinfo counts a norm's parameters once per sample",
+    "layernorm": "torchinfo counts a norm's parameters once per sample",
+    "instancenorm": "torchinfo counts a norm's parameters once per sample",
+    "embedding": "torchinfo counts an embedding's table once per sample",
+    "prelu": "torchinfo counts prelu's weight once per sample",
+}
+"""Why torchinfo's count of a layer type differs from convcalc's, where it does."""
+
+
+UNSEEN = frozenset({"multihead_attention", "class_token", "position_embedding", "layer_scale"})
+"""Types whose parameters are no leaf module's: torchinfo counts neither their multiply-adds nor
+their outputs in its forward/backward pass size."""
+
+
+ONCE: dict[str, tuple[str, ...]] = {
+    "shifted_window_attention": (),
+    "shifted_window_attention_v2": ("cpb_mlp.0.weight", "cpb_mlp.0.bias", "cpb_mlp.2.weight"),
+}
+"""Types of which torchinfo counts only some tensors, once per forward whatever the batch: the
+modules that run inside Swin's window attention (its v2's position-bias MLP) on no batch."""
+
+
+PARTLY: dict[str, tuple[str, ...]] = {
+    "relative_position_attention": ("to_qkv.weight", "to_qkv.bias", "merge.weight", "merge.bias"),
+}
+"""Types of which torchinfo counts only some tensors (each size × batch): those of the child
+modules that run, not those the module holds itself."""
+
+
+COUNTED: frozenset[str] = frozenset(
+    {
+        *("conv", "conv_transpose", "linear", "embedding", "prelu", "batchnorm", "groupnorm"),
+        *("instancenorm", "layernorm", "layernorm2d", "patch_merging", "patch_merging_v2"),
+        *("relative_position_attention",),  # in part: PARTLY
+    }
+)
+"""The types torchinfo's parameter rule counts (each tensor's size × batch, × output positions
+for a ``*Conv*`` class); :data:`ONCE` the types it counts in part."""
+
+ZERO: frozenset[str] = UNSEEN | {
+    *("maxpool", "avgpool", "max_unpool", "adaptive_avgpool", "adaptive_maxpool"),
+    *("local_response_norm", "select", "select_channels", "flatten", "unflatten", "reshape"),
+    *("permute", "channel_shuffle", "pixel_shuffle", "pixel_unshuffle", "unfold", "fold"),
+    *("pad", "upsample", "identity", "dropout", "dropout1d", "dropout2d", "dropout3d"),
+    *("window_partition", "window_departition"),
+    *("stochastic_depth", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "mish"),
+    *("hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softmax", "log_softmax"),
+}
+"""The types torchinfo counts as 0: no parameters, or none in a leaf module (:data:`UNSEEN`)."""
+
+
 def mult_adds(entry: Entry, batch: int) -> int:
-    if entry.step is None or not entry.tensors:
+    if entry.step is None or not entry.tensors or entry.type in UNSEEN:
         return 0
+    if entry.type in ONCE:
+        return sum(math.prod(entry.tensors[name]) for name in ONCE[entry.type])
+    if entry.type in PARTLY:
+        return sum(math.prod(entry.tensors[name]) for name in PARTLY[entry.type]) * batch
     positions = batch
     if "Conv" in KINDS[entry.type].torch:
         positions *= math.prod(entry.output_shape[1:])
@@ -36,7 +112,12 @@ def mult_adds(entry: Entry, batch: int) -> int:
 def mult_adds_derived(entry: Entry, batch: int) -> Expr:
     """:func:`mult_adds` as the expression it computes, (Σ tensor sizes) · batch · output
     positions: ``(8·3·3·3 + 8)·13·13`` for a conv (the batch shown only when it is not 1)."""
-    tensors = total([product(shape) for shape in entry.tensors.values()] or [0])
+    if entry.type in UNSEEN:
+        return total([0])
+    if entry.type in ONCE:
+        return total([product(entry.tensors[name]) for name in ONCE[entry.type]] or [0])
+    names = PARTLY.get(entry.type, tuple(entry.tensors))
+    tensors = total([product(entry.tensors[name]) for name in names] or [0])
     positions = [batch] if batch != 1 else []
     if "Conv" in KINDS[entry.type].torch:
         positions.extend(entry.output_shape[1:])

@@ -1,0 +1,79 @@
+"""The learnable pieces of vision transformers and ConvNeXt that are parameters, not modules:
+the class token and the position embedding of torchvision's ViT, ``select`` (``x[:, i]``, the
+class token taken out) and ConvNeXt's per-channel ``layer_scale``."""
+
+from typing import Literal
+
+from convcalc.arith import Refusal
+from convcalc.layers.base import Layer, dim_index, listed
+from convcalc.layers.fields import AnyInt, Number
+from convcalc.records import IDENTITY, Shape, Step, elementwise
+
+
+def _sequence(shape: Shape, kind: str) -> tuple[int, int]:
+    """(L, E) of a token sequence; anything else is refused."""
+    if len(shape) != 2:
+        raise Refusal(f"{kind} needs a sequence [length, features], not {listed(shape)}")
+    return shape[0], shape[1]
+
+
+class ClassToken(Layer):
+    """torchvision ViT's ``class_token`` (1×1×E), prepended along the sequence: [L, E] →
+    [L + 1, E], E parameters."""
+
+    type: Literal["class_token"]
+
+    def forward(self, shape: Shape) -> Step:
+        length, embed = _sequence(shape, "class_token")
+        return Step((length + 1, embed), {"class_token": (1, 1, embed)}, (IDENTITY,))
+
+
+class PositionEmbedding(Layer):
+    """ViT's learnable ``pos_embedding`` (1×L×E), added: [L, E] kept, L·E parameters."""
+
+    type: Literal["position_embedding"]
+
+    def forward(self, shape: Shape) -> Step:
+        length, embed = _sequence(shape, "position_embedding")
+        return elementwise(shape, {"pos_embedding": (1, length, embed)})
+
+
+class Select(Layer):
+    """``torch.select(x, dim, index)`` (``x[:, index]`` over a batch): that dimension is
+    removed; ``dim`` counts without the batch. The last dimension cannot go: a layer's output
+    keeps at least one besides the batch."""
+
+    type: Literal["select"]
+    dim: AnyInt = 0
+    index: AnyInt = 0
+
+    def forward(self, shape: Shape) -> Step:
+        at = dim_index(self.dim, len(shape), "dim")
+        if len(shape) == 1:
+            raise Refusal(
+                f"would take the only dimension of {listed(shape)} away, leaving one value "
+                "per sample: convcalc's shapes keep at least one dimension",
+                "dim",
+            )
+        if not -shape[at] <= self.index < shape[at]:
+            raise Refusal(
+                f"{self.index} is out of range for a dimension of size {shape[at]} "
+                f"(from {-shape[at]} to {shape[at] - 1})",
+                "index",
+            )
+        return Step((*shape[:at], *shape[at + 1 :]), {}, None)
+
+    def describe(self, shape: Shape) -> str:
+        return f"select {self.index} of dim {self.dim}"
+
+
+class LayerScale(Layer):
+    """ConvNeXt's learnable per-channel factor (torchvision CNBlock's ``layer_scale``, C×1×1,
+    initialised to ``layer_scale``): [C, *spatial] kept, C parameters (a C×1×…×1 tensor, one 1
+    per spatial dimension, so that it multiplies each channel)."""
+
+    type: Literal["layer_scale"]
+    layer_scale: Number = 1e-6
+
+    def forward(self, shape: Shape) -> Step:
+        return elementwise(shape, {"layer_scale": (shape[0], *(1 for _ in shape[1:]))})

@@ -1,0 +1,95 @@
+"""zoo/cnn.py, the generator of the VGG, ResNet, ResNeXt, Wide ResNet, DenseNet, SqueezeNet 1.1
+and segmentation (FCN, DeepLabV3) specs.
+
+The specs themselves are checked leaf for leaf against torchvision in test_zoo.py. Here: the
+shipped YAML is exactly what the generator writes (a hand edit is caught), each input is the
+size of the DEFAULT weights' evaluation transform, and the parameter count each header states is
+torchvision's published one (for segmentation, less the auxiliary classifier the spec leaves
+out, as torch counts it).
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_generator() -> types.ModuleType:
+    """zoo/cnn.py as a module (zoo/ is a folder of scripts, not a package)."""
+    spec = importlib.util.spec_from_file_location("zoo_cnn", ROOT / "zoo" / "cnn.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("zoo_cnn", module)
+    spec.loader.exec_module(module)
+    return module
+
+
+cnn = load_generator()
+NAMES = list(cnn.MODELS)
+SEGMENTATION = [name for name in NAMES if name.startswith(("fcn_", "deeplabv3_"))]
+
+
+def test_every_model_of_the_families_is_written() -> None:
+    """torchvision 0.28's models of these families but those bundled by hand (vgg16,
+    resnet18/50, densenet121, squeezenet1_0) and LR-ASPP (no spec form: see zoo/cnn.py)."""
+    assert len(NAMES) == 24
+    assert sum(name.startswith("vgg") for name in NAMES) == 7
+    assert len(SEGMENTATION) == 5
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_shipped_spec_is_what_the_generator_writes(name: str) -> None:
+    assert (ROOT / "specs" / f"{name}.yaml").read_text(encoding="utf-8") == cnn.render(name)
+
+
+def test_check_mode_reports_a_stale_spec(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert cnn.main(["--out", str(tmp_path), "squeezenet1_1"]) == 0
+    assert cnn.main(["--check", "--out", str(tmp_path), "squeezenet1_1"]) == 0
+    path = tmp_path / "squeezenet1_1.yaml"
+    path.write_text(path.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
+    assert cnn.main(["--check", "--out", str(tmp_path), "squeezenet1_1"]) == 1
+    assert "squeezenet1_1.yaml" in capsys.readouterr().err
+
+
+def header_params(name: str) -> int:
+    """The parameter count the spec's header comment states."""
+    text = (ROOT / "specs" / f"{name}.yaml").read_text(encoding="utf-8")
+    comment = " ".join(line[2:] for line in text.splitlines() if line.startswith("# "))
+    found = re.search(r"([\d,]+) parameters\.", comment)
+    assert found, name
+    return int(found.group(1).replace(",", ""))
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("name", NAMES)
+def test_input_and_header_are_torchvisions(name: str) -> None:
+    """The input is the DEFAULT weights' evaluation size (crop_size; resize_size for the
+    segmentation models, 520) and the header's count their num_params, less the auxiliary
+    classifier for segmentation: torch's count of ``aux_classifier`` with aux_loss=True."""
+    torch = pytest.importorskip("torch")
+    from tests.torchvision_oracle import import_torchvision, total_params
+
+    models = import_torchvision().models
+    weights = models.get_model_weights(name).DEFAULT
+    transform = weights.transforms()
+    published = weights.meta["num_params"]
+    data = yaml.safe_load((ROOT / "specs" / f"{name}.yaml").read_text(encoding="utf-8"))
+    if name in SEGMENTATION:
+        (side,) = transform.resize_size
+        with torch.device("meta"):
+            model = models.get_model(name, weights=None, weights_backbone=None, aux_loss=True)
+        assert header_params(name) == published - total_params(model.aux_classifier)
+    else:
+        (side,) = transform.crop_size
+        assert header_params(name) == published
+    assert data["input"] == [3, side, side]

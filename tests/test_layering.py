@@ -5,9 +5,10 @@ The layers, bottom to top (README, "Layout"): the foundation (errors, escaping, 
 budget, expressions, TeX, the size rules, the reference module); the records; the spec file's
 reader; the layer classes; the spec loader; the analysis; the solver and the views (siblings:
 neither imports the other); the renderers; the frameworks; teaching; the CLI. Imports under
-``if TYPE_CHECKING:`` are for annotations only and are not counted. The records' three
-one-line delegations to the views and the renderers, imported when called, are the only
-exceptions, listed here by name.
+``if TYPE_CHECKING:`` are for annotations only and are not counted. The records' one-line
+delegations to the views and the renderers (``Report.to_dict``, ``Entry.to_dict``,
+``Report.total_mult_adds``, ``Report._repr_markdown_``), imported when called, are the only
+exceptions, listed here by the modules they reach.
 """
 
 from __future__ import annotations

@@ -116,8 +116,9 @@ class Layer(BaseModel):
 
     def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
         """The sizes PyTorch's module takes from its input ``shape`` when it is constructed
-        (those ``convcalc export`` writes) and checks against every input it is given after:
-        a conv's in_channels, say. Sizes written in the spec are the layer's own rule."""
+        and checks against every input it is given after: a conv's in_channels, say (the
+        solver's declared-network semantics read them). Sizes written in the spec are the
+        layer's own rule."""
         return ()
 
 

@@ -27,8 +27,6 @@ CATEGORIES = (
     "linear",
     "attention",
     "token",
-    "windowed",
-    "maxvit",
     "reshape",
     "dropout",
     "block",
@@ -42,6 +40,8 @@ class Kind:
     ``cls``: its class name; ``torch``: PyTorch's class (``{n}`` is the number of spatial
     dimensions), empty where PyTorch has no module; ``category``: what sort of layer it is, one
     of :data:`CATEGORIES` (the diagrams colour by it, lint reads its norms and activations);
+    ``family``: the module of ``convcalc.layers`` its class is in, where that is not its
+    category's (a network's own pieces kept together: ``windowed`` for Swin's, ``maxvit``);
     ``solvable``: ``convcalc solve --layer`` accepts it; ``centres``: a norm subtracting each
     channel's own mean, so that a per-channel bias just before it cancels (batch and instance
     norm; group and layer norm subtract means shared by several channels); ``dims_apart``: it
@@ -52,6 +52,7 @@ class Kind:
     cls: str
     torch: str = ""
     category: str = field(kw_only=True)
+    family: str = field(default="", kw_only=True)
     solvable: bool = False
     centres: bool = False
     dims_apart: bool = True
@@ -72,8 +73,8 @@ class Kind:
 
     @property
     def module(self) -> str:
-        """The module of its class: one per category (the family), blocks in ``blocks``."""
-        return f"convcalc.layers.{'blocks' if self.block else self.category}"
+        """The module of its class: its family's, else its category's (blocks: ``blocks``)."""
+        return f"convcalc.layers.{self.family or ('blocks' if self.block else self.category)}"
 
 
 KINDS: dict[str, Kind] = {
@@ -102,18 +103,24 @@ KINDS: dict[str, Kind] = {
     "layer_scale": Kind("LayerScale", category="token"),
     # torchvision's Swin Transformer (convcalc.layers.windowed), channels-last [H, W, C]
     "shifted_window_attention": Kind(
-        "ShiftedWindowAttention", category="windowed", dims_apart=False
+        "ShiftedWindowAttention", category="attention", family="windowed", dims_apart=False
     ),
     "shifted_window_attention_v2": Kind(
-        "ShiftedWindowAttentionV2", category="windowed", dims_apart=False
+        "ShiftedWindowAttentionV2", category="attention", family="windowed", dims_apart=False
     ),
-    "patch_merging": Kind("PatchMerging", category="windowed", dims_apart=False),
-    "patch_merging_v2": Kind("PatchMergingV2", category="windowed", dims_apart=False),
+    "patch_merging": Kind("PatchMerging", category="linear", family="windowed", dims_apart=False),
+    "patch_merging_v2": Kind(
+        "PatchMergingV2", category="linear", family="windowed", dims_apart=False
+    ),
     # torchvision's MaxViT (convcalc.layers.maxvit): partitions [C, H, W] ↔ [G, P·P, C]
-    "window_partition": Kind("WindowPartition", category="maxvit", dims_apart=False),
-    "window_departition": Kind("WindowDepartition", category="maxvit", dims_apart=False),
+    "window_partition": Kind(
+        "WindowPartition", category="reshape", family="maxvit", dims_apart=False
+    ),
+    "window_departition": Kind(
+        "WindowDepartition", category="reshape", family="maxvit", dims_apart=False
+    ),
     "relative_position_attention": Kind(
-        "RelativePositionAttention", category="maxvit", dims_apart=False
+        "RelativePositionAttention", category="attention", family="maxvit", dims_apart=False
     ),
     "flatten": Kind("Flatten", "Flatten", category="reshape", dims_apart=False),
     "unflatten": Kind("Unflatten", "Unflatten", category="reshape", dims_apart=False),

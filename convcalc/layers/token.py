@@ -1,13 +1,13 @@
-"""The learnable pieces of vision transformers and ConvNeXt that are parameters, not modules:
-the class token and the position embedding of torchvision's ViT, ``select`` (``x[:, i]``, the
-class token taken out) and ConvNeXt's per-channel ``layer_scale``."""
+"""The pieces of vision transformers and ConvNeXt that torchvision writes as parameters or
+indexing, not modules: ViT's learnable class token and position embedding, ``select``
+(``x[:, i]``: the class token taken out) and ConvNeXt's learnable per-channel ``layer_scale``."""
 
 from typing import Literal
 
-from convcalc.arith import Refusal
+from convcalc.arith import Refusal, extended, kept
 from convcalc.layers.base import Layer, dim_index, listed
 from convcalc.layers.fields import AnyInt, Number
-from convcalc.records import IDENTITY, Shape, Step, elementwise
+from convcalc.records import IDENTITY, Applied, Shape, Step, elementwise
 
 
 def _sequence(shape: Shape, kind: str) -> tuple[int, int]:

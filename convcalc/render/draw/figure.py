@@ -221,10 +221,8 @@ PALETTE = {  # fill, stroke
     "norm": ("#d5edd0", "#4a8f42"),
     "activation": ("#fbeeb0", "#b58d12"),
     "linear": ("#e4d9f2", "#6f52a0"),
-    "attention": ("#f3d3ec", "#9b3f86"),  # multihead attention
+    "attention": ("#f3d3ec", "#9b3f86"),  # multihead, window and relative attention
     "token": ("#dfe9d2", "#5f7f3a"),  # class token, position embedding, select, layer scale
-    "windowed": ("#f9d6cf", "#b4533f"),  # Swin's window attention, patch merging
-    "maxvit": ("#f6e0c8", "#a5622b"),  # MaxViT's partitions, relative attention
     "reshape": ("#d3ecec", "#3a8b8b"),
     "dropout": ("#e6e6e6", "#808080"),
     "block": ("#f5dbe7", "#a04c74"),

@@ -66,7 +66,7 @@ from convcalc.layers.windowed import CPB_HIDDEN
 if TYPE_CHECKING:
     from convcalc.records import Entry
 
-Rule = Callable[["Entry"], int]  # one sample's count; every rule is linear in the batch
+Rule = Callable[["Entry"], int]  # one sample's count, times the batch but for BATCHED rows
 
 NOTES: tuple[str, ...] = (
     "conv: weight × output positions, no bias term; torchinfo adds the bias at every position",

@@ -16,13 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import convcalc
 from convcalc.analysis import analyse
 from convcalc.errors import SpecError
 from convcalc.spec.validate import load_spec
+from tests.budget import examples
 from tests.independent import C3_PUBLISHED, C3_TABLE
 
 torch = pytest.importorskip("torch")
@@ -121,6 +122,7 @@ def splits(draw: st.DrawFn) -> tuple[list[int], Layer]:
     return shape, split
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(case=splits())
 @example(case=([6, 2, 2], {"type": "split", "chunks": 4, "branches": [[], [], []]}))
 @example(case=([5, 2, 2], {"type": "split", "chunks": 3, "branches": [[], [], []]}))

@@ -16,13 +16,13 @@ import math
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from convcalc.analysis import analyse
 from convcalc.errors import SpecError
 from convcalc.spec.validate import load_spec
-from tests.budget import CI
+from tests.budget import CI, examples
 from tests.torchvision_oracle import import_torchvision
 
 torch = pytest.importorskip("torch")
@@ -104,6 +104,7 @@ def check(layer: dict[str, Any], shape: list[int]) -> tuple[tuple[int, ...], int
 ATTENTION = "relative_position_attention"
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(
     head_dim=st.integers(1, 5),
     features=st.integers(1, 10),
@@ -153,6 +154,7 @@ def test_maxvit_t_attention_parameters() -> None:
     assert check(layer, [64, 49, 64]) == ((64, 49, 64), 16_978)
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(
     p=st.integers(1, 4),
     channels=st.integers(1, 3),
@@ -165,6 +167,7 @@ def test_window_partition(p: int, channels: int, height: int, width: int, rank: 
     check({"type": "window_partition", "p": p}, shape)
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(
     p=st.integers(1, 3),
     h_partitions=st.integers(1, 3),

@@ -14,9 +14,10 @@ import warnings
 from typing import Any
 
 import pytest
-from hypothesis import example, given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+from tests.budget import examples
 from tests.test_torch_layers import TORCH_REFUSALS, convcalc_run
 
 torch = pytest.importorskip("torch")
@@ -104,6 +105,7 @@ def pair(draw: st.DrawFn, low: int, high: int) -> Any:
 # --- pixel shuffle ------------------------------------------------------------------------
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(shape=shapes(), factor=st.integers(1, 3))
 @example(shape=[8, 2, 3], factor=2)  # 8 channels: not divisible by 4
 @example(shape=[3, 8, 2, 3], factor=2)  # four dimensions: the last three shuffled
@@ -111,6 +113,7 @@ def test_pixel_shuffle(shape: list[int], factor: int) -> None:
     check(shape, {"type": "pixel_shuffle", "upscale_factor": factor})
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(shape=shapes(), factor=st.integers(1, 3))
 @example(shape=[2, 4, 6], factor=2)
 @example(shape=[2, 4, 6, 2], factor=2)
@@ -142,6 +145,7 @@ def sliding(draw: st.DrawFn, kind: str) -> Layer:
     return layer
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(shape=shapes(), layer=sliding("unfold"))
 @example(shape=[2, 4, 4], layer={"type": "unfold", "kernel_size": 5})
 @example(shape=[2, 4, 4], layer={"type": "unfold", "kernel_size": 3, "padding": 2})
@@ -168,6 +172,7 @@ def fold_cases(draw: st.DrawFn) -> tuple[list[int], Layer]:
     return shape, layer
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(case=fold_cases())
 @example(case=([12, 9], {"type": "fold", "output_size": 4, "kernel_size": 2}))
 @example(case=([13, 9], {"type": "fold", "output_size": 4, "kernel_size": 2}))
@@ -210,6 +215,7 @@ def unpool_cases(draw: st.DrawFn) -> tuple[list[int], Layer]:
     return shape, layer
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(case=unpool_cases())
 @example(case=([3, 4, 4], {"type": "max_unpool", "kernel_size": 2, "output_size": [9, 9]}))
 @example(case=([3, 4, 4], {"type": "max_unpool", "kernel_size": 2, "output_size": [10, 6]}))
@@ -239,6 +245,7 @@ def test_max_unpool_undoes_a_max_pool() -> None:
 # --- select_channels ----------------------------------------------------------------------
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(shape=shapes(), data=st.data())
 def test_select_channels(shape: list[int], data: st.DataObject) -> None:
     c = shape[0]

@@ -15,12 +15,13 @@ import importlib
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from convcalc.analysis import analyse
 from convcalc.errors import SpecError
 from convcalc.spec.validate import load_spec
+from tests.budget import examples
 from tests.torchvision_oracle import import_torchvision
 
 torch = pytest.importorskip("torch")
@@ -120,11 +121,13 @@ def attention(draw: st.DrawFn) -> tuple[dict[str, Any], list[int]]:
     return layer, shape
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(attention())
 def test_window_attention(case: tuple[dict[str, Any], list[int]]) -> None:
     check(*case)
 
 
+@settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(
     st.sampled_from(sorted(MERGING)),
     st.lists(sizes, min_size=1, max_size=3),

@@ -3,9 +3,8 @@
 A layer is one class: its fields (PyTorch's names and defaults), ``forward`` (a
 :class:`~convcalc.records.Step` for an input shape: output shape, parameter tensors and the
 window of each spatial dimension, using :mod:`convcalc.arith` for every size rule) and
-``describe`` (a compact label for tables). Adding a layer type means one class in the module of
-its family (``conv``, ``pool``, ``norm``, ``linear``, ``reshape``, ``dropout``, ``activation``)
-and one row in :mod:`convcalc.layers.registry`.
+``describe`` (a compact label for tables). Adding a layer type: the checklist in
+docs/architecture.md ("Adding a layer type").
 
 Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(features,)``.
 """

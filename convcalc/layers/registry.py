@@ -4,8 +4,7 @@ The table is plain data (it imports nothing), so that ``convcalc solve`` and ``-
 which layers are solvable without loading pydantic. The classes themselves are looked up by name
 when a spec uses them (:func:`layer_class`).
 
-Adding a layer type: its class in the module of its category (``convcalc.layers.<category>``,
-composites in ``blocks``) and one row here.
+Adding a layer type: the checklist in docs/architecture.md ("Adding a layer type").
 """
 
 from __future__ import annotations

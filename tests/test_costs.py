@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 import convcalc
+from convcalc.views.costs import compare
 from convcalc.views.memory import memory
 
 
@@ -243,3 +244,17 @@ def test_convention_flag_and_costs_command(run) -> None:
     assert "FLOPs = 2 × multiply-adds" in table
     assert f"{thop:,}" in table
     assert run("costs", "nope").exit_code == 2
+
+
+def test_notes_are_those_of_the_layer_types_shown() -> None:
+    """A note about a layer type comes with a table that has it: ViT-B/16 has no batch norm or
+    upsampling, ResNet-18 no attention; general notes come with every table."""
+    vit = compare(convcalc.analyse(convcalc.load_spec("vit_b_16")))
+    resnet = compare(convcalc.analyse(convcalc.load_spec("resnet18")))
+    vit_notes = [note for notes in vit.notes.values() for note in notes]
+    resnet_notes = [note for notes in resnet.notes.values() for note in notes]
+    assert not [n for n in vit_notes if n.split(":")[0] in ("batchnorm", "upsample", "prelu")]
+    assert [n for n in resnet_notes if n.startswith("batchnorm")]
+    assert [n for n in vit_notes if "multihead_attention" in n.split(":")[0]]
+    assert not [n for n in resnet_notes if "multihead_attention" in n.split(":")[0]]
+    assert [n for n in resnet_notes if n.startswith("block merges")]  # a general note

@@ -8,6 +8,7 @@ A block's count is the sum of its leaves'.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import import_module
@@ -81,8 +82,25 @@ def compare(report: Report, batch: int = 1) -> Comparison:
             value = count(entry, batch)
             totals[name] += value
             by_type.setdefault(entry.type, dict.fromkeys(names, 0))[name] += value
-    notes = {name: tuple(getattr(import_module(CONVENTIONS[name]), "NOTES", ())) for name in names}
+    shown = {kind for kind, counts in by_type.items() if any(counts.values())}
+    notes = {
+        name: tuple(
+            note
+            for note in getattr(import_module(CONVENTIONS[name]), "NOTES", ())
+            if _concerns(note, shown)
+        )
+        for name in names
+    }
     return Comparison(report.name, batch, names, totals, by_type, notes)
+
+
+def _concerns(note: str, shown: set[str]) -> bool:
+    """Whether a convention's note bears on a table of the ``shown`` layer types: a note whose
+    head (the text before its first colon) names layer types is about those types alone."""
+    from convcalc.layers.registry import KINDS
+
+    named = set(re.findall(r"[a-z_0-9]+", note.split(":", 1)[0])) & set(KINDS)
+    return not named or bool(named & shown)
 
 
 REFERENCE = "convcalc"

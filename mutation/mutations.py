@@ -34,8 +34,8 @@ MUTATIONS = [
     Mutation(
         "quiz-mult-adds-batch",
         "convcalc/teach/quiz.py",
-        "torchinfo.mult_adds_derived(entry, 1)",
-        "torchinfo.mult_adds_derived(entry, 2)",
+        "_per_position(entry, 1, bias)",
+        "_per_position(entry, 2, bias)",
         "the quiz's multiply-add working shown for a batch of 2",
     ),
     Mutation(

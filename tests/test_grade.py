@@ -60,7 +60,7 @@ answers:
   - {question: b, at: "layers[2]", output_shape: [128, 12, 12]}
   - {question: c, output_size: 18432}
   - {question: d, at: "layers[2]", params: 65536}
-  - {question: e, at: "layers[0]", mult_adds: 45961792}
+  - {question: e, at: "layers[0]", mult_adds: 45723648}
   - {question: f, total_params: 71360}
 """
     result = run("check", answers(tmp_path, text))
@@ -73,12 +73,101 @@ answers:
     assert "note: carried over from your layers[1] (32×13×13), worked right" in out
     assert "carried over: the size of your own output shape" in out  # 128·12·12 = 18,432
     assert "mistake: forgot the bias" in out  # 128·32·4·4 without the 128 biases
-    # torchinfo's 22,980,896 for the first conv (the README's table), doubled
+    # every multiply-add of the first conv, 32·3·8·8·61·61 = 22,861,824, doubled
     assert "mistake: FLOPs (2 per multiply-add) given as multiply-adds" in out
     # 71,840 − 32 − 128 biases = 71,680; 71,360 is neither: no name, just the right value
     assert "network total_params: 71,360 — right: 71,840" in out
     marks = json.loads(run("check", answers(tmp_path, text), "--format", "json").output)
     assert [m["credit"] for m in marks[0]["marks"]] == [0, 0.5, 0.5, 0, 0, 0]
+
+
+def _mult_adds_file(tmp_path: Path, convention: str, values: list[tuple[str, int]]) -> str:
+    """An answers file on hw3-q3 claiming each (at, multiply-adds); at "" is the total."""
+    lines = [f"convention: {convention}"] if convention else []
+    lines += ["spec: hw3-q3", "answers:"]
+    for at, value in values:
+        claim = f'at: "{at}", mult_adds' if at else "total_mult_adds"
+        lines.append(f"  - {{{claim}: {value}}}")
+    return answers(tmp_path, "\n".join(lines) + "\n", f"m{convention}.yaml")
+
+
+def test_multiply_adds_are_convcalc_shape_s_by_default(run, tmp_path) -> None:
+    """The default convention's count is right, the one `convcalc shape` shows (a student who
+    copies it is right); torchinfo's, a bias added at every output position, is a named
+    mistake. Both worked by hand in tests/independent.py."""
+    from tests.independent import HW3_Q3_MACS, HW3_Q3_MULT_ADDS
+
+    shown_by_shape = json.loads(run("shape", "hw3-q3", "--format", "json").stdout)
+    assert [layer["mult_adds"] for layer in shown_by_shape["layers"]] == list(HW3_Q3_MULT_ADDS)
+    right = [(f"layers[{i}]", n) for i, n in enumerate(HW3_Q3_MULT_ADDS)]
+    path = _mult_adds_file(tmp_path, "", [*right, ("", sum(HW3_Q3_MULT_ADDS))])
+    marks = grade(path).marks
+    assert all(m.right for m in marks), marks
+    assert marks[0].what == "layers[0] mult_adds (convcalc's convention)"
+    tools = [("layers[0]", HW3_Q3_MACS[0]), ("layers[2]", HW3_Q3_MACS[2])]
+    marks = grade(_mult_adds_file(tmp_path, "", [*tools, ("", sum(HW3_Q3_MACS))])).marks
+    assert [m.correct for m in marks] == ["22,861,824", "7,929,856", "30,791,680"]
+    assert {m.mistake for m in marks} == {
+        "torchinfo's convention: adds the bias at every output position"
+    }
+    # a pool multiplies nothing; ptflops counts 2 per input element of a pool (hook + F.max_pool)
+    pool = [("layers[1]", 2 * 32 * 61 * 61), ("layers[1]", 12345)]
+    ptflops, other = grade(_mult_adds_file(tmp_path, "", pool)).marks
+    assert ptflops.correct == other.correct == "0" and other.mistake == ""
+    assert (
+        ptflops.mistake
+        == "ptflops's convention: counts 2 per input element for a pool (hook + F.max_pool)"
+    )
+
+
+def test_an_answers_file_may_teach_torchinfo_s_count(tmp_path) -> None:
+    """``convention: torchinfo``: torchinfo's count (each parameter once per output position,
+    by hand) is right, the default's a named mistake, FLOPs still FLOPs."""
+    from tests.independent import HW3_Q3_MACS, HW3_Q3_MULT_ADDS
+
+    values = [("layers[0]", HW3_Q3_MACS[0]), ("", sum(HW3_Q3_MACS))]
+    values += [("layers[0]", HW3_Q3_MULT_ADDS[0]), ("layers[2]", 2 * HW3_Q3_MACS[2])]
+    marks = grade(_mult_adds_file(tmp_path, "torchinfo", values)).marks
+    assert [m.right for m in marks] == [True, True, False, False]
+    assert marks[0].what == "layers[0] mult_adds (torchinfo's convention)"
+    assert marks[2].correct == f"{HW3_Q3_MACS[0]:,}"
+    assert marks[2].mistake == (
+        "convcalc's convention: unlike torchinfo, which adds the bias at every output position"
+    )
+    assert marks[3].mistake == "FLOPs (2 per multiply-add) given as multiply-adds"
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("convention", ["", "torchinfo"])
+def test_the_right_multiply_adds_are_what_torch_and_torchinfo_count(tmp_path, convention) -> None:
+    """hw3-q3's PyTorch model run under FlopCounterMode (÷ 2: the default) and torchinfo,
+    layer by layer and in all: the convention's count is right, the other's named."""
+    from tests.independent import torch_numbers
+
+    numbers = torch_numbers("hw3-q3")
+    flops = [leaf.flops for leaf in numbers.leaves]
+    macs = [leaf.macs for leaf in numbers.leaves]
+    assert flops[0] != macs[0] and sum(flops) == numbers.flops
+    ours, theirs = (macs, flops) if convention else (flops, macs)
+    at = [f"layers[{i}]" for i in range(3)]
+    values = [*zip(at, ours, strict=True), ("", sum(ours))]
+    values += [*zip(at, theirs, strict=True), ("", sum(theirs))]
+    marks = grade(_mult_adds_file(tmp_path, convention, values)).marks
+    assert [m.right for m in marks] == [True] * 4 + [False, True, False, False]
+    named = "convcalc's convention: unlike torchinfo, which" if convention else "torchinfo's"
+    assert all(m.mistake.startswith(named) for m in marks if not m.right), marks
+
+
+@pytest.mark.parametrize("value", ["flops", "[torchinfo]", "3", "''"])
+def test_an_unknown_convention_is_located(run, tmp_path, value: str) -> None:
+    path = answers(
+        tmp_path,
+        f"student: A\nconvention: {value}\nspec: hw3-q3\nanswers:\n  - {{total_mult_adds: 1}}\n",
+    )
+    result = run("check", path)
+    assert result.exit_code == 2 and "Traceback" not in result.stderr
+    assert f"{path}:2:" in result.stderr and "field convention" in result.stderr
+    assert "one of convcalc, torchinfo, fvcore, ptflops, thop, not " in result.stderr
 
 
 def test_partial_credit_for_an_incomplete_solution_set(tmp_path) -> None:

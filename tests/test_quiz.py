@@ -17,6 +17,7 @@ import pytest
 from click.testing import CliRunner
 
 from convcalc.cli import cli
+from convcalc.errors import ConvcalcError
 from convcalc.teach.quiz import TOPICS, generate, quiz
 from convcalc.teach.quiz_formats import Question
 from tests.budget import CI
@@ -96,15 +97,15 @@ def test_every_answer_is_recomputed_independently(difficulty: int) -> None:
             if torch is not None:
                 model = _torch_model(torch, data["spec"])
                 assert sum(p.numel() for p in model.parameters()) == formula
-        elif topic == "macs":
-            pytest.importorskip("torchinfo") if CI else None
-            try:
-                import torchinfo
-            except ImportError:
-                continue
+        elif topic == "macs" and torch is not None:
+            # the default convention: every multiply-add, PyTorch's FlopCounterMode ÷ 2
+            from torch.utils.flop_counter import FlopCounterMode
+
             model = _torch_model(torch, data["spec"])
-            stats = torchinfo.summary(model, (1, *data["spec"]["input"]), verbose=0)
-            assert data["value"] == stats.total_mult_adds
+            counter = FlopCounterMode(display=False)
+            with counter, torch.no_grad():
+                model(torch.zeros(1, *data["spec"]["input"]))
+            assert data["value"] == counter.get_total_flops() // 2
         elif topic == "rf" and torch is not None:
             _check_field(torch, data)
         elif topic == "solve":
@@ -185,7 +186,8 @@ def test_multiple_choice_answers_spread_over_the_letters() -> None:
 # The tests below read only the texts a student is shown (the question, the answer, the
 # working and the choices), in three forms: the Question objects, and the JSON and the Markdown
 # worksheet `convcalc quiz` writes. Every number is recomputed from the network the question's
-# text describes: by PyTorch's modules (shapes, parameters), torchinfo (multiply-adds),
+# text describes: by PyTorch's modules (shapes, parameters), PyTorch's FlopCounterMode ÷ 2
+# (multiply-adds; torchinfo where the question counts the biases as torchinfo does),
 # autograd (receptive fields), the size rule and brute force (inverse problems), the formula
 # (the MLP); every number in a working is evaluated by the small evaluator below.
 
@@ -476,17 +478,35 @@ def _check_params(q: Shown, wrong: list[str], torch: Any, torchinfo: Any) -> Non
     assert int(tensors[2]) == module.bias.numel(), q.where
 
 
+_AS_TOOL = re.compile(r"bias additions counted as (\w+) does")
+
+
 def _check_macs(q: Shown, wrong: list[str], torch: Any, torchinfo: Any) -> None:
+    """The count the question asks for: every multiply-add (FlopCounterMode ÷ 2), or, where
+    it counts the biases as torchinfo does, torchinfo's."""
+    from torch.utils.flop_counter import FlopCounterMode
+
     shape, layers = network(q.text)
     (module,) = modules(torch, shape[0], layers)
     x = torch.empty(1, *shape, device="meta")
-    stats = torchinfo.summary(torch.nn.Sequential(module), input_data=x, device="meta", verbose=0)
-    (counted,) = [layer for layer in stats.summary_list if layer.is_leaf_layer]
-    macs = counted.macs
+    if tool := _AS_TOOL.search(q.text):
+        assert tool[1] == "torchinfo", q.where  # the only tool these tests ask
+        assert torchinfo is not None, q.where
+        stats = torchinfo.summary(
+            torch.nn.Sequential(module), input_data=x, device="meta", verbose=0
+        )
+        (counted,) = [layer for layer in stats.summary_list if layer.is_leaf_layer]
+        macs, output_shape = int(counted.macs), tuple(counted.output_size[1:])
+    else:
+        assert "bias additions not counted" in q.text, q.where
+        counter = FlopCounterMode(display=False)
+        with counter:
+            out = module(x)
+        macs, output_shape = counter.get_total_flops() // 2, tuple(out.shape[1:])
     assert number(q.answer) == macs, q.where
     assert all(number(text) != macs for text in wrong), q.where
     output = re.match(r"output (\d+)×(\d+)×(\d+): ", q.working)
-    assert output and tuple(int(n) for n in output.groups()) == tuple(counted.output_size[1:])
+    assert output and tuple(int(n) for n in output.groups()) == output_shape
     _, worked = q.working.split("multiply-adds = ")
     assert "\n" not in worked, q.where
     assert_chain(worked, macs, q.where)
@@ -679,18 +699,21 @@ def read_markdown(source: str, where: str) -> list[Shown]:
 
 
 @functools.cache
-def shown(form: str) -> tuple[Shown, ...]:
-    """Every question of the seeds and difficulties, as ``form`` shows it."""
+def shown(form: str, convention: str = "") -> tuple[Shown, ...]:
+    """Every question of the seeds and difficulties, as ``form`` shows it; multiply-adds
+    under ``convention`` (the default without one)."""
+    chosen = {"convention": convention} if convention else {}
     out: list[Shown] = []
     for seed in SEEDS:
         for difficulty in (1, 2, 3):
             where = f"{form}, seed {seed}, difficulty {difficulty}"
             if form == "question":
-                made = quiz(seed, len(TOPICS), TOPICS, difficulty)
+                made = quiz(seed, len(TOPICS), TOPICS, difficulty, **chosen)
                 out += [from_question(q, f"{where}, {q.id}") for q in made]
                 continue
             args = ["quiz", "--seed", str(seed), "--count", str(len(TOPICS))]
             args += ["--difficulty", str(difficulty), "--format", form]
+            args += ["--convention", convention] if convention else []
             result = CliRunner().invoke(cli, args, catch_exceptions=False)
             assert result.exit_code == 0, result.output
             read = read_json if form == "json" else read_markdown
@@ -709,8 +732,7 @@ def _oracles(topic: str) -> tuple[Any, Any]:
         except ImportError:
             return None, None
         return torch, None
-    torch = pytest.importorskip("torch")
-    return torch, pytest.importorskip("torchinfo") if topic == "macs" else None
+    return pytest.importorskip("torch"), None
 
 
 @pytest.mark.parametrize("form", FORMS)
@@ -725,6 +747,53 @@ def test_what_students_see_is_recomputed_independently(topic: str, form: str) ->
         check_shown(q, torch, torchinfo)
 
 
+@pytest.mark.torch
+@pytest.mark.parametrize("form", FORMS)
+def test_a_course_teaching_torchinfo_s_count_is_checked_by_torchinfo(form: str) -> None:
+    """``--convention torchinfo``: the multiply-add questions count the biases, and torchinfo
+    itself gives every answer, choice and working; the other topics are unchanged."""
+    torch = pytest.importorskip("torch")
+    torchinfo = pytest.importorskip("torchinfo")
+    questions = [q for q in shown(form, "torchinfo") if q.topic == "macs"]
+    assert len(questions) == 3 * len(SEEDS)
+    for q in questions:
+        assert "bias additions counted as torchinfo does" in q.text, q.where
+        check_shown(q, torch, torchinfo)
+    others = [q for q in shown(form, "torchinfo") if q.topic != "macs"]
+    assert [(q.text, q.answer) for q in others] == [
+        (q.text, q.answer) for q in shown(form) if q.topic != "macs"
+    ]
+
+
+def test_the_default_and_torchinfo_differ_by_the_biases() -> None:
+    """The same seed's question under both: torchinfo's answer is the default's plus one bias
+    per output channel at every output position (the layer read from the question's text),
+    and each is the other's distractor, named."""
+    for seed in SEEDS:
+        (ours,) = quiz(seed, 1, ("macs",))
+        (theirs,) = quiz(seed, 1, ("macs",), convention="torchinfo")
+        assert ours.text.split("\n")[:-1] == theirs.text.split("\n")[:-1]
+        shape, (layer,) = network(ours.text)
+        size = shape[1] + 2 * layer.padding - layer.dilation * (layer.k - 1) - 1
+        side = size // layer.stride + 1
+        weights = layer.filters * (shape[0] // layer.groups) * layer.k * layer.k
+        assert number(ours.answer) == weights * side * side
+        assert number(theirs.answer) == (weights + layer.filters) * side * side
+        feedback = {c.text: c.feedback for c in ours.choices}
+        assert feedback[theirs.answer] == (
+            "torchinfo's convention: adds the bias at every output position"
+        )
+        feedback = {c.text: c.feedback for c in theirs.choices}
+        assert feedback[ours.answer].startswith("convcalc's convention: unlike torchinfo")
+
+
+def test_an_unknown_convention_is_refused() -> None:
+    with pytest.raises(ConvcalcError, match="--convention: choose among convcalc, torchinfo"):
+        quiz(0, 1, ("macs",), convention="flops")
+    result = CliRunner().invoke(cli, ["quiz", "--convention", "flops"])
+    assert result.exit_code == 2 and "'flops' is not one of" in result.output
+
+
 def _swapped(q: Shown) -> Shown:
     """The inverse answer shown with k and s swapped (the working left as it was)."""
     pair = re.fullmatch(r"k = (\d+), s = (\d+)", q.answer)
@@ -735,10 +804,10 @@ def _swapped(q: Shown) -> Shown:
 
 
 def _batch_of_two(q: Shown) -> Shown:
-    """The multiply-add working for a batch of 2: ``(w + b)·2·H·W = 2n``."""
+    """The multiply-add working for a batch of 2: ``2·w·H·W = 2n``."""
     head, worked = q.working.split("multiply-adds = ")
     expression, value = worked.rsplit(" = ", 1)
-    doubled = expression.replace(")·", ")·2·", 1)
+    doubled = f"2·{expression}"
     working = f"{head}multiply-adds = {doubled} = {2 * number(value):,}"
     return dataclasses.replace(q, working=working)
 
@@ -755,7 +824,6 @@ def test_the_checks_refuse_a_slip_in_what_is_shown() -> None:
     multiply-add working for a batch of 2, and a wrong choice given as the answer are refused
     in every question they apply to."""
     torch = pytest.importorskip("torch")
-    torchinfo = pytest.importorskip("torchinfo")
     questions = shown("question")
     slips = [
         (_swapped, [q for q in questions if q.topic == "solve"]),
@@ -769,6 +837,6 @@ def test_the_checks_refuse_a_slip_in_what_is_shown() -> None:
             if wrong == q:
                 continue  # k = s: swapping them changes nothing
             with pytest.raises(AssertionError):
-                check_shown(wrong, torch, torchinfo)
+                check_shown(wrong, torch, None)
             tried += 1
     assert tried > len(questions)

@@ -7,6 +7,7 @@ import sys
 import click
 
 from convcalc.cli.options import (
+    CONVENTION,
     COUNT,
     INT_LIMIT,
     SEED,
@@ -50,12 +51,16 @@ MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at mos
     help="The worksheet's heading (markdown), the Moodle category (moodle-xml, gift): any "
     "text but a blank one.",
 )
-def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: str) -> None:
+@CONVENTION
+def quiz(
+    seed: int, count: int, topics: str, difficulty: int, fmt: str, title: str, convention: str
+) -> None:
     """Random questions in the style of the homework, with answers and worked explanations.
 
     Multiple-choice distractors are the values of named mistakes (forgot the bias, ceil
     instead of floor, ...), each with feedback saying which. Markdown ends with an answer key;
-    moodle-xml and gift import into Moodle's question bank.
+    moodle-xml and gift import into Moodle's question bank. Multiply-adds are counted under
+    --convention (a course that teaches a tool's count names it).
     """
     from convcalc.teach import quiz_formats
     from convcalc.teach.quiz import quiz as make
@@ -64,7 +69,7 @@ def quiz(seed: int, count: int, topics: str, difficulty: int, fmt: str, title: s
         raise Failure("--title is blank: give the quiz a title (its heading, or its category)")
     chosen = tuple(t.strip() for t in topics.split(",") if t.strip())
     try:
-        questions = make(seed, count, chosen, difficulty)
+        questions = make(seed, count, chosen, difficulty, convention)
     except ConvcalcError as exc:
         raise Failure(str(exc)) from None
     if fmt == "markdown":

@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from convcalc.analysis import analyse
-from convcalc.errors import ConvcalcError, SpecError
+from convcalc.errors import ConvcalcError, SpecError, shown
 from convcalc.paths import PathRefused, resolve
 from convcalc.records import Report
-from convcalc.spec.document import Document, parse_yaml, read_source
+from convcalc.spec.document import Document, parse_yaml, read_source, written
 from convcalc.spec.validate import bundled_specs, load_spec, validate
+from convcalc.teach.mistakes import DEFAULT_CONVENTION
+from convcalc.views.conventions import CONVENTIONS
 
 # the most layers a spec in (or named by) an answers file may unroll to: a real network's few
 # hundred, many times over, while a two-line file cannot make one student's marking take minutes
@@ -92,6 +94,21 @@ def student_of(doc: Document, fail: Fail) -> str:
     if isinstance(value, dict | list):
         raise fail("a name, not a list or a mapping", ["student"])
     return doc.written_as(["student"]) or str(value)
+
+
+def convention_of(doc: Document, fail: Fail) -> str:
+    """The ``convention:`` whose multiply-adds are right (a course that teaches a tool's count
+    names it), :data:`~convcalc.teach.mistakes.DEFAULT_CONVENTION` without one."""
+    data = doc.data
+    value = data.get("convention") if isinstance(data, dict) else None
+    if value is None:
+        return DEFAULT_CONVENTION
+    if not isinstance(value, str) or value not in CONVENTIONS:
+        shown_value = shown(written(value))
+        raise fail(
+            f"one of {', '.join(CONVENTIONS)}, not {shown_value}", ["convention"], "convention"
+        )
+    return value
 
 
 def question_label(doc: Document, answer: dict[str, Any], index: int) -> str | None:

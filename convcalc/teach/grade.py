@@ -3,6 +3,7 @@
 An answers file::
 
     student: Alice Martin           # optional; the file's name otherwise
+    convention: torchinfo           # optional: whose multiply-adds are right (default: convcalc's)
     spec: hw3-q3                    # a bundled spec, a file below this file's folder, or a mapping
     answers:
       - {question: 3.1a, at: "layers[0]", output_shape: [32, 61, 61]}
@@ -13,8 +14,10 @@ Each answer claims one value — ``output_shape``, ``output_size``, ``params``, 
 ``mult_adds``, ``receptive_field`` at a layer (``at``: a path or a layer's name; the whole
 network without it), ``total_params``, ``total_mult_adds``, or ``solutions`` of a single-layer
 ``solve`` question (``complete: true`` when the whole set is asked for: partial credit). Every
-correct value comes from convcalc's own computation; a wrong one is named when it is what one of
-:mod:`convcalc.teach.mistakes` gives, and shown with its worked explanation.
+correct value comes from convcalc's own computation (multiply-adds under ``convention:``, by
+default :data:`~convcalc.teach.mistakes.DEFAULT_CONVENTION`, ``convcalc shape``'s); a wrong one is
+named when it is what one of :mod:`convcalc.teach.mistakes` gives (another tool's convention
+among them), and shown with its worked explanation.
 
 Answers files are written by students, so everything in them is checked before it is used: a
 ``spec:`` path is read under :func:`convcalc.paths.resolve` (a bundled name, or a regular file
@@ -44,6 +47,7 @@ from convcalc.spec.document import Document, written
 from convcalc.teach import mistakes as named
 from convcalc.teach.answers import (
     answer_sources,
+    convention_of,
     failing,
     question_label,
     read_answers,
@@ -157,10 +161,11 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     fail = failing(doc)
     if not isinstance(data, dict):
         raise fail("an answers file is a mapping with spec: and answers:", [])
-    unknown = set(data) - {"student", "spec", "answers"}
+    unknown = set(data) - {"student", "convention", "spec", "answers"}
     if unknown:
         raise fail(
-            f"unknown key {_quoted(sorted(map(str, unknown))[0])}: expected student, spec, answers",
+            f"unknown key {_quoted(sorted(map(str, unknown))[0])}: expected student, "
+            "convention, spec, answers",
             [],
         )
     if "spec" not in data or "answers" not in data:
@@ -170,8 +175,9 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
         raise fail("answers must be a non-empty list", ["answers"])
     student = student_of(doc, fail)
     folder = Path(file).parent if specs_dir is None else Path(specs_dir)
+    convention = convention_of(doc, fail)
     report = spec_report(data["spec"], doc, folder, fail)
-    marker = _Marker(report)
+    marker = _Marker(report, convention)
     marks = []
     for i, answer in enumerate(answers):
         keys: list[str | int] = ["answers", i]
@@ -208,10 +214,12 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
 
 
 class _Marker:
-    """Marks answers against one report (and the reports of the spec-wide mistakes)."""
+    """Marks answers against one report (and the reports of the spec-wide mistakes), its
+    multiply-adds counted under ``convention``."""
 
-    def __init__(self, report: Report) -> None:
+    def __init__(self, report: Report, convention: str = named.DEFAULT_CONVENTION) -> None:
         self.report = report
+        self.convention = convention
         self.entries = {e.path: e for e in report.walk()}
         self.named: dict[str, list[Entry]] = {}
         for e in report.walk():
@@ -367,15 +375,13 @@ class _Marker:
         return tuple(render_lines(replace(section, lines=tuple(lines))))
 
     def _mult_adds(self, question: str, what: str, claimed: int, entry: Entry | None) -> Mark:
-        from convcalc.views.conventions import CONVENTIONS
-        from convcalc.views.costs import rule
-
-        leaves = list(entry.walk()) if entry else list(self.report.walk())
-        counts = {c: sum(rule(c)(e, 1) for e in leaves if not e.is_block) for c in CONVENTIONS}
-        right = counts["torchinfo"]
-        others = {c: n for c, n in counts.items() if c != "torchinfo"}
-        found = named.mult_adds_mistakes(right, others)
-        what += " (torchinfo's convention)"
+        """Multiply-adds of a layer (or the network), batch 1, under the file's convention;
+        FLOPs and the other conventions' counts are the named mistakes."""
+        leaves = [e for e in (entry.walk() if entry else self.report.walk()) if not e.is_block]
+        counts = named.mult_adds_by_type(leaves)
+        right = sum(counts[self.convention].values())
+        found = named.mult_adds_mistakes(counts, self.convention)
+        what += f" ({self.convention}'s convention)"
         return self._compare(question, what, claimed, right, found, entry, _num, _nothing)
 
     def _receptive(self, question: str, what: str, value: Any, entry: Entry | None) -> Mark:

@@ -11,10 +11,17 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from importlib import import_module
 from typing import Any
 
 from convcalc import arith
-from convcalc.records import Entry, Report, shape_text
+from convcalc.records import Costing, Entry, Report, shape_text
+from convcalc.views.conventions import CONVENTIONS
+from convcalc.views.costs import REFERENCE, rule
+
+DEFAULT_CONVENTION = Costing().convention
+"""Whose multiply-adds are right unless an answers file (or the quiz) names another: the
+default count of ``convcalc shape``, every multiply-add of every matrix product."""
 
 FORGOT_BIAS = "forgot the bias"
 FORGOT_GROUPS = "forgot the groups"
@@ -90,7 +97,8 @@ def shape_mistakes(entry: Entry) -> list[Mistake]:
         shape = (*right[: len(right) - len(rules)], *dims)
         if shape != right:
             mistakes.append(Mistake(name, shape, f"{name}: {shape_text(shape)}"))
-    if right[0] != entry.input_shape[0] and len(right) == len(entry.input_shape):
+    conv = hasattr(entry.layer, "out_channels")  # the rule below is conv's
+    if conv and right[0] != entry.input_shape[0] and len(right) == len(entry.input_shape):
         kept = (entry.input_shape[0], *right[1:])
         mistakes.append(Mistake("kept the input's channels", kept, "the channels are out_channels"))
     return mistakes
@@ -140,15 +148,59 @@ def total_params_mistakes(report: Report) -> list[Mistake]:
 # --- costs and fields --------------------------------------------------------------------------
 
 
-def mult_adds_mistakes(value: int, others: dict[str, int]) -> list[Mistake]:
-    """Multiply-adds a student gets by counting FLOPs, or by another tool's convention
-    (``others``: convention → its count)."""
+def mult_adds_by_type(leaves: Iterable[Entry]) -> dict[str, dict[str, int]]:
+    """The multiply-adds of ``leaves`` (batch 1) under every convention, by layer type:
+    convention → type → Σ the convention's rule over the leaves of that type."""
+    counts: dict[str, dict[str, int]] = {name: {} for name in CONVENTIONS}
+    for entry in leaves:
+        for name, by_type in counts.items():
+            by_type[entry.type] = by_type.get(entry.type, 0) + rule(name)(entry, 1)
+    return counts
+
+
+def mult_adds_mistakes(
+    counts: dict[str, dict[str, int]], convention: str = DEFAULT_CONVENTION
+) -> list[Mistake]:
+    """Multiply-adds a student gets by counting FLOPs (2 × the right count), or by another
+    tool's convention (``counts``: :func:`mult_adds_by_type`; ``convention``: whose count is
+    right), each named with why it differs on the types where it does."""
+    value = sum(counts[convention].values())
     found = [Mistake(FLOPS, 2 * value, "a multiply-add is one operation here, not two")]
-    for convention, count in others.items():
-        if count != value:
-            found.append(
-                Mistake(f"{convention}'s convention", count, f"{convention} counts {count:,}")
+    for other, by_type in counts.items():
+        count = sum(by_type.values())
+        if other != convention and count != value:
+            name = convention_mistake(other, convention, counts)
+            found.append(Mistake(name, count, f"{other} counts {count:,}"))
+    return found
+
+
+def convention_mistake(other: str, convention: str, counts: dict[str, dict[str, int]]) -> str:
+    """The name of ``other``'s count taken for ``convention``'s, with why on the two types
+    whose counts differ most: "torchinfo's convention: adds the bias at every output
+    position". Each
+    convention's ``REASONS`` say how it departs from the reference's count of a type, so a
+    type is explained by ``other``'s reason where ``other`` departs from the reference, and
+    by ``convention``'s ("unlike torchinfo, which ...") where the right count does."""
+    ours, theirs, reference = counts[convention], counts[other], counts[REFERENCE]
+    gaps = sorted(
+        (t for t in ours if ours[t] != theirs[t]), key=lambda t: -abs(ours[t] - theirs[t])
+    )
+    own, right = _reasons(other), _reasons(convention)
+    reasons: list[str] = []
+    for kind in gaps:
+        if theirs[kind] != reference[kind] and kind in own:
+            reasons.append(own[kind].removeprefix(f"{other} "))
+        if ours[kind] != reference[kind] and kind in right:
+            reasons.append(
+                f"unlike {convention}, which {right[kind].removeprefix(convention + ' ')}"
             )
+    unique = list(dict.fromkeys(reasons))[:2]
+    return f"{other}'s convention" + (": " + "; ".join(unique) if unique else "")
+
+
+def _reasons(convention: str) -> dict[str, str]:
+    """A convention's reasons by layer type, why it counts that type as it does."""
+    found: dict[str, str] = getattr(import_module(CONVENTIONS[convention]), "REASONS", {})
     return found
 
 

@@ -9,6 +9,7 @@ the same quiz; a negative seed is a seed of its own, not its absolute value's.
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from collections.abc import Callable
@@ -19,27 +20,37 @@ from convcalc import arith
 from convcalc.analysis import analyse
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError
-from convcalc.expr import equation
+from convcalc.expr import Expr, equation, product, total
 from convcalc.records import Applied, Entry, Report, shape_text
 from convcalc.spec.validate import load_spec
 from convcalc.teach import mistakes as named
 from convcalc.teach.quiz_formats import TOPICS, Choice, Question
-from convcalc.views.conventions import torchinfo
+from convcalc.views.conventions import CONVENTIONS
 from convcalc.views.explain import explain, grouped_digits, render_lines
 
 MAX_TRIES = 200  # random layers drawn per question before giving up (a bug if ever reached)
 Made = tuple[Question, dict[str, Any]]  # a question and what it was made from
+Maker = Callable[[random.Random, int, str], Made]  # (rng, difficulty, id) → a question
 
 
 def quiz(
-    seed: int, count: int, topics: tuple[str, ...] = TOPICS, difficulty: int = 2
+    seed: int,
+    count: int,
+    topics: tuple[str, ...] = TOPICS,
+    difficulty: int = 2,
+    convention: str = named.DEFAULT_CONVENTION,
 ) -> list[Question]:
-    """``count`` questions cycling through ``topics``, reproducible from ``seed``."""
-    return [question for question, _ in generate(seed, count, topics, difficulty)]
+    """``count`` questions cycling through ``topics``, reproducible from ``seed``; the
+    multiply-adds counted under ``convention``."""
+    return [q for q, _ in generate(seed, count, topics, difficulty, convention)]
 
 
 def generate(
-    seed: int, count: int, topics: tuple[str, ...] = TOPICS, difficulty: int = 2
+    seed: int,
+    count: int,
+    topics: tuple[str, ...] = TOPICS,
+    difficulty: int = 2,
+    convention: str = named.DEFAULT_CONVENTION,
 ) -> list[tuple[Question, dict[str, Any]]]:
     """The questions with what each was made from (the spec, or the sizes), for checking."""
     unknown = [t for t in topics if t not in TOPICS]
@@ -47,12 +58,15 @@ def generate(
         raise ConvcalcError(f"--topics: choose among {', '.join(TOPICS)}, not {unknown or 'none'}")
     if not 1 <= difficulty <= 3:
         raise ConvcalcError("--difficulty is 1, 2 or 3")
+    if convention not in CONVENTIONS:
+        raise ConvcalcError(f"--convention: choose among {', '.join(CONVENTIONS)}")
+    makers: dict[str, Maker] = {**MAKERS, "macs": functools.partial(_macs, convention=convention)}
     rng = _random(seed)
     made = []
     for i in range(count):
         topic = topics[i % len(topics)]
         for _ in range(MAX_TRIES):  # until two distinct mistakes give two distinct wrong values
-            question, data = MAKERS[topic](rng, difficulty, f"q{i + 1:02d}-{topic}")
+            question, data = makers[topic](rng, difficulty, f"q{i + 1:02d}-{topic}")
             if sum(not choice.correct for choice in question.choices) >= 2:
                 break
         else:
@@ -218,31 +232,38 @@ def _params(rng: random.Random, difficulty: int, qid: str) -> Made:
     return question, {"spec": spec, "value": entry.params}
 
 
-def _macs(rng: random.Random, difficulty: int, qid: str) -> Made:
-    from convcalc.views.conventions import CONVENTIONS
-    from convcalc.views.costs import rule
-
+def _macs(
+    rng: random.Random, difficulty: int, qid: str, convention: str = named.DEFAULT_CONVENTION
+) -> Made:
     for _ in range(MAX_TRIES):
         report, spec = _network(rng, difficulty, 1)
         if report.layers[0].type == "conv":
             break
     entry = report.layers[0]
-    counts = {c: rule(c)(entry, 1) for c in CONVENTIONS}
-    right_value = counts["torchinfo"]
-    found = named.mult_adds_mistakes(
-        right_value, {c: n for c, n in counts.items() if c != "torchinfo"}
-    )
-    wrong = [(f"{m.value:,}", m.name) for m in found]
+    counts = named.mult_adds_by_type([entry])
+    right_value = counts[convention]["conv"]
+    wrong = [(f"{m.value:,}", m.name) for m in named.mult_adds_mistakes(counts, convention)]
     weights = math.prod(entry.tensors["weight"])
     wrong.append((f"{weights:,}", "counted one output position only"))
+    positions = math.prod(entry.output_shape[1:])
+    bias = right_value != weights * positions  # the bias added at every output position
+    if bias and right_value != (weights + math.prod(entry.tensors["bias"])) * positions:
+        raise ConvcalcError(f"--convention {convention}: no worked count of a conv")
+    counted = (
+        f"bias additions counted as {convention} does"
+        if bias
+        else "one multiply-add each time a weight meets an input value, bias additions not counted"
+    )
     text = (
         f"{_stack_text(report)}\nHow many multiply-adds does one forward pass of the layer take "
-        "(batch 1, bias additions counted as torchinfo does)?"
+        f"(batch 1, {counted})?"
     )
-    worked = equation("multiply-adds", torchinfo.mult_adds_derived(entry, 1))
+    worked = equation("multiply-adds", _per_position(entry, 1, bias))
+    every = "every weight and bias" if bias else "every weight (no bias additions)"
+    form = "(weights + biases)" if bias else "weights"
     explanation = (
-        f"output {shape_text(entry.output_shape)}: torchinfo counts every weight and bias once "
-        f"per output position, (weights + biases) · H·W: {grouped_digits(worked)}"
+        f"output {shape_text(entry.output_shape)}: {convention} counts {every} once per output "
+        f"position, {form} · H·W: {grouped_digits(worked)}"
     )
     right = f"{right_value:,}"
     question = Question(
@@ -255,7 +276,16 @@ def _macs(rng: random.Random, difficulty: int, qid: str) -> Made:
         explanation,
         _choices(right, wrong, rng),
     )
-    return question, {"spec": spec, "value": right_value}
+    return question, {"spec": spec, "value": right_value, "convention": convention}
+
+
+def _per_position(entry: Entry, batch: int, bias: bool) -> Expr:
+    """A conv's multiply-adds as the expression they come from: each weight (and, with
+    ``bias``, each bias) once per output position, (weights [+ biases]) · [B ·] H·W:
+    ``32·3·8·8·61·61``, ``(32·3·8·8 + 32)·61·61`` (the batch shown only when it is not 1)."""
+    weights = product(entry.tensors["weight"])
+    tensors = total([weights, product(entry.tensors["bias"])]) if bias else weights
+    return tensors * product([*([batch] if batch != 1 else []), *entry.output_shape[1:]])
 
 
 def _rf(rng: random.Random, difficulty: int, qid: str) -> Made:
@@ -386,7 +416,7 @@ def _mlp(rng: random.Random, difficulty: int, qid: str) -> Made:
     return question, {"d": d, "d_h": d_h, "d_o": d_o, "value": value}
 
 
-MAKERS: dict[str, Callable[[random.Random, int, str], Made]] = {
+MAKERS: dict[str, Maker] = {
     "shape": _shape,
     "params": _params,
     "macs": _macs,

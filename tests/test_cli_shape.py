@@ -144,6 +144,24 @@ def test_zoo_lists_every_bundled_spec(run) -> None:
     assert sorted(names) == sorted(path.stem for path in files)
 
 
+def test_zoo_lines_are_aligned_first_sentences(run) -> None:
+    """The names in a column as wide as the longest (deeplabv3_mobilenet_v3_large, 28) and two
+    spaces; then the first sentence of the spec's first comment paragraph, joined across its
+    lines and cut after "parameters." (not at "et al." nor mid-line)."""
+    lines = {line.split()[0]: line for line in run("zoo").stdout.splitlines()}
+    assert {line.index(line.split()[1]) for line in lines.values()} == {28 + 2}
+    assert lines["densenet161"] == (
+        "densenet161                   DenseNet-161 (torchvision.models.densenet161, Huang et al."
+        " 2017), 3×224×224: 28,681,000 parameters."
+    )
+    assert lines["googlenet"].endswith(
+        "without the auxiliary classifiers, 3×224×224: 6,624,904 parameters."
+    )
+    assert lines["vit_b_16"].endswith(
+        "ViT-B/16 (torchvision.models.vit_b_16, Dosovitskiy et al. 2021), 3×224×224."
+    )
+
+
 def test_shape_on_a_spec_with_unknowns_points_to_solve(run) -> None:
     result = run("shape", "five-stages")
     assert result.exit_code == 2

@@ -1,38 +1,27 @@
-"""zoo/cnn.py, the generator of the VGG, ResNet, ResNeXt, Wide ResNet, DenseNet, SqueezeNet 1.1
-and segmentation (FCN, DeepLabV3) specs.
+"""zoo/cnn.py, the generator of the VGG, ResNet, ResNeXt, Wide ResNet, DenseNet, SqueezeNet 1.1 and
+segmentation (FCN, DeepLabV3) specs.
 
-The specs themselves are checked leaf for leaf against torchvision in test_zoo.py. Here: the
-shipped YAML is exactly what the generator writes (a hand edit is caught), each input is the
-size of the DEFAULT weights' evaluation transform, and the parameter count each header states is
-torchvision's published one (for segmentation, less the auxiliary classifier the spec leaves
-out, as torch counts it).
+The specs themselves are checked leaf for leaf against torchvision in test_zoo.py. That the
+shipped YAML is exactly what the generator writes is test_zoo_generators.py's. Here: each input
+is the size of the DEFAULT weights' evaluation transform, and the parameter count each header
+states is torchvision's published one (for segmentation, less the auxiliary classifier the spec
+leaves out, as torch counts it).
 """
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
-import types
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.zoo_scripts import load
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def load_generator() -> types.ModuleType:
-    """zoo/cnn.py as a module (zoo/ is a folder of scripts, not a package)."""
-    spec = importlib.util.spec_from_file_location("zoo_cnn", ROOT / "zoo" / "cnn.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("zoo_cnn", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-cnn = load_generator()
+cnn = load("cnn")
 NAMES = list(cnn.MODELS)
 SEGMENTATION = [name for name in NAMES if name.startswith(("fcn_", "deeplabv3_"))]
 
@@ -43,22 +32,6 @@ def test_every_model_of_the_families_is_written() -> None:
     assert len(NAMES) == 24
     assert sum(name.startswith("vgg") for name in NAMES) == 7
     assert len(SEGMENTATION) == 5
-
-
-@pytest.mark.parametrize("name", NAMES)
-def test_shipped_spec_is_what_the_generator_writes(name: str) -> None:
-    assert (ROOT / "specs" / f"{name}.yaml").read_text(encoding="utf-8") == cnn.render(name)
-
-
-def test_check_mode_reports_a_stale_spec(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    assert cnn.main(["--out", str(tmp_path), "squeezenet1_1"]) == 0
-    assert cnn.main(["--check", "--out", str(tmp_path), "squeezenet1_1"]) == 0
-    path = tmp_path / "squeezenet1_1.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "# edited\n", encoding="utf-8")
-    assert cnn.main(["--check", "--out", str(tmp_path), "squeezenet1_1"]) == 1
-    assert "squeezenet1_1.yaml" in capsys.readouterr().err
 
 
 def header_params(name: str) -> int:

@@ -13,11 +13,12 @@ test_convention_convcalc.py's.
 
 from __future__ import annotations
 
-import importlib.util
 import re
 from pathlib import Path
 
 import pytest
+
+from tests.zoo_scripts import load
 
 ROOT = Path(__file__).resolve().parent.parent
 README = (ROOT / "README.md").read_text(encoding="utf-8")
@@ -45,11 +46,7 @@ AUX = (
 
 
 def load_table_script():  # type: ignore[no-untyped-def]
-    spec = importlib.util.spec_from_file_location("zoo_table", ROOT / "zoo" / "table.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load("table")
 
 
 def readme_rows() -> dict[str, dict[str, str]]:

@@ -1,6 +1,6 @@
 """Writes the bundled MaxViT spec (specs/maxvit_t.yaml) from torchvision 0.28's configuration:
-``python zoo/maxvit.py`` rewrites it. The YAML file is what ships; this script only keeps its
-repetition honest.
+``python zoo/maxvit.py`` rewrites it (``--check``: write nothing, exit 1 if the shipped file
+differs). The YAML file is what ships; this script only keeps its repetition honest.
 
 MaxViT (Tu et al. 2022, torchvision.models.maxvit_t): a stem (3×3 /2 conv-BN-GELU, 3×3 conv),
 four blocks of MaxVitLayers, each an MBConv (pre-norm BN, 1×1 expand ×4, depthwise 3×3 with
@@ -16,10 +16,7 @@ global average pool, flatten, LayerNorm, Linear, Tanh, Linear without bias.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from common import flow, header, run
 
 # maxvit_t: stem 64; block channels, layers; head_dim 32; partition 7; stochastic depth 0.2
 STEM, CHANNELS, LAYERS, HEAD_DIM, PARTITION, DEPTH_P, SIZE = (
@@ -55,9 +52,9 @@ def mbconv(indent: str, in_ch: int, out_ch: int, stride: int, p: float) -> list[
     else:
         body = ["{name: proj, type: identity}"]
     depth = (
-        f"{{name: stochastic_depth, type: stochastic_depth, p: {p!r}, mode: row}}"
+        flow("stochastic_depth", name="stochastic_depth", p=p, mode="row")
         if p
-        else "{name: stochastic_depth, type: identity}"
+        else flow("identity", name="stochastic_depth")
     )
     main = [
         f"{{name: pre_norm, type: batchnorm, {BN}}}",
@@ -96,7 +93,7 @@ def attention(indent: str, kind: str, channels: int, grid: int, p: float) -> lis
     swap = (
         "type: identity" if kind == "window" else "type: permute, dims: [1, 0, 2]"
     )  # SwapAxes(-2, -3)
-    depth = f"{{name: stochastic_dropout, type: stochastic_depth, p: {p!r}, mode: row}}"
+    depth = flow("stochastic_depth", name="stochastic_dropout", p=p, mode="row")
     attn = [
         f"{{name: attn_layer.0, type: layernorm, normalized_shape: {channels}}}",
         f"{{name: attn_layer.1, type: relative_position_attention, head_dim: {HEAD_DIM}, "
@@ -129,11 +126,17 @@ def maxvit_t() -> str:
     """The spec of torchvision's maxvit_t."""
     probabilities = linspace(DEPTH_P, sum(LAYERS))
     lines = [
-        f"""\
-# MaxViT-T (torchvision.models.maxvit_t, Tu et al. 2022), 3×{SIZE}×{SIZE} (MaxVit_T_Weights:
-# crop_size 224). Written by zoo/maxvit.py. Each MBConv's shortcut (proj) runs before its main
-# path, so proj is the residual's body and the main path its shortcut: the sum is the same, and
-# the order too. An attention layer's StochasticDepth module runs twice, once per residual.
+        header(
+            f"MaxViT-T (torchvision.models.maxvit_t, Tu et al. 2022), 3×{SIZE}×{SIZE}.",
+            "maxvit.py",
+            "models/maxvit.py",
+            f"""\
+Input: MaxVit_T_Weights' crop_size, {SIZE}. Each MBConv's shortcut (proj) runs before its main
+path, so proj is the residual's body and the main path its shortcut: the sum is the same, and
+the order too. An attention layer's StochasticDepth module runs twice, once per residual.
+""",
+        )
+        + f"""\
 name: maxvit_t
 input: [3, {SIZE}, {SIZE}]
 layers:
@@ -177,10 +180,7 @@ padding: 1, bias: false}}
     return "\n".join(lines)
 
 
-def main() -> int:
-    (SPECS / "maxvit_t.yaml").write_text(maxvit_t(), encoding="utf-8")
-    return 0
-
+GENERATED = {"maxvit_t": maxvit_t}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(GENERATED, "maxvit.py", __doc__.splitlines()[0])

@@ -15,16 +15,15 @@ written. Plain Python, no convcalc: it only prints text.
 
 from __future__ import annotations
 
-import argparse
 import math
-import re
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from pathlib import Path
+from functools import partial
 from typing import Any
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from common import header as common_header
+from common import make_divisible, mapping, run
+from common import scalar as common_scalar
 
 # --- the YAML emitter ----------------------------------------------------------------------
 # A leaf is a dict of scalars (and short lists of ints), written in flow style on one line; a
@@ -47,29 +46,11 @@ class Note:
 
 Node = dict[str, Any] | Anchor | Note
 
-_PLAIN = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]*")
-
 
 def scalar(value: Any) -> str:
-    """One YAML scalar: ints as written, floats as their shortest 12-digit form with a point
-    (YAML 1.1 reads ``1e-05`` as a string), bools lower case, names plain unless they need
-    quotes."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = f"{value:.12g}"
-        mantissa, _, exponent = text.partition("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        return mantissa + (f"e{exponent}" if exponent else "")
-    if isinstance(value, list):
-        return "[" + ", ".join(scalar(v) for v in value) + "]"
-    text = str(value)
-    if _PLAIN.fullmatch(text) and text not in {"true", "false", "null", "yes", "no", "on", "off"}:
-        return text
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """One YAML scalar (common.scalar), floats to 12 significant digits: torchvision's
+    p = 0.2 × 7 / 16 is written 0.0875."""
+    return common_scalar(value, 12)
 
 
 def _holds_nodes(value: Any) -> bool:
@@ -81,7 +62,7 @@ def _is_block(node: dict[str, Any]) -> bool:
 
 
 def _flow(node: dict[str, Any]) -> str:
-    return "{" + ", ".join(f"{k}: {scalar(v)}" for k, v in node.items() if k != "#") + "}"
+    return mapping({k: v for k, v in node.items() if k != "#"}, 12)
 
 
 def _comment(node: dict[str, Any]) -> str:
@@ -144,22 +125,13 @@ class Emitter:
 def document(header: str, name: str, size: int, layers: list[Node]) -> str:
     """The whole spec file: header comment, name, input and layers."""
     emitter = Emitter()
-    emitter.lines.extend(f"# {line}".rstrip() for line in header.strip().splitlines())
+    emitter.lines.extend(header.splitlines())
     emitter.lines += [f"name: {name}", f"input: [3, {size}, {size}]", "layers:"]
     emitter.items(layers, 2)
     return "\n".join(emitter.lines) + "\n"
 
 
 # --- shared pieces -------------------------------------------------------------------------
-
-
-def make_divisible(value: float, divisor: int, min_value: int | None = None) -> int:
-    """torchvision's ``_make_divisible``: the nearest multiple of ``divisor`` (at least
-    ``min_value``, by default ``divisor``), one step up if rounding lost more than 10 %."""
-    if min_value is None:
-        min_value = divisor
-    new = max(min_value, int(value + divisor / 2) // divisor * divisor)
-    return new + divisor if new < 0.9 * value else new
 
 
 def conv(
@@ -233,19 +205,20 @@ class Model:
 
 
 def header(model: Model, source: str, notes: str) -> str:
-    return (
+    """The header comment: the model and its parameter count, where it was written from, the
+    input (the DEFAULT weights' evaluation crop) and the notes."""
+    title = (
         f"{model.title} (torchvision.models.{model.name}, {model.paper}), "
-        f"3×{model.size}×{model.size}: "
-        f"{model.num_params:,} parameters.\n"
-        f"Written by zoo/mobile.py from torchvision 0.28's {source}.\n"
+        f"3×{model.size}×{model.size}: {model.num_params:,} parameters."
+    )
+    swag = "\n(SWAG, fine-tuned end to end at 384: the model has no IMAGENET1K_V1 weights)."
+    notes = (
         f"Input: the crop of the evaluation transform of the DEFAULT weights, {model.weights}"
-        + (
-            "\n(SWAG, fine-tuned end to end at 384: the model has no IMAGENET1K_V1 weights).\n"
-            if "SWAG" in model.weights
-            else ".\n"
-        )
+        + (swag if "SWAG" in model.weights else ".")
+        + "\n"
         + notes
     )
+    return common_header(title, "mobile.py", source, notes)
 
 
 # --- MobileNetV3 ---------------------------------------------------------------------------
@@ -879,29 +852,7 @@ def render(name: str) -> str:
     return regnet(model)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("names", nargs="*", help="models to write (default: all)")
-    parser.add_argument("--check", action="store_true", help="compare, do not write")
-    parser.add_argument("--out", type=Path, default=SPECS, help="folder (default: specs/)")
-    args = parser.parse_args(argv)
-    unknown = [n for n in args.names if n not in BY_NAME]
-    if unknown:
-        parser.error(f"unknown model {unknown[0]}; known: {', '.join(BY_NAME)}")
-    stale = []
-    for name in args.names or list(BY_NAME):
-        path = args.out / f"{name}.yaml"
-        text = render(name)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(path.name)
-        else:
-            path.write_text(text, encoding="utf-8")
-    if stale:
-        print("differ from zoo/mobile.py: " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
-
+GENERATED = {name: partial(render, name) for name in BY_NAME}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(GENERATED, "mobile.py", __doc__.split("\n\n")[0])

@@ -1,7 +1,8 @@
 """Write the bundled specs of torchvision's ShuffleNetV2 (x0.5, x1.0, x1.5, x2.0).
 
 Run from the repository root: ``python zoo/shufflenet.py`` writes the four specs into specs/
-(``--check`` writes nothing and fails if a file differs from what it would write). It needs
+(names: only those; ``--check`` writes nothing and fails if a file differs from what it would
+write). It needs
 neither torch nor torchvision: the architecture is transcribed from torchvision 0.28's
 models/shufflenetv2.py, and tests/test_zoo.py compares every written spec with the torchvision
 model itself, leaf module by leaf module.
@@ -13,11 +14,9 @@ followed by the channel shuffle that torchvision calls as a function.
 
 from __future__ import annotations
 
-import argparse
-import sys
-from pathlib import Path
+from functools import partial
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from common import flow, header, run
 
 # name -> (stages_out_channels, published parameter count: the weights' meta num_params)
 MODELS = {
@@ -27,18 +26,31 @@ MODELS = {
     "shufflenet_v2_x2_0": ((24, 244, 488, 976, 2048), 7_393_996),
 }
 REPEATS = (4, 8, 4)
+NOTES = """\
+Each unit (InvertedResidual) is a sequential: at stride 1 a split block (x.chunk(2, dim=1): the
+first half passed on, the second through branch2), at stride 2 a concat of branch1 and branch2;
+then the channel shuffle. `functional: true` marks a leaf torchvision calls as a function, not a
+module (no module hook sees it): the channel shuffle, and x.mean([2, 3]) before fc (an average
+pool to 1×1 and a flatten).
+"""
 
 
 def _conv(out: int, k: int, stride: int = 1, groups: int = 1) -> str:
-    pad = ", padding: 1" if k == 3 else ""
-    extra = f", stride: {stride}" if stride != 1 else ""
-    extra += f", groups: {groups}" if groups != 1 else ""
-    return f"{{type: conv, out_channels: {out}, kernel_size: {k}{extra}{pad}, bias: false}}"
+    """A bias-free conv, padded 1 when 3×3; stride and groups only where not 1."""
+    return flow(
+        "conv",
+        out_channels=out,
+        kernel_size=k,
+        stride=stride if stride != 1 else None,
+        groups=groups if groups != 1 else None,
+        padding=1 if k == 3 else None,
+        bias=False,
+    )
 
 
-BN = "{type: batchnorm}"
-RELU = "{type: relu, inplace: true}"
-SHUFFLE = "{type: channel_shuffle, groups: 2, functional: true}"
+BN = flow("batchnorm")
+RELU = flow("relu", inplace=True)
+SHUFFLE = flow("channel_shuffle", groups=2, functional=True)
 
 
 def _branch2(inp: int, features: int, stride: int) -> list[str]:
@@ -79,13 +91,13 @@ def spec(name: str) -> str:
     channels, published = MODELS[name]
     width = name.removeprefix("shufflenet_v2_x").replace("_", ".")
     lines = [
-        f"# ShuffleNetV2 x{width} (torchvision.models.{name}, Ma et al. 2018), 3×224×224:",
-        f"# {published:,} parameters. Written by zoo/shufflenet.py. Each unit (InvertedResidual)",
-        "# is a sequential: at stride 1 a split block (x.chunk(2, dim=1): the first half passed",
-        "# on, the second through branch2), at stride 2 a concat of branch1 and branch2; then",
-        "# the channel shuffle. `functional: true` marks a leaf torchvision calls as a function,",
-        "# not a module (no module hook sees it): the channel shuffle, and x.mean([2, 3]) before",
-        "# fc (an average pool to 1×1 and a flatten).",
+        *header(
+            f"ShuffleNetV2 x{width} (torchvision.models.{name}, Ma et al. 2018), 3×224×224: "
+            f"{published:,} parameters.",
+            "shufflenet.py",
+            "models/shufflenetv2.py",
+            NOTES,
+        ).splitlines(),
         f"name: {name}",
         "input: [3, 224, 224]",
         "layers:",
@@ -113,24 +125,7 @@ def spec(name: str) -> str:
     return "\n".join(lines) + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("names", nargs="*", choices=[*MODELS, []], metavar="NAME")
-    parser.add_argument("--check", action="store_true", help="fail if a file would change")
-    args = parser.parse_args(argv)
-    stale = []
-    for name in args.names or MODELS:
-        path, text = SPECS / f"{name}.yaml", spec(name)
-        if args.check:
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
-                stale.append(path.name)
-        else:
-            path.write_text(text, encoding="utf-8")
-    if stale:
-        print("out of date: " + ", ".join(stale), file=sys.stderr)
-        return 1
-    return 0
-
+GENERATED = {name: partial(spec, name) for name in MODELS}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(GENERATED, "shufflenet.py", __doc__.splitlines()[0])

@@ -1,6 +1,7 @@
 """Writes the bundled Swin Transformer specs (specs/swin_*.yaml) from torchvision 0.28's
-configurations: ``python zoo/swin.py`` rewrites them. The YAML files are what ships; this script
-only keeps their repetition honest.
+configurations: ``python zoo/swin.py`` rewrites them (names: only those; ``--check``: write
+nothing, exit 1 if a shipped file differs). The YAML files are what ships; this script only
+keeps their repetition honest.
 
 Swin (Liu et al. 2021, torchvision.models.swin_t/s/b) and Swin V2 (Liu et al. 2022,
 swin_v2_t/s/b) work channels-last on [H, W, C]: a 4×4 /4 patch convolution, a permute and a
@@ -13,10 +14,9 @@ depth p · i / (n − 1).
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from functools import partial
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from common import flow, header, run
 
 # name -> (embedding dim, blocks per stage, heads per stage, window, stochastic depth, input)
 SWINS = {
@@ -33,19 +33,22 @@ TITLES = {"t": "T", "s": "S", "b": "B"}
 def block(v2: bool, name: str, dim: int, heads: int, window: int, shift: int, p: float) -> str:
     """One SwinTransformerBlock (v2: SwinTransformerBlockV2) of ``dim`` channels."""
     attention = "shifted_window_attention_v2" if v2 else "shifted_window_attention"
-    attn = (
-        f"{{name: attn, type: {attention}, window_size: [{window}, {window}], "
-        f"shift_size: [{shift}, {shift}], num_heads: {heads}}}"
+    attn = flow(
+        attention,
+        name="attn",
+        window_size=[window, window],
+        shift_size=[shift, shift],
+        num_heads=heads,
     )
-    norm1 = f"{{name: norm1, type: layernorm, normalized_shape: {dim}}}"
-    norm2 = f"{{name: norm2, type: layernorm, normalized_shape: {dim}}}"
-    depth = f"{{name: stochastic_depth, type: stochastic_depth, p: {p!r}, mode: row}}"
+    norm1 = flow("layernorm", name="norm1", normalized_shape=dim)
+    norm2 = flow("layernorm", name="norm2", normalized_shape=dim)
+    depth = flow("stochastic_depth", name="stochastic_depth", p=p, mode="row")
     mlp = [
-        f"{{name: mlp.0, type: linear, out_features: {4 * dim}}}",
-        "{name: mlp.1, type: gelu}",
-        "{name: mlp.2, type: dropout, p: 0.0}",
-        f"{{name: mlp.3, type: linear, out_features: {dim}}}",
-        "{name: mlp.4, type: dropout, p: 0.0}",
+        flow("linear", name="mlp.0", out_features=4 * dim),
+        flow("gelu", name="mlp.1"),
+        flow("dropout", name="mlp.2", p=0.0),
+        flow("linear", name="mlp.3", out_features=dim),
+        flow("dropout", name="mlp.4", p=0.0),
     ]
     first = [attn, norm1] if v2 else [norm1, attn]
     second = [*mlp, norm2] if v2 else [norm2, *mlp]
@@ -64,11 +67,18 @@ def swin(name: str) -> str:
     merging = "patch_merging_v2" if v2 else "patch_merging"
     total = sum(depths)
     parts = [
-        f"""\
-# {title} (torchvision.models.{name}, Liu et al. {2022 if v2 else 2021}), 3×{size}×{size}.
-# Written by zoo/swin.py. Channels-last [H, W, C] after the patch embedding's permute; every
-# other block shifts its {window}×{window} windows by {window // 2}. A block's StochasticDepth
-# module runs twice, once per residual branch.
+        header(
+            f"{title} (torchvision.models.{name}, Liu et al. {2022 if v2 else 2021}), "
+            f"3×{size}×{size}.",
+            "swin.py",
+            "models/swin_transformer.py",
+            f"""\
+Channels-last [H, W, C] after the patch embedding's permute; every other block shifts its
+{window}×{window} windows by {window // 2}. A block's StochasticDepth module runs twice, once per
+residual branch.
+""",
+        )
+        + f"""\
 name: {name}
 input: [3, {size}, {size}]
 layers:
@@ -91,20 +101,16 @@ layers:
     parts.append(
         f"""\
   - {{name: norm, type: layernorm, normalized_shape: {final}}}
-  - {{name: permute, type: permute, dims: [2, 0, 1]}}
+  - {flow("permute", name="permute", dims=[2, 0, 1])}
   - {{name: avgpool, type: adaptive_avgpool, output_size: 1}}
-  - {{name: flatten, type: flatten}}
+  - {flow("flatten", name="flatten")}
   - {{name: head, type: linear, out_features: 1000}}
 """
     )
     return "\n".join(parts)
 
 
-def main() -> int:
-    for name in SWINS:
-        (SPECS / f"{name}.yaml").write_text(swin(name), encoding="utf-8")
-    return 0
-
+GENERATED = {name: partial(swin, name) for name in SWINS}
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run(GENERATED, "swin.py", __doc__.splitlines()[0])

@@ -1,6 +1,7 @@
 """Writes the bundled ViT and ConvNeXt specs (specs/vit_*.yaml, specs/convnext_*.yaml) from
-torchvision 0.28's configurations: ``python zoo/transformers.py`` rewrites them. The YAML files
-are what ships; this script only keeps their repetition honest.
+torchvision 0.28's configurations: ``python zoo/transformers.py`` rewrites them (names: only
+those; ``--check``: write nothing, exit 1 if a shipped file differs). The YAML files are what
+ships; this script only keeps their repetition honest.
 
 ViT (Dosovitskiy et al. 2021, torchvision.models.vision_transformer): patch convolution, the
 patches as a sequence, class token, position embedding, ``layers`` encoder blocks (pre-norm
@@ -12,10 +13,9 @@ a LayerNorm2d and 2×2 /2 convolution between stages, global pool, norm, head.
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
+from functools import partial
 
-SPECS = Path(__file__).resolve().parent.parent / "specs"
+from common import flow, header, run
 
 # name -> (patch size, layers, heads, hidden size, MLP size, published parameter count)
 VITS = {
@@ -34,6 +34,19 @@ CONVNEXTS = {
 }
 TITLES = {"b": "B", "l": "L", "h": "H"}
 SIZE = 224
+VIT_NOTES = """\
+`functional: true` marks what torchvision computes without a module: reshaping the patches
+into a sequence and taking the class token out (x[:, 0]). The class token and the position
+embedding are parameters of VisionTransformer and its Encoder, added by their forward; the
+attention is nn.MultiheadAttention(batch_first=True).
+"""
+CONVNEXT_NOTES = """\
+A CNBlock is x + stochastic_depth(layer_scale · block(x)), block = depthwise 7×7, Permute to
+channels last, LayerNorm, Linear 4C, GELU, Linear C, Permute back; its stochastic depth
+probability grows linearly from 0 to {sd} over the {total} blocks, so each block is written out
+with its own (to 4 decimals).
+The norms outside the blocks are torchvision's channels-first LayerNorm2d (eps 1e-6).
+"""
 
 
 def vit(name: str) -> str:
@@ -41,12 +54,15 @@ def vit(name: str) -> str:
     patch, layers, heads, hidden, mlp = VITS[name]
     grid = SIZE // patch
     title = f"ViT-{TITLES[name.split('_')[1]]}/{patch}"
-    return f"""\
-# {title} (torchvision.models.{name}, Dosovitskiy et al. 2021), 3×{SIZE}×{SIZE}.
-# Written by zoo/transformers.py. `functional: true` marks what torchvision computes without a
-# module: reshaping the patches into a sequence and taking the class token out (x[:, 0]). The
-# class token and the position embedding are parameters of VisionTransformer and its Encoder,
-# added by their forward; the attention is nn.MultiheadAttention(batch_first=True).
+    head = header(
+        f"{title} (torchvision.models.{name}, Dosovitskiy et al. 2021), 3×{SIZE}×{SIZE}.",
+        "transformers.py",
+        "models/vision_transformer.py",
+        VIT_NOTES,
+    )
+    return (
+        head
+        + f"""\
 name: {name}
 input: [3, {SIZE}, {SIZE}]
 layers:
@@ -54,7 +70,7 @@ layers:
   # x.reshape(n, {hidden}, {grid}·{grid}).permute(0, 2, 1): {grid * grid} patches, {hidden} features
   - {{type: reshape, shape: [{hidden}, {grid * grid}], functional: true}}
   - {{type: permute, dims: [1, 0], functional: true}}
-  - {{name: class_token, type: class_token}}
+  - {flow("class_token")}
   - {{name: encoder.pos_embedding, type: position_embedding}}
   - {{name: encoder.dropout, type: dropout, p: 0.0}}
   # EncoderBlock: x + dropout(attention(ln_1(x))), then x + mlp(ln_2(x))
@@ -70,7 +86,7 @@ layers:
               - &ln {{name: ln_1, type: layernorm, normalized_shape: {hidden}, eps: 1.0e-6}}
               - {{name: self_attention, type: multihead_attention, num_heads: {heads},
                  batch_first: true}}
-              - &dropout {{name: dropout, type: dropout, p: 0.0}}
+              - &dropout {flow("dropout", p=0.0)}
           - type: residual
             body:
               - {{<<: *ln, name: ln_2}}
@@ -83,6 +99,7 @@ layers:
   - {{type: select, dim: 0, index: 0, functional: true}}  # x[:, 0]: the class token
   - {{name: heads.head, type: linear, out_features: 1000}}
 """
+    )
 
 
 def convnext(name: str) -> str:
@@ -91,14 +108,13 @@ def convnext(name: str) -> str:
     widths, depths, sd = CONVNEXTS[name]
     total = sum(depths)
     title = "ConvNeXt-" + name.split("_")[1].capitalize()
+    head = header(
+        f"{title} (torchvision.models.{name}, Liu et al. 2022), 3×{SIZE}×{SIZE}.",
+        "transformers.py",
+        "models/convnext.py",
+        CONVNEXT_NOTES.format(sd=sd, total=total),
+    )
     out = [
-        f"# {title} (torchvision.models.{name}, Liu et al. 2022), 3×{SIZE}×{SIZE}.",
-        "# Written by zoo/transformers.py. A CNBlock is x + stochastic_depth(layer_scale ·",
-        "# block(x)), block = depthwise 7×7, Permute to channels last, LayerNorm, Linear 4C, GELU,",
-        "# Linear C, Permute back; its stochastic depth probability grows linearly from 0 to",
-        f"# {sd} over the {total} blocks, so each block is written out with its own (to 4",
-        "# decimals).",
-        "# The norms outside the blocks are torchvision's channels-first LayerNorm2d (eps 1e-6).",
         f"name: {name}",
         f"input: [3, {SIZE}, {SIZE}]",
         "layers:",
@@ -159,16 +175,13 @@ def convnext(name: str) -> str:
         "  - {name: classifier.1, type: flatten}",
         "  - {name: classifier.2, type: linear, out_features: 1000}",
     ]
-    return "\n".join(out) + "\n"
+    return head + "\n".join(out) + "\n"
 
 
-def main() -> None:
-    for name in VITS:
-        (SPECS / f"{name}.yaml").write_text(vit(name), encoding="utf-8")
-    for name in CONVNEXTS:
-        (SPECS / f"{name}.yaml").write_text(convnext(name), encoding="utf-8")
-    sys.stdout.write(f"wrote {len(VITS) + len(CONVNEXTS)} specs to {SPECS}\n")
-
+GENERATED = {
+    **{name: partial(vit, name) for name in VITS},
+    **{name: partial(convnext, name) for name in CONVNEXTS},
+}
 
 if __name__ == "__main__":
-    main()
+    run(GENERATED, "transformers.py", __doc__.splitlines()[0])

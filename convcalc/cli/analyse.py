@@ -146,15 +146,28 @@ def zoo(name: str | None) -> None:
             raise Failure(f"no bundled spec {name!r}; bundled: {', '.join(specs)}")
         click.echo(specs[name].read_text(encoding="utf-8"), nl=False)
         return
+    width = max(map(len, specs), default=0)
     for name, path in specs.items():
-        click.echo(f"{name:<16} {_first_comment(path.read_text(encoding='utf-8'))}")
+        click.echo(f"{name:<{width}}  {_first_comment(path.read_text(encoding='utf-8'))}")
 
 
 def _first_comment(text: str) -> str:
-    for line in text.splitlines():
-        if line.startswith("#"):
-            return line.lstrip("# ").strip()
-    return ""
+    """The first sentence of a spec's first comment paragraph (its comment lines up to a line
+    that is not one, or is an empty one), up to its first period followed by a space and no
+    digit ("Huang et al. 2017", "torchvision.models" and "e.g." do not end it), or the end."""
+    import re
+
+    lines = [line for line in text.splitlines() if not line.startswith("#!")]
+    start = next((i for i, line in enumerate(lines) if line.startswith("#")), len(lines))
+    words = []
+    for line in lines[start:]:
+        body = line.lstrip("#").strip()
+        if not line.startswith("#") or not body:
+            break
+        words.append(body)
+    paragraph = " ".join(words)
+    end = re.search(r"(?<!\bal)(?<!\be\.g)(?<!\bi\.e)[.!?](?=\s+\D|\s*$)", paragraph)
+    return paragraph[: end.end()] if end else paragraph
 
 
 @click.command()

@@ -165,8 +165,8 @@ MUTATIONS = [
     Mutation(
         "memory-training-once",
         "convcalc/views/memory.py",
-        "forward_backward_bytes=2 * kept * per_sample,",
-        "forward_backward_bytes=kept * per_sample,",
+        "forward_backward_bytes=2 * (sample_values * batch + forward_values) * size,",
+        "forward_backward_bytes=(sample_values * batch + forward_values) * size,",
         "torchinfo's forward/backward estimate without the gradients",
     ),
     # the grader

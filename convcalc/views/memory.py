@@ -3,10 +3,12 @@
 - ``params_bytes``: every parameter × the dtype's size.
 - ``input_bytes``: the input's values × batch × the dtype's size (exact).
 - ``forward_backward_bytes``: torchinfo 1.8.0's estimate of the activations kept for training,
-  2 × the output bytes of every leaf layer that has parameters (its output, and the gradient of
-  it). It ignores the outputs of layers without parameters (ReLU, pooling, ...), and of those
-  whose parameters no leaf module holds (multihead attention, class token, position embedding,
-  layer scale: ``conventions.torchinfo.UNSEEN``).
+  2 × (per-sample values × batch + per-forward values) × the dtype's size, summed over every
+  call of a leaf module with parameters (its output, and the gradient of it); the values each
+  layer type keeps are ``conventions.torchinfo.kept_values``'s. It ignores the outputs of
+  layers without parameters (ReLU, pooling, ...) and of those whose parameters no leaf module
+  holds (multihead attention, class token, position embedding, layer scale), and counts the
+  outputs of the child modules that run inside Swin's patch merging and MaxViT's attention.
 - ``peak_activation_bytes``: convcalc's own estimate of the most activation memory alive at
   once during inference, with no in-place reuse: while a layer runs, its input and its output,
   plus, for every block it is inside, the block's input (kept for the shortcut, the other
@@ -21,7 +23,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import ConvcalcError
-from convcalc.views.conventions.torchinfo import UNSEEN
+from convcalc.views.conventions.torchinfo import kept_values
 
 if TYPE_CHECKING:
     from convcalc.records import Entry, Report
@@ -57,15 +59,14 @@ def memory(report: Report, batch: int = 1, dtype: str = "float32") -> Memory:
         raise ConvcalcError(f"unknown dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     size = DTYPES[dtype]
     per_sample = batch * size
-    kept = sum(
-        math.prod(e.output_shape) for e in report.leaves() if e.tensors and e.type not in UNSEEN
-    )
+    kept = [kept_values(e) for e in report.leaves()]
+    sample_values, forward_values = sum(k[0] for k in kept), sum(k[1] for k in kept)
     return Memory(
         batch=batch,
         dtype=dtype,
         params_bytes=report.total_params * size,
         input_bytes=math.prod(report.input_shape) * per_sample,
-        forward_backward_bytes=2 * kept * per_sample,
+        forward_backward_bytes=2 * (sample_values * batch + forward_values) * size,
         peak_activation_bytes=_peak_values(report) * per_sample,
     )
 

@@ -24,6 +24,11 @@ Per leaf, by layer type:
   attention module itself (not a leaf), is not counted.
 
 Bias included. Every call of a layer counts (a layer run twice counts twice).
+
+Its forward/backward pass size (``ModelStatistics.total_output_bytes``, read by
+``views/memory.py``) is 2 × the output bytes of every call of a leaf module (one without
+children) that has parameters: :func:`kept_values` gives, per layer type, the output values it
+keeps.
 """
 
 from __future__ import annotations
@@ -94,6 +99,44 @@ ZERO: frozenset[str] = UNSEEN | {
     *("hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softmax", "log_softmax"),
 }
 """The types torchinfo counts as 0: no parameters, or none in a leaf module (:data:`UNSEEN`)."""
+
+
+CHILD_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "shifted_window_attention": (),  # F.linear with its qkv's and proj's weights: none runs
+    "shifted_window_attention_v2": (),  # the same; its cpb_mlp runs on no batch: TABLE_OUTPUTS
+    "patch_merging": ("norm.weight", "reduction.weight"),  # LayerNorm(4C), then Linear → 2C
+    "patch_merging_v2": ("reduction.weight", "norm.weight"),  # Linear → 2C, then LayerNorm(2C)
+    "relative_position_attention": ("to_qkv.weight", "merge.weight"),  # Linear → 3D, → D
+}
+"""Types that PyTorch writes as modules with children, which torchinfo never sees as leaves: per
+child leaf module that runs on the layer's tokens, the weight whose first size is the last size
+of that child's output (its other sizes the layer's output's: its tokens)."""
+
+
+TABLE_OUTPUTS: dict[str, tuple[str, ...]] = {
+    "shifted_window_attention_v2": ("cpb_mlp.0.weight", "cpb_mlp.2.weight"),
+}
+"""Types whose child modules run once per forward on the (2·Wh − 1)·(2·Ww − 1) relative
+offsets, whatever the batch (Swin v2's position-bias MLP): each child's output width, as in
+:data:`CHILD_OUTPUTS`."""
+
+
+def kept_values(entry: Entry) -> tuple[int, int]:
+    """The output values torchinfo's forward/backward pass size keeps for one leaf, as (per
+    sample, per forward): each call of a leaf module with parameters keeps its output. So
+    (output values, 0) for a type with tensors; (0, 0) without, or for :data:`UNSEEN`; for
+    :data:`CHILD_OUTPUTS`, tokens × Σ the children's widths (patch merging: ⌈H/2⌉·⌈W/2⌉ ·
+    (4C + 2C)); for :data:`TABLE_OUTPUTS`, offsets × Σ widths once (Swin v2: (2·Wh − 1)·(2·Ww
+    − 1)·(512 + heads))."""
+    if entry.step is None or not entry.tensors or entry.type in UNSEEN:
+        return 0, 0
+    if entry.type not in CHILD_OUTPUTS:
+        return math.prod(entry.output_shape), 0
+    tokens = math.prod(entry.output_shape[:-1])
+    per_sample = tokens * sum(entry.tensors[name][0] for name in CHILD_OUTPUTS[entry.type])
+    table = TABLE_OUTPUTS.get(entry.type, ())
+    offsets = entry.layer.offsets() if table else 0  # type: ignore[attr-defined]
+    return per_sample, offsets * sum(entry.tensors[name][0] for name in table)
 
 
 def mult_adds(entry: Entry, batch: int) -> int:

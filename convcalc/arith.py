@@ -252,6 +252,54 @@ def pad_out_derived(name: str, length: int, a: int, b: int, mode: str) -> Derive
     return Derived(_in(name, length) + sym("before", a) + sym("after", b), note)
 
 
+def ceil_half(length: int) -> int:
+    """out = ⌈L / 2⌉ = (L + 1) // 2: each pair of neighbours merged into one, an odd size first
+    padded by one zero (Swin's patch merging: ``F.pad`` to an even size, then ``x[0::2]``)."""
+    return -(-length // 2)
+
+
+def ceil_half_derived(name: str, length: int) -> Derived:
+    note = f"{name}_in = {length} is odd: padded by one to {length + 1}" if length % 2 else ""
+    return Derived(ceil(_in(name, length), 2), note)
+
+
+def scaled(length: int, factor: int) -> int:
+    """out = factor · L (patch merging's channels: 2·C, its linear's 4C → 2C)."""
+    return factor * length
+
+
+def scaled_derived(name: str, length: int, factor: int) -> Derived:
+    return Derived(factor * _in(name, length))
+
+
+def extended(length: int, count: int) -> int:
+    """out = L + count: tokens put into the sequence (ViT's class token, count 1)."""
+    return length + count
+
+
+def extended_derived(name: str, length: int, count: int) -> Derived:
+    return Derived(_in(name, length) + count)
+
+
+def kept(length: int) -> int:
+    """out = L: a dimension the layer keeps, beside one it changes (the E of [L, E])."""
+    return length
+
+
+def kept_derived(name: str, length: int) -> Derived:
+    return Derived(_in(name, length), "kept")
+
+
+def set_by(length: int, size: int, field: str) -> int:
+    """out = ``size``, the layer's field named ``field`` (a linear's out_features), whatever
+    the input's L."""
+    return size
+
+
+def set_by_derived(name: str, length: int, size: int, field: str) -> Derived:
+    return Derived(sym(field, size))
+
+
 def _circular_fits(length: int, a: int, b: int) -> bool:
     """PyTorch's circular padding copies the kept input into place, then each wrapped side from
     the output itself, as slices (Python's rules: a negative start counts from the end); each
@@ -282,6 +330,11 @@ DERIVATIONS: dict[Callable[..., int], Callable[..., Derived]] = {
     adaptive_out: adaptive_out_derived,
     upsample_out: upsample_out_derived,
     pad_out: pad_out_derived,
+    ceil_half: ceil_half_derived,
+    scaled: scaled_derived,
+    extended: extended_derived,
+    kept: kept_derived,
+    set_by: set_by_derived,
 }
 
 

@@ -29,11 +29,14 @@ Tensors = dict[str, Shape]
 
 
 class Applied(NamedTuple):
-    """A size rule of :mod:`convcalc.arith` applied to one spatial dimension: the rule and its
-    arguments, from which ``--explain`` derives the size (``arith.derive``)."""
+    """A size rule of :mod:`convcalc.arith` applied to one dimension: the rule and its
+    arguments, from which ``--explain`` derives the size (``arith.derive``), and the
+    dimension's name where counting from the end as C, H, W would misname it (``E`` of a
+    token sequence [L, E], ``C`` of a channels-last [H, W, C])."""
 
     rule: Callable[..., int]
     args: tuple[Any, ...]
+    dim: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,13 +67,17 @@ class Step:
     every output value depends on the whole input (linear, flatten, adaptive and global pools).
     ``rules`` has the size rule applied to each of the shape's last dimensions, where one was
     (conv, pools, upsample: the spatial ones; pad: those it pads, the channels too if it pads
-    them); layers that keep the shape or set it from their fields have none.
+    them; linear, patch merging, the class token: theirs); layers that keep the shape or
+    rearrange it have none. ``note`` says in words what the layer does with the values where
+    the rules do not show it (attention mixes positions, a norm takes statistics, a select
+    removes a dimension); ``--explain`` prints it.
     """
 
     output: Shape
     tensors: Tensors
     windows: tuple[Window, ...] | None
     rules: tuple[Applied, ...] = ()
+    note: str = ""
 
     @property
     def params(self) -> int:
@@ -83,9 +90,10 @@ def shape_text(shape: Shape) -> str:
     return "×".join(str(n) for n in shape)
 
 
-def elementwise(shape: Shape, tensors: Tensors | None = None) -> Step:
-    """A layer that keeps the shape and looks at each position alone (activations, norms)."""
-    return Step(shape, tensors or {}, (IDENTITY,) * max(0, len(shape) - 1))
+def elementwise(shape: Shape, tensors: Tensors | None = None, note: str = "") -> Step:
+    """A layer that keeps the shape and looks at each position alone (activations, norms);
+    ``note`` says what it does where that is more than a function of each value alone."""
+    return Step(shape, tensors or {}, (IDENTITY,) * max(0, len(shape) - 1), note=note)
 
 
 # --- the report: one entry per layer or block, as :func:`convcalc.analysis.analyse` builds it

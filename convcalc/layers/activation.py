@@ -80,7 +80,16 @@ class _SoftmaxLike(Layer):
     def forward(self, shape: Shape) -> Step:
         if self.dim is not None:
             dim_index(self.dim, len(shape) + 1, "dim", "counting the batch")
-        return elementwise(shape)
+        # without dim, PyTorch picks 0 for 0, 1 or 3 dimensions (the batch counted), else 1
+        dim = self.dim if self.dim is not None else int(len(shape) + 1 not in (0, 1, 3))
+        log = self.type == "log_softmax"
+        what = "the logarithm of a softmax" if log else "a softmax"
+        sums = "their exponentials summing to 1" if log else "to sum to 1"
+        note = (
+            f"{what} along dimension {dim} (counting the batch): the values of each line along "
+            f"it normalised together, {sums}; shape kept"
+        )
+        return elementwise(shape, note=note)
 
 
 class Softmax(_SoftmaxLike):

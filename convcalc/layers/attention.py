@@ -57,7 +57,11 @@ class MultiheadAttention(WithParameters):
             tensors["out_proj.bias"] = (embed,)
         if self.add_bias_kv:
             tensors["bias_k"] = tensors["bias_v"] = (1, 1, embed)
-        return Step(shape, tensors, None)
+        heads = f"{self.num_heads} heads of {embed // self.num_heads}"
+        length = shape[0]
+        note = f"self-attention: each of the {length} positions mixes all {length} ({heads})"
+        note += "; shape kept"
+        return Step(shape, tensors, None, note=note)
 
     def describe(self, shape: Shape) -> str:
         return f"attention {self.num_heads} heads × {shape[-1] // self.num_heads}"

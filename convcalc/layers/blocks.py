@@ -239,7 +239,8 @@ class Split(Concat):
         derived = super().merge_derived(shape, outputs)
         assert derived is not None
         cut = " + ".join(map(str, self.slices(shape)))
-        return Derived(derived.expr, f"the {shape[0]} channels cut into {cut}; " + derived.note)
+        note = f"the {shape[0]} channels cut into {cut}; " + derived.note
+        return Derived(derived.expr, note, derived.quantity)
 
     def describe(self, shape: Shape) -> str:
         try:

@@ -2,7 +2,7 @@
 
 from typing import Literal
 
-from convcalc.arith import Refusal
+from convcalc.arith import Refusal, set_by
 from convcalc.layers.base import WithParameters
 from convcalc.layers.fields import (
     AnyInt,
@@ -10,7 +10,7 @@ from convcalc.layers.fields import (
     Number,
     PositiveInt,
 )
-from convcalc.records import Shape, Step, Tensors
+from convcalc.records import Applied, Shape, Step, Tensors
 
 
 class Linear(WithParameters):
@@ -25,7 +25,8 @@ class Linear(WithParameters):
         tensors: Tensors = {"weight": (self.out_features, shape[-1])}
         if self.bias:
             tensors["bias"] = (self.out_features,)
-        return Step((*shape[:-1], self.out_features), tensors, None)
+        rule = Applied(set_by, (shape[-1], self.out_features, "out_features"), "features")
+        return Step((*shape[:-1], self.out_features), tensors, None, (rule,))
 
     def describe(self, shape: Shape) -> str:
         return f"linear {shape[-1]} → {self.out_features}"
@@ -48,4 +49,6 @@ class Embedding(WithParameters):
         if self.padding_idx is not None and not -n <= self.padding_idx < n:
             raise Refusal(f"must be within num_embeddings ({-n} to {n - 1})", "padding_idx")
         tensors: Tensors = {"weight": (n, self.embedding_dim)}
-        return Step((*shape, self.embedding_dim), tensors, None)
+        note = f"each index replaced by its row of the table: embedding_dim {self.embedding_dim}"
+        note += " values, a new last dimension"
+        return Step((*shape, self.embedding_dim), tensors, None, note=note)

@@ -46,7 +46,8 @@ class WindowPartition(Layer):
                     "p",
                 )
         windows = (height // self.p) * (width // self.p)
-        return Step((windows, self.p * self.p, channels), {}, None)
+        note = f"the {height}×{width} grid cut into {windows} windows of {self.p}×{self.p} tokens"
+        return Step((windows, self.p * self.p, channels), {}, None, note=note)
 
     def describe(self, shape: Shape) -> str:
         return f"window partition {self.p}×{self.p}"
@@ -73,7 +74,8 @@ class WindowDepartition(Layer):
                 "h_partitions",
             )
         out = (channels, self.h_partitions * self.p, self.w_partitions * self.p)
-        return Step(out, {}, None)
+        note = f"the {groups} windows of {tokens} tokens put back as one {out[1]}×{out[2]} grid"
+        return Step(out, {}, None, note=note)
 
     def describe(self, shape: Shape) -> str:
         return f"window departition {self.h_partitions}×{self.w_partitions} of {self.p}×{self.p}"
@@ -124,7 +126,12 @@ class RelativePositionAttention(WithParameters):
                 f"{length}×{length} position bias is added to the {tokens}×{tokens} scores",
                 "max_seq_len",
             )
-        return Step(shape, self.tensors(features, heads), None)
+        note = (
+            f"attention inside each of the {shape[0]} groups: each of its {tokens} tokens mixes "
+            f"all {tokens} ({heads} heads of {self.head_dim}, a learned bias per relative "
+            "position); shape kept"
+        )
+        return Step(shape, self.tensors(features, heads), None, note=note)
 
     def tensors(self, features: int, heads: int) -> Tensors:
         """to_qkv: 3D × D + 3D, merge: D × D + D, the table: (2s − 1)² × H."""

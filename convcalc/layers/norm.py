@@ -29,7 +29,11 @@ class BatchNorm(WithParameters):
 
     def forward(self, shape: Shape) -> Step:
         # [C], [C, L], [C, H, W] and [C, D, H, W]: BatchNorm1d, 2d and 3d, over channels
-        return elementwise(shape, _affine(shape[0], self.affine))
+        note = (
+            f"each of the {shape[0]} channels normalised by its mean and variance over the "
+            "batch and its positions (the running ones in eval); shape kept"
+        )
+        return elementwise(shape, _affine(shape[0], self.affine), note)
 
     def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
         # without weights or running statistics PyTorch takes any number of channels
@@ -49,7 +53,12 @@ class GroupNorm(WithParameters):
                 f"num_groups {self.num_groups} does not divide the {shape[0]} channels",
                 "num_groups",
             )
-        return elementwise(shape, _affine(shape[0], self.affine))
+        size = shape[0] // self.num_groups
+        note = (
+            f"the {shape[0]} channels normalised in {self.num_groups} groups of {size}, each "
+            "group over its channels and positions; shape kept"
+        )
+        return elementwise(shape, _affine(shape[0], self.affine), note)
 
     def describe(self, shape: Shape) -> str:
         return f"groupnorm {self.num_groups} groups"
@@ -72,7 +81,8 @@ class InstanceNorm(WithParameters):
                 "needs more than one spatial value per channel to take statistics over "
                 f"(the input is {label(spatial, every=True)})"
             )
-        return elementwise(shape, _affine(channels, self.affine))
+        note = f"each of the {channels} channels normalised over its own positions; shape kept"
+        return elementwise(shape, _affine(channels, self.affine), note)
 
     def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
         kept = self.affine or self.track_running_stats
@@ -100,7 +110,12 @@ class LayerNorm(WithParameters):
             tensors["weight"] = dims
             if self.bias:
                 tensors["bias"] = dims
-        return elementwise(shape, tensors)
+        count, size = math.prod(shape) // math.prod(dims), math.prod(dims)
+        note = (
+            f"normalised over the last {label(dims, every=True)} values: {count:,} groups of "
+            f"{size:,}, each by its own mean and variance; shape kept"
+        )
+        return elementwise(shape, tensors, note)
 
 
 class LayerNorm2d(LayerNorm):
@@ -116,7 +131,11 @@ class LayerNorm2d(LayerNorm):
                 f"layernorm2d needs an input [channels, height, width], not {listed(shape)}"
             )
         step = super().forward((*shape[1:], shape[0]))
-        return elementwise(shape, step.tensors)
+        note = (
+            f"each of the {shape[1] * shape[2]:,} positions normalised over its {shape[0]} "
+            "channels; shape kept"
+        )
+        return elementwise(shape, step.tensors, note)
 
 
 class LocalResponseNorm(Layer):
@@ -129,4 +148,8 @@ class LocalResponseNorm(Layer):
     def forward(self, shape: Shape) -> Step:
         if len(shape) < 2:
             raise Refusal(f"needs an input [channels, *spatial], not {listed(shape)}")
-        return elementwise(shape)
+        note = (
+            f"each value divided by a power of the sum of squares over {self.size} neighbouring "
+            "channels (its own among them); shape kept"
+        )
+        return elementwise(shape, note=note)

@@ -124,7 +124,13 @@ class ChannelShuffle(Layer):
         channels, _ = split_spatial(shape, "channel_shuffle")
         if channels % self.groups:
             raise Refusal(f"groups {self.groups} does not divide the {channels} channels", "groups")
-        return elementwise(shape)  # channels reordered: each position still sees itself
+        # channels reordered: each position still sees itself
+        size = channels // self.groups
+        note = (
+            f"the {channels} channels reordered, {self.groups} groups of {size} interleaved "
+            "(one from each group in turn); shape kept"
+        )
+        return elementwise(shape, note=note)
 
 
 class PixelShuffle(Layer):
@@ -301,7 +307,9 @@ class SelectChannels(Layer):
                     f"{c - 1})",
                     "channels",
                 )
-        return elementwise((len(self.channels), *shape[1:]))
+        listed_ = ", ".join(str(i) for i in self.channels)
+        note = f"channels {listed_} of the {c} taken, in that order"
+        return elementwise((len(self.channels), *shape[1:]), note=note)
 
     def describe(self, shape: Shape) -> str:
         return f"select {len(self.channels)} of {shape[0]} channels"

@@ -25,7 +25,9 @@ class ClassToken(Layer):
 
     def forward(self, shape: Shape) -> Step:
         length, embed = _sequence(shape, "class_token")
-        return Step((length + 1, embed), {"class_token": (1, 1, embed)}, (IDENTITY,))
+        rules = (Applied(extended, (length, 1), "L"), Applied(kept, (embed,), "E"))
+        note = f"a learned class token put before the {length} tokens"
+        return Step((length + 1, embed), {"class_token": (1, 1, embed)}, (IDENTITY,), rules, note)
 
 
 class PositionEmbedding(Layer):
@@ -35,7 +37,8 @@ class PositionEmbedding(Layer):
 
     def forward(self, shape: Shape) -> Step:
         length, embed = _sequence(shape, "position_embedding")
-        return elementwise(shape, {"pos_embedding": (1, length, embed)})
+        note = f"a learned {length}×{embed} embedding added, one vector per position; shape kept"
+        return elementwise(shape, {"pos_embedding": (1, length, embed)}, note)
 
 
 class Select(Layer):
@@ -61,7 +64,11 @@ class Select(Layer):
                 f"(from {-shape[at]} to {shape[at] - 1})",
                 "index",
             )
-        return Step((*shape[:at], *shape[at + 1 :]), {}, None)
+        note = (
+            f"entry {self.index} of dimension {self.dim} (of {shape[at]}) taken: that "
+            "dimension is removed"
+        )
+        return Step((*shape[:at], *shape[at + 1 :]), {}, None, note=note)
 
     def describe(self, shape: Shape) -> str:
         return f"select {self.index} of dim {self.dim}"
@@ -76,4 +83,5 @@ class LayerScale(Layer):
     layer_scale: Number = 1e-6
 
     def forward(self, shape: Shape) -> Step:
-        return elementwise(shape, {"layer_scale": (shape[0], *(1 for _ in shape[1:]))})
+        note = f"each of the {shape[0]} channels multiplied by its learned factor; shape kept"
+        return elementwise(shape, {"layer_scale": (shape[0], *(1 for _ in shape[1:]))}, note)

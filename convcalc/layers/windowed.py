@@ -14,10 +14,10 @@ from typing import Annotated, Literal
 
 from pydantic import PlainValidator, WithJsonSchema
 
-from convcalc.arith import Refusal
+from convcalc.arith import Refusal, ceil_half, scaled
 from convcalc.layers.base import WithParameters, listed
 from convcalc.layers.fields import Flag, PositiveInt, Probability, int_list
-from convcalc.records import Shape, Step, Tensors
+from convcalc.records import Applied, Shape, Step, Tensors
 
 # a list of integers ≥ 1 (window_size) or of any integers (shift_size); torchvision indexes
 # both as lists, and its constructor checks that each has 2 entries
@@ -76,7 +76,25 @@ class ShiftedWindowAttention(WithParameters):
                 "(each head takes C / num_heads of them)",
                 "num_heads",
             )
-        return Step(shape, self.tensors(channels), None)
+        return Step(shape, self.tensors(channels), None, note=self.what(shape))
+
+    def what(self, shape: Shape) -> str:
+        """In words: windows of Wh×Ww tokens over the grid padded to whole windows, rolled by
+        the shift unless one window spans that side (torchvision then sets it to 0)."""
+        (height, width), tokens = self.window_size, self.windows(shape)[1]
+        padded = (-(-shape[0] // height) * height, -(-shape[1] // width) * width)
+        count = (padded[0] // height) * (padded[1] // width)
+        sides = zip(self.window_size, padded, self.shift_size, strict=True)
+        shift = [0 if w >= p else s for w, p, s in sides]
+        parts = [f"attention inside {count} window{'s' if count != 1 else ''} of {height}×{width}"]
+        if padded != shape[:2]:
+            parts.append(f"the grid padded to {padded[0]}×{padded[1]} first, cut back after")
+        if any(shift):
+            parts.append(f"the grid rolled by {shift[0]}×{shift[1]} first, rolled back after")
+        # a shifted window holds pieces from apart, masked from each other: at most all of it
+        most = "at most " if any(shift) else ""
+        parts.append(f"each token mixes {most}the {tokens} tokens of its window; shape kept")
+        return ", ".join(parts[:-1]) + ": " + parts[-1]
 
     def tensors(self, channels: int) -> Tensors:
         """qkv: 3C × C (+ 3C), proj: C × C (+ C), and the position bias's own tensors."""
@@ -148,8 +166,16 @@ class PatchMerging(WithParameters):
                 f"{listed(shape)}: on fewer dimensions torchvision would merge the batch"
             )
         *lead, height, width, channels = shape
-        out = (*lead, -(-height // 2), -(-width // 2), 2 * channels)
-        return Step(out, self.tensors(channels), None)
+        rules = (
+            Applied(ceil_half, (height,), "H"),
+            Applied(ceil_half, (width,), "W"),
+            Applied(scaled, (channels, 2), "C"),
+        )
+        out = (*lead, *(applied.rule(*applied.args) for applied in rules))
+        steps = ("LayerNorm", "a linear 4·C → 2·C")
+        order = steps if self.norm_width(1) == 4 else steps[::-1]
+        note = f"each 2×2 block of tokens side by side (4·C channels), then {' and '.join(order)}"
+        return Step(out, self.tensors(channels), None, rules, note)
 
     def norm_width(self, channels: int) -> int:
         """The LayerNorm's size: 4C, before the reduction."""

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from convcalc import escape
 from convcalc.arith import derive
 from convcalc.expr import Expr, equation, lift, product, sym, total
-from convcalc.records import Applied, Entry, Report, Shape, shape_text
+from convcalc.records import Entry, Report, Shape, Step, shape_text
 from convcalc.tex import tex_document, tex_text
 
 FORMATS = ("text", "markdown", "latex")
@@ -61,7 +61,7 @@ def explain(report: Report, depth: int | None = None) -> list[Section]:
 
 
 def _section(entry: Entry) -> Section:
-    lines = _block_lines(entry) if entry.step is None else _leaf_lines(entry, entry.step.rules)
+    lines = _block_lines(entry) if entry.step is None else _leaf_lines(entry, entry.step)
     if entry.params:
         parts = [product(shape) for shape in entry.tensors.values()]
         named = ", ".join(f"{name} {shape_text(shape)}" for name, shape in entry.tensors.items())
@@ -80,38 +80,33 @@ def _section(entry: Entry) -> Section:
     )
 
 
-def _leaf_lines(entry: Entry, rules: tuple[Applied, ...]) -> list[Line]:
+def _leaf_lines(entry: Entry, step: Step) -> list[Line]:
+    """The sizes the step's rules computed, each worked out; else what became of the values
+    (kept in place, or rearranged); then the step's note, what it does in words."""
     lines: list[Line] = []
-    shape_in, shape_out = entry.input_shape, entry.output_shape
+    shape_in, shape_out, rules = entry.input_shape, entry.output_shape, step.rules
     if rules:
         names = ("C", *DIMS.get(len(shape_in) - 1, ()))[-len(rules) :]
         if len(names) != len(rules):
             names = tuple(f"dim{i + 1}" for i in range(len(rules)))
         seen: dict[tuple[object, ...], str] = {}
         for name, applied in zip(names, rules, strict=True):
+            name = applied.dim or name
             key = (applied.rule, *applied.args)
             derived = derive(applied.rule, name, applied.args)
             lines.append(Line(name, derived.expr, derived.note, seen.get(key, "")))
             seen.setdefault(key, name)
         if shape_out[0] != shape_in[0] and hasattr(entry.layer, "out_channels"):
             lines.insert(0, Line("C", sym("out_channels", shape_out[0])))
-    elif shape_out == shape_in:
-        lines.append(Line("shape", None, "unchanged: the layer works on each value in place"))
-    elif math.prod(shape_out) == math.prod(shape_in):
+    elif shape_out == shape_in and not step.note:
+        lines.append(Line("shape", None, "unchanged: the layer works on each value on its own"))
+    elif shape_out != shape_in and math.prod(shape_out) == math.prod(shape_in):
         note = f"the same values, rearranged as {shape_text(shape_out)}"
         lines.append(Line("values", product(shape_in), note))
-    elif hasattr(entry.layer, "out_features"):  # linear: the last dimension is replaced
-        lines.append(Line("features", sym("out_features", shape_out[-1])))
-    elif entry.type == "class_token":  # one more token, first in the sequence
-        lines.append(Line("L", sym("L_in", shape_in[0]) + lift(1), "the class token put first"))
-    elif entry.type == "select":  # x[:, index]: one dimension taken away
-        dim, index = getattr(entry.layer, "dim", 0), getattr(entry.layer, "index", 0)
-        note = f"index {index} of dimension {dim} taken: that dimension is removed"
-        lines.append(Line("shape", None, note))
-    else:
-        named = [f for f in ("size", "output_size", "embedding_dim") if hasattr(entry.layer, f)]
-        said = f" ({', '.join(named)})" if named else ""
-        lines.append(Line("shape", None, f"set by the layer's own fields{said}"))
+    elif not step.note:
+        lines.append(Line("shape", None, "set by the layer's fields and its input's shape"))
+    if step.note:
+        lines.append(Line("shape", None, step.note))
     return lines
 
 
@@ -184,11 +179,12 @@ def _line(line: Line) -> str:
 
 
 def grouped_digits(text: str) -> str:
-    """The final value with thousands separators: ``= 65,664``."""
-    head, sep, last = text.rpartition(" = ")
-    if sep and last.isdigit():
-        return f"{head} = {int(last):,}"
-    return text
+    """Every whole number with thousands separators, the terms of a sum as its value:
+    ``1,536 + 2,362,368 = 2,363,904`` (a decimal, as a scale 1.5, is left as written)."""
+    return _WHOLE.sub(lambda m: f"{int(m.group()):,}", text)
+
+
+_WHOLE = re.compile(r"(?<![\d.,])\d{4,}(?![\d.,])")
 
 
 def _tex_shape(shape: Shape) -> str:

@@ -96,10 +96,12 @@ def compare(report: Report, batch: int = 1) -> Comparison:
 
 def _concerns(note: str, shown: set[str]) -> bool:
     """Whether a convention's note bears on a table of the ``shown`` layer types: a note whose
-    head (the text before its first colon) names layer types is about those types alone."""
+    head (the text before its first colon) names layer types is about those types alone; a
+    note without a head is about every table."""
     from convcalc.layers.registry import KINDS
 
-    named = set(re.findall(r"[a-z_0-9]+", note.split(":", 1)[0])) & set(KINDS)
+    head, colon, _ = note.partition(":")
+    named = set(re.findall(r"[a-z_0-9]+", head)) & set(KINDS) if colon else set()
     return not named or bool(named & shown)
 
 

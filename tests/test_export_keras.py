@@ -82,7 +82,7 @@ QUICK |= {"lenet5_c3", "shufflenet_v2_x0_5"}  # channel selections; split blocks
 _SWIN = (
     "layers[3].layers[0].body[{i}] ({kind}): cannot be exported to Keras: {kind} is "
     "torchvision's Swin layer, which Keras has no layer for; export the network to PyTorch "
-    "(convcalc export --to pytorch), which writes its class"
+    "(convcalc export --to pytorch), which writes it"
 )
 REFUSED: dict[str, str] = {
     **{f"swin_{s}": _SWIN.format(i=1, kind="shifted_window_attention") for s in "tsb"},
@@ -92,7 +92,7 @@ REFUSED: dict[str, str] = {
 REFUSED["maxvit_t"] = (
     "layers[1].layers[0].layers[1].layers[0] (window_partition): cannot be exported to Keras: "
     "window_partition is torchvision's MaxViT layer, which Keras has no layer for; export the "
-    "network to PyTorch (convcalc export --to pytorch), which writes its class"
+    "network to PyTorch (convcalc export --to pytorch), which writes it"
 )
 # ViT's class token, ConvNeXt's LayerNorm2d stem norm: their first leaves Keras has no layer for
 _PIECE = (

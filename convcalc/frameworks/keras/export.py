@@ -697,57 +697,39 @@ def _activation(name: str) -> Convert:
     return _fixed("Activation", name)
 
 
-def _swin(entry: Entry, uses: _Needs) -> list[_Call]:
-    """Refused: Keras has no layer for torchvision's Swin window attention or patch merging."""
-    raise _refuse(
-        entry,
-        f"{entry.type} is torchvision's Swin layer, which Keras has no layer for; export the "
-        "network to PyTorch (convcalc export --to pytorch), which writes its class",
-    )
-
-
-def _maxvit(entry: Entry, uses: _Needs) -> list[_Call]:
-    """Refused: Keras has no layer for torchvision's MaxViT partitions or attention."""
-    raise _refuse(
-        entry,
-        f"{entry.type} is torchvision's MaxViT layer, which Keras has no layer for; export the "
-        "network to PyTorch (convcalc export --to pytorch), which writes its class",
-    )
-
-
-TRANSFORMER_PIECES = {
+# the layer types the Keras export refuses, and what each is: Keras has no layer for them (or,
+# for multihead_attention, none with the same weights); the PyTorch export writes them all
+NOT_IN_KERAS = {
+    **dict.fromkeys(
+        ("shifted_window_attention", "shifted_window_attention_v2", "patch_merging",
+         "patch_merging_v2"),
+        "torchvision's Swin layer, which Keras has no layer for",
+    ),
+    **dict.fromkeys(
+        ("window_partition", "window_departition", "relative_position_attention"),
+        "torchvision's MaxViT layer, which Keras has no layer for",
+    ),
     "multihead_attention": "nn.MultiheadAttention (Keras' MultiHeadAttention splits its weights "
-    "by head and has no add_bias_kv or add_zero_attn)",
-    "class_token": "torchvision ViT's class token",
-    "position_embedding": "torchvision ViT's position embedding",
-    "select": "an indexing x[:, i]",
-    "layer_scale": "torchvision ConvNeXt's layer scale",
-    "layernorm2d": "torchvision ConvNeXt's LayerNorm2d",
-}
+    "by head and has no add_bias_kv or add_zero_attn), which the Keras export does not write",
+    "class_token": "torchvision ViT's class token, which the Keras export does not write",
+    "position_embedding": "torchvision ViT's position embedding, which the Keras export does "
+    "not write",
+    "select": "an indexing x[:, i], which the Keras export does not write",
+    "layer_scale": "torchvision ConvNeXt's layer scale, which the Keras export does not write",
+    "layernorm2d": "torchvision ConvNeXt's LayerNorm2d, which the Keras export does not write",
+    "unfold": "PyTorch's Unfold (im2col), which the Keras export does not write",
+    "fold": "PyTorch's Fold (col2im), which the Keras export does not write",
+    "max_unpool": "PyTorch's MaxUnpool, which takes a max-pool's indices, which the Keras "
+    "export does not write",
+}  # fmt: skip
 
 
-def _transformer(entry: Entry, uses: _Needs) -> list[_Call]:
-    """Refused: the vision-transformer pieces have no layer in the Keras export yet."""
+def _not_in_keras(entry: Entry, uses: _Needs) -> list[_Call]:
+    """Refused, located: a layer type of :data:`NOT_IN_KERAS`."""
     raise _refuse(
         entry,
-        f"{entry.type} is {TRANSFORMER_PIECES[entry.type]}, which the Keras export does not "
-        "write; export the network to PyTorch (convcalc export --to pytorch), which writes it",
-    )
-
-
-REARRANGING = {
-    "unfold": "PyTorch's Unfold (im2col)",
-    "fold": "PyTorch's Fold (col2im)",
-    "max_unpool": "PyTorch's MaxUnpool, which takes a max-pool's indices",
-}
-
-
-def _rearranging(entry: Entry, uses: _Needs) -> list[_Call]:
-    """Refused: no Keras layer in this export computes these yet."""
-    raise _refuse(
-        entry,
-        f"{entry.type} is {REARRANGING[entry.type]}, which the Keras export does not write; "
-        "export the network to PyTorch (convcalc export --to pytorch)",
+        f"{entry.type} is {NOT_IN_KERAS[entry.type]}; export the network to PyTorch "
+        "(convcalc export --to pytorch), which writes it",
     )
 
 
@@ -817,15 +799,7 @@ LEAVES: dict[str, Convert] = {
     "softmax": _softmax,
     "log_softmax": _log_softmax,
     "identity": _fixed("Identity"),
-    "shifted_window_attention": _swin,
-    "shifted_window_attention_v2": _swin,
-    "patch_merging": _swin,
-    "patch_merging_v2": _swin,
-    "window_partition": _maxvit,
-    "window_departition": _maxvit,
-    "relative_position_attention": _maxvit,
-    **dict.fromkeys(TRANSFORMER_PIECES, _transformer),
-    **dict.fromkeys(REARRANGING, _rearranging),
+    **dict.fromkeys(NOT_IN_KERAS, _not_in_keras),
 }
 
 

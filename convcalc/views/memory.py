@@ -23,7 +23,6 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from convcalc.errors import ConvcalcError
-from convcalc.views.conventions.torchinfo import kept_values
 
 if TYPE_CHECKING:
     from convcalc.records import Entry, Report
@@ -59,6 +58,8 @@ def memory(report: Report, batch: int = 1, dtype: str = "float32") -> Memory:
         raise ConvcalcError(f"unknown dtype {dtype!r}: choose one of {', '.join(DTYPES)}")
     size = DTYPES[dtype]
     per_sample = batch * size
+    from convcalc.views.conventions.torchinfo import kept_values  # not at start-up: DTYPES
+
     kept = [kept_values(e) for e in report.leaves()]
     sample_values, forward_values = sum(k[0] for k in kept), sum(k[1] for k in kept)
     return Memory(

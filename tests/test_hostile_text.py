@@ -570,3 +570,22 @@ def test_solve_spec_and_json_output_are_inert(run, write) -> None:
         raw = shown.stdout.replace("\n", "")
         assert not any(unicodedata.category(c) in ("Cc", "Cf") for c in raw), args
         assert json.loads(shown.stdout)["name"] == name
+
+
+@given(MARKUP)
+def test_an_explanation_note_reads_back_as_itself_in_markdown(note: str) -> None:
+    """A sentence of an explanation (a Step's note, in words) is escaped for Markdown: one
+    list item whose text markdown-it reads back as the note."""
+    pytest.importorskip("markdown_it")
+    report = convcalc.analyse(convcalc.load_spec({"input": [2, 4], "layers": [{"type": "relu"}]}))
+    section = explain.Section(
+        "layers[0]", "relu", (2, 4), (2, 4), 0, (explain.Line("shape", None, note),)
+    )
+    (item,) = [
+        line
+        for line in explain.render(report, [section], "markdown").splitlines()
+        if line.startswith("- ")
+    ]
+    found = parsed(markdown_html(item) or "", ("li",))
+    assert found.tags == ["ul", "li"]
+    assert found.found[0][1].strip() == visible(f"shape: {note}").strip()

@@ -156,8 +156,8 @@ def render(report: Report, sections: list[Section], fmt: str = "text") -> str:
             text = _line(line)
             if not markdown:
                 out.append(f"{indent}  {text}\n")
-            elif line.expr is None:
-                out.append(f"- {text}\n")
+            elif line.expr is None:  # words, which may hold x[:, i] or a_b: Markdown's escaping
+                out.append(f"- {escape.markdown(text)}\n")
             else:
                 out.append(f"- `{text}`\n")
     return "".join(out)

@@ -22,6 +22,7 @@ from hypothesis import strategies as st
 from convcalc.analysis import analyse
 from convcalc.errors import SpecError
 from convcalc.spec.validate import load_spec
+from tests import test_torch_windowed as windowed
 from tests.budget import CI, examples
 from tests.torchvision_oracle import import_torchvision
 
@@ -62,41 +63,14 @@ def torch_module(layer: dict[str, Any], features: int) -> Any:
     return Called(layer)
 
 
-def torch_result(layer: dict[str, Any], shape: list[int]) -> tuple[tuple[int, ...], int] | None:
+def torch_result(layer: dict[str, Any], shape: list[int]) -> windowed.Result:
     """(output shape, parameters) as torchvision gives them, or None where it refuses."""
-    try:
-        module = torch_module(layer, shape[-1]).eval()
-    except TORCH_REFUSALS:
-        return None
-    outputs = set()
-    for batch in BATCHES:
-        try:
-            with torch.no_grad():
-                out = module(torch.randn(batch, *shape))
-        except TORCH_REFUSALS:
-            return None
-        if out.shape[0] != batch:
-            return None
-        outputs.add(tuple(out.shape[1:]))
-    if len(outputs) != 1:
-        return None
-    return outputs.pop(), sum(p.numel() for p in module.parameters())
+    return windowed.torch_result(layer, shape, torch_module, TORCH_REFUSALS)
 
 
-def convcalc_result(layer: dict[str, Any], shape: list[int]) -> tuple[tuple[int, ...], int] | None:
-    try:
-        report = analyse(load_spec({"input": shape, "layers": [layer]}))
-    except SpecError:
-        return None
-    (leaf,) = report.leaves()
-    return tuple(leaf.output_shape), leaf.params
-
-
-def check(layer: dict[str, Any], shape: list[int]) -> tuple[tuple[int, ...], int] | None:
-    theirs = torch_result(layer, shape)
-    ours = convcalc_result(layer, shape)
-    assert ours == theirs, (layer, shape)
-    return ours
+def check(layer: dict[str, Any], shape: list[int]) -> windowed.Result:
+    """convcalc's (output shape, parameters) equal torchvision's, or both refuse."""
+    return windowed.check(layer, shape, torch_module, TORCH_REFUSALS)
 
 
 # --- shapes, parameters and refusals ---------------------------------------------------------

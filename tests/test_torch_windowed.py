@@ -12,6 +12,7 @@ refuse too.
 from __future__ import annotations
 
 import importlib
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -58,18 +59,28 @@ def torch_module(layer: dict[str, Any], channels: int) -> Any:
     )
 
 
-def torch_result(layer: dict[str, Any], shape: list[int]) -> tuple[tuple[int, ...], int] | None:
-    """(output shape, parameters) as torchvision gives them, or None where it refuses."""
+Result = tuple[tuple[int, ...], int] | None
+Build = Callable[[dict[str, Any], int], Any]
+
+
+def torch_result(
+    layer: dict[str, Any],
+    shape: list[int],
+    build: Build = torch_module,
+    refusals: tuple[type[Exception], ...] = TORCH_REFUSALS,
+) -> Result:
+    """(output shape, parameters) as torchvision gives them, or None where it refuses (any of
+    ``refusals``); ``build`` makes the module from the layer and the input's last size."""
     try:
-        module = torch_module(layer, shape[-1]).eval()
-    except TORCH_REFUSALS:
+        module = build(layer, shape[-1]).eval()
+    except refusals:
         return None
     outputs = set()
     for batch in BATCHES:
         try:
             with torch.no_grad():
                 out = module(torch.randn(batch, *shape))
-        except TORCH_REFUSALS:
+        except refusals:
             return None
         if out.shape[0] != batch:
             return None  # the batch was read as a dimension of the sample
@@ -88,8 +99,14 @@ def convcalc_result(layer: dict[str, Any], shape: list[int]) -> tuple[tuple[int,
     return tuple(leaf.output_shape), leaf.params
 
 
-def check(layer: dict[str, Any], shape: list[int]) -> tuple[tuple[int, ...], int] | None:
-    theirs = torch_result(layer, shape)
+def check(
+    layer: dict[str, Any],
+    shape: list[int],
+    build: Build = torch_module,
+    refusals: tuple[type[Exception], ...] = TORCH_REFUSALS,
+) -> Result:
+    """convcalc's (output shape, parameters) equal torchvision's, or both refuse."""
+    theirs = torch_result(layer, shape, build, refusals)
     ours = convcalc_result(layer, shape)
     assert ours == theirs, (layer, shape)
     return ours

@@ -93,3 +93,49 @@ def decode(raw: bytes, label: str) -> str:
         raise SpecError(
             f"is not UTF-8 text (byte {exc.start}): not a YAML spec", file=label
         ) from None
+
+
+# --- files written from a user's text (a student's id): the same policy, outwards ---------------
+
+# names Windows reserves for devices, whatever the extension
+_DEVICES = {"CON", "PRN", "AUX", "NUL", *(f"{p}{i}" for p in ("COM", "LPT") for i in range(10))}
+
+
+def file_name(text: str, suffix: str = "", taken: set[str] | None = None) -> str:
+    """A file name made from a user's text that can only name a new file in the folder it is
+    written to: letters, digits, ``.``, ``_`` and ``-`` kept (anything else, separators and
+    ``..`` included, becomes ``_``), no leading dot, at most 80 characters, never a Windows
+    device name; ``taken`` (names already used, compared case-folded) gets ``-2``, ``-3``…"""
+    import re
+    import unicodedata
+
+    folded = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    stem = re.sub(r"[^A-Za-z0-9._-]+", "_", folded).strip("._")[:80] or "student"
+    if stem.split(".")[0].upper() in _DEVICES:
+        stem = "_" + stem
+    name, n = stem + suffix, 1
+    while taken is not None and name.casefold() in taken:
+        n += 1
+        name = f"{stem}-{n}{suffix}"
+    if taken is not None:
+        taken.add(name.casefold())
+    return name
+
+
+def write_below(folder: Path, name: str, text: str) -> Path:
+    """``text`` written to the file ``name`` directly in ``folder`` (a name from
+    :func:`file_name`): a link or anything but a regular file there is refused, not followed."""
+    if name in ("", ".", "..") or os.sep in name or (os.altsep and os.altsep in name):
+        raise PathRefused(f"'{shown(name)}' is not a plain file name")
+    target = folder / name
+    flags = os.O_WRONLY | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
+    try:
+        fd = os.open(target, flags, 0o644)
+    except OSError:
+        raise PathRefused(f"{shown(str(target))}: not a regular file that can be written") from None
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise PathRefused(f"{shown(str(target))}: not a regular file that can be written")
+        handle.truncate(0)
+        handle.write(text)
+    return target

@@ -171,9 +171,17 @@ def _first_comment(text: str) -> str:
 
 
 @click.command()
-def schema() -> None:
-    """Print the JSON Schema of spec files, for editors that validate YAML."""
+@click.option("--key", "of_key", is_flag=True, help="The schema of answer keys (convcalc check).")
+def schema(of_key: bool) -> None:
+    """Print the JSON Schema of spec files (or, with --key, of answer keys), for editors that
+    validate YAML."""
     from convcalc.render import text as render
+
+    if of_key:
+        from convcalc.teach.key import key_schema
+
+        click.echo(render.to_json(key_schema()))
+        return
     from convcalc.spec.schema import spec_schema
 
     click.echo(render.to_json(spec_schema()))

@@ -101,21 +101,52 @@ def quiz(
     help="The folder that spec: paths in answers files are read from (default: each answers "
     "file's own folder); bundled specs are always allowed.",
 )
+@click.option(
+    "--key",
+    "key_file",
+    type=click.Path(dir_okay=False),
+    help="An answer key (convcalc schema --key): every student marked against every question "
+    "of it, in points; unanswered questions score 0.",
+)
+@click.option(
+    "--csv-format",
+    type=click.Choice(["plain", "moodle", "canvas"]),
+    default="plain",
+    show_default=True,
+    help="With --key: the gradebook for Moodle's or Canvas's CSV grade import.",
+)
+@click.option(
+    "--feedback",
+    "feedback_dir",
+    type=click.Path(file_okay=False),
+    help="With --key: one Markdown file of feedback per student, named by the student's id.",
+)
 def check(
     sources: tuple[str, ...],
     fmt: str,
     csv_file: str | None,
     summary_only: bool,
     specs_dir: str | None,
+    key_file: str | None,
+    csv_format: str,
+    feedback_dir: str | None,
 ) -> None:
     """Mark answers files: a spec, questions and a student's answers in one YAML file.
 
     ANSWERS are files or folders of them. Each answer is marked right or wrong against
     PyTorch's rules, with the right value, the mistake's name when it is a common one, and the
     worked explanation. An invalid file keeps its row (marked invalid) in the summary, the CSV
-    and the JSON. Exit 0: all right; 1: something wrong; 2: invalid input.
+    and the JSON. With --key, every question of the key is marked for every student, in
+    points. Exit 0: all right; 1: something wrong; 2: invalid input.
     """
     from convcalc.teach import grade, gradebook
+
+    if key_file is not None:
+        _check_keyed(key_file, sources, fmt, csv_file, summary_only, csv_format, feedback_dir)
+        return
+    if csv_format != "plain" or feedback_dir is not None:
+        flag = "--feedback" if feedback_dir is not None else "--csv-format"
+        raise Failure(f"{flag} needs --key: the questions, their points and their order")
 
     try:
         results = grade.grade_all(sources, specs_dir)
@@ -144,6 +175,61 @@ def check(
     if invalid:
         sys.exit(2)
     if not all(r.all_right for r in results):
+        sys.exit(1)
+
+
+def _check_keyed(
+    key_file: str,
+    sources: tuple[str, ...],
+    fmt: str,
+    csv_file: str | None,
+    summary_only: bool,
+    csv_format: str,
+    feedback_dir: str | None,
+) -> None:
+    """``convcalc check --key``: every answers file marked against the key; every file a row
+    (an invalid one with 0 points and its error); exit 2 if one is invalid, 1 if a student
+    lost a point, 0 if every student has every point."""
+    from pathlib import Path
+
+    from convcalc.paths import PathRefused, write_below
+    from convcalc.teach import gradebook
+    from convcalc.teach.key import grade_all_keyed, load_key
+
+    try:
+        key = load_key(key_file)
+        results = grade_all_keyed(key, sources)
+    except ConvcalcError as exc:
+        raise Failure(str(exc)) from None
+    read = (key_file, *(r.file for r in results))
+    if csv_file is not None:
+        refuse_overwrite(csv_file, read, "gradebook", "--csv")
+    for r in results:
+        if r.error:
+            echo_error(r.error)
+    if fmt == "json":
+        from convcalc.render.text import to_json
+
+        click.echo(to_json(gradebook.json_keyed(results, key)))
+    else:
+        texts = [] if summary_only else [gradebook.render_keyed(r) for r in results if not r.error]
+        if len(results) > 1 or summary_only:
+            texts.append(gradebook.summary_keyed(results))
+        if texts:
+            click.echo("\n".join(texts).rstrip("\n"))
+    if csv_file is not None:
+        write_out(gradebook.csv_keyed(results, key, csv_format), csv_file, "gradebook", inputs=read)
+    if feedback_dir is not None:
+        folder = Path(feedback_dir)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            for name, text in gradebook.feedback_files(results, key):
+                write_below(folder, name, text)
+        except (OSError, PathRefused) as exc:
+            raise Failure(f"{feedback_dir}: cannot write the feedback: {exc}") from None
+    if any(r.error for r in results):
+        sys.exit(2)
+    if not all(r.full for r in results):
         sys.exit(1)
 
 

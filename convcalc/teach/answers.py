@@ -9,6 +9,7 @@ answers file's folder or the instructor's ``specs_dir``), and a spec may unroll 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -48,9 +49,11 @@ def answer_sources(sources: Sequence[str]) -> list[tuple[str, Path | None]]:
 
 
 def read_answers(path: str, found_in: Path | None) -> Document:
+    """An answers file's document: a file named on the command line as given, one found in a
+    folder under the path policy; a YAML error with the quoting hint (:func:`parsed`)."""
     if found_in is None:
         text, file, name = read_source(path, {})
-        return parse_yaml(text, file, name)
+        return parsed(text, file, name)
     try:
         named_file = resolve(Path(path).name, found_in, frozenset())
     except PathRefused:
@@ -60,7 +63,28 @@ def read_answers(path: str, found_in: Path | None) -> Document:
             file=path,
         ) from None
     text = named_file.text or ""
-    return parse_yaml(text, path, Path(path).stem)
+    return parsed(text, path, Path(path).stem)
+
+
+# a plain scalar holding [ inside a flow mapping, ``{at: layers[1], ...}``: YAML reads the [
+# as the start of a list, and stops at "did not find expected ',' or '}'"
+_UNQUOTED_BRACKET = re.compile(r"[{,]\s*(\w+):\s*([A-Za-z_][\w.]*\[[^\]\s,{}]*\][\w.\[\]]*)")
+
+
+def parsed(text: str, file: str, name: str) -> Document:
+    """:func:`~convcalc.spec.document.parse_yaml`, whose error on an unquoted path inside
+    ``{ }`` (``{at: layers[1], ...}``) says to quote it: ``at: "layers[1]"``."""
+    try:
+        return parse_yaml(text, file, name)
+    except SpecError as exc:
+        lines = text.splitlines()
+        line = lines[exc.line - 1] if exc.line and 0 < exc.line <= len(lines) else ""
+        found = _UNQUOTED_BRACKET.search(line)
+        if found is None or "did not find expected" not in exc.message:
+            raise
+        key, value = shown(found.group(1), 20), shown(found.group(2), 40)
+        hint = f'; inside {{ }} quote a path with brackets: {key}: "{value}"'
+        raise SpecError(exc.message + hint, file=exc.file, line=exc.line) from None
 
 
 Fail = Callable[..., SpecError]

@@ -300,6 +300,10 @@ class _Marker:
                     _prod(s) for e in target.walk() for n, s in e.tensors.items() if n == "bias"
                 )
                 found = [named.Mistake("counted the bias", target.params)]
+                mark = self._compare(
+                    question, what, _count(value), right_params, found, target, _num, _nothing
+                )
+                return mark if mark.right else replace(mark, explanation=_weights_working(target))
             return self._compare(
                 question, what, _count(value), right_params, found, target, _num, _params
             )
@@ -403,6 +407,26 @@ class _Marker:
         claimed = tuple(value) if isinstance(value, list) else (value,) * len(right)
         found = named.receptive_mistakes(self.report, target)
         return self._compare(question, what, claimed, right, found, target, shape_text, _nothing)
+
+
+def _weights_working(entry: Entry) -> tuple[str, ...]:
+    """The weights worked out, biases left out: ``weights = 128·32·4·4 = 65,536   (weight
+    128×32×4×4; the bias 128 not counted)``, every tensor of the layer (or the block's layers)
+    but the biases, Σ of the products of their sizes."""
+    kept = [(n, s) for e in entry.walk() for n, s in e.tensors.items() if n != "bias"]
+    biases = [s for e in entry.walk() for n, s in e.tensors.items() if n == "bias"]
+    total = sum(_prod(s) for _, s in kept)
+    if len(kept) > 6:  # a block's many tensors: the sum, not every product
+        terms = f"Σ over {len(kept)} tensors"
+    else:
+        terms = " + ".join("·".join(map(str, s)) if s else "1" for _, s in kept) or "0"
+    line = f"weights = {terms} = {total:,}"
+    if kept and len(kept) <= 6:
+        line += "   (" + ", ".join(f"{n} {shape_text(tuple(s))}" for n, s in kept)
+        if biases:
+            line += "; not counted: bias " + ", ".join(shape_text(tuple(b)) for b in biases)
+        line += ")"
+    return (line,)
 
 
 def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:

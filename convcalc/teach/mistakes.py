@@ -28,6 +28,7 @@ FORGOT_GROUPS = "forgot the groups"
 BN_BUFFERS = "counted BatchNorm's buffers as parameters"
 CEIL = "ceil instead of floor"
 FLOOR = "floor instead of ceil (ceil_mode)"
+KEPT_PADDING_WINDOW = "kept a last window that starts in the right padding (ceil_mode drops it)"
 PADDING_ONCE = "padding applied once instead of on both sides"
 NO_PADDING = "forgot the padding"
 NO_DILATION = "forgot the dilation"
@@ -54,7 +55,9 @@ def size_variants(applied: Any) -> dict[str, int]:
     """What each mistake makes of one dimension's size rule (a ``Step.rules`` entry: conv's or
     a pool's), by running the same rule on the wrong arguments: the padding on one side only
     (the input p shorter), no padding, no dilation, no stride, no + 1, no − 1 (the input one
-    longer), and the other rounding (⌈⌉ for floor, ⌊⌋ for a ceil-mode pool)."""
+    longer), and the other rounding (⌈⌉ for floor, ⌊⌋ for a ceil-mode pool). A ceil-mode pool
+    also drops a last window that would start in the right padding, (out − 1)·s ≥ L + p; a
+    student who ignores that rule gives ⌈(L + 2p − d·(k − 1) − 1) / s⌉ + 1 itself."""
     rule, args = applied.rule, applied.args
     if rule is not arith.conv_out and rule is not arith.pool_out:
         return {}
@@ -72,6 +75,7 @@ def size_variants(applied: Any) -> dict[str, int]:
     found: dict[str, int] = {}
     if ceil_mode:  # the student used floor where PyTorch rounds up (the commonest first)
         found[FLOOR] = run(length, s, p, d, False)
+        found[KEPT_PADDING_WINDOW] = -(-(length + 2 * p - d * (k - 1) - 1) // s) + 1
     else:  # or rounded up where it floors
         found[CEIL] = -(-(length + 2 * p - d * (k - 1) - 1) // s) + 1
     found[PADDING_ONCE] = run(length - p, s, p, d) if p and length > p else 0
@@ -90,7 +94,11 @@ def shape_mistakes(entry: Entry) -> list[Mistake]:
     rules = entry.step.rules
     right = entry.output_shape
     per_dim = [size_variants(applied) for applied in rules]
-    names = sorted({name for found in per_dim for name in found})
+    # by name; the ceil-mode rule first: where ignoring it gives what another mistake gives,
+    # the rule this very layer has is the likelier one
+    names = sorted(
+        {name for found in per_dim for name in found}, key=lambda n: (n != KEPT_PADDING_WINDOW, n)
+    )
     mistakes = []
     for name in names:
         dims = [found.get(name, n) for found, n in zip(per_dim, right[-len(rules) :], strict=True)]

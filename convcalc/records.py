@@ -85,6 +85,22 @@ class Step:
         return sum(math.prod(shape) for shape in self.tensors.values())
 
 
+@dataclass(frozen=True)
+class Layout:
+    """How a layer that moves values (permute, flatten, reshape, a window partition) builds
+    its output shape from its input's, size by size: output dimension j is the product of the
+    input's dimensions ``sources[j]``, each first divided by its entry of ``divisors`` (which
+    must divide it; 1 where empty), or, where ``sources[j]`` is empty, the size ``sizes[j]``
+    the layer sets. ``same_count``: the output holds exactly the input's values, and PyTorch
+    refuses an input whose count differs (a reshape to written sizes). The input-size solver
+    reads it (:mod:`convcalc.solve.inputs`)."""
+
+    sources: tuple[tuple[int, ...], ...]
+    sizes: tuple[int | None, ...] = ()
+    divisors: tuple[int, ...] = ()
+    same_count: bool = False
+
+
 def shape_text(shape: Shape) -> str:
     """(128, 11, 11) → ``128×11×11``."""
     return "×".join(str(n) for n in shape)

@@ -20,7 +20,7 @@ from convcalc.layers.fields import (
     Text,
     TorchDtype,
 )
-from convcalc.records import Applied, Shape, Step, elementwise
+from convcalc.records import Applied, Layout, Shape, Step, elementwise
 from convcalc.spec.document import yaml_text
 
 
@@ -119,6 +119,12 @@ class Layer(BaseModel):
         solver's declared-network semantics read them). Sizes written in the spec are the
         layer's own rule."""
         return ()
+
+    def layout(self, shape: Shape) -> Layout | None:
+        """How the output's dimensions are made of ``shape``'s, for a layer that moves or
+        merges dimensions (:class:`~convcalc.records.Layout`); None for a layer whose output
+        dimension i is its input's i (through the step's size rule, where it has one)."""
+        return None
 
 
 class WithParameters(Layer):

@@ -19,7 +19,7 @@ from typing import Literal
 from convcalc.arith import Refusal
 from convcalc.layers.base import Layer, WithParameters, listed
 from convcalc.layers.fields import PositiveInt
-from convcalc.records import Shape, Step, Tensors
+from convcalc.records import Layout, Shape, Step, Tensors
 
 
 def _rank(shape: Shape, kind: str, layout: str) -> None:
@@ -49,6 +49,13 @@ class WindowPartition(Layer):
         note = f"the {height}×{width} grid cut into {windows} windows of {self.p}×{self.p} tokens"
         return Step((windows, self.p * self.p, channels), {}, None, note=note)
 
+    def layout(self, shape: Shape) -> Layout:
+        """[C, H, W] → [(H/p)·(W/p), p², C]: H and W each divided by p (which must divide
+        them), multiplied; p² set; C moved last."""
+        _rank(shape, self.type, "[C, H, W]")
+        p = self.p
+        return Layout(((1, 2), (), (0,)), (None, p * p, None), (1, p, p))
+
     def describe(self, shape: Shape) -> str:
         return f"window partition {self.p}×{self.p}"
 
@@ -76,6 +83,12 @@ class WindowDepartition(Layer):
         out = (channels, self.h_partitions * self.p, self.w_partitions * self.p)
         note = f"the {groups} windows of {tokens} tokens put back as one {out[1]}×{out[2]} grid"
         return Step(out, {}, None, note=note)
+
+    def layout(self, shape: Shape) -> Layout:
+        """[G, P, C] → [C, h_partitions·p, w_partitions·p], holding the input's G·P·C values."""
+        _rank(shape, self.type, "[G, P·P, C]")
+        sizes = (None, self.h_partitions * self.p, self.w_partitions * self.p)
+        return Layout(((2,), (), ()), sizes, same_count=True)
 
     def describe(self, shape: Shape) -> str:
         return f"window departition {self.h_partitions}×{self.w_partitions} of {self.p}×{self.p}"

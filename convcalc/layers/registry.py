@@ -90,7 +90,7 @@ KINDS: dict[str, Kind] = {
         "InstanceNorm", "InstanceNorm{n}d", category="norm", centres=True, dims_apart=False
     ),
     "layernorm": Kind("LayerNorm", "LayerNorm", category="norm", dims_apart=False),
-    "layernorm2d": Kind("LayerNorm2d", category="norm", dims_apart=False),
+    "layernorm2d": Kind("LayerNorm2d", category="norm"),  # over C alone: H, W kept apart
     "local_response_norm": Kind("LocalResponseNorm", "LocalResponseNorm", category="norm"),
     "linear": Kind("Linear", "Linear", category="linear", dims_apart=False),
     "multihead_attention": Kind(

@@ -32,7 +32,7 @@ from convcalc.layers.fields import (
     Scale,
     Sides,
 )
-from convcalc.records import Applied, Shape, Step, Window, elementwise
+from convcalc.records import Applied, Layout, Shape, Step, Window, elementwise
 
 
 class Flatten(Layer):
@@ -49,6 +49,15 @@ class Flatten(Layer):
         return Step(
             (*shape[:start], math.prod(shape[start : end + 1]), *shape[end + 1 :]), {}, None
         )
+
+    def layout(self, shape: Shape) -> Layout:
+        """The dimensions start_dim … end_dim multiplied into one, the others kept."""
+        rank = len(shape)
+        start = dim_index(self.start_dim, rank, "start_dim")
+        end = dim_index(self.end_dim, rank, "end_dim")
+        merged = tuple(range(start, end + 1))
+        kept_after = ((i,) for i in range(end + 1, rank))
+        return Layout((*((i,) for i in range(start)), merged, *kept_after))
 
 
 def _product(sizes: Iterable[int]) -> int:
@@ -96,6 +105,13 @@ class Reshape(Layer):
     def forward(self, shape: Shape) -> Step:
         return Step(_fill(self.shape, math.prod(shape), "shape"), {}, None)
 
+    def layout(self, shape: Shape) -> Layout | None:
+        """Written sizes: the output is set, and must hold the input's count (with a -1 the
+        size depends on the count: no layout)."""
+        if -1 in self.shape:
+            return None
+        return Layout(((),) * len(self.shape), tuple(self.shape), same_count=True)
+
     def describe(self, shape: Shape) -> str:
         return f"reshape {label(self.shape, every=True)}"
 
@@ -114,6 +130,10 @@ class Permute(Layer):
                 "dims",
             )
         return Step(tuple(shape[d] for d in dims), {}, None)
+
+    def layout(self, shape: Shape) -> Layout:
+        """Output dimension j is the input's ``dims[j]``."""
+        return Layout(tuple((dim_index(d, len(shape), "dims"),) for d in self.dims))
 
 
 class ChannelShuffle(Layer):

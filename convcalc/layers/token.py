@@ -23,6 +23,10 @@ class ClassToken(Layer):
 
     type: Literal["class_token"]
 
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        """torchvision builds ``class_token`` as 1×1×hidden_dim, concatenated to the tokens."""
+        return (("hidden_dim", shape[-1]),)
+
     def forward(self, shape: Shape) -> Step:
         length, embed = _sequence(shape, "class_token")
         rules = (Applied(extended, (length, 1), "L"), Applied(kept, (embed,), "E"))
@@ -34,6 +38,12 @@ class PositionEmbedding(Layer):
     """ViT's learnable ``pos_embedding`` (1×L×E), added: [L, E] kept, L·E parameters."""
 
     type: Literal["position_embedding"]
+
+    def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
+        """torchvision builds ``pos_embedding`` as 1×seq_length×hidden_dim and adds it: an
+        input of another length or width is refused."""
+        length, embed = _sequence(shape, "position_embedding")
+        return (("seq_length", length), ("hidden_dim", embed))
 
     def forward(self, shape: Shape) -> Step:
         length, embed = _sequence(shape, "position_embedding")

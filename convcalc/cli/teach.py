@@ -40,33 +40,53 @@ MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at mos
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["markdown", "moodle-xml", "gift", "json"]),
+    type=click.Choice(["markdown", "moodle-xml", "gift", "json", "latex"]),
     default="markdown",
     show_default=True,
+    help="latex: the exam sheet on standard output, the solutions sheet in --solutions.",
 )
 @click.option(
     "--title",
     default="convcalc quiz",
     show_default=True,
-    help="The worksheet's heading (markdown), the Moodle category (moodle-xml, gift): any "
-    "text but a blank one.",
+    help="The worksheet's heading (markdown, latex), the Moodle category (moodle-xml, gift): "
+    "any text but a blank one.",
+)
+@click.option(
+    "--solutions",
+    type=click.Path(dir_okay=False),
+    help="With --format latex (and only then): the file the solutions sheet is written to.",
 )
 @CONVENTION
 def quiz(
-    seed: int, count: int, topics: str, difficulty: int, fmt: str, title: str, convention: str
+    seed: int,
+    count: int,
+    topics: str,
+    difficulty: int,
+    fmt: str,
+    title: str,
+    solutions: str | None,
+    convention: str,
 ) -> None:
     """Random questions in the style of the homework, with answers and worked explanations.
 
     Multiple-choice distractors are the values of named mistakes (forgot the bias, ceil
     instead of floor, ...), each with feedback saying which. Markdown ends with an answer key;
-    moodle-xml and gift import into Moodle's question bank. Multiply-adds are counted under
-    --convention (a course that teaches a tool's count names it).
+    moodle-xml and gift import into Moodle's question bank. latex writes two documents for
+    pdflatex: the exam sheet to standard output and the solutions sheet to --solutions FILE
+    (convcalc quiz --format latex --solutions key.tex > exam.tex). Multiply-adds are counted
+    under --convention (a course that teaches a tool's count names it).
     """
     from convcalc.teach import quiz_formats
     from convcalc.teach.quiz import quiz as make
 
     if not title.strip():
         raise Failure("--title is blank: give the quiz a title (its heading, or its category)")
+    if (fmt == "latex") != (solutions is not None) or solutions == "-":
+        raise Failure(
+            "--format latex writes two documents: the exam sheet to standard output and the "
+            "solutions sheet to --solutions FILE (a file, given with --format latex only)"
+        )
     chosen = tuple(t.strip() for t in topics.split(",") if t.strip())
     try:
         questions = make(seed, count, chosen, difficulty, convention)
@@ -78,6 +98,9 @@ def quiz(
         text = quiz_formats.to_moodle_xml(questions, title)
     elif fmt == "gift":
         text = quiz_formats.to_gift(questions, title)
+    elif fmt == "latex" and solutions is not None:
+        text, key = quiz_formats.to_latex(questions, title)
+        write_out(key, solutions, "solutions sheet", inputs=())
     else:
         text = quiz_formats.to_json(questions)
     click.echo(text.rstrip("\n"))

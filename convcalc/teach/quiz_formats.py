@@ -1,4 +1,5 @@
-"""Quiz questions and the four ways of writing them: Markdown, Moodle XML, GIFT and JSON.
+"""Quiz questions and the five ways of writing them: Markdown, Moodle XML, GIFT, JSON and LaTeX
+(an exam sheet and its solutions sheet).
 
 A :class:`Question` is plain text with Unicode math. Lines indented by two or more spaces, or
 fenced with three backticks, are a code block (a YAML spec, say): Moodle XML shows it as
@@ -27,6 +28,7 @@ from dataclasses import dataclass
 from xml.sax.saxutils import escape as xml_escape
 
 from convcalc import escape
+from convcalc.tex import tex_document, tex_text
 
 TOPICS = ("shape", "params", "macs", "rf", "solve", "mlp")  # convcalc.teach.quiz makes these
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -381,3 +383,94 @@ def to_json(questions: Sequence[Question]) -> str:
     validate_questions(questions)
     data = [dataclasses.asdict(q) for q in questions]
     return json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+
+
+# --- LaTeX -----------------------------------------------------------------------------------
+
+_TEX_GREEK = re.compile("([θ])")  # the Greek of the quiz's own texts (n_θ), beyond convcalc.tex
+_TEX_GREEK_NAMES = {"θ": r"$\theta$"}
+
+
+def _tex(text: str) -> str:
+    """One line of text for LaTeX's text mode: convcalc's symbols as formulas (``×`` as
+    ``$\\times$``, :func:`convcalc.tex.tex_text`), θ as ``$\\theta$``, the rest through
+    :func:`convcalc.escape.latex` (specials escaped, anything else outside ASCII ``?``), and
+    no two hyphens joined into a dash."""
+    tex = "".join(_TEX_GREEK_NAMES.get(part) or tex_text(part) for part in _TEX_GREEK.split(text))
+    return re.sub("-(?=-)", "-{}", tex)  # --in stays two hyphens, not a dash
+
+
+def _tex_blocks(text: str) -> list[str]:
+    """Paragraphs with their lines kept (``\\newline``, which never reads a ``[`` after it as
+    an option), code in typewriter with its indents kept (``~`` a space) and its long lines
+    wrapped at spaces; blocks apart."""
+    out: list[str] = []
+    for code, lines, _ in _blocks(text):
+        if code:
+            indents = [len(x) - len(x.lstrip(" ")) for x in lines]
+            shown = [
+                r"\mbox{}" + "~" * n + _tex(x.lstrip(" "))
+                for x, n in zip(lines, indents, strict=True)
+            ]
+            out += ["{\\ttfamily\\raggedright", "\\newline\n".join(shown) + "\\par}", ""]
+            continue
+        for filled, paragraph in itertools.groupby(lines, key=lambda x: bool(x.strip())):
+            if filled:
+                out += ["\\newline\n".join(_tex(x.strip()) for x in paragraph), ""]
+    return out
+
+
+def _tex_inline(text: str) -> str:
+    """A choice or a feedback: its lines joined by ``\\newline``."""
+    return "\\newline ".join(_tex(x.strip()) for x in text.split("\n") if x.strip())
+
+
+def _tex_document(title: str, body: list[str]) -> str:
+    """A complete document (:func:`convcalc.tex.tex_document`) with choices lettered A), B)."""
+    head = tex_document(title)
+    head.insert(
+        head.index("\\begin{document}\n") + 1, "\\renewcommand{\\labelenumii}{\\Alph{enumii})}\n"
+    )
+    return "".join(head) + "\n".join([*body, "\\end{document}"]) + "\n"
+
+
+def to_latex(questions: Sequence[Question], title: str) -> tuple[str, str]:
+    """Two LaTeX documents: the exam sheet (a line for the student's name, the numbered
+    questions with their lettered choices, an answer line under an open question) and the
+    solutions sheet (each answer with its letter, what else is accepted, the worked
+    explanation, and the mistake behind each wrong choice). ``title`` heads both, escaped."""
+    validate_questions(questions)
+    heading = _tex(title.strip())
+    if not heading:
+        raise ValueError("the title is empty: some text is needed")
+    exam = ["\\noindent Name: \\hrulefill\\qquad Date: \\hrulefill", "", "\\begin{enumerate}"]
+    for q in questions:
+        exam += [f"\\item \\textbf{{{_tex(q.title)}}}", "", *_tex_blocks(q.text)]
+        if q.choices:
+            exam += ["\\begin{enumerate}"]
+            exam += [f"\\item {_tex_inline(c.text)}" for c in q.choices]
+            exam += ["\\end{enumerate}"]
+        else:
+            exam += ["\\medskip\\noindent Answer: \\hrulefill", ""]
+    exam.append("\\end{enumerate}")
+    key = ["\\begin{enumerate}"]
+    for q in questions:
+        answer = _tex_inline(q.answer)
+        for letter, c in _lettered(q):
+            if c.correct:
+                same = c.text.strip() == q.answer.strip()
+                answer = f"{letter}) {_tex_inline(c.text)}" + ("" if same else f" ({answer})")
+        key += [f"\\item \\textbf{{{_tex(q.title)}}} \\hfill {{\\small {_tex(q.id)}}}", ""]
+        key += [f"\\textbf{{Answer:}} {answer}", ""]
+        if q.accepted:
+            key += ["Accepted: " + "; ".join(_tex_inline(a) for a in q.accepted), ""]
+        key += _tex_blocks(q.explanation)
+        wrong = [(x, c) for x, c in _lettered(q) if not c.correct and c.feedback.strip()]
+        if wrong:
+            key.append("\\begin{itemize}")
+            key += [
+                f"\\item[{x})] {_tex_inline(c.text)}: {_tex_inline(c.feedback)}" for x, c in wrong
+            ]
+            key.append("\\end{itemize}")
+    key.append("\\end{enumerate}")
+    return _tex_document(heading, exam), _tex_document(f"{heading}: solutions", key)

@@ -28,7 +28,10 @@ if TYPE_CHECKING:
 
 
 class LayerRefusal(SpecError):
-    """A layer that PyTorch would refuse for this input, located in the spec."""
+    """A layer that PyTorch would refuse for this input, located in the spec; ``spec`` is the
+    spec refused (for the CLI's suggestion of accepted input sizes)."""
+
+    spec: Spec | None = None
 
 
 @dataclass
@@ -176,7 +179,7 @@ def _refused(
         times = len(chain.items) // chain.period
         message += f" (repetition {chain.next // chain.period + 1} of {times})"
     where = [*source, exc.field] if exc.field else list(source)
-    return LayerRefusal(
+    refusal = LayerRefusal(
         message,
         file=spec.file,
         line=spec.line_of(where),
@@ -184,6 +187,8 @@ def _refused(
         layer_type=layer.type,
         field=exc.field,
     )
+    refusal.spec = spec
+    return refusal
 
 
 def summarise(source: str) -> Report:

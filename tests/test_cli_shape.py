@@ -102,6 +102,7 @@ def test_stdin_errors_name_stdin(run) -> None:
     assert result.stderr == (
         "Error: <stdin>:3: layers[0] (conv), field kernel_size: "
         "kernel 9 is larger than the padded input 8\n"
+        "accepted nearby: L = 9 (L ≥ 9)\n"  # PyTorch's rule: a kernel of 9 needs 9 positions
     )
 
 

@@ -201,6 +201,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
     --strict, 1 when there is a warning); 2 for an invalid SPEC.
     """
     from convcalc.analysis import summarise
+    from convcalc.solve.accepted import accepted_inputs
     from convcalc.views import lint as linting
 
     reports, texts, warned, failed = [], [], False, False
@@ -213,7 +214,7 @@ def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
             echo_error(message)
             reports.append({"spec": source, "error": message})  # in its place, as shape does
             continue
-        findings = linting.lint(report)
+        findings = linting.lint(report, accepted=accepted_inputs(report))
         warned = warned or bool(findings)
         if fmt == "json":
             reports.append(linting.to_json(report.name, findings))

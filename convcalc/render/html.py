@@ -16,9 +16,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from convcalc.escape import html
 from convcalc.records import Costing, Entry, Report, shape_text
+
+if TYPE_CHECKING:
+    from convcalc.solve.inputs import Accepted
 
 STYLE = """
 :root { --ink: #1f2328; --muted: #59636e; --line: #d8dee4; --soft: #f6f8fa; --accent: #3a6ea5; }
@@ -69,6 +73,10 @@ table.costs { border-collapse: collapse; font-size: 0.9rem; }
 table.costs th, table.costs td { border-bottom: 1px solid var(--line); padding: 4px 12px;
   text-align: right; }
 table.costs th:first-child, table.costs td:first-child { text-align: left; }
+table.inputs { border-collapse: collapse; font-size: 0.9rem; }
+table.inputs th, table.inputs td { border-bottom: 1px solid var(--line); padding: 4px 12px;
+  text-align: left; vertical-align: top; }
+table.inputs ul { margin: 0; padding-left: 18px; }
 pre.spec { background: var(--soft); border: 1px solid var(--line); border-radius: 8px;
   padding: 12px; overflow-x: auto; }
 """
@@ -117,8 +125,10 @@ HEADER = ("Layer", "Output shape", "Params", "Mult-adds", "RF", "Jump", "Path")
 def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -> str:
     """The report as one HTML page; ``spec_text`` is the spec file shown at the end."""
     from convcalc.render.draw import to_svg
+    from convcalc.solve.accepted import accepted_inputs
 
     costing = costing or Costing()
+    accepted = accepted_inputs(report)
     title = html(report.name)
     # the ids of an HTML page are one namespace: each figure's arrowhead gets its own
     blocks_svg = to_svg(report, style="blocks", costing=costing, arrow_id="convcalc-arrow-blocks")
@@ -144,8 +154,10 @@ def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -
         _table(report, costing),
         "<h2>Costs</h2>",
         _costs(report, costing),
+        "<h2>Input sizes</h2>",
+        _inputs(report, accepted),
         "<h2>Lint</h2>",
-        _lint(report),
+        _lint(report, accepted),
         "<h2>Spec</h2>",
         f'<pre class="spec">{_preformatted(spec_text)}</pre>',
         f"</main><script>{SCRIPT}</script></body></html>",
@@ -303,10 +315,45 @@ def _costs(report: Report, costing: Costing) -> str:
     )
 
 
-def _lint(report: Report) -> str:
+def _inputs(report: Report, accepted: tuple[Accepted, ...]) -> str:
+    """The input sizes each spatial dimension accepts, the others as declared, and the
+    conditions that make them: each layer or join that refuses some sizes, and which."""
+    from convcalc.views.lint import condition
+
+    if not accepted:
+        return (
+            '<p class="sub">The accepted input sizes are not known in closed form for this '
+            "network (a layer mixes the spatial dimensions while their sizes still depend on "
+            "the input, or the search passed its budget).</p>"
+        )
+    rows = []
+    for a in accepted:
+        conditions = "".join(
+            f"<li><code>{html(x.path)}</code> ({html(x.type)}): "
+            f'<span class="condition">{html(condition(x.sizes, a.name))}</span>'
+            + (f" · {html(x.note)}" if x.note else "")
+            + "</li>"
+            for x in a.limits
+        )
+        rows.append(
+            f'<tr data-dim="{html(a.name)}"><td>{html(a.name)}</td>'
+            f"<td>{report.input_shape[a.dim]:,}</td>"
+            f'<td class="sizes">{html(a.describe())}</td>'
+            f"<td>{f'<ul>{conditions}</ul>' if conditions else 'every layer accepts every size'}"
+            "</td></tr>"
+        )
+    return (
+        '<table class="inputs" id="input-sizes"><thead><tr><th>Dimension</th><th>Declared</th>'
+        f"<th>Accepted sizes</th><th>Conditions</th></tr></thead><tbody>{''.join(rows)}"
+        '</tbody></table><p class="sub">Each dimension with the others as declared; exact '
+        "for every size, worked out from the layers' size rules.</p>"
+    )
+
+
+def _lint(report: Report, accepted: tuple[Accepted, ...] = ()) -> str:
     from convcalc.views.lint import lint
 
-    findings = lint(report)
+    findings = lint(report, accepted=accepted)
     if not findings:
         return '<p class="sub">No warnings.</p>'
     items = "".join(

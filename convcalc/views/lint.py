@@ -34,9 +34,10 @@ dilated kernel are its design.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from typing import Any, NamedTuple
+from dataclasses import field as dc_field
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from convcalc import arith
 from convcalc.analysis import analyse
@@ -45,6 +46,9 @@ from convcalc.errors import ConvcalcError
 from convcalc.layers.registry import KINDS
 from convcalc.records import Entry, Report, shape_text
 from convcalc.views.receptive import Field, receptive_fields
+
+if TYPE_CHECKING:
+    from convcalc.solve.inputs import Accepted, Limit, SizeSet
 
 Names = tuple[tuple[str, str], ...]  # each spatial dimension's name and what it counts
 NAMES: dict[int, Names] = {1: (("L", "position"),), 2: (("H", "row"), ("W", "column"))}
@@ -76,9 +80,14 @@ class Finding:
     message: str
     formula: str
     fix: str
+    data: dict[str, Any] | None = dc_field(default=None, compare=False)  # the numbers, for JSON
 
-    def to_dict(self) -> dict[str, str]:
-        return asdict(self)
+    def to_dict(self) -> dict[str, Any]:
+        """The fields; ``data`` only for the findings that carry numbers as data."""
+        found = asdict(self)
+        if self.data is None:
+            del found["data"]
+        return found
 
 
 @dataclass(frozen=True)
@@ -418,10 +427,14 @@ def layer_checks(
 # --- the whole network ---------------------------------------------------------------------------
 
 
-def lint(report: Report, budget: Budget | None = None) -> list[Finding]:
+def lint(
+    report: Report, budget: Budget | None = None, accepted: Sequence[Accepted] = ()
+) -> list[Finding]:
     """Every warning, in execution order (the input's first), in one walk: linear time. The
     search for input sizes that drop nothing spends from ``budget`` (by default the one work
-    budget's :data:`~convcalc.budget.STEPS`): one step per entry analysed again."""
+    budget's :data:`~convcalc.budget.STEPS`): one step per entry analysed again. ``accepted``:
+    the input sizes the network accepts per spatial dimension, from the solver
+    (:func:`convcalc.solve.accepted.accepted_inputs`; the views do not import it)."""
     fields = receptive_fields(report)
     place: dict[int, tuple[Entry | None, Entry | None]] = {}  # the next, the last reshaper
     for entries in [report.layers, *(es for e in report.walk() for _, es in e.children)]:
@@ -445,10 +458,10 @@ def lint(report: Report, budget: Budget | None = None) -> list[Finding]:
         if any(r > n for r, n in zip(size, report.input_shape[1:], strict=False)):
             wide = True
             results.append(too_wide(report, entry, field, fields[id(report.layers[-1])]))
-        found += (Finding(code, entry.path, entry.label, *rest) for code, *rest in results)
-    if not drops:
-        return found
-    return [input_size(report, fields, drops, budget), *found]
+        found += (Finding(c, entry.path, entry.label, m, f, x) for c, m, f, x in results)
+    found = ([input_size(report, fields, drops, budget)] if drops else []) + found
+    restricted = only_some_sizes(report, accepted)
+    return [restricted, *found] if restricted is not None else found
 
 
 def misaligned(entry: Entry, field: Field) -> Found:
@@ -550,6 +563,141 @@ def _drops_nothing(report: Report, axes: list[int], size: int, budget: Budget, c
     return not any(
         floor_drops(dim) for e in trial.walk() for axis, dim in enumerate(_dims(e)) if axis in axes
     )
+
+
+# --- the input sizes the network accepts ---------------------------------------------------------
+
+
+def only_some_sizes(report: Report, accepted: Sequence[Accepted]) -> Finding | None:
+    """``only-some-input-sizes``: the declared input is accepted, but in some dimension the
+    network refuses sizes above the smallest it accepts (a U-Net's joins: H = 16k, k ≥ 1; a
+    fixed upsampling: a few sizes only). Names a refused size next to the declared one, the
+    accepted sizes nearest it, and the layers or joins whose conditions make the gaps. Nothing
+    for sets of the form H ≥ T (resnet18: H ≥ 1), nor for a finite set that only the layers
+    built for the declared input impose (LeNet-5's linear of 400: H ∈ {32, …, 35}), which is
+    what such a network is: ``convcalc solve`` says it."""
+    gapped = [a for a in accepted if a.sizes and a.sizes != _from_smallest(a.sizes)]
+    gapped = [a for a in gapped if not a.sizes.is_finite or _by_joins_or_windows(a)]
+    if not gapped:
+        return None
+    spatial = report.input_shape
+    rows = [_gap_row(a, spatial[a.dim]) for a in gapped]
+    groups: dict[tuple[SizeSet, int], list[str]] = {}
+    for a in gapped:
+        groups.setdefault((a.sizes, spatial[a.dim]), []).append(a.name)
+    clauses, fixes = [], []
+    for (sizes, declared), names in groups.items():
+        refused, low, high = _refused_near(sizes, declared)
+        also = f" (and {_and(names[1:])} likewise)" if len(names) > 1 else ""
+        near = " and ".join(str(n) for n in (low, high) if n is not None)
+        clauses.append(
+            f"{sizes.describe(names[0])}{also}: {refused} would be refused, the nearest "
+            f"accepted {'are' if low is not None and high is not None else 'is'} {near}"
+        )
+        fixes.append(f"{_and(names)}: pad or crop to an accepted size ({refused} → {high or low})")
+    limits = [(a.name, limit) for a in gapped for limit in _binding(a)]
+    joins = sorted({limit.path for _, limit in limits if limit.type in JOINS})
+    fix = "; ".join(fixes)
+    if joins:
+        fix += f"; or pad the shorter path to the other's size before {_and(joins)}"
+    needs: dict[tuple[str, str, SizeSet], list[str]] = {}  # a condition → its dimensions
+    for name, limit in limits:
+        needs.setdefault((limit.path, limit.type, limit.sizes), []).append(name)
+    formula = "; ".join(
+        f"{path} ({kind}) needs {condition(sizes, names[0])}"
+        + (f" (and {_and(names[1:])} likewise)" if len(names) > 1 else "")
+        for (path, kind, sizes), names in needs.items()
+    )
+    return Finding(
+        "only-some-input-sizes",
+        "input",
+        shape_text(spatial),
+        f"this network accepts only {'; only '.join(clauses)}",
+        formula,
+        fix,
+        {"dimensions": rows},
+    )
+
+
+JOINS = ("residual", "concat", "split", "scale", "graph")  # blocks whose paths must agree in size
+
+
+def _by_joins_or_windows(accepted: Accepted) -> bool:
+    """Whether a join or a layer's own size rule (not a size the declared input builds, such
+    as a linear's in_features) shapes the set."""
+    built = {"linear", "position_embedding", "class_token", "layernorm", "multihead_attention"}
+    built |= {"reshape", "unflatten"}  # sizes written for the declared input
+    return any(limit.type not in built for limit in _binding(accepted))
+
+
+def _from_smallest(sizes: SizeSet) -> SizeSet:
+    """Every size from the set's smallest on: what a set without gaps is."""
+    return type(sizes).at_least(sizes.smallest() or 1)
+
+
+def _refused_near(sizes: SizeSet, declared: int) -> tuple[int, int | None, int | None]:
+    """A refused size next to the declared one (the first above it; the last below the
+    threshold when every size from there on is accepted), with the accepted sizes nearest it
+    below and above."""
+    if sizes.residues == (0,) and sizes.period == 1 and declared >= sizes.threshold:
+        n = sizes.threshold - 1  # canonical: the threshold's predecessor is refused
+    else:
+        n = declared + 1
+        while n in sizes:  # at most a period's worth, or past the last of a finite set
+            n += 1
+    return n, sizes.last_to(n), sizes.next_from(n)
+
+
+def _binding(accepted: Accepted) -> list[Limit]:
+    """The conditions with gaps that shape the set: those without which the others allow
+    more (all of them with gaps when none alone does)."""
+    gapped = [limit for limit in accepted.limits if limit.sizes != _from_smallest(limit.sizes)]
+    binding = []
+    for limit in gapped:
+        allowed = type(limit.sizes).at_least(1)
+        for other in accepted.limits:
+            allowed = allowed & other.sizes if other is not limit else allowed
+        if allowed != accepted.sizes:
+            binding.append(limit)
+    return binding or gapped
+
+
+def condition(sizes: SizeSet, name: str) -> str:
+    """A condition as short as it reads: ``H = 2k, k ≥ 1``, or by residues
+    ``H mod 16 ∈ {0, …, 7}`` where the description would list many classes."""
+    if len(sizes.residues) <= 1 or sizes.below or sizes.threshold > sizes.period:
+        return sizes.describe(name)
+    residues, parts, i = list(sizes.residues), list[str](), 0
+    while i < len(residues):
+        j = i
+        while j + 1 < len(residues) and residues[j + 1] == residues[j] + 1:
+            j += 1
+        run = residues[i : j + 1]
+        parts += [f"{run[0]}, …, {run[-1]}"] if len(run) >= 3 else map(str, run)
+        i = j + 1
+    return f"{name} mod {sizes.period} ∈ {{{', '.join(parts)}}}"
+
+
+def _gap_row(accepted: Accepted, declared: int) -> dict[str, Any]:
+    """One dimension's set as data: its description, its canonical parts, the declared size,
+    a refused size next to it and the accepted sizes nearest that, and every condition."""
+    sizes = accepted.sizes
+    refused, low, high = _refused_near(sizes, declared)
+    return {
+        "dimension": accepted.name,
+        "accepted": accepted.describe(),
+        "threshold": sizes.threshold,
+        "period": sizes.period,
+        "residues": list(sizes.residues),
+        "below": list(sizes.below),
+        "declared": declared,
+        "refused": refused,
+        "nearest": [n for n in (low, high) if n is not None],
+        "limits": [
+            {"path": x.path, "type": x.type, "accepted": x.sizes.describe(accepted.name)}
+            for x in accepted.limits
+        ],
+    }
 
 
 # --- rendering -----------------------------------------------------------------------------------

@@ -79,7 +79,8 @@ def analyse(spec: Spec) -> Report:
                 keys, source = frame.keys + path.keys, frame.source + path.keys
                 label = f"{frame.path}.{path.label}"
                 try:
-                    given = frame.block.path_input(frame.shape, path.keys)
+                    done = [out for _, out, _ in frame.results]
+                    given = frame.block.path_input(frame.shape, path.keys, done)
                 except Refusal as exc:
                     raise _refused(spec, exc, frame.block, frame.keys, frame.source) from None
                 stack.append(
@@ -259,7 +260,7 @@ def output_shapes(
             if len(block_frame[3]) < len(block_frame[2]):
                 path = block_frame[2][len(block_frame[3])]
                 owners.append(len(blocks) - 1)
-                given = _path_inputs(block_frame[0], block_frame[1], path)
+                given = _path_inputs(block_frame[0], block_frame[1], path, block_frame[3])
                 if given is None:
                     return None
                 lists.append([path.layers, 0, given])
@@ -284,7 +285,7 @@ def output_shapes(
             if budget is not None:  # listing its paths and joining them: a rule's work
                 budget.spend(FORWARD)
             paths = layer.paths()  # every block runs at least one list
-            given = _path_inputs(layer, current, paths[0])
+            given = _path_inputs(layer, current, paths[0], [])
             if given is None:
                 return None
             blocks.append([layer, current, paths, []])
@@ -315,10 +316,18 @@ def output_shapes(
         frame[1], frame[2] = i + 1, tuple(outs)
 
 
-def _path_inputs(block: Block, shapes: tuple[Shape, ...], path: Path) -> tuple[Shape, ...] | None:
-    """What ``path`` of ``block`` is given on every side (a split's slice), or None where the
-    block refuses an input."""
+def _path_inputs(
+    block: Block,
+    shapes: tuple[Shape, ...],
+    path: Path,
+    done: list[tuple[Path, tuple[Shape, ...]]],
+) -> tuple[Shape, ...] | None:
+    """What ``path`` of ``block`` is given on every side (a split's slice, a graph's earlier
+    output), the paths ``done`` before it; None where the block refuses an input."""
     try:
-        return tuple(block.path_input(shape, path.keys) for shape in shapes)
+        return tuple(
+            block.path_input(shape, path.keys, [outs[side] for _, outs in done])
+            for side, shape in enumerate(shapes)
+        )
     except Refusal:
         return None

@@ -151,8 +151,11 @@ class Entry:
 
     @property
     def paths(self) -> int:
-        """How many paths join at this block (a scale's input is one): 0 for a leaf."""
-        return len(self.children) + bool(getattr(self.layer, "JOINS_INPUT", False))
+        """How many paths join at this block (a scale's input is one; a graph's, those it
+        joins): 0 for a leaf."""
+        joined = self.layer.joined() if self.children else None  # type: ignore[attr-defined]
+        count = len(self.children) if joined is None else len(joined)
+        return count + bool(getattr(self.layer, "JOINS_INPUT", False))
 
     @property
     def label(self) -> str:

@@ -86,6 +86,7 @@ BIG |= {"resnet34", "resnet101", "resnet152", "resnext50_32x4d", "resnext101_32x
 BIG |= {"resnext101_64x4d", "wide_resnet50_2", "wide_resnet101_2"}
 BIG |= {"densenet161", "densenet169", "densenet201", "fcn_resnet50", "fcn_resnet101"}
 BIG |= {"deeplabv3_resnet50", "deeplabv3_resnet101", "deeplabv3_mobilenet_v3_large"}
+BIG |= {"lraspp_mobilenet_v3_large"}
 # the vision transformers and ConvNeXts (zoo/transformers.py), 4.4 GFLOPs and more
 BIG |= {"vit_b_16", "vit_b_32", "vit_l_16", "vit_l_32", "vit_h_14"}
 BIG |= {"convnext_tiny", "convnext_small", "convnext_base", "convnext_large"}
@@ -634,6 +635,8 @@ def written_leaves(layers: list[Layer]) -> list[Layer]:
             inner = [item for branch in layer["branches"] for item in branch]
         elif kind == "scale":
             inner = list(layer["body"])
+        elif kind == "graph":  # the paths in the order written, as they run
+            inner = [item for path in layer["paths"] for item in path.get("layers", [])]
         else:
             leaves.append(layer)
             continue

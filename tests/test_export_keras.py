@@ -111,6 +111,12 @@ REFUSED["deeplabv3_mobilenet_v3_large"] = (
     "whole factors, and 33x33 → 520x520 is not one (or PyTorch's scale_factor is not the ratio "
     "of the sizes, which places its samples elsewhere)"
 )
+# its bilinear F.interpolate of x (33×33) to the low-level features' 65×65
+REFUSED["lraspp_mobilenet_v3_large"] = (
+    "layers[0].paths[2].layers[1] (upsample), field size: cannot be exported to Keras: Keras "
+    "upsamples only by whole factors, and 33x33 → 65x65 is not one (or PyTorch's scale_factor "
+    "is not the ratio of the sizes, which places its samples elsewhere)"
+)
 MERGES = {"Add", "Concatenate", "Multiply"}
 CUTS = {"ChannelSlice"}  # the head of each branch of a split block: no leaf of the report
 # the fields for which a layer type may be refused (anything else is a bug of the export)

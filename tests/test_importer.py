@@ -718,7 +718,8 @@ def test_torchvision_blocks_refused(model_name: str) -> None:
     [
         ("Fire", "concat block in the spec (a split block if each branch takes a slice"),
         ("ShuffleUnit", "split block in the spec (x.split or x.chunk along the channels"),
-        ("Net2", "(a residual, concat, split or scale block, or a sequential"),
+        ("Net2", "(a residual, concat, split, scale or graph block, or a sequential"),
+        ("LRASPPHead", "graph block in the spec (named paths, each on the input or on an"),
     ],
 )
 def test_custom_module_hints_name_split(nn: Any, cls: str, hint: str) -> None:

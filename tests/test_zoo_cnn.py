@@ -1,11 +1,11 @@
 """zoo/cnn.py, the generator of the VGG, ResNet, ResNeXt, Wide ResNet, DenseNet, SqueezeNet 1.1 and
-segmentation (FCN, DeepLabV3) specs.
+segmentation (FCN, DeepLabV3, LR-ASPP) specs.
 
 The specs themselves are checked leaf for leaf against torchvision in test_zoo.py. That the
 shipped YAML is exactly what the generator writes is test_zoo_generators.py's. Here: each input
 is the size of the DEFAULT weights' evaluation transform, and the parameter count each header
-states is torchvision's published one (for segmentation, less the auxiliary classifier the spec
-leaves out, as torch counts it).
+states is torchvision's published one (for FCN and DeepLabV3, less the auxiliary classifier the
+spec leaves out, as torch counts it; LR-ASPP has none).
 """
 
 from __future__ import annotations
@@ -28,10 +28,11 @@ SEGMENTATION = [name for name in NAMES if name.startswith(("fcn_", "deeplabv3_")
 
 def test_every_model_of_the_families_is_written() -> None:
     """torchvision 0.28's models of these families but those bundled by hand (vgg16,
-    resnet18/50, densenet121, squeezenet1_0) and LR-ASPP (no spec form: see zoo/cnn.py)."""
-    assert len(NAMES) == 24
+    resnet18/50, densenet121, squeezenet1_0)."""
+    assert len(NAMES) == 25
     assert sum(name.startswith("vgg") for name in NAMES) == 7
     assert len(SEGMENTATION) == 5
+    assert "lraspp_mobilenet_v3_large" in NAMES
 
 
 def header_params(name: str) -> int:
@@ -48,7 +49,8 @@ def header_params(name: str) -> int:
 def test_input_and_header_are_torchvisions(name: str) -> None:
     """The input is the DEFAULT weights' evaluation size (crop_size; resize_size for the
     segmentation models, 520) and the header's count their num_params, less the auxiliary
-    classifier for segmentation: torch's count of ``aux_classifier`` with aux_loss=True."""
+    classifier for FCN and DeepLabV3: torch's count of ``aux_classifier`` with
+    aux_loss=True."""
     torch = pytest.importorskip("torch")
     from tests.torchvision_oracle import import_torchvision, total_params
 
@@ -57,7 +59,10 @@ def test_input_and_header_are_torchvisions(name: str) -> None:
     transform = weights.transforms()
     published = weights.meta["num_params"]
     data = yaml.safe_load((ROOT / "specs" / f"{name}.yaml").read_text(encoding="utf-8"))
-    if name in SEGMENTATION:
+    if name == "lraspp_mobilenet_v3_large":  # no auxiliary classifier to leave out
+        (side,) = transform.resize_size
+        assert header_params(name) == published
+    elif name in SEGMENTATION:
         (side,) = transform.resize_size
         with torch.device("meta"):
             model = models.get_model(name, weights=None, weights_backbone=None, aux_loss=True)

@@ -11,12 +11,12 @@ The YAML is written by hand, not dumped, so that it reads like the hand-written 
 mapping per leaf, anchors (``&bn``) for the leaves that recur, ``repeat`` blocks for runs of
 equal blocks, and a header comment naming the source and the published parameter count.
 
-lraspp_mobilenet_v3_large is not written: its head computes ``cbr(high) · scale(high)`` (two
-functions of one tensor multiplied; ``scale`` multiplies a tensor by a function of itself only)
-and calls ``low_classifier(low)`` after the whole high-level path but before
-``high_classifier``, where ``low`` is the backbone's features.4 output. A residual's shortcut
-runs after its whole body, so no tree of sequential/residual/concat/scale calls the modules in
-torch's order; it needs a block multiplying two paths and a way to read a tensor saved earlier.
+lraspp_mobilenet_v3_large is one ``graph`` block whose paths are torchvision's tensors, in its
+call order: ``low`` (features.0-4), ``high`` read from ``low`` (features.5-16), ``x`` read from
+``high`` (``cbr(high) · scale(high)``, a nested graph joined by multiply, then resized to low's
+size), ``low_classifier`` read from ``low`` and ``high_classifier`` from ``x``, their outputs
+added. No tree of sequential/residual/concat/scale blocks calls the modules in that order: two
+functions of one tensor multiplied, and a path reading a tensor saved while another is half done.
 """
 
 from __future__ import annotations
@@ -133,6 +133,7 @@ ORIGINS = {
     "fcn": "models/segmentation/fcn.py and models/resnet.py",
     "deeplabv3_res": "models/segmentation/deeplabv3.py and models/resnet.py",
     "deeplabv3_mob": "models/segmentation/deeplabv3.py and models/mobilenetv3.py",
+    "lraspp": "models/segmentation/lraspp.py and models/mobilenetv3.py",
 }
 
 
@@ -631,15 +632,21 @@ MOBILENET_V3_LARGE = (
 )
 
 
-def mobilenet_v3_features(doc: Doc, indent: int) -> None:
-    """features.0..16: the stem, 15 inverted residuals (expand 1×1, depthwise k×k, optional
-    squeeze-and-excitation, project 1×1; + input where stride 1 and channels kept), the 1×1 to
-    960. A dilated block keeps stride 1; a k×k conv is padded by (k − 1)/2 · dilation."""
-    ref = Anchors()
+def mobilenet_v3_features(
+    doc: Doc, indent: int, ref: Anchors | None = None, stages: range = range(17)
+) -> None:
+    """features.0..16 (those in ``stages``): the stem, 15 inverted residuals (expand 1×1,
+    depthwise k×k, optional squeeze-and-excitation, project 1×1; + input where stride 1 and
+    channels kept), the 1×1 to 960. A dilated block keeps stride 1; a k×k conv is padded by
+    (k − 1)/2 · dilation. ``ref`` holds the anchors already defined in the document."""
+    ref = ref or Anchors()
     bn = leaf("batchnorm", eps=0.001, momentum=0.01)
-    doc.item(indent, conv(16, 3, stride=2, padding=1, bias=False), "features.0")
-    doc.items(indent, [ref("bn", bn), ref("hardswish", leaf("hardswish"))])
+    if 0 in stages:
+        doc.item(indent, conv(16, 3, stride=2, padding=1, bias=False), "features.0")
+        doc.items(indent, [ref("bn", bn), ref("hardswish", leaf("hardswish"))])
     for index, (cin, k, exp, out, se, hs, stride, dilation) in enumerate(MOBILENET_V3_LARGE):
+        if index + 1 not in stages:
+            continue
         act = ("hardswish", leaf("hardswish")) if hs else ("relu", leaf("relu", inplace=True))
         layers = [conv(exp, 1, bias=False), "*bn", ref(*act)] if exp != cin else []
         depthwise = conv(
@@ -668,8 +675,9 @@ def mobilenet_v3_features(doc: Doc, indent: int) -> None:
             doc.item(body, conv(exp, 1, name="fc2"))
             doc.item(body, ref("hardsigmoid", leaf("hardsigmoid")))
         doc.items(inner, [conv(out, 1, bias=False), "*bn"])
-    doc.item(indent, conv(960, 1, bias=False), "features.16")
-    doc.items(indent, ["*bn", "*hardswish"])
+    if 16 in stages:
+        doc.item(indent, conv(960, 1, bias=False), "features.16")
+        doc.items(indent, ["*bn", "*hardswish"])
 
 
 def deeplabv3_mobilenet(name: str) -> str:
@@ -693,6 +701,55 @@ def deeplabv3_mobilenet(name: str) -> str:
     source = f"torchvision.models.segmentation.{name}, Chen et al. 2017, Howard et al. 2019"
     head = header("DeepLabV3 MobileNetV3-Large", source, SEG_INPUT, seg_params(name), notes)
     return document(name, head, "the F.interpolate calls (ASPP pooling and output)", SEG_INPUT, doc)
+
+
+def lraspp_mobilenet(name: str) -> str:
+    """LR-ASPP (LRASPP and LRASPPHead) on the dilated MobileNetV3-Large features: one graph
+    whose paths are torchvision's tensors, in its call order. ``low`` is features.0-4 (40×65×65,
+    output stride 8), ``high`` features.5-16 from it (960×33×33); ``x`` from ``high`` is
+    cbr(high) · scale(high) (a nested graph multiplying its two paths), resized to low's
+    65×65; the classifiers read ``low`` and ``x``, and their outputs are added."""
+    doc = Doc()
+    ref = Anchors()
+    head = {"name": "lraspp", "type": "graph", "join": "add"}
+    head["output"] = ["low_classifier", "high_classifier"]
+    paths = doc.block(2, head, "paths")
+    low = doc.block(paths, {"name": "low"}, comment="backbone features.0-4: 40×65×65")
+    mobilenet_v3_features(doc, low, ref, range(5))
+    high = doc.block(paths, {"name": "high", "from": "low"}, comment="features.5-16: 960×33×33")
+    mobilenet_v3_features(doc, high, ref, range(5, 17))
+    x = doc.block(paths, {"name": "x", "from": "high"}, comment="x = cbr(high) * scale(high)")
+    inner = doc.block(x, {"type": "graph", "join": "multiply"}, "paths")
+    cbr = doc.block(inner, {"name": "cbr"}, comment="classifier.cbr")
+    doc.items(cbr, [conv(128, 1, bias=False), leaf("batchnorm"), leaf("relu", inplace=True)])
+    scale = doc.block(inner, {"name": "scale"}, comment="classifier.scale")
+    doc.item(scale, leaf("adaptive_avgpool", output_size=1))
+    doc.items(scale, [conv(128, 1, bias=False), leaf("sigmoid")])
+    feature = 65  # low's size: 520 → 260 → 130 → 65
+    doc.add(x, '# F.interpolate(x, size=low.shape[-2:], mode="bilinear", align_corners=False)')
+    doc.item(x, upsample(feature))
+    low_classifier = doc.block(paths, {"name": "low_classifier", "from": "low"})
+    doc.item(low_classifier, conv(CLASSES, 1))
+    high_classifier = doc.block(paths, {"name": "high_classifier", "from": "x"})
+    doc.item(high_classifier, conv(CLASSES, 1))
+    doc.add(0, "")
+    seg_output(doc)
+    notes = [
+        "MobileNetV3-Large features, dilated=True (features.13-15 dilation 2, stride 1): low is",
+        "features.4's output (40×65×65), high features.16's (960×33×33). LRASPPHead: x =",
+        "cbr(high) · scale(high), cbr a 1×1 conv to 128, batch norm and ReLU, scale an adaptive",
+        "average pool to 1×1, a 1×1 conv to 128 and a sigmoid; x resized to 65×65; then",
+        "low_classifier(low) + high_classifier(x), 1×1 convs to 21 classes (VOC's 20 and",
+        "background). The graph's paths run in torchvision's call order. No auxiliary classifier:",
+        "torchvision's published count is this spec's.",
+    ]
+    source = f"torchvision.models.segmentation.{name}, Howard et al. 2019"
+    head_line = header("LR-ASPP MobileNetV3-Large", source, SEG_INPUT, LRASPP_PARAMS, notes)
+    what = "the F.interpolate calls (x to low's size, and the output)"
+    return document(name, head_line, what, SEG_INPUT, doc)
+
+
+LRASPP_PARAMS = 3_221_538  # LRASPP_MobileNet_V3_Large_Weights meta num_params (no aux)
 
 
 # Parameters of the `out` model, aux classifier left out: torchvision's num_params less its
@@ -719,6 +776,7 @@ MODELS = {
     "deeplabv3_resnet50": seg_resnet,
     "deeplabv3_resnet101": seg_resnet,
     "deeplabv3_mobilenet_v3_large": deeplabv3_mobilenet,
+    "lraspp_mobilenet_v3_large": lraspp_mobilenet,
 }
 
 

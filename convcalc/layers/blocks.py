@@ -1,20 +1,26 @@
 """Composite layers: blocks that hold lists of layers and join their outputs.
 
-A block says which lists of layers it runs (:meth:`Block.paths`, in execution order) and how
-their outputs join (:meth:`Block.merge`). It never walks its children itself: the analysis and
-the validation walk every block with one explicit stack, so nesting depth costs no recursion.
+A block says which lists of layers it runs (:meth:`Block.paths`, in execution order), what each
+is given (:meth:`Block.path_input`: the block's input, a split's slice of it, or, in a graph,
+the output of an earlier path, :meth:`Block.reads`), and how the outputs of the paths it joins
+(:meth:`Block.joined`) make its own (:meth:`Block.merge`). It never walks its children itself:
+the analysis and the validation walk every block with one explicit stack, so nesting depth
+costs no recursion.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, Self
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic_core import InitErrorDetails, PydanticCustomError, ValidationError
 
 from convcalc.arith import Derived, Refusal, conv_strides
+from convcalc.errors import format_path, shown
 from convcalc.expr import Expr, product, total
 from convcalc.layers.base import Layer
-from convcalc.layers.fields import PositiveInt, SplitSizes
-from convcalc.records import Shape, shape_text
+from convcalc.layers.fields import PositiveInt, SplitSizes, Text
+from convcalc.records import Entry, Shape, shape_text
 
 
 @dataclass(frozen=True)
@@ -32,8 +38,7 @@ class Path:
 
     @property
     def label(self) -> str:
-        head, *rest = self.keys
-        return str(head) + "".join(f"[{k}]" for k in rest)
+        return format_path(list(self.keys))
 
 
 class Block(Layer):
@@ -42,6 +47,8 @@ class Block(Layer):
 
     LISTS: ClassVar[tuple[str, ...]] = ()
     NESTED: ClassVar[bool] = False
+    # for the JSON Schema: the fields of the block's own parts that hold lists of layers
+    PART_LISTS: ClassVar[dict[str, tuple[str, ...]]] = {}
     JOINS_INPUT: ClassVar[bool] = False  # the block's own input is one more path of the merge
     functional: Literal[False] = False  # a block is not a function PyTorch calls
 
@@ -57,10 +64,36 @@ class Block(Layer):
         """This block with its lists replaced (validated layers for the raw ones)."""
         return self.model_copy(update=dict(zip(self.LISTS, lists, strict=True)))
 
-    def path_input(self, shape: Shape, keys: tuple[str | int, ...]) -> Shape:
-        """What the path named ``keys`` is given when the block is given ``shape``: the whole
-        input (a split gives each branch its slice of the channels)."""
+    def path_input(
+        self, shape: Shape, keys: tuple[str | int, ...], outputs: Sequence[Shape] = ()
+    ) -> Shape:
+        """What the path named ``keys`` is given when the block is given ``shape`` and the
+        paths before it gave ``outputs`` (in execution order): the whole input (a split gives
+        each branch its slice of the channels, a graph's path may read an earlier output)."""
         return shape
+
+    def reads(self, index: int) -> int | None:
+        """The earlier path whose output path ``index`` reads; None: the block's input."""
+        return None
+
+    def joined(self) -> tuple[int, ...] | None:
+        """The paths whose outputs :meth:`merge` joins, by index; None: every path."""
+        return None
+
+    def list_name(self, keys: tuple[str | int, ...]) -> str:
+        """How tables head the list named ``keys``: ``shortcut``, ``branches[1]``."""
+        return format_path(list(keys))
+
+    def path_outputs(
+        self, shape: Shape, children: Sequence[tuple[tuple[str | int, ...], Sequence[Entry]]]
+    ) -> list[Shape]:
+        """Each path's output in a report (a block entry's ``children``, the block given
+        ``shape``): its last entry's, or, for an empty path, what it is given."""
+        outputs: list[Shape] = []
+        for keys, entries in children:
+            given = entries[-1].output_shape if entries else self.path_input(shape, keys, outputs)
+            outputs.append(given)
+        return outputs
 
     def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
         """The block's output from its input ``shape`` and each path's output."""
@@ -230,7 +263,9 @@ class Split(Concat):
                 )
         return sizes
 
-    def path_input(self, shape: Shape, keys: tuple[str | int, ...]) -> Shape:
+    def path_input(
+        self, shape: Shape, keys: tuple[str | int, ...], outputs: Sequence[Shape] = ()
+    ) -> Shape:
         index = keys[-1]
         assert isinstance(index, int)  # ("branches", i)
         return (self.slices(shape)[index], *shape[1:])
@@ -273,3 +308,173 @@ class Scale(Block):
         ((_, gate),) = outputs
         note = f"the input {shape_text(shape)} times the body's {shape_text(gate)}, broadcast"
         return Derived(_number(shape), note, "values")
+
+
+# --- graph: named paths, each reading the block's input or an earlier path's output ----------
+
+
+class GraphPath(BaseModel):
+    """One path of a graph: its ``name``, the ``layers`` it runs (none: it passes its input
+    on), and what it reads: the block's input, or the output of the earlier path ``from``."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    name: Text
+    source: Text | None = Field(default=None, alias="from")
+    layers: list[Any] = Field(default_factory=list)
+
+
+JOIN_SIGNS = {"add": " + ", "multiply": " · ", "concat": ", "}
+
+
+class Graph(Block):
+    """Named paths run in the order written, each on the block's input or on the output of
+    an earlier path (``from``); the outputs of the paths ``output`` names (by default those no
+    other path reads) are joined: added or multiplied element-wise, broadcast as torch
+    broadcasts (each dimension equal, or 1 in one of them), or concatenated along the channels
+    (every other dimension equal). LR-ASPP's ``low_classifier(low) + high_classifier(x)``."""
+
+    type: Literal["graph"]
+    join: Literal["add", "multiply", "concat"]
+    routes: list[GraphPath] = Field(alias="paths", min_length=1)  # paths() is the contract
+    PART_LISTS: ClassVar[dict[str, tuple[str, ...]]] = {"GraphPath": ("layers",)}
+    output: list[Text] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _names(self) -> Self:
+        """Each path's name once, each ``from`` an earlier path's, each output a path's."""
+        errors: list[InitErrorDetails] = []
+
+        def refuse(loc: tuple[str | int, ...], value: Any, message: str) -> None:
+            error = PydanticCustomError("convcalc", "{message}", {"message": message})
+            errors.append(InitErrorDetails(type=error, loc=loc, input=value))
+
+        seen: dict[str, int] = {}
+        for i, path in enumerate(self.routes):
+            if not path.name:
+                refuse(("paths", i, "name"), path.name, "a path's name must not be empty")
+            elif path.name in seen:
+                refuse(
+                    ("paths", i, "name"),
+                    path.name,
+                    f"the name {shown(path.name)!r} is already paths[{seen[path.name]}]'s: "
+                    "each path needs its own",
+                )
+            seen.setdefault(path.name, i)
+            if path.source is None:
+                continue
+            where, what = ("paths", i, "from"), f"from {shown(path.source)!r}"
+            earlier = ", ".join(repr(shown(p.name)) for p in self.routes[:i]) or "none"
+            later = [j for j, p in enumerate(self.routes) if p.name == path.source and j >= i]
+            if path.source == path.name:
+                refuse(
+                    where,
+                    path.source,
+                    f"{what} names this path itself: a path cannot "
+                    f"read its own output (earlier paths: {earlier})",
+                )
+            elif path.source not in seen or seen[path.source] >= i:
+                also = f" (a later path, paths[{later[0]}])" if later else ""
+                refuse(
+                    where,
+                    path.source,
+                    f"{what} names no earlier path{also}: a path reads "
+                    f"the block's input or an earlier path's output (earlier paths: {earlier})",
+                )
+        for k, name in enumerate(self.output or ()):
+            if name not in seen:
+                names = ", ".join(repr(shown(p.name)) for p in self.routes)
+                refuse(("output", k), name, f"{shown(name)!r} names no path (paths: {names})")
+        if errors:
+            raise ValidationError.from_exception_data("graph", errors)
+        return self
+
+    def lists(self) -> list[tuple[tuple[str | int, ...], list[Any]]]:
+        return [(("paths", i, "layers"), path.layers) for i, path in enumerate(self.routes)]
+
+    def rebuild(self, lists: list[list[Any]]) -> "Block":
+        paths = [
+            p.model_copy(update={"layers": ls}) for p, ls in zip(self.routes, lists, strict=True)
+        ]
+        return self.model_copy(update={"routes": paths})
+
+    def reads(self, index: int) -> int | None:
+        source = self.routes[index].source
+        if source is None:
+            return None
+        return next(i for i, path in enumerate(self.routes) if path.name == source)
+
+    def joined(self) -> tuple[int, ...] | None:
+        index = {path.name: i for i, path in enumerate(self.routes)}
+        if self.output is not None:
+            return tuple(index[name] for name in self.output)
+        read = {path.source for path in self.routes}
+        return tuple(i for i, path in enumerate(self.routes) if path.name not in read)
+
+    def list_name(self, keys: tuple[str | int, ...]) -> str:
+        index = keys[1]
+        assert isinstance(index, int)  # ("paths", i, "layers")
+        path = self.routes[index]
+        return path.name if path.source is None else f"{path.name} ← {path.source}"
+
+    def path_input(
+        self, shape: Shape, keys: tuple[str | int, ...], outputs: Sequence[Shape] = ()
+    ) -> Shape:
+        """The block's input, or the output of the earlier path the path reads."""
+        index = keys[1]
+        assert isinstance(index, int)  # ("paths", i, "layers")
+        source = self.reads(index)
+        return shape if source is None else outputs[source]
+
+    def _joined(self, outputs: list[tuple[Path, Shape]]) -> list[tuple[str, Shape]]:
+        """The joined paths' names and output shapes, in the order of ``output``."""
+        return [(self.routes[i].name, outputs[i][1]) for i in self.joined() or ()]
+
+    def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
+        """Σ or Π of the joined outputs, broadcast (each dimension equal, or 1 in one of
+        them: the other's size), or their concatenation: Σ channels, the rest equal."""
+        joined = self._joined(outputs)
+        if not joined:
+            raise Refusal("no path's output is left to join: name the joined paths", "output")
+        names, out = [joined[0][0]], joined[0][1]
+        for name, given in joined[1:]:
+            which = " and ".join(repr(shown(n)) for n in names)
+            before = f"{which} give{'s' if len(names) == 1 else ''} {shape_text(out)}"
+            clash = f"{before} but {shown(name)!r} gives {shape_text(given)}"
+            if len(given) != len(out):
+                raise Refusal(
+                    f"{clash}: to be {self._verb()}, they need as many dimensions (torch "
+                    "would line them up from the last, the batch among them)"
+                )
+            if self.join == "concat":
+                if given[1:] != out[1:]:
+                    raise Refusal(
+                        f"{clash}: joined along the channels, every other dimension must be equal"
+                    )
+                out = (out[0] + given[0], *out[1:])
+            else:
+                if any(a != b and 1 not in (a, b) for a, b in zip(out, given, strict=True)):
+                    raise Refusal(
+                        f"{clash}: to be {self._verb()}, each dimension must be equal or 1 in "
+                        "one of them"
+                    )
+                out = tuple(b if a == 1 else a for a, b in zip(out, given, strict=True))
+            names.append(name)
+        return out
+
+    def _verb(self) -> str:
+        return {"add": "added", "multiply": "multiplied", "concat": "concatenated"}[self.join]
+
+    def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
+        joined = self._joined(outputs)
+        out = self.merge(shape, outputs)
+        each = ", ".join(f"{name} {shape_text(given)}" for name, given in joined)
+        if self.join == "concat":
+            expr = total([given[0] for _, given in joined])
+            return Derived(expr, f"the channels of {each}, joined", "C")
+        note = f"{each}: {self._verb()} element-wise, broadcast to {shape_text(out)}"
+        return Derived(_number(out), note, "values")
+
+    def describe(self, shape: Shape) -> str:
+        names = [self.routes[i].name for i in self.joined() or ()]
+        inner = JOIN_SIGNS[self.join].join(shown(n, 20) for n in names)
+        return f"graph cat({inner})" if self.join == "concat" else f"graph {inner}"

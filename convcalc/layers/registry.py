@@ -163,6 +163,7 @@ KINDS: dict[str, Kind] = {
     "concat": Kind("Concat", category="block"),
     "split": Kind("Split", category="block"),
     "scale": Kind("Scale", category="block"),
+    "graph": Kind("Graph", category="block"),
 }
 
 SOLVABLE = tuple(name for name, kind in KINDS.items() if kind.solvable)

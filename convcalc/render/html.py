@@ -245,7 +245,7 @@ def _rows(report: Report) -> Iterator[Event]:
         stack.append(("close", None, depth, ""))
         named = len(entry.children) > 1
         for keys, children in reversed(entry.children):
-            name = str(keys[0]) + "".join(f"[{k}]" for k in keys[1:])
+            name = entry.layer.list_name(keys)  # type: ignore[attr-defined]
             stack.extend(("leaf", child, depth + 1, "") for child in reversed(children))
             if named or not children:
                 label = f"{name}:" if children else f"{name}: identity"

@@ -85,11 +85,12 @@ def _rows(
             shape = shape_text(entry.output_shape)
             rows.append((number, label, shape, f"{entry.params:,}", *cells[id(entry)]))
         named = len(entry.children) > 1
-        for keys, children in reversed(entry.children):
-            name = str(keys[0]) if len(keys) == 1 else f"{keys[0]}[{keys[1]}]"
+        layer: Any = entry.layer  # a block, where it has children
+        for i, (keys, children) in reversed(list(enumerate(entry.children))):
+            name = layer.list_name(keys)
             if not children:
                 if named:
-                    given = entry.layer.path_input(entry.input_shape, keys)  # type: ignore[attr-defined]
+                    given = layer.path_outputs(entry.input_shape, entry.children)[i]
                     stack.append((entry.depth + 1, name, entry, shape_text(given)))
                 continue
             stack.extend((child, None) for child in reversed(children[1:]))

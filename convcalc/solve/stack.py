@@ -442,8 +442,17 @@ def _refuses_any_size(spec: Spec) -> bool:
                 shape = out[0]
                 continue
             if isinstance(layer, Block):
-                try:  # what each path is given: a split refuses channels, not sizes
-                    inputs = [(p, layer.path_input(shape, p.keys)) for p in layer.paths()]
+                # what each path is given: a split refuses channels, not sizes; a graph's
+                # path may read an earlier path's output
+                try:
+                    inputs: list[tuple[Any, Shape]] = []
+                    outs: list[Shape] = []
+                    for p in layer.paths():
+                        inputs.append((p, layer.path_input(shape, p.keys, outs)))
+                        done = output_shapes(p.layers, (inputs[-1][1],))
+                        if done is None:
+                            break
+                        outs.append(done[0])
                 except Refusal:
                     return True
                 failing = [(p, g) for p, g in inputs if output_shapes(p.layers, (g,)) is None]

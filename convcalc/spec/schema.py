@@ -47,6 +47,9 @@ def spec_schema() -> dict[str, Any]:
         for field in block.LISTS if block else ():  # a block's lists: of any layer type
             items = {"type": "array", "items": _LAYER} if block and block.NESTED else _LAYER
             props[field] = {"type": "array", "items": items}
+        for part, fields in block.PART_LISTS.items() if block else ():  # a graph's paths'
+            for field in fields:
+                defs[part]["properties"][field] = {"type": "array", "items": _LAYER}
         defs[kind.cls] = schema
         mapping[name] = f"#/$defs/{kind.cls}"
     defs["Layer"] = {

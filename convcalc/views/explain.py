@@ -117,10 +117,8 @@ def _block_lines(entry: Entry) -> list[Line]:
         return []
     paths = entry.layer.paths()
     block, shape = entry.layer, entry.input_shape
-    outputs = {
-        keys: (es[-1].output_shape if es else block.path_input(shape, keys))
-        for keys, es in entry.children
-    }
+    given = block.path_outputs(shape, entry.children)
+    outputs = {keys: out for (keys, _), out in zip(entry.children, given, strict=True)}
     pairs = [(path, outputs.get(path.keys, shape)) for path in paths]
     derived = entry.layer.merge_derived(entry.input_shape, pairs)
     if derived is None:

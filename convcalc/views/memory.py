@@ -13,7 +13,8 @@
   once during inference, with no in-place reuse: while a layer runs, its input and its output,
   plus, for every block it is inside, the block's input (kept for the shortcut, the other
   branches or the gate) and the outputs of the block's paths that are already done (kept for
-  the merge); at a merge, every path's output and the merged output. The largest such sum.
+  the merge, or for a graph's later path that reads them); at a merge, every path's output and
+  the merged output. The largest such sum.
 """
 
 from __future__ import annotations
@@ -92,7 +93,8 @@ def _block_peak(block: Entry, held: int) -> int:
         current, around = todo.pop()
         x = math.prod(current.input_shape)
         done = 0  # outputs of this block's paths already computed
-        for keys, children in current.children:
+        outputs = current.layer.path_outputs(current.input_shape, current.children)  # type: ignore[attr-defined]
+        for (_, children), last in zip(current.children, outputs, strict=True):
             inside = around + x + done
             for child in children:
                 if child.is_block:
@@ -101,11 +103,6 @@ def _block_peak(block: Entry, held: int) -> int:
                     size_in = math.prod(child.input_shape)
                     size_out = math.prod(child.output_shape)
                     peak = max(peak, inside + size_in + size_out)
-            last = (
-                children[-1].output_shape
-                if children
-                else current.layer.path_input(current.input_shape, keys)  # type: ignore[attr-defined]
-            )
             done += math.prod(last)
         peak = max(peak, around + done + math.prod(current.output_shape))
     return peak

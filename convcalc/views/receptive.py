@@ -29,6 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from convcalc.errors import format_path
 from convcalc.records import Entry, Report, Window
 
 
@@ -132,10 +133,15 @@ def _inputs(
             block: Entry = owner[0][owner[1]]
             done = owner[3]
             done.append((_path_name(block, len(done)), current))
-            if len(done) < len(block.children):
-                stack.append([block.children[len(done)][1], 0, owner[2], []])
+            if len(done) < len(block.children):  # a graph's path may read an earlier one's
+                source = block.layer.reads(len(done))  # type: ignore[attr-defined]
+                begin = owner[2] if source is None else done[source][1]
+                stack.append([block.children[len(done)][1], 0, begin, []])
                 continue
-            if block.paths > len(block.children):  # a scale: its input joins the merge
+            joined = block.layer.joined()  # type: ignore[attr-defined]
+            if joined is not None:  # a graph joins the paths it names
+                done = [done[i] for i in joined]
+            if block.paths > len(done):  # a scale: its input joins the merge
                 done.append((f"{block.path} input", owner[2]))
             fields[id(block)] = merged = merge(done)
             owner[1], owner[2], owner[3] = owner[1] + 1, merged, []
@@ -150,4 +156,4 @@ def _inputs(
 
 def _path_name(block: Entry, index: int) -> str:
     keys = block.children[index][0]
-    return f"{block.path}.{keys[0]}" + "".join(f"[{k}]" for k in keys[1:])
+    return f"{block.path}.{format_path(list(keys))}"

@@ -57,8 +57,12 @@ def entry_dicts(
             listed = [made.pop(id(child)) for child in children]
             if len(keys) == 1:
                 item[str(keys[0])] = listed
-            else:  # ("branches", i)
+            elif len(keys) == 2:  # ("branches", i)
                 item.setdefault(str(keys[0]), []).append(listed)
+            else:  # ("paths", i, "layers"): a graph's path, with its name and what it reads
+                route = entry.layer.routes[int(keys[1])]  # type: ignore[attr-defined]
+                named = {"name": route.name, **({"from": route.source} if route.source else {})}
+                item.setdefault(str(keys[0]), []).append({**named, str(keys[2]): listed})
         if fields is not None:
             field = fields[id(entry)]
             item["mult_adds"] = counts[id(entry)]

@@ -15,7 +15,9 @@ model (``conv``, ``conv_2``, ``conv_2_pad``, ...). Each leaf's last layer has co
 shape and the leaf's layers have convcalc's parameter count as trainable weights;
 :func:`leaf_layers` lists them. Chains (the top level, ``sequential``, ``repeat`` unrolled) are
 calls in order; ``residual`` is ``Add``, ``concat`` ``Concatenate(axis=1)``, ``scale``
-``Multiply`` (the gate broadcast over x), named after the block; ``split`` is a
+``Multiply`` (the gate broadcast over x), named after the block; ``graph`` writes each path
+from the block's input or from the variable of the path it reads, then ``Add``, ``Multiply``
+or ``Concatenate(axis=1)`` of the joined paths' outputs; ``split`` is a
 ``ChannelSlice`` layer of the file at the head of each branch (``x[:, start:stop]``, the
 slices PyTorch's ``x.split``/``x.chunk`` cuts), then ``Concatenate(axis=1)``. A leaf written
 ``trainable: false``, or inside a block so written, is given ``trainable=False``; a frozen
@@ -842,15 +844,28 @@ class _Open:
     lists: list[_Chain]
 
 
+@dataclass
+class _Start:
+    """A graph's path about to be written: it starts from its source's latest output."""
+
+    chain: _Chain
+    source: _Chain
+
+
 _Todo = tuple["Entry", _Chain, bool]  # an entry, the chain it writes to, whether it is frozen
 
 
-ROLES = {"body": "body", "shortcut": "shortcut", "branches": "branch"}
+ROLES = {"body": "body", "shortcut": "shortcut", "branches": "branch", "paths": "path"}
 MERGES = {
     "residual": "keras.layers.Add(",
     "concat": "keras.layers.Concatenate(axis=1, ",
     "split": "keras.layers.Concatenate(axis=1, ",
     "scale": "keras.layers.Multiply(",
+}
+GRAPH_JOINS = {
+    "add": "keras.layers.Add(",
+    "multiply": "keras.layers.Multiply(",
+    "concat": "keras.layers.Concatenate(axis=1, ",
 }
 Statement = tuple[str, "Group", str]  # ``target = ``, the call, the comment
 
@@ -859,7 +874,7 @@ def _variable(entry: Entry, keys: tuple[str | int, ...]) -> str:
     """A list's variable: its role and the block's level (``body1``, ``branch2_0``; a
     scale's body is its ``gate``). Only one block a level is open at a time."""
     role = "gate" if entry.type == "scale" else ROLES[str(keys[0])]
-    suffix = "".join(f"_{key}" for key in keys[1:])
+    suffix = "".join(f"_{key}" for key in keys[1:] if isinstance(key, int))
     return f"{role}{entry.depth + 1}{suffix}"
 
 
@@ -881,11 +896,14 @@ class _Program:
 
     def _walk(self, report: Report) -> str:
         root = _Chain("x", "inputs")
-        stack: list[_Todo | _Open] = [(e, root, False) for e in reversed(report.layers)]
+        stack: list[_Todo | _Open | _Start] = [(e, root, False) for e in reversed(report.layers)]
         while stack:
             top = stack.pop()
             if isinstance(top, _Open):
                 self._merge(top)
+                continue
+            if isinstance(top, _Start):
+                top.chain.current = top.source.current
                 continue
             entry, chain, frozen = top
             frozen = frozen or not entry.layer.trainable  # a frozen block freezes its layers
@@ -900,8 +918,13 @@ class _Program:
                 if entry.type == "split":
                     self._slices(entry, lists)
                 stack.append(_Open(entry, chain, lists))
-                for (_, children), sub in reversed(list(zip(entry.children, lists, strict=True))):
+                for i, ((_, children), sub) in reversed(
+                    list(enumerate(zip(entry.children, lists, strict=True)))
+                ):
                     stack.extend((child, sub, frozen) for child in reversed(children))
+                    source = entry.layer.reads(i)  # type: ignore[attr-defined]
+                    if source is not None:  # a graph's path reading an earlier one's output
+                        stack.append(_Start(sub, lists[source]))
         return root.current
 
     def _slices(self, entry: Entry, lists: list[_Chain]) -> None:
@@ -950,8 +973,12 @@ class _Program:
         inputs = [chain.current for chain in block.lists]
         if entry.type == "scale":
             inputs.insert(0, block.chain.current)
+        merge = MERGES.get(entry.type, "")
+        if entry.type == "graph":  # the joined paths' outputs
+            inputs = [inputs[i] for i in entry.layer.joined()]  # type: ignore[attr-defined]
+            merge = GRAPH_JOINS[entry.layer.join]  # type: ignore[attr-defined]
         name = self.names.add(identifier(entry.name) or entry.type)
-        ctor = f"{MERGES[entry.type]}name={_quoted(name)})"
+        ctor = f"{merge}name={_quoted(name)})"
         listed = Group("[", [Item("", v) for v in inputs], "]", flat=f"[{', '.join(inputs)}]")
         group = Group(
             ctor + "(", [Item("", listed)], ")", flat=f"{ctor}({listed.flat})", trailing=False

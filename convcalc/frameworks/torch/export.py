@@ -15,7 +15,10 @@ layer, in the order of ``report.leaves()``:
 - ``residual``, ``concat`` and ``scale`` are small classes written into the file, one per kind
   used: ``Residual(body, shortcut)`` gives ``body(x) + shortcut(x)``, ``Concat(*branches)``
   ``torch.cat`` of the branches along dimension 1, ``Scale(body)`` ``x * body(x)``; each list
-  is an ``nn.Sequential``, and an empty one (shortcut, branch) is the identity.
+  is an ``nn.Sequential``, and an empty one (shortcut, branch) is the identity. ``graph`` is
+  ``Graph(join, output, sources, paths)``: its paths in an ``nn.ModuleDict`` under their
+  names (sanitised as layer names are), run in order, each on x or on the output of the path
+  ``sources`` names, the ``output`` paths' outputs then added, multiplied or concatenated.
 - Every leaf is its PyTorch module (the registry's class, ``{n}`` the input's spatial rank),
   with ``in_channels``/``in_features``/``num_features``/``num_channels`` from the shape it
   receives and every other argument that differs from PyTorch's default, exactly as written,
@@ -101,6 +104,7 @@ from convcalc.frameworks.pysource import (
     check_name,
     docstring_text,
     fed_the_input,
+    flat,
     identifier,
     literal,
     sizes_text,
@@ -450,7 +454,7 @@ SEQUENTIAL_ATTRIBUTES = frozenset(_SEQUENTIAL_NAMES.split())
 # the file's own global names
 GLOBALS = frozenset(
     {"torch", "nn", "math", "sys", "sequential", "Residual", "Concat", "Scale", "Reshape"}
-    | {"Permute", "StochasticDepth", "SelectChannels", "Split", "frozen"}
+    | {"Permute", "StochasticDepth", "SelectChannels", "Split", "frozen", "Graph"}
     | set(SWIN_CLASSES.values())
     | set(MAXVIT_CLASSES.values())
     | {"SelfAttention", "ClassToken", "PositionEmbedding", "Select", "LayerScale", "LayerNorm2d"}
@@ -480,6 +484,9 @@ def class_name_of(spec_name: str) -> str:
 
 EMPTY = "nn.Sequential()"  # an empty list of layers: the identity
 BLOCK_CLASSES = {"residual": "Residual", "concat": "Concat", "scale": "Scale", "split": "Split"}
+BLOCK_CLASSES["graph"] = "Graph"
+# the attributes of an nn.ModuleDict besides an nn.Sequential's: a graph's path may not be one
+_MODULE_DICT_NAMES = frozenset({"keys", "items", "values", "update", "clear"})
 
 
 def _comment(entry: Entry) -> str:
@@ -515,12 +522,42 @@ def _composite(entry: Entry, built: dict[int, Expr], uses: Uses) -> Expr:
         return chain
     cls = BLOCK_CLASSES[entry.type]
     uses.helpers.add(cls)
+    if entry.type == "graph":
+        return _graph(entry, chains)
     identity = "identity" if entry.type != "scale" else ""
     items = [Item("", chain, identity if chain == EMPTY else "") for chain in chains]
     if entry.type == "split":  # the slices' sizes first, as x.split takes them
         sizes = entry.layer.slices(entry.input_shape)  # type: ignore[attr-defined]
         items.insert(0, Item("", literal(tuple(sizes), uses)))
     return Group(cls + "(", items, block=True, movable=True, name=entry.name)
+
+
+def _graph(entry: Entry, chains: list[Expr]) -> Expr:
+    """``Graph(join, output, sources, paths)``: the paths' names as identifiers (the keys of
+    an nn.ModuleDict), the joined ones, what each path reads where it is not the block's
+    input, and the paths' chains in order."""
+    routes = entry.layer.routes  # type: ignore[attr-defined]
+    names = Names(SEQUENTIAL_ATTRIBUTES | _MODULE_DICT_NAMES)
+    keys = [names.add(identifier(route.name) or "path") for route in routes]
+    key_of = {route.name: key for route, key in zip(routes, keys, strict=True)}
+    joined = [Item("", python_str(keys[i])) for i in entry.layer.joined()]  # type: ignore[attr-defined]
+    read = [
+        Item(f"{python_str(key)}: ", python_str(key_of[route.source]))
+        for route, key in zip(routes, keys, strict=True)
+        if route.source is not None
+    ]
+    flat_read = "{" + ", ".join(item.prefix + flat(item.expr) for item in read) + "}"
+    paths = [
+        Item(f"{python_str(key)}: ", chain, "identity" if chain == EMPTY else "")
+        for key, chain in zip(keys, chains, strict=True)
+    ]
+    items = [
+        Item("", python_str(entry.layer.join)),  # type: ignore[attr-defined]
+        Item("", call("(", joined, one_tuple=True)),
+        Item("", Group("{", read, "}", flat=flat_read)),
+        Item("", Group("{", paths, "}", block=True)),
+    ]
+    return Group("Graph(", items, block=True, movable=True, name=entry.name)
 
 
 def _frozen(entry: Entry, expr: Expr, uses: Uses) -> Expr:
@@ -608,6 +645,36 @@ class Scale(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x * self.body(x)
+''',
+    "Graph": '''
+class Graph(nn.Module):
+    """Named paths run in order, each on the block's input or, where sources names one, on
+    an earlier path's output; the outputs of the paths in output are added, multiplied or
+    joined along the channels, as join ("add", "multiply", "concat") says."""
+
+    def __init__(
+        self,
+        join: str,
+        output: tuple[str, ...],
+        sources: dict[str, str],
+        paths: dict[str, nn.Module],
+    ) -> None:
+        super().__init__()
+        self.join, self.output, self.sources = join, output, sources
+        self.paths = nn.ModuleDict(paths)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        outputs: dict[str, torch.Tensor] = {}
+        for name, path in self.paths.items():
+            source = self.sources.get(name)
+            outputs[name] = path(x if source is None else outputs[source])
+        joined = [outputs[name] for name in self.output]
+        if self.join == "concat":
+            return torch.cat(joined, dim=1)
+        out = joined[0]
+        for other in joined[1:]:
+            out = out + other if self.join == "add" else out * other
+        return out
 ''',
     "Reshape": '''
 class Reshape(nn.Module):

@@ -293,10 +293,15 @@ def _hint(name: str) -> str:
         )
     if "squeeze" in lower or "excit" in lower or re.fullmatch(r"se(block|layer|module)?", lower):
         return "write it as a scale block in the spec"
+    if any(word in lower for word in ("graph", "aspp", "fpn")):
+        return (
+            "write it as a graph block in the spec (named paths, each on the input or on an "
+            "earlier path's output, joined by add, multiply or concat)"
+        )
     if any(word in lower for word in ("block", "bottleneck", "res", "mbconv")):
         return "write it as a residual block in the spec"
     return (
-        "write it in the spec by hand (a residual, concat, split or scale block, or a "
+        "write it in the spec by hand (a residual, concat, split, scale or graph block, or a "
         "sequential if its forward runs its children in order)"
     )
 

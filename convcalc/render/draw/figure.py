@@ -94,6 +94,10 @@ class Node:
     times: int = 1
     title: str = ""
     entries: tuple[Entry, ...] = ()  # what a group stands for, for its costs
+    # a graph's lanes: the earlier lane each starts from (None: the split), those joined
+    starts: list[int | None] = field(default_factory=list)
+    joined: frozenset[int] | None = None
+    offsets: list[float] = field(default_factory=list)  # measured: each lane's start
     w: float = 0.0  # measured: width, extent above and below the main line
     up: float = 0.0
     down: float = 0.0
@@ -137,6 +141,13 @@ def _node(entry: Entry, limit: int) -> Node:
     if entry.depth + 1 >= limit:
         return Node("box", entry)
     lists = [children for _, children in entry.children]
+    if entry.type == "graph" and len(lists) > 1:  # every path a lane, each where it starts
+        block = entry.layer
+        starts = [block.reads(i) for i in range(len(lists))]  # type: ignore[attr-defined]
+        joined = frozenset(block.joined())  # type: ignore[attr-defined]
+        lanes = [_chain(children, limit) for children in lists]
+        title = entry.name or ""
+        return Node("par", entry, lanes, title=title, starts=starts, joined=joined)
     if len(lists) == 1 and not entry.paths > 1:  # sequential, repeat
         times = int(getattr(entry.layer, "times", 1))
         first = lists[0][: len(lists[0]) // times]
@@ -242,6 +253,14 @@ ARC = 12.0  # spacing of identity arcs (R, the join circles' radius, is the layo
 LANE_IN, LANE_GAP = 22.0, 16.0  # from the split to the lanes; between lanes
 
 
+def _symbol(entry: Entry) -> str:
+    """The join a block's lanes meet at: "add", "cat" or "mul" (a graph's by its ``join``)."""
+    if entry.type == "graph":
+        join = entry.layer.join  # type: ignore[attr-defined]
+        return {"add": "add", "multiply": "mul", "concat": "cat"}[join]
+    return SYMBOLS.get(entry.type, "add")
+
+
 def kind(node: Node) -> str:
     """The palette key of a node."""
     if node.kind in ("io", "more"):
@@ -301,7 +320,14 @@ class Painter:
     def _measure_par(self, node: Node) -> None:
         sizes = [self._measure_chain(lane) for lane in node.lanes]
         out = self.join_label(node)
-        node.w = LANE_IN + max(w for w, _, _ in sizes) + LANE_IN + 2 * R + text_width(out, 10)
+        node.offsets = []  # a lane reading an earlier lane starts a lane's gap after its end
+        for i in range(len(sizes)):
+            source = node.starts[i] if node.starts else None
+            node.offsets.append(
+                0.0 if source is None else node.offsets[source] + sizes[source][0] + LANE_IN
+            )
+        span = max(o + w for o, (w, _, _) in zip(node.offsets, sizes, strict=True))
+        node.w = LANE_IN + span + LANE_IN + 2 * R + text_width(out, 10)
         label = self.par_label(node)
         node.w = max(node.w, 4 + text_width(label, 11, bold=True))
         node.up = sizes[0][1] + node.skips * ARC + (TITLE if label else 0.0) + 2
@@ -342,7 +368,7 @@ class Painter:
     def join_label(self, node: Node) -> str:
         """The output shape beside a concat's join (where the channels change)."""
         entry = node.entry
-        joined = entry is not None and entry.type in ("concat", "split")
+        joined = entry is not None and _symbol(entry) == "cat"
         return shape_text(entry.output_shape) if entry is not None and joined else ""
 
     # placing --------------------------------------------------------------------------------
@@ -407,6 +433,7 @@ class Painter:
         join = x + node.w - node.tail - R
         inner_safe = safe + 1 if safe >= 0 and len(node.lanes) == 1 else -1
         lane_y = y
+        ends: list[tuple[float, float]] = []  # where each lane's output leaves it
         for i, lane in enumerate(node.lanes):
             if i:
                 prev = node.lanes[i - 1]
@@ -414,9 +441,20 @@ class Painter:
                 lane_y += max((n.up for n in lane), default=0.0)
             arrow = lane[0].arrow if lane else False
             lead = lane[0].lead if lane else 0.0
-            canvas.wires.append(Wire([(split, y), (split, lane_y), (left + lead, lane_y)], arrow))
-            end = self.place_chain(canvas, lane, left, lane_y, inner_safe)
+            start = left + node.offsets[i]
+            source = node.starts[i] if node.starts else None
+            if source is None:
+                wire = [(split, y), (split, lane_y), (start + lead, lane_y)]
+            else:  # from the end of the lane it reads, forking there
+                (sx, sy), fork = ends[source], ends[source][0] + 4
+                wire = [(sx, sy), (fork, sy), (fork, lane_y), (start + lead, lane_y)]
+                canvas.items.append(Item.dot(fork, sy))
+            canvas.wires.append(Wire(wire, arrow))
+            end = self.place_chain(canvas, lane, start, lane_y, inner_safe)
             tail = lane[-1].tail if lane else 0.0
+            ends.append((end - tail, lane_y))
+            if node.joined is not None and i not in node.joined:
+                continue  # read by later lanes only
             target = (join - R, y) if i == 0 else (join, y + R)
             canvas.wires.append(Wire([(end - tail, lane_y), (join, lane_y), target], True))
         top = y - max((n.up for n in node.lanes[0]), default=0.0)
@@ -427,7 +465,7 @@ class Painter:
             points = [(split, y), (split, arc), (join, arc), (join, y - R)]
             tag = label if k == node.skips - 1 else ""
             canvas.wires.append(Wire(points, True, tag, name))
-        symbol = SYMBOLS.get(node.entry.type, "add")
+        symbol = _symbol(node.entry)
         self.joins.add(symbol)
         tip = f"{node.entry.label}: {shape_text(node.entry.output_shape)}"
         out = self.join_label(node)

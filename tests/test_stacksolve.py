@@ -552,14 +552,18 @@ def test_a_long_spec_spends_a_step_per_layer_of_each_trial(tmp_path) -> None:
     assert done.returncode == 2 and BUDGET in done.stderr
 
 
-def test_an_unknown_input_size_and_kernel_are_tried_within_the_budget(write) -> None:
-    # each of the 1,024 heights tries every kernel up to max(h, 32): half a million trials, each
-    # a layer copied with its values and run
+def test_an_unknown_input_size_and_kernel_are_answered_per_kernel(write) -> None:
+    # tried size by size this was every kernel up to max(h, 32) for each of 1,024 heights (half
+    # a million trials, past the budget); now each kernel 1..32 (W = 32 bounds it) has its
+    # heights in closed form: 32 − k + 1 = 28 needs k = 5, and then H = 32
     path = write(
         'input: [3, "?", 32]\nlayers:\n  - {type: conv, out_channels: 4, kernel_size: "?"}\n'
     )
     done = convcalc_process("solve", path, "--out", "28")
-    assert done.returncode == 2 and BUDGET in done.stderr
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.endswith(
+        "layers[0].kernel_size  input sizes\n                    5  H = 32\n"
+    )
 
 
 def test_a_huge_range_with_few_solutions_ends_its_listing_at_the_last(write) -> None:
@@ -790,4 +794,4 @@ def test_sizes_too_small_for_every_network_are_zero_solutions_not_a_fault(run, w
     ] == []
     result = run("solve", path)
     assert result.exit_code == 0
-    assert "0 solutions" in result.stdout
+    assert "within H 1..3 · W 1..3: none, 0 sizes" in result.stdout  # in closed form

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 import click
 
 from convcalc.cli.options import COUNT, INT_LIMIT, Failure, reader_gone
 from convcalc.errors import ConvcalcError, shown
 from convcalc.layers.registry import SOLVABLE
+
+if TYPE_CHECKING:
+    from convcalc.solve.inputs_format import Options
 
 
 @click.command()
@@ -21,8 +26,19 @@ from convcalc.layers.registry import SOLVABLE
 @click.option(
     "--input",
     "input_shape",
-    help="SPEC: the input sizes to try, e.g. 3,1..1024,1..1024 (the layers stay those the "
-    "spec's own input builds).",
+    help="SPEC: the input sizes asked about, each a number, a range or ? (any size), e.g. "
+    "3,?,? or 3,1..64,1..64 (the layers stay those the spec's own input builds).",
+)
+@click.option(
+    "--rebuild",
+    is_flag=True,
+    help="SPEC: rebuild the layers for each input size (a linear's in_features follows the "
+    "input) instead of the network the spec's declared input builds.",
+)
+@click.option(
+    "--near",
+    help="SPEC: the accepted input sizes nearest N (every dimension) or N,N2[,N3], below and "
+    "above.",
 )
 @click.option(
     "--layer",
@@ -43,7 +59,8 @@ from convcalc.layers.registry import SOLVABLE
     "--explain",
     is_flag=True,
     help="Under each row its equation solved for the stride, and why there are no others "
-    "(a single layer; --format text, markdown or latex).",
+    "(a single layer); with a SPEC asked about its input sizes, every condition on them "
+    "(--format text, markdown or latex).",
 )
 @click.option(
     "--format",
@@ -59,6 +76,8 @@ def solve(
     out: str | None,
     out_size: int | None,
     input_shape: str | None,
+    rebuild: bool,
+    near: str | None,
     layer: str | None,
     kernel: str | None,
     stride: str | None,
@@ -83,12 +102,15 @@ def solve(
     assignment is listed with its output shape:
       convcalc solve net.yaml --out 7
       convcalc solve unet --input 3,1..1024,1..1024
+    Where the input's sizes are the only unknowns, the answer is in closed form, every size
+    ("?": any), with why (--explain):
+      convcalc solve resnet18 --input '3,?,?' --explain
     """
     write = sys.stdout.write
-    if fmt in ("text", "markdown", "latex") and (not explain or spec is not None):
+    if fmt in ("text", "markdown", "latex") and not explain:
         raise Failure(
-            f"--format {fmt} is for a single layer's --explain (--in N); the answer's forms "
-            "are table, json, csv"
+            f"--format {fmt} is for a single layer's --explain (--in N), or a SPEC's --explain "
+            "of its input sizes; the answer's forms are table, json, csv"
         )
     fmt = "table" if fmt == "text" else fmt
     try:
@@ -100,10 +122,15 @@ def solve(
                     "are written in it; with a SPEC give --out, --out-size, --input, --count, "
                     "--limit, --format"
                 )
-            _solve_stack(write, spec, out, out_size, input_shape, count_only, limit, fmt)
+            from convcalc.solve.inputs_format import Options
+
+            options = Options(fmt, explain, limit, _near(near), count_only)
+            _solve_stack(write, spec, out, out_size, input_shape, rebuild, options)
             return
-        if out_size is not None or input_shape is not None:
-            raise Failure("--out-size and --input apply to a SPEC, not to --in N")
+        if out_size is not None or input_shape is not None or near is not None or rebuild:
+            raise Failure(
+                "--out-size, --input, --near and --rebuild apply to a SPEC, not to --in N"
+            )
         if n is None:
             raise Failure("give --in N (the input size), or a SPEC file")
         if out is None:
@@ -147,7 +174,7 @@ def solve(
 # the options of a single-layer question, refused with a SPEC
 SINGLE_LAYER = (
     *("n", "layer", "kernel", "stride", "padding", "dilation", "output_padding"),
-    *("ceil", "no_gaps", "exact", "explain"),
+    *("ceil", "no_gaps", "exact"),
 )
 
 
@@ -163,19 +190,65 @@ def _given(context: click.Context, names: tuple[str, ...]) -> list[str]:
     return given
 
 
+def _near(text: str | None) -> tuple[int, ...] | None:
+    """``--near 500`` or ``500,500``: positive sizes."""
+    if text is None:
+        return None
+    parts = [p.strip() for p in text.split(",")]
+    if not 1 <= len(parts) <= 3 or not all(
+        p.isascii() and p.isdigit() and 0 < len(p.lstrip("0")) <= 19 for p in parts
+    ):
+        raise Failure(
+            f"--near: expected 1 to 3 positive sizes such as 500 or 500,500, not '{shown(text)}'"
+        )
+    return tuple(int(p) for p in parts)
+
+
 def _solve_stack(
     write: Callable[[str], object],
     spec: str,
     out: str | None,
     out_size: int | None,
     input_shape: str | None,
-    count_only: bool,
-    limit: int | None,
-    fmt: str,
+    rebuild: bool,
+    options: Options,
 ) -> None:
-    from convcalc.solve import stack
+    from convcalc.solve import closed, stack
+    from convcalc.solve import inputs_format as forms
+    from convcalc.solve.inputs import NotSolvable
 
     target = stack.Target(None if out is None else stack.parse_target(out), out_size)
     sizes = None if input_shape is None else stack.parse_input(input_shape)
-    result = stack.solve_stack(spec, target, limit, input_shape=sizes)
-    stack.write(write, result, fmt, listing=not count_only)
+    every = options.near is not None or rebuild
+    question = closed.ask(spec, sizes, target, rebuild=rebuild, every_size=every)
+    if question is not None:
+        if options.near is not None:
+            rank = len(question.dims)
+            if len(options.near) not in (1, rank):
+                raise Failure(
+                    f"--near gives {len(options.near)} sizes but the input has {rank} spatial "
+                    f"dimension{'s' if rank != 1 else ''}"
+                )
+            if len(options.near) == 1:
+                options = replace(options, near=options.near * rank)
+        try:
+            found = closed.answer(question)
+        except NotSolvable:
+            found = None  # no closed form: the search answers, as before
+        if found is not None:
+            if isinstance(found, closed.MixedAnswer) and (
+                options.explain or options.near is not None
+            ):
+                raise Failure(
+                    "--explain and --near answer a question about the input's sizes alone; "
+                    "this spec has layer unknowns too"
+                )
+            forms.write(write, found, options)
+            return
+    if options.explain or options.near is not None:
+        raise Failure(
+            "--explain and --near with a SPEC answer which input sizes it accepts: give "
+            '--input C,?,? (or write "?" in the spec\'s input), without --out or --out-size'
+        )
+    result = stack.solve_stack(spec, target, options.limit, input_shape=sizes, rebuild=rebuild)
+    stack.write(write, result, options.fmt, listing=not options.count_only)

@@ -144,6 +144,7 @@ def solve_stack(
     limit: int | None = None,
     *,
     input_shape: list[int | str] | None = None,
+    rebuild: bool = False,
 ) -> StackResult:
     """Every assignment of the unknowns of ``source`` for which the stack is valid and its
     output meets ``target`` (spatial sizes, a :class:`Target`, or None for any output).
@@ -153,37 +154,11 @@ def solve_stack(
     constructors take from the input (a conv's in_channels, a linear's in_features, a norm's
     num_features) is fixed there, and an input that changes one is refused, as PyTorch
     refuses it. Only where the spec's input writes "?" (or a range) do the layers follow each
-    input tried. The whole search spends from one :class:`~convcalc.budget.Budget`.
+    input tried, or with ``rebuild``. The whole search spends from one
+    :class:`~convcalc.budget.Budget`.
     """
-    from convcalc.spec.validate import load_document, validate
-
     goal = target if isinstance(target, Target) else Target(spatial=target)
-    doc = load_document(source)
-    written = doc.data.get("input") if isinstance(doc.data, dict) else None
-    if input_shape is not None and isinstance(doc.data, dict):
-        doc.data["input"] = input_shape
-    unknowns = _find_unknowns(doc)
-    if not unknowns:
-        validate(doc, share=False)  # a fault in the spec comes first
-        raise SpecError(
-            'has no unknowns: write a field as "?" or as a range such as "1..7"', file=doc.file
-        )
-    try:  # each unknown holds a placeholder (its range's least value, or 0 or 1 for "?")
-        spec = validate(doc, share=False)
-    except SpecError as exc:
-        for u in unknowns:
-            if exc.path != format_path(list(u.keys)) or exc.field != u.field:
-                continue
-            if exc.message.startswith("unknown field"):
-                continue
-            if u.values is None:  # the placeholder is not what was written: say what is wrong
-                exc.message = '"?" stands for an integer, and this field is not one'
-            else:
-                exc.message = f"the range {u.values} does not fit: {exc.message}"
-        raise
-    for unknown in unknowns:
-        if unknown.top is not None:
-            _check_unknown(spec, unknown, doc.file, doc.line_of)
+    doc, written, unknowns, spec = prepare(source, input_shape)
     rank = len(spec.input) - 1
     if goal.spatial is not None and len(goal.spatial) not in (1, rank):
         raise RangeError(
@@ -197,6 +172,8 @@ def solve_stack(
         notes.append(f'"?" in the input: sizes {INPUT_DEFAULT} searched (write a range for others)')
     budget = Budget(STEPS, SEARCH_WHAT)
     declared = _declared(written, spec, doc) if input_shape is not None else None
+    if rebuild:
+        declared = None
     built = _Built(declared)
     if declared is None and any(u.top is None for u in unknowns):
         following = _following(spec, unknowns)
@@ -233,6 +210,46 @@ def solve_stack(
     if limit is not None:
         solutions = itertools.islice(solutions, limit)
     return StackResult(spec.name, goal, unknowns, count, solutions, notes, searched)
+
+
+def prepare(
+    source: str | dict[str, Any],
+    input_shape: list[int | str] | None,
+    need_unknowns: bool = True,
+) -> tuple[Document, Any, list[Unknown], Spec]:
+    """The spec read with ``input_shape`` in place of its input: its document, the input it
+    wrote itself, its unknowns (each holding a placeholder: its range's least value, or 0 or 1
+    for "?") and the spec validated with them. Without unknowns (and ``need_unknowns``), the
+    spec's fault if it has one, else an error saying there is nothing to solve."""
+    from convcalc.spec.validate import load_document, validate
+
+    doc = load_document(source)
+    written = doc.data.get("input") if isinstance(doc.data, dict) else None
+    if input_shape is not None and isinstance(doc.data, dict):
+        doc.data["input"] = input_shape
+    unknowns = _find_unknowns(doc)
+    if not unknowns and need_unknowns:
+        validate(doc, share=False)  # a fault in the spec comes first
+        raise SpecError(
+            'has no unknowns: write a field as "?" or as a range such as "1..7"', file=doc.file
+        )
+    try:  # each unknown holds a placeholder (its range's least value, or 0 or 1 for "?")
+        spec = validate(doc, share=False)
+    except SpecError as exc:
+        for u in unknowns:
+            if exc.path != format_path(list(u.keys)) or exc.field != u.field:
+                continue
+            if exc.message.startswith("unknown field"):
+                continue
+            if u.values is None:  # the placeholder is not what was written: say what is wrong
+                exc.message = '"?" stands for an integer, and this field is not one'
+            else:
+                exc.message = f"the range {u.values} does not fit: {exc.message}"
+        raise
+    for unknown in unknowns:
+        if unknown.top is not None:
+            _check_unknown(spec, unknown, doc.file, doc.line_of)
+    return doc, written, unknowns, spec
 
 
 # --- the network the spec's input builds ---------------------------------------------------

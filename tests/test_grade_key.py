@@ -280,7 +280,8 @@ def test_feedback_files_are_named_by_the_policy_and_escaped(run, tmp_path) -> No
         ),
         encoding="utf-8",
     )
-    (folder / "b.yaml").write_text(cho.replace("cho.park", "'../../Escape'"), encoding="utf-8")
+    # another id (two ids alike but for case are one student: both held back), the same name
+    (folder / "b.yaml").write_text(cho.replace("cho.park", "'..//escape'"), encoding="utf-8")
     out = tmp_path / "feedback"
     result = run("check", "--key", str(tmp_path / "key.yaml"), str(folder), "--feedback", str(out))
     assert result.exit_code == 1, result.output

@@ -87,6 +87,11 @@ def quiz(
             "--format latex writes two documents: the exam sheet to standard output and the "
             "solutions sheet to --solutions FILE (a file, given with --format latex only)"
         )
+    if solutions is not None and _is_standard_output(solutions):
+        raise Failure(
+            f"{solutions}: --solutions names the file standard output goes to: the exam sheet "
+            "would be written over the solutions; choose another file"
+        )
     chosen = tuple(t.strip() for t in topics.split(",") if t.strip())
     try:
         questions = make(seed, count, chosen, difficulty, convention)
@@ -104,6 +109,19 @@ def quiz(
     else:
         text = quiz_formats.to_json(questions)
     click.echo(text.rstrip("\n"))
+
+
+def _is_standard_output(path: str) -> bool:
+    """Whether ``path`` is the file standard output writes to (``--solutions exam.tex >
+    exam.tex``, or ``/dev/stdout``): False where either cannot be examined."""
+    import os
+
+    try:
+        out = os.fstat(sys.stdout.fileno())
+        named = os.stat(path)
+    except (OSError, ValueError, AttributeError):  # no such file yet, or no descriptor
+        return False
+    return (out.st_dev, out.st_ino) == (named.st_dev, named.st_ino)
 
 
 @click.command()
@@ -182,7 +200,9 @@ def check(
     for r in results:
         if r.error:
             echo_error(r.error)
-    if fmt == "json":
+    if csv_file == "-":  # the gradebook alone on standard output, a CSV file as it is
+        pass
+    elif fmt == "json":
         from convcalc.render.text import to_json
 
         click.echo(to_json(gradebook.to_json(results)))
@@ -224,13 +244,15 @@ def _check_keyed(
         results = grade_all_keyed(key, sources)
     except ConvcalcError as exc:
         raise Failure(str(exc)) from None
-    read = (key_file, *(r.file for r in results))
+    read = (key_file, *key.read, *(r.file for r in results))
     if csv_file is not None:
         refuse_overwrite(csv_file, read, "gradebook", "--csv")
     for r in results:
         if r.error:
             echo_error(r.error)
-    if fmt == "json":
+    if csv_file == "-":  # the gradebook alone on standard output, a CSV file as it is
+        pass
+    elif fmt == "json":
         from convcalc.render.text import to_json
 
         click.echo(to_json(gradebook.json_keyed(results, key)))

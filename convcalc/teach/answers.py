@@ -9,6 +9,7 @@ answers file's folder or the instructor's ``specs_dir``), and a spec may unroll 
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -34,17 +35,31 @@ def answer_files(sources: Sequence[str]) -> list[str]:
 
 
 def answer_sources(sources: Sequence[str]) -> list[tuple[str, Path | None]]:
-    """Each file to grade with the folder it was found in (None: named on the command line)."""
+    """Each file to grade with the folder it was found in (None: named on the command line);
+    a file named twice (``a.yaml a.yaml``, or a file and its folder) is graded once."""
     files: list[tuple[str, Path | None]] = []
+    seen: set[object] = set()
+
+    def add(file: str, folder: Path | None) -> None:
+        try:
+            info = os.stat(file)
+            identity: object = (info.st_dev, info.st_ino)
+        except (OSError, ValueError):  # missing or unreadable: its own error row, once
+            identity = file
+        if identity not in seen:
+            seen.add(identity)
+            files.append((file, folder))
+
     for source in sources:
         path = Path(source)
         if path.is_dir():
             found = sorted([*path.glob("*.yaml"), *path.glob("*.yml")])
             if not found:
                 raise ConvcalcError(f"{source}: a folder with no .yaml answers files")
-            files.extend((str(p), path) for p in found)
+            for p in found:
+                add(str(p), path)
         else:
-            files.append((source, None))
+            add(source, None)
     return files
 
 

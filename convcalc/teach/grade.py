@@ -161,12 +161,13 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     fail = failing(doc)
     if not isinstance(data, dict):
         raise fail("an answers file is a mapping with spec: and answers:", [])
-    unknown = set(data) - {"student", "convention", "spec", "answers"}
+    unknown = sorted(set(data) - {"student", "convention", "spec", "answers"}, key=str)
     if unknown:
         raise fail(
-            f"unknown key {_quoted(sorted(map(str, unknown))[0])}: expected student, "
-            "convention, spec, answers",
+            f"unknown key {_quoted(str(unknown[0]))}: expected student, convention, spec, answers",
             [],
+            None,
+            [unknown[0]],
         )
     if "spec" not in data or "answers" not in data:
         raise fail("needs spec: (a bundled name, a path or a mapping) and answers: (a list)", [])

@@ -274,10 +274,13 @@ def feedback_markdown(result: Graded, key: Key) -> str:
     if result.error:
         lines += ["Your answers file could not be marked:", "", *_fenced([result.error]), ""]
     earned = result.by_question(key)
+    items: dict[str, list[Item]] = {}
+    for item in result.items:  # grouped once: a key of 10⁵ questions stays linear
+        items.setdefault(item.question, []).append(item)
     for question in key.questions:
         of = f"{points(earned[question.id])} / {points(question.points)} points"
         lines += [f"## Question {md(question.id)} ({of})", ""]
-        for item in (i for i in result.items if i.question == question.id):
+        for item in items.get(question.id, []):
             first, *rest = _item_lines(item)
             lines.append(f"- {_sign(item)} {md(first.removeprefix(item.question).strip())}")
             notes = [line for line in rest if line.startswith(("note: ", "mistake: "))]

@@ -31,6 +31,8 @@ never marked. The score is the points earned of the key's total, and its percent
 from __future__ import annotations
 
 import math
+import os
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
@@ -40,6 +42,7 @@ from typing import Any
 from convcalc.errors import ConvcalcError, SpecError
 from convcalc.records import Report
 from convcalc.spec.document import Document
+from convcalc.spec.validate import bundled_specs
 from convcalc.teach import grade as marking
 from convcalc.teach.answers import (
     Fail,
@@ -103,6 +106,7 @@ class Key:
     reports: tuple[Report, ...]
     names: tuple[str, ...]  # each report's spec as the key names it
     questions: tuple[Question, ...]
+    read: tuple[str, ...] = ()  # the spec files the key named (never to be written over)
 
     @property
     def total(self) -> float:
@@ -176,9 +180,10 @@ def read_key(doc: Document) -> Key:
     data, fail = doc.data, failing(doc)
     if not isinstance(data, dict):
         raise fail("an answer key is a mapping with spec: and questions:", [])
-    unknown = sorted(map(str, set(data) - set(KEY_FIELDS)))
+    unknown = sorted(set(data) - set(KEY_FIELDS), key=str)
     if unknown:
-        raise fail(f"unknown key: expected one of {', '.join(KEY_FIELDS)}", [], unknown[0])
+        message = f"unknown key: expected one of {', '.join(KEY_FIELDS)}"
+        raise fail(message, [], str(unknown[0]), [unknown[0]])
     questions = data.get("questions")
     if not isinstance(questions, list) or not questions:
         raise fail("questions: a non-empty list of questions", ["questions"], "questions")
@@ -191,6 +196,8 @@ def read_key(doc: Document) -> Key:
     reports: list[Report] = []
     names: list[str] = []
     seen: dict[str, int] = {}
+    read: list[str] = []
+    markers: dict[int, _Marker] = {}  # one per report, built once: a part only looks layers up
 
     def spec_index(value: Any, keys: list[str | int]) -> int:
         label = value if isinstance(value, str) else f"the spec of {_where(keys)}"
@@ -202,6 +209,8 @@ def read_key(doc: Document) -> Key:
 
         reports.append(spec_report(value, doc, folder, located))
         names.append(label)
+        if isinstance(value, str) and value not in bundled_specs():
+            read.append(str(folder / value))
         if isinstance(value, str):
             seen[value] = len(reports) - 1
         return len(reports) - 1
@@ -246,7 +255,7 @@ def read_key(doc: Document) -> Key:
         else:
             written, places = [question], [keys]
         given = [p.get("points") if isinstance(p, dict) else None for p in written]
-        parts = []
+        parts: list[Part] = []
         for part, at in zip(written, places, strict=True):
             if not isinstance(part, dict):
                 raise fail('a part is a mapping such as {at: "layers[0]", claim: output_shape}', at)
@@ -254,12 +263,28 @@ def read_key(doc: Document) -> Key:
             if bad:
                 raise fail(f"unknown key: expected one of {', '.join(PART_FIELDS)}", at, bad[0])
             share = points / len(written) if any(g is None for g in given) or at == keys else None
+            if at != keys and share is not None and given[len(parts)] is not None:
+                raise fail(
+                    "points for some parts but not all: give every part its points (the "
+                    "question's are their sum), or none (the question's split evenly)",
+                    at,
+                    "points",
+                    [*at, "points"],
+                )
             part_points = share if share is not None else _points(part["points"], fail, at)
             inherited = accept if at != keys else []
             parts.append(
-                _part(doc, part, at, part_points, [*inherited], reports, spec, variants, convention)
+                _part(doc, part, at, part_points, [*inherited], reports, spec, variants, markers)
             )
         total = sum(p.points for p in parts)
+        if "points" in question and "parts" in question and not math.isclose(total, points):
+            raise fail(
+                f"points {points:g}, but its parts' points add up to {total:g}: give one or "
+                "the other",
+                keys,
+                "points",
+                [*keys, "points"],
+            )
         marked.append(Question(qid, total, spec, variants, tuple(parts)))
     return Key(
         doc.file,
@@ -270,6 +295,7 @@ def read_key(doc: Document) -> Key:
         tuple(reports),
         tuple(names),
         tuple(marked),
+        tuple(read),
     )
 
 
@@ -303,7 +329,7 @@ def _question_id(doc: Document, question: dict[str, Any], keys: list[str | int],
     value = question["id"]
     if isinstance(value, str) and value.strip():
         return value
-    if value is None or value == "" or isinstance(value, dict | list):
+    if value is None or isinstance(value, str | dict | list):  # a blank id is no label
         raise fail(f"an id is text or a number such as 3.1a, not {_quoted(value)}", keys, "id")
     return doc.written_as([*keys, "id"]) or str(value)
 
@@ -331,7 +357,7 @@ def _part(
     reports: list[Report],
     spec: int,
     variants: tuple[int, ...],
-    convention: str,
+    markers: dict[int, _Marker],
 ) -> Part:
     """One part checked against its spec (and each variant): the claim one of
     :data:`~convcalc.teach.grade.CLAIMS`, the layer found, a solve question the solver takes."""
@@ -368,8 +394,10 @@ def _part(
     at = part.get("at")
     path = ""
     for index in (spec, *variants):
+        if index not in markers:
+            markers[index] = _Marker(reports[index])
         try:
-            entry = _Marker(reports[index], convention)._entry(at)
+            entry = markers[index]._entry(at)
         except _Refused as exc:
             raise fail(str(exc), keys, "at") from None
         if index == spec:
@@ -391,7 +419,14 @@ def _accepted_value(claim: str, value: Any, fail: Fail, keys: list[str | int]) -
             return marking._count(value)
     except ConvcalcError as exc:
         raise fail(str(exc), keys, "value") from None
-    if claim == "receptive_field":
+    if claim == "receptive_field":  # global, a size, or one per dimension, as students write
+        sizes = value if isinstance(value, list) else [] if value == "global" else [value]
+        for v in sizes if sizes or value == "global" else [value]:
+            if not (isinstance(v, float) and math.isfinite(v) and v > 0):
+                try:
+                    marking._count(v, "a receptive field (global, a size or a list of sizes)")
+                except ConvcalcError as exc:
+                    raise fail(str(exc), keys, "value") from None
         return tuple(value) if isinstance(value, list) else value
     raise fail("solutions are marked by the layer's rule: accept no values", keys, "value")
 
@@ -412,7 +447,7 @@ def _tolerance(
 
 
 def _unit(value: Any, claim: str, fail: Fail, keys: list[str | int]) -> int:
-    if value == 1:
+    if value == 1 and not isinstance(value, bool | float):  # true and 1.0 are not the number 1
         return 1
     if claim not in COUNTS:
         raise fail(f"a unit is for counts ({', '.join(COUNTS)})", keys, "unit")
@@ -434,10 +469,59 @@ def grade_all_keyed(
     """Every answers file of ``sources`` marked against ``key``, one :class:`Graded` each, in
     order: an invalid file is a row with its error and 0 points, never a missing one."""
     markers = [_Marker(report, key.convention) for report in key.reports]
-    return [
-        grade_file_keyed(key, file, markers, found_in=folder)
-        for file, folder in answer_sources(sources)
-    ]
+    results = []
+    for file, folder in answer_sources(sources):
+        # the key, or a spec it names, kept among the answers files: no student's
+        if any(_same_file(file, own) for own in (key.file, *key.read)):
+            if folder is None:
+                what = (
+                    "the answer key itself (--key)"
+                    if _same_file(file, key.file)
+                    else ("a spec the answer key names")
+                )
+                error = f"{file}: {what}, not an answers file: not marked"
+                results.append(
+                    Graded(Path(file).stem, Path(file).stem, file, key.total, (), (), error)
+                )
+            continue
+        results.append(grade_file_keyed(key, file, markers, found_in=folder))
+    return _one_row_per_id(results, key.total)
+
+
+def _same_file(one: str, other: str) -> bool:
+    try:
+        return os.path.samefile(one, other)
+    except (OSError, ValueError):
+        return False
+
+
+def id_folded(student_id: str) -> str:
+    """A student id as a learning platform matches it: compatibility forms folded (NFKC),
+    case folded, spaces at the ends dropped (``Ann.Lee `` is ``ann.lee``)."""
+    return unicodedata.normalize("NFKC", student_id).casefold().strip()
+
+
+def _one_row_per_id(results: list[Graded], out_of: float) -> list[Graded]:
+    """The results, with every file whose ``student_id`` another file claims too made invalid
+    (each error naming the other files): a gradebook import maps rows to students by the id,
+    so one student would get both rows' points — or a student another's, by writing their id."""
+    files: dict[str, list[str]] = {}
+    for r in results:
+        if not r.error:
+            files.setdefault(id_folded(r.student_id), []).append(r.file)
+    out = []
+    for r in results:
+        others = [f for f in files.get(id_folded(r.student_id), []) if f != r.file]
+        if r.error or not others:
+            out.append(r)
+            continue
+        listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
+        message = (
+            f"{r.file}: student_id {_quoted(r.student_id)} is also the id in {listed}: one "
+            "student, two rows in a gradebook import; not marked until each file has its own id"
+        )
+        out.append(Graded(r.student, r.student_id, r.file, out_of, error=message))
+    return out
 
 
 def grade_file_keyed(
@@ -476,14 +560,16 @@ def _grade_keyed(
     if not isinstance(data, dict):
         raise fail("an answers file is a mapping with answers:", [])
     fields = {"student", "student_id", "convention", "spec", "answers"}
-    unknown = sorted(map(str, set(data) - fields))
+    unknown = sorted(set(data) - fields, key=str)
     if unknown:
-        raise fail(f"unknown key {_quoted(unknown[0])}: expected {', '.join(sorted(fields))}", [])
+        message = f"unknown key {_quoted(str(unknown[0]))}: expected {', '.join(sorted(fields))}"
+        raise fail(message, [], None, [unknown[0]])
     answers = data.get("answers", [])
     if not isinstance(answers, list):
         raise fail("answers must be a list", ["answers"])
     questions = {q.id: q for q in key.questions}
     chosen: dict[tuple[str, int], tuple[int, dict[str, Any]]] = {}
+    slots: dict[tuple[str, str, str | None], list[Any]] = {}  # _part_of's lists of parts
     extras: list[str] = []
     for i, answer in enumerate(answers):
         keys: list[str | int] = ["answers", i]
@@ -507,7 +593,7 @@ def _grade_keyed(
             extras.append(f"{label}: not a question of the key, not marked")
             continue
         try:
-            found = _part_of(question, claims[0], answer, markers[question.spec], chosen)
+            found = _part_of(question, claims[0], answer, markers[question.spec], chosen, slots)
         except _Refused as exc:
             raise fail(str(exc), keys, exc.field_name, [*keys, exc.field_name]) from None
         if isinstance(found, str):
@@ -541,23 +627,39 @@ def _part_of(
     answer: dict[str, Any],
     marker: _Marker,
     chosen: dict[tuple[str, int], Any],
+    slots: dict[tuple[str, str, str | None], list[Any]],
 ) -> int | str:
     """The index of the part an answer answers, or why it answers none: a part with this claim
-    at the answer's layer (its ``at`` resolved as the key's), else the first one unanswered."""
-    same = [j for j, p in enumerate(question.parts) if p.claim == claim]
-    if not same:
-        asked = ", ".join(dict.fromkeys(p.claim for p in question.parts))
-        return f"{claim} is not asked (the question asks for {asked}), not marked"
+    at the answer's layer (its ``at`` resolved as the key's), else the first one unanswered.
+    ``slots`` keeps, per question, claim and layer, the parts' indices and how many are taken
+    (each answer costs O(1), not O(parts): a key of 10⁵ parts is marked in linear time)."""
+    path = None
     if "at" in answer and claim != "solutions":
         entry = marker._entry(answer["at"])
         path = entry.path if entry else ""
-        same = [j for j in same if question.parts[j].path == path]
-        if not same:
-            return f"{claim} of {path or 'the network'} is not asked, not marked"
-    free = [j for j in same if (question.id, j) not in chosen]
-    if not free:
+    slot = slots.get((question.id, claim, path))
+    if slot is None:
+        same = [
+            j
+            for j, p in enumerate(question.parts)
+            if p.claim == claim and (path is None or p.path == path)
+        ]
+        why = ""
+        if not same and (path is None or not any(p.claim == claim for p in question.parts)):
+            asked = ", ".join(dict.fromkeys(p.claim for p in question.parts))
+            why = f"{claim} is not asked (the question asks for {asked}), not marked"
+        elif not same:
+            why = f"{claim} of {path or 'the network'} is not asked, not marked"
+        slot = slots[(question.id, claim, path)] = [same, 0, why]
+    same, first, why = slot
+    if why:
+        return str(why)
+    while first < len(same) and (question.id, same[first]) in chosen:
+        first += 1  # taken by this list's answers or by another list's (with or without at)
+    slot[1] = first
+    if first == len(same):
         return f"{claim} answered twice: the first answer is marked"
-    return free[0]
+    return int(same[first])
 
 
 def _mark_part(

@@ -420,6 +420,26 @@ def _tex_blocks(text: str) -> list[str]:
     return out
 
 
+# a run of 32 characters without a space (about half a line of the title's 14.4 pt bold), or
+# a run ending after a separator (_ / - . , ; :)
+_WORD_PIECE = re.compile(r"[^\s_/.,;:-]{1,32}[_/.,;:-]*|[_/.,;:-]+")
+
+
+def _tex_breakable(text: str) -> str:
+    """User text (a title) for LaTeX that can break inside a long word: each word longer than
+    32 characters is cut after its separators and every 32 characters, the pieces escaped on
+    their own (:func:`_tex`) and joined by ``\\allowbreak{}`` (no overfull line off the page,
+    and no escape cut in two)."""
+    words = re.split(r"(\s+)", text)
+    out = []
+    for word in words:
+        if len(word) <= 32 or word.isspace():
+            out.append(_tex(word))
+        else:
+            out.append("\\allowbreak{}".join(_tex(p) for p in _WORD_PIECE.findall(word)))
+    return "".join(out)
+
+
 def _tex_inline(text: str) -> str:
     """A choice or a feedback: its lines joined by ``\\newline``."""
     return "\\newline ".join(_tex(x.strip()) for x in text.split("\n") if x.strip())
@@ -440,7 +460,7 @@ def to_latex(questions: Sequence[Question], title: str) -> tuple[str, str]:
     solutions sheet (each answer with its letter, what else is accepted, the worked
     explanation, and the mistake behind each wrong choice). ``title`` heads both, escaped."""
     validate_questions(questions)
-    heading = _tex(title.strip())
+    heading = _tex_breakable(title.strip())
     if not heading:
         raise ValueError("the title is empty: some text is needed")
     exam = ["\\noindent Name: \\hrulefill\\qquad Date: \\hrulefill", "", "\\begin{enumerate}"]

@@ -122,9 +122,11 @@ def file_name(text: str, suffix: str = "", taken: set[str] | None = None) -> str
     return name
 
 
-def write_below(folder: Path, name: str, text: str) -> Path:
+def write_below(folder: Path, name: str, text: str, mark: str = "") -> Path:
     """``text`` written to the file ``name`` directly in ``folder`` (a name from
-    :func:`file_name`): a link or anything but a regular file there is refused, not followed."""
+    :func:`file_name`): a link or anything but a regular file there is refused, not followed;
+    with ``mark``, so is a non-empty file that does not start with it (one convcalc did not
+    write: a student whose id is README never replaces the folder's README.md)."""
     if name in ("", ".", "..") or os.sep in name or (os.altsep and os.altsep in name):
         raise PathRefused(f"'{shown(name)}' is not a plain file name")
     target = folder / name
@@ -136,6 +138,18 @@ def write_below(folder: Path, name: str, text: str) -> Path:
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise PathRefused(f"{shown(str(target))}: not a regular file that can be written")
+        if mark and os.fstat(fd).st_size and not _starts_with(target, mark):
+            raise PathRefused(f"{shown(str(target))}: exists, and convcalc did not write it")
         handle.truncate(0)
         handle.write(text)
     return target
+
+
+def _starts_with(path: Path, mark: str) -> bool:
+    """Whether the regular file at ``path`` begins with ``mark`` (its first bytes only)."""
+    size = len(mark.encode("utf-8"))
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(size) == mark.encode("utf-8")
+    except OSError:
+        return False

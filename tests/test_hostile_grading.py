@@ -273,3 +273,22 @@ def test_a_title_of_long_words_stays_inside_the_margins(run, tmp_path: Path) -> 
     compiles(result.stdout, tmp_path, "exam")
     compiles(key.read_text("utf-8"), tmp_path, "key")
     assert "root:" not in (tmp_path / "exam.log").read_text("utf-8", errors="replace")
+
+
+def test_feedback_never_replaces_a_file_convcalc_did_not_write(run, tmp_path) -> None:
+    # a student whose id is README would have replaced the folder's own README.md; a file the
+    # feedback wrote before (its first line the mark) is replaced, as a second run expects
+    folder = _class(tmp_path)
+    student = _student(folder, "someone", "student_id: README")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "README.md").write_text("the course's own notes\n")
+    key = str(tmp_path / "key.yaml")
+    done = run("check", "--key", key, str(student), "--feedback", str(out))
+    assert done.exit_code == 2 and "convcalc did not write it" in done.stderr
+    assert (out / "README.md").read_text() == "the course's own notes\n"
+    (out / "README.md").unlink()
+    for _ in range(2):  # written, then replaced
+        done = run("check", "--key", key, str(student), "--feedback", str(out))
+        assert done.exit_code == 0, done.stderr
+    assert (out / "README.md").read_text().startswith("<!-- convcalc check --feedback -->\n")

@@ -269,7 +269,7 @@ def _check_keyed(
         try:
             folder.mkdir(parents=True, exist_ok=True)
             for name, text in gradebook.feedback_files(results, key):
-                write_below(folder, name, text)
+                write_below(folder, name, text, mark=gradebook.FEEDBACK_MARK)
         except (OSError, PathRefused) as exc:
             raise Failure(f"{feedback_dir}: cannot write the feedback: {exc}") from None
     if any(r.error for r in results):

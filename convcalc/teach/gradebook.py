@@ -264,13 +264,22 @@ def json_keyed(results: Sequence[Graded], key: Key) -> dict[str, Any]:
     }
 
 
+FEEDBACK_MARK = "<!-- convcalc check --feedback -->"  # the first line: a file convcalc wrote
+
+
 def feedback_markdown(result: Graded, key: Key) -> str:
     """One student's feedback as Markdown: the score, then each question with each answer,
     its mark, the named mistake and the worked explanation (in a code block); every user text
     escaped for Markdown (:func:`convcalc.escape.markdown`)."""
     md = escape.markdown
     total = f"{points(result.score)} / {points(result.out_of)} points ({result.percent:.1f} %)"
-    lines = [f"# {md(key.title)}: {md(result.student)}", "", f"**Score: {total}**", ""]
+    lines = [
+        FEEDBACK_MARK,
+        f"# {md(key.title)}: {md(result.student)}",
+        "",
+        f"**Score: {total}**",
+        "",
+    ]
     if result.error:
         lines += ["Your answers file could not be marked:", "", *_fenced([result.error]), ""]
     earned = result.by_question(key)

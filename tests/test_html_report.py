@@ -82,7 +82,7 @@ ROW = re.compile(
     r"(?:<span[^>]*></span>)?(?P<layer>.*?)</div><div class=\"mono\">(?P<shape>.*?)</div>"
     r'<div class="n">(?P<params>.*?)</div><div class="n">(?P<macs>.*?)</div>'
     r'<div class="n">(?P<rf>.*?)</div><div class="n">(?P<jump>.*?)</div>'
-    r'<div class="path mono">(?P=path)</div>'
+    r'<div class="path mono">(?P<cell>.*?)</div>'
 )
 TOTAL = re.compile(r'<div class="total"><b>(?P<value>[^<]*)</b><span>(?P<label>[^<]*)</span>')
 RF_SENTENCE = re.compile(
@@ -97,6 +97,8 @@ def rows(text: str) -> dict[str, dict[str, str]]:
         match["path"]: {key: html.unescape(value) for key, value in match.groupdict().items()}
         for match in ROW.finditer(text)
     }
+    for path, cells in found.items():  # the path cell shows the path, in spans broken at dots
+        assert re.sub(r"<span>|</span>|<wbr>", "", cells.pop("cell")) == html.unescape(path)
     assert len(found) == text.count('class="path mono"'), "a row the pattern does not read"
     return found
 

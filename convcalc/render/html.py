@@ -53,7 +53,9 @@ code, pre, .mono { font-family: ui-monospace, "DejaVu Sans Mono", Menlo, Consola
   align-items: baseline; min-width: 1080px; }
 .row.head { font-weight: 600; background: var(--soft); border-top: 0; }
 .row > .n { text-align: right; font-variant-numeric: tabular-nums; }
-.row .path { color: var(--muted); font-size: 0.78rem; overflow-wrap: anywhere; }
+.row .mono { font-size: inherit; }
+.row .path { color: var(--muted); }
+.row .path span { white-space: nowrap; }
 .layer { padding-left: calc(var(--d, 0) * 18px); }
 .layer::before { content: ""; display: inline-block; width: 14px; }
 .kind { display: inline-block; width: 10px; height: 10px; border-radius: 2px; margin-right: 6px;
@@ -265,9 +267,17 @@ def _row(entry: Entry, depth: int, mult_adds: int, rf: str, jump: str) -> str:
         f'<div class="n">{mult_adds:,}</div>',
         f'<div class="n">{html(rf)}</div>',
         f'<div class="n">{html(jump)}</div>',
-        f'<div class="path mono">{html(entry.path)}</div>',
+        f'<div class="path mono">{_path(entry.path)}</div>',
     ]
     return "".join(cells)
+
+
+def _path(path: str) -> str:
+    """A path that breaks only after its dots: each step (``layers[3].``) a span that does
+    not break, a ``<wbr>`` after each dot."""
+    steps = path.split(".")
+    parts = [step + "." for step in steps[:-1]] + steps[-1:]
+    return "<wbr>".join(f"<span>{html(part)}</span>" for part in parts)
 
 
 def _list_row(label: str, depth: int) -> str:

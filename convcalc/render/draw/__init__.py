@@ -66,9 +66,10 @@ def to_svg(
     costing: Costing | None = None,
     arrow_id: str = ARROW_ID,
 ) -> str:
-    """The report as an SVG document: ``style`` "blocks" draws every activation to scale (height
-    ∝ spatial size, width ∝ channels, on a log scale unless ``log_scale`` is false); "flow" draws
-    labelled boxes with arrows. ``costs`` adds parameters and multiply-adds per box, counted
+    """The report as an SVG document: ``style`` "blocks" draws every activation to scale (its
+    area by its number of values, on a log scale unless ``log_scale`` is false, its aspect by
+    its shape: :func:`~convcalc.render.draw.figure.tensor_size`); "flow" draws labelled boxes
+    with arrows. ``costs`` adds parameters and multiply-adds per box, counted
     as ``costing`` says (batch and convention; convcalc's for one sample by default).
     ``arrow_id`` is the id of the arrowhead marker: give each figure of one HTML page its own."""
     if style not in ("blocks", "flow"):

@@ -11,6 +11,19 @@
 - :class:`Painter`: measures every node (its width, and its extents above and below the main
   line) and places it on the canvas as items, wires and bands; :class:`Boxes` draws the boxes
   of leaves, collapsed blocks and the input and output, in the "flow" or "blocks" style.
+
+The sizing rule of the "blocks" style (:func:`tensor_size`), one for tensors of every rank:
+
+- Area by count: a tensor of n values is drawn with the silhouette area side(n)², the
+  silhouette being the front face w·h with the top and side faces (w + h)·d of its depth d.
+  side(n) = 8 + 76·log₂ n / log₂ N on the log scale (N: the figure's largest count), or
+  max(8, 84·√(n / N)) on the linear one (area ∝ n). Two tensors holding as many values are
+  drawn as large, whatever their shapes: 768×14×14 and its flatten 768×196 alike.
+- Aspect by shape: width : height : depth = ℓ(shape[0]) : ℓ(shape[1]) : 0.4·ℓ(∏ shape[2:]),
+  ℓ(s) = 3 + log₂ s, the depth drawn at 45° (none for rank 2); a vector (n,) is drawn as 1 × n.
+  So a permute, which keeps the count, swaps the axes it swaps: 196×768 is 768×196 turned,
+  and it carries its own glyph (a transpose's mirror line crossed by a double arrow).
+- Norm, activation and dropout layers keep the shape: a slice of their tensor, 7 wide.
 """
 
 from __future__ import annotations
@@ -33,6 +46,7 @@ from convcalc.render.draw.layout import (
     R,
     Rect,
     Shape,
+    Stroke,
     Text,
     Wire,
     text_width,
@@ -507,8 +521,7 @@ class Boxes:
         self.style, self.log, self.painter = style, log, painter
         self.report = report
         shapes = [report.input_shape, *(e.output_shape for e in report.walk())]
-        self.max_size = max((max(s[1:], default=1) for s in shapes), default=1)
-        self.max_channels = max((s[0] for s in shapes), default=1)
+        self.most = max(max((math.prod(s) for s in shapes), default=1), 2)  # values, largest
 
     def shape(self, node: Node) -> tuple[int, ...]:
         if node.entry is not None:
@@ -555,19 +568,10 @@ class Boxes:
         return width, up, h / 2 + LINE * (len(lines) - above) + 4, lead, width - lead - w
 
     def tensor(self, node: Node) -> tuple[float, float, float]:
-        """Width (channels), height (first spatial size) and depth (second) of an activation."""
-        shape = self.shape(node)
-        if len(shape) == 1:
-            return 9.0, self._px(shape[0], self.max_channels, 110), 0.0
-        h = self._px(shape[1], self.max_size, 120)
-        d = 0.3 * self._px(shape[2], self.max_size, 120) if len(shape) > 2 else 0.0
-        w = 7.0 if kind(node) in SLIM else 3 + self._px(shape[0], self.max_channels, 52)
-        return w, h, d
-
-    def _px(self, n: int, most: int, span: float) -> float:
-        if self.log:
-            return 6 + span * math.log2(max(n, 1)) / math.log2(max(most, 2))
-        return max(3.0, span * n / max(most, 1))
+        """Width, height and depth of an activation, by the sizing rule of :func:`tensor_size`;
+        a layer drawn slim (it keeps the shape) is a slice of its tensor, :data:`SLICE` wide."""
+        w, h, d = tensor_size(self.shape(node), self.most, self.log)
+        return (SLICE if kind(node) in SLIM else w), h, d
 
     def draw(self, node: Node, x: float, y: float) -> Item:
         """The box's shapes, its left edge at ``x`` and the main line at ``y``."""
@@ -593,6 +597,8 @@ class Boxes:
         w, h, d = self.tensor(node)
         left, top = x + node.lead, y - h / 2
         shapes = _cuboid(left, top, w, h, d, fill, stroke, kind(node) == "block")
+        if node.entry is not None and node.entry.type in TRANSPOSED:
+            shapes += _transposed(left, top, w, h, stroke)
         centre = left + (w + d) / 2
         below = top + h + 2
         for line in lines:
@@ -610,6 +616,37 @@ class Boxes:
         return Item.of(shapes, cls, path, tip)
 
 
+SLICE = 7.0  # the width of a slim layer's slice of its tensor
+MIN_SIDE, MAX_SIDE = 8.0, 84.0  # √(drawn area) of one value and of the largest tensor
+DEPTH = 0.4  # the depth axis, drawn at 45°, at this fraction of its length
+
+
+def axis_length(size: int) -> float:
+    """An axis of ``size`` values, in proportion to the others: ℓ(s) = 3 + log₂ s."""
+    return 3 + math.log2(max(size, 1))
+
+
+def tensor_size(shape: Sequence[int], most: int, log: bool = True) -> tuple[float, float, float]:
+    """Width, height and depth of a tensor of any rank drawn to scale, for a figure whose
+    largest tensor has ``most`` values (see the module's docstring).
+
+    Aspect: the width is ℓ(shape[0]), the height ℓ(shape[1]), the depth DEPTH·ℓ(∏ shape[2:])
+    (none for rank 2), with ℓ(s) = 3 + log₂ s; a vector (n,) is drawn as 1 × n.
+    Area: the silhouette w·h + (w + h)·d (front face, top and side) is side(n)² for n values,
+    side(n) = MIN + (MAX − MIN)·log₂ n / log₂ most on the log scale, or
+    max(MIN, MAX·√(n / most)) on the linear one (area ∝ n)."""
+    dims = [1] * (2 - len(shape)) + list(shape)  # a vector (n,) as 1 × n
+    w0, h0 = axis_length(dims[0]), axis_length(dims[1])
+    d0 = DEPTH * axis_length(math.prod(dims[2:])) if len(dims) > 2 else 0.0
+    n = max(math.prod(shape), 1)
+    if log:
+        side = MIN_SIDE + (MAX_SIDE - MIN_SIDE) * math.log2(n) / math.log2(max(most, 2))
+    else:
+        side = max(MIN_SIDE, MAX_SIDE * math.sqrt(n / max(most, 1)))
+    scale = side / math.sqrt(w0 * h0 + (w0 + h0) * d0)
+    return w0 * scale, h0 * scale, d0 * scale
+
+
 def _cuboid(
     x: float, y: float, w: float, h: float, d: float, fill: str, stroke: str, dash: bool
 ) -> list[Shape]:
@@ -624,6 +661,27 @@ def _cuboid(
         Poly(side, _mix(fill, stroke, 0.3), stroke),
         *front,
     ]
+
+
+TRANSPOSED = {"permute"}  # drawn with the transposition's glyph
+
+
+def _transposed(x: float, y: float, w: float, h: float, colour: str) -> list[Shape]:
+    """The glyph of a permute on its front face (x, y, w × h): the mirror line (the face's
+    diagonal) and a double arrow across it, as a transpose mirrors (i, j) to (j, i)."""
+    cx, cy = x + w / 2, y + h / 2
+    norm = math.hypot(w, h)
+    vx, vy = -h / norm, w / norm  # across the diagonal
+    arm, head = 0.3 * min(w, h), 0.12 * min(w, h)
+    ends = [(cx + vx * arm * k, cy + vy * arm * k) for k in (-1, 1)]
+    glyph: list[Shape] = [Stroke(((x, y), (x + w, y + h)), colour, 1.0)]
+    glyph.append(Stroke(tuple(ends), colour))
+    for (px, py), k in zip(ends, (-1, 1), strict=True):
+        ex, ey = vx * k, vy * k  # outwards
+        left = (px - ex * head - ey * head * 0.7, py - ey * head + ex * head * 0.7)
+        right = (px - ex * head + ey * head * 0.7, py - ey * head - ex * head * 0.7)
+        glyph.append(Stroke((left, (px, py), right), colour))
+    return glyph
 
 
 def _mix(a: str, b: str, t: float) -> str:

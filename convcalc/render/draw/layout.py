@@ -230,8 +230,9 @@ class Row:
 
 def rows(canvas: Canvas, start: float) -> list[Row]:
     """The strip cut into rows, each placed below the last from ``start`` down."""
-    left = min(item.x0 for item in canvas.items)
-    right = max(item.x1 for item in canvas.items)
+    # the frames too: a frame ending the figure (a repeat of residuals) keeps its right border
+    left = min([item.x0 for item in canvas.items] + [band.x0 for band in canvas.bands])
+    right = max([item.x1 for item in canvas.items] + [band.x1 for band in canvas.bands])
     bounds = _bounds_of_rows(canvas, left, right)
     out = []
     y = start

@@ -183,6 +183,19 @@ def test_library_packages_import_nothing(path: Path) -> None:
     assert loaded == []
 
 
+# the input-size solver, bottom to top: the arithmetic, sizes of the input, the conditions, the
+# boxes, the walk over a spec, the answer
+INPUT_SOLVER = ("sizes", "terms", "conditions", "joint", "walk", "inputs")
+
+
+@pytest.mark.parametrize("name", INPUT_SOLVER)
+def test_the_input_solver_reads_bottom_up(name: str) -> None:
+    """Each part of the input-size solver imports only the parts before it."""
+    later = {f"convcalc.solve.{n}" for n in INPUT_SOLVER[INPUT_SOLVER.index(name) :]}
+    path = PACKAGE / "solve" / f"{name}.py"
+    assert [t for t, _ in imports(path) if t in later] == []
+
+
 def test_every_package_ships() -> None:
     """pyproject lists every package (a forgotten one passes the tests and is missing from the
     wheel)."""

@@ -1,0 +1,87 @@
+"""The conditions an input size meets, as data: each :class:`Limit` says which layer or join
+imposes what (its two :class:`Side` s, the sizes it accepts); a :class:`Meet` is a condition
+joining dimensions, a product of one size per dimension in a finite set of values (a flatten
+into a linear's in_features, tokens into a position embedding's length).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from convcalc.expr import Expr
+from convcalc.solve.sizes import SizeMap, SizeSet
+
+__all__ = ["Limit", "Meet", "Side", "box_text", "boxes_text"]
+
+
+@dataclass(frozen=True)
+class Side:
+    """One side of a condition: what it is (``body``, ``in_features``, ``input``), the size
+    as an expression of the input's sizes where it has one (rendered as text, Markdown or
+    LaTeX by :func:`convcalc.expr.render`), the same in plain text, and for a layer's own
+    condition the sizes ``accepts`` it takes there."""
+
+    label: str
+    text: str
+    expr: Expr | None = None
+    accepts: SizeSet | None = None
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One condition on the input's sizes: the layer or join at ``path`` (of ``type``)
+    accepts exactly the input sizes ``sizes`` of the dimension ``dims[0]`` (the other
+    dimensions at their declared sizes); ``note`` says in words what it compares, ``sides``
+    the two sides as data; ``relation`` is ``valid`` (a layer takes its input), ``equal``
+    (a join's paths, a size the declared input built, a count kept) or ``gate`` (a scale's
+    gate is the input's size or 1). A condition where the dimensions meet (``dims`` of more
+    than one) has the tuples it accepts in ``boxes`` (one :class:`SizeSet` per dimension of
+    ``dims`` each), and ``sizes`` the slice through the declared input."""
+
+    path: str
+    type: str
+    sizes: SizeSet
+    note: str = ""
+    dims: tuple[str, ...] = ()
+    sides: tuple[Side, ...] = ()
+    relation: str = "valid"
+    boxes: tuple[tuple[SizeSet, ...], ...] | None = None
+
+    def describe(self) -> str:
+        """``layers[3] maxpool: input ⌊H/2⌋ ∈ {H ≥ 2} → H ≥ 4``, in plain text."""
+        sides = self.sides
+        if self.relation == "valid" and sides and sides[0].accepts is not None:
+            what = f"{sides[0].text} must be in {sides[0].accepts.describe('m')}"
+        elif sides:
+            what = " = ".join(f"{s.label} {s.text}" for s in sides)
+        else:
+            what = self.note
+        if len(self.dims) <= 1:
+            result = self.sizes.describe(self.dims[0] if self.dims else "n")
+        else:
+            result = boxes_text(self.boxes or (), self.dims)
+        return f"{self.path} {self.type}: {what}: {result}"
+
+
+def boxes_text(boxes: tuple[tuple[SizeSet, ...], ...], names: tuple[str, ...]) -> str:
+    """The boxes joined by ``or`` (``none`` for no box)."""
+    return " or ".join(box_text(box, names) for box in boxes) or "none"
+
+
+def box_text(box: tuple[SizeSet, ...], names: tuple[str, ...]) -> str:
+    """``(H ∈ {32, …, 35} and W ∈ {32, …, 35})``: each dimension's set."""
+    return "(" + " and ".join(s.describe(n) for s, n in zip(box, names, strict=True)) + ")"
+
+
+@dataclass(frozen=True)
+class Meet:
+    """A condition joining dimensions: ``∏ f_d(n_d)`` over ``maps`` is one of ``products``
+    (a finite set): the condition of the layer or join at ``path`` (of ``type``), with its
+    ``sides`` and ``note`` as its :class:`Limit` has them."""
+
+    maps: tuple[tuple[int, SizeMap], ...]
+    products: tuple[int, ...]
+    path: str
+    type: str
+    sides: tuple[Side, ...]
+    note: str

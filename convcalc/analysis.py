@@ -134,11 +134,16 @@ def analyse(spec: Spec) -> Report:
             step, description, params = seen[layer, frame.shape]
         except KeyError:
             try:
+                layer.check_written(frame.shape)
                 step = layer.forward(frame.shape)
                 _within_limits(step)
                 description = layer.describe(frame.shape)
             except Refusal as exc:
-                raise _refused(spec, exc, layer, keys, source, frame) from None
+                refusal = _refused(spec, exc, layer, keys, source, frame)
+                if not seen and frame.shape == spec.input:  # the first layer refuses
+                    refusal.input_hint = _input_hint(spec, layer)
+                    refusal.message += f"\n{refusal.input_hint}" if refusal.input_hint else ""
+                raise refusal from None
             params = step.params
             seen[layer, frame.shape] = step, description, params
         frame.entries.append(
@@ -169,6 +174,48 @@ def _within_limits(step: Step) -> None:
                 f"the {what} would hold {math.prod(shape):.3g} values, beyond 2^63 − 1, the "
                 "most PyTorch can count"
             )
+
+
+# the layers that read their input as [C, *spatial] whatever its rank: a refusal by one of
+# them, first in the network, may come from an input written in another order
+_CHANNELS_FIRST = ("conv", "pool")
+_CHANNELS_FIRST_TYPES = ("batchnorm", "groupnorm", "instancenorm")
+_NAMES = {2: "[C, L]", 3: "[C, H, W]", 4: "[C, D, H, W]"}
+
+
+def _input_hint(spec: Spec, layer: Layer) -> str:
+    """What looks wrong with an input that the network's first layer refuses, where that
+    layer reads [C, *spatial]: a batch dimension (``[1, 3, 128, 128]``: a leading 1 the
+    layer accepts the input without) or channels last (``[128, 128, 3]``: a last size of 1, 3
+    or 4 after a larger first one, which the layer accepts moved first); empty otherwise,
+    and for a spec written in another framework's terms (Keras' are channels-last)."""
+    from convcalc.layers.registry import KINDS
+
+    data = spec.doc.data if spec.doc is not None else None
+    framework = data.get("framework", "pytorch") if isinstance(data, dict) else "pytorch"
+    kind = KINDS.get(layer.type)
+    if spec.dialect is not None or framework != "pytorch" or kind is None:
+        return ""
+    if kind.category not in _CHANNELS_FIRST and layer.type not in _CHANNELS_FIRST_TYPES:
+        return ""
+    shape, line = spec.input, spec.line_of(["input"])
+    where = f"line {line}: " if line is not None else ""
+    tried: list[tuple[Shape, str]] = []
+    if len(shape) >= 3 and shape[0] == 1:
+        tried.append((shape[1:], "starts with a batch dimension"))
+    if len(shape) in _NAMES and shape[-1] in (1, 3, 4) and shape[0] > 4 * shape[-1]:
+        tried.append(((shape[-1], *shape[:-1]), "looks channels-last"))
+    for meant, looks in tried:
+        try:
+            layer.check_written(meant)
+            layer.forward(meant)
+        except Refusal:
+            continue
+        return (
+            f"hint: {where}input {list(shape)} {looks}; input is {_NAMES[len(meant)]} "
+            f"without the batch; did you mean {list(meant)}?"
+        )
+    return ""
 
 
 def _refused(
@@ -299,6 +346,7 @@ def output_shapes(
                 if budget is not None:
                     budget.spend(FORWARD)
                 try:
+                    layer.check_written(given)
                     step = layer.forward(given)
                     _within_limits(step)
                     result: Shape | None = step.output

@@ -38,9 +38,9 @@ CASES = {
         LAYER + "  - type: conv\n    out_channels: 8\n    kernal_size: 3\n",
         ["net.yaml:5", "layers[0] (conv)", "field kernal_size", "did you mean 'kernel_size'"],
     ),
-    "in_channels written": (
-        LAYER + "  - {type: conv, in_channels: 3, out_channels: 8, kernel_size: 3}\n",
-        ["layers[0] (conv)", "in_channels", "previous layer"],
+    "in_channels written wrong": (  # written as PyTorch's code does, it must be the input's
+        LAYER + "  - {type: conv, in_channels: 4, out_channels: 8, kernel_size: 3}\n",
+        ["net.yaml:3", "layers[0] (conv)", "field in_channels", "given 3 channels"],
     ),
     "zero": (
         LAYER + "  - type: conv\n    out_channels: 8\n    kernel_size: 0\n",

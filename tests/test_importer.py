@@ -678,9 +678,10 @@ def test_custom_module_refused_at_its_line(nn: Any) -> None:
     assert refused.line == line_of(text, "BasicBlock(")
     assert refused.text == "    (1): BasicBlock("
     assert str(refused) == (
-        f"line {refused.line}: BasicBlock is a custom module: print(model) does not show its "
-        "forward (how its children are combined), so the network cannot be recovered; write "
-        "it as a residual block in the spec"
+        f"line {refused.line}: BasicBlock is a custom module holding (conv1): Conv2d, (conv2): "
+        "Conv2d (2 Conv2d; 8 channels kept): print(model) does not show its forward (how its "
+        "children are combined), so the network cannot be recovered; write it as a residual "
+        "block in the spec"
     )
     # the same with assume_sequential: that flag is about the top level only
     assert refusal(text, assume_sequential=True).line == refused.line
@@ -695,7 +696,8 @@ def test_custom_module_refused_at_its_line(nn: Any) -> None:
 @pytest.mark.parametrize("model_name", ["resnet18", "squeezenet1_0", "mobilenet_v2"])
 def test_torchvision_blocks_refused(model_name: str) -> None:
     """Past the top level (assume_sequential), the first custom block is refused, with the
-    convcalc block that would express it."""
+    convcalc block that would express it: MobileNetV2's first InvertedResidual takes 32
+    channels to 16 (use_res_connect false), so not a residual one."""
     torch = pytest.importorskip("torch")
 
     with torch.device("meta"):
@@ -704,7 +706,7 @@ def test_torchvision_blocks_refused(model_name: str) -> None:
     block, hint = {
         "resnet18": ("BasicBlock", "residual"),
         "squeezenet1_0": ("Fire", "concat"),
-        "mobilenet_v2": ("InvertedResidual", "residual"),
+        "mobilenet_v2": ("InvertedResidual", "sequential"),
     }[model_name]
     refused = refusal(text, (3, 224, 224), assume_sequential=True)
     assert refused.line == line_of(text, f"{block}(")

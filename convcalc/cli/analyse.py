@@ -108,7 +108,9 @@ def shape(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
-    """Multiply-adds of SPEC under convcalc's rules (every multiply-add, PyTorch's
+    """Multiply-adds and memory of SPEC, as each tool counts them.
+
+    Under convcalc's rules (every multiply-add, PyTorch's
     FlopCounterMode ÷ 2) and each tool's (torchinfo, fvcore, ptflops, thop) side by side,
     per layer type and in total, why they differ, and memory."""
     from convcalc.analysis import summarise
@@ -136,8 +138,10 @@ def costs(spec: str, batch: int, dtype: str, fmt: str) -> None:
 @click.command()
 @click.argument("name", required=False)
 def zoo(name: str | None) -> None:
-    """List the bundled specs, usable by name wherever a SPEC is expected; with NAME, print
-    that spec (a start for your own: convcalc zoo resnet18 > mine.yaml)."""
+    """List the bundled specs, or print one.
+
+    They are usable by name wherever a SPEC is expected; with NAME, print that spec (a start
+    for your own: convcalc zoo resnet18 > mine.yaml)."""
     from convcalc.spec.validate import bundled_specs
 
     specs = bundled_specs()
@@ -173,8 +177,9 @@ def _first_comment(text: str) -> str:
 @click.command()
 @click.option("--key", "of_key", is_flag=True, help="The schema of answer keys (convcalc check).")
 def schema(of_key: bool) -> None:
-    """Print the JSON Schema of spec files (or, with --key, of answer keys), for editors that
-    validate YAML."""
+    """Print the JSON Schema of spec files, for editors.
+
+    With --key, the schema of answer keys; editors that validate YAML read either."""
     from convcalc.render import text as render
 
     if of_key:
@@ -194,8 +199,10 @@ def schema(of_key: bool) -> None:
 )
 @click.option("--strict", is_flag=True, help="Exit 1 when there is any warning.")
 def lint(specs: tuple[str, ...], fmt: str, strict: bool) -> None:
-    """Warn about the silent traps of each SPEC: input the floor drops, windows that skip
-    input, padding that sees only zeros, misaligned paths, wasted parameters...
+    """Warn about the silent traps of each SPEC.
+
+    Input the floor drops, windows that skip input, padding that sees only zeros, misaligned
+    paths, wasted parameters, a linear without its flatten, and more.
 
     Each warning names the layer, shows the arithmetic and suggests a fix. Exit 0 (with
     --strict, 1 when there is a warning); 2 for an invalid SPEC.
@@ -261,7 +268,9 @@ def draw(
     linear: bool,
     fmt: str,
 ) -> None:
-    """Draw SPEC as an SVG diagram (or a TikZ figure), by convcalc itself."""
+    """Draw SPEC as an SVG diagram or a TikZ figure.
+
+    convcalc draws it itself: no other tool is needed."""
     from convcalc.analysis import summarise
     from convcalc.render import draw as drawing
 
@@ -287,8 +296,10 @@ def draw(
 @DTYPE
 @CONVENTION
 def report(spec: str, output: str | None, batch: int, dtype: str, convention: str) -> None:
-    """One self-contained HTML page for SPEC: the diagram, the table with expandable blocks,
-    costs, receptive fields, lint warnings and the spec itself."""
+    """One self-contained HTML page for SPEC.
+
+    The diagram, the table with expandable blocks, costs, receptive fields, lint warnings and
+    the spec itself."""
     from convcalc.analysis import analyse
     from convcalc.records import Costing
     from convcalc.render.html import to_html

@@ -63,6 +63,8 @@ def located(exc: ConvcalcError, source: str) -> str:
     """A spec error names its file (<stdin> for '-'); anything else gets the argument. An input
     the layers refuse for its sizes gets one more line: the accepted sizes nearby."""
     text = str(exc) if getattr(exc, "file", None) else f"{source}: {exc}"
+    if getattr(exc, "input_hint", ""):  # the input looks miswritten: its hint is the message's
+        return text
     if getattr(exc, "spec", None) is not None:  # a layer refused the input: the library's hint
         from convcalc.solve.accepted import nearby
 

@@ -68,7 +68,7 @@ def quiz(
     solutions: str | None,
     convention: str,
 ) -> None:
-    """Random questions in the style of the homework, with answers and worked explanations.
+    """Random homework-style questions, with worked answers.
 
     Multiple-choice distractors are the values of named mistakes (forgot the bias, ceil
     instead of floor, ...), each with feedback saying which. Markdown ends with an answer key;
@@ -172,7 +172,20 @@ def check(
     csv_format: str,
     feedback_dir: str | None,
 ) -> None:
-    """Mark answers files: a spec, questions and a student's answers in one YAML file.
+    """Mark students' answers files against PyTorch's rules.
+
+    An answers file holds a spec, questions and a student's answers, in one YAML file:
+
+    \b
+      student: Bob
+      spec: hw3-q3                  # a bundled name, a file, or the spec itself
+      answers:
+        - {question: 3.1a, at: "layers[0]", output_shape: [32, 61, 61]}
+        - {question: 3.1b, at: "layers[2]", weights: 65664}
+        - {question: 3.1c, at: "layers[0]", mult_adds: 22980896}
+        - question: 3.2a
+          solve: {in: 64, out: 4, padding: 0, dilation: 1}
+          solutions: [[49, 5], [50, 5]]
 
     ANSWERS are files or folders of them. Each answer is marked right or wrong against
     PyTorch's rules, with the right value, the mistake's name when it is a common one, and the
@@ -319,10 +332,11 @@ def _finite(ctx: click.Context, param: click.Parameter, value: float) -> float:
 def mlp(
     d: int, d_h: int, d_o: int, seed: int, alpha: float, checks: int, fmt: str, explain: bool
 ) -> None:
-    """The homework's Question 2 MLP: parameters, one backward pass, a gradient check.
+    """The homework's Question 2 MLP, worked through.
 
-    A random network (Glorot-uniform weights, seeded) and input; every gradient's shape, and the
-    worst relative error of backpropagation against central finite differences per group.
+    Its parameters, one backward pass and a gradient check. A random network (Glorot-uniform
+    weights, seeded) and input; every gradient's shape, and the worst relative error of
+    backpropagation against central finite differences per group.
     """
     from convcalc.teach import mlp_explain
 
@@ -363,7 +377,9 @@ def mlp(
     "--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True
 )
 def identities(points: int, seed: int, fmt: str) -> None:
-    """Check the homework's Question 1 identities numerically at many random points."""
+    """Check the homework's Question 1 identities numerically.
+
+    Each identity is evaluated at many random points."""
     from convcalc.teach import checks
 
     results = checks.identities(points, seed)

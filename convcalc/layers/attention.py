@@ -18,6 +18,7 @@ class MultiheadAttention(WithParameters):
     """
 
     type: Literal["multihead_attention"]
+    from_input = ("embed_dim",)
     num_heads: PositiveInt
     dropout: Probability = 0.0
     bias: Flag = True

@@ -9,14 +9,25 @@ docs/architecture.md ("Adding a layer type").
 Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(features,)``.
 """
 
-from typing import Any
+from functools import cache
+from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    PrivateAttr,
+    TypeAdapter,
+    ValidationError,
+    ValidatorFunctionWrapHandler,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from convcalc.arith import Refusal
 from convcalc.layers.fields import (
     Device,
     Flag,
+    PositiveInt,
     Text,
     TorchDtype,
 )
@@ -104,6 +115,52 @@ class Layer(BaseModel):
     functional: Flag = False
     # false: its parameters (a block's, all those inside it) are frozen, requires_grad False
     trainable: Flag = True
+    # PyTorch's constructor arguments that convcalc reads from the input (a conv's
+    # in_channels): a layer copied from PyTorch may write them, and each must then be the size
+    # built_sizes reads from the input it is given (check_written)
+    from_input: ClassVar[tuple[str, ...]] = ()
+    _written: tuple[tuple[str, int], ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _read_written(cls, data: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+        """Take the sizes of :attr:`from_input` written in the spec out of ``data``: the
+        layer is validated without them and keeps them (positive integers) to check."""
+        if not cls.from_input or not isinstance(data, dict):
+            return handler(data)
+        names = [name for name in cls.from_input if name in data]
+        if not names:
+            return handler(data)
+        layer = handler({k: v for k, v in data.items() if k not in names})
+        written = []
+        for name in names:
+            try:
+                written.append((name, _positive().validate_python(data[name])))
+            except ValidationError as exc:
+                error = PydanticCustomError("convcalc", "{message}", exc.errors()[0]["ctx"])
+                detail = InitErrorDetails(type=error, loc=(name,), input=data[name])
+                raise ValidationError.from_exception_data(cls.__name__, [detail]) from None
+        layer._written = tuple(written)
+        return layer
+
+    def written_sizes(self) -> tuple[tuple[str, int], ...]:
+        """The sizes of :attr:`from_input` the spec wrote, as (name, size)."""
+        return self._written
+
+    def check_written(self, shape: Shape) -> None:
+        """Refuse ``shape`` where a size written in the spec (``in_channels: 3``) is not the
+        one the layer reads from it (:meth:`built_sizes`): PyTorch's module, built with that
+        size, refuses this input. Sizes built_sizes does not read are free (PyTorch's too)."""
+        if not self._written:
+            return
+        built = dict(self.built_sizes(shape))
+        for name, value in self._written:
+            if name in built and built[name] != value:
+                given = f"{built[name]:,} {_GIVEN.get(name, 'features')}"
+                hint = ""
+                if name == "in_features" and len(shape) > 1:
+                    hint = f" (its input {listed(shape)}: it acts on the last dimension)"
+                raise Refusal(f"{name} {value:,}, but the layer is given {given}{hint}", name)
 
     def forward(self, shape: Shape) -> Step:
         """What the layer does to ``shape``; :class:`Refusal` where PyTorch would refuse it."""
@@ -125,6 +182,16 @@ class Layer(BaseModel):
         merges dimensions (:class:`~convcalc.records.Layout`); None for a layer whose output
         dimension i is its input's i (through the step's size rule, where it has one)."""
         return None
+
+
+# what the input gives a layer, for each size of from_input (features, by default)
+_GIVEN = {"in_channels": "channels", "num_features": "channels", "num_channels": "channels"}
+
+
+@cache
+def _positive() -> TypeAdapter[int]:
+    """The validator of a written size (built once, when a spec first writes one)."""
+    return TypeAdapter(PositiveInt)
 
 
 class WithParameters(Layer):

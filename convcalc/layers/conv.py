@@ -52,6 +52,7 @@ def window_label(
 class _Convolution(WithParameters):
     """What conv and conv_transpose share: channels, kernel, stride, dilation, groups, bias."""
 
+    from_input = ("in_channels",)
     out_channels: PositiveInt
     kernel_size: PositiveDims
     stride: PositiveDims | None = 1

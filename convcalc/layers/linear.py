@@ -15,6 +15,7 @@ from convcalc.records import Applied, Shape, Step, Tensors
 
 class Linear(WithParameters):
     type: Literal["linear"]
+    from_input = ("in_features",)
     out_features: PositiveInt
     bias: Flag = True
 

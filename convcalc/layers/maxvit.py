@@ -101,6 +101,7 @@ class RelativePositionAttention(WithParameters):
     relative position bias table, (2s − 1)² × H with s = ⌊√max_seq_len⌋."""
 
     type: Literal["relative_position_attention"]
+    from_input = ("feat_dim",)
     head_dim: PositiveInt
     max_seq_len: PositiveInt
 

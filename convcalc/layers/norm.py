@@ -22,6 +22,7 @@ def _affine(channels: int, affine: bool) -> Tensors:
 
 class BatchNorm(WithParameters):
     type: Literal["batchnorm"]
+    from_input = ("num_features",)
     affine: Flag = True
     track_running_stats: Flag = True
     eps: NonNegative = 1e-5  # PyTorch: "batch_norm eps must be non-negative"
@@ -43,6 +44,7 @@ class BatchNorm(WithParameters):
 
 class GroupNorm(WithParameters):
     type: Literal["groupnorm"]
+    from_input = ("num_channels",)
     num_groups: PositiveInt
     eps: Number = 1e-5
     affine: Flag = True
@@ -66,9 +68,19 @@ class GroupNorm(WithParameters):
     def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
         return (("num_channels", shape[0]),) if self.affine else ()
 
+    def check_written(self, shape: Shape) -> None:
+        """A written num_channels must also be divisible by num_groups (PyTorch's
+        constructor checks it, even without affine, where the input may have other
+        channels)."""
+        for name, value in self._written:
+            if value % self.num_groups:
+                raise Refusal(f"num_groups {self.num_groups} does not divide {name} {value}", name)
+        super().check_written(shape)
+
 
 class InstanceNorm(WithParameters):
     type: Literal["instancenorm"]
+    from_input = ("num_features",)
     eps: Number = 1e-5
     momentum: Number | None = 0.1
     affine: Flag = False

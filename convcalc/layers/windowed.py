@@ -51,6 +51,7 @@ class ShiftedWindowAttention(WithParameters):
     relative position bias table, (2·Wh − 1)·(2·Ww − 1) × heads."""
 
     type: Literal["shifted_window_attention"]
+    from_input = ("dim",)
     window_size: Sizes
     shift_size: Shifts
     num_heads: PositiveInt
@@ -155,6 +156,7 @@ class PatchMerging(WithParameters):
     Linear 4C → 2C without bias. [..., H, W, C] → [..., ⌈H/2⌉, ⌈W/2⌉, 2C]."""
 
     type: Literal["patch_merging"]
+    from_input = ("dim",)
 
     def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
         return (("dim", shape[-1]),)

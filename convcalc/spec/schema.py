@@ -57,6 +57,13 @@ def spec_schema() -> dict[str, Any]:
         "discriminator": {"propertyName": "type", "mapping": mapping},
     }
     _allow_unknowns(defs)
+    for name, kind in KINDS.items():  # in_channels...: optional, checked, never unknowns
+        for size in layer_class(name).from_input:
+            defs[kind.cls]["properties"][size] = {
+                "type": "integer",
+                "minimum": 1,
+                "description": "read from the input; if written, it must be that size",
+            }
     head = SpecHead.model_json_schema()["properties"]
     _allow_unknowns(head)
     return {

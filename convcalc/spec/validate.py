@@ -372,8 +372,6 @@ def _message(kind: str, err: Any, layer: dict[str, Any] | None) -> str:
 
 
 def _unknown_field(name: str, layer: dict[str, Any] | None) -> str:
-    if name in ("in_channels", "in_features", "num_features"):
-        return f"{name} is never written: it comes from the previous layer's output"
     if layer is None:
         valid = list(SpecHead.model_fields)
         where = "a spec"

@@ -29,6 +29,10 @@ dilated kernel are its design.
 - ``even-kernel-same``: padding 'same' pads ⌊d·(k − 1)/2⌋ before and the rest after: an even
   k_eff shifts the output half a position.
 - ``large-linear``: a linear on a flattened C×H×W map holding half the parameters or more.
+- ``linear-without-flatten``: a linear straight after a pool to [C, 1, …, 1]: it maps the last
+  size 1 → n for each channel alone (C·n outputs), where a flatten first gives C → n.
+- ``linear-on-positions``: a linear straight after a conv or pool on [C, *spatial]: the same
+  weights on each of the prod(shape[:-1]) rows (not for sequences [L, E]: the design there).
 """
 
 from __future__ import annotations
@@ -406,6 +410,8 @@ def layer_checks(
             f"d·(k − 1) = {w.kernel - 1}: {w.pad_left} before, {w.pad_right} after",
             "an odd kernel pads both sides equally",
         )
+    if kind == "linear" and flat is not None and KINDS[flat.type].category in ("conv", "pool"):
+        yield from linear_on_map(entry, flat)
     flat = flat if flat is not None and flat.type == "flatten" else None
     if (
         kind == "linear"

@@ -110,11 +110,14 @@ class ImportRefusal(ConvcalcError):
         self.reason = reason
         self.remedy = remedy
         self.flattens = False  # a Linear that a flatten before its top-level child would fix
+        self.custom = False  # a custom module with children (what it holds can be read on)
+        self.bundled = ""  # "; this is the model of the bundled spec ...", where it is one
         super().__init__(str(self))
 
     def explained(self, spell: Callable[[str, bool], str] = keyword) -> str:
         """The reason and the remedy, its option spelled by ``spell``."""
-        return self.reason + (f"; {self.remedy.text(spell)}" if self.remedy else "")
+        remedy = f"; {self.remedy.text(spell)}" if self.remedy else ""
+        return self.reason + remedy + self.bundled
 
     @property
     def message(self) -> str:
@@ -381,7 +384,12 @@ def _parse(text: str, assume_sequential: bool) -> _Node:
         else:
             node = _module(stripped, number, raw)
             root = node
-        _admit(node, root=not stack, assume_sequential=assume_sequential)
+        try:
+            _admit(node, root=not stack, assume_sequential=assume_sequential)
+        except ImportRefusal as exc:
+            if exc.custom:
+                exc.reason = _custom(node, lines)
+            raise
         if stack:
             stack[-1].children.append(node)
         if node.cls is not None and node.args is None:
@@ -398,6 +406,22 @@ def _parse(text: str, assume_sequential: bool) -> _Node:
             "short? print(model) closes every module with ')'",
         )
     return root
+
+
+def _custom(node: _Node, lines: list[str]) -> str:
+    """Why a custom module with children is refused: its class, what it holds (read on in
+    ``lines``) and the block that would express it, from what it holds where that tells (a
+    shortcut child; channels or sizes an added input would not fit), else from its name."""
+    from convcalc.frameworks.torch.recognise import holding
+
+    held, advice = holding(lines, node.line, _arguments)
+    hint = _hint(node.cls or "")
+    if advice and hint.startswith(("write it as a residual", "write it in the spec by hand")):
+        hint = advice
+    return (
+        f"{node.cls} is a custom module{held}: print(model) does not show its forward (how its "
+        f"children are combined), so the network cannot be recovered; {hint}"
+    )
 
 
 def _child(stripped: str, number: int, raw: str, parent: _Node) -> _Node:
@@ -579,10 +603,12 @@ def _admit(node: _Node, *, root: bool, assume_sequential: bool) -> None:
             ),
         )
     if node.args is None:
-        raise node.refuse(
+        refusal = node.refuse(
             f"{cls} is a custom module: print(model) does not show its forward (how its "
             f"children are combined), so the network cannot be recovered; {_hint(cls)}"
         )
+        refusal.custom = True
+        raise refusal
     raise node.refuse(
         f"{cls} is a custom module: print(model) does not show its forward, so what it does "
         "to the shape cannot be recovered; write the layers it stands for in the spec by hand"
@@ -931,7 +957,15 @@ def from_print(
     if not isinstance(name, str):
         raise ConvcalcError(f"the spec's name must be text, not {name!r}")
     walk = _Walk(avgpool_ceil_mode)
-    root = _parse(text, assume_sequential)
+    try:
+        root = _parse(text, assume_sequential)
+    except ImportRefusal as exc:
+        from convcalc.frameworks.torch.recognise import pointer
+
+        exc.bundled = pointer(
+            text.replace("\r\n", "\n").replace("\r", "\n").split("\n"), _arguments
+        )
+        raise
     if root.cls in SEQUENTIAL:
         layers, _ = _convert(root.children, shape, walk)
     elif root.args is not None:  # one layer printed on its own

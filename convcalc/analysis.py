@@ -29,9 +29,11 @@ if TYPE_CHECKING:
 
 class LayerRefusal(SpecError):
     """A layer that PyTorch would refuse for this input, located in the spec; ``spec`` is the
-    spec refused (for the CLI's suggestion of accepted input sizes)."""
+    spec refused (for the CLI's suggestion of accepted input sizes); ``input_hint``, a line
+    of the message saying what looks wrong with the spec's input (then no such suggestion)."""
 
     spec: Spec | None = None
+    input_hint: str = ""
 
 
 @dataclass
@@ -163,7 +165,7 @@ def analyse(spec: Spec) -> Report:
             )
         )
         frame.shape, frame.next = step.output, i + 1
-    return Report(spec.name, spec.input, root.shape, tuple(root.entries))
+    return Report(spec.name, spec.input, root.shape, tuple(root.entries), spec.dialect)
 
 
 def _within_limits(step: Step) -> None:

@@ -317,6 +317,106 @@ def _circular_fits(length: int, a: int, b: int) -> bool:
     return not (b > 0 and not fits(grid[out - b : out], grid[max(a, 0) : max(a, 0) + b]))
 
 
+# --- Keras' rules (the Keras dialect: convcalc.spec.keras) ------------------------------------
+
+
+def keras_same_padding(length: int, k: int, s: int, d: int) -> tuple[int, int]:
+    """Keras' (TensorFlow's) ``same`` for any stride: out = ⌈L/s⌉, total padding
+    T = max((out − 1)·s + d·(k − 1) + 1 − L, 0), T // 2 before and the rest (the extra one)
+    after."""
+    out = -(-length // s)
+    total = max((out - 1) * s + effective_kernel(k, d) - length, 0)
+    return total // 2, total - total // 2
+
+
+def keras_same_out(length: int, k: int, s: int, d: int) -> int:
+    """Keras' ``same`` (and Conv1D's ``causal``): out = ⌈L/s⌉, never refused."""
+    return -(-length // s)
+
+
+def keras_same_strides(n: int, m: int) -> list[Interval]:
+    """Strides s with Keras' ``same`` ⌈N/s⌉ = M, whatever the kernel and dilation:
+    (M − 1)·s < N ≤ M·s, so ⌈N/M⌉ ≤ s ≤ ⌊(N − 1)/(M − 1)⌋ (M = 1: s ≥ N)."""
+    if m < 1 or n < 1:
+        return []
+    if m == 1:
+        return [(n, None)]
+    lo, hi = -(-n // m), (n - 1) // (m - 1)
+    return [(lo, hi)] if lo <= hi else []
+
+
+def keras_same_strides_why(n: int, m: int) -> str:
+    """Why :func:`keras_same_strides` gives its strides: ``⌈64 / s⌉ = 32 ⇔ 31·s < 64 ≤ 32·s``."""
+    found = _interval_text(keras_same_strides(n, m))
+    if m == 1:
+        return f"Keras' same: ⌈{n} / s⌉ = 1 ⇔ s ≥ {n} ⇔ {found} (any kernel)"
+    return (
+        f"Keras' same: ⌈{n} / s⌉ = {m} ⇔ {m - 1}·s < {n} ≤ {m}·s ⇔ {found} (any kernel, "
+        "padded as it needs)"
+    )
+
+
+def keras_same_out_derived(name: str, length: int, k: int, s: int, d: int) -> Derived:
+    left, right = keras_same_padding(length, k, s, d)
+    out = -(-length // s)
+    note = (
+        f"Keras' same: out = ⌈{name}_in / s⌉; it pads max((out − 1)·s + d·(k − 1) + 1 − "
+        f"{name}_in, 0) = {left + right} in all: {left} before, {right} after"
+    )
+    if left != right:
+        note += " (the extra one at the end)"
+    return Derived(ceil(_in(name, length), sym("s", s)), note if out else "")
+
+
+def keras_transpose_padding(k: int, s: int, d: int, same: bool, op: int | None) -> tuple[int, int]:
+    """The (padding, output_padding) of PyTorch's rule that give Keras' Conv{n}DTranspose size,
+    as Keras' torch backend converts them (valid: 0 and, unless given, max(k_eff, s) − k_eff;
+    same: unless given, output_padding s − k_eff mod 2, and padding ⌈(k_eff − k_eff mod 2 −
+    op)/2⌉ at least 0)."""
+    k_eff = effective_kernel(k, d)
+    if not same:
+        return 0, max(k_eff, s) - k_eff if op is None else op
+    op = s - k_eff % 2 if op is None else op
+    pad = max(-((k_eff % 2 - k_eff + op) // 2), 0)
+    return pad, 2 * pad + k_eff % 2 - k_eff + op
+
+
+def keras_transpose_out(length: int, k: int, s: int, d: int, same: bool, op: int | None) -> int:
+    """Keras' Conv{n}DTranspose: valid (L − 1)·s + max(k_eff, s), or + k_eff + output_padding
+    when given; same L·s, or (L − 1)·s + k_eff mod 2 + output_padding when given; output_padding
+    must be smaller than the stride."""
+    if op is not None and op >= s:
+        return _refuse(
+            f"output_padding {op} must be strictly less than strides {s}", "output_padding"
+        )
+    k_eff = effective_kernel(k, d)
+    if not same:
+        out = (length - 1) * s + (max(k_eff, s) if op is None else k_eff + op)
+    else:
+        out = length * s if op is None else (length - 1) * s + k_eff % 2 + op
+    if out <= 0:
+        return _refuse(f"the output size would be {out}", "output_padding")
+    return out
+
+
+def keras_transpose_out_derived(
+    name: str, length: int, k: int, s: int, d: int, same: bool, op: int | None
+) -> Derived:
+    k_, s_, d_ = sym("k", k), sym("s", s), sym("d", d)
+    k_eff = effective_kernel(k, d)
+    if same and op is None:
+        return Derived(_in(name, length) * s_, "Keras' same: out = L_in · s")
+    op_ = sym("output_padding", 0 if op is None else op, "\\mathit{op}")
+    if not same:
+        if op is None:
+            last = sym("max(k_eff, s)", max(k_eff, s), "\\max(k_{\\mathrm{eff}}, s)")
+            note = "Keras' valid: the last window, or the stride if longer"
+            return Derived((_in(name, length) - 1) * s_ + last, note)
+        return Derived((_in(name, length) - 1) * s_ + d_ * (k_ - 1) + 1 + op_, "Keras' valid")
+    odd = sym("k_eff mod 2", k_eff % 2, "(k_{\\mathrm{eff}} \\bmod 2)")
+    return Derived((_in(name, length) - 1) * s_ + odd + op_, "Keras' same with output_padding")
+
+
 def _refuse(message: str, field: str | None) -> int:
     raise Refusal(message, field)
 
@@ -335,6 +435,8 @@ DERIVATIONS: dict[Callable[..., int], Callable[..., Derived]] = {
     extended: extended_derived,
     kept: kept_derived,
     set_by: set_by_derived,
+    keras_same_out: keras_same_out_derived,
+    keras_transpose_out: keras_transpose_out_derived,
 }
 
 

@@ -78,11 +78,19 @@ class Step:
     windows: tuple[Window, ...] | None
     rules: tuple[Applied, ...] = ()
     note: str = ""
+    # the tensors among ``tensors`` that never train: Keras counts BatchNormalization's moving
+    # mean and variance as (non-trainable) parameters, PyTorch keeps them as buffers
+    untrained: tuple[str, ...] = ()
 
     @property
     def params(self) -> int:
-        """The number of learnable parameters: the sum of the tensors' sizes."""
+        """The number of parameters: the sum of the tensors' sizes."""
         return sum(math.prod(shape) for shape in self.tensors.values())
+
+    @property
+    def untrained_params(self) -> int:
+        """The parameters that never train: the sum of the ``untrained`` tensors' sizes."""
+        return sum(math.prod(self.tensors[name]) for name in self.untrained)
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,30 @@ class Layout:
 def shape_text(shape: Shape) -> str:
     """(128, 11, 11) → ``128×11×11``."""
     return "×".join(str(n) for n in shape)
+
+
+@dataclass(frozen=True)
+class Dialect:
+    """How a report read from another framework's spec is shown in that framework's terms
+    (:mod:`convcalc.spec.keras`): the records hold every shape channels-first, as PyTorch's; a
+    ``channels_last`` dialect shows (C, *spatial) as (*spatial, C). ``classes`` gives the
+    class written for each layer, by where it is written (an :class:`Entry`'s ``source``), and
+    ``names`` the names written."""
+
+    framework: str
+    channels_last: bool
+    classes: dict[tuple[str | int, ...], str]
+    names: dict[tuple[str | int, ...], str]
+
+    def shape(self, shape: Shape) -> Shape:
+        """A records' shape as the framework writes it: (C, H, W) → (H, W, C) channels-last."""
+        if self.channels_last and len(shape) > 1:
+            return (*shape[1:], shape[0])
+        return shape
+
+    def shown(self, shape: Shape) -> str:
+        """:func:`shape_text` of the framework's shape: ``61×61×32``."""
+        return shape_text(self.shape(shape))
 
 
 def elementwise(shape: Shape, tensors: Tensors | None = None, note: str = "") -> Step:
@@ -192,6 +224,11 @@ class Report:
     input_shape: Shape
     output_shape: Shape
     layers: tuple[Entry, ...]
+    dialect: Dialect | None = None  # read from a Keras spec: shown in Keras' terms
+
+    def shown(self, shape: Shape) -> str:
+        """A shape as the spec's framework writes it (``61×61×32`` in Keras, channels-last)."""
+        return self.dialect.shown(shape) if self.dialect is not None else shape_text(shape)
 
     @property
     def output_size(self) -> int:
@@ -208,7 +245,8 @@ class Report:
         total, stack = 0, [entry for entry in self.layers if entry.layer.trainable]
         while stack:
             entry = stack.pop()
-            total += entry.params if entry.step is not None else 0
+            if entry.step is not None:
+                total += entry.params - entry.step.untrained_params
             stack.extend(c for _, cs in entry.children for c in cs if c.layer.trainable)
         return total
 

@@ -10,6 +10,8 @@ from pathlib import Path
 ZOO = Path(__file__).resolve().parent.parent / "zoo"
 # the scripts that write specs/, each through zoo/common.py's main
 GENERATORS = ("cnn", "mobile", "transformers", "swin", "maxvit", "shufflenet")
+# the script that writes specs from Keras (it needs Keras): tests/test_keras_zoo.py checks it
+KERAS_GENERATORS = ("keras_apps",)
 
 
 def load(script: str) -> types.ModuleType:

@@ -21,7 +21,8 @@ BEGIN = "<!-- the torchvision zoo: written by zoo/table.py -->"
 END = "<!-- end of the torchvision zoo -->"
 
 # the bundled specs that are not torchvision's: the README's other table lists them
-EXAMPLES = ("hw3-q3", "hw3-mlp", "lenet5", "lenet5_c3", "unet", "five-stages")
+EXAMPLES = ("hw3-q3", "hw3-q3-keras", "hw3-mlp", "lenet5", "lenet5_c3", "unet", "five-stages")
+KERAS = "keras_"  # the Keras applications (zoo/keras_apps.py): not torchvision's table
 
 # spec-name prefix → family, in the table's order; a spec's family is its longest prefix
 FAMILIES = (
@@ -70,7 +71,7 @@ def rows() -> list[str]:
 
     found = []
     for name in bundled_specs():
-        if name in EXAMPLES:
+        if name in EXAMPLES or name.startswith(KERAS):
             continue
         report = summarise(name)
         order, label = family(name)

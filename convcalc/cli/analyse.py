@@ -24,7 +24,15 @@ from convcalc.errors import ConvcalcError
 
 @click.command()
 @click.argument("specs", nargs=-1, required=True, metavar="SPEC...")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(FORMATS),
+    default="table",
+    show_default=True,
+    help="table, json or markdown; text and latex only with --explain (the worked numbers); "
+    "keras: Keras' model.summary() of a Keras spec.",
+)
 @click.option(
     "--depth",
     type=COUNT,
@@ -62,6 +70,8 @@ def shape(
         raise Failure(
             f"--format {fmt} is for --explain; the table's forms are table, json, markdown"
         )
+    if explain and fmt == "keras":
+        raise Failure("--explain writes text (--format table), markdown or latex, not keras")
     if explain and fmt == "json":
         raise Failure("--explain writes text (--format table), markdown or latex, not json")
     if explain and rf:
@@ -82,6 +92,15 @@ def shape(
             continue
         if fmt == "json":
             results.append(summary.to_dict(costing))
+            continue
+        if fmt == "keras":  # Keras' model.summary() of a Keras spec
+            from convcalc.render import keras as keras_summary
+
+            try:
+                texts.append(keras_summary.summary(summary))
+            except ConvcalcError as exc:
+                failed = True
+                echo_error(located(exc, source))
             continue
         if explain:
             from convcalc.views import explain as explaining

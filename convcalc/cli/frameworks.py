@@ -71,7 +71,13 @@ def _import_flag(option: str, value: bool) -> str:
 
 @click.command("import")
 @click.argument("source", metavar="MODEL_TEXT")
-@click.option("--input", "input_shape", required=True, help="The input shape, no batch: C,H,W.")
+@click.option(
+    "--input",
+    "input_shape",
+    default=None,
+    help="The input shape, no batch: C,H,W (Keras JSON: as Keras writes it, H,W,C; by default "
+    "the model's own).",
+)
 @click.option("--name", default=None, help="The spec's name (default: the file's).")
 @click.option(
     "--assume-sequential",
@@ -86,33 +92,69 @@ def _import_flag(option: str, value: bool) -> str:
 @OUTPUT
 def import_model(
     source: str,
-    input_shape: str,
+    input_shape: str | None,
     name: str | None,
     assume_sequential: bool,
     avgpool_ceil_mode: str | None,
     output: str | None,
 ) -> None:
-    """Write the spec of a PyTorch model from the text print(model) shows ('-': stdin).
+    """Write a spec from print(model) text or a Keras model's JSON.
+
+    The spec of a PyTorch model from the text print(model) shows, or of a Keras model from the
+    JSON model.to_json() writes ('-': stdin).
 
     Standard layers and nn.Sequential are recovered exactly; a custom module's forward is not
-    in that text, so it is refused, naming its line.
+    in that text, so it is refused, naming its line. A Keras model's merges become blocks; a
+    graph that blocks cannot express is refused at the layer.
     """
     from convcalc.frameworks.torch.importer import ImportRefusal, from_print, to_yaml
     from convcalc.solve.layer import is_size
     from convcalc.spec.document import read_source
 
-    parts = [part.strip() for part in input_shape.split(",")]
-    if not all(is_size(part) and int(part) > 0 for part in parts):
-        raise Failure(f"--input: positive sizes such as 3,32,32, not '{shown(input_shape)}'")
-    sizes = tuple(int(part) for part in parts)
+    sizes: tuple[int, ...] | None = None
+    if input_shape is not None:
+        parts = [part.strip() for part in input_shape.split(",")]
+        if not all(is_size(part) and int(part) > 0 for part in parts):
+            raise Failure(f"--input: positive sizes such as 3,32,32, not '{shown(input_shape)}'")
+        sizes = tuple(int(part) for part in parts)
     try:
         text, file, stem = read_source(source, {})
+    except ConvcalcError as exc:
+        raise Failure(located(exc, source)) from None
+    from convcalc.frameworks.keras.importer import is_keras_json
+
+    if is_keras_json(text):
+        _import_keras(text, file, name or stem, sizes, output, source)
+        return
+    if sizes is None:
+        raise Failure("--input is required for print(model) text: the input shape, C,H,W")
+    try:
         ceil = None if avgpool_ceil_mode is None else avgpool_ceil_mode == "true"
         spec = from_print(
             text, sizes, name or stem, assume_sequential=assume_sequential, avgpool_ceil_mode=ceil
         )
     except ImportRefusal as exc:
         raise Failure(f"{file}:{exc.line}: {exc.explained(_import_flag)}") from None
+    except ConvcalcError as exc:
+        raise Failure(located(exc, source)) from None
+    write_out(to_yaml(spec), output, "spec", inputs=(source,))
+
+
+def _import_keras(
+    text: str,
+    file: str,
+    name: str,
+    sizes: tuple[int, ...] | None,
+    output: str | None,
+    source: str,
+) -> None:
+    """``convcalc import model.json``: the Keras spec of ``model.to_json()``'s text."""
+    from convcalc.frameworks.keras.importer import KerasImportError, from_json, to_yaml
+
+    try:
+        spec = from_json(text, name, sizes)
+    except KerasImportError as exc:
+        raise Failure(f"{file}: {exc}") from None
     except ConvcalcError as exc:
         raise Failure(located(exc, source)) from None
     write_out(to_yaml(spec), output, "spec", inputs=(source,))

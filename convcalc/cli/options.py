@@ -12,7 +12,8 @@ from convcalc.errors import ConvcalcError
 from convcalc.views.conventions import CONVENTIONS
 from convcalc.views.memory import DTYPES
 
-FORMATS = ["table", "json", "markdown", "text", "latex"]  # text and latex: for --explain
+FORMATS = ["table", "json", "markdown", "text", "latex", "keras"]  # text, latex: --explain;
+# keras: model.summary() of a Keras spec
 
 
 # every integer is at most 2^63 − 1, PyTorch's own limit (the README's Limits; arith.LIMIT,

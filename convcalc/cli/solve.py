@@ -45,9 +45,15 @@ if TYPE_CHECKING:
     type=click.Choice(SOLVABLE),
     help="The layer (single-layer question)  [default: conv]",
 )
+@click.option(
+    "--framework",
+    type=click.Choice(["pytorch", "keras"]),
+    help="The layer's framework (single layer)  [default: pytorch]; keras: Keras' Conv and "
+    "pooling, --padding valid (the default) or same (⌈N/s⌉ for any kernel).",
+)
 @click.option("--kernel", help="Kernel sizes R (default: every one that fits).")
 @click.option("--stride", help="Strides R (default: every one that can matter).")
-@click.option("--padding", help="Paddings R  [default: 0]")
+@click.option("--padding", help="Paddings R  [default: 0]; Keras: valid or same")
 @click.option("--dilation", help="Dilations R  [default: 1]")
 @click.option("--output-padding", help="conv_transpose only (default: every valid one).")
 @click.option("--ceil", is_flag=True, help="ceil_mode pooling (maxpool, avgpool).")
@@ -79,6 +85,7 @@ def solve(
     rebuild: bool,
     near: str | None,
     layer: str | None,
+    framework: str | None,
     kernel: str | None,
     stride: str | None,
     padding: str | None,
@@ -92,11 +99,14 @@ def solve(
     explain: bool,
     fmt: str,
 ) -> None:
-    """Every kernel, stride, padding and dilation that map size N to size M.
+    """Solve for unknown sizes: one layer's, or a SPEC's.
+
+    Every kernel, stride, padding and dilation that map size N to size M.
 
     \b
     A range R is a comma-separated list of integers and inclusive ranges: 5, 1,3,5, 0..4, 1..3,7.
     Example (the homework's Question 3.2):  convcalc solve --in 64 --out 4
+    Keras' layers:  convcalc solve --framework keras --in 64 --out 32 --padding same
     With a SPEC, its fields written "?" or as a range string are the unknowns,
     anywhere in the spec (blocks and the input included); without --out every valid
     assignment is listed with its output shape:
@@ -163,6 +173,7 @@ def solve(
             ceil_mode=ceil,
             no_gaps=no_gaps,
             exact=exact,
+            framework=framework or "pytorch",
         )
         solve_format.write(write, pb, fmt, listing=not count_only, limit=limit, explain=explain)
     except ConvcalcError as exc:
@@ -173,7 +184,7 @@ def solve(
 
 # the options of a single-layer question, refused with a SPEC
 SINGLE_LAYER = (
-    *("n", "layer", "kernel", "stride", "padding", "dilation", "output_padding"),
+    *("n", "layer", "framework", "kernel", "stride", "padding", "dilation", "output_padding"),
     *("ceil", "no_gaps", "exact"),
 )
 

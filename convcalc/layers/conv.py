@@ -146,3 +146,94 @@ class ConvTranspose(_Convolution):
         k, s, p, d, op = self.geometry(len(shape) - 1)
         extra = f" op{label(op)}" if any(op) else ""
         return window_label("conv_transpose", k, s, p, d, self.groups, extra=extra)
+
+
+# --- Keras' rules (the Keras dialect, convcalc.spec.keras, builds these on channels-first shapes)
+
+
+def keras_strides(s: tuple[int, ...], d: tuple[int, ...]) -> None:
+    """Keras' Conv and ConvTranspose (not its depthwise and separable convolutions) refuse a
+    stride above 1 together with a dilation above 1."""
+    if any(x > 1 for x in s) and any(x > 1 for x in d):
+        raise Refusal(
+            f"strides > 1 not supported in conjunction with dilation_rate > 1 (strides "
+            f"{label(s)}, dilation_rate {label(d)})",
+            "stride",
+        )
+
+
+class KerasConv(Conv):
+    """Keras' Conv1D/2D/3D and DepthwiseConv2D (out_channels C·depth_multiplier, groups C) on
+    the channels-first records. ``valid``: PyTorch's rule without padding, refused where the
+    dilated kernel is longer than the input; ``same`` for every stride: out = ⌈n/s⌉, padding
+    max((out − 1)·s + d·(k − 1) + 1 − n, 0), the extra one at the end; Conv1D's ``causal``:
+    d·(k − 1) before, none after, out = ⌈n/s⌉ likewise."""
+
+    padding: Literal["valid", "same", "causal"] = "valid"  # type: ignore[assignment]
+
+    def keras_geometry(self, spatial: Shape) -> tuple[tuple[int, ...], ...]:
+        """(k, s, left padding, right padding, d) per dimension, for the input ``spatial``."""
+        k, s, d = self._ksd(len(spatial))
+        if self.padding == "valid":
+            zero = (0,) * len(k)
+            return k, s, zero, zero, d
+        if self.padding == "causal":
+            left = tuple((ki - 1) * di for ki, di in zip(k, d, strict=True))
+            return k, s, left, (0,) * len(k), d
+        pads = [arith.keras_same_padding(*a) for a in zip(spatial, k, s, d, strict=True)]
+        return k, s, tuple(a for a, _ in pads), tuple(b for _, b in pads), d
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "conv")
+        k, s, left, right, d = self.keras_geometry(spatial)
+        _check_groups(self.groups, channels, self.out_channels)
+        if self.padding == "valid":
+            out, rules = sized(arith.conv_out, spatial, k, s, left, d)
+        else:
+            out, rules = sized(arith.keras_same_out, spatial, k, s, d)
+        windows = tuple(
+            Window(arith.effective_kernel(ki, di), si, a, b)
+            for ki, di, si, a, b in zip(k, d, s, left, right, strict=True)
+        )
+        weight = (self.out_channels, channels // self.groups, *k)
+        return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, d = self._ksd(len(shape) - 1)
+        extra = f" {self.padding}" if self.padding != "valid" else ""
+        return window_label("conv", k, s, (0,) * len(k), d, self.groups, extra=extra)
+
+
+class KerasConvTranspose(ConvTranspose):
+    """Keras' Conv1D/2D/3DTranspose on the channels-first records: valid (n − 1)·s +
+    max(k_eff, s), same n·s, or with ``output_padding`` (smaller than the stride) (n − 1)·s +
+    k_eff + op (valid), (n − 1)·s + k_eff mod 2 + op (same); the window is PyTorch's with the
+    padding Keras' torch backend converts them to."""
+
+    padding: Literal["valid", "same"] = "valid"  # type: ignore[assignment]
+    output_padding: NonNegDims | None = None  # type: ignore[assignment]
+
+    def forward(self, shape: Shape) -> Step:
+        channels, spatial = split_spatial(shape, "conv_transpose")
+        k, s, d = self._ksd(len(spatial))
+        keras_strides(s, d)
+        rank = len(spatial)
+        ops = (None,) * rank
+        if self.output_padding is not None:
+            ops = per_dim(self.output_padding, rank, "output_padding", expand=True)
+        same = (self.padding == "same",) * rank
+        out, rules = sized(arith.keras_transpose_out, spatial, k, s, d, same, ops)
+        windows = []
+        for ki, si, di, op in zip(k, s, d, ops, strict=True):
+            pad, extra = arith.keras_transpose_padding(ki, si, di, self.padding == "same", op)
+            k_eff = arith.effective_kernel(ki, di)
+            windows.append(Window(k_eff, si, pad, pad - extra, transposed=True))
+        weight = (channels, self.out_channels // self.groups, *k)
+        return Step((self.out_channels, *out), self._tensors(weight), tuple(windows), rules)
+
+    def describe(self, shape: Shape) -> str:
+        k, s, d = self._ksd(len(shape) - 1)
+        extra = " same" if self.padding == "same" else ""
+        if self.output_padding is not None:
+            extra += f" op{label(per_dim(self.output_padding, len(k), 'output_padding'))}"
+        return window_label("conv_transpose", k, s, (0,) * len(k), d, self.groups, extra=extra)

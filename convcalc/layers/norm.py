@@ -165,3 +165,26 @@ class LocalResponseNorm(Layer):
             "channels (its own among them); shape kept"
         )
         return elementwise(shape, note=note)
+
+
+class KerasBatchNorm(BatchNorm):
+    """Keras' BatchNormalization over the channels (axis −1 channels-last): gamma (with
+    ``scale``) and beta (with ``center``) train, and the moving mean and variance, C each,
+    are parameters that never train: Keras counts 4·C where PyTorch counts 2·C."""
+
+    center: Flag = True
+    scale: Flag = True
+
+    def forward(self, shape: Shape) -> Step:
+        step = super().forward(shape)
+        c = (shape[0],)
+        tensors: Tensors = {}
+        if self.scale:
+            tensors["weight"] = c
+        if self.center:
+            tensors["bias"] = c
+        tensors |= {"moving_mean": c, "moving_variance": c}
+        return Step(step.output, tensors, step.windows, note=step.note, untrained=MOVING)
+
+
+MOVING = ("moving_mean", "moving_variance")

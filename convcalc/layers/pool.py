@@ -153,3 +153,54 @@ class AdaptiveAvgPool(_AdaptivePool):
 class AdaptiveMaxPool(_AdaptivePool):
     type: Literal["adaptive_maxpool"]
     return_indices: Flag = False
+
+
+# --- Keras' rules (the Keras dialect, convcalc.spec.keras, builds these on channels-first shapes)
+
+
+def _keras_pool(layer: "KerasMaxPool | KerasAvgPool", shape: Shape) -> Step:
+    """Keras' pools: ``valid`` out = ⌊(n − k)/s⌋ + 1, refused when the pool is longer than the
+    input; ``same`` out = ⌈n/s⌉, padded as Keras' convolutions, the extra one at the end."""
+    channels, spatial = split_spatial(shape, layer.type)
+    k, s, _, _ = layer.geometry(len(spatial))
+    ones = (1,) * len(k)
+    if layer.padding == "valid":
+        zero = (0,) * len(k)
+        out, rules = sized(arith.pool_out, spatial, k, s, zero, ones, (False,) * len(k))
+        pads = [(0, 0)] * len(k)
+    else:
+        out, rules = sized(arith.keras_same_out, spatial, k, s, ones)
+        pads = [arith.keras_same_padding(*a) for a in zip(spatial, k, s, ones, strict=True)]
+    windows = tuple(Window(ki, si, a, b) for ki, si, (a, b) in zip(k, s, pads, strict=True))
+    return Step((channels, *out), {}, windows, rules)
+
+
+def _keras_label(layer: "KerasMaxPool | KerasAvgPool", shape: Shape) -> str:
+    k, s, _, _ = layer.geometry(len(shape) - 1)
+    extra = " same" if layer.padding == "same" else ""
+    return window_label(layer.type, k, s, (0,) * len(k), (1,) * len(k), extra=extra)
+
+
+class KerasMaxPool(MaxPool):
+    """Keras' MaxPooling1D/2D/3D (:func:`_keras_pool`)."""
+
+    padding: Literal["valid", "same"] = "valid"  # type: ignore[assignment]
+
+    def forward(self, shape: Shape) -> Step:
+        return _keras_pool(self, shape)
+
+    def describe(self, shape: Shape) -> str:
+        return _keras_label(self, shape)
+
+
+class KerasAvgPool(AvgPool):
+    """Keras' AveragePooling1D/2D/3D (:func:`_keras_pool`; ``same`` averages the values
+    inside the input only)."""
+
+    padding: Literal["valid", "same"] = "valid"  # type: ignore[assignment]
+
+    def forward(self, shape: Shape) -> Step:
+        return _keras_pool(self, shape)
+
+    def describe(self, shape: Shape) -> str:
+        return _keras_label(self, shape)

@@ -456,3 +456,21 @@ def _upsample_windows(spatial: Shape, out: Shape) -> tuple[Window, ...] | None:
 
 class Identity(Layer):
     type: Literal["identity"]
+
+
+class KerasNormalization(Identity):
+    """Keras' Normalization, (x − mean) / √variance over the axes ``axes`` keeps (dimensions
+    of the records; none: one mean over everything): the shape kept. Built without ``mean`` and
+    ``variance`` (to be adapted), Keras holds them as weights that never train, one value for
+    each position of the kept axes, and the count of samples seen, one value: 2·∏ sizes + 1
+    untrained parameters; given them, none."""
+
+    adapted: bool = True
+    axes: tuple[int, ...] = (0,)
+
+    def forward(self, shape: Shape) -> Step:
+        if not self.adapted:
+            return elementwise(shape)
+        kept = tuple(shape[d] for d in self.axes) or (1,)  # Keras' scalars: one value each
+        tensors = {"mean": kept, "variance": kept, "count": (1,)}
+        return Step(shape, tensors, elementwise(shape).windows, untrained=tuple(tensors))

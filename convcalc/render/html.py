@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from convcalc.escape import html
-from convcalc.records import Costing, Entry, Report, shape_text
+from convcalc.records import Costing, Entry, Report
 
 if TYPE_CHECKING:
     from convcalc.solve.inputs import Accepted
@@ -142,8 +142,8 @@ def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -
         f"<title>{title} — convcalc report</title><style>{STYLE}</style></head>",
         "<body><main>",
         f"<h1>{title}</h1>",
-        f'<p class="sub">input {shape_text(report.input_shape)} → output '
-        f"{shape_text(report.output_shape)} · PyTorch 2.13's size rules · multiply-adds by "
+        f'<p class="sub">input {report.shown(report.input_shape)} → output '
+        f"{report.shown(report.output_shape)} · {_rules(report)}'s size rules · multiply-adds by "
         f"{html(costing.convention)}'s convention</p>",
         _totals(report, costing),
         "<h2>Diagram</h2>",
@@ -172,6 +172,11 @@ def to_html(report: Report, spec_text: str, *, costing: Costing | None = None) -
 _LAYOUT = re.compile(r"(\r\n|\r|\n|\t)")
 
 
+def _rules(report: Report) -> str:
+    """Whose size rules the report follows: PyTorch's, or the dialect's (Keras 3's)."""
+    return "Keras 3" if report.dialect is not None else "PyTorch 2.13"
+
+
 def _preformatted(text: str) -> str:
     """Text of many lines for ``<pre>``: each run between line ends and tabs through
     :func:`convcalc.escape.html` (which shows them as escapes), the line ends and tabs kept."""
@@ -187,7 +192,7 @@ def _totals(report: Report, costing: Costing) -> str:
         (f"{report.total_params:,}", "parameters"),
         (f"{report.trainable_params:,}", "trainable parameters"),
         (f"{report.total_mult_adds(costing.batch, costing.convention):,}", f"multiply-adds{per}"),
-        (f"{report.output_size:,}", f"output values ({shape_text(report.output_shape)})"),
+        (f"{report.output_size:,}", f"output values ({report.shown(report.output_shape)})"),
         (human(bytes_.params_bytes), f"parameters ({costing.dtype})"),
         (human(bytes_.input_bytes), f"input ({costing.dtype})"),
         (human(bytes_.forward_backward_bytes), "forward/backward (torchinfo's estimate)"),
@@ -218,7 +223,7 @@ def _table(report: Report, costing: Costing) -> str:
             field = fields[id(entry)]
             rf = "global" if field.size is None else _dims(field.size)
             jump = "" if field.size is None else _dims(field.jump)
-            row = _row(entry, depth, counts[id(entry)], rf, jump)
+            row = _row(entry, depth, counts[id(entry)], rf, jump, report.shown(entry.output_shape))
             if kind == "open":
                 out.append(
                     f'<details class="block" open data-path="{html(entry.path)}">'
@@ -254,7 +259,7 @@ def _rows(report: Report) -> Iterator[Event]:
                 stack.append(("list", None, depth + 1, label))
 
 
-def _row(entry: Entry, depth: int, mult_adds: int, rf: str, jump: str) -> str:
+def _row(entry: Entry, depth: int, mult_adds: int, rf: str, jump: str, shape: str) -> str:
     """The cells of an entry's row, coloured as its boxes in the diagram."""
     from convcalc.render.draw import KIND_OF, PALETTE
 
@@ -262,7 +267,7 @@ def _row(entry: Entry, depth: int, mult_adds: int, rf: str, jump: str) -> str:
     swatch = f'<span class="kind" style="background:{fill};border-color:{stroke}"></span>'
     cells = [
         f'<div class="layer" style="--d:{depth}">{swatch}{html(entry.label)}</div>',
-        f'<div class="mono">{shape_text(entry.output_shape)}</div>',
+        f'<div class="mono">{shape}</div>',
         f'<div class="n">{entry.params:,}</div>',
         f'<div class="n">{mult_adds:,}</div>',
         f'<div class="n">{html(rf)}</div>',

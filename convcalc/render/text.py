@@ -14,7 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from convcalc import escape
-from convcalc.records import Costing, Entry, Report, shape_text
+from convcalc.records import Costing, Entry, Report
 
 if TYPE_CHECKING:
     from convcalc.views.costs import Comparison, Divergence
@@ -82,7 +82,10 @@ def _rows(
                 lead = "  " * (entry.depth - 1) + "└─"
                 label = f"{lead}{starts}: {label}" if starts else lead + label
             number = str(entry.index) if entry.depth == 0 else ""
-            shape = shape_text(entry.output_shape)
+            shape = report.shown(entry.output_shape)
+            written = report.dialect.classes if report.dialect is not None else {}
+            if entry.source in written:  # a Keras spec: the class written, then the label
+                label = label.replace(entry.label, f"{written[entry.source]}: {entry.label}")
             rows.append((number, label, shape, f"{entry.params:,}", *cells[id(entry)]))
         named = len(entry.children) > 1
         layer: Any = entry.layer  # a block, where it has children
@@ -91,7 +94,7 @@ def _rows(
             if not children:
                 if named:
                     given = layer.path_outputs(entry.input_shape, entry.children)[i]
-                    stack.append((entry.depth + 1, name, entry, shape_text(given)))
+                    stack.append((entry.depth + 1, name, entry, report.shown(given)))
                 continue
             stack.extend((child, None) for child in reversed(children[1:]))
             stack.append((children[0], name if named else None))
@@ -126,7 +129,7 @@ def _totals(report: Report, costing: Costing, counts: dict[int, int]) -> list[tu
         ("Trainable params", f"{report.trainable_params:,}"),
         ("Non-trainable params", f"{report.total_params - report.trainable_params:,}"),
         ("Total mult-adds", f"{mult_adds:,}{per} ({convention}'s convention)"),
-        ("Output size", f"{report.output_size:,} ({shape_text(report.output_shape)})"),
+        ("Output size", f"{report.output_size:,} ({report.shown(report.output_shape)})"),
         (f"Input size ({dtype})", human(bytes_.input_bytes)),
         ("Params size", human(bytes_.params_bytes)),
         ("Forward/backward pass size (torchinfo's estimate)", human(bytes_.forward_backward_bytes)),
@@ -203,7 +206,7 @@ def table(
         ]
         return "  ".join(cells).rstrip()
 
-    title = f"{escape.terminal(report.name)}: input {shape_text(report.input_shape)}"
+    title = f"{escape.terminal(report.name)}: input {report.shown(report.input_shape)}"
     out = [title, rule, line(header), rule]
     out += [line(row) for row in rows[1:]]
     out.append(rule)
@@ -225,7 +228,7 @@ def markdown(
     out = [
         f"### {escape.markdown(report.name)}",
         "",
-        f"Input: `{shape_text(report.input_shape)}`",
+        f"Input: `{report.shown(report.input_shape)}`",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "|".join(align) + "|",

@@ -40,6 +40,7 @@ from convcalc.solve.stack import (
     _layer_at,
     _least,
     prepare,
+    write_value,
 )
 from convcalc.spec.document import Document
 from convcalc.spec.validate import Spec
@@ -114,6 +115,23 @@ class Question:
     def unknown_dims(self) -> tuple[Dim, ...]:
         return tuple(d for d in self.dims if d.fixed is None)
 
+    def written(self, shape: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A records' shape (sizes or names) in the spec's order: Keras' (H, W, C) for a
+        channels-last Keras spec, else as it is."""
+        dialect = self.spec.dialect
+        if dialect is not None and dialect.channels_last and len(shape) > 1:
+            return (*shape[1:], shape[0])
+        return shape
+
+    def kind(self, path: str, kind: str) -> str:
+        """The type of the layer at ``path`` as the spec writes it: a Keras spec's class
+        (``Conv2D``) for the records' ``conv``."""
+        dialect = self.spec.dialect
+        if dialect is None:
+            return kind
+        written = {format_path(list(keys)): name for keys, name in dialect.classes.items()}
+        return written.get(path, kind)
+
     def network(self) -> str:
         """One line: which network answers (built for the declared input, or rebuilt)."""
         if self.rebuilt_by == "spec":
@@ -125,7 +143,8 @@ class Question:
         if self.rebuilt_by == "option":
             return "--rebuild: the layers are rebuilt for each input size"
         assert self.declared is not None
-        return f"the layers are built for the spec's input {shape_text(self.declared)}"
+        shown = shape_text(self.written(self.declared))
+        return f"the layers are built for the spec's input {shown}"
 
 
 @dataclass(frozen=True)
@@ -273,7 +292,7 @@ def ask(
     dims = []
     for d in range(1, rank):
         u = by_dim.get(d)
-        label = format_path(["input", d])
+        label = u.label if u is not None else format_path(["input", _written_dim(spec, d)])
         if u is None:
             dims.append(Dim(names[d - 1], label, fixed=spec.input[d]))
         elif u.values is not None and u.values.size == 1:
@@ -318,6 +337,16 @@ def ask(
         tuple(inputs),
         _following(spec, inputs) if rebuilt_by == "spec" else "",
     )
+
+
+def _written_dim(spec: Spec, d: int) -> int:
+    """The index of the records' input axis ``d`` as the spec writes it (Keras' H of
+    (H, W, C) is the records' axis 1 and written 0)."""
+    if spec.dialect is None:
+        return d
+    from convcalc.spec.keras import keras_dim
+
+    return keras_dim(len(spec.input), d, spec.dialect.channels_last)
 
 
 def _written_input(source: str | dict[str, Any]) -> list[Any] | None:
@@ -401,13 +430,7 @@ def _mixed(question: Question) -> MixedAnswer:
     try:
         for values in itertools.product(*choices):
             for u, v in zip(unknowns, values, strict=True):
-                node: Any = data
-                for key in u.keys:
-                    node = node[key]
-                if u.dim is None:
-                    node[u.field] = v
-                else:
-                    node[u.field][u.dim] = v
+                write_value(data, u, v)
             try:
                 spec = validate(doc, share=False)
             except Exception:  # a value the field refuses (a padding past the kernel)

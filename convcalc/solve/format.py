@@ -10,6 +10,7 @@ import itertools
 import json
 from collections.abc import Callable, Iterator
 
+from convcalc.layers.registry import KINDS
 from convcalc.solve.layer import Problem, Run, Tally, completeness, runs, tally, why
 from convcalc.tex import tex_document, tex_inline, tex_text
 
@@ -71,18 +72,31 @@ def _limited(pb: Problem, limit: int | None) -> Iterator[Run]:
 
 def _title(pb: Problem) -> str:
     mode = " ceil_mode" if pb.ceil_mode else ""
+    if pb.keras is not None:
+        mode = f" (Keras, padding {pb.keras})"
     return f"{pb.layer}{mode}: {pb.n} → {pb.m}"
+
+
+def _setting(pb: Problem, p: int, d: int) -> str:
+    """A group's heading: ``padding 1, dilation 2``; Keras' ``padding same, dilation_rate 2``
+    (a Keras pool's ``padding valid``)."""
+    if pb.keras is None:
+        return f"padding {p}, dilation {d}"
+    if KINDS[pb.layer].pool:
+        return f"padding {pb.keras}"
+    return f"padding {pb.keras}, dilation_rate {d}"
 
 
 def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
     transpose = pb.layer == "conv_transpose"
-    write(",".join(pb.fields) + "\n")
+    write(",".join(pb.names) + "\n")
+    width = len(pb.names)
     buffer: list[str] = []
     for k, p, d, s_lo, s_hi, op in _limited(pb, limit):
         if transpose:
             buffer.append(f"{k},{s_lo},{p},{d},{op}\n")
         else:
-            head, tail = f"{k},", f",{p},{d}\n"
+            head, tail = f"{k},", "," + ",".join([pb.padding_text(p), str(d)][: width - 2]) + "\n"
             buffer.extend(f"{head}{s}{tail}" for s in range(s_lo, s_hi + 1))
         if len(buffer) >= CHUNK:
             write("".join(buffer))
@@ -93,6 +107,7 @@ def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
 def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listing: bool) -> None:
     head = {
         "layer": pb.layer,
+        **({"framework": "keras", "padding": pb.keras} if pb.keras is not None else {}),
         "in": pb.n,
         "out": pb.m,
         "ceil_mode": pb.ceil_mode,
@@ -106,12 +121,12 @@ def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listi
         write(text + "\n")
         return
     write(text[:-2] + ',\n  "solutions": [')
-    names = pb.fields
+    names = pb.names
     first = True
     buffer: list[str] = []
     for k, p, d, s_lo, s_hi, op in _limited(pb, limit):
         for s in range(s_lo, s_hi + 1):
-            values = (k, s, p, d, op)
+            values = (k, s, json.dumps(pb.padding_text(p)) if pb.keras else p, d, op)
             item = ", ".join(f'"{n}": {v}' for n, v in zip(names, values, strict=False))
             buffer.append(("\n    {" if first else ",\n    {") + item + "}")
             first = False
@@ -175,7 +190,7 @@ def write_table(
         return
     transpose = pb.layer == "conv_transpose"
     for p, d, rows in _groups(pb, limit):
-        write(f"\npadding {p}, dilation {d}\n")
+        write(f"\n{_setting(pb, p, d)}\n")
         write(f"  {'kernel':>6}  {'stride (output_padding)' if transpose else 'strides'}\n")
         for k, cells in rows:
             write(f"  {k:>6}  {', '.join(cells)}\n")
@@ -194,7 +209,7 @@ def write_markdown(write: Write, pb: Problem, total: Tally, limit: int | None) -
     write(f"# {title}\n\n" + "".join(f"{line}  \n" for line in lines))
     strides = "stride (output_padding)" if pb.layer == "conv_transpose" else "strides"
     for p, d, rows in _groups(pb, limit):
-        write(f"\n## padding {p}, dilation {d}\n\n")
+        write(f"\n## {_setting(pb, p, d)}\n\n")
         for k, cells in rows:
             write(f"- kernel **{k}**, {strides} {', '.join(cells)}: `{why(pb, k, p, d)}`\n")
     write(f"\n## {_others(pb, total, limit).capitalize()}\n\n")
@@ -209,7 +224,8 @@ def write_latex(write: Write, pb: Problem, total: Tally, limit: int | None) -> N
     write("".join(f"{tex_inline(line)}\\par\n" for line in lines))
     strides = "stride (output\\_padding)" if pb.layer == "conv_transpose" else "strides"
     for p, d, rows in _groups(pb, limit):
-        write(f"\n\\subsection*{{Padding {p}, dilation {d}}}\n\\begin{{itemize}}\n")
+        heading = tex_text(_setting(pb, p, d).capitalize())
+        write(f"\n\\subsection*{{{heading}}}\n\\begin{{itemize}}\n")
         for k, cells in rows:
             listed = tex_text(", ".join(cells))
             write(f"\\item kernel {k}, {strides} {listed}\\\\\n{tex_inline(why(pb, k, p, d))}\n")

@@ -95,7 +95,7 @@ def boxes_text(boxes: tuple[tuple[SizeSet, ...], ...], names: tuple[str, ...]) -
 
 
 def _shape(question: Question, sizes: tuple[int | str, ...]) -> str:
-    return shape_text((question.channels, *sizes))  # type: ignore[arg-type]
+    return shape_text(question.written((question.channels, *sizes)))
 
 
 def _count(n: int | None, noun: str = "size") -> str:
@@ -182,13 +182,12 @@ def lines(question: Question, limits: list[Limit]) -> list[Line]:
             means = boxes_text(limit.boxes or (), limit.dims)
         else:
             means = f"no size ({limit.note})"
-        where = f"{limit.path} {limit.type}"
+        kind = question.kind(limit.path, limit.type)
+        where = f"{limit.path} {kind}"
         if target is not None and limit.path == target:
             where = "the output target"
         asks = _asks(limit)
-        out.append(
-            Line(where, limit.path, limit.type, asks, means, tuple(alike), _asks(limit, True))
-        )
+        out.append(Line(where, limit.path, kind, asks, means, tuple(alike), _asks(limit, True)))
     del names
     return out
 
@@ -228,7 +227,8 @@ def network_line(answer: InputAnswer) -> str:
     fixed = _built_limits(answer)
     if fixed:
         what = "; ".join(
-            f"{lim.path} {lim.type}'s {lim.sides[0].label} {lim.sides[0].text} is fixed"
+            f"{lim.path} {question.kind(lim.path, lim.type)}'s {lim.sides[0].label} "
+            f"{lim.sides[0].text} is fixed"
             for lim in fixed
             if lim.sides
         )
@@ -358,7 +358,8 @@ def _unfixed(answer: InputAnswer) -> InputAnswer:
 
 
 def _listed(answer: InputAnswer, limit: int | None) -> Iterator[tuple[tuple[int, ...], Shape]]:
-    """The accepted tuples asked (the unknown dimensions' sizes) with their output shapes."""
+    """The accepted tuples asked (the unknown dimensions' sizes) with their output shapes, in
+    the spec's order (Keras' channels-last)."""
     question = answer.question
     memo: dict[Any, Any] = {}
     for i, sizes in enumerate(answer.tuples()):
@@ -369,7 +370,7 @@ def _listed(answer: InputAnswer, limit: int | None) -> Iterator[tuple[tuple[int,
         out = output_shapes(spec.layers, (shape,), None, memo)
         memo.clear() if len(memo) > 100_000 else None
         unknown = tuple(n for n, d in zip(sizes, question.dims, strict=True) if d.fixed is None)
-        yield unknown, out[0] if out is not None else ()
+        yield unknown, question.written(out[0]) if out is not None else ()  # as the spec writes
 
 
 # --- the forms -----------------------------------------------------------------------------
@@ -477,10 +478,10 @@ def write_csv(out: Write, answer: InputAnswer, options: Options) -> None:
         out(",".join([*map(str, values), "x".join(map(str, shape))]) + "\n")
 
 
-def _limit_data(limit: Limit, binds: bool) -> dict[str, Any]:
+def _limit_data(limit: Limit, binds: bool, kind: str) -> dict[str, Any]:
     data: dict[str, Any] = {
         "path": limit.path,
-        "type": limit.type,
+        "type": kind,
         "dims": list(limit.dims),
         "relation": limit.relation,
         "note": limit.note,
@@ -511,10 +512,12 @@ def answer_data(answer: InputAnswer, options: Options) -> dict[str, Any]:
         "name": question.name,
         "count": answer.count,
         "unknowns": [d.label for d in question.unknown_dims],
-        "input": [question.channels, *(d.asked for d in question.dims)],
+        "input": list(question.written((question.channels, *(d.asked for d in question.dims)))),
         "dims": list(names),
         "network": {
-            "built_for": list(question.declared) if question.declared is not None else None,
+            "built_for": (
+                list(question.written(question.declared)) if question.declared is not None else None
+            ),
             "rebuild": question.rebuild,
             "text": network_line(answer),
         },
@@ -526,7 +529,10 @@ def answer_data(answer: InputAnswer, options: Options) -> dict[str, Any]:
             "text": boxes_text(answer.boxes, names),
             "count": answer.count,
         },
-        "limits": [_limit_data(limit, limit in binds) for limit in _limits(answer)],
+        "limits": [
+            _limit_data(limit, limit in binds, question.kind(limit.path, limit.type))
+            for limit in _limits(answer)
+        ],
         "notes": [network_line(answer)],
     }
     if not question.unknown_dims:

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from convcalc import arith
@@ -147,13 +147,31 @@ class Problem:
     no_gaps: bool = False
     exact: bool = False
     notes: tuple[str, ...] = field(default=())
+    keras: str | None = None  # a Keras layer's padding, "valid" or "same"; None: PyTorch's
 
     @property
     def fields(self) -> tuple[str, ...]:
         return FIELDS if self.layer == "conv_transpose" else FIELDS[:4]
 
+    @property
+    def names(self) -> tuple[str, ...]:
+        """The fields as the framework names them: Keras' kernel_size (a pool's pool_size),
+        strides, padding and dilation_rate (a pool has none)."""
+        if self.keras is None:
+            return self.fields
+        if KINDS[self.layer].pool:
+            return ("pool_size", "strides", "padding")
+        return ("kernel_size", "strides", "padding", "dilation_rate")
+
+    def padding_text(self, p: int) -> str:
+        """A solution's padding as the framework writes it: Keras' word, else the number."""
+        return self.keras if self.keras is not None else str(p)
+
     def bounds(self) -> dict[str, str]:
-        return {name: str(getattr(self, name)) for name in self.fields}
+        values = {name: str(getattr(self, name)) for name in self.fields}
+        if self.keras is not None:
+            values["padding"] = self.keras
+        return dict(zip(self.names, values.values(), strict=False))
 
     def solutions(self) -> Iterator[tuple[int, ...]]:
         """Every solution: see :func:`solutions`."""
@@ -184,13 +202,21 @@ def problem(
     ceil_mode: bool = False,
     no_gaps: bool = False,
     exact: bool = False,
+    framework: str = "pytorch",
 ) -> Problem:
     """Parse the ranges, check what applies to ``layer``, and fill in documented defaults.
 
     Defaults: padding 0, dilation 1; kernels, every size that can fit (conv and pools) or reach
     M (conv_transpose); strides, every one that can matter; output_padding, every valid one.
     Where the solution set is infinite (M = 1; conv_transpose with N = 1) the bound is a note.
+    ``framework="keras"``: Keras' Conv and pools, ``padding`` ``valid`` (the default) or
+    ``same`` (:func:`keras_problem`).
     """
+    if framework == "keras":
+        return keras_problem(
+            layer, n, m, kernel_size, stride, padding, dilation, output_padding,
+            ceil_mode, no_gaps, exact,
+        )  # fmt: skip
     given = {
         "kernel_size": kernel_size,
         "stride": stride,
@@ -223,6 +249,59 @@ def problem(
         exact=exact,
         notes=tuple(notes),
     )
+
+
+def keras_problem(
+    layer: str,
+    n: int,
+    m: int,
+    kernel_size: str | None,
+    stride: str | None,
+    padding: str | None,
+    dilation: str | None,
+    output_padding: str | None,
+    ceil_mode: bool,
+    no_gaps: bool,
+    exact: bool,
+) -> Problem:
+    """A Keras layer's question: Conv (padding ``valid``, PyTorch's rule without padding, or
+    ``same``, ⌈N/s⌉ for any kernel) and MaxPooling/AveragePooling (the same two, no
+    dilation); Keras' Conv refuses a stride above 1 with a dilation above 1. Defaults as
+    PyTorch's; with ``same`` every kernel works, listed up to N."""
+    if layer not in ("conv", "maxpool", "avgpool"):
+        raise RangeError(
+            f"--framework keras solves conv, maxpool and avgpool (Keras' Conv and pooling "
+            f"layers), not {layer}"
+        )
+    if ceil_mode or output_padding is not None:
+        flag = "--ceil" if ceil_mode else "--output-padding"
+        raise RangeError(f"{flag}: Keras' layers have none (its padding is valid or same)")
+    mode = "valid" if padding is None else padding.strip()
+    if mode not in ("valid", "same"):
+        raise RangeError(f"--padding: Keras' padding is valid or same, not {padding!r}")
+    if exact and mode == "same":
+        raise RangeError("--exact: Keras' same pads to ⌈N/s⌉, so it applies to valid only")
+    if KINDS[layer].pool and dilation is not None and dilation.strip() != "1":
+        raise RangeError("--dilation: Keras' pooling layers have no dilation")
+    base = problem(
+        layer, n, m, kernel_size=kernel_size, stride=stride, dilation=dilation,
+        no_gaps=no_gaps, exact=exact,
+    )  # fmt: skip
+    if mode == "valid":
+        return replace(base, keras=mode)
+    notes = [note for note in base.notes if not note.startswith("--out 1: every stride")]
+    if m == 1 and stride is None:
+        notes.append(
+            f"--out 1: every stride s ≥ {n} works; strides listed up to {base.stride.hi} "
+            "(give --stride for others)"
+        )
+    kernels = base.kernel_size
+    if kernel_size is None:
+        kernels = Range.span(1, n)
+        notes.append(
+            f"Keras' same pads any kernel: kernels listed up to {n} (give --kernel for others)"
+        )
+    return replace(base, kernel_size=kernels, keras=mode, notes=tuple(notes))
 
 
 def _check_applies(
@@ -318,7 +397,10 @@ def _ceil_div(a: int, b: int) -> int:
 
 
 def _dilations(pb: Problem) -> Range:
-    """Dilations at which some kernel and padding in range put E in the band."""
+    """Dilations at which some kernel and padding in range put E in the band (Keras' same:
+    all, its size does not depend on E)."""
+    if pb.keras == "same":
+        return pb.dilation
     lo, hi = _band(pb)
     base, parts = _base(pb), list[tuple[int, int]]()
     if len(pb.kernel_size.intervals) * len(pb.padding.intervals) > 10_000:
@@ -337,6 +419,8 @@ def _dilations(pb: Problem) -> Range:
 
 def _paddings(pb: Problem, d: int) -> Range:
     """Paddings at dilation d at which some kernel in range puts E in the band."""
+    if pb.keras == "same":
+        return pb.padding
     lo, hi = _band(pb)
     base, parts = _base(pb), list[tuple[int, int]]()
     for ka, kb in pb.kernel_size.intervals:
@@ -351,6 +435,8 @@ def _paddings(pb: Problem, d: int) -> Range:
 
 def _kernels(pb: Problem, p: int, d: int) -> Range:
     """Kernels at (p, d) that put E in the band; pools also need p ≤ k // 2 (k ≥ 2p)."""
+    if pb.keras == "same":
+        return pb.kernel_size
     lo, hi = _band(pb)
     e = _base(pb) + 2 * p  # E = e − d·(k − 1)
     k_lo = max(1, _ceil_div(e - hi, d) + 1, 2 * p if KINDS[pb.layer].pool else 1)
@@ -365,7 +451,7 @@ def _candidate_kernels(pb: Problem, p: int, d: int, idle: Budget) -> Iterator[in
     kernels = _kernels(pb, p, d)
     if not kernels.intervals:
         return
-    floor_mode = pb.layer != "conv_transpose" and not pb.ceil_mode
+    floor_mode = pb.layer != "conv_transpose" and not pb.ceil_mode and pb.keras != "same"
     top = (pb.n - 1 + 2 * p - d * (kernels.lo - 1)) // (pb.m - 1) if pb.m > 1 else 0
     if not floor_mode or pb.m < 2 or pb.stride.count_within(1, top) >= kernels.size:
         for k in kernels:
@@ -387,7 +473,15 @@ def _candidate_kernels(pb: Problem, p: int, d: int, idle: Budget) -> Iterator[in
 def why(pb: Problem, k: int, p: int, d: int) -> str:
     """Why the strides listed for (k, p, d) are the solutions: the size rule with its numbers,
     solved for s (the derivations next to ``arith.*_strides``)."""
-    if pb.layer == "conv":
+    if pb.keras is not None:
+        text = (
+            arith.keras_same_strides_why(pb.n, pb.m)
+            if pb.keras == "same"
+            else arith.conv_strides_why(pb.n, pb.m, k, p, d)
+        )
+        if d > 1 and pb.layer == "conv":
+            text += "; Keras' Conv takes a dilation_rate above 1 with strides 1 only"
+    elif pb.layer == "conv":
         text = arith.conv_strides_why(pb.n, pb.m, k, p, d)
     elif pb.layer == "conv_transpose":
         return arith.conv_transpose_strides_why(pb.n, pb.m, k, p, d)
@@ -407,7 +501,13 @@ def completeness(pb: Problem) -> list[str]:
     n, m = pb.n, pb.m
     p_max, d_min = pb.padding.hi, pb.dilation.lo
     lines = []
-    if pb.layer == "conv_transpose":
+    if pb.keras == "same":
+        lines.append("kernel: Keras' same pads any kernel, ⌈N/s⌉ does not depend on it")
+        if m > 1:
+            lines.append(
+                f"stride: (M − 1)·s < N, so s ≤ ⌊({n} − 1) / {m - 1}⌋ = {(n - 1) // (m - 1)}"
+            )
+    elif pb.layer == "conv_transpose":
         lines.append(
             f"kernel: d·(k − 1) = M − 1 + 2p − (N − 1)·s − op ≤ M − 1 + 2p, so k ≤ "
             f"⌊({m} − 1 + 2·{p_max}) / {d_min}⌋ + 1 = {(m - 1 + 2 * p_max) // d_min + 1}"
@@ -444,11 +544,44 @@ def completeness(pb: Problem) -> list[str]:
 
 
 def _stride_intervals(pb: Problem, k: int, p: int, d: int) -> list[arith.Interval]:
-    if pb.layer == "conv":
-        return arith.conv_strides(pb.n, pb.m, k, p, d)
-    if pb.layer == "conv_transpose":
-        return arith.conv_transpose_strides(pb.n, pb.m, k, p, d)
-    return arith.pool_strides(pb.n, pb.m, k, p, d, pb.ceil_mode)
+    """The strides giving M at (k, p, d): the rule of the framework's layer
+    (:data:`STRIDE_RULES`)."""
+    return STRIDE_RULES[pb.keras is not None, pb.keras == "same", pb.layer](pb, k, p, d)
+
+
+def _keras_conv(found: list[arith.Interval], pb: Problem, d: int) -> list[arith.Interval]:
+    """Keras' Conv refuses strides above 1 with a dilation_rate above 1."""
+    if d == 1 or pb.layer != "conv":
+        return found
+    return [(1, 1) for lo, hi in found if lo <= 1 and (hi is None or hi >= 1)]
+
+
+StrideRule = Callable[[Problem, int, int, int], list[arith.Interval]]
+# (Keras, Keras' same, layer) → the strides that give M at (k, p, d)
+STRIDE_RULES: dict[tuple[bool, bool, str], StrideRule] = {
+    (False, False, "conv"): lambda pb, k, p, d: arith.conv_strides(pb.n, pb.m, k, p, d),
+    (False, False, "conv_transpose"): lambda pb, k, p, d: arith.conv_transpose_strides(
+        pb.n, pb.m, k, p, d
+    ),
+    **{
+        (False, False, pool): lambda pb, k, p, d: arith.pool_strides(
+            pb.n, pb.m, k, p, d, pb.ceil_mode
+        )
+        for pool in ("maxpool", "avgpool")
+    },
+    **{
+        (True, False, kind): lambda pb, k, p, d: _keras_conv(
+            arith.conv_strides(pb.n, pb.m, k, 0, d), pb, d
+        )
+        for kind in ("conv", "maxpool", "avgpool")
+    },
+    **{
+        (True, True, kind): lambda pb, k, p, d: _keras_conv(
+            arith.keras_same_strides(pb.n, pb.m), pb, d
+        )
+        for kind in ("conv", "maxpool", "avgpool")
+    },
+}
 
 
 def _spans(pb: Problem, k: int, p: int, d: int) -> Iterator[tuple[int, int]]:
@@ -587,12 +720,14 @@ def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None
     closed = pb.layer != "conv_transpose" and not pb.ceil_mode and not pb.no_gaps
     total = 0
     try:
+        if pb.keras == "same" and not pb.no_gaps:
+            return Tally(_same_count(pb, steps), True, steps.spent - start)
         for d in _dilations(pb):
             for p in _paddings(pb, d):
                 steps.spend()
                 kernels = _kernels(pb, p, d)
                 for ka, kb in kernels.intervals:
-                    if closed:
+                    if closed and (pb.keras is None or d == 1):  # Keras: d > 1 needs s = 1
                         for sa, sb in pb.stride.intervals:
                             steps.spend()
                             total += _closed_count(pb, ka, kb, sa, sb, p, d)
@@ -605,6 +740,17 @@ def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None
             raise
         return Tally(total, False, steps.spent - start)
     return Tally(total, True, steps.spent - start)
+
+
+def _same_count(pb: Problem, steps: Budget) -> int:
+    """Keras' same: the strides do not depend on the kernel, so each dilation's count is
+    (kernels) × (strides within its rule's intervals and the searched range)."""
+    total = 0
+    for d in pb.dilation:
+        steps.spend()
+        strides = sum(hi - lo + 1 for lo, hi in _spans(pb, pb.kernel_size.lo, 0, d))
+        total += pb.kernel_size.size * strides
+    return total
 
 
 def _closed_count(pb: Problem, ka: int, kb: int, sa: int, sb: int, p: int, d: int) -> int:

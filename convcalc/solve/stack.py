@@ -33,7 +33,7 @@ from convcalc.budget import STEPS, Budget, WorkLimit
 from convcalc.errors import SpecError, format_path
 from convcalc.layers.base import Layer
 from convcalc.layers.registry import KINDS, block_class
-from convcalc.records import Shape, shape_text
+from convcalc.records import Dialect, Shape, shape_text
 from convcalc.solve.layer import Problem, Range, RangeError, is_size, problem, tally
 from convcalc.spec.document import Document
 from convcalc.spec.validate import Spec
@@ -59,6 +59,14 @@ class Unknown:
     field: str
     dim: int | None
     values: Range | None  # None: "?", the default range
+    # a Keras spec's (convcalc.spec.keras): the keys, argument and index as written, where
+    # ``field`` names the default range ("strides" → stride) and ``dim`` the records' axis
+    written: tuple[tuple[str | int, ...], str, int | None] | None = None
+
+    @property
+    def place(self) -> tuple[tuple[str | int, ...], str, int | None]:
+        """Where the unknown is written: keys, field (as written), index."""
+        return self.written if self.written is not None else (self.keys, self.field, self.dim)
 
     @property
     def top(self) -> int | None:
@@ -107,6 +115,11 @@ class StackResult:
     solutions: Iterator[tuple[tuple[int, ...], Shape]]
     notes: list[str] = field(default_factory=list)
     searched: dict[str, str] = field(default_factory=dict)  # "?" label -> the values tried
+    dialect: Dialect | None = None  # a Keras spec's: its shapes shown in Keras' order
+
+    def shape(self, shape: Shape) -> Shape:
+        """An output shape as the spec's framework writes it."""
+        return self.dialect.shape(shape) if self.dialect is not None else shape
 
     @property
     def ranges(self) -> dict[str, str]:
@@ -188,7 +201,7 @@ def solve_stack(
     if all(u.top is None for u in unknowns) and _separable(spec, unknowns):
         count, solutions, fault = _separable_search(spec, unknowns, goal, budget, built)
     else:
-        search = _Search(spec, unknowns, goal, budget, built)
+        search = _Search(spec, unknowns, goal, budget, built, doc)
         search.forward()
         search.backward()
         count, solutions = search.count(), search.paths()
@@ -209,7 +222,7 @@ def solve_stack(
         )
     if limit is not None:
         solutions = itertools.islice(solutions, limit)
-    return StackResult(spec.name, goal, unknowns, count, solutions, notes, searched)
+    return StackResult(spec.name, goal, unknowns, count, solutions, notes, searched, spec.dialect)
 
 
 def prepare(
@@ -228,16 +241,22 @@ def prepare(
     if input_shape is not None and isinstance(doc.data, dict):
         doc.data["input"] = input_shape
     unknowns = _find_unknowns(doc)
+    keras = _keras_format(doc)
+    if keras is not None:  # Keras' words as written; the records' axes and default ranges
+        unknowns = [_in_records(u, doc, keras) for u in unknowns]
     if not unknowns and need_unknowns:
         validate(doc, share=False)  # a fault in the spec comes first
         raise SpecError(
             'has no unknowns: write a field as "?" or as a range such as "1..7"', file=doc.file
         )
     try:  # each unknown holds a placeholder (its range's least value, or 0 or 1 for "?")
+        if keras is not None:
+            _keras_placeholders(doc, written, unknowns)
         spec = validate(doc, share=False)
     except SpecError as exc:
         for u in unknowns:
-            if exc.path != format_path(list(u.keys)) or exc.field != u.field:
+            keys, name, _ = u.place
+            if exc.path != format_path(list(keys)) or exc.field != name:
                 continue
             if exc.message.startswith("unknown field"):
                 continue
@@ -247,9 +266,133 @@ def prepare(
                 exc.message = f"the range {u.values} does not fit: {exc.message}"
         raise
     for unknown in unknowns:
-        if unknown.top is not None:
+        if unknown.top is not None and keras is not None:
+            _check_keras_unknown(doc, unknown)
+        elif unknown.top is not None:
             _check_unknown(spec, unknown, doc.file, doc.line_of)
     return doc, written, unknowns, spec
+
+
+def _keras_format(doc: Document) -> bool | None:
+    """For a Keras spec (``framework: keras``), whether it is channels-last; else None."""
+    data = doc.data
+    if not isinstance(data, dict) or data.get("framework") != "keras":
+        return None
+    return bool(data.get("data_format") != "channels_first")
+
+
+def _in_records(u: Unknown, doc: Document, channels_last: bool) -> Unknown:
+    """A Keras spec's unknown with the records' input axis (H of (H, W, C) is the records'
+    axis 1) and, for a layer's, the field whose default range it takes (``strides`` →
+    stride); where it is written stays in :attr:`Unknown.written`."""
+    from convcalc.spec.keras import SOLVER_FIELDS, records_dim
+
+    if u.top is None:
+        assert u.dim is not None  # input unknowns always have a dimension
+        rank = len(doc.data["input"])
+        dim = records_dim(rank, u.dim, channels_last)
+        return replace(u, dim=dim, written=(u.keys, u.field, u.dim))
+    return replace(u, field=SOLVER_FIELDS.get(u.field, u.field), written=u.place)
+
+
+PLACEHOLDERS = (32, 64, 224, 256, 1024)  # a Keras input unknown's sizes to read the spec at
+
+
+def _keras_placeholders(doc: Document, written: Any, unknowns: list[Unknown]) -> None:
+    """A Keras spec is read following the shapes from its input, so an unknown input size
+    needs a placeholder the layers take: the size the spec's own input writes there, else the
+    first of its range's least and largest, then of :data:`PLACEHOLDERS`, that reads (left at
+    its least if none does: its error is the spec's)."""
+    from convcalc.spec.validate import validate
+
+    sizes = [u for u in unknowns if u.top is None]
+    if not sizes:
+        _keras_layer_placeholders(doc, unknowns)
+        return
+    options: list[list[int]] = []
+    for u in sizes:
+        _, _, at = u.place
+        assert at is not None  # input unknowns always have a dimension
+        declared = written[at] if isinstance(written, list) and at < len(written) else None
+        mine = [int(str(declared))] if is_size(str(declared)) else []
+        values = u.values or INPUT_DEFAULT
+        mine += [n for n in (values.lo, values.hi, *PLACEHOLDERS) if n in values]
+        options.append(mine)
+    tries = [
+        [opts[min(j, len(opts) - 1)] for opts in options] for j in range(len(PLACEHOLDERS) + 3)
+    ]
+    for chosen in tries:
+        for u, n in zip(sizes, chosen, strict=True):
+            write_value(doc.data, u, n)
+        try:
+            validate(doc, share=False)
+            return
+        except SpecError:
+            if _keras_layer_placeholders(doc, unknowns):
+                return
+    for u, n in zip(sizes, tries[0], strict=True):
+        write_value(doc.data, u, n)
+
+
+KERAS_TRIES = 256  # the most placeholder choices tried for one Keras layer's unknowns
+
+
+def _keras_layer_placeholders(doc: Document, unknowns: list[Unknown]) -> bool:
+    """Placeholders for a Keras spec's layer unknowns that read together (a spec is read
+    following its shapes, so a filters range and an Add's body must agree): each top-level
+    layer in turn takes the first choice of its unknowns' values (each range's from its least,
+    "?" from 1) that Keras reads on the previous layers' output. False where some layer reads
+    with none of the first :data:`KERAS_TRIES`: the placeholders stay, and so does the spec's
+    error."""
+    from convcalc.spec.keras import read_layer
+
+    layered = [u for u in unknowns if u.top is not None]
+    data = doc.data
+    if not layered or not isinstance(data.get("input"), list):
+        return False
+    channels_last = bool(_keras_format(doc))
+    written = tuple(data["input"])
+    shape = (written[-1], *written[:-1]) if channels_last and len(written) > 1 else written
+    for i, item in enumerate(data["layers"]):
+        mine = [u for u in layered if u.top == i]
+        choices = [list(itertools.islice(u.values or range(1, KERAS_TRIES + 1), 16)) for u in mine]
+        for values in itertools.islice(itertools.product(*choices), KERAS_TRIES):
+            for u, v in zip(mine, values, strict=True):
+                write_value(item, u, v, skip=2)
+            try:
+                shape = read_layer(doc, channels_last, item, ("layers", i), shape)[1]
+                break
+            except SpecError:
+                continue
+        else:
+            return False
+    return True
+
+
+def _check_keras_unknown(doc: Document, unknown: Unknown) -> None:
+    """A Keras argument may be unknown where it holds integers, and "?" where it has a
+    default range (kernel_size, pool_size, strides, dilation_rate, output_padding, a
+    ZeroPadding's padding)."""
+    from convcalc.spec.keras import integer_argument
+
+    keys, name, _ = unknown.place
+    node: Any = doc.data
+    for key in keys:
+        node = node[key]
+    problem = None
+    if not integer_argument(node, name):
+        problem = "only integer arguments can be unknown"
+    elif unknown.values is None and unknown.field not in DEFAULTED:
+        problem = f'"?" has no default range for {name}: write one such as "16,32,64"'
+    if problem:
+        raise SpecError(
+            problem,
+            file=doc.file,
+            line=doc.line_of([*keys, name]),
+            path=format_path(list(keys)),
+            layer_type=str(node.get("type")),
+            field=name,
+        )
 
 
 # --- the network the spec's input builds ---------------------------------------------------
@@ -305,6 +448,8 @@ def _declared(written: Any, spec: Spec, doc: Document) -> Shape | None:
         raise SpecError(
             str(message), file=doc.file, line=doc.line_of(["input"]), field="input"
         ) from None
+    if spec.dialect is not None and spec.dialect.channels_last and len(declared) > 1:
+        declared = (declared[-1], *declared[:-1])  # Keras' (H, W, C): the records' (C, H, W)
     if len(declared) != len(spec.input):
         raise RangeError(
             f"--input gives {len(spec.input)} sizes but the spec's input "
@@ -418,19 +563,8 @@ def _filled_error(
     from convcalc.analysis import analyse
     from convcalc.spec.validate import validate
 
-    data = doc.data
     for u, value in chosen:
-        if u.top is None:
-            assert u.dim is not None  # input unknowns always have a dimension
-            data["input"][u.dim] = value
-            continue
-        node: Any = data
-        for key in u.keys:
-            node = node[key]
-        if u.dim is None:
-            node[u.field] = value
-        else:
-            node[u.field][u.dim] = value
+        write_value(doc.data, u, value)
     try:
         spec = validate(doc, share=False)
     except SpecError as exc:  # a value past what the field takes: not the layer's refusal
@@ -440,6 +574,23 @@ def _filled_error(
     except SpecError as exc:
         return exc, _refuses_any_size(spec)
     return None
+
+
+def write_value(data: Any, u: Unknown, value: int, skip: int = 0) -> None:
+    """Write ``value`` where ``u`` is written in the spec's ``data`` (the keys past the
+    first ``skip``: ``data`` is then the layer at ``u``'s first ``skip`` keys)."""
+    keys, name, dim = u.place
+    if u.top is None:
+        assert dim is not None  # input unknowns always have a dimension
+        data["input"][dim] = value
+        return
+    node: Any = data
+    for key in keys[skip:]:
+        node = node[key]
+    if dim is None:
+        node[name] = value
+    else:
+        node[name][dim] = value
 
 
 def _refuses_any_size(spec: Spec) -> bool:
@@ -528,7 +679,7 @@ def _find_unknowns(doc: Document) -> list[Unknown]:
             for name, value in list(layer.items()):
                 if name == "type":
                     continue
-                block = block_class(str(layer.get("type")))
+                block = block_class(_block_type(data, layer.get("type")))
                 if block is not None and name in block.LISTS and isinstance(value, list):
                     layer[name] = value = doc.copy(value)
                     if block.NESTED:
@@ -561,6 +712,16 @@ def _find_unknowns(doc: Document) -> list[Unknown]:
     return found
 
 
+def _block_type(data: dict[str, Any], kind: Any) -> str:
+    """The block type of a layer's ``type``: a Keras class's (``Add`` → ``residual``) in a
+    Keras spec."""
+    if data.get("framework") == "keras":
+        from convcalc.spec.keras import block_type
+
+        return block_type(kind) or ""
+    return str(kind)
+
+
 def _parse(item: str, label: str, doc: Document, keys: list[str | int]) -> Range | None:
     try:
         return None if item.strip() == "?" else Range.parse(item, label)
@@ -581,10 +742,13 @@ def _check_unknown(
     spec: Spec, unknown: Unknown, file: str, line_of: Callable[..., int | None]
 ) -> None:
     layer = _layer_at(spec, unknown.keys)
-    value = getattr(layer, unknown.field)
+    written = dict(layer.written_sizes())
+    value = written.get(unknown.field) or getattr(layer, unknown.field)
     items = value if isinstance(value, tuple) else (value,)
     problem = None
-    if not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
+    if unknown.field in written:
+        problem = f"{unknown.field} is read from the input: leave it out rather than solve for it"
+    elif not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
         problem = "only integer fields can be unknown"
     elif unknown.values is None and unknown.field not in DEFAULTED:
         problem = f'"?" has no default range for {unknown.field}: write one such as "16,32,64"'
@@ -815,9 +979,16 @@ class _Search:
     """
 
     def __init__(
-        self, spec: Spec, unknowns: list[Unknown], goal: Target, budget: Budget, built: _Built
+        self,
+        spec: Spec,
+        unknowns: list[Unknown],
+        goal: Target,
+        budget: Budget,
+        built: _Built,
+        doc: Document | None = None,
     ) -> None:
         self.spec = spec
+        self.keras = _KerasLayers(spec, doc) if spec.dialect is not None and doc else None
         self.goal = goal
         self.budget = budget
         self.built = built
@@ -864,6 +1035,9 @@ class _Search:
     def _moves(self, i: int, layer: Layer, state: State, target: bool = True) -> Iterator[Move]:
         unknowns = self.by_layer.get(i, [])
         shape = state[0]
+        if self.keras is not None:
+            yield from self._keras_moves(i, layer, state, unknowns, shape)
+            return
         if not unknowns:
             out = self._walk(layer, state)
             if out is not None:
@@ -892,6 +1066,34 @@ class _Search:
                 mine = [(u, v) for u, v in zip(unknowns, values, strict=True) if u.keys == keys]
                 swap[id(leaf)] = _assign(leaf, mine)
             out = self._walk(layer, state, swap)  # the block's other layers: memo
+            if out is not None:
+                yield values, out
+
+    def _keras_moves(
+        self, i: int, layer: Layer, state: State, unknowns: list[Unknown], shape: Shape
+    ) -> Iterator[Move]:
+        """A Keras layer's moves: for each choice of its unknowns, the layer read again with
+        them on the state's input (the declared one where there is one), as Keras builds it."""
+        assert self.keras is not None
+        leaves = {u.keys: _layer_at(self.spec, u.keys) for u in unknowns}
+        choices = [
+            _candidates(
+                leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape, self.budget
+            )
+            for u in unknowns
+        ]
+        for u, tried in zip(unknowns, choices, strict=True):
+            if u.values is None and tried:
+                lo, hi = self.tried.get(u.label, (tried[0], tried[-1]))
+                self.tried[u.label] = (min(lo, tried[0]), max(hi, tried[-1]))
+        self.budget.spend(COPY * math.prod(len(c) for c in choices))  # or refused up front
+        for values in itertools.product(*choices):
+            chosen = list(zip(unknowns, values, strict=True))
+            rebuilt = self.keras.layer(i, state[-1], chosen)
+            if rebuilt is None:
+                continue
+            swap = {} if rebuilt is layer else {id(layer): rebuilt}
+            out = self._walk(layer, state, swap)
             if out is not None:
                 yield values, out
 
@@ -1035,6 +1237,46 @@ class _Search:
         return first, [_another(u, v) if id(u) in varied else (u, v) for u, v in first]
 
 
+class _KerasLayers:
+    """A Keras spec's top-level layers as the search meets them: the layer read with the
+    spec where its input and values are those it was read with, else read again from the
+    spec's item with the values written in (:func:`convcalc.spec.keras.read_layer`), so that
+    what Keras builds from a layer's input (a depthwise convolution's channels) follows it,
+    and Keras' own refusals of the values hold; None where Keras refuses."""
+
+    def __init__(self, spec: Spec, doc: Document) -> None:
+        assert spec.dialect is not None
+        self.spec, self.doc = spec, doc
+        self.channels_last = spec.dialect.channels_last
+        self.cache: dict[tuple[int, Shape, tuple[tuple[str, int], ...]], Layer | None] = {}
+        self.read: list[Shape | None] = []  # each layer's input when the spec was read
+        shape: Shape | None = spec.input
+        for layer in spec.layers:
+            self.read.append(shape)
+            out = None if shape is None else output_shapes([layer], (shape,))
+            shape = None if out is None else out[0]
+
+    def layer(self, i: int, shape: Shape, chosen: list[tuple[Unknown, int]]) -> Layer | None:
+        if not chosen and shape == self.read[i]:
+            return self.spec.layers[i]
+        key = (i, shape, tuple((u.label, v) for u, v in chosen))
+        if key not in self.cache:
+            import copy
+
+            from convcalc.spec.keras import read_layer
+
+            item = copy.deepcopy(self.doc.data["layers"][i])
+            for u, v in chosen:
+                write_value(item, u, v, skip=2)
+            try:
+                self.cache[key] = read_layer(
+                    self.doc, self.channels_last, item, ("layers", i), shape
+                )[0]
+            except SpecError:
+                self.cache[key] = None
+        return self.cache[key]
+
+
 def _assign(layer: Layer, chosen: list[tuple[Unknown, int]]) -> Layer:
     update: dict[str, Any] = {}
     for u, v in chosen:
@@ -1124,7 +1366,12 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
             out(escape.json_text(json.dumps(head, indent=2)) + "\n")
             return
         items = (
-            json.dumps({**dict(zip(labels, values, strict=True)), "output_shape": list(shape)})
+            json.dumps(
+                {
+                    **dict(zip(labels, values, strict=True)),
+                    "output_shape": list(result.shape(shape)),
+                }
+            )
             for values, shape in result.solutions
         )
         out(escape.json_text(json.dumps(head, indent=2))[:-2] + ',\n  "solutions": [')
@@ -1140,7 +1387,7 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
             return
         out(",".join([*map(escape.csv_cell, labels), "output_shape"]) + "\n")
         for values, shape in result.solutions:
-            out(",".join([*map(str, values), "x".join(map(str, shape))]) + "\n")
+            out(",".join([*map(str, values), "x".join(map(str, result.shape(shape)))]) + "\n")
         return
     plural = "" if result.count == 1 else "s"
     out(f"{escape.terminal(result.name)} → {goal}: {result.count:,} solution{plural}\n")
@@ -1154,4 +1401,4 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
     out("  output_shape\n")
     for values, shape in result.solutions:
         cells = "  ".join(str(v).rjust(w) for v, w in zip(values, widths, strict=True))
-        out(f"{cells}  {shape_text(shape)}\n")
+        out(f"{cells}  {shape_text(result.shape(shape))}\n")

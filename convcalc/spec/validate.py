@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -21,7 +21,7 @@ from convcalc.layers.base import Layer
 from convcalc.layers.blocks import Block, Repeat
 from convcalc.layers.fields import InputShape, Text, show
 from convcalc.layers.registry import KINDS, layer_class
-from convcalc.records import Shape
+from convcalc.records import Dialect, Shape
 from convcalc.spec.document import (
     MAX_NODES,
     Document,
@@ -43,6 +43,7 @@ class Spec:
     layers: list[Layer]
     file: str | None = None
     doc: Document | None = field(default=None, repr=False, compare=False)
+    dialect: Dialect | None = None  # written in Keras' terms (convcalc.spec.keras)
 
     def line_of(self, keys: list[str | int]) -> int | None:
         """The line where the part of the spec at ``keys`` was written, if known."""
@@ -54,6 +55,9 @@ class SpecHead(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
     name: Text | None = None
+    # keras: Keras 3's classes and arguments, its input shape (convcalc.spec.keras)
+    framework: Literal["pytorch", "keras"] = "pytorch"
+    data_format: Literal["channels_last", "channels_first"] | None = None
     input: InputShape
     layers: list[Any]
 
@@ -119,6 +123,20 @@ def validate(doc: Document, *, share: bool = True, max_layers: int = MAX_NODES) 
         head = SpecHead.model_validate(data)
     except ValidationError as exc:
         errors += [dict(err) for err in exc.errors()]
+    if head is not None and head.framework == "keras":
+        from convcalc.spec.keras import read_keras
+
+        shape, keras_layers, dialect = read_keras(doc, head.input, head.data_format)
+        _check_unrolled(keras_layers, doc, max_layers)
+        return Spec(head.name or doc.name, shape, keras_layers, doc.file, doc, dialect)
+    if head is not None and head.data_format is not None:
+        raise SpecError(
+            "data_format is Keras' argument: PyTorch's shapes are channels-first; for a Keras "
+            "spec write framework: keras",
+            file=doc.file,
+            line=doc.line_of(["data_format"]),
+            field="data_format",
+        )
     raw = data.get("layers")
     layers = _layers(raw, errors, share) if isinstance(raw, list) else []
     if head is not None and not errors:

@@ -137,14 +137,14 @@ def render(report: Report, sections: list[Section], fmt: str = "text") -> str:
     shown = escape.markdown if markdown else escape.terminal  # for the names, the user's text
     out = []
     title = (
-        f"{shown(report.name)}: {shape_text(report.input_shape)} → "
-        f"{shape_text(report.output_shape)}"
+        f"{shown(report.name)}: {report.shown(report.input_shape)} → "
+        f"{report.shown(report.output_shape)}"
     )
     out.append(f"# {title}\n" if markdown else f"{title}\n")
     for section in sections:
         heading = (
-            f"{section.path} {shown(section.label)}: {shape_text(section.input_shape)} → "
-            f"{shape_text(section.output_shape)}"
+            f"{section.path} {shown(section.label)}: {report.shown(section.input_shape)} → "
+            f"{report.shown(section.output_shape)}"
             if section.path
             else "total"
         )

@@ -315,8 +315,11 @@ WINDOW_CHECKS: list[tuple[str, Callable[[Dim], Hit], str]] = [
 ]  # fmt: skip
 
 
-def window_checks(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
-    names, shape = NAMES[len(ds)], shape_text(entry.input_shape)
+Shown = Callable[[tuple[int, ...]], str]  # a shape as the report's spec writes it
+
+
+def window_checks(entry: Entry, ds: list[Dim], shown: Shown = shape_text) -> Iterator[Found]:
+    names, shape = NAMES[len(ds)], shown(entry.input_shape)
     out, floor = shape_text(entry.output_shape[1:]), shape_text(tuple(map(_floor, ds)))
     for code, check, template in WINDOW_CHECKS:
         pairs = zip(names, ds, strict=True)
@@ -328,7 +331,7 @@ def window_checks(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
             yield code, f"{entry.label} {message}", formula, fix
 
 
-def unused_taps(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
+def unused_taps(entry: Entry, ds: list[Dim], shown: Shown = shape_text) -> Iterator[Found]:
     taps = [_taps(dim) for dim in ds]
     used, total = math.prod(t.used for t in taps), math.prod(dim.kernel for dim in ds)
     if used == total or not _zero_padded(entry):
@@ -357,7 +360,7 @@ def unused_taps(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
     ):
         kernels, pads = (shape_text(column) for column in zip(*smaller, strict=True))
         fix = f"kernel {kernels} with padding {pads} gives the same output"
-    message = f"{entry.label} on {shape_text(entry.input_shape)}: only {used} of the {total} taps"
+    message = f"{entry.label} on {shown(entry.input_shape)}: only {used} of the {total} taps"
     yield "kernel-taps-unused", f"{message} of each {kernel} {what} ({formula})", formula, fix
 
 
@@ -365,7 +368,7 @@ def unused_taps(entry: Entry, ds: list[Dim]) -> Iterator[Found]:
 
 
 def layer_checks(
-    entry: Entry, after: Entry | None, flat: Entry | None, total: int
+    entry: Entry, after: Entry | None, flat: Entry | None, total: int, shown: Shown = shape_text
 ) -> Iterator[Found]:
     """The checks of one layer that are not about windows; ``flat`` is the last layer before it
     in the same list to change the shape."""
@@ -424,9 +427,48 @@ def layer_checks(
         yield (
             "large-linear",
             f"{entry.label} holds {entry.params:,} parameters, {share:.0%} of the network's "
-            f"{total:,}: it reads the flattened {shape_text(flat.input_shape)} map ({flat.path})",
+            f"{total:,}: it reads the flattened {shown(flat.input_shape)} map ({flat.path})",
             f"{entry.params:,} / {total:,} = {share:.1%}",
             f"a global average pool before the flatten leaves {c} features: {alt:,} parameters",
+        )
+
+
+_ROWS = {3: "(C, H) ", 4: "(C, D, H) "}  # what a row of a map is indexed by
+
+
+def linear_on_map(entry: Entry, made: Entry) -> Iterator[Found]:
+    """A linear on a conv's or pool's map [C, *spatial] (``made`` by that layer), without a
+    flatten between: it acts on the last dimension alone, the same weights on every row of
+    the others (PyTorch runs it). On a pooled map [C, 1, …, 1]: linear 1 → n per channel."""
+    shape, out = entry.input_shape, entry.output_shape[-1]
+    if len(shape) < 2:
+        return
+    bias = out if "bias" in entry.tensors else 0
+    flat, rows = math.prod(shape), math.prod(shape[:-1])
+    after = f"after {made.label} ({made.path})"
+    if all(n == 1 for n in shape[1:]):
+        if shape[0] > 1:
+            yield (
+                "linear-without-flatten",
+                f"{entry.label} on {shape_text(shape)} {after} acts on the last dimension only: "
+                f"each of the {shape[0]} channels gets its own {out} outputs "
+                f"({shape_text(entry.output_shape)}), none mixes the channels",
+                f"{shape_text(shape)} → {shape_text(entry.output_shape)}: weight {out}×{shape[-1]}",
+                f"a flatten before it: linear {shape[0]} → {out}, "
+                f"{shape[0] * out + bias:,} parameters",
+            )
+        return
+    if len(shape) >= 3:
+        yield (
+            "linear-on-positions",
+            f"{entry.label} on {shape_text(shape)} {after} acts on the last dimension "
+            f"alone, the same weights applied to each of its {shape_text(shape[:-1])} = "
+            f"{rows:,} {_ROWS.get(len(shape), '')}rows: legal, but a linear usually reads "
+            "every value",
+            f"{shape_text(shape)} → {shape_text(entry.output_shape)}: "
+            f"{rows:,} rows × ({shape[-1]} → {out})",
+            f"a flatten before it reads all {flat:,} values (linear {flat:,} → {out}); for "
+            "features per position, a 1×1 conv (or a permute putting them last)",
         )
 
 
@@ -453,8 +495,9 @@ def lint(
     wide, total = False, report.total_params
     for entry in report.walk():
         ds = _dims(entry)
-        results = [*window_checks(entry, ds), *unused_taps(entry, ds)] if ds else []
-        results += layer_checks(entry, *place[id(entry)], total)
+        shown = report.shown  # every shape in the spec's own order (Keras: channels-last)
+        results = [*window_checks(entry, ds, shown), *unused_taps(entry, ds, shown)] if ds else []
+        results += layer_checks(entry, *place[id(entry)], total, shown)
         if axes := [axis for axis, dim in enumerate(ds) if floor_drops(dim)]:
             drops[entry.path] = axes
         field = fields[id(entry)]
@@ -533,8 +576,8 @@ def input_size(
     return Finding(
         "input-size-drops",
         "input",
-        shape_text(report.input_shape),
-        f"the {shape_text(report.input_shape)} input loses its last "
+        report.shown(report.input_shape),
+        f"the {report.shown(report.input_shape)} input loses its last "
         f"{_and([names[axis][1] + 's' for axis in dropping])} in {len(paths)} "
         f"layer{'s' if len(paths) != 1 else ''}, first at {paths[0]}; the total stride reaches "
         f"{shape_text(tuple(j for j, _ in deepest))}" + (f" at {at}" if at else ""),

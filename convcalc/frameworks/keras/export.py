@@ -102,6 +102,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from convcalc import arith
+from convcalc.errors import ConvcalcError
 from convcalc.escape import python_str
 from convcalc.frameworks.pysource import (
     WIDTH,
@@ -1323,6 +1324,11 @@ def to_keras(report: Report, name: str | None = None) -> str:
     builds the analysed network as a ``keras.Model``, with an ``if __name__ == "__main__"``
     block that builds it and prints its summary. Raises :class:`ExportError` at a layer that
     no Keras layer computes exactly as PyTorch, :class:`ConvcalcError` for an unusable name."""
+    if report.dialect is not None:  # Keras' same, moving statistics, defaults: not yet
+        raise ConvcalcError(
+            f"{report.name} is a Keras spec (framework: keras): the Keras export reads "
+            "PyTorch specs only, for now"
+        )
     if name is None:
         name = "build"
     else:

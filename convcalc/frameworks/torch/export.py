@@ -88,6 +88,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from convcalc.errors import ConvcalcError
 from convcalc.escape import python_str
 from convcalc.frameworks.pysource import (
     AMBIGUOUS,
@@ -1203,6 +1204,11 @@ def to_pytorch(report: Report, class_name: str | None = None) -> str:
     subclass (default name: the spec's, CamelCased), with an ``if __name__ == "__main__"``
     block that runs one sample of zeros through it. Raises :class:`ExportError` at a layer
     no PyTorch module writes exactly, :class:`ConvcalcError` for an unusable class name."""
+    if report.dialect is not None:  # Keras' same, moving statistics, defaults: not yet
+        raise ConvcalcError(
+            f"{report.name} is a Keras spec (framework: keras): the PyTorch export reads "
+            "PyTorch specs only, for now"
+        )
     if class_name is None:
         class_name = class_name_of(report.name)
     else:

@@ -36,7 +36,7 @@ from itertools import pairwise
 from typing import NamedTuple
 
 from convcalc.layers.registry import KINDS
-from convcalc.records import Costing, Entry, Report, shape_text
+from convcalc.records import Costing, Entry, Report
 from convcalc.render.draw.layout import (
     ROW_WIDTH,
     Band,
@@ -86,8 +86,8 @@ def make_canvas(
 def _title(report: Report, painter: Painter) -> str:
     total = sum(painter.counts[id(entry)] for entry in report.layers)
     return (
-        f"{report.name}: input {shape_text(report.input_shape)} → "
-        f"{shape_text(report.output_shape)} · {report.total_params:,} parameters · "
+        f"{report.name}: input {report.shown(report.input_shape)} → "
+        f"{report.shown(report.output_shape)} · {report.total_params:,} parameters · "
         f"{total:,} multiply-adds"
     )
 
@@ -383,7 +383,7 @@ class Painter:
         """The output shape beside a concat's join (where the channels change)."""
         entry = node.entry
         joined = entry is not None and _symbol(entry) == "cat"
-        return shape_text(entry.output_shape) if entry is not None and joined else ""
+        return self.report.shown(entry.output_shape) if entry is not None and joined else ""
 
     # placing --------------------------------------------------------------------------------
 
@@ -481,7 +481,7 @@ class Painter:
             canvas.wires.append(Wire(points, True, tag, name))
         symbol = _symbol(node.entry)
         self.joins.add(symbol)
-        tip = f"{node.entry.label}: {shape_text(node.entry.output_shape)}"
+        tip = f"{node.entry.label}: {self.report.shown(node.entry.output_shape)}"
         out = self.join_label(node)
         canvas.items.append(Item.join(join, y, R, symbol, out, node.entry.path, tip))
         canvas.items.append(Item.dot(split, y))
@@ -531,7 +531,7 @@ class Boxes:
     def lines(self, node: Node) -> list[Line]:
         """The labels of a box: what it is, its arguments, its output shape, its costs."""
         entry = node.entry
-        shape = Line(shape_text(self.shape(node)), 10.5, False, "#555", "shape")
+        shape = Line(self.report.shown(self.shape(node)), 10.5, False, "#555", "shape")
         if entry is None:
             title = Line(node.title, 11.5, True, "#222", "head")
             return [title] if node.kind == "more" else [title, shape]

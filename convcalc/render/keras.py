@@ -1,0 +1,110 @@
+"""``model.summary()`` as Keras 3 prints it, for a spec read in Keras' terms
+(``convcalc shape SPEC --format keras``): one row per Keras layer, "Layer (type)" with Keras'
+default names (``conv2d``, ``conv2d_1``, …, counted per class as a fresh Keras session
+names them, or the name written), "Output Shape" as ``(None, 61, 61, 32)``, "Param #" (a
+Keras layer that is several steps of the records counts them all), and the three totals with
+Keras' sizes: each parameter 4 bytes (float32), in B, KB, MB, … of 1,024, two decimals.
+
+A network with a merge (Add, Concatenate, Multiply) is a functional model in Keras: its
+summary starts with the input layer, lists the layers of each path, then the merge; the
+"Connected to" column Keras adds there is left out.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from convcalc.errors import ConvcalcError
+from convcalc.records import Entry, Report, Shape
+
+MERGES = ("Add", "Concatenate", "Multiply")
+BYTES = 4  # float32
+
+
+def keras_shape(report: Report, shape: Shape) -> str:
+    """``(None, 61, 61, 32)``: Keras' shape, the batch first as None."""
+    assert report.dialect is not None
+    return "(" + ", ".join(["None", *(str(n) for n in report.dialect.shape(shape))]) + ")"
+
+
+def memory(count: int) -> str:
+    """Keras' size of ``count`` float32 parameters: ``5.29 KB`` (readable_memory_size)."""
+    size: float = count * BYTES
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if size / 1024 < 1:
+            return f"{size:.2f} {unit}"
+        size /= 1024
+    return f"{size:.2f} PB"
+
+
+def rows(report: Report) -> list[tuple[str, str, str, int]]:
+    """(name, class, output shape, parameters) per Keras layer, in Keras' order."""
+    dialect = report.dialect
+    if dialect is None or dialect.framework != "keras":
+        raise ConvcalcError(
+            "--format keras prints Keras' summary of a Keras spec (framework: keras at the "
+            "top); this spec is PyTorch's"
+        )
+    counts: Counter[str] = Counter()
+    out: list[tuple[str, str, str, int]] = []
+    functional = any(dialect.classes.get(e.source) in MERGES for e in report.walk())
+
+    def name(kind: str) -> str:
+        base = _snake(kind)
+        counts[base] += 1
+        return base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
+
+    if functional:
+        out.append((name("InputLayer"), "InputLayer", keras_shape(report, report.input_shape), 0))
+    stack: list[tuple[Entry, bool]] = [(e, False) for e in reversed(report.layers)]
+    while stack:
+        entry, merged = stack.pop()
+        kind = dialect.classes.get(entry.source, entry.type)
+        written = dialect.names.get(entry.source)
+        if merged or kind not in MERGES:
+            params = 0 if merged else entry.params
+            label = written or name(kind)
+            if written:
+                name(kind)
+            out.append((label, kind, keras_shape(report, entry.output_shape), params))
+            continue
+        stack.append((entry, True))  # the merge after its paths
+        for _, children in reversed(entry.children):
+            stack.extend((child, False) for child in reversed(children))
+    return out
+
+
+def _snake(kind: str) -> str:
+    from convcalc.spec.keras import snake
+
+    return "input_layer" if kind == "InputLayer" else snake(kind)
+
+
+def summary(report: Report) -> str:
+    """The text of ``model.summary()``: the model's name, the table, the three totals."""
+    table = [(f"{n} ({k})", shape, f"{p:,}") for n, k, shape, p in rows(report)]
+    head = ("Layer (type)", "Output Shape", "Param #")
+    widths = [max(len(r[i]) for r in (*table, head)) for i in range(3)]
+
+    def line(cells: tuple[str, str, str], edge: str) -> str:
+        a, b, c = cells
+        text = f" {a:<{widths[0]}} {edge} {b:<{widths[1]}} {edge} {c:>{widths[2]}} "
+        return f"{edge}{text}{edge}"
+
+    def rule(left: str, mid: str, right: str, bar: str) -> str:
+        return left + mid.join(bar * (w + 2) for w in widths) + right
+
+    total, trainable = report.total_params, report.trainable_params
+    lines = [f'Model: "{report.name}"', rule("┏", "┳", "┓", "━"), line(head, "┃")]
+    lines.append(rule("┡", "╇", "┩", "━"))
+    for i, row in enumerate(table):
+        if i:
+            lines.append(rule("├", "┼", "┤", "─"))
+        lines.append(line(row, "│"))
+    lines.append(rule("└", "┴", "┘", "─"))
+    lines += [
+        f" Total params: {total:,} ({memory(total)})",
+        f" Trainable params: {trainable:,} ({memory(trainable)})",
+        f" Non-trainable params: {total - trainable:,} ({memory(total - trainable)})",
+    ]
+    return "\n".join(lines)

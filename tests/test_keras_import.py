@@ -1,0 +1,273 @@
+"""``convcalc import model.json``: a Keras spec from ``model.to_json()``, against Keras itself.
+
+Small Sequential and functional models are built live with Keras 3 (torch backend); their JSON
+is imported and analysed, and every Keras layer's output shape, trainable and non-trainable
+parameters must be convcalc's (the layers Keras' applications need beyond the dialect's first
+table among them: Rescaling, Normalization, LayerScale, ``x + 3.0``). Graphs blocks cannot
+express, and hostile JSON, are refused with the layer named, exit code 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from convcalc.analysis import analyse
+from convcalc.budget import Budget, WorkLimit
+from convcalc.cli import cli
+from convcalc.frameworks.keras.importer import KerasImportError, from_json, to_yaml
+from convcalc.spec.validate import load_spec
+from tests.test_keras_zoo import convcalc_rows, keras_rows
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+keras = pytest.importorskip("keras")
+layers = keras.layers
+
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+]
+
+
+def same(model: Any) -> dict[str, Any]:
+    """The model's JSON imported: layer for layer Keras' rows, and the YAML loads back."""
+    spec = from_json(model.to_json(), "net")
+    report = analyse(load_spec(spec))
+    assert convcalc_rows(report) == keras_rows(model)
+    assert analyse(load_spec(to_yaml(spec))).total_params == model.count_params()
+    return spec
+
+
+def functional(shape: tuple[int, ...], build: Any) -> Any:
+    keras.backend.clear_session()
+    x = keras.Input(shape)
+    return keras.Model(x, build(x))
+
+
+# --- models Keras builds, imported ------------------------------------------------------------
+
+
+def test_sequential() -> None:
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            layers.Rescaling(1 / 255),
+            layers.Conv2D(8, 3, strides=2, activation="relu"),
+            layers.BatchNormalization(),
+            layers.MaxPooling2D(),
+            layers.Flatten(),
+            layers.Dense(10, activation="softmax"),
+        ]
+    )
+    spec = same(model)
+    assert spec["input"] == [32, 32, 3] and spec["framework"] == "keras"
+
+
+def test_residual_concat_scale_and_a_nested_model() -> None:
+    def build(x: Any) -> Any:
+        stem = keras.Sequential([layers.Conv2D(8, 3, padding="same"), layers.ReLU()], name="stem")
+        x = stem(x)
+        y = layers.Conv2D(8, 3, padding="same")(x)
+        x = layers.Add()([x, y])  # identity shortcut
+        a = layers.Conv2D(4, 1)(x)
+        b = layers.MaxPooling2D(3, 1, padding="same")(x)
+        x = layers.Concatenate()([a, x, b])
+        g = layers.GlobalAveragePooling2D(keepdims=True)(x)
+        g = layers.Conv2D(20, 1, activation="sigmoid")(g)
+        g = layers.ReLU(6.0)(g + 3.0) * (1 / 6)
+        x = layers.Multiply()([x, g])
+        x = x + layers.LayerNormalization()(x)  # an op between tensors: a residual
+        return layers.Dense(3)(layers.GlobalAveragePooling2D()(x))
+
+    spec = same(functional((16, 16, 3), build))
+    kinds = [item["type"] for item in spec["layers"]]
+    assert kinds == [
+        "Sequential",
+        "Add",
+        "Concatenate",
+        "Multiply",
+        "Add",
+        "GlobalAveragePooling2D",
+        "Dense",
+    ]
+
+
+@pytest.mark.parametrize(
+    "norm",
+    [
+        {"axis": -1},
+        {"axis": None},
+        {"axis": 1},
+        {"axis": (1, 3)},
+        {"mean": [1.0, 2.0, 3.0], "variance": [1.0, 1.0, 1.0]},
+        {"axis": None, "mean": 2.0, "variance": 1.0},
+    ],
+)
+def test_normalization(norm: dict[str, Any]) -> None:
+    """Adapted statistics are non-trainable weights (mean and variance over the kept axes,
+    and a count); given ones are constants."""
+    same(keras.Sequential([keras.Input((5, 6, 3)), layers.Normalization(**norm)]))
+
+
+def test_normalization_refusals_are_keras() -> None:
+    for wrong in ({"mean": [1.0, 2.0, 3.0]}, {"mean": [1.0, 2.0], "variance": [1.0, 1.0]}):
+        with pytest.raises((ValueError, RuntimeError)):
+            keras.Sequential([keras.Input((5, 6, 3)), layers.Normalization(**wrong)])
+        spec = {
+            "framework": "keras",
+            "input": [5, 6, 3],
+            "layers": [{"type": "Normalization", **wrong}],
+        }
+        with pytest.raises(Exception, match=r"mean|values"):
+            load_spec(spec)
+
+
+@pytest.mark.parametrize("dim", [4, 3])
+def test_layer_scale(dim: int) -> None:
+    """ConvNeXt's LayerScale: projection_dim learned factors, refused by both on a mismatch."""
+    from keras.src.applications.convnext import LayerScale
+
+    def build(x: Any) -> Any:
+        return LayerScale(1e-6, dim)(x)
+
+    if dim == 4:
+        same(functional((5, 6, 4), build))
+        return
+    with pytest.raises(Exception, match="size"):
+        functional((5, 6, 4), build)
+    spec = {
+        "framework": "keras",
+        "input": [5, 6, 4],
+        "layers": [{"type": "LayerScale", "init_values": 1e-6, "projection_dim": dim}],
+    }
+    with pytest.raises(Exception, match="projection_dim"):
+        load_spec(spec)
+
+
+# --- refusals -----------------------------------------------------------------------------------
+
+
+def refused(model_json: str, match: str) -> str:
+    with pytest.raises(KerasImportError, match=match) as caught:
+        from_json(model_json, "net")
+    return str(caught.value)
+
+
+def test_a_graph_blocks_cannot_express_is_refused_at_the_layer() -> None:
+    def build(x: Any) -> Any:
+        a = layers.Conv2D(4, 1, name="fork")(x)
+        b = layers.ReLU(name="b")(a)
+        c = layers.Activation("sigmoid", name="c")(a)
+        return layers.Concatenate(name="join")([x, b, c])
+
+    text = refused(functional((8, 8, 4), build).to_json(), "reaches 'join' along two paths")
+    assert text.startswith("layers[1] 'fork' (Conv2D): ")
+
+
+def test_a_shared_layer_and_two_inputs_are_refused() -> None:
+    keras.backend.clear_session()
+    conv = layers.Conv2D(4, 1, name="shared")
+    x = keras.Input((8, 8, 4))
+    text = refused(keras.Model(x, layers.Add()([conv(x), conv(x)])).to_json(), "called 2 times")
+    assert "'shared' (Conv2D)" in text
+    a, b = keras.Input((4,)), keras.Input((4,))
+    refused(keras.Model([a, b], layers.Add()([a, b])).to_json(), "2 inputs")
+
+
+def test_unknown_class_and_argument() -> None:
+    model = keras.Sequential([keras.Input((4, 3)), layers.GRU(2)])
+    refused(model.to_json(), "unknown Keras layer 'GRU'")
+    data = json.loads(keras.Sequential([keras.Input((4,)), layers.Dense(2)]).to_json())
+    data["config"]["layers"][1]["config"]["spline"] = 3
+    assert "layers[1] 'dense" in refused(json.dumps(data), "argument spline = 3")
+
+
+def graph(layers_: list[dict[str, Any]]) -> str:
+    config = {"layers": layers_, "input_layers": ["in", 0, 0], "output_layers": ["b", 0, 0]}
+    return json.dumps({"class_name": "Functional", "config": config})
+
+
+def call(*sources: str) -> list[dict[str, Any]]:
+    tensors = [
+        {"class_name": "__keras_tensor__", "config": {"keras_history": [s, 0, 0]}} for s in sources
+    ]
+    return [{"args": tensors, "kwargs": {}}]
+
+
+def relu(name: str, source: str) -> dict[str, Any]:
+    return {
+        "class_name": "ReLU",
+        "name": name,
+        "config": {"name": name},
+        "inbound_nodes": call(source),
+    }
+
+
+INPUT = {"class_name": "InputLayer", "name": "in", "config": {"batch_shape": [None, 4]}}
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        ("{", "not JSON"),
+        ("[" * 100_000 + "]" * 100_000, "not a Keras model|nested too deeply"),
+        (
+            '{"class_name": "Sequential", "config": {"layers": [], "x": ' + "9" * 5000 + "}}",
+            "not JSON",
+        ),
+        ('{"class_name": "Dense", "config": {}}', "not a Keras model"),
+        (graph([INPUT, relu("a", "b"), relu("b", "a")]), "cycle"),
+        (graph([INPUT, relu("a", "in"), relu("b", "in")]), "does not lead to the model's output"),
+        (graph([INPUT, relu("b", "nowhere")]), "no layer"),
+        (graph([{**INPUT, "config": {"batch_shape": [None, None]}}, relu("b", "in")]), "--input"),
+    ],
+    ids=[
+        "truncated",
+        "deep",
+        "huge-number",
+        "not-a-model",
+        "cycle",
+        "dangling",
+        "unknown-source",
+        "open-input",
+    ],
+)
+def test_hostile_json_is_refused(text: str, match: str) -> None:
+    refused(text, match)
+
+
+def test_a_long_chain_within_the_budget() -> None:
+    """50,000 layers import in one pass; a budget too small stops with WorkLimit."""
+    chain = [INPUT, *(relu(f"r{i}", "in" if i == 0 else f"r{i - 1}") for i in range(50_000))]
+    chain[-1] = relu("b", "r49998")
+    text = graph(chain)
+    with pytest.raises(WorkLimit):
+        from_json(text, "net", budget=Budget(1000, "smaller"))
+
+
+# --- the command ----------------------------------------------------------------------------
+
+
+def test_convcalc_import_routes_json_to_keras(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((8, 8, 3)), layers.Conv2D(4, 3), layers.Flatten()])
+    source = tmp_path / "model.json"
+    source.write_text(model.to_json(), encoding="utf-8")
+    runner = CliRunner()
+    out = tmp_path / "net.yaml"
+    result = runner.invoke(cli, ["import", str(source), "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert analyse(load_spec(str(out))).total_params == model.count_params()
+    source.write_text(graph([INPUT, relu("a", "b"), relu("b", "a")]), encoding="utf-8")
+    result = runner.invoke(cli, ["import", str(source)])
+    assert result.exit_code == 2 and "model.json: layers[1] 'a' (ReLU)" in result.output
+    assert "Traceback" not in result.output
+    text = tmp_path / "model.txt"
+    text.write_text("Sequential(\n  (0): ReLU()\n)\n", encoding="utf-8")
+    result = runner.invoke(cli, ["import", str(text)])
+    assert result.exit_code == 2 and "--input is required" in result.output

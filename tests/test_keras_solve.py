@@ -1,0 +1,268 @@
+"""``convcalc solve`` on Keras: a Keras spec's unknowns, its accepted input sizes, and the
+single-layer question with Keras' ``valid`` and ``same`` (``--framework keras``).
+
+Every answer is compared with Keras 3 itself (torch backend): each candidate setting is built
+by Keras, which gives its output shape or refuses it, and the settings it accepts with the
+wanted output are the solutions. Nothing on the expected side comes from convcalc.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from convcalc.cli import cli as main
+from convcalc.solve.layer import problem
+from convcalc.solve.stack import solve_stack
+
+os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
+keras = pytest.importorskip("keras")
+
+pytestmark = [
+    pytest.mark.torch,
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore::UserWarning"),
+]
+
+
+def keras_out(shape: tuple[int, ...], layers: list[dict[str, Any]]) -> tuple[int, ...] | None:
+    """The output shape Keras gives the stack (channels-last, batch left out), or None where
+    Keras refuses to build it."""
+    try:
+        current: Any = (None, *shape)
+        for item in layers:
+            args = {k: v for k, v in item.items() if k != "type"}
+            layer = getattr(keras.layers, item["type"])(**args)
+            current = layer.compute_output_shape(current)
+            if any(n is not None and n <= 0 for n in current):
+                return None
+    except (ValueError, TypeError):
+        return None
+    return tuple(current[1:])
+
+
+# --- the single-layer question ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("cls", "layer", "padding", "n", "m"),
+    [
+        ("Conv1D", "conv", "same", 24, 12),
+        ("Conv1D", "conv", "same", 17, 5),
+        ("Conv1D", "conv", "valid", 24, 11),
+        ("Conv1D", "conv", "valid", 13, 1),
+        ("MaxPooling1D", "maxpool", "same", 20, 7),
+        ("AveragePooling1D", "avgpool", "valid", 20, 6),
+    ],
+)
+def test_single_layer_is_keras(cls: str, layer: str, padding: str, n: int, m: int) -> None:
+    """Every (kernel, stride[, dilation]) in the searched ranges Keras maps n to m."""
+    pool = layer != "conv"
+    kernels, strides = range(1, 7), range(1, n + 1)
+    dilations = (1,) if pool else (1, 2)
+    expected = set()
+    for k, s, d in itertools.product(kernels, strides, dilations):
+        args: dict[str, Any] = {"type": cls, "strides": s, "padding": padding}
+        if pool:
+            args["pool_size"] = k
+        else:
+            args |= {"filters": 1, "kernel_size": k, "dilation_rate": d}
+        out = keras_out((n, 1), [args])
+        if out is not None and out[0] == m:
+            expected.add((k, s, d))
+    pb = problem(
+        layer,
+        n,
+        m,
+        kernel_size="1..6",
+        stride=f"1..{n}",
+        dilation=None if pool else "1..2",
+        padding=padding,
+        framework="keras",
+    )
+    found = {(k, s, d) for k, s, _, d in pb.solutions()}
+    assert found == expected
+    assert pb.count() == len(expected)
+
+
+def test_single_layer_cli_in_keras_words() -> None:
+    """The homework's 64 → 32 with Keras' same: stride 2 and any kernel (here 3)."""
+    runner = CliRunner()
+    args = ["solve", "--framework", "keras", "--in", "64", "--out", "32", "--padding", "same"]
+    result = runner.invoke(main, [*args, "--kernel", "3", "--format", "csv"])
+    assert result.exit_code == 0, result.output
+    assert result.output == "kernel_size,strides,padding,dilation_rate\n3,2,same,1\n"
+    result = runner.invoke(main, [*args, "--kernel", "3"])
+    assert result.output.splitlines()[:2] == [
+        "conv (Keras, padding same): 64 → 32: 1 solution",
+        "searched: kernel_size 3 · strides 1..64 · padding same · dilation_rate 1",
+    ]
+    refused = runner.invoke(main, [*args[:-1], "2"])
+    assert refused.exit_code != 0
+    assert "Keras' padding is valid or same, not '2'" in refused.output
+    transpose = ["--framework", "keras", "--in", "9", "--out", "4", "--layer", "conv_transpose"]
+    refused = runner.invoke(main, ["solve", *transpose])
+    assert "--framework keras solves conv, maxpool and avgpool" in refused.output
+
+
+# --- a Keras spec's unknowns -----------------------------------------------------------------
+
+SAME_NET = [
+    {"type": "Conv2D", "filters": "8,16", "kernel_size": 3, "strides": "1..6", "padding": "same"},
+    {"type": "DepthwiseConv2D", "kernel_size": "2..3", "padding": "valid"},
+    {"type": "MaxPooling2D", "pool_size": "2,3", "padding": "same"},
+]
+
+
+def test_spec_unknowns_are_keras() -> None:
+    """Keras' same for every stride, a depthwise convolution that follows the filters, a pool
+    whose strides default to its pool_size: the solutions are the settings Keras builds with
+    the wanted output, and the output shapes are Keras' (channels-last)."""
+    spec = {"name": "k", "framework": "keras", "input": [24, 24, 3], "layers": SAME_NET}
+    names = [("filters", 0), ("strides", 0), ("kernel_size", 1), ("pool_size", 2)]
+    expected = []
+    for f, s, k, p in itertools.product((8, 16), range(1, 7), (2, 3), (2, 3)):
+        layers = [dict(item) for item in SAME_NET]
+        for (name, at), value in zip(names, (f, s, k, p), strict=True):
+            layers[at][name] = value
+        out = keras_out((24, 24, 3), layers)
+        if out is not None and out[:2] == (2, 2):
+            expected.append(((f, s, k, p), out))
+    result = solve_stack(json.loads(json.dumps(spec)), (2,))
+    found = [(values, result.shape(shape)) for values, shape in result.solutions]
+    assert sorted(found) == sorted(expected)
+    assert result.count == len(expected) > 0
+    labels = [u.label for u in result.unknowns]
+    assert labels == [
+        "layers[0].filters",
+        "layers[0].strides",
+        "layers[1].kernel_size",
+        "layers[2].pool_size",
+    ]
+
+
+def test_spec_refusals_are_keras() -> None:
+    """Keras refuses strides > 1 with dilation_rate > 1 in a Conv: only stride 1 is kept with
+    a dilation of 2; ``?`` in a stride takes the default range of the layer's input."""
+    layers = [
+        {"type": "Conv2D", "filters": 4, "kernel_size": 3, "strides": "?", "dilation_rate": "1,2"}
+    ]
+    spec = {"name": "d", "framework": "keras", "input": [16, 16, 1], "layers": layers}
+    result = solve_stack(spec)
+    expected = []
+    for s, d in itertools.product(range(1, 17), (1, 2)):
+        one = [{**layers[0], "strides": s, "dilation_rate": d}]
+        out = keras_out((16, 16, 1), one)
+        if out is not None:
+            expected.append(((s, d), out))
+    assert sorted((v, result.shape(o)) for v, o in result.solutions) == sorted(expected)
+
+
+def test_blocks_and_input_unknowns() -> None:
+    """An Add whose body's filters must agree with the Conv before it, and the input's height
+    unknown (written Keras' way, H first): Keras' functional model decides."""
+    spec = {
+        "name": "r",
+        "framework": "keras",
+        "input": ["20..23", 16, 3],
+        "layers": [
+            {"type": "Conv2D", "filters": "4,8", "kernel_size": 3, "strides": 2, "padding": "same"},
+            {"type": "Add", "body": [{"type": "Conv2D", "filters": "4..8", "kernel_size": 1}]},
+        ],
+    }
+    expected = []
+    for h, f, g in itertools.product(range(20, 24), (4, 8), range(4, 9)):
+        x = inp = keras.Input((h, 16, 3))
+        x = keras.layers.Conv2D(f, 3, strides=2, padding="same")(x)
+        try:
+            y = keras.layers.Add()([keras.layers.Conv2D(g, 1)(x), x])
+        except ValueError:
+            continue
+        del inp
+        expected.append(((h, f, g), tuple(y.shape[1:])))
+    result = solve_stack(json.loads(json.dumps(spec)), None)
+    found = sorted((v, result.shape(o)) for v, o in result.solutions)
+    assert found == sorted(expected)
+    assert result.unknowns[0].label == "input[0]"
+
+
+def test_cli_table_and_closed_form_in_keras_order() -> None:
+    """``solve SPEC``'s table shows Keras' shapes; ``--input ?,?,3`` answers in Keras' order:
+    the homework's Question 3 network accepts H, W ≥ 26 (checked with Keras at 25 and 26)."""
+    runner = CliRunner()
+    result = runner.invoke(main, ["solve", "hw3-q3-keras", "--input", "?,?,3", "--explain"])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "hw3-q3-keras accepts H×W×3 for H ≥ 26 and W ≥ 26"
+    assert "spec's input 128×128×3" in lines[1]
+    assert "  layers[3] Conv2D: ⌊(H + 4) / 10⌋ + 1 ≥ 4 ⇔ H ≥ 26 (W alike)" in lines
+    hw3 = [
+        {"type": "Conv2D", "filters": 32, "kernel_size": 8, "strides": 2},
+        {"type": "MaxPooling2D", "pool_size": 5, "strides": 5},
+        {"type": "ZeroPadding2D", "padding": 1},
+        {"type": "Conv2D", "filters": 128, "kernel_size": 4, "strides": 1},
+    ]
+    assert keras_out((25, 25, 3), hw3) is None
+    assert keras_out((26, 26, 3), hw3) == (1, 1, 128)
+    listed = runner.invoke(main, ["solve", "hw3-q3-keras", "--input", "26..27,30,3"])
+    assert listed.exit_code == 0, listed.output
+    csv = runner.invoke(
+        main, ["solve", "hw3-q3-keras", "--input", "26..27,30,3", "--format", "csv"]
+    )
+    assert csv.output == "input[0],output_shape\n26,1x1x128\n27,1x1x128\n"
+    assert keras_out((27, 30, 3), hw3) == (1, 1, 128)
+
+
+def test_unknown_outside_integers_refused_in_keras_words(tmp_path: Any) -> None:
+    spec = tmp_path / "k.yaml"
+    spec.write_text(
+        "framework: keras\ninput: [16, 16, 3]\nlayers:\n"
+        "  - {type: Conv2D, filters: '?', kernel_size: 3}\n"
+    )
+    result = CliRunner().invoke(main, ["solve", str(spec)])
+    assert result.exit_code != 0
+    assert "layers[0] (Conv2D), field filters" in result.output
+    assert '"?" has no default range for filters' in result.output
+
+
+# --- the views of a Keras spec: every shape in Keras' order -----------------------------------
+
+VIEWED = [
+    {"type": "Conv2D", "filters": 8, "kernel_size": 3, "strides": 2},
+    {"type": "Conv2D", "filters": 8, "kernel_size": 2, "strides": 3},
+    {"type": "Flatten"},
+    {"type": "Dense", "units": 10},
+]
+
+
+def test_views_show_keras_shapes() -> None:
+    """``--explain``'s headings, lint's messages, the diagram and the HTML report show each
+    shape as Keras gives it (channels-last), the shapes themselves from Keras."""
+    from convcalc.analysis import analyse
+    from convcalc.render.draw import to_svg
+    from convcalc.render.html import to_html
+    from convcalc.spec.validate import load_spec
+    from convcalc.views.explain import explain, render
+    from convcalc.views.lint import lint
+
+    first = keras_out((31, 31, 3), VIEWED[:1])
+    second = keras_out((31, 31, 3), VIEWED[:2])
+    assert (first, second) == ((15, 15, 8), (5, 5, 8))
+    report = analyse(load_spec({"name": "kc", "framework": "keras", "input": [31, 31, 3],
+                                "layers": VIEWED}))  # fmt: skip
+    text = render(report, explain(report)).splitlines()
+    assert text[0] == "kc: 31×31×3 → 10"
+    assert "layers[1] conv 2×2 /3: 15×15×8 → 5×5×8" in text
+    messages = [f.message for f in lint(report)]
+    assert any("(15×15×8 input)" in m for m in messages), messages
+    assert any("the flattened 5×5×8 map" in m for m in messages), messages
+    svg = to_svg(report)
+    assert "5×5×8" in svg and "8×5×5" not in svg
+    page = to_html(report, "")
+    assert "input 31×31×3 → output 10 · Keras 3's size rules" in page
+    assert ">15×15×8<" in page and "8×15×15" not in page

@@ -25,14 +25,15 @@ from tests.oracle import out_size
 
 REPO = Path(__file__).parent.parent
 EXAMPLE = REPO / "examples" / "hw3-grading"
-README = (REPO / "README.md").read_text(encoding="utf-8")
+# the grading section is on the site's teaching page (the README links to it)
+README = (REPO / "docs" / "teaching.md").read_text(encoding="utf-8")
 
 
 def rows(text: str) -> list[list[str]]:
     return list(csv.reader(io.StringIO(text)))
 
 
-# --- the shipped key and class, and the README's grading section ------------------------------
+# --- the shipped key and class, and the documentation's grading section ----------------------
 
 
 def _expected_class() -> dict[str, float]:
@@ -58,7 +59,7 @@ def _expected_class() -> dict[str, float]:
 
 
 def test_the_readme_grading_section_runs_end_to_end(run, tmp_path, monkeypatch) -> None:
-    """The README's command on the shipped key and class folder: its output is the shown one,
+    """The documentation's command on the shipped key and class folder: its output is the shown one,
     exit 2 (Eve's file cannot be read), and the Canvas gradebook holds every student once with
     the scores worked by hand."""
     block = next(b for b in re.findall(r"```text\n(.*?)```", README, flags=re.DOTALL)

@@ -1,19 +1,30 @@
-"""The README's examples are real: its table is the CLI's output and its Python example runs."""
+"""The documents' examples are real: README.md's and every page's of docs/ (the MkDocs site).
+
+Every ``$ convcalc ...`` command of a ```text block is run and must print what is shown under
+it; every ```python block runs; the README's Quick start keeps the two commands CI runs; the
+README's key numbers are checked against sources outside convcalc; and every relative link of
+the README leads to a file (and heading) that exists (the site's own links are checked by
+``mkdocs build --strict``, which CI runs).
+"""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
 
 import pytest
 
 from tests.conftest import Invoke
+from tests.documents import ROOT, all_blocks, documents, read
+from tests.documents import blocks as fenced
 
-README = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+README = read(ROOT / "README.md")
 
 
 def blocks(language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.DOTALL)
+    """The README's fenced blocks of ``language``."""
+    return fenced(README, language)
 
 
 def test_quick_start_has_exactly_two_commands() -> None:
@@ -32,25 +43,48 @@ def test_the_shape_example_is_the_real_output(run: Invoke) -> None:
 
 
 def test_the_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
-    code = next(b for b in blocks("python") if "from convcalc.reference import" in b)
-    exec(compile(code, "README.md", "exec"), {})
+    code = next(b for _, b in all_blocks("python") if "from convcalc.reference import" in b)
+    exec(compile(code, "api.md", "exec"), {})
     assert capsys.readouterr().out.splitlines()[0] == "67"
 
 
-def examples() -> tuple[dict[str, str], list[tuple[str, str]]]:
-    """The README's spec files (```yaml blocks that start with ``# file: NAME``) and every
-    ``$ convcalc ...`` command of its ```text blocks with the output shown under it."""
-    files = {}
-    for block in blocks("yaml"):
+def test_every_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every ```python block of the documents runs, and prints what its comments say where a
+    ``print(...)  # VALUE`` line gives a whole value (the library's example: 11689512 (1000,),
+    [32, 12, 12], 545, ...)."""
+    ran = 0
+    for path, code in all_blocks("python"):
+        exec(compile(code, str(path), "exec"), {})
+        printed = capsys.readouterr().out.splitlines()
+        said = [
+            line.split("  # ", 1)[1]
+            for line in code.splitlines()
+            if line.startswith("print(") and "  # " in line
+        ]
+        for shown in said:
+            if ":" not in shown and "·" not in shown:  # a value, not a remark
+                assert any(line == shown for line in printed), (path.name, shown, printed)
+        ran += 1
+    assert ran >= 2
+
+
+def examples() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
+    """The documents' spec files (```yaml blocks that start with ``# file: NAME``; one name is
+    one file everywhere) and every ``$ convcalc ...`` command of their ```text blocks with the
+    output shown under it and the document that shows it."""
+    files: dict[str, str] = {}
+    for path, block in all_blocks("yaml"):
         first, _, rest = block.partition("\n")
         if first.startswith("# file: "):
-            files[first.removeprefix("# file: ").strip()] = rest
+            name = first.removeprefix("# file: ").strip()
+            assert files.get(name, rest) == rest, f"{path.name}: two different files {name}"
+            files[name] = rest
     commands = []
-    for block in blocks("text"):
+    for path, block in all_blocks("text"):
         for part in re.split(r"^(?=\$ convcalc )", block, flags=re.MULTILINE):
             if part.startswith("$ convcalc "):
                 command, _, output = part.partition("\n")
-                commands.append((command.removeprefix("$ "), output))
+                commands.append((path.name, command.removeprefix("$ "), output))
     return files, commands
 
 
@@ -63,19 +97,85 @@ def test_every_example_is_the_real_output(
     for name, text in files.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     monkeypatch.chdir(tmp_path)
-    checked = 0
-    for command, shown in commands:
+    checked = set()
+    for document, command, shown in commands:
         args, _, pipe = command.partition(" | ")
         words = shlex.split(args)[1:]
         if any(w.endswith(".yaml") and w not in files for w in words):
-            continue  # a file the README describes but does not give (an error example)
+            continue  # a file the documents describe but do not give (an error example)
         output = run(*words).output
         if pipe:  # only `| head -N`
             lines = int(pipe.split()[-1].lstrip("-"))
             output = "".join(output.splitlines(keepends=True)[:lines])
-        assert output == shown, command
-        checked += 1
-    assert checked >= 10
+        assert output == shown, f"{document}: {command}"
+        checked.add(document)
+    # the pages that show commands: each has examples checked here
+    assert {"README.md", "getting-started.md", "specs.md", "shapes-and-costs.md"} <= checked
+    assert {"solving.md", "teaching.md", "conventions.md", "keras.md"} <= checked
+    assert len(commands) >= 30
+
+
+# --- links -------------------------------------------------------------------------------------
+
+LINK = re.compile(r"\]\((?P<target>[^)\s]+)\)")
+
+
+def slug(heading: str) -> str:
+    """A heading's anchor, as MkDocs' table of contents (Python-Markdown's toc) and GitHub make
+    it: the text without its markup, lower case, punctuation dropped, spaces as hyphens."""
+    text = re.sub(r"[`*]", "", heading.lstrip("#").strip())
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii")
+    text = re.sub(r"[^\w\s-]", "", text).strip().lower()
+    return re.sub(r"[-\s]+", "-", text)
+
+
+def anchors(path: Path) -> set[str]:
+    """The anchors of a Markdown file's headings (outside fenced blocks)."""
+    found, fence = set(), False
+    for line in read(path).splitlines():
+        if line.startswith("```"):
+            fence = not fence
+        elif not fence and line.startswith("#"):
+            found.add(slug(line))
+    return found
+
+
+def test_slug_is_the_toc_s() -> None:
+    assert slug("## `convcalc check`: the grader") == "convcalc-check-the-grader"
+    assert (
+        slug("## From Keras: `convcalc import model.json`")
+        == "from-keras-convcalc-import-modeljson"
+    )
+    assert slug("### Size rules (PyTorch 2.13)") == "size-rules-pytorch-213"
+
+
+def test_every_readme_link_leads_somewhere() -> None:
+    """The README's relative links: each names a file or folder of the repository and, with a
+    ``#anchor``, a heading of that file."""
+    targets = [m["target"] for m in LINK.finditer(README)]
+    local = [t for t in targets if not re.match(r"[a-z]+:", t)]
+    assert len(local) >= 20
+    for target in local:
+        where, _, anchor = target.partition("#")
+        path = ROOT / where if where else ROOT / "README.md"
+        assert path.exists(), target
+        if anchor:
+            assert anchor in anchors(path), target
+
+
+def test_every_page_is_in_the_sites_navigation() -> None:
+    """Each page of docs/ is in mkdocs.yml's nav (a page left out is built but never linked)."""
+    config = read(ROOT / "mkdocs.yml")
+    pages = {str(p.relative_to(ROOT / "docs")) for p in documents() if p.name != "README.md"}
+    missing = [page for page in sorted(pages) if f": {page}" not in config]
+    assert not missing, f"mkdocs.yml's nav lacks {missing}"
+
+
+def test_the_documents_speak_of_the_project_alone() -> None:
+    """No document points outside the repository (a path above it, a machine's own folder)."""
+    for path in documents():
+        text = read(path)
+        assert "../shared" not in text and "/tmp/" not in text and "/work/" not in text, path
 
 
 # --- the README's key numbers against sources outside convcalc ---------------------------------
@@ -102,7 +202,7 @@ def quick_start() -> tuple[list[dict[str, str]], dict[str, str]]:
 
 def zoo_table() -> dict[str, dict[str, str]]:
     """The examples' table (torchvision's, below it, is tests/test_zoo_table.py's)."""
-    section = README.split("### The zoo", 1)[1].split("<!-- the torchvision zoo", 1)[0]
+    section = README.split("## The zoo", 1)[1].split("<!-- the torchvision zoo", 1)[0]
     return {m["name"]: m.groupdict() for m in ZOO_ROW.finditer(section)}
 
 

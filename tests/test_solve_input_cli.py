@@ -293,8 +293,8 @@ def test_bad_questions_exit_2_with_a_message(run, args: list[str], message: str)
 
 
 def test_the_readme_ships_the_example_spec() -> None:
-    """The README's vgg-cifar.yaml (its example is checked by tests/test_readme.py) is
+    """docs/solving.md's vgg-cifar.yaml (its example is checked by tests/test_readme.py) is
     examples/vgg-cifar.yaml without its opening comment."""
-    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).parent.parent / "docs" / "solving.md").read_text(encoding="utf-8")
     shipped = Path(VGG).read_text(encoding="utf-8").split("\n", 2)[2]
     assert f"```yaml\n# file: vgg-cifar.yaml\n{shipped}```" in readme

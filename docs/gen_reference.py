@@ -1,8 +1,9 @@
-"""The layer-type reference, docs/reference/layers.md, generated from the registry and the models.
+"""The layer-type reference, docs/reference/layers.md, generated from the registry and the models;
+and the Keras dialect's, docs/reference/keras-layers.md, from convcalc/spec/keras.py's table.
 
-    python docs/gen_reference.py            # print the page
-    python docs/gen_reference.py --write    # write docs/reference/layers.md
-    python docs/gen_reference.py --check    # exit 1 if docs/reference/layers.md is not this page
+    python docs/gen_reference.py            # print the pages
+    python docs/gen_reference.py --write    # write docs/reference/layers.md and keras-layers.md
+    python docs/gen_reference.py --check    # exit 1 if either page is not what is written here
 
 Every type of ``convcalc.layers.registry.KINDS`` gets a section, in its category, with PyTorch's
 class and a table of its fields read from the pydantic model's JSON Schema (type, default,
@@ -10,7 +11,10 @@ required), so that the page cannot drift from the code: a new type or field appe
 itself. What a field means beyond its type is the hand-written note of :data:`NOTES`, and the
 fields a type accepts but ignores (they change no shape and no count) are listed there; the
 tests check that every type has a note and that every field a note names exists. The site's
-build runs :func:`page` again (docs/hooks.py), so the site is always the registry's.
+build runs :func:`page` again (docs/hooks.py), so the site is always the registry's. The Keras
+page (:func:`keras_page`) is made the same way: a section per builder of
+``convcalc.spec.keras.CLASSES`` with its Keras classes, the note of :data:`KERAS_NOTES` (what it
+becomes, the rule, what is refused) and the arguments read from each class's pydantic model.
 """
 
 from __future__ import annotations
@@ -393,19 +397,287 @@ def page() -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+# --- the Keras dialect's classes: docs/reference/keras-layers.md ------------------------------
+
+KERAS_PAGE = ROOT / "docs" / "reference" / "keras-layers.md"
+
+# the builder kinds of convcalc.spec.keras.CLASSES, by section (a kind not listed here still
+# gets its section, under "Other layers": the tests ask for it to be listed)
+KERAS_SECTIONS: dict[str, tuple[str, ...]] = {
+    "Convolutions": ("conv", "transpose", "depthwise", "separable"),
+    "Pooling": ("maxpool", "avgpool", "global_avg", "global_max"),
+    "Core and normalisation": ("dense", "batchnorm", "layernorm", "normalization", "rescaling"),
+    "Activations": ("activation", "relu", "leaky_relu", "elu", "softmax"),
+    "Reshaping, padding and resampling": (
+        "flatten",
+        "reshape",
+        "permute",
+        "pad",
+        "crop",
+        "upsample",
+    ),
+    "Dropout": ("dropout", "spatial_dropout"),
+    "Merges and blocks": ("sequential", "residual", "concat", "scale", "constant", "layer_scale"),
+}
+
+_SAME = (
+    "`same` for every stride: out = ⌈n/s⌉, padded max((out − 1)·s + d·(k − 1) + 1 − n, 0), "
+    "the extra one at the end; `valid`: ⌊(n − d·(k − 1) − 1)/s⌋ + 1, refused where the "
+    "(dilated) kernel is longer than the input."
+)
+_SHAPE_KEPT = "Shape kept, no parameters."
+KERAS_NOTES: dict[str, Note] = {
+    "conv": Note(
+        "A `conv` (`filters` → `out_channels`, `strides` → `stride`, `dilation_rate` → "
+        f"`dilation`, `use_bias` → `bias`). {_SAME} `causal` (Conv1D only) pads d·(k − 1) "
+        "before. Refused as Keras refuses: `strides` > 1 together with `dilation_rate` > 1; "
+        "`filters` or the input's channels not divisible by `groups`."
+    ),
+    "transpose": Note(
+        "A `conv_transpose`: `valid` out = (n − 1)·s + max(d·(k − 1) + 1, s), `same` out = n·s; "
+        "with `output_padding` (below the stride, else refused) (n − 1)·s + d·(k − 1) + 1 + op "
+        "(`valid`) or (n − 1)·s + (d·(k − 1) + 1) mod 2 + op (`same`). Refused as Keras "
+        "refuses: `strides` > 1 together with `dilation_rate` > 1."
+    ),
+    "depthwise": Note(
+        "A `conv` with groups = C and C·`depth_multiplier` output channels; sizes as Conv2D's."
+    ),
+    "separable": Note(
+        "A depthwise convolution without bias (C·`depth_multiplier` channels), then a 1×1 "
+        "`conv` to `filters` (with `use_bias`): one row, two steps; sizes as Conv2D's."
+    ),
+    "maxpool": Note(
+        "A `maxpool`; `strides` defaults to `pool_size`. `valid`: ⌊(n − k)/s⌋ + 1, refused "
+        "where the pool is longer than the input; `same`: ⌈n/s⌉, padded as Conv2D's."
+    ),
+    "avgpool": Note(
+        "An `avgpool`; sizes as MaxPooling's (`same` averages the values inside the input only)."
+    ),
+    "global_avg": Note(
+        "One value per channel: (…, C) → (C), or (1, …, 1, C) with `keepdims`. No parameters."
+    ),
+    "global_max": Note("As GlobalAveragePooling, with the maximum."),
+    "dense": Note(
+        "On the last axis: a `linear` on (features); on (…, C) channels-last, a 1×1 `conv` of "
+        "the channels. `units` → `out_features`; `units`·(in + 1) parameters with `use_bias`."
+    ),
+    "batchnorm": Note(
+        "Over the channels only (`axis` −1 channels-last, 1 channels-first; convcalc refuses "
+        "another): γ (with `scale`) and β (with `center`) train, and the moving mean and "
+        "variance are parameters that never train: 4·C parameters, 2·C of them non-trainable "
+        "(PyTorch counts 2·C and buffers).",
+        ignored=("momentum", "epsilon", "synchronized"),
+    ),
+    "layernorm": Note(
+        "Over the last axis only (`axis` −1; convcalc refuses another): 2·C parameters (C "
+        "without `center`, none without either). Not read (refused): `center` without `scale`, "
+        "`rms_scaling`.",
+        ignored=("epsilon",),
+    ),
+    "normalization": Note(
+        "(x − mean)/√variance over the axes `axis` keeps (`null`: one mean for everything). "
+        "Without `mean` and `variance` (to be adapted) Keras holds them, one value per position "
+        "of the kept axes, and a count: 2·∏ sizes + 1 parameters that never train; given "
+        "them (numbers or lists that broadcast), none. Refused: one of `mean` and `variance` "
+        "without the other, an axis given twice, the batch axis.",
+        ignored=("invert",),
+    ),
+    "rescaling": Note(
+        "x·`scale` + `offset` (numbers or lists of numbers): shape kept, no parameters.",
+        ignored=("scale", "offset"),
+    ),
+    "activation": Note(
+        "The activation named (`activation`, any of the names below): shape kept, no "
+        "parameters; another name is refused."
+    ),
+    "relu": Note(
+        f"`relu`, `relu6` with `max_value: 6`, `leaky_relu` with a `negative_slope`. "
+        f"{_SHAPE_KEPT} Not read (refused): a `threshold` other than 0, a `max_value` other "
+        "than 6."
+    ),
+    "leaky_relu": Note(_SHAPE_KEPT, ignored=("negative_slope",)),
+    "elu": Note(_SHAPE_KEPT, ignored=("alpha",)),
+    "softmax": Note(
+        _SHAPE_KEPT + " `axis` counts with the batch, as Keras' (−1 the last, 0 refused).",
+        ignored=("axis",),
+    ),
+    "flatten": Note("Everything but the batch into one axis, in Keras' order."),
+    "reshape": Note(
+        "`target_shape` without the batch, in Keras' order; one entry may be −1; the sizes "
+        "must hold the input's values."
+    ),
+    "permute": Note("`dims` an ordering of 1 … rank (the batch is 0 and stays first)."),
+    "pad": Note(
+        "`padding`: an int (every spatial axis, both sides), one per spatial axis, or "
+        "(before, after) pairs; each ≥ 0."
+    ),
+    "crop": Note(
+        "`cropping` as ZeroPadding's `padding`; refused where it crops the whole axis or more."
+    ),
+    "upsample": Note(
+        "Each spatial size times `size` (whole factors); `bilinear` for UpSampling2D only."
+    ),
+    "dropout": Note(_SHAPE_KEPT, ignored=("rate", "noise_shape", "seed")),
+    "spatial_dropout": Note(_SHAPE_KEPT, ignored=("rate", "seed")),
+    "sequential": Note(
+        "A model used as a layer: its `layers` in order (a `sequential` block, one row)."
+    ),
+    "residual": Note(
+        "body(x) + shortcut(x), the two shapes equal; an empty `shortcut` is x itself (a "
+        "`residual` block)."
+    ),
+    "concat": Note(
+        "Every branch sees x; the outputs are joined along the channels (`axis` −1 "
+        "channels-last, 1 channels-first; convcalc refuses another), the other axes equal."
+    ),
+    "scale": Note(
+        "x · body(x), squeeze-and-excitation (a `scale` block): each axis of the body's output "
+        "equal to x's or 1."
+    ),
+    "constant": Note(
+        "`x + value` or `x * value` with a number (keras.ops.add, keras.ops.multiply, as "
+        "`model.to_json()` writes them): shape kept, no parameters.",
+        ignored=("value",),
+    ),
+    "layer_scale": Note(
+        "keras.applications.convnext's learnt factor per channel: C parameters; "
+        "`projection_dim` must be the input's channels.",
+        ignored=("init_values",),
+    ),
+}
+
+# the arguments every Keras class takes, said once at the top of the page
+KERAS_COMMON = ("type", "name", "trainable", "dtype")
+# what an argument typed Any takes (the dialect checks it when it builds the layer)
+KERAS_ANY = {
+    "padding": "int ≥ 0, one per spatial axis, or (before, after) pairs",
+    "cropping": "int ≥ 0, one per spatial axis, or (before, after) pairs",
+    "scale": "number or a list of numbers",
+    "offset": "number or a list of numbers",
+    "mean": "number or a list of numbers",
+    "variance": "number or a list of numbers",
+}
+
+
+def not_read(field: str) -> bool:
+    """An initializer, regularizer or constraint: accepted, never read (no number changes)."""
+    return field.endswith(("_initializer", "_regularizer", "_constraint"))
+
+
+def keras_kinds() -> dict[str, list[str]]:
+    """Builder kind → the Keras classes it reads, in the order of the dialect's table."""
+    from convcalc.spec.keras import CLASSES
+
+    kinds: dict[str, list[str]] = {}
+    for cls_name, (_, _, kind) in CLASSES.items():
+        kinds.setdefault(kind, []).append(cls_name)
+    return kinds
+
+
+def keras_section(kind: str, classes: list[str]) -> list[str]:
+    """One builder's section: its Keras classes, the note, the arguments' table."""
+    from convcalc.spec.keras import CLASSES
+
+    args = CLASSES[classes[0]][0]
+    note = KERAS_NOTES.get(kind, Note(""))
+    schema = args.model_json_schema()
+    defs, required = schema.get("$defs", {}), set(schema.get("required", ()))
+    lines = [f"### {', '.join(f'`{name}`' for name in classes)}", "", note.text, ""]
+    own = {
+        field: part
+        for field, part in schema["properties"].items()
+        if field not in KERAS_COMMON and not not_read(field)
+    }
+    if own:
+        lines += ["| argument | type | default |", "|---|---|---|"]
+        for field, part in own.items():
+            default = "required" if field in required else default_of(part.get("default"))
+            plain = not any(key in part for key in ("type", "anyOf", "$ref", "enum", "const"))
+            kind_text = KERAS_ANY.get(field, "any") if plain else kind_of(part, defs)
+            mark = " (ignored)" if field in note.ignored else ""
+            lines.append(f"| `{field}`{mark} | {kind_text} | {default} |")
+        lines.append("")
+    else:
+        lines += ["No arguments of its own.", ""]
+    base = base_fields()
+    extra = [field for field in schema["properties"] if not_read(field) and field not in base]
+    if kind == "activation":
+        lines += [keras_activations(), ""]
+    if extra:
+        lines += [f"Also accepted and not read: {', '.join(f'`{field}`' for field in extra)}.", ""]
+    return lines
+
+
+def base_fields() -> set[str]:
+    """The arguments of every Keras class (convcalc.spec.keras.Args)."""
+    from convcalc.spec.keras import Args
+
+    return set(Args.model_fields)
+
+
+def keras_activations() -> str:
+    """Keras' activation names and the convcalc types they are read as."""
+    from convcalc.spec.keras import ACTIVATIONS
+
+    pairs = [f"`{name}` → `{kind}`" for name, kind in ACTIVATIONS.items()]
+    return "Activation names (here and in every `activation=` argument): " + ", ".join(pairs) + "."
+
+
+def keras_page() -> str:
+    """docs/reference/keras-layers.md: every Keras class the dialect reads, Markdown."""
+    from convcalc.spec.keras import CLASSES
+
+    kinds = keras_kinds()
+    listed = {kind for kinds_ in KERAS_SECTIONS.values() for kind in kinds_}
+    sections = dict(KERAS_SECTIONS)
+    rest = tuple(kind for kind in kinds if kind not in listed)
+    if rest:
+        sections["Other layers"] = rest
+    common = sorted(field for field in base_fields() if field not in KERAS_COMMON)
+    lines = [
+        "# Keras layers",
+        "",
+        "<!-- generated by docs/gen_reference.py from convcalc/spec/keras.py's table: "
+        "do not edit -->",
+        "",
+        f"Every one of the {len(CLASSES)} Keras 3 classes a Keras spec (`framework: keras`, see "
+        "[Keras](../keras.md)) may use, with the arguments convcalc reads, as Keras names them, "
+        "and their defaults (Keras'), and what each becomes in convcalc's records. Every class "
+        "also takes `name` (shown in the tables and `model.summary()`), `trainable` (false: "
+        "its parameters are counted as non-trainable) and `dtype`, and accepts "
+        + ", ".join(f"`{field}`" for field in common)
+        + " without reading them (they change no number). An integer applies to every spatial "
+        "axis, a list gives one value per spatial axis. An argument marked *(ignored)* is "
+        "accepted and type-checked, but changes no shape and no count. Any other argument, a "
+        "PyTorch name (`out_channels`, `stride`) or another class is refused with the file, "
+        "line, layer and argument.",
+        "",
+    ]
+    for title, kinds_ in sections.items():
+        present = [kind for kind in kinds_ if kind in kinds]
+        if not present:
+            continue
+        lines += [f"## {title}", ""]
+        for kind in present:
+            lines += keras_section(kind, kinds[kind])
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
 def main(argv: list[str]) -> int:
     sys.path.insert(0, str(ROOT))
-    text = page()
-    if "--write" in argv:
-        PAGE.parent.mkdir(parents=True, exist_ok=True)
-        PAGE.write_text(text, encoding="utf-8")
-    elif "--check" in argv:
-        if not PAGE.exists() or PAGE.read_text(encoding="utf-8") != text:
-            print(f"{PAGE} is not current: run python docs/gen_reference.py --write")
-            return 1
-    else:
-        sys.stdout.write(text)
-    return 0
+    pages = {PAGE: page(), KERAS_PAGE: keras_page()}
+    stale = 0
+    for path, text in pages.items():
+        if "--write" in argv:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        elif "--check" in argv:
+            if not path.exists() or path.read_text(encoding="utf-8") != text:
+                print(f"{path} is not current: run python docs/gen_reference.py --write")
+                stale = 1
+        else:
+            sys.stdout.write(text)
+    return stale
 
 
 if __name__ == "__main__":

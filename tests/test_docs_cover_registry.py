@@ -119,3 +119,87 @@ def test_every_type_has_a_size_rules_section() -> None:
     sections = size_rule_sections(SIZE_RULES)
     missing = [name for name in KINDS if name not in sections]
     assert not missing, f"docs/size-rules.md has no section for {', '.join(missing)}"
+
+
+# --- the Keras dialect's page: docs/reference/keras-layers.md and docs/keras.md ---------------
+
+KERAS_REFERENCE = ROOT / "docs" / "reference" / "keras-layers.md"
+KERAS_DOC = ROOT / "docs" / "keras.md"
+CLASS_NAME = re.compile(r"`([A-Za-z][\w.]*)`")
+
+
+def keras_sections(text: str) -> dict[str, str]:
+    """Keras class → the text of its section: the backticked names of each ``###`` heading."""
+    found: dict[str, str] = {}
+    for part in text.split("\n### ")[1:]:
+        heading, _, body = part.partition("\n")
+        body = body.split("\n## ", 1)[0]
+        for name in CLASS_NAME.findall(heading):
+            found[name] = body
+    return found
+
+
+def test_the_keras_reference_is_current() -> None:
+    """The committed page is what the generator writes today from convcalc/spec/keras.py."""
+    assert KERAS_REFERENCE.read_text(encoding="utf-8") == generator().keras_page(), (
+        "run: python docs/gen_reference.py --write"
+    )
+
+
+def test_the_keras_reference_covers_every_class() -> None:
+    """Every Keras class the dialect reads has a section, and no other name has one; every
+    builder has its note, in a section of the page, and ignores only arguments it takes."""
+    from convcalc.spec.keras import CLASSES
+
+    gen = generator()
+    sections = keras_sections(KERAS_REFERENCE.read_text(encoding="utf-8"))
+    assert sorted(sections) == sorted(CLASSES)
+    builders = {kind for _, _, kind in CLASSES.values()}
+    assert sorted(gen.KERAS_NOTES) == sorted(builders)
+    listed = [kind for kinds in gen.KERAS_SECTIONS.values() for kind in kinds]
+    assert sorted(listed) == sorted(builders)
+    for name, (args, _, kind) in CLASSES.items():
+        fields = set(args.model_fields)
+        assert set(gen.KERAS_NOTES[kind].ignored) <= fields, name
+        rows = set(re.findall(r"^\| `([a-z_]+)`", sections[name], flags=re.MULTILINE))
+        wanted = {f for f in fields - set(gen.KERAS_COMMON) if not gen.not_read(f)}
+        assert rows == wanted, name
+
+
+def test_the_parser_of_keras_sections() -> None:
+    page = "## A\n\n### `Conv1D`, `Conv2D`\n\n| `filters` | int |\n\n## B\n\n### `ops.add`\n\nx\n"
+    sections = keras_sections(page)
+    assert sorted(sections) == ["Conv1D", "Conv2D", "ops.add"]
+    assert sections["Conv1D"].strip() == "| `filters` | int |"
+
+
+APP_ROW = re.compile(
+    r"^\| `(?P<spec>keras_\w+)` \| `(?P<cls>\w+)` \| (?P<input>[\d×]+) \| (?P<params>[\d,]+) \| "
+    r"(?P<frozen>[\d,]+) \|$",
+    flags=re.MULTILINE,
+)
+
+
+def test_the_keras_applications_table() -> None:
+    """docs/keras.md's table of bundled applications: one row per application of
+    zoo/keras_apps.py, its class and Keras' own counts there (which tests/test_keras_zoo.py
+    checks on keras.applications itself), and the spec's input and counts the same."""
+    from convcalc.analysis import analyse
+    from convcalc.spec.validate import load_spec
+    from tests.zoo_scripts import load
+
+    apps = load("keras_apps").APPS
+    rows = {m["spec"]: m for m in APP_ROW.finditer(KERAS_DOC.read_text(encoding="utf-8"))}
+    assert sorted(rows) == sorted(apps)
+    for name, (cls, _, total, frozen) in apps.items():
+        row = rows[name]
+        params, shown_frozen = (int(row[key].replace(",", "")) for key in ("params", "frozen"))
+        assert (row["cls"], params, shown_frozen) == (cls, total, frozen), name
+        report = analyse(load_spec(name))
+        assert report.dialect is not None
+        shown_input = "×".join(map(str, report.dialect.shape(report.input_shape)))
+        assert row["input"] == shown_input, name
+        assert (report.total_params, report.total_params - report.trainable_params) == (
+            total,
+            frozen,
+        ), name

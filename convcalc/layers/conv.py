@@ -12,7 +12,7 @@ from convcalc.layers.fields import (
     PositiveDims,
     PositiveInt,
 )
-from convcalc.records import Shape, Step, Tensors, Window
+from convcalc.records import Applied, Shape, Step, Tensors, Window
 
 
 def _check_groups(groups: int, channels: int, out_channels: int) -> None:
@@ -105,6 +105,19 @@ class Conv(_Convolution):
             out, rules = sized(arith.conv_same_out, spatial, k, d)
         else:
             out, rules = sized(arith.conv_out, spatial, k, s, left, d)
+        return self._step(channels, out, rules, (k, s, left, right, d))
+
+    def _step(
+        self,
+        channels: int,
+        out: Shape,
+        rules: tuple[Applied, ...],
+        geometry: tuple[tuple[int, ...], ...],
+    ) -> Step:
+        """The step giving ``(out_channels, *out)`` from ``channels``: in each dimension a
+        window of the effective kernel d·(k − 1) + 1, stride s and pads (left, right), from
+        ``geometry`` = (k, s, left, right, d); weight (out_channels, channels / groups, *k)."""
+        k, s, left, right, d = geometry
         windows = tuple(
             Window(arith.effective_kernel(ki, di), si, a, b)
             for ki, di, si, a, b in zip(k, d, s, left, right, strict=True)
@@ -191,12 +204,7 @@ class KerasConv(Conv):
             out, rules = sized(arith.conv_out, spatial, k, s, left, d)
         else:
             out, rules = sized(arith.keras_same_out, spatial, k, s, d)
-        windows = tuple(
-            Window(arith.effective_kernel(ki, di), si, a, b)
-            for ki, di, si, a, b in zip(k, d, s, left, right, strict=True)
-        )
-        weight = (self.out_channels, channels // self.groups, *k)
-        return Step((self.out_channels, *out), self._tensors(weight), windows, rules)
+        return self._step(channels, out, rules, (k, s, left, right, d))
 
     def describe(self, shape: Shape) -> str:
         k, s, d = self._ksd(len(shape) - 1)

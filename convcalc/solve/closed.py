@@ -240,19 +240,10 @@ def _by_largest(boxes: tuple[Box, ...]) -> Iterator[tuple[int, ...]]:
         m += 1
         found: set[tuple[int, ...]] = set()
         for box in boxes:
-            lists = [_upto(s, m) for s in box]
+            lists = [s.upto(m) for s in box]
             if all(lists) and any(m in s for s in box):
                 found.update(c for c in itertools.product(*lists) if max(c) == m)
         yield from sorted(found)
-
-
-def _upto(s: SizeSet, m: int) -> list[int]:
-    out = []
-    n = s.next_from(1)
-    while n is not None and n <= m:
-        out.append(n)
-        n = s.next_from(n + 1)
-    return out
 
 
 # --- the question --------------------------------------------------------------------------

@@ -7,6 +7,7 @@ into a linear's in_features, tokens into a position embedding's length).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from convcalc.expr import Expr
 from convcalc.solve.sizes import SizeMap, SizeSet
@@ -61,6 +62,23 @@ class Limit:
         else:
             result = boxes_text(self.boxes or (), self.dims)
         return f"{self.path} {self.type}: {what}: {result}"
+
+    def data(self, kind: str | None = None) -> dict[str, Any]:
+        """Its place and relation as JSON data: path, type (``kind`` in its place when given),
+        dims, relation, note, and each side's label and size, with the sizes it accepts
+        (described as ``m``'s) where it has them."""
+        return {
+            "path": self.path,
+            "type": self.type if kind is None else kind,
+            "dims": list(self.dims),
+            "relation": self.relation,
+            "note": self.note,
+            "sides": [
+                {"label": s.label, "size": s.text}
+                | ({"accepts": s.accepts.describe("m")} if s.accepts is not None else {})
+                for s in self.sides
+            ],
+        }
 
 
 def boxes_text(boxes: tuple[tuple[SizeSet, ...], ...], names: tuple[str, ...]) -> str:

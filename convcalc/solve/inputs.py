@@ -144,19 +144,7 @@ class InputSizes:
 
 
 def _limit_dict(limit: Limit) -> dict[str, Any]:
-    return {
-        "path": limit.path,
-        "type": limit.type,
-        "dims": list(limit.dims),
-        "relation": limit.relation,
-        "note": limit.note,
-        "sides": [
-            {"label": s.label, "size": s.text}
-            | ({"accepts": s.accepts.describe("m")} if s.accepts is not None else {})
-            for s in limit.sides
-        ],
-        "sizes": limit.describe(),
-    }
+    return limit.data() | {"sizes": limit.describe()}
 
 
 def solve_input(spec: Spec, *, rebuild: bool = False, budget: Budget | None = None) -> InputSizes:

@@ -23,6 +23,7 @@ from convcalc.expr import render
 from convcalc.records import Shape, shape_text
 from convcalc.solve.closed import InputAnswer, MixedAnswer, Question, binding
 from convcalc.solve.inputs import Limit, SizeSet, Term
+from convcalc.solve.sizes import runs_text
 from convcalc.tex import tex_document, tex_text
 
 Write = Callable[[str], object]
@@ -64,26 +65,12 @@ def compact(sizes: SizeSet, name: str) -> str:
         start -= 1
         if below and below[-1] == start:
             below.pop()
-    text = f"{name} mod {sizes.period} ∈ {{{_runs(list(sizes.residues))}}}"
+    text = f"{name} mod {sizes.period} ∈ {{{runs_text(list(sizes.residues))}}}"
     if start > 1:
         text += f", {name} ≥ {start}"
     if below:
         text = SizeSet.finite(below).describe(name) + " or " + text
     return text
-
-
-def _runs(values: list[int]) -> str:
-    parts, i = [], 0
-    while i < len(values):
-        j = i
-        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
-            j += 1
-        if j - i >= 2:
-            parts.append(f"{values[i]}, …, {values[j]}")
-        else:
-            parts.extend(str(v) for v in values[i : j + 1])
-        i = j + 1
-    return ", ".join(parts)
 
 
 def boxes_text(boxes: tuple[tuple[SizeSet, ...], ...], names: tuple[str, ...]) -> str:
@@ -479,19 +466,7 @@ def write_csv(out: Write, answer: InputAnswer, options: Options) -> None:
 
 
 def _limit_data(limit: Limit, binds: bool, kind: str) -> dict[str, Any]:
-    data: dict[str, Any] = {
-        "path": limit.path,
-        "type": kind,
-        "dims": list(limit.dims),
-        "relation": limit.relation,
-        "note": limit.note,
-        "sides": [
-            {"label": s.label, "size": s.text}
-            | ({"accepts": s.accepts.describe("m")} if s.accepts is not None else {})
-            for s in limit.sides
-        ],
-        "binds": binds,
-    }
+    data = limit.data(kind) | {"binds": binds}
     if len(limit.dims) == 1:
         data["sizes"] = limit.sizes.describe(limit.dims[0])
     elif limit.dims:

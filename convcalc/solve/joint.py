@@ -62,7 +62,7 @@ class Joint:
             m += 1
             found = set()
             for box in self.boxes:
-                lists = [_upto(s, m) for s in box]
+                lists = [s.upto(m) for s in box]
                 if all(lists) and any(m in s for s in box):
                     for combo in product(*lists):
                         if max(combo) == m:
@@ -156,15 +156,6 @@ class Joint:
 
 
 BOXES_SHOWN = 4  # more boxes than this, from products, are described by their product
-
-
-def _upto(s: SizeSet, m: int) -> list[int]:
-    out = []
-    n = s.next_from(1)
-    while n is not None and n <= m:
-        out.append(n)
-        n = s.next_from(n + 1)
-    return out
 
 
 def _union(sets: list[SizeSet]) -> SizeSet:

@@ -179,6 +179,15 @@ class SizeSet:
         i = bisect_right(self.below, min(n, self.threshold - 1))
         return self.below[i - 1] if i else None
 
+    def upto(self, m: int) -> list[int]:
+        """The members ≤ m, in increasing order (each the :meth:`next_from` the one before)."""
+        out = []
+        n = self.next_from(1)
+        while n is not None and n <= m:
+            out.append(n)
+            n = self.next_from(n + 1)
+        return out
+
     # -- algebra
 
     def _combine(self, other: SizeSet, keep: Callable[[bool, bool], bool]) -> SizeSet:
@@ -243,17 +252,23 @@ def _finite_text(name: str, members: list[int]) -> str:
     """``H = 5`` or ``H ∈ {1, 2, 218, …, 224}``: runs of three or more with an ellipsis."""
     if len(members) == 1:
         return f"{name} = {members[0]}"
+    return f"{name} ∈ {{{runs_text(members)}}}"
+
+
+def runs_text(values: list[int]) -> str:
+    """Sorted integers joined by commas, each run of three or more consecutive ones as
+    ``first, …, last`` (``1, 2, 218, …, 224``)."""
     parts, i = [], 0
-    while i < len(members):
+    while i < len(values):
         j = i
-        while j + 1 < len(members) and members[j + 1] == members[j] + 1:
+        while j + 1 < len(values) and values[j + 1] == values[j] + 1:
             j += 1
         if j - i >= 2:
-            parts.append(f"{members[i]}, …, {members[j]}")
+            parts.append(f"{values[i]}, …, {values[j]}")
         else:
-            parts.extend(str(n) for n in members[i : j + 1])
+            parts.extend(str(v) for v in values[i : j + 1])
         i = j + 1
-    return f"{name} ∈ {{{', '.join(parts)}}}"
+    return ", ".join(parts)
 
 
 _NAME = r"(?P<name>[^\s=≥≡∈]+)"

@@ -1048,18 +1048,7 @@ class _Search:
             wanted = None if not last or self.goal.spatial is None else set(self.goal.spatial)
             yield from self._solved_moves(layer, unknowns, state, wanted)
             return
-        leaves = {u.keys: _layer_at(self.spec, u.keys) for u in unknowns}
-        choices = [
-            _candidates(
-                leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape, self.budget
-            )
-            for u in unknowns
-        ]
-        for u, tried in zip(unknowns, choices, strict=True):
-            if u.values is None and tried:
-                lo, hi = self.tried.get(u.label, (tried[0], tried[-1]))
-                self.tried[u.label] = (min(lo, tried[0]), max(hi, tried[-1]))
-        self.budget.spend(COPY * math.prod(len(c) for c in choices))  # or refused up front
+        leaves, choices = self._choices(unknowns, shape)
         for values in itertools.product(*choices):
             swap = {}
             for keys, leaf in leaves.items():
@@ -1075,6 +1064,23 @@ class _Search:
         """A Keras layer's moves: for each choice of its unknowns, the layer read again with
         them on the state's input (the declared one where there is one), as Keras builds it."""
         assert self.keras is not None
+        choices = self._choices(unknowns, shape)[1]
+        for values in itertools.product(*choices):
+            chosen = list(zip(unknowns, values, strict=True))
+            rebuilt = self.keras.layer(i, state[-1], chosen)
+            if rebuilt is None:
+                continue
+            swap = {} if rebuilt is layer else {id(layer): rebuilt}
+            out = self._walk(layer, state, swap)
+            if out is not None:
+                yield values, out
+
+    def _choices(
+        self, unknowns: list[Unknown], shape: Shape
+    ) -> tuple[dict[tuple[str | int, ...], Layer], list[list[int]]]:
+        """The leaves the unknowns sit in (by their keys) and each unknown's values to try
+        (:func:`_candidates`), the range tried noted per label; the product of their counts is
+        spent up front, so a search too large is refused before it starts."""
         leaves = {u.keys: _layer_at(self.spec, u.keys) for u in unknowns}
         choices = [
             _candidates(
@@ -1087,15 +1093,7 @@ class _Search:
                 lo, hi = self.tried.get(u.label, (tried[0], tried[-1]))
                 self.tried[u.label] = (min(lo, tried[0]), max(hi, tried[-1]))
         self.budget.spend(COPY * math.prod(len(c) for c in choices))  # or refused up front
-        for values in itertools.product(*choices):
-            chosen = list(zip(unknowns, values, strict=True))
-            rebuilt = self.keras.layer(i, state[-1], chosen)
-            if rebuilt is None:
-                continue
-            swap = {} if rebuilt is layer else {id(layer): rebuilt}
-            out = self._walk(layer, state, swap)
-            if out is not None:
-                yield values, out
+        return leaves, choices
 
     def _solved_moves(
         self, layer: Layer, unknowns: list[Unknown], state: State, wanted: set[int] | None

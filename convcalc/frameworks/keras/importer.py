@@ -771,44 +771,11 @@ def to_yaml(spec: Spec, header: str = HEADER) -> str:
     """The spec as YAML text: the ``header`` comment, name, framework, input, then one layer
     per line in flow style, blocks in block style with their lists indented beneath (an
     explicit stack)."""
-    from convcalc.frameworks.torch.importer import _inline, _pair
+    from convcalc.frameworks.torch.importer import _spec_yaml
 
-    lines = header.splitlines()
-    lines += [_pair(key, value) for key, value in spec.items() if key != "layers"]
-    layers = spec.get("layers", [])
-    lines.append("layers: []" if not layers else "layers:")
-    tasks: list[tuple[str, Any, int, int]] = [("list", layers, 0, 2)]
-    while tasks:
-        what, payload, start, pad = tasks.pop()
-        if what == "line":
-            lines.append(payload)
-            continue
-        if start == len(payload):
-            continue
-        tasks.append(("list", payload, start + 1, pad))
-        item = payload[start]
-        dash = " " * pad + "- "
-        if isinstance(item, list):  # a Concatenate's branch
-            if not item:
-                lines.append(dash + "[]")
-            else:
-                lines.append(dash.rstrip())
-                tasks.append(("list", item, 0, pad + 2))
-            continue
-        fields = [k for k in ("layers", "body", "shortcut", "branches") if k in item]
-        if not fields:
-            lines.append(dash + _inline(item))
-            continue
-        scalars = [_pair(k, v) for k, v in item.items() if k not in fields]
-        lines.append(dash + scalars[0])
-        lines.extend(" " * (pad + 2) + text for text in scalars[1:])
-        pending: list[tuple[str, Any, int, int]] = []
-        for key in fields:
-            value = item[key]
-            if not value:
-                pending.append(("line", " " * (pad + 2) + f"{key}: []", 0, 0))
-                continue
-            pending.append(("line", " " * (pad + 2) + f"{key}:", 0, 0))
-            pending.append(("list", value, 0, pad + 4))
-        tasks.extend(reversed(pending))
-    return "\n".join(lines) + "\n"
+    return _spec_yaml(spec, header, lists=_lists, note=lambda item: "")
+
+
+def _lists(item: Any) -> tuple[str, ...]:
+    """The fields of an imported item that hold lists of layers (a Sequential's, a merge's)."""
+    return tuple(key for key in ("layers", "body", "shortcut", "branches") if key in item)

@@ -1041,13 +1041,24 @@ def to_yaml(spec: dict[str, Any]) -> str:
     (``{type: conv, out_channels: 32, kernel_size: 8, stride: 2}``), blocks in block style with
     their layers indented beneath. Loads back with :func:`convcalc.spec.validate.load_spec`
     to the same spec."""
-    lines = HEADER.splitlines()
-    if _any_functional(spec.get("layers", [])):
-        lines += ASSUMED.splitlines()
+    assumed = _any_functional(spec.get("layers", []))
+    return _spec_yaml(spec, HEADER + (ASSUMED if assumed else ""))
+
+
+def _spec_yaml(
+    spec: dict[str, Any],
+    header: str,
+    lists: Callable[[Any], tuple[str, ...]] | None = None,
+    note: Callable[[Any], str] | None = None,
+) -> str:
+    """``header``'s comment lines, the spec's fields but ``layers`` one ``key: value`` a line,
+    then its layers as :func:`_layer_lines` writes them (``lists`` and ``note`` passed on when
+    given); the Keras import's ``to_yaml`` shares it."""
+    lines = header.splitlines()
     lines += [_pair(key, value) for key, value in spec.items() if key != "layers"]
     layers = spec.get("layers", [])
     lines.append("layers: []" if not layers else "layers:")
-    lines += _layer_lines(layers, 2)
+    lines += _layer_lines(layers, 2, lists or _lists, note or _inserted_note)
     return "\n".join(lines) + "\n"
 
 
@@ -1095,9 +1106,15 @@ def _any_functional(layers: list[Any]) -> bool:
     return False
 
 
-def _layer_lines(layers: list[Any], indent: int) -> list[str]:
-    """A list of layers, one line per leaf, blocks opened beneath; an explicit stack of
-    tasks (a line to write, or a list to write from its ``next`` item)."""
+def _layer_lines(
+    layers: list[Any],
+    indent: int,
+    lists: Callable[[Any], tuple[str, ...]],
+    note: Callable[[Any], str],
+) -> list[str]:
+    """A list of layers, one line per leaf (a comment ``note(leaf)`` after it), blocks
+    (``lists(item)`` names their lists of layers) opened beneath; an explicit stack of tasks
+    (a line to write, or a list to write from its ``next`` item)."""
     out: list[str] = []
     tasks: list[tuple[str, Any, int, int]] = [("list", layers, 0, indent)]
     while tasks:
@@ -1117,10 +1134,9 @@ def _layer_lines(layers: list[Any], indent: int) -> list[str]:
                 out.append(dash.rstrip())
                 tasks.append(("list", item, 0, pad + 2))
             continue
-        fields = _lists(item)
+        fields = lists(item)
         if not fields:
-            note = INSERTED if _is_inserted(item) else ""
-            out.append(dash + _inline(item) + note)
+            out.append(dash + _inline(item) + note(item))
             continue
         scalars = [_pair(k, v) for k, v in item.items() if k not in fields]
         out.append(dash + scalars[0])
@@ -1142,3 +1158,8 @@ def _layer_lines(layers: list[Any], indent: int) -> list[str]:
 def _is_inserted(layer: Spec) -> bool:
     """The flatten :func:`from_print` inserts under ``assume_sequential``."""
     return layer == {"type": "flatten", "functional": True}
+
+
+def _inserted_note(layer: Any) -> str:
+    """The comment after a layer :func:`from_print` inserted (:data:`INSERTED`), else none."""
+    return INSERTED if _is_inserted(layer) else ""

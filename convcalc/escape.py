@@ -85,16 +85,18 @@ _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _FULL_WIDTH = ("\uff1d", "\uff0b", "\uff0d", "\uff20")
 # a cell that a spreadsheet may start inside the text: after a semicolon, the separator Excel
 # and LibreOffice use where the decimal mark is a comma (a comma makes the csv module quote)
-_INNER_FORMULA = re.compile("(;[ ]*)(?=[=+\\-@\uff1d\uff0b\uff0d\uff20])")
+_INNER_FORMULA = re.compile('(;[ "]*)(?=[=+\\-@\uff1d\uff0b\uff0d\uff20])')
 
 
 def csv_cell(text: str) -> str:
     """A spreadsheet cell that is never a formula, whatever separator the spreadsheet splits
-    at (OWASP, "CSV Injection"): a leading ``'`` where the text starts (after any spaces) with
+    at (OWASP, "CSV Injection"): a leading ``'`` where the text starts (after any spaces and
+    quotes, which a spreadsheet splitting at ``;`` drops) with
     ``=``, ``+``, ``-``, ``@``, a tab or a carriage return (or ``＝ ＋ － ＠``), and a ``'``
-    after each ``;`` followed by one (``x;=1+1`` is two cells where ``;`` separates);
+    after each ``;`` followed by one, spaces and quotes between (``x;=1+1`` is two cells where
+    ``;`` separates);
     control characters shown as escapes. The ``csv`` module then quotes commas and quotes."""
-    formula = text.lstrip(" ").startswith(_FORMULA_START + _FULL_WIDTH)
+    formula = text.lstrip(' "').startswith(_FORMULA_START + _FULL_WIDTH)
     guarded = "'" + text if formula else text
     return _controls_shown(_INNER_FORMULA.sub(r"\1'", guarded))
 

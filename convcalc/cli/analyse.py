@@ -198,7 +198,8 @@ def _first_comment(text: str) -> str:
 def schema(of_key: bool) -> None:
     """Print the JSON Schema of spec files, for editors.
 
-    With --key, the schema of answer keys; editors that validate YAML read either."""
+    With --key, the schema of answer keys; editors that validate YAML read either. The spec
+    schema is of PyTorch specs: a Keras spec (framework: keras) is checked by its reader."""
     from convcalc.render import text as render
 
     if of_key:

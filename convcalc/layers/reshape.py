@@ -55,6 +55,8 @@ class Flatten(Layer):
         rank = len(shape)
         start = dim_index(self.start_dim, rank, "start_dim")
         end = dim_index(self.end_dim, rank, "end_dim")
+        if start > end:  # as forward refuses it
+            raise Refusal(f"start_dim {self.start_dim} comes after end_dim {self.end_dim}")
         merged = tuple(range(start, end + 1))
         kept_after = ((i,) for i in range(end + 1, rank))
         return Layout((*((i,) for i in range(start)), merged, *kept_after))

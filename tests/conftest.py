@@ -1,6 +1,7 @@
-"""Shared fixtures. Hypothesis runs many more examples in CI (CI=true) than locally, and draws
-fresh ones every run: the run's seed is printed in pytest's header, and ``pytest
---hypothesis-seed=N`` draws the same examples again."""
+"""Shared fixtures, and what a run takes (tests/budget.py): the default ``pytest`` is the quick
+set; CI (CI=true) and ``pytest --full`` run everything — the tests marked ``full`` and
+Hypothesis' long profile, which draws fresh examples every run: the run's seed is printed in
+pytest's header, and ``pytest --hypothesis-seed=N`` draws the same examples again."""
 
 from __future__ import annotations
 
@@ -15,12 +16,13 @@ from click.testing import CliRunner, Result
 from hypothesis import HealthCheck, settings
 
 from convcalc.cli import cli
+from tests import budget
 
 # Hypothesis' own CI settings (used where CI is set) derandomize: every run would draw the same
 # examples. This profile explores instead, with one seed per run (pytest_configure below).
 settings.register_profile(
     "ci",
-    max_examples=2000,
+    max_examples=1000,  # the whole suite stays within CI's 30 minutes
     deadline=None,
     derandomize=False,
     database=None,
@@ -28,15 +30,33 @@ settings.register_profile(
     suppress_health_check=[HealthCheck.too_slow],
 )
 settings.register_profile("dev", max_examples=15, deadline=None)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci" if os.environ.get("CI") else "dev"))
+FULL_ONLY = "full run only: CI=true or pytest --full"
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    """In CI, one fresh seed for the whole run unless ``--hypothesis-seed`` names one; set before
-    Hypothesis' plugin reads the option."""
-    if os.environ.get("CI") and config.getoption("hypothesis_seed", None) is None:
+    """The run is full in CI or with ``--full`` (:data:`tests.budget.FULL`, set before any test
+    module is imported); a full run draws the ``ci`` profile, with one fresh seed for the whole
+    run unless ``--hypothesis-seed`` names one (set before Hypothesis' plugin reads it)."""
+    budget.FULL = budget.CI or bool(config.getoption("--full"))
+    profile = "ci" if budget.FULL else "dev"
+    settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", profile))
+    if budget.FULL and config.getoption("hypothesis_seed", None) is None:
         config.option.hypothesis_seed = str(secrets.randbelow(2**32))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Outside the full run, every test marked ``full`` is skipped (it stays in the count) —
+    except, with ``--update-golden``, those that write goldens (they take ``update_golden``)."""
+    if budget.FULL:
+        return
+    golden = bool(config.getoption("--update-golden"))
+    skip = pytest.mark.skip(reason=FULL_ONLY)
+    for item in items:
+        if item.get_closest_marker("full") is None:
+            continue
+        if not (golden and "update_golden" in getattr(item, "fixturenames", ())):
+            item.add_marker(skip)
 
 
 def pytest_report_header(config: pytest.Config) -> str | None:
@@ -49,6 +69,11 @@ def pytest_report_header(config: pytest.Config) -> str | None:
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--update-golden", action="store_true", help="rewrite tests/golden/ from the current output"
+    )
+    parser.addoption(
+        "--full",
+        action="store_true",
+        help="run CI's set: the tests marked full and Hypothesis' long profile (as CI=true does)",
     )
 
 

@@ -150,6 +150,7 @@ def test_shape_names_the_accepted_sizes_nearby(run, write, h: int, w: int) -> No
 
 
 @pytest.mark.torch
+@pytest.mark.full
 def test_the_bundled_unet_refused_at_500(run, write) -> None:
     torch = pytest.importorskip("torch")
     from tests.independent import zoo_model

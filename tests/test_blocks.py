@@ -131,6 +131,7 @@ def test_a_refusal_inside_a_repeat_names_the_repetition(run, write) -> None:
     assert "(dimension 1) (repetition 4 of 4)" in result.stderr
 
 
+@pytest.mark.full
 def test_deep_nesting_and_long_chains_need_no_recursion() -> None:
     depth = 500
     spec: dict = {"input": [2, 4, 4], "layers": [{"type": "relu"}]}

@@ -28,7 +28,7 @@ from convcalc.records import Costing
 from convcalc.views.conventions import CONVENTIONS
 from convcalc.views.conventions import convcalc as convention
 from convcalc.views.costs import compare, divergence
-from tests.budget import examples
+from tests.budget import examples, spec_params
 
 torch = pytest.importorskip("torch")
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -81,7 +81,7 @@ def bundled_model(name: str, folder: Path) -> tuple[Any, tuple[int, ...]]:
 # --- the bundled networks ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("name", spec_params(SPECS))
 def test_bundled_specs_equal_flop_counter(name: str, tmp_path: Path) -> None:
     report = convcalc.analyse(convcalc.load_spec(name))
     model, input_shape = bundled_model(name, tmp_path)

@@ -18,12 +18,11 @@ import pytest
 import convcalc
 from convcalc.errors import ConvcalcError
 from convcalc.views.conventions import fvcore as convention
+from tests.budget import spec_params
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("fvcore.nn")
 from fvcore.nn import FlopCountAnalysis  # noqa: E402
-
-from tests.budget import CI  # noqa: E402
 
 pytestmark = pytest.mark.torch
 nn = torch.nn
@@ -115,18 +114,9 @@ def convcalc_total(spec: Any, batch: int = 1) -> int:
     return sum(convention.mult_adds(entry, batch) for entry in report.leaves())
 
 
-# fvcore traces real convolutions on the CPU: the big networks run in CI only
-LONG = {"unet", "vgg16", "inception_v3", "densenet121", "resnet50"}
-
-
+# fvcore traces real convolutions on the CPU: the torchvision networks only in the full run
 @pytest.mark.parametrize(
-    "name",
-    [
-        pytest.param(n, marks=pytest.mark.skipif(not CI, reason="long; CI runs it"))
-        if n in LONG
-        else n
-        for n in EXPECTED
-    ],
+    "name", spec_params(EXPECTED, quick={"alexnet", "lenet5", "hw3-q3", "hw3-mlp"})
 )
 def test_zoo_totals_equal_fvcore(name: str) -> None:
     report = convcalc.analyse(convcalc.load_spec(name))

@@ -26,6 +26,7 @@ import pytest
 import convcalc
 from convcalc.analysis import Entry
 from convcalc.views.conventions import ptflops as convention
+from tests.budget import spec_params
 
 pytestmark = pytest.mark.torch
 
@@ -85,7 +86,7 @@ def _small_model(name: str) -> Any:
     )
 
 
-@pytest.mark.parametrize("name", list(TOTALS))
+@pytest.mark.parametrize("name", spec_params(TOTALS, quick={"hw3-q3", "lenet5", "alexnet"}))
 def test_total_equals_ptflops(ptflops: Any, name: str) -> None:
     import torch
 

@@ -27,6 +27,7 @@ import pytest
 import convcalc
 from convcalc.analysis import Report
 from convcalc.views.costs import rule
+from tests.budget import spec_params
 
 torch = pytest.importorskip("torch")
 nn = torch.nn
@@ -355,7 +356,7 @@ NETWORKS: dict[str, tuple[Callable[[], Any], dict[str, int]]] = {
 
 
 @pytest.mark.parametrize("tool", TOOLS)
-@pytest.mark.parametrize("name", sorted(NETWORKS))
+@pytest.mark.parametrize("name", spec_params(sorted(NETWORKS), quick={"lenet5_c3"}))
 def test_networks(name: str, tool: str) -> None:
     make, gaps = NETWORKS[name]
     report = convcalc.analyse(convcalc.load_spec(str(SPECS / f"{name}.yaml")))

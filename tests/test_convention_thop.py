@@ -27,6 +27,7 @@ import pytest
 import convcalc
 from convcalc.analysis import Entry
 from convcalc.views.conventions import thop as convention
+from tests.budget import spec_params
 from tests.independent import zoo_model
 
 pytestmark = pytest.mark.torch
@@ -151,7 +152,9 @@ def leaf_as_module(entry: Entry) -> Entry:
     return dataclasses.replace(entry, layer=entry.layer.model_copy(update={"functional": False}))
 
 
-@pytest.mark.parametrize("name", ZOO)
+@pytest.mark.parametrize(
+    "name", spec_params(ZOO, quick={"resnet18", "alexnet", "lenet5", "hw3-q3"})
+)
 def test_zoo_equals_thop_leaf_by_leaf(name: str) -> None:
     """The PyTorch model is built without convcalc (tests/independent.py: torchvision's, the
     reference U-Net, or the plain stack made from the spec file's own YAML); thop counts each

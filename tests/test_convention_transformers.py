@@ -189,6 +189,7 @@ def models() -> dict[str, Any]:
     return {name: getattr(torchvision.models, name)(weights=None) for name in MODELS}
 
 
+@pytest.mark.full  # builds both models on the CPU (seconds)
 @pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize("name", MODELS)
 def test_zoo_totals_equal_the_tools(models: dict[str, Any], name: str, tool: str) -> None:
@@ -196,6 +197,7 @@ def test_zoo_totals_equal_the_tools(models: dict[str, Any], name: str, tool: str
     assert report.total_mult_adds(1, tool) == count(tool, models[name], (1, *MODELS[name]))
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", MODELS)
 def test_forward_backward_size_equals_torchinfo(models: dict[str, Any], name: str) -> None:
     """torchinfo keeps the outputs of leaf modules with parameters only: not the attention's,

@@ -22,11 +22,11 @@ way) under ``no_grad``, which keeps no activations for a backward pass. Every mo
 once a session on ``meta`` and copied for each count (thop and ptflops leave buffers and
 attributes behind).
 
-What runs. By default one representative of each family that no other test counts whole
-(:data:`REPRESENTATIVES`); with ``CI`` set, every bundled spec with a model. Where a spec cannot
-write what the model computes, the known difference is pinned, with its reason, in
-:data:`GAPS`; where a tool cannot run a model at all, the test is skipped with the tool's own
-error (:data:`CRASHES`), never passed.
+What runs. By default one small network that no other default test counts whole
+(:data:`REPRESENTATIVES`); in the full run (CI, ``pytest --full``), every bundled spec with a
+model. Where a spec cannot write what the model computes, the known difference is pinned, with
+its reason, in :data:`GAPS`; where a tool cannot run a model at all, the test is skipped with
+the tool's own error (:data:`CRASHES`), never passed.
 """
 
 from __future__ import annotations
@@ -45,7 +45,6 @@ from typing import Any
 import pytest
 
 import convcalc
-from tests.budget import CI
 from tests.independent import EXTRA_TORCHVISION, PLAIN_SPECS
 from tests.torchvision_oracle import TORCHVISION_MODELS
 
@@ -64,17 +63,10 @@ ZOO = sorted(
     if (SPECS / f"{name}.yaml").exists()
 )
 
-# what the default ``pytest`` runs: the smallest of each family whose whole model no other test
-# counts with the four tools (ResNet, VGG, AlexNet, DenseNet, SqueezeNet, GoogLeNet, Inception,
-# MobileNetV2, EfficientNet, U-Net and the plain stacks: test_convention_{fvcore,ptflops,thop}.py
-# and test_costs.py; ViT and ConvNeXt: test_convention_transformers.py; ShuffleNetV2:
-# test_convention_rearrange.py); CI runs every bundled spec with a model
-REPRESENTATIVES = frozenset(
-    {
-        *("mobilenet_v3_small", "mnasnet0_5", "regnet_y_400mf", "swin_v2_t"),
-        *("deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"),
-    }
-)
+# what the default ``pytest`` runs: one small network that no other default test counts whole
+# with the four tools (squeeze-and-excitation, hardswish, depthwise convolutions); the full run
+# takes every bundled spec with a model
+REPRESENTATIVES = frozenset({"mobilenet_v3_small"})
 
 # torchvision's ShuffleNetV2 and MNASNet end with ``x.mean([2, 3])``, which the spec writes as a
 # functional adaptive average pool to 1×1 (the same values): fvcore has no handle for aten::mean
@@ -204,9 +196,9 @@ def tool_total(tool: str, name: str) -> int:
 
 
 def _zoo_params() -> list[Any]:
-    long = pytest.mark.skipif(not CI, reason="one model a family by default; CI runs them all")
     return [
-        pytest.param(name, marks=() if name in REPRESENTATIVES else long, id=name) for name in ZOO
+        pytest.param(name, marks=() if name in REPRESENTATIVES else pytest.mark.full, id=name)
+        for name in ZOO
     ]
 
 

@@ -14,6 +14,7 @@ import pytest
 import convcalc
 from convcalc.views.costs import compare
 from convcalc.views.memory import memory
+from tests.budget import spec_params
 
 
 def test_by_hand(run) -> None:
@@ -137,19 +138,13 @@ PUBLISHED = {"resnet50": 4_089_238_376, "vgg16": 15_483_821_032, "alexnet": 714_
 @pytest.mark.torch
 @pytest.mark.parametrize(
     "name",
-    [
-        "resnet18",
-        "resnet50",
-        "mobilenet_v2",
-        "googlenet",
-        "densenet121",
-        "squeezenet1_0",
-        "efficientnet_b0",
-        "inception_v3",
-        "alexnet",
-        "vgg16",
-        "unet",
-    ],
+    spec_params(
+        [
+            *("resnet18", "resnet50", "mobilenet_v2", "googlenet", "densenet121"),
+            *("squeezenet1_0", "efficientnet_b0", "inception_v3", "alexnet", "vgg16", "unet"),
+        ],
+        quick={"resnet18", "squeezenet1_0", "alexnet", "vgg16", "unet"},
+    ),
 )
 def test_total_mult_adds_equal_torchinfo(name: str) -> None:
     torch = pytest.importorskip("torch")

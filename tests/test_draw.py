@@ -26,7 +26,7 @@ import pytest
 import convcalc
 from convcalc.analysis import Report
 from convcalc.render.draw import to_svg, to_tikz
-from tests.budget import CI
+from tests.budget import CI, spec_params
 from tests.conftest import Invoke
 from tests.independent import (
     HW3_Q3_MULT_ADDS,
@@ -387,7 +387,7 @@ def test_golden_tikz(update_golden: bool) -> None:
 # --- every bundled spec ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("name", spec_params(SPECS))
 @pytest.mark.parametrize("style", ["blocks", "flow"])
 def test_every_bundled_spec_draws(name: str, style: str) -> None:
     rep = report(name)
@@ -405,7 +405,7 @@ def test_every_bundled_spec_draws(name: str, style: str) -> None:
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", SPECS)
+@pytest.mark.parametrize("name", spec_params(SPECS))
 @pytest.mark.parametrize("style", ["blocks", "flow"])
 def test_every_number_drawn_is_torchs(name: str, style: str) -> None:
     """With costs, every number of every bundled network's figure is PyTorch's
@@ -524,6 +524,7 @@ def _bounded_recursion() -> int:
     return depth + 150
 
 
+@pytest.mark.full
 def test_a_20000_layer_chain_draws_shortened() -> None:
     conv = {"type": "conv", "out_channels": 4, "kernel_size": 3, "padding": 1}
     rep = convcalc.analyse(convcalc.load_spec({"input": [4, 16, 16], "layers": [conv] * 20_000}))
@@ -570,12 +571,13 @@ def test_500_deep_nesting_draws_collapsed() -> None:
 @needs_chromium
 @pytest.mark.parametrize(
     ("name", "style"),
-    [(n, s) for n in SMALL for s in ("blocks", "flow")]
-    + [(n, s) for n in BIG for s in ("blocks", "flow")],
+    [
+        pytest.param(n, s, marks=() if (n, s) == ("hw3-q3", "blocks") else pytest.mark.full)
+        for n in SMALL + BIG
+        for s in ("blocks", "flow")
+    ],
 )
 def test_chromium_renders(tmp_path: Path, update_golden: bool, name: str, style: str) -> None:
-    if name != "hw3-q3" and not (CI or update_golden):
-        pytest.skip("CI renders every golden and the big networks")
     svg = (GOLDEN / f"{name}.{style}.svg").read_text(encoding="utf-8") if name in SMALL else None
     svg = svg or to_svg(report(name), style=style)
     source = tmp_path / f"{name}.svg"
@@ -605,11 +607,9 @@ HAS_TIKZ = bool(
 @pytest.mark.skipif(
     not HAS_TIKZ and not CI, reason="tikz.sty is missing (Debian: texlive-pictures)"
 )
-@pytest.mark.parametrize("name", ["hw3-q3", "resnet18", "unet"])
+@pytest.mark.parametrize("name", spec_params(["hw3-q3", "resnet18", "unet"], quick={"hw3-q3"}))
 def test_tikz_compiles_with_pdflatex(tmp_path: Path, name: str) -> None:
     assert HAS_TIKZ, "CI must install texlive-pictures (tikz.sty) besides texlive-latex-base"
-    if name != "hw3-q3" and not CI:
-        pytest.skip("long; CI runs it")
     (tmp_path / "net.tex").write_text(to_tikz(report(name), costs=True), encoding="utf-8")
     result = subprocess.run(
         ["pdflatex", "-interaction=nonstopmode", "-halt-on-error", "net.tex"],

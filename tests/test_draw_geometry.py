@@ -187,6 +187,7 @@ def png_pixels(path: Path) -> tuple[int, int, list[bytearray], int]:
 
 
 @needs_chromium
+@pytest.mark.full
 def test_chromium_draws_the_border_right_of_the_join(tmp_path: Path) -> None:
     """Rendered: between the ⊕ of a repeat of residuals ending the figure and the page's right
     edge, a column of the frame's grey border runs over most of the frame's height."""

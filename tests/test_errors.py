@@ -245,6 +245,7 @@ def _shell(command: str, **env: str) -> tuple[int, str, str]:
     return done.returncode, done.stdout, done.stderr
 
 
+@pytest.mark.full
 def test_streams_that_cannot_be_used_are_said_so() -> None:
     code, _, err = _shell("shape - <&-")
     assert (code, err.strip()) == (2, "Error: <stdin>: standard input is closed: nothing to read")
@@ -705,8 +706,18 @@ def test_the_residual_hint_is_the_least_stride_tried_one_by_one(x, body) -> None
     ("times", "where", "count"),
     [
         # 1 (the repeat) + times · 1 (its relu)
-        (100_000_000, "net.yaml:6: layers[1].layers[0] (repeat), field times", "100,000,001"),
-        (2**63 - 1, "net.yaml:6: layers[1].layers[0] (repeat), field times", f"{2**63:,}"),
+        pytest.param(
+            100_000_000,
+            "net.yaml:6: layers[1].layers[0] (repeat), field times",
+            "100,000,001",
+            marks=pytest.mark.full,
+        ),
+        pytest.param(
+            2**63 - 1,
+            "net.yaml:6: layers[1].layers[0] (repeat), field times",
+            f"{2**63:,}",
+            marks=pytest.mark.full,
+        ),
         # 999,999 relus and their repeat fit, but not with the sequential around them
         (999_999, "net.yaml:4: layers[1] (sequential)", "1,000,001"),
     ],

@@ -16,7 +16,7 @@ from convcalc.analysis import analyse
 from convcalc.errors import ConvcalcError
 from convcalc.spec.validate import load_spec
 from convcalc.views.explain import explain, render
-from tests.budget import CI, examples
+from tests.budget import FULL, QUICK_SPECS, examples, spec_params
 from tests.latex import compiles, needs_pdflatex
 from tests.oracle import out_size
 from tests.torchvision_oracle import import_torchvision
@@ -197,7 +197,7 @@ def test_every_zoo_explanation_reads_back(run) -> None:
     specs = sorted((Path(__file__).parents[1] / "specs").glob("*.yaml"))
     names = [p.stem for p in specs if p.stem != "five-stages"]  # that one has unknowns
     assert len(names) >= 14
-    for name in names[:: 1 if CI else 4]:
+    for name in names if FULL else [n for n in names if n in QUICK_SPECS]:
         result = run("shape", name, "--explain")
         assert result.exit_code == 0, name
         assert check_every_step(result.output) > 0, name
@@ -214,15 +214,17 @@ def test_explain_options_that_do_not_fit(run) -> None:
 
 
 @needs_pdflatex
-@pytest.mark.parametrize("name", ["hw3-q3", "resnet18", "googlenet", "unet", "inception_v3"])
+@pytest.mark.parametrize(
+    "name",
+    spec_params(["hw3-q3", "resnet18", "googlenet", "unet", "inception_v3"], quick={"hw3-q3"}),
+)
 def test_latex_compiles_with_pdflatex(run, tmp_path, name: str) -> None:
     """A real TeX engine builds each document, with no error and no line running into the
     margin."""
-    if name != "hw3-q3" and not CI:
-        pytest.skip("long; CI runs it")
     compiles(run("shape", name, "--explain", "--format", "latex").output, tmp_path, name)
 
 
+@pytest.mark.full
 def test_a_long_network_is_explained_without_recursion() -> None:
     """3,000 layers in one block: its parameters are one long sum (a flat expression)."""
     one = {"type": "conv", "out_channels": 1, "kernel_size": 1}

@@ -55,7 +55,7 @@ from convcalc.frameworks.torch.export import (
 )
 from convcalc.layers.registry import KINDS, layer_class
 from convcalc.spec.validate import load_spec
-from tests.budget import CI, examples
+from tests.budget import examples, spec_params
 from tests.test_torch_blocks import BLOCKS, nest
 from tests.test_torch_blocks import specs as block_specs
 from tests.test_torch_layers import maybe, pad_layers, shapes, upsample_layers
@@ -67,7 +67,7 @@ nn = torch.nn
 
 pytestmark = pytest.mark.torch
 
-LONG = pytest.mark.skipif(not CI, reason="long; CI runs it")
+LONG = pytest.mark.full  # long: only the full run (CI, pytest --full) takes it
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(
@@ -702,7 +702,7 @@ def check_ruff(paths: list[Path], cache: Path) -> None:
 # --- the bundled specs ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("path", SPECS, ids=[path.stem for path in SPECS])
+@pytest.mark.parametrize("path", spec_params(SPECS), ids=[path.stem for path in SPECS])
 def test_bundled_spec_round_trip(path: Path, tmp_path: Path) -> None:
     report = analyse(load_spec(str(path)))
     device = "meta" if path.stem in BIG else "cpu"
@@ -1845,6 +1845,7 @@ def test_long_hostile_names_are_cut_between_escapes(name: str, tmp_path: Path) -
     check_ruff([generated.path], tmp_path / "cache")
 
 
+@LONG
 @pytest.mark.parametrize("kinds", [list(BLOCKS), ["concat"]], ids=["all", "concat"])
 def test_main_block_runs_400_deep(kinds: list[str], tmp_path: Path) -> None:
     """The file's own __main__, run by Python with the default recursion limit, raises the

@@ -44,7 +44,7 @@ from convcalc.frameworks.keras.export import HELPERS, LEAVES, leaf_layers, to_ke
 from convcalc.frameworks.torch.export import ExportError, to_pytorch
 from convcalc.layers.registry import KINDS
 from convcalc.spec.validate import load_spec
-from tests.budget import CI, examples
+from tests.budget import FULL, examples
 from tests.test_export import (
     DOCSTRING_NAMES,
     Generated,
@@ -71,7 +71,7 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]
 
-LONG = pytest.mark.skipif(not CI, reason="long; CI runs it")
+LONG = pytest.mark.full  # long: only the full run (CI, pytest --full) takes it
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted(
@@ -79,9 +79,8 @@ SPECS = sorted(
     for path in (ROOT / "specs").glob("*.yaml")
     if path.stem not in ("five-stages", "hw3-q3-keras") and not path.stem.startswith("keras_")
 )
-# built in every run; the others (seconds each: Keras spends ~3 ms a layer) only in CI
-QUICK = {"hw3-q3", "hw3-mlp", "lenet5", "alexnet", "vgg16", "resnet18", "unet", "squeezenet1_0"}
-QUICK |= {"lenet5_c3", "shufflenet_v2_x0_5"}  # channel selections; split blocks
+# built in every run; the others (seconds each: Keras spends ~3 ms a layer) in the full run
+QUICK = {"hw3-q3", "resnet18", "lenet5_c3", "shufflenet_v2_x0_5"}  # channel selections; splits
 # the bundled networks the Keras export refuses, and why: Swin's first window attention
 _SWIN = (
     "layers[3].layers[0].body[{i}] ({kind}): cannot be exported to Keras: {kind} is "
@@ -350,6 +349,7 @@ def test_bundled_spec_round_trip(path: Path, tmp_path: Path) -> None:
     round_trip(analyse(load_spec(str(path))), tmp_path, "meta")
 
 
+@LONG
 def test_bundled_specs_refused(tmp_path: Path) -> None:
     """Which bundled networks the export refuses (none), and the others' files pass ruff."""
     refused: dict[str, str] = {}
@@ -830,10 +830,8 @@ ZOO_VALUES = ["squeezenet1_0", "resnet18", "googlenet", "efficientnet_b0", "unet
 ZOO_VALUES += ["shufflenet_v2_x0_5"]  # split blocks
 
 
-@pytest.mark.parametrize(
-    "name",
-    [name if name == "squeezenet1_0" else pytest.param(name, marks=LONG) for name in ZOO_VALUES],
-)
+@LONG  # Keras against PyTorch on small cases: test_values_equal_pytorchs
+@pytest.mark.parametrize("name", ZOO_VALUES)
 def test_zoo_values(name: str, tmp_path: Path) -> None:
     """Blocks, ceil-mode pools, padding and the rest in real networks, at a small input."""
     spec = load_spec(name)
@@ -1088,7 +1086,7 @@ def test_random_blocks(spec: tuple[list[int], list[Layer]], tmp_path_factory: An
         compare_values(report, folder)
 
 
-@settings(max_examples=15 if CI else 3)  # the bundled specs and deep nests run ruff too
+@settings(max_examples=15 if FULL else 3)  # the bundled specs and deep nests run ruff too
 @given(
     specs=st.lists(st.one_of(any_chain(), stacks(), block_specs()), min_size=6, max_size=6),
     names=st.lists(st.text(max_size=40), min_size=6, max_size=6),
@@ -1230,12 +1228,14 @@ def _run_main(source: str, path: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@LONG
 def test_main_block_runs_400_deep(tmp_path: Path) -> None:
     result = _run_main(to_keras(deep_report(list(BLOCKS), 400)), tmp_path / "deep.py")
     assert result.returncode == 0, result.stderr[-3000:]
     assert result.stdout.endswith("output shape: (None, 4, 6, 6)\n")
 
 
+@LONG
 def test_main_block_runs_1200_layers_in_a_row(tmp_path: Path) -> None:
     """Keras walks the model's graph recursively (a frame a layer): 1,200 layers in a row
     overflow the default limit of 1,000, so the file's __main__ raises it."""

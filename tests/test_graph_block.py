@@ -560,6 +560,7 @@ def test_every_convention_counts_the_exported_graph(tmp_path: Path) -> None:
     assert counts == ours
 
 
+@pytest.mark.full
 def test_the_schema_validates_a_graphs_paths() -> None:
     """The bundled LR-ASPP passes the JSON Schema; a bad layer inside a path, or a field a path
     does not take, fails it."""

@@ -48,6 +48,7 @@ def _student(folder: Path, name: str, head: str) -> Path:
 # --- work that grew faster than the input -------------------------------------------------------
 
 
+@pytest.mark.full
 def test_a_question_of_many_parts_is_marked_in_linear_time(tmp_path: Path) -> None:
     """10⁴ parts of one claim and 10⁴ answers to them: each answer used to scan every part
     twice (10⁸ steps, minutes); now a second or two. Every answer is total_params, right
@@ -70,6 +71,7 @@ def test_a_question_of_many_parts_is_marked_in_linear_time(tmp_path: Path) -> No
     assert not graded.error and graded.score == pytest.approx(1 / n)
 
 
+@pytest.mark.full
 def test_feedback_for_a_key_of_many_questions_is_linear(tmp_path: Path) -> None:
     """2·10⁴ questions: the feedback looked every question's items up in all the items
     (4·10⁸ steps); now each question's lines are found once."""

@@ -191,6 +191,7 @@ def test_svg_is_well_formed_xml_with_the_names_as_text(run: Invoke, write: Write
 
 
 @needs_chromium
+@pytest.mark.full
 def test_chromium_draws_the_hostile_svg(tmp_path: Path) -> None:
     """Chromium shows an XML error page, not the figure, for an SVG that is not well-formed."""
     svg = to_svg(report(), style="blocks", costs=True)
@@ -229,6 +230,7 @@ document.body.dataset.outside = String(out.length);
 
 
 @needs_chromium
+@pytest.mark.full
 @pytest.mark.parametrize("spec", [SPEC, "hw3-q3"])
 def test_chromium_finds_every_label_inside_its_box(tmp_path: Path, spec: str) -> None:
     """Boxes are measured on the names as they are shown (each control character as its
@@ -420,6 +422,7 @@ def test_the_report_escapes_every_name(run: Invoke, write: Write, tmp_path: Path
 
 
 @needs_chromium
+@pytest.mark.full
 def test_chromium_runs_the_hostile_report(tmp_path: Path) -> None:
     """The page's own self-test (expand and collapse every block) passes, with no console
     message, and the title Chromium shows is the name as text."""

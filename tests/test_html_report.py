@@ -27,7 +27,7 @@ import convcalc
 from convcalc.analysis import Costing
 from convcalc.render.html import to_html
 from convcalc.views.lint import lint
-from tests.budget import CI
+from tests.budget import CI, spec_params
 from tests.conftest import Invoke
 from tests.independent import (
     HW3_Q3_MACS,
@@ -332,7 +332,7 @@ def _field(model: Any, input_shape: tuple[int, ...], position: int) -> tuple[int
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", ["hw3-q3", "lenet5"])
+@pytest.mark.parametrize("name", spec_params(["hw3-q3", "lenet5"], quick={"hw3-q3"}))
 def test_receptive_fields_are_autograds(name: str) -> None:
     """Each row's receptive field and jump, found by autograd on the model's prefix up to that
     layer: weights one, biases zero, an input of zeros (so every tanh passes gradients at
@@ -422,6 +422,7 @@ def test_a_deeply_nested_spec_builds_without_recursion() -> None:
 
 
 @needs_chromium
+@pytest.mark.full  # one Chromium check by default: test_draw.py's
 def test_in_chromium(tmp_path: Path, update_golden: bool) -> None:
     """No console output at all (the page logs nothing, so any line is an error or a warning);
     the self-test collapses and expands every block; the page renders."""
@@ -450,6 +451,7 @@ def test_in_chromium(tmp_path: Path, update_golden: bool) -> None:
 
 
 @needs_chromium
+@pytest.mark.full
 def test_chromium_reports_console_errors(tmp_path: Path) -> None:
     """The console check above can see errors: a page that throws shows up in stderr."""
     source = tmp_path / "bad.html"

@@ -242,6 +242,7 @@ def test_hostile_json_is_refused(text: str, match: str) -> None:
     refused(text, match)
 
 
+@pytest.mark.full
 def test_a_long_chain_within_the_budget() -> None:
     """50,000 layers import in one pass; a budget too small stops with WorkLimit."""
     chain = [INPUT, *(relu(f"r{i}", "in" if i == 0 else f"r{i - 1}") for i in range(50_000))]

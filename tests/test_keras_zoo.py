@@ -6,8 +6,8 @@ Each application is built once (on the meta device: no weight is drawn) with
 ``x + 3.0``-style ops between them) must be a layer of the bundled spec with the same output
 shape, trainable and non-trainable parameter counts, and the other way round; the model's totals
 must be the published ones in zoo/keras_apps.py's table; and ``model.to_json()`` must import
-(``convcalc import``) to exactly the shipped file. The default run checks two applications, CI
-all eleven.
+(``convcalc import``) to exactly the shipped file. The default run checks one application, the
+full run (CI, ``pytest --full``) all eleven.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import pytest
 from convcalc.analysis import analyse
 from convcalc.records import Report
 from convcalc.spec.validate import load_spec
-from tests.budget import CI
 from tests.zoo_scripts import load
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
@@ -37,11 +36,8 @@ pytestmark = [
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 apps = load("keras_apps")
-QUICK = {"keras_resnet50", "keras_mobilenet_v3_small"}  # a residual net; ops, Rescaling, SE
-NAMES = [
-    pytest.param(name, marks=[] if CI or name in QUICK else [pytest.mark.skip("CI runs it")])
-    for name in apps.APPS
-]
+QUICK = {"keras_mobilenet_v3_small"}  # ops, Rescaling, squeeze-and-excitation
+NAMES = [pytest.param(name, marks=() if name in QUICK else pytest.mark.full) for name in apps.APPS]
 Row = tuple[tuple[int | None, ...], int, int]
 MERGES = ("Add", "Concatenate", "Multiply")
 

@@ -23,7 +23,7 @@ from convcalc.analysis import LayerRefusal, Report, analyse
 from convcalc.errors import ConvcalcError
 from convcalc.spec.validate import load_spec
 from convcalc.views.lint import Finding, lint, render_text, to_json
-from tests.budget import examples
+from tests.budget import examples, spec_params
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 
@@ -535,7 +535,9 @@ def test_a_unet_encoder_at_500_suggests_multiples_of_16() -> None:
 
 
 @pytest.mark.parametrize(
-    "path", [p for p in sorted(SPECS.glob("*.yaml")) if p.name != "five-stages.yaml"], ids=str
+    "path",
+    spec_params(p for p in sorted(SPECS.glob("*.yaml")) if p.name != "five-stages.yaml"),
+    ids=str,
 )
 def test_every_bundled_spec_lints(path: Path) -> None:
     found = lint(analyse(load_spec(str(path))))

@@ -20,10 +20,10 @@ from convcalc.cli import cli
 from convcalc.errors import ConvcalcError
 from convcalc.teach.quiz import TOPICS, generate, quiz
 from convcalc.teach.quiz_formats import Question
-from tests.budget import CI
+from tests.budget import FULL
 from tests.oracle import out_size
 
-SEEDS = range(40 if CI else 6)
+SEEDS = range(40 if FULL else 6)
 
 
 def made(difficulty: int) -> list[tuple[Any, dict[str, Any]]]:

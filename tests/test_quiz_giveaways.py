@@ -16,7 +16,7 @@ import pytest
 
 from convcalc.teach.quiz import TOPICS, quiz
 from convcalc.teach.quiz_formats import Question
-from tests.budget import CI
+from tests.budget import FULL
 from tests.oracle import out_size
 from tests.test_quiz import Layer, check_shown, from_question, network, pairs
 
@@ -151,7 +151,7 @@ def test_the_giveaway_check_by_hand() -> None:
 # --- the 1,000 questions at each difficulty ---------------------------------------------------
 
 
-@pytest.mark.parametrize("difficulty", [1, 2, 3])
+@pytest.mark.parametrize("difficulty", [1, pytest.param(2, marks=pytest.mark.full), 3])
 def test_no_ignored_parameter_no_repeated_feedback_no_giveaway(difficulty: int) -> None:
     faults: dict[str, list[str]] = {"ignored": [], "feedback": [], "giveaway": []}
     made = questions(difficulty)
@@ -252,10 +252,10 @@ def test_every_answer_recomputed_from_the_text(difficulty: int) -> None:
 @pytest.mark.torch
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
 def test_a_sample_recomputed_by_pytorch(difficulty: int) -> None:
-    """Every 25th question (every 5th in CI) through test_quiz's checks: PyTorch's modules on
-    the meta device, FlopCounterMode, autograd, brute force for the inverse problem."""
+    """Every 25th question (every 5th in the full run) through test_quiz's checks: PyTorch's
+    modules on the meta device, FlopCounterMode, autograd, brute force for the inverse problem."""
     torch = pytest.importorskip("torch")
-    step = 5 if CI else 25
+    step = 5 if FULL else 25
     sample = questions(difficulty)[::step]
     assert {q.topic for q in sample} == set(TOPICS)
     for q in sample:

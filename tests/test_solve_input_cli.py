@@ -159,6 +159,7 @@ def test_lenet5_as_declared_and_rebuilt(run) -> None:
 
 
 @pytest.mark.torch
+@pytest.mark.full
 def test_lenet5_rebuilt_against_pytorch(run) -> None:
     """LeNet-5 built by PyTorch for each input (a lazy linear): H ≥ 16 with W = 32."""
     torch = pytest.importorskip("torch")

@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from convcalc.budget import WorkLimit
 from convcalc.solve.inputs import NotSolvable, SizeMap, SizeSet, accepted_sizes, solve_input
 from convcalc.spec.validate import load_spec
-from tests.budget import examples
+from tests.budget import examples, spec_params
 
 HAS_TORCH = importlib.util.find_spec("torch") is not None
 
@@ -750,6 +750,7 @@ def test_random_networks_match_torch(layers: list[Any], h: int, w: int) -> None:
 
 
 @pytest.mark.torch
+@pytest.mark.full  # window attention: ~10 ms a run
 @given(swin_networks(), st.sampled_from([7, 8, 12, 16, 23]), st.sampled_from([8, 9, 16, 20]))
 @settings(max_examples=examples(10), deadline=None)  # window attention: ~10 ms a run
 def test_swin_stretches_match_torch(layers: list[Any], h: int, w: int) -> None:
@@ -839,7 +840,7 @@ BUNDLED = sorted(
 )
 
 
-@pytest.mark.parametrize("name", BUNDLED)
+@pytest.mark.parametrize("name", spec_params(BUNDLED))
 def test_every_bundled_network_answers(name: str) -> None:
     """No NotSolvable, the declared input a member, each dimension's set its slice."""
     spec = load_spec(name)
@@ -875,7 +876,7 @@ ZOO = [
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize(("name", "text", "lo", "hi"), ZOO)
+@pytest.mark.parametrize(("name", "text", "lo", "hi"), spec_params(ZOO, quick={"vgg16", "alexnet"}))
 def test_bundled_networks_against_their_models(name: str, text: str, lo: int, hi: int) -> None:
     answer = accepted_sizes(load_spec(name), 1)
     assert answer.describe() == text
@@ -900,6 +901,7 @@ def test_bundled_networks_against_their_models(name: str, text: str, lo: int, hi
 
 
 @pytest.mark.torch
+@pytest.mark.full
 def test_lraspp_graph_against_torchvision() -> None:
     """LR-ASPP's graph: low_classifier(low) + high_classifier(x), x resized to the declared
     input's 65×65. torchvision's own modules run with those sizes fixed, as the spec fixes
@@ -974,7 +976,10 @@ def _around(answer: Any, boxes: int) -> list[tuple[int, int]]:
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", ["lenet5", "swin_t", "convnext_tiny", "maxvit_t", "vit_b_16"])
+@pytest.mark.parametrize(
+    "name",
+    spec_params(["lenet5", "swin_t", "convnext_tiny", "maxvit_t", "vit_b_16"], quick={"lenet5"}),
+)
 def test_meeting_networks_against_their_models(name: str) -> None:
     torch = pytest.importorskip("torch")
     from tests.independent import zoo_model

@@ -543,6 +543,7 @@ def test_three_unknown_input_sizes_are_not_tried_as_their_product(write) -> None
     assert done.returncode == 2 and BUDGET in done.stderr
 
 
+@pytest.mark.full
 def test_a_long_spec_spends_a_step_per_layer_of_each_trial(tmp_path) -> None:
     # 20,000 layers tried on 1,024 sizes are 2·10⁷ layer runs (minutes, and gigabytes of
     # remembered shapes): the budget stops the search after a fraction of them
@@ -648,6 +649,7 @@ def listed(run, *args: str) -> tuple[list[tuple[int, ...]], dict[str, Any]]:
 
 
 @pytest.mark.torch
+@pytest.mark.full  # 800 PyTorch runs, most of them refused (seconds each hundred)
 @pytest.mark.parametrize("width", [28, 32])
 def test_lenet5_accepts_the_heights_pytorch_runs_it_on(run, width: int) -> None:
     """LeNet-5 as declared (1×32×32: its first linear takes 16·5·5 = 400 features) run on
@@ -665,6 +667,7 @@ def test_lenet5_accepts_the_heights_pytorch_runs_it_on(run, width: int) -> None:
 
 
 @pytest.mark.torch
+@pytest.mark.full
 def test_a_layer_unknown_changes_the_declared_network_too(run, write) -> None:
     """With a kernel unknown, each kernel builds its own network at the declared 1×32×32 (the
     linear's in_features follows the kernel), and each is run on 1×h×32 in PyTorch."""
@@ -713,6 +716,7 @@ def test_input_channels_are_those_pytorch_accepts(run, write, first: dict[str, A
 
 
 @pytest.mark.torch
+@pytest.mark.full
 def test_undeclared_input_sizes_build_one_network_per_size(run, write) -> None:
     """Where the spec's input writes a range, no size is declared: each height builds its own
     LeNet-5 (the linear takes whatever the flatten gives), and a note says so."""

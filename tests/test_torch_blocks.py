@@ -36,10 +36,9 @@ from hypothesis import strategies as st
 from convcalc.analysis import LayerRefusal, analyse
 from convcalc.cli import cli
 from convcalc.spec.validate import load_spec
-from tests.budget import CI
 
-# long: CI runs them; tests/test_blocks.py covers both sizes in every run
-LONG = pytest.mark.skipif(not CI, reason="long; CI runs it")
+# long: the full run takes them; tests/test_blocks.py covers both sizes in every run
+LONG = pytest.mark.full  # long: only the full run (CI, pytest --full) takes it
 
 torch: Any = importlib.import_module("torch") if importlib.util.find_spec("torch") else None
 needs_torch = [

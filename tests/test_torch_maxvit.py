@@ -23,14 +23,14 @@ from convcalc.analysis import analyse
 from convcalc.errors import SpecError
 from convcalc.spec.validate import load_spec
 from tests import test_torch_windowed as windowed
-from tests.budget import CI, examples
+from tests.budget import examples
 from tests.torchvision_oracle import import_torchvision
 
 torch = pytest.importorskip("torch")
 
 pytestmark = pytest.mark.torch
 
-LONG = pytest.mark.skipif(not CI, reason="long; CI runs it")
+LONG = pytest.mark.full  # long: only the full run (CI, pytest --full) takes it
 BATCHES = (2, 3)
 TORCH_REFUSALS = (RuntimeError, ValueError, IndexError, TypeError, ZeroDivisionError)
 

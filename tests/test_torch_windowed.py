@@ -291,15 +291,13 @@ WHOLE = {
 }  # fmt: skip
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", sorted(WHOLE))
 def test_whole_swin_equals_the_tools(name: str) -> None:
     """Every convention's total for Swin-T and SwinV2-T equals its tool's on torchvision's
-    model (on the CPU, weights zero: the tools read shapes only; seconds each, CI only for v2)."""
+    model (on the CPU, weights zero: the tools read shapes only; seconds each)."""
     from convcalc.views.costs import rule
-    from tests.budget import CI
 
-    if name != "swin_t" and not CI:
-        pytest.skip("long; CI runs it")
     report = analyse(load_spec(name))
     ours = {tool: sum(rule(tool)(e, 1) for e in report.leaves()) for tool in WHOLE[name]}
     assert ours == WHOLE[name]

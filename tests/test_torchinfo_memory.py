@@ -1,5 +1,6 @@
 """convcalc's memory footer against torchinfo 1.8 ``summary`` run live, on the meta device, on
-one model of each family of the bundled zoo (every bundled network with a PyTorch model in CI):
+one model of each family of the bundled zoo (in the full run, every bundled network with a
+PyTorch model):
 
 - *Forward/backward pass size*: equal to torchinfo's to the byte, and as it prints it. Swin's
   patch merging and MaxViT's attention are modules with children, whose children's outputs
@@ -26,7 +27,7 @@ import pytest
 
 import convcalc
 from convcalc.views.memory import human, memory
-from tests.budget import CI
+from tests.budget import spec_params
 from tests.independent import (
     EXTRA_TORCHVISION,
     PLAIN_SPECS,
@@ -43,6 +44,8 @@ FAMILIES = (
     *("shufflenet_v2_x1_0", "convnext_tiny", "vit_b_32", "swin_t", "swin_v2_t", "maxvit_t"),
     *("fcn_resnet50", "unet", "lenet5_c3"),
 )
+# the default run's: the families quickest to build (the full run takes every bundled network)
+QUICK = {"resnet50", "vit_b_32", "convnext_tiny", "swin_t", "fcn_resnet50", "unet", "lenet5_c3"}
 MODELS = {*TORCHVISION_MODELS, *EXTRA_TORCHVISION, *PLAIN_SPECS, "unet", "lenet5_c3"}
 ZOO = sorted(path.stem for path in SPECS.glob("*.yaml") if path.stem in MODELS)  # with a model
 
@@ -103,7 +106,7 @@ def check(name: str, batch: int) -> None:
         assert megabytes(ours.params_bytes) == printed["Params size"]
 
 
-@pytest.mark.parametrize("name", ZOO if CI else FAMILIES)
+@pytest.mark.parametrize("name", spec_params(ZOO, quick=QUICK))
 def test_memory_equals_torchinfo(name: str) -> None:
     check(name, 1)
 

@@ -21,6 +21,7 @@ pytest.importorskip("torch")
 import torch
 
 import convcalc
+from tests.budget import spec_params
 from tests.torchvision_oracle import (
     TORCHVISION_MODELS,
     Leaf,
@@ -161,7 +162,7 @@ def torch_side(name: str) -> TorchSide:
     return TorchSide(leaves, output_shape, total_params(model), tuple(input_shape))
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", spec_params(MODELS))
 def test_torch_model_has_the_published_parameter_count(name: str) -> None:
     """The oracle's side alone: the model built here is the one the figures describe."""
     side = torch_side(name)
@@ -181,7 +182,7 @@ def with_aux_params(name: str) -> int:
         return total_params(builder(weights=None, aux_loss=True, **kwargs))
 
 
-@pytest.mark.parametrize("name", MODELS)
+@pytest.mark.parametrize("name", spec_params(MODELS))
 def test_spec_matches_torch(name: str) -> None:
     path = SPECS / f"{name}.yaml"
     if not path.exists():

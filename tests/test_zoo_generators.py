@@ -88,6 +88,7 @@ def test_headers_are_uniform(script: str) -> None:
         assert text.index("Written by") > text.index("torchvision.models."), name
 
 
+@pytest.mark.full
 def test_no_leaf_is_named_with_its_own_type() -> None:
     """``flatten: flatten`` in a table says nothing more than ``flatten``: such names are left
     out (a dotted path such as ``encoder.dropout`` is kept)."""

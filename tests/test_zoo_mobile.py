@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.budget import spec_params
 from tests.zoo_scripts import load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -87,7 +88,7 @@ def test_multiply_adds_are_the_published_ops(name: str) -> None:
 
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", REGNETS)
+@pytest.mark.parametrize("name", spec_params(REGNETS, quick={"regnet_x_400mf", "regnet_y_400mf"}))
 def test_regnet_stages_are_torchvisions(name: str) -> None:
     """``regnet_stages`` (float64) against ``BlockParams.from_init_params`` (float32), called
     with the generator's arguments, and those arguments against the model torchvision builds."""

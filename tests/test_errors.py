@@ -746,3 +746,13 @@ def test_a_duplicate_key_is_named_as_written(run, write, keys: str, shown: str) 
     assert result.exit_code == 2
     assert result.stderr.endswith(f":3: duplicate key {shown}\n")
     assert yaml.safe_load(f"[{shown}]") == yaml.safe_load(f"[{keys.split(':')[0]}]")
+
+
+def test_a_reshape_of_huge_sizes_is_refused_at_once_by_the_input_solver(tmp_path) -> None:
+    # the same reshape with the input's height unknown: the input-size solver multiplied the
+    # 100,000 sizes out (30 s), then failed to print the product (an internal error, exit 1)
+    sizes = ", ".join([str(2**63 - 1)] * 100_000)
+    code, err = _convcalc(
+        tmp_path, f'input: [3, "?", 8]\nlayers:\n  - {{type: reshape, shape: [{sizes}]}}\n', "solve"
+    )
+    assert code == 0 and "internal error" not in err

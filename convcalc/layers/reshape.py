@@ -112,6 +112,8 @@ class Reshape(Layer):
         size depends on the count: no layout)."""
         if -1 in self.shape:
             return None
+        if _product(self.shape) > arith.LIMIT:  # no input holds that many values
+            raise Refusal(f"{listed(self.shape)} holds more than 2^63 − 1 values", "shape")
         return Layout(((),) * len(self.shape), tuple(self.shape), same_count=True)
 
     def describe(self, shape: Shape) -> str:

@@ -759,7 +759,9 @@ def test_a_course_teaching_torchinfo_s_count_is_checked_by_torchinfo(form: str) 
 def test_the_default_and_torchinfo_differ_by_the_biases() -> None:
     """The same seed's question under both: torchinfo's answer is the default's plus one bias
     per output channel at every output position (the layer read from the question's text),
-    and each is the other's distractor, named."""
+    and each is the other's distractor, named — but where the choices are balanced so that
+    none gives the answer away by its form, which may leave it out (2 seeds in 200)."""
+    shown = 0
     for seed in SEEDS:
         (ours,) = quiz(seed, 1, ("macs",))
         (theirs,) = quiz(seed, 1, ("macs",), convention="torchinfo")
@@ -771,11 +773,15 @@ def test_the_default_and_torchinfo_differ_by_the_biases() -> None:
         assert number(ours.answer) == weights * side * side
         assert number(theirs.answer) == (weights + layer.filters) * side * side
         feedback = {c.text: c.feedback for c in ours.choices}
+        if theirs.answer not in feedback:
+            continue
+        shown += 1
         assert feedback[theirs.answer] == (
             "torchinfo's convention: adds the bias at every output position"
         )
         feedback = {c.text: c.feedback for c in theirs.choices}
         assert feedback[ours.answer].startswith("convcalc's convention: unlike torchinfo")
+    assert shown >= 0.9 * len(SEEDS)
 
 
 def test_an_unknown_convention_is_refused() -> None:

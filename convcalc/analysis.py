@@ -139,7 +139,8 @@ def analyse(spec: Spec) -> Report:
                 layer.check_written(frame.shape)
                 step = layer.forward(frame.shape)
                 _within_limits(step)
-                description = layer.describe(frame.shape)
+                # a dialect's call (ZeroPadding2D(1)) where the layer was built for one
+                description = layer.call_label() or layer.describe(frame.shape)
             except Refusal as exc:
                 refusal = _refused(spec, exc, layer, keys, source, frame)
                 if not seen and frame.shape == spec.input:  # the first layer refuses

@@ -356,11 +356,16 @@ def keras_same_strides_why(n: int, m: int) -> str:
     )
 
 
-def keras_same_out_derived(name: str, length: int, k: int, s: int, d: int) -> Derived:
+def keras_same_out_derived(
+    name: str, length: int, k: int, s: int, d: int, pool: bool = False
+) -> Derived:
+    """Keras' ``same``: out = ⌈L/s⌉, and the padding it takes, the odd one after; a pool
+    (``pool``, no dilation) writes its padding max((out − 1)·s + k − L, 0)."""
     left, right = keras_same_padding(length, k, s, d)
     out = -(-length // s)
+    span = "k" if pool else "d·(k − 1) + 1"
     note = (
-        f"Keras' same: out = ⌈{name}_in / s⌉; it pads max((out − 1)·s + d·(k − 1) + 1 − "
+        f"Keras' same: out = ⌈{name}_in / s⌉; it pads max((out − 1)·s + {span} − "
         f"{name}_in, 0) = {left + right} in all: {left} before, {right} after"
     )
     if left != right:
@@ -368,17 +373,29 @@ def keras_same_out_derived(name: str, length: int, k: int, s: int, d: int) -> De
     return Derived(ceil(_in(name, length), sym("s", s)), note if out else "")
 
 
-def keras_transpose_padding(k: int, s: int, d: int, same: bool, op: int | None) -> tuple[int, int]:
-    """The (padding, output_padding) of PyTorch's rule that give Keras' Conv{n}DTranspose size,
-    as Keras' torch backend converts them (valid: 0 and, unless given, max(k_eff, s) − k_eff;
-    same: unless given, output_padding s − k_eff mod 2, and padding ⌈(k_eff − k_eff mod 2 −
-    op)/2⌉ at least 0)."""
+def keras_valid_out_derived(name: str, length: int, k: int, s: int, d: int | None) -> Derived:
+    """Keras' ``valid`` (no padding to write): ⌊(L − d·(k − 1) − 1)/s⌋ + 1, PyTorch's rule
+    with p = 0 (:func:`conv_out`); a pool (``d`` None) ⌊(L − k)/s⌋ + 1."""
+    k_, s_ = sym("k", k), sym("s", s)
+    if d is None:
+        return Derived(floor(_in(name, length) - k_, s_) + 1)
+    return Derived(floor(_in(name, length) - sym("d", d) * (k_ - 1) - 1, s_) + 1)
+
+
+def keras_transpose_crop(k: int, s: int, d: int, same: bool, op: int | None) -> tuple[int, int]:
+    """What Keras' Conv{n}DTranspose cuts from the uncropped output ((L − 1)·s + k_eff, PyTorch's
+    with no padding) at its start and its end: T = k_eff − out_extra in all, where Keras' out is
+    (L − 1)·s + out_extra (valid: max(k_eff, s), or k_eff + op; same: s, or k_eff mod 2 + op);
+    ⌊T/2⌋ at the start (none where T < 0) and the rest, the odd one, at the end, where a negative
+    rest appends zeros (TensorFlow's placement, as Keras' torch backend crops)."""
     k_eff = effective_kernel(k, d)
     if not same:
-        return 0, max(k_eff, s) - k_eff if op is None else op
-    op = s - k_eff % 2 if op is None else op
-    pad = max(-((k_eff % 2 - k_eff + op) // 2), 0)
-    return pad, 2 * pad + k_eff % 2 - k_eff + op
+        extra = max(k_eff, s) if op is None else k_eff + op
+    else:
+        extra = s if op is None else k_eff % 2 + op
+    total = k_eff - extra
+    start = max(total // 2, 0)
+    return start, total - start
 
 
 def keras_transpose_out(length: int, k: int, s: int, d: int, same: bool, op: int | None) -> int:
@@ -405,7 +422,7 @@ def keras_transpose_out_derived(
     k_, s_, d_ = sym("k", k), sym("s", s), sym("d", d)
     k_eff = effective_kernel(k, d)
     if same and op is None:
-        return Derived(_in(name, length) * s_, "Keras' same: out = L_in · s")
+        return Derived(_in(name, length) * s_, f"Keras' same: out = {name}_in · s")
     op_ = sym("output_padding", 0 if op is None else op, "\\mathit{op}")
     if not same:
         if op is None:

@@ -238,7 +238,10 @@ NOTES: dict[str, Note] = {
         "parameters."
     ),
     "residual": Note(
-        "body(x) + shortcut(x); the shapes must be equal; an empty shortcut is the identity."
+        "body(x) + shortcut(x); the shapes must be equal; an empty shortcut is the identity. "
+        "`join` names another element-wise op of the two: `subtract` (body − shortcut, "
+        "`torch.sub`), `multiply`, `average` ((a + b) / 2), `maximum`, `minimum` "
+        "(`torch.maximum`, `torch.minimum`); no op counts a multiply-add, in any convention."
     ),
     "concat": Note(
         "Every branch sees x; the outputs are joined along the channels, every other dimension "
@@ -259,8 +262,9 @@ NOTES: dict[str, Note] = {
     "graph": Note(
         "`paths` run in the order written, each `{name, from, layers}` on x or on an earlier "
         "path's output (`from`); the `output` paths (by default those no other path reads) "
-        "are added or multiplied (broadcast as torch does: each dimension equal or 1 in one "
-        "of them) or joined along the channels. LR-ASPP's head, "
+        "are added, subtracted (the first minus the others), multiplied, averaged, or their "
+        "maximum or minimum taken (`join`; broadcast as torch does: each dimension equal or 1 "
+        "in one of them), or joined along the channels (`concat`). LR-ASPP's head, "
         "`low_classifier(low) + high_classifier(cbr(high) · scale(high))`."
     ),
 }
@@ -417,7 +421,16 @@ KERAS_SECTIONS: dict[str, tuple[str, ...]] = {
         "upsample",
     ),
     "Dropout": ("dropout", "spatial_dropout"),
-    "Merges and blocks": ("sequential", "residual", "concat", "scale", "constant", "layer_scale"),
+    "Merges and blocks": (
+        "sequential",
+        "residual",
+        "concat",
+        "scale",
+        "graph",
+        "repeat",
+        "constant",
+        "layer_scale",
+    ),
 }
 
 _SAME = (
@@ -524,7 +537,8 @@ KERAS_NOTES: dict[str, Note] = {
     ),
     "residual": Note(
         "body(x) + shortcut(x), the two shapes equal; an empty `shortcut` is x itself (a "
-        "`residual` block)."
+        "`residual` block). `Subtract`: body(x) − shortcut(x); `Average`, `Maximum`, "
+        "`Minimum`: their mean, maximum, minimum (a `residual` with that `join`)."
     ),
     "concat": Note(
         "Every branch sees x; the outputs are joined along the channels (`axis` −1 "
@@ -532,7 +546,22 @@ KERAS_NOTES: dict[str, Note] = {
     ),
     "scale": Note(
         "x · body(x), squeeze-and-excitation (a `scale` block): each axis of the body's output "
-        "equal to x's or 1."
+        "equal to x's or 1. With a `shortcut` too: body(x) · shortcut(x), the two shapes equal "
+        "(a `residual` joined by `multiply`)."
+    ),
+    "graph": Note(
+        "convcalc's `graph` block of Keras layers (what `convcalc import` writes where a "
+        "functional model's paths fork again or reuse an earlier branch): `paths` run in "
+        "order, each `{name, from, layers}` on x or on an earlier path's output; the `output` "
+        "paths (by default those no path reads) joined as `join` says (`add`, `subtract`, "
+        "`multiply`, `average`, `maximum`, `minimum`, `concat` along the channels, `axis` as "
+        "Concatenate's), shown as that Keras merge layer."
+    ),
+    "repeat": Note(
+        "convcalc's `repeat` (Keras has no such class): `layers`, `times` times over, each copy "
+        "a layer of its own, as a Python loop builds them in Keras (a `repeat` block). Refused "
+        "where a later copy would be built differently from the first (a depthwise convolution "
+        "whose input channels changed): write the copies out."
     ),
     "constant": Note(
         "`x + value` or `x * value` with a number (keras.ops.add, keras.ops.multiply, as "
@@ -578,10 +607,30 @@ def keras_section(kind: str, classes: list[str]) -> list[str]:
     """One builder's section: its Keras classes, the note, the arguments' table."""
     from convcalc.spec.keras import CLASSES
 
-    args = CLASSES[classes[0]][0]
+    models = [CLASSES[name][0] for name in classes]
+    args = max(models, key=lambda model: len(model.model_fields))  # the one with every field
     note = KERAS_NOTES.get(kind, Note(""))
     schema = args.model_json_schema()
     defs, required = schema.get("$defs", {}), set(schema.get("required", ()))
+
+    def per_class(field: str, default: str) -> str:
+        """The default, or each class's where they differ (Cropping1D's 1, Cropping2D's 0)."""
+        found = {
+            name: model.model_fields[field]
+            for name, model in zip(classes, models, strict=True)
+            if field in model.model_fields
+        }
+        shown = {
+            name: "required" if info.is_required() else default_of(info.default)
+            for name, info in found.items()
+        }
+        text = default
+        if len(set(shown.values())) > 1:
+            text = ", ".join(f"{value} ({name})" for name, value in shown.items())
+        if len(found) < len(classes):
+            text += f"; {', '.join(found)} only"
+        return text
+
     lines = [f"### {', '.join(f'`{name}`' for name in classes)}", "", note.text, ""]
     own = {
         field: part
@@ -595,7 +644,7 @@ def keras_section(kind: str, classes: list[str]) -> list[str]:
             plain = not any(key in part for key in ("type", "anyOf", "$ref", "enum", "const"))
             kind_text = KERAS_ANY.get(field, "any") if plain else kind_of(part, defs)
             mark = " (ignored)" if field in note.ignored else ""
-            lines.append(f"| `{field}`{mark} | {kind_text} | {default} |")
+            lines.append(f"| `{field}`{mark} | {kind_text} | {per_class(field, default)} |")
         lines.append("")
     else:
         lines += ["No arguments of its own.", ""]

@@ -178,24 +178,71 @@ def test_schema_is_json_schema_for_the_spec(run) -> None:
         assert f'"{name}"' in layers
 
 
+@pytest.mark.full
 def test_every_bundled_spec_is_valid_under_the_schema(run) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     import yaml
 
     schema = json.loads(run("schema").stdout)
     validator = jsonschema.Draft202012Validator(schema)
+    keras_schema = json.loads(run("schema", "--framework", "keras").stdout)
+    keras = jsonschema.Draft202012Validator(keras_schema)
     folder = Path(__file__).parent.parent / "specs"
-    names = sorted(folder.glob("*.yaml")) if FULL else [folder / "five-stages.yaml"]
+    quick = ["five-stages.yaml", "hw3-q3-keras.yaml"]
+    names = sorted(folder.glob("*.yaml")) if FULL else [folder / name for name in quick]
     for path in names:  # five-stages writes unknowns: "1..4", "0,1"; the full run, every spec
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
-        if data.get("framework") == "keras":  # the schema is of PyTorch specs (see schema's help)
+        if data.get("framework") == "keras":  # Keras specs: the Keras schema, not PyTorch's
+            assert list(keras.iter_errors(data)) == [], path.name
+            assert not validator.is_valid(data), path.name  # its first error only: quick
             continue
         errors = list(validator.iter_errors(data))
         assert errors == [], path.name
+        assert not keras.is_valid(data), path.name
     bad = {"input": [3, 8, 8], "layers": [{"type": "conv", "out_channels": 4, "kernel_size": 2.5}]}
     assert list(validator.iter_errors(bad)) != []
     nested = {"input": [3, 8, 8], "layers": [{"type": "residual", "body": [{"type": "nope"}]}]}
     assert list(validator.iter_errors(nested)) != []
+
+
+def test_the_keras_schema_refuses_what_the_reader_refuses(run) -> None:
+    """A Keras spec the dialect refuses for its classes or arguments fails the Keras schema
+    too (an unknown class, a PyTorch name, a bad value, deep in a block); unknowns pass."""
+    jsonschema = pytest.importorskip("jsonschema")
+    from convcalc.errors import SpecError
+    from convcalc.spec.validate import load_spec
+
+    schema = json.loads(run("schema", "--framework", "keras").stdout)
+    jsonschema.Draft202012Validator.check_schema(schema)
+    validator = jsonschema.Draft202012Validator(schema)
+    conv = {"type": "Conv2D", "filters": 4, "kernel_size": 3}
+
+    def spec(*layers: dict) -> dict:
+        return {"framework": "keras", "input": [8, 8, 3], "layers": list(layers)}
+
+    good = [
+        spec(conv, {"type": "repeat", "times": 2, "layers": [{"type": "ReLU"}]}),
+        spec({"type": "Add", "body": [{**conv, "padding": "same", "filters": 3}]}),
+        spec({"type": "Concatenate", "branches": [[], [conv | {"padding": "same"}]]}),
+        spec({**conv, "strides": "?"}),  # an unknown, as convcalc solve reads it
+    ]
+    for data in good:
+        assert list(validator.iter_errors(data)) == [], data
+    bad = [
+        spec({"type": "Conv2d", "filters": 4, "kernel_size": 3}),  # no such class
+        spec({"type": "conv", "out_channels": 4, "kernel_size": 3}),  # PyTorch's type
+        spec({**conv, "stride": 2}),  # PyTorch's name
+        spec({**conv, "padding": "full"}),
+        spec({**conv, "filters": 0}),
+        spec({"type": "Dense"}),  # units missing
+        spec({"type": "Sequential", "layers": [{"type": "Add", "body": [{"type": "Relu"}]}]}),
+        {"framework": "keras", "input": [8, 8, 3], "layers": [], "extra": 1},
+    ]
+    for data in bad:
+        assert list(validator.iter_errors(data)) != [], data
+        if data["layers"]:
+            with pytest.raises(SpecError):
+                load_spec(data)
 
 
 def test_version(run) -> None:
@@ -217,6 +264,7 @@ def test_unknown_format_is_a_usage_error(run) -> None:
     assert result.exit_code == 2 and "xml" in result.stderr
 
 
+@pytest.mark.full
 def test_twenty_thousand_layers_need_no_recursion(write) -> None:
     from convcalc.analysis import summarise
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import re
 from typing import Any
 
@@ -24,15 +23,9 @@ from convcalc.errors import ConvcalcError, SpecError
 from convcalc.render.keras import rows, summary
 from convcalc.spec.validate import load_spec
 from tests.budget import examples
+from tests.keras_oracle import KERAS_MARKS, keras
 
-os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
-keras = pytest.importorskip("keras")
-
-pytestmark = [
-    pytest.mark.torch,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-]
+pytestmark = KERAS_MARKS
 
 
 def keras_model(shape: tuple[int, ...], layers: list[dict[str, Any]]) -> Any:
@@ -344,6 +337,7 @@ def test_homework_question_3_in_keras() -> None:
     assert keras_report.output_shape == torch_report.output_shape
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("layer", "field", "words"),
     [
@@ -387,3 +381,137 @@ def test_pytorch_specs_keep_their_rules() -> None:
     with pytest.raises(SpecError, match="framework: keras"):
         load_spec({"input": [3, 8, 8], "data_format": "channels_last", "layers": []})
     assert analyse(load_spec("hw3-q3")).dialect is None
+
+
+# --- the reader's structure: deep nesting, convcalc's repeat, arguments read or refused --------
+
+
+def nested(depth: int, leaf: dict[str, Any]) -> dict[str, Any]:
+    """A Keras spec whose one layer is ``leaf`` inside ``depth`` Add blocks."""
+    layers: list[dict[str, Any]] = [leaf]
+    for _ in range(depth):
+        layers = [{"type": "Add", "body": layers}]
+    return {"framework": "keras", "input": [4, 4, 2], "layers": layers}
+
+
+def test_ten_thousand_deep_is_refused_at_the_limit() -> None:
+    """The walk holds an explicit stack: 10,000 blocks deep is refused where it passes the
+    limit of 1,000, located, never a RecursionError."""
+    with pytest.raises(SpecError, match="blocks nest more than 1000 deep") as caught:
+        load_spec(nested(10_000, {"type": "ReLU"}))
+    assert caught.value.path is not None
+    assert caught.value.path.startswith("layers[0].body[0].body[0]")
+    assert caught.value.path.count("body") == 1_001
+
+
+@pytest.mark.full
+def test_a_thousand_deep_is_read(recursion_limit: None) -> None:
+    """1,000 Add blocks around a 1×1 Conv2D: x + (x + (… + conv(x))) keeps the shape, and
+    holds the conv's 2·2 + 2 parameters (Keras' count of a 1×1 Conv2D from 2 to 2 filters)."""
+    conv = {"type": "Conv2D", "filters": 2, "kernel_size": 1}
+    expected = keras_model((4, 4, 2), [conv]).count_params()
+    report = analyse(load_spec(nested(1_000, conv)))
+    assert report.dialect is not None
+    assert report.dialect.shape(report.output_shape) == (4, 4, 2)
+    assert report.total_params == expected == 6
+
+
+REPEATED = [
+    [{"type": "Conv2D", "filters": 4, "kernel_size": 3, "padding": "same", "strides": 2}],
+    [{"type": "Conv2D", "filters": 3, "kernel_size": 2}, {"type": "BatchNormalization"}],
+    [{"type": "DepthwiseConv2D", "kernel_size": 3, "padding": "same"}, {"type": "ReLU"}],
+    [{"type": "ZeroPadding2D", "padding": 1}, {"type": "LayerNormalization"}],
+]
+
+
+@pytest.mark.parametrize("times", [1, 3])
+@pytest.mark.parametrize("body", REPEATED)
+def test_repeat_is_keras_building_each_copy(times: int, body: list[dict[str, Any]]) -> None:
+    """convcalc's repeat in a Keras spec: Keras builds ``times`` copies of the layers, each a
+    layer of its own; shapes and both parameter counts are Keras' totals."""
+    model = keras_model((9, 9, 3), body * times)
+    spec = {"type": "repeat", "times": times, "layers": body}
+    report = analyse(load_spec({"framework": "keras", "input": [9, 9, 3], "layers": [spec]}))
+    assert report.dialect is not None
+    frozen = sum(int(w.numpy().size) for w in model.non_trainable_weights)
+    assert report.dialect.shape(report.output_shape) == tuple(model.layers[-1].output.shape[1:])
+    assert (report.total_params, report.total_params - report.trainable_params) == (
+        model.count_params(),
+        frozen,
+    )
+
+
+def test_a_repeat_built_differently_per_copy_is_refused() -> None:
+    """Keras builds each copy for its own input: a depthwise convolution after a Conv2D that
+    changes the channels is a different layer in the second copy, which one repeat cannot
+    hold; refused at the repeat's ``times``. Keras itself builds the copies."""
+    body = [
+        {"type": "DepthwiseConv2D", "kernel_size": 3},
+        {"type": "Conv2D", "filters": 4, "kernel_size": 1},
+    ]
+    keras_model((9, 9, 3), body * 2)  # Keras builds it
+    spec = {
+        "framework": "keras",
+        "input": [9, 9, 3],
+        "layers": [{"type": "repeat", "times": 2, "layers": body}],
+    }
+    with pytest.raises(SpecError, match="copy 2 of the layers is built differently") as caught:
+        load_spec(spec)
+    assert (caught.value.path, caught.value.field) == ("layers[0]", "times")
+
+
+@pytest.mark.parametrize(
+    ("layer", "keras_builds"),
+    [
+        ({"type": "ReLU", "max_value": 6}, True),
+        ({"type": "ReLU", "negative_slope": 0.1}, True),
+        ({"type": "ReLU", "max_value": -1}, False),
+        ({"type": "ReLU", "negative_slope": -1}, False),
+        ({"type": "ReLU", "threshold": -1}, False),
+        ({"type": "LeakyReLU", "negative_slope": 0.2}, True),
+        ({"type": "LeakyReLU", "negative_slope": -1}, False),
+        ({"type": "ELU", "alpha": 0.5}, True),
+        ({"type": "Softmax", "axis": 1}, True),
+        ({"type": "Softmax", "axis": -1}, True),
+        ({"type": "BatchNormalization", "axis": 3}, True),
+        ({"type": "LayerNormalization", "axis": 3}, True),
+    ],
+)
+def test_activation_and_norm_arguments_are_keras(layer: dict[str, Any], keras_builds: bool) -> None:
+    """Each argument as Keras reads it: the same shape and counts where Keras builds the
+    layer, a refusal where Keras refuses it."""
+    try:
+        keras_model((4, 5, 3), [layer])
+    except ValueError:
+        assert not keras_builds
+    else:
+        assert keras_builds
+    compare((4, 5, 3), [layer])
+
+
+@pytest.mark.parametrize(
+    ("layer", "field"),
+    [
+        (
+            {"type": "Conv2D", "filters": 2, "kernel_size": 1, "data_format": "channels_first"},
+            "data_format",
+        ),
+        ({"type": "ReLU", "threshold": 0.5}, "threshold"),
+        ({"type": "ReLU", "max_value": 3}, "max_value"),
+        ({"type": "Concatenate", "axis": 1, "branches": [[], []]}, "axis"),
+    ],
+)
+def test_arguments_keras_builds_but_convcalc_does_not_read(
+    tmp_path: Any, layer: dict[str, Any], field: str
+) -> None:
+    """What Keras builds but the records do not model is a located refusal naming the layer
+    and the argument, never a different network (Keras builds each of these)."""
+    if layer["type"] == "Concatenate":
+        x = keras.Input((4, 5, 3))
+        assert tuple(keras.layers.Concatenate(axis=1)([x, x]).shape) == (None, 8, 5, 3)
+    else:
+        keras_model((4, 5, 3), [layer])
+    spec = {"framework": "keras", "input": [4, 5, 3], "layers": [{"type": "ReLU"}, layer]}
+    with pytest.raises(SpecError) as caught:
+        load_spec(spec)
+    assert (caught.value.path, caught.value.field) == ("layers[1]", field)

@@ -20,6 +20,7 @@ from click.testing import CliRunner
 from convcalc.analysis import analyse
 from convcalc.budget import Budget, WorkLimit
 from convcalc.cli import cli
+from convcalc.errors import SpecError
 from convcalc.frameworks.keras.importer import KerasImportError, from_json, to_yaml
 from convcalc.spec.validate import load_spec
 from tests.test_keras_zoo import convcalc_rows, keras_rows
@@ -98,6 +99,7 @@ def test_residual_concat_scale_and_a_nested_model() -> None:
     ]
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     "norm",
     [
@@ -128,6 +130,7 @@ def test_normalization_refusals_are_keras() -> None:
             load_spec(spec)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("dim", [4, 3])
 def test_layer_scale(dim: int) -> None:
     """ConvNeXt's LayerScale: projection_dim learned factors, refused by both on a mismatch."""
@@ -150,6 +153,98 @@ def test_layer_scale(dim: int) -> None:
         load_spec(spec)
 
 
+# --- general graphs: graph blocks where the nest of blocks does not fit ----------------------
+
+
+def diamond(x: Any) -> Any:
+    """A fork inside the merge's region: a's output read by b and c, three tensors added."""
+    a = layers.Conv2D(4, 1, name="a")(x)
+    b = layers.Conv2D(6, 3, padding="same", name="b")(a)
+    c = layers.BatchNormalization(name="c")(layers.Conv2D(6, 1, name="c0")(a))
+    d = layers.Conv2D(6, 1, name="d")(x)
+    m = layers.Add(name="join")([b, c, d])
+    return layers.Maximum(name="mx")([m, layers.ReLU(name="r")(m)])
+
+
+def two_level_skip(x: Any) -> Any:
+    """c1 joined and read on by c2 → c3; the input joined too: c3 + c1 + x."""
+    c1 = layers.Conv2D(4, 1, name="c1")(x)
+    c2 = layers.Conv2D(4, 3, padding="same", name="c2")(c1)
+    c3 = layers.Conv2D(4, 3, padding="same", name="c3")(c2)
+    return layers.Subtract(name="out")([layers.Add(name="sum")([c3, c1, x]), x])
+
+
+def reused_branch(x: Any) -> Any:
+    """A branch starting from an earlier branch's layer (b1), concatenated with x."""
+    b1 = layers.Conv2D(4, 1, name="b1")(x)
+    b2 = layers.DepthwiseConv2D(3, padding="same", name="b2")(b1)
+    b3 = layers.MaxPooling2D(3, 1, padding="same", name="b3")(b1)
+    y = layers.Concatenate(name="cat")([b2, b3, x])
+    z = layers.Average(name="avg")([layers.Conv2D(12, 1, name="e")(y), y])
+    return layers.Minimum(name="min")([z, layers.Conv2D(12, 1, name="f")(z)])
+
+
+@pytest.mark.parametrize(
+    ("build", "kinds"),
+    [
+        pytest.param(diamond, ["graph", "Maximum"], id="diamond"),
+        pytest.param(two_level_skip, ["Subtract"], id="two-level", marks=pytest.mark.full),
+        pytest.param(
+            reused_branch, ["graph", "Average", "Minimum"], id="reuse", marks=pytest.mark.full
+        ),
+    ],
+)
+def test_general_graphs_import_as_graph_blocks(build: Any, kinds: list[str]) -> None:
+    """Keras' own rows, layer for layer, equal convcalc's; the YAML reads back."""
+    spec = same(functional((8, 8, 4), build))
+    assert [item["type"] for item in spec["layers"]] == kinds
+    assert '"type": "graph"' in json.dumps(spec)  # at the top, or nested in a body
+
+
+def test_a_graph_block_in_a_keras_spec_is_located() -> None:
+    """A path reading a later path, or a Keras class refused inside a path: file, path, field."""
+    bad = {
+        "framework": "keras",
+        "input": [8, 8, 4],
+        "layers": [
+            {
+                "type": "graph",
+                "join": "add",
+                "paths": [{"name": "a", "from": "b", "layers": []}, {"name": "b", "layers": []}],
+            }
+        ],
+    }
+    with pytest.raises(SpecError, match="names no earlier path") as caught:
+        load_spec(bad)
+    assert caught.value.path == "layers[0].paths[0].from"
+    bad["layers"][0]["paths"] = [{"name": "a", "layers": [{"type": "Conv2D", "filter": 3}]}]
+    with pytest.raises(SpecError, match="filters") as caught:
+        load_spec(bad)
+    assert caught.value.path == "layers[0].paths[0].layers[0]"
+
+
+@pytest.mark.full
+def test_nasnet_mobile_is_refused_with_its_reason() -> None:
+    """NASNetMobile's cells add pairs of branches that share their inputs with other adds,
+    then concatenate the sums: crossing paths, refused at the first shared layer.
+    (keras.applications.NASNetMobile refuses the torch backend, so its own NASNet call.)"""
+    from keras.src.applications.nasnet import NASNet
+
+    keras.backend.clear_session()
+    model = NASNet(
+        (224, 224, 3),
+        penultimate_filters=1056,
+        num_blocks=4,
+        stem_block_filters=32,
+        skip_reduction=False,
+        filter_multiplier=2,
+        weights=None,
+        default_size=224,
+    )
+    text = refused(model.to_json(), "paths shared by two merges that do not nest")
+    assert "'reduction_bn_1_stem_1' (BatchNormalization)" in text
+
+
 # --- refusals -----------------------------------------------------------------------------------
 
 
@@ -159,17 +254,29 @@ def refused(model_json: str, match: str) -> str:
     return str(caught.value)
 
 
-def test_a_graph_blocks_cannot_express_is_refused_at_the_layer() -> None:
+def test_crossing_paths_are_refused_at_the_layer() -> None:
+    """Two merges whose paths share a layer without nesting (c is read by both): no block,
+    graph or nested, has one input and one output around either."""
+
     def build(x: Any) -> Any:
-        a = layers.Conv2D(4, 1, name="fork")(x)
-        b = layers.ReLU(name="b")(a)
-        c = layers.Activation("sigmoid", name="c")(a)
-        return layers.Concatenate(name="join")([x, b, c])
+        a = layers.Conv2D(4, 1, name="a")(x)
+        m1 = layers.Add(name="m1")([x, a])
+        b = layers.Conv2D(4, 1, name="b")(m1)
+        return layers.Add(name="m2")([b, a])
 
-    text = refused(functional((8, 8, 4), build).to_json(), "reaches 'join' along two paths")
-    assert text.startswith("layers[1] 'fork' (Conv2D): ")
+    text = refused(functional((8, 8, 4), build).to_json(), "outside the block that 'm1' closes")
+    assert text.startswith("layers[1] 'a' (Conv2D): ")
 
 
+def test_two_outputs_are_refused_naming_them() -> None:
+    keras.backend.clear_session()
+    x = keras.Input((8, 8, 4))
+    a = layers.Conv2D(4, 1, name="head_a")(x)
+    b = layers.Conv2D(2, 1, name="head_b")(x)
+    refused(keras.Model(x, [a, b]).to_json(), "2 outputs \\('head_a', and 'head_b' besides\\)")
+
+
+@pytest.mark.full
 def test_a_shared_layer_and_two_inputs_are_refused() -> None:
     keras.backend.clear_session()
     conv = layers.Conv2D(4, 1, name="shared")

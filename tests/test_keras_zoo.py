@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,23 +22,17 @@ import pytest
 from convcalc.analysis import analyse
 from convcalc.records import Report
 from convcalc.spec.validate import load_spec
+from tests.keras_oracle import KERAS_MARKS  # Keras on torch, or the module is skipped
 from tests.zoo_scripts import load
 
-os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
-keras = pytest.importorskip("keras")
-
-pytestmark = [
-    pytest.mark.torch,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-]
+pytestmark = KERAS_MARKS
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
 apps = load("keras_apps")
 QUICK = {"keras_mobilenet_v3_small"}  # ops, Rescaling, squeeze-and-excitation
 NAMES = [pytest.param(name, marks=() if name in QUICK else pytest.mark.full) for name in apps.APPS]
 Row = tuple[tuple[int | None, ...], int, int]
-MERGES = ("Add", "Concatenate", "Multiply")
+MERGES = ("Add", "Concatenate", "Multiply", "Subtract", "Average", "Maximum", "Minimum")
 
 
 @functools.cache
@@ -82,6 +75,7 @@ def convcalc_rows(report: Report) -> dict[str, Row]:
     return rows
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", NAMES)
 def test_layer_for_layer(name: str) -> None:
     model = built(name)
@@ -93,6 +87,7 @@ def test_layer_for_layer(name: str) -> None:
     assert (report.total_params, report.total_params - report.trainable_params) == (total, frozen)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", NAMES)
 def test_to_json_imports_to_the_bundled_spec(name: str) -> None:
     """``model.to_json()`` through the importer is the shipped file, byte for byte (what

@@ -195,11 +195,19 @@ def _first_comment(text: str) -> str:
 
 @click.command()
 @click.option("--key", "of_key", is_flag=True, help="The schema of answer keys (convcalc check).")
-def schema(of_key: bool) -> None:
+@click.option(
+    "--framework",
+    type=click.Choice(["pytorch", "keras"]),
+    default="pytorch",
+    show_default=True,
+    help="The specs described: PyTorch's, or Keras specs (framework: keras).",
+)
+def schema(of_key: bool, framework: str) -> None:
     """Print the JSON Schema of spec files, for editors.
 
     With --key, the schema of answer keys; editors that validate YAML read either. The spec
-    schema is of PyTorch specs: a Keras spec (framework: keras) is checked by its reader."""
+    schema is of PyTorch specs; --framework keras gives that of Keras specs (framework: keras),
+    made from the Keras dialect's own argument models."""
     from convcalc.render import text as render
 
     if of_key:
@@ -207,9 +215,9 @@ def schema(of_key: bool) -> None:
 
         click.echo(render.to_json(key_schema()))
         return
-    from convcalc.spec.schema import spec_schema
+    from convcalc.spec.schema import keras_schema, spec_schema
 
-    click.echo(render.to_json(spec_schema()))
+    click.echo(render.to_json(keras_schema() if framework == "keras" else spec_schema()))
 
 
 @click.command()

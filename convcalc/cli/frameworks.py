@@ -43,14 +43,14 @@ def export(spec: str, target: str, output: str | None, class_name: str | None) -
     except ConvcalcError as exc:
         raise Failure(located(exc, spec)) from None
     try:
-        if target == "keras":
+        if target == "keras":  # a Keras spec as Keras writes it, a PyTorch one channels-first
             from convcalc.frameworks.keras.export import to_keras
 
-            source = to_keras(report, class_name)
+            source = to_keras(report, class_name, loaded)
         else:
             from convcalc.frameworks.torch.export import to_pytorch
 
-            source = to_pytorch(report, class_name)
+            source = to_pytorch(report, class_name, loaded)
     except ExportError as exc:  # a layer the framework cannot build: located in the spec
         exc.locate(loaded.file, loaded.line_of)
         raise Failure(located(exc, spec)) from None

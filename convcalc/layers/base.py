@@ -9,8 +9,9 @@ docs/architecture.md ("Adding a layer type").
 Shapes never include the batch dimension: ``(channels, *spatial)`` or ``(features,)``.
 """
 
+import re
 from functools import cache
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from pydantic import (
     BaseModel,
@@ -23,7 +24,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from convcalc.arith import Refusal
+from convcalc.arith import Derived, Refusal, derive
+from convcalc.expr import Expr
 from convcalc.layers.fields import (
     Device,
     Flag,
@@ -31,7 +33,7 @@ from convcalc.layers.fields import (
     Text,
     TorchDtype,
 )
-from convcalc.records import Applied, Layout, Shape, Step, elementwise
+from convcalc.records import Applied, Layout, Shape, Step, Tensors, elementwise, shape_text
 from convcalc.spec.document import yaml_text
 
 
@@ -120,6 +122,9 @@ class Layer(BaseModel):
     # built_sizes reads from the input it is given (check_written)
     from_input: ClassVar[tuple[str, ...]] = ()
     _written: tuple[tuple[str, int], ...] = PrivateAttr(default=())
+    # a block a dialect built for one call of its framework (convcalc.spec.keras: an Add, a
+    # SeparableConv2D): the call as written, and whether its shapes are channels-last
+    _call: tuple[str, bool] | None = PrivateAttr(default=None)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -167,8 +172,45 @@ class Layer(BaseModel):
         return elementwise(shape)
 
     def describe(self, shape: Shape) -> str:
-        """A compact label for tables, e.g. ``conv 8×8 /2``."""
-        return self.type
+        """A compact label for tables, e.g. ``conv 8×8 /2``; a dialect's call as written."""
+        return self.call_label() or self.type
+
+    def as_call(self, label: str, channels_last: bool) -> Self:
+        """This layer as one call of a dialect's framework: labelled ``label`` (``Add()``),
+        its shapes shown channels-last or not (:meth:`shown`)."""
+        layer = self.model_copy()
+        layer._call = (label, channels_last)
+        return layer
+
+    def call_label(self) -> str | None:
+        """The dialect's call this layer was built for (:meth:`as_call`), or None."""
+        return self._call[0] if self._call is not None else None
+
+    def shown_shape(self, shape: Shape) -> Shape:
+        """A shape in the order the layer's framework writes it: PyTorch's (C, *spatial), a
+        channels-last dialect's (*spatial, C)."""
+        if self._call is not None and self._call[1] and len(shape) > 1:
+            return (*shape[1:], shape[0])
+        return shape
+
+    def shown(self, shape: Shape) -> str:
+        """:func:`shape_text` of :meth:`shown_shape`: ``15×15×16`` for a Keras (16, 15, 15)."""
+        return shape_text(self.shown_shape(shape))
+
+    def word(self, name: str) -> str:
+        """A field's name, or a formula's symbol, in the words of the layer's framework:
+        PyTorch's own (``name``); a Keras layer says ``filters`` for ``out_channels``."""
+        return name
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        """The parameter tensors of a step as the layer's framework names and shapes them
+        (PyTorch's: as recorded); the same sizes, so the same count."""
+        return tensors
+
+    def derived(self, applied: Applied, name: str) -> Derived:
+        """The derivation of a size rule the step applied (:func:`convcalc.arith.derive`),
+        its symbols and note in the layer's words (:meth:`word`)."""
+        return worded(derive(applied.rule, name, applied.args), self.word)
 
     def built_sizes(self, shape: Shape) -> tuple[tuple[str, int], ...]:
         """The sizes PyTorch's module takes from its input ``shape`` when it is constructed
@@ -182,6 +224,65 @@ class Layer(BaseModel):
         merges dimensions (:class:`~convcalc.records.Layout`); None for a layer whose output
         dimension i is its input's i (through the step's size rule, where it has one)."""
         return None
+
+
+# a formula's symbol in a note: a single letter or a field's name, not inside a word
+_WORD = re.compile(r"(?<![\w'])[a-z][a-z_]*(?![\w'(])")
+
+
+def worded(found: Derived, word: Any) -> Derived:
+    """A derivation with each symbol's name, in its expression and its note, ``word(name)``
+    (a layer's :meth:`Layer.word`): ``s`` → ``strides`` in Keras' words."""
+    if word("s") == "s" and word("out_channels") == "out_channels":  # PyTorch's words
+        return found
+    note = _WORD.sub(lambda m: word(m.group()), found.note)
+    return Derived(_renamed(found.expr, word), note, found.quantity)
+
+
+def _renamed(expr: Expr, word: Any) -> Expr:
+    """``expr`` with each symbol's name ``word(name)`` (the LaTeX form follows it)."""
+    if expr.op == "sym":
+        name = word(expr.name)
+        if name == expr.name:
+            return expr
+        tex = "\\mathit{" + name.replace("_", "\\_") + "}"
+        return Expr("sym", value=expr.value, name=name, tex=tex)
+    if not expr.args:
+        return expr
+    return Expr(expr.op, tuple(_renamed(a, word) for a in expr.args), expr.value, expr.name)
+
+
+class KerasWords:
+    """A layer of the Keras dialect (:mod:`convcalc.spec.keras`) in Keras' words: its fields
+    and its formulas' symbols by Keras' argument names (:data:`WORDS`, one table for every
+    Keras layer), its label as Keras writes the call (:func:`keras_call`)."""
+
+    WORDS: ClassVar[dict[str, str]] = {
+        "out_channels": "filters",
+        "out_features": "units",
+        "bias": "use_bias",
+        "stride": "strides",
+        "dilation": "dilation_rate",
+        "k": "kernel_size",
+        "s": "strides",
+        "d": "dilation_rate",
+    }
+
+    def word(self, name: str) -> str:
+        return self.WORDS.get(name, name)
+
+
+def keras_call(cls: str, *args: Any, **kwargs: Any) -> str:
+    """A Keras layer as its call is written: ``Conv2D(8, 3, strides=2, padding="same")``; a
+    tuple of equal sizes as the one size, a string in double quotes."""
+
+    def text(value: Any) -> str:
+        if isinstance(value, tuple):
+            return str(value[0]) if len(set(value)) == 1 else f"({', '.join(map(str, value))})"
+        return f'"{value}"' if isinstance(value, str) else str(value)
+
+    parts = [text(a) for a in args] + [f"{k}={text(v)}" for k, v in kwargs.items()]
+    return f"{cls}({', '.join(parts)})"
 
 
 # what the input gives a layer, for each size of from_input (features, by default)

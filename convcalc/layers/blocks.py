@@ -20,7 +20,7 @@ from convcalc.errors import format_path, shown
 from convcalc.expr import Expr, product, total
 from convcalc.layers.base import Layer
 from convcalc.layers.fields import PositiveInt, SplitSizes, Text
-from convcalc.records import Entry, Shape, shape_text
+from convcalc.records import Entry, Shape
 
 
 @dataclass(frozen=True)
@@ -127,27 +127,43 @@ class Repeat(Block):
 
 
 class Residual(Block):
-    """``body(x) + shortcut(x)``; an empty shortcut is the identity."""
+    """``body(x) + shortcut(x)``; an empty shortcut is the identity. ``join`` names another
+    element-wise op of the two (:data:`JOINS`): ``body(x) − shortcut(x)``, their mean, their
+    maximum or minimum, their product; the two shapes must be equal."""
 
     type: Literal["residual"]
     body: list[Any]
     shortcut: list[Any] = Field(default_factory=list)
+    join: Literal["add", "subtract", "multiply", "average", "maximum", "minimum"] = "add"
     LISTS = ("body", "shortcut")
 
     def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
         (_, body), (_, short) = outputs
         if body != short:
             raise Refusal(
-                f"body gives {shape_text(body)} but shortcut gives {shape_text(short)}; they "
-                f"must be equal to be added{_shortcut_hint(shape, body)}"
+                f"body gives {self.shown(body)} but shortcut gives {self.shown(short)}; they "
+                f"must be equal to be {JOINS[self.join].verb}{self._hint(shape, body)}"
             )
         return body
 
     def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
         (_, body), (path, short) = outputs
-        what = "the input itself (identity)" if not path.layers else shape_text(short)
-        note = f"body {shape_text(body)} + shortcut {what}: added element-wise"
-        return Derived(_number(body), note, "values")
+        what = "the input itself (identity)" if not path.layers else self.shown(short)
+        op = JOINS[self.join]
+        note = f"{op.of([f'body {self.shown(body)}', f'shortcut {what}'])}: {op.verb} element-wise"
+        return Derived(_number(self.shown_shape(body)), note, "values")
+
+    def _hint(self, x: Shape, body: Shape) -> str:
+        """A 1×1 convolution in the shortcut that would match (:func:`_shortcut_stride`), in
+        Keras' words where the block is a Keras merge."""
+        stride = _shortcut_stride(x, body)
+        if stride is None or self.call_label() is None:
+            return _shortcut_hint(x, body)
+        strides = f", strides={stride}" if stride > 1 else ""
+        return f" — a Conv{len(x) - 1}D({body[0]}, 1{strides}) in the shortcut would match"
+
+    def describe(self, shape: Shape) -> str:
+        return self.call_label() or ("residual" if self.join == "add" else f"residual {self.join}")
 
 
 def _number(shape: Shape) -> Expr:
@@ -155,23 +171,33 @@ def _number(shape: Shape) -> Expr:
     return product(shape)
 
 
-def _shortcut_hint(x: Shape, body: Shape) -> str:
-    """A 1×1 conv that takes the block's input to the body's output shape, if one exists: the
-    least stride in every dimension's interval of strides (:func:`~convcalc.arith.conv_strides`,
-    O(1) however large the input)."""
+def _shortcut_stride(x: Shape, body: Shape) -> int | None:
+    """The stride of a 1×1 conv that takes the block's input to the body's output shape, if
+    one exists: the least stride in every dimension's interval of strides
+    (:func:`~convcalc.arith.conv_strides`, O(1) however large the input)."""
     if len(x) != len(body) or len(x) < 2:
-        return ""
+        return None
     low, high = 1, None
     for n, m in zip(x[1:], body[1:], strict=True):
         strides = conv_strides(n, m, 1, 0, 1)  # one interval at most, or none
         if not strides:
-            return ""
+            return None
         lo, hi = strides[0]
         low = max(low, lo)
         high = hi if high is None else high if hi is None else min(high, hi)
     if high is not None and low > high:
+        return None
+    return low
+
+
+def _shortcut_hint(x: Shape, body: Shape) -> str:
+    """The 1×1 conv of :func:`_shortcut_stride`, as a hint: `` — a 1×1 conv with out_channels
+    8 (stride 2) in the shortcut would match``; empty where none exists."""
+    stride = _shortcut_stride(x, body)
+    if stride is None:
         return ""
-    return f" — a 1×1 conv with out_channels {body[0]} (stride {low}) in the shortcut would match"
+    conv = f"a 1×1 conv with out_channels {body[0]} (stride {stride})"
+    return f" — {conv} in the shortcut would match"
 
 
 class Concat(Block):
@@ -194,19 +220,19 @@ class Concat(Block):
         for path, out in outputs[1:]:
             if len(out) != len(first) or out[1:] != first[1:]:
                 raise Refusal(
-                    f"{first_path.label} gives {shape_text(first)} but {path.label} gives "
-                    f"{shape_text(out)}: branches are joined along channels, so every other "
+                    f"{first_path.label} gives {self.shown(first)} but {path.label} gives "
+                    f"{self.shown(out)}: branches are joined along channels, so every other "
                     "dimension must be equal"
                 )
         return (sum(out[0] for _, out in outputs), *first[1:])
 
     def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
         expr = total([out[0] for _, out in outputs])
-        sizes = ", ".join(shape_text(out) for _, out in outputs)
+        sizes = ", ".join(self.shown(out) for _, out in outputs)
         return Derived(expr, f"the branches' channels ({sizes}), joined", "C")
 
     def describe(self, shape: Shape) -> str:
-        return f"concat {len(self.branches)} branches"
+        return self.call_label() or f"concat {len(self.branches)} branches"
 
 
 class Split(Concat):
@@ -299,15 +325,15 @@ class Scale(Block):
             g not in (1, n) for g, n in zip(gate, shape, strict=True)
         ):
             raise Refusal(
-                f"body gives {shape_text(gate)}, which does not broadcast to the input "
-                f"{shape_text(shape)}: each dimension must equal the input's or be 1"
+                f"body gives {self.shown(gate)}, which does not broadcast to the input "
+                f"{self.shown(shape)}: each dimension must equal the input's or be 1"
             )
         return shape
 
     def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
         ((_, gate),) = outputs
-        note = f"the input {shape_text(shape)} times the body's {shape_text(gate)}, broadcast"
-        return Derived(_number(shape), note, "values")
+        note = f"the input {self.shown(shape)} times the body's {self.shown(gate)}, broadcast"
+        return Derived(_number(self.shown_shape(shape)), note, "values")
 
 
 # --- graph: named paths, each reading the block's input or an earlier path's output ----------
@@ -323,18 +349,53 @@ class GraphPath(BaseModel):
     layers: list[Any] = Field(default_factory=list)
 
 
-JOIN_SIGNS = {"add": " + ", "multiply": " · ", "concat": ", "}
+@dataclass(frozen=True)
+class Join:
+    """One way a block joins its paths' outputs. Element-wise ops broadcast as torch does
+    (each dimension equal, or 1 in one of them); ``concat`` joins along the channels (Σ C,
+    the rest equal). ``macs``: multiply-adds per output value, 0 for every op (convcalc's
+    convention counts merges as none, and torchinfo, fvcore, ptflops and thop count none for
+    ``+``, ``torch.sub``, ``*``, ``(a + b) / 2``, ``torch.maximum``, ``torch.minimum`` or
+    ``torch.cat``). ``sign`` goes between the operands (or ``func`` around them), ``symbol``
+    is the diagram's join (:mod:`convcalc.render.draw`), ``keras`` the Keras merge layer."""
+
+    name: str
+    verb: str
+    symbol: str
+    keras: str
+    sign: str = ", "
+    func: str = ""
+    elementwise: bool = True
+    macs: int = 0
+
+    def of(self, operands: Sequence[str]) -> str:
+        """The join written on its operands: ``a + b``, ``max(a, b)``."""
+        inner = self.sign.join(operands)
+        return f"{self.func}({inner})" if self.func else inner
+
+
+JOINS: dict[str, Join] = {
+    "add": Join("add", "added", "add", "Add", " + "),
+    "subtract": Join("subtract", "subtracted", "sub", "Subtract", " − "),
+    "multiply": Join("multiply", "multiplied", "mul", "Multiply", " · "),
+    "average": Join("average", "averaged", "avg", "Average", func="avg"),
+    "maximum": Join("maximum", "compared (maximum)", "max", "Maximum", func="max"),
+    "minimum": Join("minimum", "compared (minimum)", "min", "Minimum", func="min"),
+    "concat": Join("concat", "concatenated", "cat", "Concatenate", func="cat", elementwise=False),
+}
+JOIN_SIGNS = {name: op.sign for name, op in JOINS.items()}
 
 
 class Graph(Block):
     """Named paths run in the order written, each on the block's input or on the output of
     an earlier path (``from``); the outputs of the paths ``output`` names (by default those no
-    other path reads) are joined: added or multiplied element-wise, broadcast as torch
+    other path reads) are joined as :data:`JOINS` says: added, subtracted (the first minus the
+    others), multiplied, averaged, or their maximum or minimum, element-wise, broadcast as torch
     broadcasts (each dimension equal, or 1 in one of them), or concatenated along the channels
     (every other dimension equal). LR-ASPP's ``low_classifier(low) + high_classifier(x)``."""
 
     type: Literal["graph"]
-    join: Literal["add", "multiply", "concat"]
+    join: Literal["add", "subtract", "multiply", "average", "maximum", "minimum", "concat"]
     routes: list[GraphPath] = Field(alias="paths", min_length=1)  # paths() is the contract
     PART_LISTS: ClassVar[dict[str, tuple[str, ...]]] = {"GraphPath": ("layers",)}
     output: list[Text] | None = Field(default=None, min_length=1)
@@ -430,22 +491,23 @@ class Graph(Block):
         return [(self.routes[i].name, outputs[i][1]) for i in self.joined() or ()]
 
     def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
-        """Σ or Π of the joined outputs, broadcast (each dimension equal, or 1 in one of
-        them: the other's size), or their concatenation: Σ channels, the rest equal."""
+        """The joined outputs combined element-wise (an op of :data:`JOINS`), broadcast (each
+        dimension equal, or 1 in one of them: the other's size), or concatenated: Σ channels,
+        the rest equal."""
         joined = self._joined(outputs)
         if not joined:
             raise Refusal("no path's output is left to join: name the joined paths", "output")
         names, out = [joined[0][0]], joined[0][1]
         for name, given in joined[1:]:
             which = " and ".join(repr(shown(n)) for n in names)
-            before = f"{which} give{'s' if len(names) == 1 else ''} {shape_text(out)}"
-            clash = f"{before} but {shown(name)!r} gives {shape_text(given)}"
+            before = f"{which} give{'s' if len(names) == 1 else ''} {self.shown(out)}"
+            clash = f"{before} but {shown(name)!r} gives {self.shown(given)}"
             if len(given) != len(out):
                 raise Refusal(
                     f"{clash}: to be {self._verb()}, they need as many dimensions (torch "
                     "would line them up from the last, the batch among them)"
                 )
-            if self.join == "concat":
+            if not JOINS[self.join].elementwise:
                 if given[1:] != out[1:]:
                     raise Refusal(
                         f"{clash}: joined along the channels, every other dimension must be equal"
@@ -462,19 +524,18 @@ class Graph(Block):
         return out
 
     def _verb(self) -> str:
-        return {"add": "added", "multiply": "multiplied", "concat": "concatenated"}[self.join]
+        return JOINS[self.join].verb
 
     def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
         joined = self._joined(outputs)
         out = self.merge(shape, outputs)
-        each = ", ".join(f"{name} {shape_text(given)}" for name, given in joined)
-        if self.join == "concat":
+        each = ", ".join(f"{name} {self.shown(given)}" for name, given in joined)
+        if not JOINS[self.join].elementwise:
             expr = total([given[0] for _, given in joined])
             return Derived(expr, f"the channels of {each}, joined", "C")
-        note = f"{each}: {self._verb()} element-wise, broadcast to {shape_text(out)}"
-        return Derived(_number(out), note, "values")
+        note = f"{each}: {self._verb()} element-wise, broadcast to {self.shown(out)}"
+        return Derived(_number(self.shown_shape(out)), note, "values")
 
     def describe(self, shape: Shape) -> str:
-        names = [self.routes[i].name for i in self.joined() or ()]
-        inner = JOIN_SIGNS[self.join].join(shown(n, 20) for n in names)
-        return f"graph cat({inner})" if self.join == "concat" else f"graph {inner}"
+        names = [shown(self.routes[i].name, 20) for i in self.joined() or ()]
+        return self.call_label() or f"graph {JOINS[self.join].of(names)}"

@@ -1,10 +1,20 @@
 """Convolutions and transposed convolutions (``nn.Conv{1,2,3}d``, ``nn.ConvTranspose{1,2,3}d``)."""
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from convcalc import arith
-from convcalc.arith import Refusal
-from convcalc.layers.base import WithParameters, each_dim, label, per_dim, sized, split_spatial
+from convcalc.arith import Derived, Refusal
+from convcalc.layers.base import (
+    KerasWords,
+    WithParameters,
+    each_dim,
+    keras_call,
+    label,
+    per_dim,
+    sized,
+    split_spatial,
+    worded,
+)
 from convcalc.layers.fields import (
     ConvPadding,
     Flag,
@@ -175,7 +185,7 @@ def keras_strides(s: tuple[int, ...], d: tuple[int, ...]) -> None:
         )
 
 
-class KerasConv(Conv):
+class KerasConv(KerasWords, Conv):
     """Keras' Conv1D/2D/3D and DepthwiseConv2D (out_channels C·depth_multiplier, groups C) on
     the channels-first records. ``valid``: PyTorch's rule without padding, refused where the
     dilated kernel is longer than the input; ``same`` for every stride: out = ⌈n/s⌉, padding
@@ -206,17 +216,127 @@ class KerasConv(Conv):
             out, rules = sized(arith.keras_same_out, spatial, k, s, d)
         return self._step(channels, out, rules, (k, s, left, right, d))
 
+    def derived(self, applied: Applied, name: str) -> Derived:
+        """Keras' ``valid`` has no padding to write: ⌊(L − d·(k − 1) − 1)/s⌋ + 1."""
+        if applied.rule is arith.conv_out:
+            length, k, s, _, d = applied.args
+            return worded(arith.keras_valid_out_derived(name, length, k, s, d), self.word)
+        return super().derived(applied, name)
+
+    def keras_options(self, shape: Shape) -> dict[str, object]:
+        """The keyword arguments a Keras call writes where they are not the default."""
+        _, s, d = self._ksd(len(shape) - 1)
+        options: dict[str, object] = {}
+        if any(x != 1 for x in s):
+            options["strides"] = s
+        if self.padding != "valid":
+            options["padding"] = self.padding
+        if any(x != 1 for x in d):
+            options["dilation_rate"] = d
+        return options
+
     def describe(self, shape: Shape) -> str:
-        k, s, d = self._ksd(len(shape) - 1)
-        extra = f" {self.padding}" if self.padding != "valid" else ""
-        return window_label("conv", k, s, (0,) * len(k), d, self.groups, extra=extra)
+        """``Conv2D(8, 3, strides=2, padding="same")``."""
+        k, _, _ = self._ksd(len(shape) - 1)
+        options = self.keras_options(shape)
+        if self.groups != 1:
+            options["groups"] = self.groups
+        if not self.bias:
+            options["use_bias"] = False
+        return keras_call(f"Conv{len(k)}D", self.out_channels, k, **options)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        """Keras' kernel (*k, in / groups, filters) and bias (filters)."""
+        out, per_group, *k = tensors["weight"]
+        return _keras_bias({"kernel": (*k, per_group, out)}, tensors)
 
 
-class KerasConvTranspose(ConvTranspose):
+def _keras_bias(kernels: Tensors, tensors: Tensors) -> Tensors:
+    """Keras' kernels, then the bias where the layer has one."""
+    return kernels | ({"bias": tensors["bias"]} if "bias" in tensors else {})
+
+
+class KerasDepthwiseConv(KerasConv):
+    """Keras' DepthwiseConv1D/2D: groups = C, filters C·depth_multiplier; Keras' kernel is
+    (*k, C, depth_multiplier)."""
+
+    WORDS: ClassVar[dict[str, str]] = KerasConv.WORDS | {"out_channels": "C_in·depth_multiplier"}
+
+    def describe(self, shape: Shape) -> str:
+        """``DepthwiseConv2D(3, strides=2, depth_multiplier=2)``."""
+        k, _, _ = self._ksd(len(shape) - 1)
+        options = self.keras_options(shape)
+        if self.out_channels != self.groups:
+            options["depth_multiplier"] = self.out_channels // self.groups
+        if not self.bias:
+            options["use_bias"] = False
+        return keras_call(f"DepthwiseConv{len(k)}D", k, **options)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        out, _, *k = tensors["weight"]
+        return _keras_bias({"kernel": (*k, self.groups, out // self.groups)}, tensors)
+
+
+class KerasSeparableDepthwise(KerasDepthwiseConv):
+    """The depthwise half of Keras' SeparableConv1D/2D: ``depthwise_kernel`` (*k, C,
+    depth_multiplier), no bias."""
+
+    def describe(self, shape: Shape) -> str:
+        """``depthwise 3×3 strides=2 same``: the Keras layer's first step."""
+        k, _, _ = self._ksd(len(shape) - 1)
+        options = self.keras_options(shape)
+        if self.out_channels != self.groups:
+            options["depth_multiplier"] = self.out_channels // self.groups
+        return keras_call("depthwise", k, **options)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        out, _, *k = tensors["weight"]
+        return {"depthwise_kernel": (*k, self.groups, out // self.groups)}
+
+
+class KerasPointwise(KerasConv):
+    """The pointwise half of Keras' SeparableConv1D/2D: ``pointwise_kernel`` (1, …, C·m,
+    filters) and the layer's bias."""
+
+    def derived(self, applied: Applied, name: str) -> Derived:
+        """A 1×1 step keeps each spatial size: H = H_in."""
+        return arith.kept_derived(name, applied.args[0])
+
+    def describe(self, shape: Shape) -> str:
+        """``pointwise(16)``: the Keras layer's second step, a 1×1 convolution."""
+        return keras_call("pointwise", self.out_channels)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        out, per_group, *k = tensors["weight"]
+        return _keras_bias({"pointwise_kernel": (*k, per_group, out)}, tensors)
+
+
+class KerasDense(KerasConv):
+    """Keras' Dense on the channels of a channels-last map (H, W, C): a 1×1 convolution of
+    the channels-first records; Keras' kernel is (C, units)."""
+
+    WORDS: ClassVar[dict[str, str]] = KerasConv.WORDS | {"out_channels": "units"}
+
+    def derived(self, applied: Applied, name: str) -> Derived:
+        """Dense acts on the channels alone: H = H_in."""
+        return arith.kept_derived(name, applied.args[0])
+
+    def describe(self, shape: Shape) -> str:
+        """``Dense(16)``."""
+        options = {} if self.bias else {"use_bias": False}
+        return keras_call("Dense", self.out_channels, **options)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        out, features, *_ = tensors["weight"]
+        return _keras_bias({"kernel": (features, out)}, tensors)
+
+
+class KerasConvTranspose(KerasWords, ConvTranspose):
     """Keras' Conv1D/2D/3DTranspose on the channels-first records: valid (n − 1)·s +
     max(k_eff, s), same n·s, or with ``output_padding`` (smaller than the stride) (n − 1)·s +
-    k_eff + op (valid), (n − 1)·s + k_eff mod 2 + op (same); the window is PyTorch's with the
-    padding Keras' torch backend converts them to."""
+    k_eff + op (valid), (n − 1)·s + k_eff mod 2 + op (same); the window crops PyTorch's
+    uncropped output as Keras does (:func:`convcalc.arith.keras_transpose_crop`: the odd one at
+    the end)."""
 
     padding: Literal["valid", "same"] = "valid"  # type: ignore[assignment]
     output_padding: NonNegDims | None = None  # type: ignore[assignment]
@@ -233,15 +353,29 @@ class KerasConvTranspose(ConvTranspose):
         out, rules = sized(arith.keras_transpose_out, spatial, k, s, d, same, ops)
         windows = []
         for ki, si, di, op in zip(k, s, d, ops, strict=True):
-            pad, extra = arith.keras_transpose_padding(ki, si, di, self.padding == "same", op)
+            start, end = arith.keras_transpose_crop(ki, si, di, self.padding == "same", op)
             k_eff = arith.effective_kernel(ki, di)
-            windows.append(Window(k_eff, si, pad, pad - extra, transposed=True))
+            windows.append(Window(k_eff, si, start, end, transposed=True))
         weight = (channels, self.out_channels // self.groups, *k)
         return Step((self.out_channels, *out), self._tensors(weight), tuple(windows), rules)
 
     def describe(self, shape: Shape) -> str:
+        """``Conv2DTranspose(4, 3, strides=2, padding="same")``."""
         k, s, d = self._ksd(len(shape) - 1)
-        extra = " same" if self.padding == "same" else ""
+        options: dict[str, object] = {}
+        if any(x != 1 for x in s):
+            options["strides"] = s
+        if self.padding != "valid":
+            options["padding"] = self.padding
         if self.output_padding is not None:
-            extra += f" op{label(per_dim(self.output_padding, len(k), 'output_padding'))}"
-        return window_label("conv_transpose", k, s, (0,) * len(k), d, self.groups, extra=extra)
+            options["output_padding"] = per_dim(self.output_padding, len(k), "output_padding")
+        if any(x != 1 for x in d):
+            options["dilation_rate"] = d
+        if not self.bias:
+            options["use_bias"] = False
+        return keras_call(f"Conv{len(k)}DTranspose", self.out_channels, k, **options)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        """Keras' kernel (*k, filters, in) and bias (filters)."""
+        channels, out, *k = tensors["weight"]
+        return _keras_bias({"kernel": (*k, out, channels)}, tensors)

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from convcalc.arith import Refusal, set_by
-from convcalc.layers.base import WithParameters
+from convcalc.layers.base import KerasWords, WithParameters, keras_call
 from convcalc.layers.fields import (
     AnyInt,
     Flag,
@@ -31,6 +31,20 @@ class Linear(WithParameters):
 
     def describe(self, shape: Shape) -> str:
         return f"linear {shape[-1]} → {self.out_features}"
+
+
+class KerasLinear(KerasWords, Linear):
+    """Keras' Dense on the last axis of [features] or a channels-first tensor: PyTorch's
+    linear; Keras' kernel is (in, units)."""
+
+    def describe(self, shape: Shape) -> str:
+        """``Dense(10)``."""
+        return keras_call("Dense", self.out_features, **({} if self.bias else {"use_bias": False}))
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        out, features = tensors["weight"]
+        kernel: Tensors = {"kernel": (features, out)}
+        return kernel | ({"bias": tensors["bias"]} if "bias" in tensors else {})
 
 
 class Embedding(WithParameters):

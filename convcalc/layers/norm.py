@@ -5,7 +5,15 @@ import math
 from typing import Literal
 
 from convcalc.arith import Refusal
-from convcalc.layers.base import Layer, WithParameters, label, listed, split_spatial
+from convcalc.layers.base import (
+    KerasWords,
+    Layer,
+    WithParameters,
+    keras_call,
+    label,
+    listed,
+    split_spatial,
+)
 from convcalc.layers.fields import (
     Flag,
     NonNegative,
@@ -167,7 +175,7 @@ class LocalResponseNorm(Layer):
         return elementwise(shape, note=note)
 
 
-class KerasBatchNorm(BatchNorm):
+class KerasBatchNorm(KerasWords, BatchNorm):
     """Keras' BatchNormalization over the channels (axis −1 channels-last): gamma (with
     ``scale``) and beta (with ``center``) train, and the moving mean and variance, C each,
     are parameters that never train: Keras counts 4·C where PyTorch counts 2·C."""
@@ -185,6 +193,46 @@ class KerasBatchNorm(BatchNorm):
             tensors["bias"] = c
         tensors |= {"moving_mean": c, "moving_variance": c}
         return Step(step.output, tensors, step.windows, note=step.note, untrained=MOVING)
+
+    def describe(self, shape: Shape) -> str:
+        """``BatchNormalization()`` (``center=False`` or ``scale=False`` where written)."""
+        options = {name: False for name in ("center", "scale") if not getattr(self, name)}
+        return keras_call("BatchNormalization", **options)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        """Keras' gamma (the scale), beta (the offset), moving_mean and moving_variance."""
+        names = {"weight": "gamma", "bias": "beta"}
+        return {names.get(name, name): shape for name, shape in tensors.items()}
+
+
+class _KerasLayerNormWords(KerasWords):
+    """Keras' LayerNormalization in its words: its call, and gamma (the scale) and beta (the
+    offset) for PyTorch's weight and bias (``layer.weights`` of the built Keras layer)."""
+
+    def describe(self, shape: Shape) -> str:
+        """``LayerNormalization()`` (``center=False``, ``scale=False`` where written)."""
+        options: dict[str, object] = {}
+        if not self.elementwise_affine:  # type: ignore[attr-defined]
+            options = {"center": False, "scale": False}
+        elif not self.bias:  # type: ignore[attr-defined]
+            options = {"center": False}
+        if self.eps != 1e-3:  # type: ignore[attr-defined]  # Keras' default epsilon
+            options["epsilon"] = self.eps  # type: ignore[attr-defined]
+        return keras_call("LayerNormalization", **options)
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        names = {"weight": "gamma", "bias": "beta"}
+        return {names.get(name, name): shape for name, shape in tensors.items()}
+
+
+class KerasLayerNorm(_KerasLayerNormWords, LayerNorm):
+    """Keras' LayerNormalization over the last axis of a [features] or channels-first input
+    (or of the channels moved last): PyTorch's layer norm."""
+
+
+class KerasLayerNorm2d(_KerasLayerNormWords, LayerNorm2d):
+    """Keras' LayerNormalization over the channels of a channels-last (H, W, C): the records'
+    channels-only layer norm."""
 
 
 MOVING = ("moving_mean", "moving_variance")

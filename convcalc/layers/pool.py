@@ -1,11 +1,21 @@
 """Pooling: max and average windows, the adaptive pools that choose their own windows, and
 max-unpooling."""
 
-from typing import Literal
+from typing import ClassVar, Literal
 
 from convcalc import arith
-from convcalc.arith import Refusal
-from convcalc.layers.base import Layer, each_dim, label, per_dim, sized, split_spatial
+from convcalc.arith import Derived, Refusal
+from convcalc.layers.base import (
+    KerasWords,
+    Layer,
+    each_dim,
+    keras_call,
+    label,
+    per_dim,
+    sized,
+    split_spatial,
+    worded,
+)
 from convcalc.layers.conv import window_label
 from convcalc.layers.fields import (
     Flag,
@@ -15,7 +25,7 @@ from convcalc.layers.fields import (
     PositiveDims,
     PositiveInt,
 )
-from convcalc.records import Shape, Step, Window
+from convcalc.records import Applied, Shape, Step, Window
 
 
 class _Pool(Layer):
@@ -175,32 +185,53 @@ def _keras_pool(layer: "KerasMaxPool | KerasAvgPool", shape: Shape) -> Step:
     return Step((channels, *out), {}, windows, rules)
 
 
-def _keras_label(layer: "KerasMaxPool | KerasAvgPool", shape: Shape) -> str:
-    k, s, _, _ = layer.geometry(len(shape) - 1)
-    extra = " same" if layer.padding == "same" else ""
-    return window_label(layer.type, k, s, (0,) * len(k), (1,) * len(k), extra=extra)
+class _KerasPool(KerasWords):
+    """What Keras' pools share: their label, Keras' call, and their formulas' words
+    (``pool_size`` for the kernel, no dilation)."""
+
+    WORDS: ClassVar[dict[str, str]] = KerasWords.WORDS | {"k": "pool_size"}
+    kind: ClassVar[str]
+
+    def derived(self, applied: Applied, name: str) -> Derived:
+        """Keras' ``valid`` has no padding to write: ⌊(L − pool_size)/strides⌋ + 1; ``same``
+        pads max((out − 1)·strides + pool_size − L, 0)."""
+        if applied.rule is arith.pool_out:
+            length, k, s, *_ = applied.args
+            return worded(arith.keras_valid_out_derived(name, length, k, s, None), self.word)
+        if applied.rule is arith.keras_same_out:  # a pool has no dilation to write
+            length, k, s, d = applied.args
+            found = arith.keras_same_out_derived(name, length, k, s, d, pool=True)
+            return worded(found, self.word)
+        return super().derived(applied, name)  # type: ignore[misc, no-any-return]
+
+    def describe(self, shape: Shape) -> str:
+        """``MaxPooling2D(3, strides=2, padding="same")`` (strides shown where they are not
+        the pool size, Keras' default)."""
+        k, s, _, _ = self.geometry(len(shape) - 1)  # type: ignore[attr-defined]
+        options: dict[str, object] = {}
+        if s != k:
+            options["strides"] = s
+        if self.padding != "valid":  # type: ignore[attr-defined]
+            options["padding"] = self.padding  # type: ignore[attr-defined]
+        return keras_call(f"{self.kind}{len(k)}D", k, **options)
 
 
-class KerasMaxPool(MaxPool):
+class KerasMaxPool(_KerasPool, MaxPool):
     """Keras' MaxPooling1D/2D/3D (:func:`_keras_pool`)."""
 
+    kind: ClassVar[str] = "MaxPooling"
     padding: Literal["valid", "same"] = "valid"  # type: ignore[assignment]
 
     def forward(self, shape: Shape) -> Step:
         return _keras_pool(self, shape)
 
-    def describe(self, shape: Shape) -> str:
-        return _keras_label(self, shape)
 
-
-class KerasAvgPool(AvgPool):
+class KerasAvgPool(_KerasPool, AvgPool):
     """Keras' AveragePooling1D/2D/3D (:func:`_keras_pool`; ``same`` averages the values
     inside the input only)."""
 
+    kind: ClassVar[str] = "AveragePooling"
     padding: Literal["valid", "same"] = "valid"  # type: ignore[assignment]
 
     def forward(self, shape: Shape) -> Step:
         return _keras_pool(self, shape)
-
-    def describe(self, shape: Shape) -> str:
-        return _keras_label(self, shape)

@@ -207,6 +207,7 @@ def _totals(report: Report, costing: Costing) -> str:
 def _table(report: Report, costing: Costing) -> str:
     """Every entry as a row; a block's row is the ``<summary>`` of a ``<details>`` holding its
     children, each of its lists headed by its name where it has several."""
+    from convcalc.render.text import written_label
     from convcalc.views.costs import subtotals
     from convcalc.views.receptive import receptive_fields
 
@@ -223,7 +224,8 @@ def _table(report: Report, costing: Costing) -> str:
             field = fields[id(entry)]
             rf = "global" if field.size is None else _dims(field.size)
             jump = "" if field.size is None else _dims(field.jump)
-            row = _row(entry, depth, counts[id(entry)], rf, jump, report.shown(entry.output_shape))
+            shape, label = report.shown(entry.output_shape), written_label(report, entry)
+            row = _row(entry, depth, counts[id(entry)], rf, jump, shape, label)
             if kind == "open":
                 out.append(
                     f'<details class="block" open data-path="{html(entry.path)}">'
@@ -259,14 +261,17 @@ def _rows(report: Report) -> Iterator[Event]:
                 stack.append(("list", None, depth + 1, label))
 
 
-def _row(entry: Entry, depth: int, mult_adds: int, rf: str, jump: str, shape: str) -> str:
-    """The cells of an entry's row, coloured as its boxes in the diagram."""
+def _row(
+    entry: Entry, depth: int, mult_adds: int, rf: str, jump: str, shape: str, label: str
+) -> str:
+    """The cells of an entry's row, coloured as its boxes in the diagram; ``label`` names it
+    (:func:`~convcalc.render.text.written_label`)."""
     from convcalc.render.draw import KIND_OF, PALETTE
 
     fill, stroke = PALETTE["block" if entry.is_block else KIND_OF.get(entry.type, "reshape")]
     swatch = f'<span class="kind" style="background:{fill};border-color:{stroke}"></span>'
     cells = [
-        f'<div class="layer" style="--d:{depth}">{swatch}{html(entry.label)}</div>',
+        f'<div class="layer" style="--d:{depth}">{swatch}{html(label)}</div>',
         f'<div class="mono">{shape}</div>',
         f'<div class="n">{entry.params:,}</div>',
         f'<div class="n">{mult_adds:,}</div>',

@@ -77,15 +77,12 @@ def _rows(
             continue
         entry, starts = item
         if depth is None or entry.depth < depth:
-            label = entry.label
+            label = written_label(report, entry)
             if entry.depth > 0:
                 lead = "  " * (entry.depth - 1) + "└─"
                 label = f"{lead}{starts}: {label}" if starts else lead + label
             number = str(entry.index) if entry.depth == 0 else ""
             shape = report.shown(entry.output_shape)
-            written = report.dialect.classes if report.dialect is not None else {}
-            if entry.source in written:  # a Keras spec: the class written, then the label
-                label = label.replace(entry.label, f"{written[entry.source]}: {entry.label}")
             rows.append((number, label, shape, f"{entry.params:,}", *cells[id(entry)]))
         named = len(entry.children) > 1
         layer: Any = entry.layer  # a block, where it has children
@@ -288,3 +285,13 @@ def costs_table(comparison: Comparison) -> str:
         for note in comparison.notes[name]:
             out.append(f"- {name}: {note}")
     return "\n".join(out)
+
+
+def written_label(report: Report, entry: Entry) -> str:
+    """The entry's label; in a Keras spec, after the class written where the label is not
+    that class's call (``ZeroPadding2D: pad 1,1 1,1``, but ``Conv2D(8, 3)``)."""
+    written = report.dialect.classes if report.dialect is not None else {}
+    kind = written.get(entry.source)
+    if kind is None or entry.description.startswith(f"{kind}("):
+        return entry.label
+    return f"{kind}: {entry.label}"

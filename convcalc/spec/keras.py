@@ -24,14 +24,25 @@ import difflib
 import math
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
+from dataclasses import field as default
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from convcalc.arith import Refusal
 from convcalc.errors import SpecError, format_path
-from convcalc.layers.base import Layer
-from convcalc.layers.conv import KerasConv, KerasConvTranspose, keras_strides
+from convcalc.layers.base import KerasWords, Layer, keras_call
+from convcalc.layers.blocks import JOINS, Block
+from convcalc.layers.conv import (
+    KerasConv,
+    KerasConvTranspose,
+    KerasDense,
+    KerasDepthwiseConv,
+    KerasPointwise,
+    KerasSeparableDepthwise,
+    keras_strides,
+)
 from convcalc.layers.fields import (
     Flag,
     IntList,
@@ -44,15 +55,16 @@ from convcalc.layers.fields import (
     Text,
     show,
 )
-from convcalc.layers.norm import KerasBatchNorm
+from convcalc.layers.linear import KerasLinear
+from convcalc.layers.norm import KerasBatchNorm, KerasLayerNorm, KerasLayerNorm2d
 from convcalc.layers.pool import KerasAvgPool, KerasMaxPool
 from convcalc.layers.registry import layer_class
 from convcalc.layers.reshape import KerasNormalization
 from convcalc.records import Dialect, Shape
-from convcalc.spec.document import Document, yaml_text
+from convcalc.spec.document import MAX_NODES, Document, yaml_text
 
 Keys = tuple[str | int, ...]
-MAX_DEPTH = 100  # blocks nested in a Keras spec (the walk here recurses)
+MAX_DEPTH = 1_000  # blocks nested in a Keras spec (as YAML's 2,000 levels allow)
 
 # PyTorch's argument names and the Keras names a Keras spec writes instead
 TORCH_NAMES = {
@@ -150,6 +162,12 @@ class PoolArgs(Args):
     data_format: DataFormat = None
 
 
+class AvgPoolArgs(PoolArgs):
+    """AveragePooling*D: as MaxPooling*D, but Keras has no default pool_size."""
+
+    pool_size: PositiveDims
+
+
 class GlobalPoolArgs(Args):
     data_format: DataFormat = None
     keepdims: Flag = False
@@ -236,14 +254,33 @@ class PaddingArgs(Args):
 
 
 class CroppingArgs(Args):
+    """Cropping3D's (Cropping1D and Cropping2D differ: :data:`CLASSES`)."""
+
     cropping: Any = 1
     data_format: DataFormat = None
+
+
+class Cropping2DArgs(CroppingArgs):
+    cropping: Any = 0
+
+
+class Cropping1DArgs(Args):
+    cropping: Any = 1
 
 
 class UpSamplingArgs(Args):
     size: PositiveDims = 2
     data_format: DataFormat = None
     interpolation: Literal["nearest", "bilinear"] = "nearest"
+
+
+class UpSampling1DArgs(Args):
+    size: PositiveDims = 2
+
+
+class UpSampling3DArgs(Args):
+    size: PositiveDims = 2
+    data_format: DataFormat = None
 
 
 class ReshapeArgs(Args):
@@ -269,7 +306,30 @@ class ConcatenateArgs(Args):
 
 
 class MultiplyArgs(Args):
+    """A gate on the input (``body`` alone: a scale block), or ``body`` times ``shortcut``."""
+
     body: list[Any]
+    shortcut: list[Any] | None = None
+
+
+class GraphArgs(Args):
+    """convcalc's graph block in a Keras spec: named ``paths`` of Keras layers, each on the
+    block's input or on an earlier path's output (``from``), joined as ``join`` says and shown
+    as its Keras merge layer (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate;
+    ``axis``: Concatenate's, the channels only)."""
+
+    join: Literal["add", "subtract", "multiply", "average", "maximum", "minimum", "concat"]
+    paths: list[Any]
+    output: list[Text] | None = None
+    axis: int = -1
+
+
+class RepeatArgs(Args):
+    """convcalc's repeat (Keras has no such class): ``layers``, ``times`` times over, each copy
+    a layer of its own, as a loop in Keras builds them."""
+
+    times: PositiveInt
+    layers: list[Any]
 
 
 class RescalingArgs(Args):
@@ -304,12 +364,16 @@ CLASSES: dict[str, tuple[type[Args], int | None, str]] = {
     **{f"DepthwiseConv{n}D": (DepthwiseArgs, n, "depthwise") for n in (1, 2)},
     **{f"SeparableConv{n}D": (SeparableArgs, n, "separable") for n in (1, 2)},
     **{f"MaxPooling{n}D": (PoolArgs, n, "maxpool") for n in (1, 2, 3)},
-    **{f"AveragePooling{n}D": (PoolArgs, n, "avgpool") for n in (1, 2, 3)},
+    **{f"AveragePooling{n}D": (AvgPoolArgs, n, "avgpool") for n in (1, 2, 3)},
     **{f"GlobalAveragePooling{n}D": (GlobalPoolArgs, n, "global_avg") for n in (1, 2, 3)},
     **{f"GlobalMaxPooling{n}D": (GlobalPoolArgs, n, "global_max") for n in (1, 2, 3)},
     **{f"ZeroPadding{n}D": (PaddingArgs, n, "pad") for n in (1, 2, 3)},
-    **{f"Cropping{n}D": (CroppingArgs, n, "crop") for n in (1, 2, 3)},
-    **{f"UpSampling{n}D": (UpSamplingArgs, n, "upsample") for n in (1, 2, 3)},
+    "Cropping1D": (Cropping1DArgs, 1, "crop"),  # Keras' defaults: 1, 0, 1; no data_format in 1D
+    "Cropping2D": (Cropping2DArgs, 2, "crop"),
+    "Cropping3D": (CroppingArgs, 3, "crop"),
+    "UpSampling1D": (UpSampling1DArgs, 1, "upsample"),  # size only
+    "UpSampling2D": (UpSamplingArgs, 2, "upsample"),
+    "UpSampling3D": (UpSampling3DArgs, 3, "upsample"),  # no interpolation
     **{f"SpatialDropout{n}D": (SpatialDropoutArgs, n, "spatial_dropout") for n in (1, 2, 3)},
     "Dense": (DenseArgs, None, "dense"),
     "Flatten": (FlattenArgs, None, "flatten"),
@@ -327,6 +391,9 @@ CLASSES: dict[str, tuple[type[Args], int | None, str]] = {
     "Add": (AddArgs, None, "residual"),
     "Concatenate": (ConcatenateArgs, None, "concat"),
     "Multiply": (MultiplyArgs, None, "scale"),
+    **{kind: (AddArgs, None, "residual") for kind in ("Subtract", "Average", "Maximum", "Minimum")},
+    "graph": (GraphArgs, None, "graph"),
+    "repeat": (RepeatArgs, None, "repeat"),
     "Rescaling": (RescalingArgs, None, "rescaling"),
     "Normalization": (NormalizationArgs, None, "normalization"),
     "LayerScale": (LayerScaleArgs, None, "layer_scale"),
@@ -335,6 +402,55 @@ CLASSES: dict[str, tuple[type[Args], int | None, str]] = {
 }
 # the class Keras shows for a spec's type, where the two differ (an op on a number)
 SHOWN = {"ops.add": "Add", "ops.multiply": "Multiply"}
+# what a Keras call's label leaves out: what every layer takes, the layout (the spec's), the
+# lists of layers a block holds
+UNLABELLED = {"data_format", "layers", "body", "shortcut", "branches", "paths", "output"}
+# the order of Keras' first, positional arguments (SeparableConv2D(filters, kernel_size))
+_POSITIONAL = {"filters": 0, "units": 1, "kernel_size": 2}
+
+
+# arguments a label writes as given (a tuple of equal sizes kept whole: Reshape((4, 4)))
+_AS_WRITTEN = {"target_shape", "dims", "padding", "cropping"}
+
+
+class _Written:
+    """A tuple (or nested pairs) shown as Keras writes it: ``((1, 2), (0, 0))``."""
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        def text(v: Any) -> str:
+            if isinstance(v, list | tuple):
+                inner = ", ".join(text(x) for x in v)
+                return f"({inner},)" if len(v) == 1 else f"({inner})"
+            return str(v)
+
+        return text(self.value)
+
+
+def keras_label(shown: str, args: Args, first: str | None = None) -> str:
+    """The Keras call as written: its required arguments in order (and ``first``, the
+    argument a leaf shows first even at its default: ZeroPadding2D's padding), then those
+    whose value is not Keras' default: ``SeparableConv2D(16, 3, strides=2, padding="same")``,
+    ``Add()``, ``ZeroPadding2D(1)``, ``Reshape((4, 4))``."""
+    left = set(Args.model_fields) | UNLABELLED
+    fields = {n: f for n, f in type(args).model_fields.items() if n not in left}
+    required = [n for n, f in fields.items() if f.is_required() or n == first]
+    required.sort(key=lambda n: _POSITIONAL.get(n, len(_POSITIONAL)))
+
+    def value(n: str) -> Any:
+        v = getattr(args, n)
+        return _Written(v) if n in _AS_WRITTEN and isinstance(v, list | tuple) else v
+
+    positional = [value(n) for n in required]
+    keywords = {
+        n: value(n)
+        for n, f in fields.items()
+        if n not in required and getattr(args, n) != f.default
+    }
+    return keras_call(shown, *positional, **keywords)
+
 
 # Keras' activation names (keras.activations) → convcalc's types
 ACTIVATIONS = {
@@ -358,6 +474,105 @@ ACTIVATIONS = {
 }
 
 
+# the builders of blocks: the Keras layers (and convcalc's repeat) that hold lists of layers
+BLOCKS = ("sequential", "residual", "concat", "scale", "repeat", "graph")
+
+
+@dataclass
+class _KList:
+    """A list of layers being read: the next item's index, the layers built, the shape so far
+    (the input it was given first). ``named``: one item, named by ``keys`` itself."""
+
+    items: list[Any]
+    keys: Keys
+    shape: Shape
+    depth: int
+    owner: _KOpen | None = None
+    named: bool = False
+    next: int = 0
+    layers: list[Layer] = default(default_factory=list)
+    given: Shape = ()
+
+    def __post_init__(self) -> None:
+        self.given = self.shape
+
+    def keys_of(self, i: int) -> Keys:
+        return self.keys if self.named else (*self.keys, i)
+
+
+@dataclass
+class _KOpen:
+    """A block whose lists are being read; ``outs`` holds each list's layers and output.
+    A repeat reads its one list again on each copy's output, until ``times`` copies, or a copy
+    that keeps its input's shape (every later copy is then the same)."""
+
+    builder: str
+    kind: str
+    args: Any
+    item: Any
+    keys: Keys
+    input: Shape
+    depth: int
+    lists: list[tuple[Keys, Any]]
+    parent: _KList | None = None
+    outs: list[tuple[list[Layer], Shape]] = default(default_factory=list)
+    shape: Shape = ()  # a repeat: the last copy's output
+    copies: int = 0
+    start: int = 0  # a repeat: where its copy's trace starts in the walk's ``built``
+    trace: list[Any] = default(default_factory=list)
+    done: bool = False
+    reads: list[int | None] = default(default_factory=list)  # a graph: the path each reads
+
+    def following(self, walk: _Walk) -> _KList | None:
+        """The next list to read, or None when the block's lists are all read."""
+        if self.builder == "repeat":
+            if self.done:
+                return None
+            self.start = len(walk.built)
+            given = self.shape if self.copies else self.input
+            return walk.open_list(
+                self.lists[0][1], (*self.keys, "layers"), given, self.depth + 1, self
+            )
+        if len(self.outs) == len(self.lists):
+            return None
+        keys, items = self.lists[len(self.outs)]
+        source = self.reads[len(self.outs)] if self.reads else None
+        given = self.input if source is None else self.outs[source][1]
+        return walk.open_list(items, (*self.keys, *keys), given, self.depth + 1, self)
+
+    def read(self, walk: _Walk, frame: _KList) -> None:
+        """A list read: kept (a repeat's first copy), or checked against the first copy."""
+        if self.builder != "repeat":
+            self.outs.append((frame.layers, frame.shape))
+            return
+        copy = walk.built[self.start :]
+        if not self.copies:
+            self.outs.append((frame.layers, frame.shape))
+            self.trace = copy
+            if self.args.times * max(len(copy), 1) > MAX_NODES:
+                raise walk.error(
+                    f"unrolls to more than the {MAX_NODES:,} layers a network may hold",
+                    self.keys,
+                    self.item,
+                    "times",
+                )
+        else:
+            if copy != self.trace:
+                raise walk.error(
+                    f"copy {self.copies + 1} of the layers is built differently from the first "
+                    f"(its input is {_keras_text(walk.keras_shape(frame.given))}, the first's "
+                    f"{_keras_text(walk.keras_shape(self.input))}): Keras builds each copy for "
+                    "its own input, and a repeat holds one copy; write the copies out",
+                    self.keys,
+                    self.item,
+                    "times",
+                )
+            del walk.built[self.start + len(self.trace) :]
+        self.copies += 1
+        self.done = self.copies == self.args.times or frame.shape == frame.given
+        self.shape = frame.shape
+
+
 class _Walk:
     """One Keras spec being read: the document, the data format, the classes written."""
 
@@ -366,6 +581,8 @@ class _Walk:
         self.channels_last = channels_last
         self.classes: dict[Keys, str] = {}
         self.names: dict[Keys, str] = {}
+        self.built: list[Any] = []  # every leaf built, and each block's kind, in order
+        self.validated: dict[int, Args] = {}  # id(mapping) → its arguments
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -406,23 +623,84 @@ class _Walk:
             return (shape[-1], *shape[:-1])
         return shape
 
-    # --- the walk ---------------------------------------------------------------------------
+    # --- the walk: blocks read with an explicit stack, depth first, however deep -----------
 
     def chain(self, items: Any, keys: Keys, shape: Shape, depth: int) -> tuple[list[Layer], Shape]:
         """The layers of a list, and the shape it gives."""
-        if not isinstance(items, list):
-            raise self.error("must be a list of layers", keys)
-        if depth > MAX_DEPTH:
-            raise self.error(f"blocks nest more than {MAX_DEPTH} deep in a Keras spec", keys)
-        layers: list[Layer] = []
-        for i, item in enumerate(items):
-            layer, shape = self.one(item, (*keys, i), shape, depth)
-            layers.append(layer)
-        return layers, shape
+        top = self.open_list(items, keys, shape, depth)
+        self.drive(top)
+        return top.layers, top.shape
 
     def one(self, item: Any, keys: Keys, shape: Shape, depth: int) -> tuple[Layer, Shape]:
         """One Keras layer read: its layer object (a block for a Keras layer that is several
         steps of the records) and its output shape."""
+        top = _KList([item], keys, shape, depth, named=True)
+        self.drive(top)
+        return top.layers[0], top.shape
+
+    def open_list(
+        self, items: Any, keys: Keys, shape: Shape, depth: int, owner: _KOpen | None = None
+    ) -> _KList:
+        """A list of layers to read on ``shape``: refused if it is not a list, or nests past
+        :data:`MAX_DEPTH`."""
+        if not isinstance(items, list):
+            raise self.error("must be a list of layers", keys)
+        if depth > MAX_DEPTH:
+            raise self.error(f"blocks nest more than {MAX_DEPTH} deep in a Keras spec", keys)
+        return _KList(items, keys, shape, depth, owner=owner)
+
+    def drive(self, top: _KList) -> None:
+        """Read ``top`` and every block in it: a stack of open lists and blocks, no recursion.
+        A leaf is built and run where it is met; a block is opened, its lists read one after
+        the other (each on the input its kind gives it), then merged into its output."""
+        stack: list[_KList | _KOpen] = [top]
+        while stack:
+            frame = stack[-1]
+            if isinstance(frame, _KOpen):
+                following = frame.following(self)
+                if following is not None:
+                    stack.append(following)
+                    continue
+                stack.pop()
+                try:
+                    layer, out = self.close(frame)
+                except Refusal as exc:
+                    raise self.refused(exc, frame.keys, frame.item) from None
+                self.record(frame.keys, frame.kind, frame.args)
+                self.built.append(frame.builder)  # a block, in a repeat's trace
+                assert frame.parent is not None
+                frame.parent.layers.append(layer)
+                frame.parent.shape = out
+                continue
+            if frame.next == len(frame.items):
+                stack.pop()
+                if frame.owner is not None:
+                    frame.owner.read(self, frame)
+                continue
+            i = frame.next
+            frame.next += 1
+            keys = frame.keys_of(i)
+            opened = self.open(frame.items[i], keys, frame.shape, frame.depth)
+            if isinstance(opened, _KOpen):
+                opened.parent = frame
+                stack.append(opened)
+            else:
+                layer, out = opened
+                frame.layers.append(layer)
+                frame.shape = out
+                self.built.append(layer)
+
+    def shown_class(self, kind: str, args: Args) -> str:
+        """The Keras class shown for a spec's ``type`` (a graph's: its join's)."""
+        return JOINS[args.join].keras if isinstance(args, GraphArgs) else SHOWN.get(kind, kind)
+
+    def record(self, keys: Keys, kind: str, args: Args) -> None:
+        self.classes[keys] = self.shown_class(kind, args)
+        if args.name is not None:
+            self.names[keys] = args.name
+
+    def open(self, item: Any, keys: Keys, shape: Shape, depth: int) -> tuple[Layer, Shape] | _KOpen:
+        """A leaf read (its layer and output), or a block opened for its lists to be read."""
         if not isinstance(item, dict):
             raise self.error("a layer must be a mapping such as {type: ReLU}", keys)
         kind = item.get("type")
@@ -433,10 +711,12 @@ class _Walk:
         if not isinstance(kind, str) or kind not in CLASSES:
             raise self.error(_unknown_class(kind), keys, item, "type")
         cls, rank, builder = CLASSES[kind]
-        try:
-            args = cls.model_validate(item)
-        except ValidationError as exc:
-            raise self._invalid(exc, keys, item, cls) from None
+        args = self.validated.get(id(item))  # a repeat's copies read the same mapping again
+        if args is None:
+            try:
+                args = self.validated[id(item)] = cls.model_validate(item)
+            except ValidationError as exc:
+                raise self._invalid(exc, keys, item, cls) from None
         fmt = getattr(args, "data_format", None)
         if fmt is not None and (fmt == "channels_last") != self.channels_last:
             spec = "channels_last" if self.channels_last else "channels_first"
@@ -454,27 +734,26 @@ class _Walk:
                 keys,
                 item,
             )
+        if builder in BLOCKS:
+            return self.open_block(builder, kind, args, item, keys, shape, depth)
         try:
-            if builder in ("sequential", "residual", "concat", "scale"):
-                layer, out = self.block(builder, args, item, keys, shape, depth)
-            else:
-                layer = BUILDERS[builder](self, args, shape)
-                out = _run(layer, shape)
+            layer = BUILDERS[builder](self, args, shape)
+            if isinstance(layer, Block) or not (isinstance(layer, KerasWords) or kind in SHOWN):
+                # several steps of the records, or a leaf in PyTorch's words: the Keras call
+                first = {"pad": "padding", "crop": "cropping"}.get(builder)
+                label = keras_label(self.shown_class(kind, args), args, first)
+                layer = layer.as_call(label, self.channels_last)
+            out = _run(layer, shape)
         except Refusal as exc:
             raise self.refused(exc, keys, item) from None
-        self.classes[keys] = SHOWN.get(kind, kind)
-        if args.name is not None:
-            self.names[keys] = args.name
+        self.record(keys, kind, args)
         return layer, out
 
-    def block(
-        self, builder: str, args: Any, item: Any, keys: Keys, shape: Shape, depth: int
-    ) -> tuple[Layer, Shape]:
-        """A Keras Sequential, Add, Concatenate or Multiply, as convcalc's block."""
-        extra: dict[str, Any] = {"name": args.name, "trainable": args.trainable}
-        if builder == "sequential":
-            inner, out = self.chain(item["layers"], (*keys, "layers"), shape, depth + 1)
-            return _make("sequential", layers=inner, **extra), out
+    def open_block(
+        self, builder: str, kind: str, args: Any, item: Any, keys: Keys, shape: Shape, depth: int
+    ) -> _KOpen:
+        """A Keras Sequential, Add, Concatenate or Multiply (or convcalc's repeat) opened: the
+        lists it reads, each read on the block's input (a repeat's copies one after another)."""
         if builder == "concat":
             if not isinstance(item["branches"], list) or not item["branches"]:
                 raise self.error("must be a non-empty list of branches", keys, item, "branches")
@@ -487,23 +766,104 @@ class _Walk:
                     item,
                     "axis",
                 )
-            branches, outs = [], []
-            for i, branch in enumerate(item["branches"]):
-                layers, out = self.chain(branch, (*keys, "branches", i), shape, depth + 1)
-                branches.append(layers)
-                outs.append(out)
-            block = _make("concat", branches=branches, **extra)
+            lists: list[tuple[Keys, Any]] = [
+                (("branches", i), b) for i, b in enumerate(item["branches"])
+            ]
+        elif builder in ("sequential", "repeat"):
+            lists = [(("layers",), item["layers"])]
+        elif builder == "graph":
+            return self.open_graph(args, item, keys, shape, depth)
+        elif builder == "residual" or item.get("shortcut") is not None:
+            lists = [(("body",), item["body"]), (("shortcut",), item.get("shortcut", []))]
         else:
-            lists = ("body", "shortcut") if builder == "residual" else ("body",)
-            made, outs = {}, []
-            for name in lists:
-                layers, out = self.chain(item.get(name, []), (*keys, name), shape, depth + 1)
-                made[name] = layers
-                outs.append(out)
-            block = _make(builder, **made, **extra)
+            lists = [(("body",), item["body"])]
+        return _KOpen(builder, kind, args, item, keys, shape, depth, lists)
+
+    def open_graph(
+        self, args: GraphArgs, item: Any, keys: Keys, shape: Shape, depth: int
+    ) -> _KOpen:
+        """A graph opened: each path a mapping of ``name``, ``from`` (an earlier path's name)
+        and ``layers``, read on the block's input or on the output of the path it reads."""
+        channels = (-1, len(shape)) if self.channels_last else (1,)
+        if args.join == "concat" and args.axis not in channels:
+            raise self.error(
+                f"axis {args.axis}: convcalc joins along the channels only (axis "
+                f"{-1 if self.channels_last else 1})",
+                keys,
+                item,
+                "axis",
+            )
+        if not args.paths:
+            raise self.error("must be a non-empty list of paths", keys, item, "paths")
+        lists: list[tuple[Keys, Any]] = []
+        reads: list[int | None] = []
+        seen: dict[str, int] = {}
+        for i, path in enumerate(args.paths):
+            where = (*keys, "paths", i)
+            if not isinstance(path, dict) or not isinstance(path.get("name"), str):
+                raise self.error("a path must be a mapping with a name, from and layers", where)
+            extra = sorted(str(k) for k in path if k not in ("name", "from", "layers"))
+            if extra:
+                raise self.error(f"a path takes name, from and layers, not {extra[0]!r}", where)
+            source = path.get("from")
+            if source is not None and source not in seen:
+                raise self.error(
+                    f"from {yaml_text(source)!r} names no earlier path: a path reads the "
+                    "block's input or an earlier path's output",
+                    (*where, "from"),
+                )
+            reads.append(None if source is None else seen[source])
+            seen.setdefault(path["name"], i)
+            lists.append((("paths", i, "layers"), path.get("layers", [])))
+        return _KOpen("graph", "graph", args, item, keys, shape, depth, lists, reads=reads)
+
+    def close(self, frame: _KOpen) -> tuple[Layer, Shape]:
+        """A block whose lists are read: convcalc's block, and its output merged."""
+        extra: dict[str, Any] = {"name": frame.args.name, "trainable": frame.args.trainable}
+        layers = [made for made, _ in frame.outs]
+        label = keras_label(self.shown_class(frame.kind, frame.args), frame.args)
+        if frame.builder == "sequential":
+            block = _make("sequential", layers=layers[0], **extra)
+            return block.as_call(label, self.channels_last), frame.outs[0][1]
+        if frame.builder == "repeat":
+            return _make("repeat", times=frame.args.times, layers=layers[0], **extra), frame.shape
+        if frame.builder == "concat":
+            block = _make("concat", branches=layers, **extra)
+        elif frame.builder == "graph":
+            block = self.make_graph(frame, layers, extra)
+        elif frame.builder == "residual" or len(layers) == 2:  # Multiply of body and shortcut
+            join = "add" if frame.kind == "Add" else snake(frame.kind)
+            body, shortcut = layers
+            block = _make("residual", body=body, shortcut=shortcut, join=join, **extra)
+        else:
+            names = ("body", "shortcut")[: len(layers)]
+            block = _make(frame.builder, **dict(zip(names, layers, strict=True)), **extra)
+        block = block.as_call(label, self.channels_last)
+        outs = [out for _, out in frame.outs]
         paths = block.paths()  # type: ignore[attr-defined]
-        merged = block.merge(shape, list(zip(paths, outs, strict=True)))  # type: ignore[attr-defined]
+        merged = block.merge(frame.input, list(zip(paths, outs, strict=True)))  # type: ignore[attr-defined]
         return block, merged
+
+    def make_graph(self, frame: _KOpen, layers: list[list[Layer]], extra: dict[str, Any]) -> Layer:
+        """convcalc's graph block of a graph whose paths are read; its own checks (each
+        name once, each output a path's) located at the field at fault."""
+        args = frame.args
+        paths = [
+            {**{k: v for k, v in written.items() if k != "layers"}, "layers": made}
+            for written, made in zip(args.paths, layers, strict=True)
+        ]
+        fields: dict[str, Any] = {"join": args.join, "paths": paths}
+        if args.output is not None:
+            fields["output"] = args.output
+        try:
+            return _make("graph", **fields, **extra)
+        except ValidationError as exc:
+            err = exc.errors()[0]
+            loc = tuple(err["loc"])
+            message = str((err.get("ctx") or {}).get("message", err["msg"]))
+            keys = (*frame.keys, *loc[:-1]) if len(loc) > 1 else frame.keys
+            field = str(loc[-1]) if loc else None
+            raise self.error(message, keys, frame.item if len(loc) == 1 else None, field) from None
 
     def _invalid(
         self, exc: ValidationError, keys: Keys, item: dict[str, Any], cls: type[Args]
@@ -585,8 +945,17 @@ def _make(kind: str, **fields: Any) -> Layer:
     return layer_class(kind).model_validate({"type": kind, **fields})
 
 
-def _with_activation(layer: Layer, activation: str | None, name: str | None) -> Layer:
-    """A layer with Keras' ``activation`` argument: the layer, then the activation."""
+def _last_axis(w: _Walk, shape: Shape) -> int:
+    """Keras' last axis (where its softmax acts by default) as the records' softmax ``dim``,
+    which counts the batch as PyTorch's does: records_dim(rank, rank − 1) + 1, so the
+    channels (1) of a channels-last image or sequence, the features (1) of a vector, the
+    last spatial dimension (rank) channels-first."""
+    return records_dim(len(shape), len(shape) - 1, w.channels_last) + 1
+
+
+def _with_activation(layer: Layer, activation: str | None, name: str | None, dim: int) -> Layer:
+    """A layer with Keras' ``activation`` argument: the layer, then the activation (a
+    softmax along ``dim``, Keras' last axis: :func:`_last_axis`)."""
     if activation is None or activation == "linear":
         return layer
     if activation not in ACTIVATIONS:
@@ -595,7 +964,7 @@ def _with_activation(layer: Layer, activation: str | None, name: str | None) -> 
             f"{', '.join(sorted(ACTIVATIONS))}",
             "activation",
         )
-    then = _make(ACTIVATIONS[activation], **({"dim": 0} if "softmax" in activation else {}))
+    then = _make(ACTIVATIONS[activation], **({"dim": dim} if "softmax" in activation else {}))
     return _make("sequential", layers=[layer, then], name=name)
 
 
@@ -630,7 +999,7 @@ def _conv(w: _Walk, a: ConvArgs, shape: Shape) -> Layer:
             f"the number of filters {a.filters} must be evenly divisible by groups {a.groups}",
             "groups",
         )
-    return _with_activation(layer, a.activation, a.name)
+    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
 
 
 def _transpose(w: _Walk, a: TransposeArgs, shape: Shape) -> Layer:
@@ -648,19 +1017,21 @@ def _transpose(w: _Walk, a: TransposeArgs, shape: Shape) -> Layer:
         name=a.name,
         trainable=a.trainable,
     )
-    return _with_activation(layer, a.activation, a.name)
+    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
 
 
-def _depthwise(w: _Walk, a: DepthwiseArgs, shape: Shape, bias: bool | None = None) -> KerasConv:
+def _depthwise(
+    w: _Walk, a: DepthwiseArgs, shape: Shape, cls: type[KerasDepthwiseConv] = KerasDepthwiseConv
+) -> KerasConv:
     rank, channels = len(shape) - 1, shape[0]
-    return KerasConv(
+    return cls(
         type="conv",
         out_channels=channels * a.depth_multiplier,
         kernel_size=_spatial(a.kernel_size, rank, "kernel_size"),
         stride=_spatial(a.strides, rank, "strides"),
         dilation=_spatial(a.dilation_rate, rank, "dilation_rate"),
         groups=channels,
-        bias=a.use_bias if bias is None else bias,
+        bias=a.use_bias and cls is KerasDepthwiseConv,  # a separable's depthwise: no bias
         padding=a.padding,
         trainable=a.trainable,
     )
@@ -668,17 +1039,20 @@ def _depthwise(w: _Walk, a: DepthwiseArgs, shape: Shape, bias: bool | None = Non
 
 def _depthwise_layer(w: _Walk, a: DepthwiseArgs, shape: Shape) -> Layer:
     layer = _depthwise(w, a, shape).model_copy(update={"name": a.name})
-    return _with_activation(layer, a.activation, a.name)
+    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
 
 
 def _separable(w: _Walk, a: SeparableArgs, shape: Shape) -> Layer:
     """SeparableConv: a depthwise convolution without bias, then a pointwise one (1×1)."""
-    depthwise = _depthwise(w, a, shape, bias=False)
+    depthwise = _depthwise(w, a, shape, KerasSeparableDepthwise)
     ones = (1,) * (len(shape) - 1)
-    pointwise = KerasConv(type="conv", out_channels=a.filters, kernel_size=ones, bias=a.use_bias)
+    pointwise = KerasPointwise(
+        type="conv", out_channels=a.filters, kernel_size=ones, bias=a.use_bias
+    )
     layers: list[Layer] = [depthwise, pointwise]
     if a.activation not in (None, "linear"):
-        layers.append(_with_activation(pointwise, a.activation, None).layers[1])  # type: ignore[attr-defined]
+        then = _with_activation(pointwise, a.activation, None, _last_axis(w, shape))
+        layers.append(then.layers[1])  # type: ignore[attr-defined]
     return _make("sequential", layers=layers, name=a.name, trainable=a.trainable)
 
 
@@ -700,7 +1074,10 @@ def _global(kind: str) -> Callable[[_Walk, GlobalPoolArgs, Shape], Layer]:
         pool = _make(kind, output_size=1)
         if a.keepdims:
             return pool.model_copy(update={"name": a.name})
-        return _make("sequential", layers=[pool, _make("flatten")], name=a.name)
+        # Keras' words for the two steps: the pool keeping its 1×1, then the flatten
+        pool = pool.as_call(f"{a.type}(keepdims=True)", w.channels_last)
+        flatten = _make("flatten").as_call("Flatten()", w.channels_last)
+        return _make("sequential", layers=[pool, flatten], name=a.name)
 
     return build
 
@@ -709,16 +1086,18 @@ def _dense(w: _Walk, a: DenseArgs, shape: Shape) -> Layer:
     """Dense acts on the last axis: the features of [features], else, channels-last, the
     channels of the channels-first records (a 1×1 convolution)."""
     if len(shape) == 1 or not w.channels_last:
-        layer: Layer = _make("linear", out_features=a.units, bias=a.use_bias, name=a.name)
+        layer: Layer = KerasLinear(
+            type="linear", out_features=a.units, bias=a.use_bias, name=a.name
+        )
     else:
-        layer = KerasConv(
+        layer = KerasDense(
             type="conv",
             out_channels=a.units,
             kernel_size=(1,) * (len(shape) - 1),
             bias=a.use_bias,
             name=a.name,
         )
-    return _with_activation(layer, a.activation, a.name)
+    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
 
 
 def _flatten(w: _Walk, a: FlattenArgs, shape: Shape) -> Layer:
@@ -761,18 +1140,30 @@ def _layernorm(w: _Walk, a: LayerNormArgs, shape: Shape) -> Layer:
         raise Refusal("rms_scaling is not read by convcalc", "rms_scaling")
     affine = {"elementwise_affine": a.scale, "bias": a.center, "eps": a.epsilon}
     if len(shape) == 1 or not w.channels_last:
-        return _make("layernorm", normalized_shape=shape[-1], name=a.name, **affine)
+        fields = {"normalized_shape": shape[-1], "name": a.name, **affine}
+        return KerasLayerNorm.model_validate({"type": "layernorm", **fields})
     if len(shape) == 3:
-        return _make("layernorm2d", normalized_shape=shape[0], name=a.name, **affine)
+        fields = {"normalized_shape": shape[0], "name": a.name, **affine}
+        return KerasLayerNorm2d.model_validate({"type": "layernorm2d", **fields})
     rank = len(shape)
     last = [*range(1, rank), 0]
     back = [rank - 1, *range(rank - 1)]
-    layers = [
-        _make("permute", dims=last),
-        _make("layernorm", normalized_shape=shape[0], **affine),
-        _make("permute", dims=back),
-    ]
+    norm = {"type": "layernorm", "normalized_shape": shape[0], **affine}
+    layers = [_keras_permute(w, last), KerasLayerNorm.model_validate(norm)]
+    layers.append(_keras_permute(w, back))
     return _make("sequential", layers=layers, name=a.name)
+
+
+def _keras_permute(w: _Walk, dims: list[int]) -> Layer:
+    """A permute of the records labelled as the Keras Permute that gives the shapes shown
+    (channels-last): Keras' output axis j is the records' r = records_dim(j); it takes the
+    records' input axis dims[r], Keras' keras_dim(dims[r]); Keras counts from 1."""
+    rank = len(dims)
+    keras = tuple(
+        keras_dim(rank, dims[records_dim(rank, j, w.channels_last)], w.channels_last) + 1
+        for j in range(rank)
+    )
+    return _make("permute", dims=dims).as_call(keras_call("Permute", _Written(keras)), True)
 
 
 def _dropout(w: _Walk, a: DropoutArgs, shape: Shape) -> Layer:
@@ -791,11 +1182,19 @@ def _activation(w: _Walk, a: ActivationArgs, shape: Shape) -> Layer:
             "activation",
         )
     kind = ACTIVATIONS[a.activation]
-    dim = {"dim": 0 if w.channels_last else -1} if "softmax" in kind else {}
+    dim = {"dim": _last_axis(w, shape)} if "softmax" in kind else {}
     return _make(kind, name=a.name, **dim)
 
 
 def _relu(w: _Walk, a: ReLUArgs, shape: Shape) -> Layer:
+    """ReLU(max_value, negative_slope, threshold): each ≥ 0, as Keras requires; relu, relu6
+    (max_value 6) or leaky_relu (a negative_slope), the rest not read."""
+    for field in ("max_value", "negative_slope", "threshold"):
+        value = getattr(a, field)
+        if value is not None and value < 0:
+            raise Refusal(
+                f"{field} of a ReLU layer cannot be a negative value, {show(value)}", field
+            )
     if a.threshold != 0:
         raise Refusal("a threshold other than 0 is not read by convcalc", "threshold")
     if a.max_value is None:
@@ -808,6 +1207,11 @@ def _relu(w: _Walk, a: ReLUArgs, shape: Shape) -> Layer:
 
 
 def _leaky(w: _Walk, a: LeakyReLUArgs, shape: Shape) -> Layer:
+    if a.negative_slope < 0:
+        raise Refusal(
+            f"the negative_slope of a LeakyReLU cannot be negative, {show(a.negative_slope)}",
+            "negative_slope",
+        )
     return _make("leaky_relu", negative_slope=a.negative_slope, name=a.name)
 
 
@@ -820,9 +1224,8 @@ def _softmax(w: _Walk, a: SoftmaxArgs, shape: Shape) -> Layer:
     if not -rank - 1 <= a.axis <= rank or a.axis == 0 or a.axis == -rank - 1:
         raise Refusal(f"axis {a.axis} is out of range for {rank + 1} dimensions", "axis")
     keras_axis = (a.axis % (rank + 1)) - 1  # without the batch
-    dim = keras_axis
-    if w.channels_last and rank > 1:
-        dim = 0 if keras_axis == rank - 1 else keras_axis + 1
+    # the records' dim counts the batch (PyTorch's): the records' index, plus 1
+    dim = records_dim(rank, keras_axis, w.channels_last) + 1
     return _make("softmax", dim=dim, name=a.name)
 
 
@@ -862,7 +1265,7 @@ def _pad(w: _Walk, a: PaddingArgs, shape: Shape) -> Layer:
     return _make("pad", padding=_flat(pairs, 1), name=a.name)
 
 
-def _crop(w: _Walk, a: CroppingArgs, shape: Shape) -> Layer:
+def _crop(w: _Walk, a: CroppingArgs | Cropping1DArgs, shape: Shape) -> Layer:
     pairs = _pairs(a.cropping, len(shape) - 1, "cropping", "cropping")
     for n, (x, y) in zip(shape[1:], pairs, strict=True):
         if x + y >= n:
@@ -874,11 +1277,12 @@ def _crop(w: _Walk, a: CroppingArgs, shape: Shape) -> Layer:
     return _make("pad", padding=_flat(pairs, -1), name=a.name)
 
 
-def _upsample(w: _Walk, a: UpSamplingArgs, shape: Shape) -> Layer:
+def _upsample(
+    w: _Walk, a: UpSamplingArgs | UpSampling1DArgs | UpSampling3DArgs, shape: Shape
+) -> Layer:
+    """UpSampling*D: each spatial size times ``size``; interpolation is UpSampling2D's only."""
     size = _spatial(a.size, len(shape) - 1, "size")
-    if a.interpolation == "bilinear" and len(shape) != 3:
-        raise Refusal("bilinear is for UpSampling2D", "interpolation")
-    mode = "nearest" if a.interpolation == "nearest" else "bilinear"
+    mode = getattr(a, "interpolation", "nearest")
     return _make("upsample", scale_factor=[float(s) for s in size], mode=mode, name=a.name)
 
 
@@ -1020,7 +1424,7 @@ SOLVER_FIELDS = {
 def block_type(kind: Any) -> str | None:
     """convcalc's block type of a Keras class that holds layers (``Add`` → ``residual``)."""
     found = CLASSES.get(kind) if isinstance(kind, str) else None
-    if found is None or found[2] not in ("sequential", "residual", "concat", "scale"):
+    if found is None or found[2] not in BLOCKS:
         return None
     return found[2]
 

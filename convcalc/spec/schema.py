@@ -79,3 +79,63 @@ def spec_schema() -> dict[str, Any]:
         "additionalProperties": False,
         "$defs": defs,
     }
+
+
+_KERAS_LAYER = {"$ref": "#/$defs/KerasLayer"}
+# the arguments of the Keras dialect's blocks that hold lists of layers (branches: lists of lists)
+KERAS_LISTS = ("layers", "body", "shortcut")
+
+
+def keras_schema() -> dict[str, Any]:
+    """The schema of a Keras spec (``framework: keras``), from the dialect's own argument
+    models (:data:`convcalc.spec.keras.CLASSES`): one definition per Keras class, its ``type``
+    that class's name, a layer checked by the definition of the class its ``type`` names (an
+    if/then per class, so a wrong layer deep in blocks costs one check a level), its blocks'
+    lists pointing back at the layers' definition."""
+    from convcalc.spec.keras import CLASSES
+    from convcalc.spec.validate import SpecHead
+
+    defs: dict[str, Any] = {}
+    mapping: dict[str, str] = {}
+    for name, (args, _, _) in CLASSES.items():
+        schema = args.model_json_schema(ref_template="#/$defs/{model}")
+        defs.update(schema.pop("$defs", {}))
+        schema["title"] = name
+        props = schema["properties"]
+        props["type"] = {"const": name}
+        for field in KERAS_LISTS:
+            if field in props:
+                props[field] = {"type": "array", "items": _KERAS_LAYER}
+        if "branches" in props:
+            lists = {"type": "array", "items": _KERAS_LAYER}
+            props["branches"] = {"type": "array", "minItems": 1, "items": lists}
+        key = "Keras_" + name.replace(".", "_")
+        defs[key] = schema
+        mapping[name] = f"#/$defs/{key}"
+    defs["KerasLayer"] = {  # dispatched on type: only the class written is checked
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": {"enum": list(mapping)}},
+        "allOf": [
+            {"if": {"properties": {"type": {"const": name}}}, "then": {"$ref": ref}}
+            for name, ref in mapping.items()
+        ],
+    }
+    _allow_unknowns(defs)  # convcalc solve reads a Keras spec's unknowns too
+    head = SpecHead.model_json_schema()["properties"]
+    _allow_unknowns(head)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "convcalc Keras spec",
+        "type": "object",
+        "properties": {
+            "name": {"type": "string"},
+            "framework": {"const": "keras"},
+            "data_format": head["data_format"],
+            "input": head["input"],
+            "layers": {"type": "array", "items": _KERAS_LAYER},
+        },
+        "required": ["framework", "input", "layers"],
+        "additionalProperties": False,
+        "$defs": defs,
+    }

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from convcalc import escape
-from convcalc.arith import derive
 from convcalc.expr import Expr, equation, lift, product, sym, total
 from convcalc.records import Entry, Report, Shape, Step, shape_text
 from convcalc.tex import tex_document, tex_text
@@ -50,21 +50,30 @@ class Section:
 def explain(report: Report, depth: int | None = None) -> list[Section]:
     """A section per entry (nested at most ``depth`` levels deep), in execution order, then
     the totals (path ``""``)."""
-    sections = [_section(entry) for entry in report.walk() if depth is None or entry.depth < depth]
+    shape_of = report.dialect.shape if report.dialect is not None else _same
+    walked = report.walk()
+    sections = [_section(e, shape_of) for e in walked if depth is None or e.depth < depth]
     terms = [entry.params for entry in report.layers if entry.params]
     summed = [Line("parameters", total(terms))] if len(terms) > 1 else []
-    values = Line("values", product(report.output_shape), "the output's size")
+    values = Line("values", product(shape_of(report.output_shape)), "the output's size")
     sections.append(
         Section("", "total", report.input_shape, report.output_shape, 0, (*summed, values))
     )
     return sections
 
 
-def _section(entry: Entry) -> Section:
-    lines = _block_lines(entry) if entry.step is None else _leaf_lines(entry, entry.step)
+def _same(shape: Shape) -> Shape:
+    return shape
+
+
+def _section(entry: Entry, shape_of: Callable[[Shape], Shape] = _same) -> Section:
+    """An entry's section; ``shape_of`` gives a shape in the spec's framework's order."""
+    step = entry.step
+    lines = _block_lines(entry) if step is None else _leaf_lines(entry, step, shape_of)
     if entry.params:
-        parts = [product(shape) for shape in entry.tensors.values()]
-        named = ", ".join(f"{name} {shape_text(shape)}" for name, shape in entry.tensors.items())
+        tensors = entry.layer.shown_tensors(entry.tensors)  # in the layer's framework's words
+        parts = [product(shape) for shape in tensors.values()]
+        named = ", ".join(f"{name} {shape_text(shape)}" for name, shape in tensors.items())
         if entry.step is None:
             children = [e.params for _, es in entry.children for e in es if e.params]
             parts = [lift(n) for n in children]
@@ -80,9 +89,10 @@ def _section(entry: Entry) -> Section:
     )
 
 
-def _leaf_lines(entry: Entry, step: Step) -> list[Line]:
+def _leaf_lines(entry: Entry, step: Step, shape_of: Callable[[Shape], Shape] = _same) -> list[Line]:
     """The sizes the step's rules computed, each worked out; else what became of the values
-    (kept in place, or rearranged); then the step's note, what it does in words."""
+    (kept in place, or rearranged, in the order ``shape_of`` writes shapes); then the step's
+    note, what it does in words."""
     lines: list[Line] = []
     shape_in, shape_out, rules = entry.input_shape, entry.output_shape, step.rules
     if rules:
@@ -93,16 +103,16 @@ def _leaf_lines(entry: Entry, step: Step) -> list[Line]:
         for name, applied in zip(names, rules, strict=True):
             name = applied.dim or name
             key = (applied.rule, *applied.args)
-            derived = derive(applied.rule, name, applied.args)
+            derived = entry.layer.derived(applied, name)
             lines.append(Line(name, derived.expr, derived.note, seen.get(key, "")))
             seen.setdefault(key, name)
         if shape_out[0] != shape_in[0] and hasattr(entry.layer, "out_channels"):
-            lines.insert(0, Line("C", sym("out_channels", shape_out[0])))
+            lines.insert(0, Line("C", sym(entry.layer.word("out_channels"), shape_out[0])))
     elif shape_out == shape_in and not step.note:
         lines.append(Line("shape", None, "unchanged: the layer works on each value on its own"))
     elif shape_out != shape_in and math.prod(shape_out) == math.prod(shape_in):
-        note = f"the same values, rearranged as {shape_text(shape_out)}"
-        lines.append(Line("values", product(shape_in), note))
+        note = f"the same values, rearranged as {shape_text(shape_of(shape_out))}"
+        lines.append(Line("values", product(shape_of(shape_in)), note))
     elif not step.note:
         lines.append(Line("shape", None, "set by the layer's fields and its input's shape"))
     if step.note:

@@ -48,7 +48,7 @@ from convcalc.analysis import analyse
 from convcalc.budget import Budget, WorkLimit
 from convcalc.errors import ConvcalcError
 from convcalc.layers.registry import KINDS
-from convcalc.records import Entry, Report, shape_text
+from convcalc.records import Entry, Report, Window, shape_text
 from convcalc.views.receptive import Field, receptive_fields
 
 if TYPE_CHECKING:
@@ -367,6 +367,55 @@ def unused_taps(entry: Entry, ds: list[Dim], shown: Shown = shape_text) -> Itera
 # --- a layer, and the next one in the same list --------------------------------------------------
 
 
+def _shift(w: Window) -> str:
+    """How far an uneven window moves each footprint or output from centred: (right − left)/2
+    positions, to the end where the end gets more."""
+    half = abs(w.pad_right - w.pad_left)
+    amount = "half a position" if half == 1 else f"{half / 2:g} positions"
+    return f"{amount} to the {'end' if w.pad_right > w.pad_left else 'start'}"
+
+
+def _uneven_same(entry: Entry, w: Window) -> Found:
+    """Keras' ``same`` with a stride. A transposed window of span k_eff crops T = k_eff − s
+    (k_eff − k_eff mod 2 − output_padding where given) from PyTorch's uncropped output, ⌊T/2⌋ at
+    the start and the rest at the end (appending zeros where T < 0), so input i's footprint
+    lands (T − 2·⌊T/2⌋)/2 late; a strided one pads T = (out − 1)·s + k_eff − n, the odd one at
+    the end, so output i centres on s·i + (k_eff − 1)/2 − ⌊T/2⌋."""
+    if w.transposed:
+        total = w.pad_left + w.pad_right
+        cut = (
+            f"crops {w.pad_left} at the start and {w.pad_right} at the end"
+            if w.pad_right >= 0
+            else f"crops nothing and appends {-w.pad_right} zeros at the end"
+        )
+        given = getattr(entry.layer, "output_padding", None) is not None
+        why = (
+            f"the crop T = k_eff − k_eff mod 2 − output_padding = {total}"
+            if given
+            else f"the crop T = k_eff − s = {w.kernel} − {w.stride} = {total}"
+        )
+        return (
+            "even-kernel-same",
+            f"{entry.label}: 'same' {cut} (Keras' output): each input's footprint is "
+            f"shifted {_shift(w)}",
+            f"{why}, {'odd' if total % 2 else 'below 0'}: ⌊T/2⌋ at the start, the rest at the end",
+            f"a kernel with k − s even and at least 0 (kernel_size "
+            f"{w.kernel + 1 if total % 2 and total >= -1 else w.stride} with strides "
+            f"{w.stride}) crops both sides equally"
+            if not given
+            else "an output_padding that makes the crop T even and at least 0",
+        )
+    total = w.pad_left + w.pad_right
+    return (
+        "even-kernel-same",
+        f"{entry.label}: 'same' pads {total} in all, {w.pad_left} before and {w.pad_right} "
+        "after: the output is shifted half a position to the end",
+        f"(out − 1)·s + k_eff − n = {total}, odd: the extra one at the end",
+        "an input size and kernel that make the total padding even, or ZeroPadding with "
+        "padding 'valid'",
+    )
+
+
 def layer_checks(
     entry: Entry, after: Entry | None, flat: Entry | None, total: int, shown: Shown = shape_text
 ) -> Iterator[Found]:
@@ -381,7 +430,7 @@ def layer_checks(
             f"{entry.label} adds a bias of {bias:,} values that {where} removes with each "
             f"channel's mean: {bias:,} parameters with no effect",
             "(x + b) − mean(x + b) = x − mean(x)",
-            f"bias: false ({bias:,} fewer parameters)",
+            f"{entry.layer.word('bias')}: false ({bias:,} fewer parameters)",
         )
     if kind.startswith("dropout") and nxt == "batchnorm":
         p = float(getattr(entry.layer, "p", 0.5))
@@ -406,6 +455,9 @@ def layer_checks(
     uneven = [w for w in windows if w.pad_left != w.pad_right]
     if getattr(entry.layer, "padding", None) == "same" and uneven:
         w = uneven[0]
+        if w.transposed or w.stride > 1:
+            yield _uneven_same(entry, w)
+            return
         yield (
             "even-kernel-same",
             f"{entry.label}: padding 'same' with the even window {w.kernel} pads {w.pad_left} "

@@ -14,10 +14,11 @@ after the leaf's ``name`` (sanitised as for the PyTorch export) or its type, uni
 model (``conv``, ``conv_2``, ``conv_2_pad``, ...). Each leaf's last layer has convcalc's output
 shape and the leaf's layers have convcalc's parameter count as trainable weights;
 :func:`leaf_layers` lists them. Chains (the top level, ``sequential``, ``repeat`` unrolled) are
-calls in order; ``residual`` is ``Add``, ``concat`` ``Concatenate(axis=1)``, ``scale``
+calls in order; ``residual`` is ``Add`` (its ``join``'s ``Subtract``, ``Multiply``,
+``Average``, ``Maximum``, ``Minimum``), ``concat`` ``Concatenate(axis=1)``, ``scale``
 ``Multiply`` (the gate broadcast over x), named after the block; ``graph`` writes each path
-from the block's input or from the variable of the path it reads, then ``Add``, ``Multiply``
-or ``Concatenate(axis=1)`` of the joined paths' outputs; ``split`` is a
+from the block's input or from the variable of the path it reads, then its join's merge layer
+(``Add``, ``Subtract``, ... or ``Concatenate(axis=1)``) of the joined paths' outputs; ``split`` is a
 ``ChannelSlice`` layer of the file at the head of each branch (``x[:, start:stop]``, the
 slices PyTorch's ``x.split``/``x.chunk`` cuts), then ``Concatenate(axis=1)``. A leaf written
 ``trainable: false``, or inside a block so written, is given ``trainable=False``; a frozen
@@ -124,6 +125,7 @@ from convcalc.frameworks.pysource import (
 
 if TYPE_CHECKING:
     from convcalc.records import Entry, Report
+    from convcalc.spec.validate import Spec
 
 CHANNELS_FIRST = '"channels_first"'
 FUNCTION_LIMIT = 60  # characters of a function name given
@@ -865,7 +867,11 @@ MERGES = {
 }
 GRAPH_JOINS = {
     "add": "keras.layers.Add(",
+    "subtract": "keras.layers.Subtract(",
     "multiply": "keras.layers.Multiply(",
+    "average": "keras.layers.Average(",
+    "maximum": "keras.layers.Maximum(",
+    "minimum": "keras.layers.Minimum(",
     "concat": "keras.layers.Concatenate(axis=1, ",
 }
 Statement = tuple[str, "Group", str]  # ``target = ``, the call, the comment
@@ -975,6 +981,8 @@ class _Program:
         if entry.type == "scale":
             inputs.insert(0, block.chain.current)
         merge = MERGES.get(entry.type, "")
+        if entry.type == "residual":  # body and shortcut, added unless join says otherwise
+            merge = GRAPH_JOINS[entry.layer.join]  # type: ignore[attr-defined]
         if entry.type == "graph":  # the joined paths' outputs
             inputs = [inputs[i] for i in entry.layer.joined()]  # type: ignore[attr-defined]
             merge = GRAPH_JOINS[entry.layer.join]  # type: ignore[attr-defined]
@@ -1319,16 +1327,23 @@ def _smoke_test(function: str, layers: int) -> list[str]:
     ]
 
 
-def to_keras(report: Report, name: str | None = None) -> str:
+def to_keras(report: Report, name: str | None = None, spec: Spec | None = None) -> str:
     """The source of a Python file defining a function (``name``, default ``build``) that
     builds the analysed network as a ``keras.Model``, with an ``if __name__ == "__main__"``
-    block that builds it and prints its summary. Raises :class:`ExportError` at a layer that
-    no Keras layer computes exactly as PyTorch, :class:`ConvcalcError` for an unusable name."""
-    if report.dialect is not None:  # Keras' same, moving statistics, defaults: not yet
-        raise ConvcalcError(
-            f"{report.name} is a Keras spec (framework: keras): the Keras export reads "
-            "PyTorch specs only, for now"
-        )
+    block that builds it and prints its summary. A Keras spec (``report.dialect``) is written
+    as Keras writes it, from its ``spec`` (:func:`~convcalc.frameworks.keras.source.
+    keras_to_keras`); a PyTorch spec channels-first. Raises :class:`ExportError` at a layer
+    that no Keras layer computes exactly as PyTorch, :class:`ConvcalcError` for an unusable
+    name or a Keras spec's report without its spec."""
+    if report.dialect is not None:
+        if spec is None or spec.doc is None:
+            raise ConvcalcError(
+                f"{report.name} is a Keras spec (framework: keras): its Keras export needs "
+                "the spec itself (to_keras(report, spec=spec))"
+            )
+        from convcalc.frameworks.keras.source import keras_to_keras
+
+        return keras_to_keras(spec, report, name)
     if name is None:
         name = "build"
     else:

@@ -8,19 +8,28 @@ are left out). A Sequential model is its list of layers; a model used as a layer
 stem) is a ``Sequential`` block.
 
 A functional model is a graph of layers; convcalc's blocks are series-parallel. The graph is
-taken apart between each merge (``Add``, ``Concatenate``, ``Multiply``, and ``x + y`` or
-``x * y`` between tensors) and its immediate dominator, the last layer every path from the
-input to the merge passes through. Merges are reduced in topological order, so the paths
-between a merge and its dominator are chains of single-input layers by then (each merge
-before it is one node already, its block): a star of such chains is a residual (``Add``:
-``body``, and ``shortcut`` the shorter path, empty for the dominator itself), a concat
-(``Concatenate``: ``branches`` in the merge's order) or a scale (``Multiply`` of the dominator
-and a ``body``). A layer whose output is also read outside the region its merge closes, or
-paths that fork again before they meet, do not form such a block and are refused at the
-layer, saying why. Dominators are found in one pass in topological order (a node's immediate
-dominator is the nearest common dominator of its inputs), with explicit loops throughout:
-no recursion for a deep model to exhaust, and every step paid from one
-:class:`~convcalc.budget.Budget`.
+taken apart between each merge (``Add``, ``Subtract``, ``Multiply``, ``Average``, ``Maximum``,
+``Minimum``, ``Concatenate``, and ``x + y`` or ``x * y`` between tensors) and its immediate
+dominator, the last layer every path from the input to the merge passes through. Merges are
+reduced in topological order, so the layers between a merge and its dominator form a tree of
+single-input layers by then (each merge before it is one node already, its block). A star of
+chains is a nested block: a residual (``Add``, ``Average``, ``Maximum``, ``Minimum`` of two:
+``body`` and ``shortcut`` the shorter path, empty for the dominator itself; ``Subtract``: body
+minus shortcut, in the merge's order; ``Multiply`` of two chains), a concat (``Concatenate``:
+``branches`` in the merge's order) or a scale (``Multiply`` of the dominator and a ``body``).
+Any other tree (paths that fork again before they meet, a joined layer read on another path
+as well, three or more tensors added) is a ``graph`` block: the tree cut into named paths at
+each fork and at each joined layer, each path reading the block's input or the path that
+ends where it starts, ``output`` the joined paths in the merge's order. A layer whose output
+is also read outside the region its merge closes (two merges whose paths cross, as in
+NASNet's cells) forms no block and is refused at the layer, saying why. Dominators are found
+in one pass in topological order (a node's immediate dominator is the nearest common
+dominator of its inputs), with explicit loops throughout: no recursion for a deep model to
+exhaust, and every step paid from one :class:`~convcalc.budget.Budget`.
+
+A model of several inputs or several outputs is refused, naming them: convcalc's networks
+have one input and one output (a model of each output, ``keras.Model(inputs, output)``,
+imports on its own).
 
 Refused, each at its layer: a class or an argument convcalc does not read, a layer called
 more than once (shared weights), several inputs or outputs, a layer off every path from the
@@ -44,7 +53,16 @@ Spec = dict[str, Any]
 STEPS = 2_000_000  # the import's budget: far beyond the largest Keras application
 
 MODELS = ("Sequential", "Functional", "Model")
-MERGES = {"Add": "Add", "Concatenate": "Concatenate", "Multiply": "Multiply"}
+MERGES = ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum", "Concatenate")
+JOINS = {  # a merge's join in a graph block (convcalc.layers.blocks.JOINS)
+    "Add": "add",
+    "Subtract": "subtract",
+    "Multiply": "multiply",
+    "Average": "average",
+    "Maximum": "maximum",
+    "Minimum": "minimum",
+    "Concatenate": "concat",
+}
 OPS = "keras.src.ops.numpy"  # the module of ``x + y`` and ``x * 3.0`` in a functional model
 # arguments a layer's config holds that the spec's classes do not take, with the values that
 # change nothing (None: any value)
@@ -274,8 +292,7 @@ class _Reader:
             return
         if tensors > 1:
             raise KerasImportError(
-                f"reads {tensors} tensors: convcalc joins tensors with Add, Concatenate or "
-                "Multiply only",
+                f"reads {tensors} tensors: convcalc joins tensors with {', '.join(MERGES)} only",
                 node.where,
             )
         if node.kind in MODELS:
@@ -330,90 +347,133 @@ def _reduce(
     consumers: dict[str, list[str]],
     budget: Budget,
 ) -> None:
-    """Make ``merge`` the block of the region between it and its dominator ``top``: each of
-    its inputs a chain back to ``top``, no layer of the region read outside it."""
-    region: dict[str, list[str]] = {}  # each input's chain, from top's consumer to the input
-    chains: list[list[str]] = []
-    seen: set[str] = set()
+    """Make ``merge`` the block of the region between it and its dominator ``top``: a
+    residual, concat or scale where its inputs are chains back to ``top`` that meet nowhere
+    else, a graph block where they fork again or one is read by another; refused where a
+    layer of the region is read outside it (a block has one input and one output)."""
+    region: set[str] = set()
+    chains: list[list[str]] | None = []
     for source in merge.sources:
         chain: list[str] = []
         name = source
         while name != top:
             budget.spend()
-            if name in seen:
-                break
-            seen.add(name)
+            if name in region:  # two inputs meet before top: no star of chains
+                chains = None
+            region.add(name)
             chain.append(name)
             if name not in parent:
                 raise KerasImportError(
                     f"is reached from the input around {shown(top)!r}", merge.where
                 )  # pragma: no cover - the dominator is on every path
             name = parent[name]
-        else:
+        if chains is not None:
             chains.append(chain[::-1])
-            continue
-        raise KerasImportError(
-            f"its output reaches {shown(merge.name)!r} along two paths that fork here, after "
-            f"{shown(top)!r}: not a residual, concat or scale block (the Keras dialect has no "
-            "graph block)",
-            nodes[name].where,
-        )
-    for chain in chains:
-        for name in chain:
-            budget.spend()
-            outside = [c for c in consumers[name] if c != merge.name and c not in seen]
-            inner = [c for c in consumers[name] if c in seen]
-            if outside:
-                raise KerasImportError(
-                    f"its output is read by {shown(outside[0])!r} as well, outside the block "
-                    f"that {shown(merge.name)!r} closes (from {shown(top)!r}): not expressible "
-                    "as blocks",
-                    nodes[name].where,
-                )
-            if name in merge.sources and inner:
-                raise KerasImportError(
-                    f"its output is joined by {shown(merge.name)!r} and read by "
-                    f"{shown(inner[0])!r} on another path: not a residual, concat or scale "
-                    "block",
-                    nodes[name].where,
-                )
-        region.update({name: chain for name in chain})
-    merge.items = [_block(merge, top, chains, nodes)]
+    if len(set(merge.sources)) != len(merge.sources):
+        chains = None  # one tensor joined twice: the graph's paths name it twice
+    inner = [name for name in nodes if name in region]  # the region, in the model's order
+    for name in inner:
+        budget.spend()
+        outside = [c for c in consumers[name] if c != merge.name and c not in region]
+        if outside:
+            raise KerasImportError(
+                f"its output is read by {shown(outside[0])!r} as well, outside the block "
+                f"that {shown(merge.name)!r} closes (from {shown(top)!r}): a block has one "
+                "input and one output, and a graph block joins its paths once, at its end; "
+                "paths shared by two merges that do not nest are not expressible as blocks",
+                nodes[name].where,
+            )
+        if chains is not None and name in merge.sources and consumers[name] != [merge.name]:
+            chains = None  # joined, and read on another path as well
+    item = _block(merge, chains, nodes) if chains is not None else None
+    merge.items = [item if item is not None else _graph(merge, top, inner, nodes, parent)]
     parent[merge.name] = top
-    kept = [c for c in consumers[top] if c not in seen and c != merge.name]
+    kept = [c for c in consumers[top] if c not in region and c != merge.name]
     consumers[top] = [*kept, merge.name]
-    for name in region:
+    for name in inner:
         del nodes[name]
         del consumers[name]
 
 
-def _block(merge: _Node, top: str, chains: list[list[str]], nodes: dict[str, _Node]) -> Spec:
-    """The block a merge closes: its chains (one per input, in order) as lists of items."""
+def _block(merge: _Node, chains: list[list[str]], nodes: dict[str, _Node]) -> Spec | None:
+    """The nested block a merge closes, its chains (one per input, in order) as lists of
+    items: Concatenate's branches; Add, Average, Maximum, Minimum of two: body (the longer)
+    and shortcut; Subtract of two: body minus shortcut; Multiply of the input and a chain: a
+    scale's body, of two chains: body and shortcut. None where only a graph fits."""
     lists = [[item for name in chain for item in nodes[name].items] for chain in chains]
     item: Spec = {"type": merge.kind, "name": merge.name}
-    config = merge.entry.get("config")
-    axis = config.get("axis") if isinstance(config, dict) else None
     if merge.kind == "Concatenate":
-        if axis is not None and axis != -1:
-            item["axis"] = axis
+        _axis(merge, item)
         item["branches"] = lists
         return item
-    if merge.kind == "Add" and len(lists) == 2:
-        long = 0 if len(lists[0]) > len(lists[1]) else 1
-        item["body"] = lists[long]
-        if lists[1 - long]:
-            item["shortcut"] = lists[1 - long]
-        return item
-    if merge.kind == "Multiply" and len(lists) == 2 and not all(lists):
+    if len(lists) != 2:
+        return None
+    if merge.kind == "Multiply" and not all(lists):
         item["body"] = lists[0] or lists[1]
         return item
-    raise KerasImportError(
-        f"a {merge.kind} of {len(lists)} tensors"
-        + (" neither of which is the block's input" if merge.kind == "Multiply" else "")
-        + ": convcalc's Keras blocks add two (Add: body and shortcut), multiply the input by "
-        "one (Multiply: body) or concatenate any number",
-        merge.where,
-    )
+    long = 0 if merge.kind == "Subtract" or len(lists[0]) > len(lists[1]) else 1
+    item["body"] = lists[long]
+    if lists[1 - long]:
+        item["shortcut"] = lists[1 - long]
+    return item
+
+
+def _axis(merge: _Node, item: Spec) -> None:
+    """A Concatenate's ``axis``, written where it is not the default -1."""
+    config = merge.entry.get("config")
+    axis = config.get("axis") if isinstance(config, dict) else None
+    if axis is not None and axis != -1:
+        item["axis"] = axis
+
+
+def _graph(
+    merge: _Node, top: str, inner: list[str], nodes: dict[str, _Node], parent: dict[str, str]
+) -> Spec:
+    """The graph block a merge closes: the region's layers (a tree from ``top``, each merge
+    in it one node by now) cut into paths at each fork and at each input of the merge; a
+    path is named after its last layer and reads the path ending where it starts (or the
+    block's input); ``output`` lists the paths the merge joins, in its order (the block's
+    input itself an empty path named after ``top``)."""
+    kids: dict[str, list[str]] = {name: [] for name in [top, *inner]}
+    for name in inner:
+        kids[parent[name]].append(name)
+    joined = set(merge.sources)
+    paths: list[Spec] = []
+    if top in joined:
+        paths.append({"name": top, "layers": []})
+    todo: list[tuple[str, str | None]] = [(kid, None) for kid in reversed(kids[top])]
+    while todo:
+        name, source = todo.pop()
+        layers: list[Spec] = []
+        while True:
+            layers.extend(nodes[name].items)
+            if len(kids[name]) != 1 or name in joined:
+                break
+            name = kids[name][0]
+        path: Spec = {"name": name}
+        if source is not None:
+            path["from"] = source
+        path["layers"] = layers
+        paths.append(path)
+        todo.extend((kid, name) for kid in reversed(kids[name]))
+    names = {path["name"] for path in paths}
+    output: list[str] = []
+    for source in merge.sources:
+        if source in output:  # the same tensor joined again: an empty path reading it
+            copy, k = source, 1
+            while copy in names:
+                k += 1
+                copy = f"{source}_{k}"
+            names.add(copy)
+            paths.append({"name": copy, "from": source, "layers": []})
+            source = copy
+        output.append(source)
+    item: Spec = {"type": "graph", "name": merge.name, "join": JOINS[merge.kind]}
+    if merge.kind == "Concatenate":
+        _axis(merge, item)
+    item["paths"] = paths
+    item["output"] = output
+    return item
 
 
 def _topological(
@@ -604,8 +664,12 @@ def _endpoint(value: Any, key: str, nodes: dict[str, _Node], where: str) -> str:
         raise KerasImportError(f"{key} must name the model's layer", where or "the model")
     if len(refs) != 1:
         what = "inputs" if key == "input_layers" else "outputs"
+        names = [shown(str(r[0]), 40) if isinstance(r, list) and r else "?" for r in refs]
+        extra = ", ".join(repr(n) for n in names[1:4]) + (", ..." if len(names) > 4 else "")
         raise KerasImportError(
-            f"the model has {len(refs)} {what}: convcalc reads a model of one input and one output",
+            f"the model has {len(refs)} {what} ({names[0]!r}, and {extra} besides): convcalc "
+            "reads a model of one input and one output (make a model of each output, "
+            "keras.Model(inputs, output), and import it on its own)",
             where or "the model",
         )
     ref = refs[0]
@@ -761,9 +825,10 @@ def _layer_at(spec: Spec, path: str | None) -> str:
 HEADER = """\
 # Imported by convcalc from a Keras model's JSON (model.to_json()): each layer with its name
 # and the arguments that change a shape or a parameter count (initializers, regularizers,
-# constraints and dtypes are left out); a functional model's merges as blocks (Add: body and
-# shortcut, Concatenate: branches, Multiply: body), each closing the paths from the layer
-# every path to it passes through.
+# constraints and dtypes are left out); a functional model's merges as blocks (Add, Subtract,
+# Average, Maximum, Minimum: body and shortcut, Concatenate: branches, Multiply: body), each
+# closing the paths from the layer every path to it passes through, or as a graph block of
+# named paths where those paths fork again or reuse an earlier branch.
 """
 
 
@@ -778,4 +843,4 @@ def to_yaml(spec: Spec, header: str = HEADER) -> str:
 
 def _lists(item: Any) -> tuple[str, ...]:
     """The fields of an imported item that hold lists of layers (a Sequential's, a merge's)."""
-    return tuple(key for key in ("layers", "body", "shortcut", "branches") if key in item)
+    return tuple(key for key in ("layers", "body", "shortcut", "branches", "paths") if key in item)

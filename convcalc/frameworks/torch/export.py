@@ -110,10 +110,13 @@ from convcalc.frameworks.pysource import (
     literal,
     sizes_text,
 )
+from convcalc.frameworks.torch.keras_spec import KERAS_HELPERS, KerasUses, keras_pieces
+from convcalc.layers.blocks import GraphPath
 from convcalc.layers.registry import KINDS
 
 if TYPE_CHECKING:
     from convcalc.records import Entry, Report
+    from convcalc.spec.validate import Spec
 
 CLASS_LIMIT = 60  # characters of a class name given: the file's lines stay within WIDTH
 DEEP = 50  # blocks nested deeper than this need a higher recursion limit in PyTorch
@@ -429,10 +432,41 @@ def _torch_class(entry: Entry) -> str:
 
 def _module(entry: Entry, uses: Uses) -> Group:
     """The constructor call of a leaf's module (checked by :func:`_check`)."""
+    if isinstance(uses, KerasUses):  # a Keras spec: its leaves in PyTorch's terms
+        pieces = keras_pieces(entry, uses)
+        if pieces is not None:
+            return _pieces(pieces, uses)
+    return _leaf_call(entry, uses)
+
+
+def _leaf_call(entry: Entry, uses: Uses) -> Group:
+    """The module of the registry's class (or the file's helper class) for a leaf."""
     cls = HELPER_CLASSES.get(entry.type)
     if cls is not None:
         uses.helpers.add(cls)
     return call((cls or _torch_class(entry)) + "(", _arguments(entry, uses))
+
+
+def _pieces(pieces: list[Any], uses: KerasUses) -> Group:
+    """A Keras leaf's PyTorch modules (:func:`keras_pieces`): one, or an nn.Sequential of
+    them in order (a padding before its conv or pool, permutes around a reshape)."""
+    exprs: list[Group] = []
+    for piece in pieces:
+        if isinstance(piece, Group):
+            exprs.append(piece)
+        elif isinstance(piece, tuple):  # ("keras_affine", the batchnorm, center, scale)
+            _, norm, center, scale = piece
+            items = [
+                Item("", _leaf_call(norm, uses)),
+                Item("center=", repr(center)),
+                Item("scale=", repr(scale)),
+            ]
+            exprs.append(call("keras_affine(", items))
+        else:
+            exprs.append(_leaf_call(piece, uses))
+    if len(exprs) == 1:
+        return exprs[0]
+    return call("nn.Sequential(", [Item("", e) for e in exprs])
 
 
 # --- names ---------------------------------------------------------------------------------
@@ -459,6 +493,7 @@ GLOBALS = frozenset(
     | set(SWIN_CLASSES.values())
     | set(MAXVIT_CLASSES.values())
     | {"SelfAttention", "ClassToken", "PositionEmbedding", "Select", "LayerScale", "LayerNorm2d"}
+    | {"keras_affine", "Rescaling", "Normalization", "_kept"}
 )
 
 
@@ -521,10 +556,11 @@ def _composite(entry: Entry, built: dict[int, Expr], uses: Uses) -> Expr:
         if isinstance(chain, Group):
             chain.name = entry.name
         return chain
+    if entry.type == "graph" or getattr(entry.layer, "join", "add") != "add":
+        uses.helpers.add("Graph")  # a residual joined by another op: a graph of its two paths
+        return _graph(entry, chains)
     cls = BLOCK_CLASSES[entry.type]
     uses.helpers.add(cls)
-    if entry.type == "graph":
-        return _graph(entry, chains)
     identity = "identity" if entry.type != "scale" else ""
     items = [Item("", chain, identity if chain == EMPTY else "") for chain in chains]
     if entry.type == "split":  # the slices' sizes first, as x.split takes them
@@ -537,11 +573,14 @@ def _graph(entry: Entry, chains: list[Expr]) -> Expr:
     """``Graph(join, output, sources, paths)``: the paths' names as identifiers (the keys of
     an nn.ModuleDict), the joined ones, what each path reads where it is not the block's
     input, and the paths' chains in order."""
-    routes = entry.layer.routes  # type: ignore[attr-defined]
+    routes = getattr(entry.layer, "routes", None)
+    if routes is None:  # a residual: body and shortcut, both joined, both on the input
+        routes = [GraphPath(name=key) for key in ("body", "shortcut")]
     names = Names(SEQUENTIAL_ATTRIBUTES | _MODULE_DICT_NAMES)
     keys = [names.add(identifier(route.name) or "path") for route in routes]
     key_of = {route.name: key for route, key in zip(routes, keys, strict=True)}
-    joined = [Item("", python_str(keys[i])) for i in entry.layer.joined()]  # type: ignore[attr-defined]
+    order = entry.layer.joined() or range(len(keys))  # type: ignore[attr-defined]
+    joined = [Item("", python_str(keys[i])) for i in order]
     read = [
         Item(f"{python_str(key)}: ", python_str(key_of[route.source]))
         for route, key in zip(routes, keys, strict=True)
@@ -651,7 +690,8 @@ class Scale(nn.Module):
 class Graph(nn.Module):
     """Named paths run in order, each on the block's input or, where sources names one, on
     an earlier path's output; the outputs of the paths in output are added, multiplied or
-    joined along the channels, as join ("add", "multiply", "concat") says."""
+    joined along the channels, as join ("add", "subtract", "multiply", "average", "maximum",
+    "minimum", "concat") says: the first minus the others, (a + b) / 2 for two."""
 
     def __init__(
         self,
@@ -674,8 +714,17 @@ class Graph(nn.Module):
             return torch.cat(joined, dim=1)
         out = joined[0]
         for other in joined[1:]:
-            out = out + other if self.join == "add" else out * other
-        return out
+            if self.join in ("add", "average"):
+                out = out + other
+            elif self.join == "subtract":
+                out = torch.sub(out, other)
+            elif self.join == "multiply":
+                out = out * other
+            elif self.join == "maximum":
+                out = torch.maximum(out, other)
+            else:
+                out = torch.minimum(out, other)
+        return out / len(joined) if self.join == "average" else out
 ''',
     "Reshape": '''
 class Reshape(nn.Module):
@@ -1099,6 +1148,7 @@ class RelativePositionalMultiHeadAttention(nn.Module):
         return self.merge(out.permute(0, 1, 3, 2, 4).reshape(b, g, p, d))
 ''',
 }
+HELPERS |= KERAS_HELPERS  # a Keras spec's: keras_affine, Rescaling, Normalization
 FRAMES_PER_LEVEL = 10  # Python frames PyTorch spends per nested block (about 9, measured)
 
 
@@ -1120,6 +1170,17 @@ def _header(report: Report, depth: int) -> list[str]:
         "PyTorch adds the batch dimension in front; the comments give each layer's output shape",
         "without it.",
     ]
+    if report.dialect is not None:
+        written = report.dialect.shape(report.input_shape)
+        lines += [
+            "Written from a Keras spec: the input is channels-first, (C, *spatial), PyTorch's",
+            docstring_text(
+                f"layout ({sizes_text(report.input_shape)} for Keras' {sizes_text(written)}).",
+                WIDTH - 3,
+            ),
+            "Each layer computes what Keras' does: its same padding (an uneven one explicit),",
+            "BatchNormalization's epsilon and momentum (1 - Keras'), Dense on the last axis.",
+        ]
     limit = recursion_limit(depth)
     if limit is not None:
         lines += [
@@ -1199,24 +1260,31 @@ def _smoke_test(report: Report, class_name: str, depth: int) -> list[str]:
     ]
 
 
-def to_pytorch(report: Report, class_name: str | None = None) -> str:
+def to_pytorch(report: Report, class_name: str | None = None, spec: Spec | None = None) -> str:
     """The source of a Python file defining the analysed network as an ``nn.Sequential``
     subclass (default name: the spec's, CamelCased), with an ``if __name__ == "__main__"``
-    block that runs one sample of zeros through it. Raises :class:`ExportError` at a layer
-    no PyTorch module writes exactly, :class:`ConvcalcError` for an unusable class name."""
-    if report.dialect is not None:  # Keras' same, moving statistics, defaults: not yet
+    block that runs one sample of zeros through it. A Keras spec (``report.dialect``) needs
+    its ``spec`` (the arguments the records do not keep: Rescaling's, Normalization's): its
+    leaves are written in PyTorch's terms by :func:`keras_pieces`, channels-first. Raises
+    :class:`ExportError` at a layer no PyTorch module writes exactly, :class:`ConvcalcError`
+    for an unusable class name."""
+    dialect = report.dialect
+    if dialect is not None and (spec is None or spec.doc is None):
         raise ConvcalcError(
-            f"{report.name} is a Keras spec (framework: keras): the PyTorch export reads "
-            "PyTorch specs only, for now"
+            f"{report.name} is a Keras spec (framework: keras): its PyTorch export needs the "
+            "spec itself (to_pytorch(report, spec=spec))"
         )
     if class_name is None:
         class_name = class_name_of(report.name)
     else:
         check_name(class_name, "class", CLASS_LIMIT, GLOBALS)
-    uses = Uses()
+    uses: Uses = Uses()
+    if dialect is not None:
+        uses = KerasUses(spec=spec, channels_last=dialect.channels_last)
     body = _main_class(report, class_name, uses)
     depth = 1 + max((e.depth for e in report.walk() if e.is_block), default=-1)
-    standard = [name for name, used in (("math", uses.math), ("sys", depth > DEEP)) if used]
+    needs_math = uses.math or "Normalization" in uses.helpers
+    standard = [name for name, used in (("math", needs_math), ("sys", depth > DEEP)) if used]
     imports = [*(f"import {name}" for name in standard), *([""] if standard else [])]
     imports += ["import torch", "import torch.nn as nn"]
     sections = [

@@ -29,12 +29,14 @@ The sizing rule of the "blocks" style (:func:`tensor_size`), one for tensors of 
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import NamedTuple
 
+from convcalc.layers.blocks import JOINS
 from convcalc.layers.registry import KINDS
 from convcalc.records import Costing, Entry, Report
 from convcalc.render.draw.layout import (
@@ -165,7 +167,8 @@ def _node(entry: Entry, limit: int) -> Node:
     if len(lists) == 1 and not entry.paths > 1:  # sequential, repeat
         times = int(getattr(entry.layer, "times", 1))
         first = lists[0][: len(lists[0]) // times]
-        title = entry.name or entry.type
+        # a Keras layer built as several steps: its call, SeparableConv2D(16, 3)
+        title = entry.name or entry.layer.call_label() or entry.type
         return Node("group", entry, [_chain(first, limit)], times=times, title=title)
     lanes = [_chain(children, limit) for children in lists if children]
     skips = entry.paths - len(lanes)
@@ -268,10 +271,10 @@ LANE_IN, LANE_GAP = 22.0, 16.0  # from the split to the lanes; between lanes
 
 
 def _symbol(entry: Entry) -> str:
-    """The join a block's lanes meet at: "add", "cat" or "mul" (a graph's by its ``join``)."""
-    if entry.type == "graph":
-        join = entry.layer.join  # type: ignore[attr-defined]
-        return {"add": "add", "multiply": "mul", "concat": "cat"}[join]
+    """The join a block's lanes meet at: "add", "cat", "mul", ... (a graph's or a residual's
+    by its ``join``, :data:`~convcalc.layers.blocks.JOINS`)."""
+    if entry.type in ("graph", "residual"):
+        return JOINS[entry.layer.join].symbol  # type: ignore[attr-defined]
     return SYMBOLS.get(entry.type, "add")
 
 
@@ -493,8 +496,9 @@ class Painter:
     def legend(self) -> list[tuple[str, str, str]]:
         """(kind, fill, stroke) of every kind drawn, then the joins drawn."""
         shown = [(k, *PALETTE[k]) for k in PALETTE if k in self.kinds and k != "io"]
-        names = {"add": "add", "cat": "concat", "mul": "multiply"}
-        return shown + [(names[j], "join", j) for j in ("add", "cat", "mul") if j in self.joins]
+        names = {op.symbol: op.name for op in JOINS.values()}
+        order = ("add", "cat", "mul", "sub", "avg", "max", "min")
+        return shown + [(names[j], "join", j) for j in order if j in self.joins]
 
 
 # --- boxes -----------------------------------------------------------------------------------
@@ -536,10 +540,18 @@ class Boxes:
             title = Line(node.title, 11.5, True, "#222", "head")
             return [title] if node.kind == "more" else [title, shape]
         slim = kind(node) in SLIM
-        head = entry.name or (SHORT.get(entry.type, entry.type) if slim else entry.type)
+        written = entry.type  # a Keras spec: the class written, its call's arguments below
+        if self.report.dialect is not None:
+            written = self.report.dialect.classes.get(entry.source, written)
+            call = re.fullmatch(r"(\w+)\(.*\)", entry.description)
+            if written == entry.type and call:  # a step of a Keras layer: pointwise(16)
+                written = call.group(1)
+        head = entry.name or (SHORT.get(written, written) if slim else written)
         args = entry.description
-        if args.startswith(entry.type) and (not entry.name or entry.type in entry.name.lower()):
-            args = args[len(entry.type) :].strip()
+        if args.startswith(f"{written}(") and args.endswith(")"):
+            args = args[len(written) + 1 : -1]
+        elif args.startswith(written) and (not entry.name or written in entry.name.lower()):
+            args = args[len(written) :].strip()
         if entry.is_block:
             count = sum(1 for e in entry.walk() if not e.is_block)
             args = f"{args} · {count} layers" if args else f"{count} layers"

@@ -161,6 +161,11 @@ class Item:
                 Stroke(((x - a, y - a), (x + a, y + a)), "#444"),
                 Stroke(((x - a, y + a), (x + a, y - a)), "#444"),
             ]
+        elif symbol == "sub":  # ⊖
+            shapes.append(Stroke(((x - arm, y), (x + arm, y)), "#444"))
+        elif symbol in ("avg", "max", "min"):
+            size = round(r * 0.8, 1)  # the word inside the circle
+            shapes.append(Text(x, y + size * 0.35, symbol, size, "middle", True, "#444"))
         else:
             shapes.append(Text(x, y + 4, "C", 11, "middle", True, "#444"))
         if out:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from typing import Any
 
 import pytest
@@ -19,15 +18,9 @@ from click.testing import CliRunner
 from convcalc.cli import cli as main
 from convcalc.solve.layer import problem
 from convcalc.solve.stack import solve_stack
+from tests.keras_oracle import KERAS_MARKS, keras
 
-os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
-keras = pytest.importorskip("keras")
-
-pytestmark = [
-    pytest.mark.torch,
-    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
-    pytest.mark.filterwarnings("ignore::UserWarning"),
-]
+pytestmark = KERAS_MARKS
 
 
 def keras_out(shape: tuple[int, ...], layers: list[dict[str, Any]]) -> tuple[int, ...] | None:
@@ -49,6 +42,7 @@ def keras_out(shape: tuple[int, ...], layers: list[dict[str, Any]]) -> tuple[int
 # --- the single-layer question ---------------------------------------------------------------
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(
     ("cls", "layer", "padding", "n", "m"),
     [
@@ -105,9 +99,80 @@ def test_single_layer_cli_in_keras_words() -> None:
     refused = runner.invoke(main, [*args[:-1], "2"])
     assert refused.exit_code != 0
     assert "Keras' padding is valid or same, not '2'" in refused.output
-    transpose = ["--framework", "keras", "--in", "9", "--out", "4", "--layer", "conv_transpose"]
-    refused = runner.invoke(main, ["solve", *transpose])
-    assert "--framework keras solves conv, maxpool and avgpool" in refused.output
+    refused = runner.invoke(main, [*args[:-2], "--output-padding", "1"])
+    assert refused.exit_code != 0
+    assert "--output-padding: Keras' conv has none" in refused.output
+
+
+def keras_transpose_out(n: int, k: int, s: int, d: int, padding: str, op: int | None) -> int | None:
+    """Keras' Conv1DTranspose output length for an input of n, or None where Keras refuses."""
+    try:
+        layer = keras.layers.Conv1DTranspose(
+            1, k, strides=s, padding=padding, dilation_rate=d, output_padding=op
+        )
+        out = layer.compute_output_shape((None, n, 1))[1]
+    except ValueError:
+        return None
+    return int(out) if out > 0 else None
+
+
+TRANSPOSE_CASES = [
+    (33, 66, "valid", False),
+    (4, 9, "valid", True),
+    (3, 9, "same", False),
+    (3, 10, "same", True),
+    (1, 4, "valid", False),
+    (1, 3, "same", True),
+]
+
+
+@pytest.mark.parametrize(
+    ("n", "m", "padding", "op"),
+    [
+        TRANSPOSE_CASES[0],
+        *(pytest.param(*case, marks=pytest.mark.full) for case in TRANSPOSE_CASES[1:]),
+    ],
+)
+def test_single_conv_transpose_is_keras(n: int, m: int, padding: str, op: bool) -> None:
+    """Keras' Conv*DTranspose (valid (n − 1)·s + max(k_eff, s), same n·s, or with an
+    output_padding below the stride): every (kernel, stride, dilation[, output_padding]) in
+    the searched ranges that Keras builds with output m, found by building each."""
+    kernels, strides, dilations = range(1, 10), range(1, 11), (1, 2)
+    pads: tuple[int | None, ...] = (0, 1, 2, 3) if op else (None,)
+    expected = set()
+    for k, s, d, o in itertools.product(kernels, strides, dilations, pads):
+        if keras_transpose_out(n, k, s, d, padding, o) == m:
+            expected.add((k, s, d) if o is None else (k, s, d, o))
+    pb = problem(
+        "conv_transpose", n, m, kernel_size="1..9", stride="1..10", dilation="1..2",
+        padding=padding, output_padding="0..3" if op else None, framework="keras",
+    )  # fmt: skip
+    found = {(t[0], t[1], *t[3:]) for t in pb.solutions()}
+    assert found == expected
+    assert pb.count() == len(expected)
+
+
+def test_conv_transpose_defaults_are_complete() -> None:
+    """Without ranges, the search's bounds hold every solution Keras gives (valid: kernels
+    up to M, strides up to ⌊(M − 1)/(N − 1)⌋): brute force over wider ranges finds no other."""
+    n, m = 5, 13
+    expected = {
+        (k, s)
+        for k, s in itertools.product(range(1, 20), range(1, 20))
+        if keras_transpose_out(n, k, s, 1, "valid", None) == m
+    }
+    pb = problem("conv_transpose", n, m, framework="keras")
+    assert {(k, s) for k, s, _, _ in pb.solutions()} == expected
+    result = CliRunner().invoke(
+        main, ["solve", "--framework", "keras", "--layer", "conv_transpose", "--in", "33",
+               "--out", "66", "--format", "csv"],
+    )  # fmt: skip
+    rows = result.output.splitlines()
+    assert rows[0] == "kernel_size,strides,padding,dilation_rate"
+    for row in rows[1:]:
+        k, s = int(row.split(",")[0]), int(row.split(",")[1])
+        assert keras_transpose_out(33, k, s, 1, "valid", None) == 66
+    assert len(rows) == 4  # k 1 and 2 at stride 2, k 34 at stride 1
 
 
 # --- a Keras spec's unknowns -----------------------------------------------------------------
@@ -163,6 +228,7 @@ def test_spec_refusals_are_keras() -> None:
     assert sorted((v, result.shape(o)) for v, o in result.solutions) == sorted(expected)
 
 
+@pytest.mark.full
 def test_blocks_and_input_unknowns() -> None:
     """An Add whose body's filters must agree with the Conv before it, and the input's height
     unknown (written Keras' way, H first): Keras' functional model decides."""
@@ -257,7 +323,7 @@ def test_views_show_keras_shapes() -> None:
                                 "layers": VIEWED}))  # fmt: skip
     text = render(report, explain(report)).splitlines()
     assert text[0] == "kc: 31×31×3 → 10"
-    assert "layers[1] conv 2×2 /3: 15×15×8 → 5×5×8" in text
+    assert "layers[1] Conv2D(8, 2, strides=3): 15×15×8 → 5×5×8" in text
     messages = [f.message for f in lint(report)]
     assert any("(15×15×8 input)" in m for m in messages), messages
     assert any("the flattened 5×5×8 map" in m for m in messages), messages

@@ -48,14 +48,18 @@ if TYPE_CHECKING:
 @click.option(
     "--framework",
     type=click.Choice(["pytorch", "keras"]),
-    help="The layer's framework (single layer)  [default: pytorch]; keras: Keras' Conv and "
-    "pooling, --padding valid (the default) or same (⌈N/s⌉ for any kernel).",
+    help="The layer's framework (single layer)  [default: pytorch]; keras: Keras' Conv, "
+    "pooling and ConvTranspose, --padding valid (the default) or same (⌈N/s⌉ for any kernel; "
+    "N·s for ConvTranspose).",
 )
 @click.option("--kernel", help="Kernel sizes R (default: every one that fits).")
 @click.option("--stride", help="Strides R (default: every one that can matter).")
 @click.option("--padding", help="Paddings R  [default: 0]; Keras: valid or same")
 @click.option("--dilation", help="Dilations R  [default: 1]")
-@click.option("--output-padding", help="conv_transpose only (default: every valid one).")
+@click.option(
+    "--output-padding",
+    help="conv_transpose only (default: every valid one; Keras: none, its output_padding=None).",
+)
 @click.option("--ceil", is_flag=True, help="ceil_mode pooling (maxpool, avgpool).")
 @click.option("--no-gaps", is_flag=True, help="Only stride ≤ effective kernel: every input seen.")
 @click.option("--exact", is_flag=True, help="Only solutions where the floor drops nothing.")

@@ -58,6 +58,13 @@ MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at mos
     help="With --format latex (and only then): the file the solutions sheet is written to.",
 )
 @CONVENTION
+@click.option(
+    "--framework",
+    type=click.Choice(["pytorch", "keras"]),
+    default="pytorch",
+    show_default=True,
+    help="keras: the layers as keras.layers calls, shapes height×width×channels, Keras' rules.",
+)
 def quiz(
     seed: int,
     count: int,
@@ -67,6 +74,7 @@ def quiz(
     title: str,
     solutions: str | None,
     convention: str,
+    framework: str,
 ) -> None:
     """Random homework-style questions, with worked answers.
 
@@ -75,7 +83,9 @@ def quiz(
     moodle-xml and gift import into Moodle's question bank. latex writes two documents for
     pdflatex: the exam sheet to standard output and the solutions sheet to --solutions FILE
     (convcalc quiz --format latex --solutions key.tex > exam.tex). Multiply-adds are counted
-    under --convention (a course that teaches a tool's count names it).
+    under --convention (a course that teaches a tool's count names it). --framework keras asks
+    the same kinds in Keras' terms (Conv2D, padding "same" at any stride, Conv2DTranspose,
+    Dense, BatchNormalization's non-trainable parameters), PyTorch's rules among the mistakes.
     """
     from convcalc.teach import quiz_formats
     from convcalc.teach.quiz import quiz as make
@@ -94,7 +104,7 @@ def quiz(
         )
     chosen = tuple(t.strip() for t in topics.split(",") if t.strip())
     try:
-        questions = make(seed, count, chosen, difficulty, convention)
+        questions = make(seed, count, chosen, difficulty, convention, framework)
     except ConvcalcError as exc:
         raise Failure(str(exc)) from None
     if fmt == "markdown":

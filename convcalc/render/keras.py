@@ -1,9 +1,9 @@
 """``model.summary()`` as Keras 3 prints it, for a spec read in Keras' terms
-(``convcalc shape SPEC --format keras``): one row per Keras layer, "Layer (type)" with Keras'
-default names (``conv2d``, ``conv2d_1``, …, counted per class as a fresh Keras session
-names them, or the name written), "Output Shape" as ``(None, 61, 61, 32)``, "Param #" (a
-Keras layer that is several steps of the records counts them all), and the three totals with
-Keras' sizes: each parameter 4 bytes (float32), in B, KB, MB, … of 1,024, two decimals.
+(``convcalc shape SPEC --format keras``): one row per Keras layer, "Layer (type)" with the
+name written or Keras' own (:func:`keras_layers`), "Output Shape" as ``(None, 61, 61, 32)``,
+"Param #" (a Keras layer that is several steps of the records counts them all), and the
+three totals with Keras' sizes: each parameter 4 bytes (float32), in B, KB, MB, … of 1,024,
+two decimals.
 
 A network with a merge (Add, Concatenate, Multiply) is a functional model in Keras: its
 summary starts with the input layer, lists the layers of each path, then the merge; the
@@ -37,8 +37,13 @@ def memory(count: int) -> str:
     return f"{size:.2f} PB"
 
 
-def rows(report: Report) -> list[tuple[str, str, str, int]]:
-    """(name, class, output shape, parameters) per Keras layer, in Keras' order."""
+def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
+    """(name, class, entry) per Keras layer, in ``model.summary()``'s order: the name written,
+    else Keras' own, counted per class as a fresh Keras session names them (``conv2d``,
+    ``conv2d_1``: the n-th unnamed layer of a class is ``snake_n-1``; a named one is not
+    counted, as Keras draws a name only for a layer given none). A
+    functional model (one with a merge) starts with its ``input_layer`` (entry None) and lists
+    a merge after the layers of its paths."""
     dialect = report.dialect
     if dialect is None or dialect.framework != "keras":
         raise ConvcalcError(
@@ -46,32 +51,40 @@ def rows(report: Report) -> list[tuple[str, str, str, int]]:
             "top); this spec is PyTorch's"
         )
     counts: Counter[str] = Counter()
-    out: list[tuple[str, str, str, int]] = []
-    functional = any(dialect.classes.get(e.source) in MERGES for e in report.walk())
+    out: list[tuple[str, str, Entry | None]] = []
 
     def name(kind: str) -> str:
         base = _snake(kind)
         counts[base] += 1
         return base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
 
-    if functional:
-        out.append((name("InputLayer"), "InputLayer", keras_shape(report, report.input_shape), 0))
+    if any(dialect.classes.get(e.source) in MERGES for e in report.walk()):
+        out.append((name("InputLayer"), "InputLayer", None))
     stack: list[tuple[Entry, bool]] = [(e, False) for e in reversed(report.layers)]
     while stack:
         entry, merged = stack.pop()
         kind = dialect.classes.get(entry.source, entry.type)
-        written = dialect.names.get(entry.source)
         if merged or kind not in MERGES:
-            params = 0 if merged else entry.params
-            label = written or name(kind)
-            if written:
-                name(kind)
-            out.append((label, kind, keras_shape(report, entry.output_shape), params))
+            out.append((dialect.names.get(entry.source) or name(kind), kind, entry))
             continue
         stack.append((entry, True))  # the merge after its paths
         for _, children in reversed(entry.children):
             stack.extend((child, False) for child in reversed(children))
     return out
+
+
+def rows(report: Report) -> list[tuple[str, str, str, int]]:
+    """(name, class, output shape, parameters) per Keras layer, in Keras' order
+    (:func:`keras_layers`); a merge's row counts no parameters (its paths' rows do)."""
+    return [
+        (
+            name,
+            kind,
+            keras_shape(report, entry.output_shape if entry else report.input_shape),
+            0 if entry is None or kind in MERGES else entry.params,
+        )
+        for name, kind, entry in keras_layers(report)
+    ]
 
 
 def _snake(kind: str) -> str:

@@ -88,7 +88,7 @@ def _setting(pb: Problem, p: int, d: int) -> str:
 
 
 def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
-    transpose = pb.layer == "conv_transpose"
+    transpose = "output_padding" in pb.fields
     write(",".join(pb.names) + "\n")
     width = len(pb.names)
     buffer: list[str] = []
@@ -141,7 +141,7 @@ def _groups(
 ) -> Iterator[tuple[int, int, Iterator[tuple[int, list[str]]]]]:
     """The listing as shown: per (padding, dilation), each kernel with its strides' cells
     (``4..5``, or ``3 (1)`` with conv_transpose's output_padding), lazily."""
-    transpose = pb.layer == "conv_transpose"
+    transpose = "output_padding" in pb.fields
 
     def cells(by_kernel: Iterator[Run]) -> list[str]:
         if transpose:
@@ -188,7 +188,7 @@ def write_table(
     write(f"{title}\n" + "".join(f"{line}\n" for line in lines))
     if not listing:
         return
-    transpose = pb.layer == "conv_transpose"
+    transpose = "output_padding" in pb.fields
     for p, d, rows in _groups(pb, limit):
         write(f"\n{_setting(pb, p, d)}\n")
         write(f"  {'kernel':>6}  {'stride (output_padding)' if transpose else 'strides'}\n")
@@ -207,7 +207,7 @@ def write_markdown(write: Write, pb: Problem, total: Tally, limit: int | None) -
     kernel with its equation in a code span, and why there are no others."""
     title, lines = _head(pb, total, limit, listing=True)
     write(f"# {title}\n\n" + "".join(f"{line}  \n" for line in lines))
-    strides = "stride (output_padding)" if pb.layer == "conv_transpose" else "strides"
+    strides = "stride (output_padding)" if "output_padding" in pb.fields else "strides"
     for p, d, rows in _groups(pb, limit):
         write(f"\n## {_setting(pb, p, d)}\n\n")
         for k, cells in rows:
@@ -222,7 +222,7 @@ def write_latex(write: Write, pb: Problem, total: Tally, limit: int | None) -> N
     title, lines = _head(pb, total, limit, listing=True)
     write("".join(tex_document(tex_text(title))))
     write("".join(f"{tex_inline(line)}\\par\n" for line in lines))
-    strides = "stride (output\\_padding)" if pb.layer == "conv_transpose" else "strides"
+    strides = "stride (output\\_padding)" if "output_padding" in pb.fields else "strides"
     for p, d, rows in _groups(pb, limit):
         heading = tex_text(_setting(pb, p, d).capitalize())
         write(f"\n\\subsection*{{{heading}}}\n\\begin{{itemize}}\n")

@@ -148,10 +148,15 @@ class Problem:
     exact: bool = False
     notes: tuple[str, ...] = field(default=())
     keras: str | None = None  # a Keras layer's padding, "valid" or "same"; None: PyTorch's
+    keras_op: bool = False  # a Keras Conv*DTranspose given an output_padding (else None)
 
     @property
     def fields(self) -> tuple[str, ...]:
-        return FIELDS if self.layer == "conv_transpose" else FIELDS[:4]
+        """The settings a solution gives: conv_transpose's output_padding too (a Keras one's
+        only when asked with --output-padding: Keras' default is None, not a number)."""
+        if self.layer != "conv_transpose" or (self.keras is not None and not self.keras_op):
+            return FIELDS[:4]
+        return FIELDS
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -161,7 +166,7 @@ class Problem:
             return self.fields
         if KINDS[self.layer].pool:
             return ("pool_size", "strides", "padding")
-        return ("kernel_size", "strides", "padding", "dilation_rate")
+        return ("kernel_size", "strides", "padding", "dilation_rate", *self.fields[4:])
 
     def padding_text(self, p: int) -> str:
         """A solution's padding as the framework writes it: Keras' word, else the number."""
@@ -265,17 +270,18 @@ def keras_problem(
     exact: bool,
 ) -> Problem:
     """A Keras layer's question: Conv (padding ``valid``, PyTorch's rule without padding, or
-    ``same``, ⌈N/s⌉ for any kernel) and MaxPooling/AveragePooling (the same two, no
-    dilation); Keras' Conv refuses a stride above 1 with a dilation above 1. Defaults as
-    PyTorch's; with ``same`` every kernel works, listed up to N."""
-    if layer not in ("conv", "maxpool", "avgpool"):
+    ``same``, ⌈N/s⌉ for any kernel), MaxPooling/AveragePooling (the same two, no
+    dilation) and ConvTranspose (:func:`_keras_transpose_strides`); Keras' Conv and
+    ConvTranspose refuse a stride above 1 with a dilation above 1. Defaults as PyTorch's;
+    with ``same`` every kernel works, listed up to N (a ConvTranspose's up to M)."""
+    if layer not in ("conv", "maxpool", "avgpool", "conv_transpose"):
         raise RangeError(
-            f"--framework keras solves conv, maxpool and avgpool (Keras' Conv and pooling "
-            f"layers), not {layer}"
+            f"--framework keras solves conv, maxpool, avgpool and conv_transpose (Keras' Conv, "
+            f"pooling and ConvTranspose layers), not {layer}"
         )
-    if ceil_mode or output_padding is not None:
+    if ceil_mode or (output_padding is not None and layer != "conv_transpose"):
         flag = "--ceil" if ceil_mode else "--output-padding"
-        raise RangeError(f"{flag}: Keras' layers have none (its padding is valid or same)")
+        raise RangeError(f"{flag}: Keras' {layer} has none (its padding is valid or same)")
     mode = "valid" if padding is None else padding.strip()
     if mode not in ("valid", "same"):
         raise RangeError(f"--padding: Keras' padding is valid or same, not {padding!r}")
@@ -283,6 +289,10 @@ def keras_problem(
         raise RangeError("--exact: Keras' same pads to ⌈N/s⌉, so it applies to valid only")
     if KINDS[layer].pool and dilation is not None and dilation.strip() != "1":
         raise RangeError("--dilation: Keras' pooling layers have no dilation")
+    if layer == "conv_transpose":
+        return _keras_transpose_problem(
+            n, m, kernel_size, stride, dilation, output_padding, mode, no_gaps, exact
+        )
     base = problem(
         layer, n, m, kernel_size=kernel_size, stride=stride, dilation=dilation,
         no_gaps=no_gaps, exact=exact,
@@ -302,6 +312,46 @@ def keras_problem(
             f"Keras' same pads any kernel: kernels listed up to {n} (give --kernel for others)"
         )
     return replace(base, kernel_size=kernels, keras=mode, notes=tuple(notes))
+
+
+def _keras_transpose_problem(
+    n: int,
+    m: int,
+    kernel_size: str | None,
+    stride: str | None,
+    dilation: str | None,
+    output_padding: str | None,
+    mode: str,
+    no_gaps: bool,
+    exact: bool,
+) -> Problem:
+    """Keras' Conv*DTranspose question. Strides searched up to ⌊(M − 1)/(N − 1)⌋ (valid:
+    (N − 1)·s ≤ M − k_eff; same: N·s = M, or (N − 1)·s ≤ M with an output_padding), M for
+    N = 1; kernels up to ⌊(M − 1)/d⌋ + 1 (valid: k_eff ≤ M), or up to M (same: any kernel);
+    an output_padding given is kept below the stride, as Keras requires."""
+    op = output_padding is not None
+    base = problem(
+        "conv_transpose", n, m, kernel_size=kernel_size, stride=stride, dilation=dilation,
+        output_padding=output_padding, no_gaps=no_gaps, exact=exact,
+    )  # fmt: skip
+    stride_top = m if n == 1 else (m if mode == "same" and op else m - 1) // (n - 1)
+    strides = base.stride if stride is not None else Range.span(1, max(1, stride_top))
+    notes = [note for note in base.notes if not note.startswith("with --in 1")]
+    if n == 1 and op and stride is None:  # K + op = M (or K mod 2 + op): any stride above op
+        notes.append(
+            f"with --in 1 the stride only bounds the output_padding (op < s): strides listed "
+            f"up to {strides.hi} (give --stride for others)"
+        )
+    kernels = base.kernel_size
+    if mode == "same" and kernel_size is None:
+        kernels = Range.span(1, m)
+        notes.append(
+            f"Keras' same: the kernel does not change N·s (with an output_padding only its "
+            f"parity counts): kernels listed up to {m} (give --kernel for others)"
+        )
+    return replace(
+        base, kernel_size=kernels, stride=strides, keras=mode, keras_op=op, notes=tuple(notes)
+    )
 
 
 def _check_applies(
@@ -473,7 +523,11 @@ def _candidate_kernels(pb: Problem, p: int, d: int, idle: Budget) -> Iterator[in
 def why(pb: Problem, k: int, p: int, d: int) -> str:
     """Why the strides listed for (k, p, d) are the solutions: the size rule with its numbers,
     solved for s (the derivations next to ``arith.*_strides``)."""
-    if pb.keras is not None:
+    if pb.keras is not None and pb.layer == "conv_transpose":
+        text = _keras_transpose_why(pb, k, d)
+        if d > 1:
+            text += "; Keras' ConvTranspose takes a dilation_rate above 1 with strides 1 only"
+    elif pb.keras is not None:
         text = (
             arith.keras_same_strides_why(pb.n, pb.m)
             if pb.keras == "same"
@@ -501,7 +555,9 @@ def completeness(pb: Problem) -> list[str]:
     n, m = pb.n, pb.m
     p_max, d_min = pb.padding.hi, pb.dilation.lo
     lines = []
-    if pb.keras == "same":
+    if pb.keras is not None and pb.layer == "conv_transpose":
+        lines.extend(_keras_transpose_bounds(pb))
+    elif pb.keras == "same":
         lines.append("kernel: Keras' same pads any kernel, ⌈N/s⌉ does not depend on it")
         if m > 1:
             lines.append(
@@ -543,6 +599,32 @@ def completeness(pb: Problem) -> list[str]:
     return lines
 
 
+def _keras_transpose_bounds(pb: Problem) -> list[str]:
+    """The bounds of a Keras ConvTranspose's search: the kernel's and the stride's."""
+    n, m, d_min = pb.n, pb.m, pb.dilation.lo
+    if pb.keras == "same":
+        kernel = "kernel: Keras' same: N·s does not depend on it" + (
+            "; with an output_padding only k_eff mod 2 counts" if pb.keras_op else ""
+        )
+        if pb.keras_op:
+            top = m // (n - 1) if n > 1 else None
+            stride = f"stride: (N − 1)·s ≤ M, so s ≤ ⌊{m} / {n - 1}⌋ = {top}" if top else ""
+        else:
+            stride = f"stride: N·s = M, so s = {m} / {n}"
+        return [kernel] + ([stride] if stride else [])
+    lines = [
+        f"kernel: out = (N − 1)·s + {'k_eff + op' if pb.keras_op else 'max(k_eff, s)'} ≥ k_eff = "
+        f"d·(k − 1) + 1, so k ≤ ⌊({m} − 1) / {d_min}⌋ + 1 = {(m - 1) // d_min + 1}"
+    ]
+    if n > 1:
+        lines.append(
+            f"stride: (N − 1)·s ≤ M − 1, so s ≤ ⌊({m} − 1) / {n - 1}⌋ = {(m - 1) // (n - 1)}"
+        )
+    elif not pb.keras_op:
+        lines.append(f"stride: with N = 1 the output is max(k_eff, s) = {m}, so s ≤ {m}")
+    return lines
+
+
 def _stride_intervals(pb: Problem, k: int, p: int, d: int) -> list[arith.Interval]:
     """The strides giving M at (k, p, d): the rule of the framework's layer
     (:data:`STRIDE_RULES`)."""
@@ -550,10 +632,66 @@ def _stride_intervals(pb: Problem, k: int, p: int, d: int) -> list[arith.Interva
 
 
 def _keras_conv(found: list[arith.Interval], pb: Problem, d: int) -> list[arith.Interval]:
-    """Keras' Conv refuses strides above 1 with a dilation_rate above 1."""
-    if d == 1 or pb.layer != "conv":
+    """Keras' Conv and ConvTranspose refuse strides above 1 with a dilation_rate above 1."""
+    if d == 1 or pb.layer not in ("conv", "conv_transpose"):
         return found
     return [(1, 1) for lo, hi in found if lo <= 1 and (hi is None or hi >= 1)]
+
+
+def _keras_transpose_rest(pb: Problem, k: int, d: int) -> int:
+    """What the strides and the output_padding op must make up in Keras' ConvTranspose with
+    an output_padding: R = (N − 1)·s + op, R = M − k_eff (valid) or M − k_eff mod 2 (same)."""
+    k_eff = arith.effective_kernel(k, d)
+    return pb.m - (k_eff % 2 if pb.keras == "same" else k_eff)
+
+
+def _keras_transpose_strides(pb: Problem, k: int, d: int) -> list[arith.Interval]:
+    """The strides that give M in Keras' Conv*DTranspose at (k, d), k_eff = d·(k − 1) + 1.
+
+    Without an output_padding: valid (N − 1)·s + max(k_eff, s) = M, so s = (M − k_eff)/(N − 1)
+    with s ≤ k_eff, or s = M/N with s > k_eff (N = 1: M = k_eff and any s ≤ k_eff, or s = M);
+    same N·s = M, s = M/N. With one, 0 ≤ op = R − (N − 1)·s < s: R/N < s ≤ R/(N − 1), so
+    ⌊R/N⌋ + 1 ≤ s ≤ ⌊R/(N − 1)⌋ (N = 1: s ≥ R + 1)."""
+    n, m = pb.n, pb.m
+    k_eff = arith.effective_kernel(k, d)
+    if pb.keras_op:
+        r = _keras_transpose_rest(pb, k, d)
+        if r < 0:
+            return []
+        if n == 1:
+            return [(r + 1, None)]
+        lo, hi = r // n + 1, r // (n - 1)
+        return [(lo, hi)] if lo <= hi else []
+    whole: list[arith.Interval] = [(m // n, m // n)] if m % n == 0 else []
+    if pb.keras == "same":
+        return whole
+    if n == 1:
+        return [(1, k_eff)] if m == k_eff else [(m, m)] if m > k_eff else []
+    below: list[arith.Interval] = []
+    if m > k_eff and (m - k_eff) % (n - 1) == 0 and (m - k_eff) // (n - 1) <= k_eff:
+        below = [((m - k_eff) // (n - 1),) * 2]
+    return below + [(s, t) for s, t in whole if s > k_eff]
+
+
+def _keras_transpose_why(pb: Problem, k: int, d: int) -> str:
+    """Why :func:`_keras_transpose_strides` gives its strides, with the numbers."""
+    n, m = pb.n, pb.m
+    k_eff = arith.effective_kernel(k, d)
+    found = ", ".join(f"s = {lo}" if lo == hi else f"s in {lo}..{hi or '∞'}"
+                      for lo, hi in _keras_transpose_strides(pb, k, d)) or "no stride"  # fmt: skip
+    if pb.keras_op:
+        r = _keras_transpose_rest(pb, k, d)
+        kept = f"{k_eff} mod 2" if pb.keras == "same" else f"{k_eff}"
+        return (
+            f"Keras' {pb.keras} with output_padding: ({n} − 1)·s + {kept} + op = {m} ⇔ "
+            f"{n - 1}·s + op = {r} with 0 ≤ op < s ⇔ {found}, op = {r} − {n - 1}·s"
+        )
+    if pb.keras == "same":
+        return f"Keras' same: {n}·s = {m} ⇔ {found} (any kernel)"
+    return (
+        f"Keras' valid: ({n} − 1)·s + max(k_eff, s) = {m} with k_eff = {d}·({k} − 1) + 1 = "
+        f"{k_eff} ⇔ {found}"
+    )
 
 
 StrideRule = Callable[[Problem, int, int, int], list[arith.Interval]]
@@ -581,6 +719,12 @@ STRIDE_RULES: dict[tuple[bool, bool, str], StrideRule] = {
         )
         for kind in ("conv", "maxpool", "avgpool")
     },
+    **{
+        (True, same, "conv_transpose"): lambda pb, k, p, d: _keras_conv(
+            _keras_transpose_strides(pb, k, d), pb, d
+        )
+        for same in (False, True)
+    },
 }
 
 
@@ -598,8 +742,8 @@ def _spans(pb: Problem, k: int, p: int, d: int) -> Iterator[tuple[int, int]]:
             if found is None:
                 continue
             lo, hi = found
-        if pb.layer == "conv_transpose":
-            r = arith.conv_transpose_output_padding(pb.n, pb.m, k, 0, p, d)  # op = r − (N−1)·s
+        if "output_padding" in pb.fields:
+            r = _transpose_rest(pb, k, p, d)  # op = r − (N−1)·s
             for s_lo, s_hi in pb.stride.within(lo, hi):
                 yield from _with_output_padding(pb, r, s_lo, s_hi)
         else:
@@ -632,6 +776,13 @@ def _with_output_padding(pb: Problem, r: int, s_lo: int, s_hi: int) -> Iterator[
             yield lo, hi
 
 
+def _transpose_rest(pb: Problem, k: int, p: int, d: int) -> int:
+    """R = (N − 1)·s + op, what the stride and the output_padding make up at (k, p, d)."""
+    if pb.keras is not None:
+        return _keras_transpose_rest(pb, k, d)
+    return arith.conv_transpose_output_padding(pb.n, pb.m, k, 0, p, d)
+
+
 class Run(NamedTuple):
     """Solutions with consecutive strides ``s_lo..s_hi`` and everything else equal."""
 
@@ -652,13 +803,13 @@ def runs(pb: Problem, *, idle_limit: int | None = None) -> Iterator[Run]:
     (default :data:`IDLE_LIMIT`) settings, spent since the last run, raises
     :class:`~convcalc.budget.WorkLimit` past it."""
     idle = Budget(IDLE_LIMIT if idle_limit is None else idle_limit, IDLE_WHAT)
-    transpose = pb.layer == "conv_transpose"
+    transpose = "output_padding" in pb.fields
     for d in _dilations(pb):
         idle.spend()
         for p in _paddings(pb, d):
             idle.spend()
             for k in _candidate_kernels(pb, p, d, idle):
-                r = arith.conv_transpose_output_padding(pb.n, pb.m, k, 0, p, d)
+                r = _transpose_rest(pb, k, p, d)
                 for s_lo, s_hi in _spans(pb, k, p, d):
                     idle.reset()
                     if transpose:
@@ -671,7 +822,7 @@ def runs(pb: Problem, *, idle_limit: int | None = None) -> Iterator[Run]:
 def solutions(pb: Problem) -> Iterator[tuple[int, ...]]:
     """Every solution, as (kernel_size, stride, padding, dilation[, output_padding]), sorted by
     (dilation, padding, kernel_size, stride[, output_padding])."""
-    if pb.layer == "conv_transpose":
+    if "output_padding" in pb.fields:
         for k, p, d, s, _, op in runs(pb):
             yield (k, s, p, d, op)
         return
@@ -720,7 +871,7 @@ def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None
     closed = pb.layer != "conv_transpose" and not pb.ceil_mode and not pb.no_gaps
     total = 0
     try:
-        if pb.keras == "same" and not pb.no_gaps:
+        if pb.keras == "same" and not pb.no_gaps and not pb.keras_op:
             return Tally(_same_count(pb, steps), True, steps.spent - start)
         for d in _dilations(pb):
             for p in _paddings(pb, d):

@@ -13,7 +13,9 @@ An answers file::
 Each answer claims one value — ``output_shape``, ``output_size``, ``params``, ``weights``,
 ``mult_adds``, ``receptive_field`` at a layer (``at``: a path or a layer's name; the whole
 network without it), ``total_params``, ``total_mult_adds``, or ``solutions`` of a single-layer
-``solve`` question (``complete: true`` when the whole set is asked for: partial credit). Every
+``solve`` question (``complete: true`` when the whole set is asked for: partial credit; with
+``framework: keras`` in it, Keras' rules and names: ``strides``, ``dilation_rate``, ``padding:
+valid`` or ``same``, on any spec, as a Keras spec's solve questions may ask PyTorch's). Every
 correct value comes from convcalc's own computation (multiply-adds under ``convention:``, by
 default :data:`~convcalc.teach.mistakes.DEFAULT_CONVENTION`, ``convcalc shape``'s); a wrong one is
 named when it is what one of :mod:`convcalc.teach.mistakes` gives (another tool's convention
@@ -33,6 +35,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -66,13 +69,20 @@ CLAIMS = (
     "total_params",
     "total_mult_adds",
     "solutions",
+    "trainable_params",
+    "non_trainable_params",
 )
 
 
 KEYS = {"question", "at", "solve", "complete", *CLAIMS}
 
 
-SOLVE_KEYS = ("in", "out", "layer", "kernel_size", "stride", "padding", "dilation", "ceil_mode")
+SOLVE_KEYS = ("in", "out", "layer", "kernel_size", "stride", "padding", "dilation", "ceil_mode",
+              "framework", "strides", "dilation_rate")  # fmt: skip
+TORCH_SOLVE_KEYS = SOLVE_KEYS[:9]
+KERAS_SOLVE_KEYS = ("in", "out", "layer", "kernel_size", "strides", "padding", "dilation_rate",
+                    "framework")  # fmt: skip
+KERAS_WORDS = {"stride": "strides", "dilation": "dilation_rate"}  # PyTorch's name → Keras'
 
 
 @dataclass(frozen=True)
@@ -238,6 +248,38 @@ class _Marker:
                 if entries and block.path in self.before:
                     self.before[entries[0].path] = self.before[block.path]
         self.claimed: dict[str, tuple[int, ...]] = {}  # output shapes the student gave
+        dialect = report.dialect
+        self.keras = dialect if dialect is not None and dialect.framework == "keras" else None
+        self.labels: dict[str, str] = {}  # a Keras layer's "conv2d_1 (Conv2D)" by path
+        if self.keras is not None:
+            from convcalc.render.keras import keras_layers
+
+            for name, kind, layer in keras_layers(report):
+                if layer is None:  # a functional model's input_layer
+                    continue
+                self.labels[layer.path] = f"{name} ({kind})"
+                found = self.named.setdefault(name, [])
+                if layer not in found:
+                    found.append(layer)
+
+    def where(self, entry: Entry | None) -> str:
+        """An answer's place as feedback names it: ``layers[3]``, a Keras layer's with its
+        Keras name and class (``layers[3] conv2d_1 (Conv2D)``), ``network``."""
+        if entry is None:
+            return "network"
+        label = self.labels.get(entry.path)
+        return f"{entry.path} {label}" if label else entry.path
+
+    def records_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
+        """A shape as the student wrote it, in the records' order: a channels-last Keras
+        spec's (H, W, C) is (C, H, W)."""
+        if self.keras is not None and self.keras.channels_last and len(shape) > 1:
+            return (shape[-1], *shape[:-1])
+        return shape
+
+    def shape_text(self, shape: tuple[int, ...]) -> str:
+        """A records' shape as the spec's framework writes it (Keras: 61×61×32)."""
+        return self.keras.shown(shape) if self.keras is not None else shape_text(shape)
 
     def _carried(self, entry: Entry | None, shape: tuple[int, ...]) -> str:
         """A wrong shape that the layer gives from the student's own (wrong) shape before it:
@@ -268,18 +310,23 @@ class _Marker:
         if claim == "solutions":
             return _mark_solutions(question, answer)
         entry = self._entry(answer.get("at"))
-        what = f"{entry.path if entry else 'network'} {claim}"
+        what = f"{self.where(entry)} {claim}"
         value = answer[claim]
         if claim == "output_shape":
             right = entry.output_shape if entry else self.report.output_shape
             found = named.shape_mistakes(entry) if entry else []
-            shape = _shape(value)
+            shape = self.records_shape(_shape(value))
+            if self.keras is not None and self.keras.channels_last:
+                flipped = self.records_shape(tuple(right))
+                if flipped != tuple(right):  # (C, H, W) written as Keras' (H, W, C)
+                    found = [named.Mistake(CHANNELS_FIRST, flipped), *found]
             last = entry or self.report.layers[-1]  # the network's output is its last layer's
             carried = self._carried(last, shape)
             self.claimed[last.path] = shape
             return self._compare(
-                question, what, shape, tuple(right), found, entry, shape_text, _sizes, carried
-            )
+                question, what, shape, tuple(right), found, entry, self.shape_text, _sizes,
+                carried,
+            )  # fmt: skip
         if claim == "output_size":
             right_size = self._size(entry)
             size = _count(value)
@@ -290,12 +337,16 @@ class _Marker:
             return self._compare(
                 question, what, size, right_size, [], entry, _num, _values, carried
             )
+        if claim in ("trainable_params", "non_trainable_params"):
+            return self._trainable(question, what, _count(value), entry, claim)
         if claim in ("params", "weights"):
             if entry is None:
                 raise ConvcalcError(f"{claim} needs at: a layer (total_params is the network's)")
             target = entry
             right_params = target.params
             found = named.params_mistakes(target)
+            if self.keras is not None:  # Keras' Param # already holds the moving statistics
+                found = [m for m in found if m.name != named.BN_BUFFERS]
             if claim == "weights":
                 right_params -= sum(
                     _prod(s) for e in target.walk() for n, s in e.tensors.items() if n == "bias"
@@ -305,20 +356,57 @@ class _Marker:
                     question, what, _count(value), right_params, found, target, _num, _nothing
                 )
                 return mark if mark.right else replace(mark, explanation=_weights_working(target))
-            return self._compare(
-                question, what, _count(value), right_params, found, target, _num, _params
+            return self._keras_param_count(
+                self._compare(
+                    question, what, _count(value), right_params, found, target, _num, _params
+                ),
+                right_params - _untrained(target.walk()),
             )
         if claim == "total_params":
             right_total = self.report.total_params
             found = named.total_params_mistakes(self.report)
-            return self._compare(
-                question, what, _count(value), right_total, found, None, _num, _params
+            if self.keras is not None:
+                found = [m for m in found if m.name != named.BN_BUFFERS]
+            return self._keras_param_count(
+                self._compare(
+                    question, what, _count(value), right_total, found, None, _num, _params
+                ),
+                self.report.trainable_params,
             )
         if claim in ("mult_adds", "total_mult_adds"):
             return self._mult_adds(
                 question, what, _count(value), entry if claim == "mult_adds" else None
             )
         return self._receptive(question, what, value, entry)
+
+    def _keras_param_count(self, mark: Mark, trainable: int) -> Mark:
+        """Keras' "Param #" counts the non-trainable parameters (BatchNormalization's moving
+        mean and variance: 4·C of which 2·C train); on a Keras spec the trainable count alone
+        is right too, as ``model.summary()``'s "Trainable params" gives it."""
+        if self.keras is None or mark.right or mark.claimed != _num(trainable):
+            return mark
+        return replace(mark, credit=1.0, carried=False, mistake="", explanation=())
+
+    def _trainable(
+        self, question: str, what: str, claimed: int, entry: Entry | None, claim: str
+    ) -> Mark:
+        """Keras' trainable or non-trainable parameters of a layer (or the network): the
+        non-trainable are the ``untrained`` tensors (BatchNormalization's moving mean and
+        variance, 2·C), and the layers written ``trainable: false``."""
+        entries = list(entry.walk()) if entry else list(self.report.walk())
+        total = entry.params if entry else self.report.total_params
+        trainable = self.report.trainable_params if entry is None else total - _untrained(entries)
+        if entry is not None and not entry.layer.trainable:
+            trainable = 0
+        untrained = total - trainable
+        if claim == "trainable_params":
+            right, found = trainable, [named.Mistake(COUNTED_UNTRAINED, total)]
+        else:
+            right, found = untrained, [named.Mistake(FORGOT_UNTRAINED, 0)]
+            if untrained:
+                found.append(named.Mistake(COUNTED_TRAINABLE, trainable))
+        found = [m for m in found if m.value != right]
+        return self._compare(question, what, claimed, right, found, entry, _num, _params)
 
     def _entry(self, at: Any) -> Entry | None:
         """The entry at a path (``layers[2]``, or ``2`` for a top-level index) or a name."""
@@ -410,6 +498,21 @@ class _Marker:
         return self._compare(question, what, claimed, right, found, target, shape_text, _nothing)
 
 
+CHANNELS_FIRST = "channels first: Keras writes a shape (H, W, C), its channels last"
+COUNTED_UNTRAINED = (
+    "counted the non-trainable parameters (BatchNormalization's moving mean and variance)"
+)
+FORGOT_UNTRAINED = (
+    "forgot the non-trainable parameters (BatchNormalization's moving mean and variance)"
+)
+COUNTED_TRAINABLE = "gave the trainable parameters, not the non-trainable ones"
+
+
+def _untrained(entries: Any) -> int:
+    """The parameters that never train among ``entries``' leaves (Keras' non-trainable)."""
+    return sum(e.step.untrained_params for e in entries if e.step is not None)
+
+
 def _weights_working(entry: Entry) -> tuple[str, ...]:
     """The weights worked out, biases left out: ``weights = 128·32·4·4 = 65,536   (weight
     128×32×4×4; the bias 128 not counted)``, every tensor of the layer (or the block's layers)
@@ -430,10 +533,11 @@ def _weights_working(entry: Entry) -> tuple[str, ...]:
     return (line,)
 
 
-def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
+def _mark_solutions(question: str, answer: dict[str, Any], framework: str = "pytorch") -> Mark:
     """A single-layer solve question: each claimed (k, s[, p, d]) checked by the layer's own
     size rule; with ``complete``, credit for the share of the whole set (counted, not listed).
-    A claimed setting PyTorch refuses (stride 0, say) is wrong: it gives nothing."""
+    A claimed setting PyTorch refuses (stride 0, say) is wrong: it gives nothing. Keras'
+    question (``framework: keras`` in ``solve``): :func:`_keras_solve`."""
     from convcalc.solve.layer import LAYERS, tally
 
     ask = answer.get("solve")
@@ -441,12 +545,19 @@ def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
         raise _Refused(
             "solutions need solve: {in: N, out: M[, layer, padding, dilation, ...]}", "solve"
         )
-    extra = set(ask) - set(SOLVE_KEYS)
+    framework = ask.get("framework", framework)
+    if framework not in ("pytorch", "keras"):
+        raise _Refused(f"pytorch or keras, not {_quoted(framework)}", "framework", "solve")
+    keys = KERAS_SOLVE_KEYS if framework == "keras" else TORCH_SOLVE_KEYS
+    extra = set(ask) - set(keys)
     if extra:
-        raise _Refused(
-            f"unknown key {_quoted(sorted(map(str, extra))[0])}: expected {', '.join(SOLVE_KEYS)}",
-            "solve",
-        )
+        key = sorted(map(str, extra))[0]
+        if framework == "keras" and key in KERAS_WORDS:
+            raise _Refused(f"{key!r} is PyTorch's name: Keras calls it {KERAS_WORDS[key]!r}",
+                           key, "solve")  # fmt: skip
+        raise _Refused(f"unknown key {_quoted(key)}: expected {', '.join(keys)}", "solve")
+    if framework == "keras":
+        return _keras_solve(question, answer, ask)
     layer = ask.get("layer", "conv")
     if not isinstance(layer, str) or layer not in LAYERS or layer == "conv_transpose":
         raise _Refused(f"conv, maxpool or avgpool, not {_quoted(layer)}", "layer", "solve")
@@ -455,8 +566,99 @@ def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
         raise _Refused(f"true or false, not {_quoted(ceil)}", "ceil_mode", "solve")
     n, m = _solve_field(ask, "in", 1), _solve_field(ask, "out", 1)
     p, d = _solve_field(ask, "padding", 0, 0), _solve_field(ask, "dilation", 1, 1)
+    ranges: dict[str, str | None] = {**_solve_ranges(ask, ("kernel_size", "stride"))}
+    pb = _problem(layer, n, m, ranges, p, d, ceil)
+    written = _claimed(answer["solutions"], (2, 4), "[k, s] or [k, s, p, d]")
+    tuples = {w: w if len(w) == 4 else (w[0], w[1], p, d) for w in written}
+    sizes = {w: _solution_size(pb, tuples[w]) for w in written}
+    mistakes = [_solve_mistake(pb, w, tuples[w]) for w in written if sizes[w] != m]
+    what = f"solve {n} → {m} ({layer}{' ceil_mode' if ceil else ''}, p {p}, d {d})"
+    return _solutions_mark(question, answer, what, written, sizes, mistakes, tally(pb), m)
+
+
+def _keras_solve(question: str, answer: dict[str, Any], ask: dict[str, Any]) -> Mark:
+    """Keras' single-layer question (:func:`convcalc.solve.layer.keras_problem`): Conv,
+    MaxPooling, AveragePooling or ConvTranspose padded ``valid`` or ``same``, each claimed
+    [k, s] checked by Keras' rule (:func:`_keras_size`); the mistakes Keras' (the other
+    padding's rule, PyTorch's, floor for ceil: :func:`named.keras_size_variants`)."""
+    from convcalc.solve.layer import tally
+
+    layer = ask.get("layer", "conv")
+    if layer not in ("conv", "maxpool", "avgpool", "conv_transpose"):
+        raise _Refused(f"conv, maxpool, avgpool or conv_transpose, not {_quoted(layer)}",
+                       "layer", "solve")  # fmt: skip
+    mode = ask.get("padding", "valid")
+    if mode not in ("valid", "same"):
+        raise _Refused(f"Keras' padding is valid or same, not {_quoted(mode)}", "padding", "solve")
+    n, m = _solve_field(ask, "in", 1), _solve_field(ask, "out", 1)
+    d = _solve_field(ask, "dilation_rate", 1, 1)
+    if d > 1 and layer in ("maxpool", "avgpool"):
+        raise _Refused("Keras' pooling layers have no dilation_rate", "dilation_rate", "solve")
+    ranges = _solve_ranges(ask, ("kernel_size", "strides"))
+    given = {"kernel_size": ranges.get("kernel_size"), "stride": ranges.get("strides")}
+    pb = _problem(layer, n, m, given, mode, d, False, "keras")
+    written = _claimed(answer["solutions"], (2,), "[k, s] (Keras' kernel_size and strides)")
+    sizes = {w: _keras_size(pb, w, d, ranges) for w in written}
+    wrong = [w for w in written if sizes[w] != m]
+    mistakes = [_keras_solve_mistake(pb, w, d) for w in wrong]
+    what = f"solve {n} → {m} (Keras {layer}, padding {mode}, dilation_rate {d})"
+    return _solutions_mark(question, answer, what, written, sizes, mistakes, tally(pb), m)
+
+
+def _keras_rule(pb: Any, k: int, s: int, d: int) -> Applied | None:
+    """Keras' size rule for (k, s) at dilation_rate d, None where Keras refuses it (strides
+    above 1 with a dilation_rate above 1 in Conv and ConvTranspose)."""
+    if pb.layer in ("conv", "conv_transpose") and s > 1 and d > 1:
+        return None
+    same = pb.keras == "same"
+    if pb.layer == "conv_transpose":
+        return Applied(arith.keras_transpose_out, (pb.n, k, s, d, same, None))
+    if same:
+        return Applied(arith.keras_same_out, (pb.n, k, s, d))
+    if pb.layer == "conv":
+        return Applied(arith.conv_out, (pb.n, k, s, 0, d))
+    return Applied(arith.pool_out, (pb.n, k, s, 0, 1, False))
+
+
+def _keras_size(pb: Any, w: tuple[int, ...], d: int, ranges: dict[str, str]) -> int | None:
+    """The output size Keras gives a claimed [k, s]; None where Keras refuses it, or outside
+    a range the question gives."""
+    k, s = w
+    if k < 1 or s < 1 or ("kernel_size" in ranges and k not in pb.kernel_size):
+        return None
+    if "strides" in ranges and s not in pb.stride:
+        return None
+    applied = _keras_rule(pb, k, s, d)
+    try:
+        return applied.rule(*applied.args) if applied else None
+    except arith.Refusal:
+        return None
+
+
+def _keras_solve_mistake(pb: Any, w: tuple[int, ...], d: int) -> str:
+    """The named Keras mistake under which a wrong [k, s] would give M: PyTorch's rule taking
+    strides above 1 with a dilation_rate Keras refuses, else :func:`named.keras_size_variants`."""
+    k, s = w
+    if k < 1 or s < 1:
+        return ""
+    if _keras_rule(pb, k, s, d) is None:
+        try:
+            gives = arith.conv_out(pb.n, k, s, 0, d) if pb.layer == "conv" else None
+        except arith.Refusal:
+            gives = None
+        return f"{_setting(w)}: Keras refuses strides > 1 with dilation_rate > 1" + (
+            " (PyTorch's rule would give it)" if gives == pb.m else ""
+        )
+    for name, value in named.keras_size_variants(_keras_rule(pb, k, s, d)).items():
+        if value == pb.m:
+            return f"{_setting(w)}: {name}"
+    return ""
+
+
+def _solve_ranges(ask: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
+    """The kernel and stride ranges a solve question gives: a number or ``'1..7'``."""
     ranges: dict[str, str] = {}
-    for key in ("kernel_size", "stride"):
+    for key in keys:
         if key not in ask:
             continue
         value = ask[key]
@@ -467,31 +669,44 @@ def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
                 )
             value = str(_solve_field(ask, key, 1))
         ranges[key] = value
-    pb = _problem(layer, n, m, ranges, p, d, ceil)
-    claimed = answer["solutions"]
+    return ranges
+
+
+def _claimed(claimed: Any, lengths: tuple[int, ...], form: str) -> list[tuple[int, ...]]:
+    """The settings a student claims: a non-empty list of lists of ``lengths`` integers."""
     if not isinstance(claimed, list) or not claimed:
-        raise ConvcalcError("solutions: a list of [k, s] or [k, s, p, d]")
+        raise ConvcalcError(f"solutions: a list of {form}")
     written: list[tuple[int, ...]] = []
     for item in claimed:
-        if not isinstance(item, list) or len(item) not in (2, 4):
-            raise ConvcalcError(f"solutions: {_quoted(item)} is not [k, s] or [k, s, p, d]")
+        if not isinstance(item, list) or len(item) not in lengths:
+            raise ConvcalcError(f"solutions: {_quoted(item)} is not {form}")
         written.append(tuple(_count(v, "solutions") for v in item))
-    tuples = [w if len(w) == 4 else (w[0], w[1], p, d) for w in written]
-    sizes = {t: _solution_size(pb, t) for t in tuples}
-    wrong = [(w, t) for w, t in zip(written, tuples, strict=True) if sizes[t] != m]
-    right = {t for t in tuples if sizes[t] == m}
+    return written
+
+
+def _solutions_mark(
+    question: str,
+    answer: dict[str, Any],
+    what: str,
+    written: list[tuple[int, ...]],
+    sizes: dict[tuple[int, ...], int | None],
+    mistakes: list[str],
+    counted: Any,
+    m: int,
+) -> Mark:
+    """The mark of claimed settings whose output sizes are ``sizes`` (M is right): any right
+    one earns the point, or with ``complete`` the share of the ``counted`` set."""
+    wrong = [w for w in written if sizes[w] != m]
+    right = {w for w in written if sizes[w] == m}
     complete = answer.get("complete", False)
     if not isinstance(complete, bool):
         raise _Refused(f"true or false, not {_quoted(complete)}", "complete")
-    counted = tally(pb)
     every = counted.value
     if complete and not counted.complete:
         raise ConvcalcError("solve: too many solutions to ask for all of them: narrow the ranges")
     credit = len(right) / every if complete and every else float(not wrong)
     if complete and wrong:
         credit = max(0.0, credit - len(wrong) / max(1, every))
-    mistakes = [_solve_mistake(pb, w, t) for w, t in wrong]
-    what = f"solve {n} → {m} ({layer}{' ceil_mode' if ceil else ''}, p {p}, d {d})"
     at_least = "" if counted.complete else "at least "
     correct = (
         f"the {every:,} solutions" if complete else f"any of the {at_least}{every:,} solutions"
@@ -503,7 +718,7 @@ def _mark_solutions(question: str, answer: dict[str, Any]) -> Mark:
         correct if credit < 1 or complete else "all valid",
         round(credit, 4),
         "; ".join(text for text in mistakes if text),
-        tuple(f"{_setting(w)} gives {sizes[t] or 'nothing'}, not {m}" for w, t in wrong),
+        tuple(f"{_setting(w)} gives {sizes[w] or 'nothing'}, not {m}" for w in wrong),
     )
 
 
@@ -522,7 +737,16 @@ def _solve_field(ask: dict[str, Any], key: str, least: int, default: int | None 
 _FLAGS = {"--kernel": "kernel_size", "--stride": "stride", "--padding": "padding"}
 
 
-def _problem(layer: str, n: int, m: int, ranges: dict[str, str], p: int, d: int, ceil: bool) -> Any:
+def _problem(
+    layer: str,
+    n: int,
+    m: int,
+    ranges: dict[str, str | None],
+    p: int | str,
+    d: int,
+    ceil: bool,
+    framework: str = "pytorch",
+) -> Any:
     """The question as the solver states it; its refusal located at the field it names."""
     from convcalc.solve.layer import problem
 
@@ -536,12 +760,16 @@ def _problem(layer: str, n: int, m: int, ranges: dict[str, str], p: int, d: int,
             padding=str(p),
             dilation=str(d),
             ceil_mode=ceil,
+            framework=framework,
         )
     except ConvcalcError as exc:
         message = shown(str(exc), 200)  # a refused range is quoted whole
         flag, _, rest = message.partition(": ")
         if flag in _FLAGS:
-            raise _Refused(rest, _FLAGS[flag], "solve") from None
+            field = _FLAGS[flag]
+            if framework == "keras":
+                field = KERAS_WORDS.get(field, field)
+            raise _Refused(rest, field, "solve") from None
         raise _Refused(message, "solve") from None
 
 
@@ -611,10 +839,28 @@ def _prod(shape: Sequence[int]) -> int:
 
 
 def _shape(value: Any) -> tuple[int, ...]:
+    """A shape as a student writes it: a list ``[61, 61, 32]``, or text ``(61, 61, 32)``,
+    ``61×61×32`` or ``61x61x32``; a leading batch written ``None`` (Keras' ``(None, 61, 61,
+    32)``) is left out."""
+    if isinstance(value, str):
+        text = value.strip()
+        if text[:1] in "([" and text[-1:] in ")]":
+            text = text[1:-1]
+        parts = [p.strip() for p in re.split(r"[,×xX]", text)]
+        if len(parts) > 1 and parts[0] == "None":
+            parts = parts[1:]
+        if not parts or not all(p.isascii() and p.isdigit() for p in parts):
+            raise ConvcalcError(
+                f"a shape is a list of integers such as [32, 61, 61] or text such as 61×61×32, "
+                f"not {_quoted(value)}"
+            )
+        value = [int(p) for p in parts]
     if not isinstance(value, list):
         raise ConvcalcError(
             f"a shape is a list of integers such as [32, 61, 61], not {_quoted(value)}"
         )
+    if len(value) > 1 and value[0] in (None, "None"):
+        value = value[1:]
     return tuple(_count(n, "a shape's size") for n in value)
 
 

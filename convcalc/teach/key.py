@@ -60,7 +60,10 @@ from convcalc.teach.grade import CLAIMS, KEYS, Mark, _Marker, _quoted, _Refused
 KEY_FIELDS = ("title", "spec", "convention", "credit", "questions")
 PART_FIELDS = ("at", "claim", "solve", "complete", "accept", "tolerance", "unit", "points")
 QUESTION_FIELDS = ("id", "spec", "parts", *PART_FIELDS)
-COUNTS = ("output_size", "params", "weights", "total_params", "mult_adds", "total_mult_adds")
+COUNTS = (
+    "output_size", "params", "weights", "total_params", "mult_adds", "total_mult_adds",
+    "trainable_params", "non_trainable_params",
+)  # fmt: skip
 UNITS = {"thousand": 10**3, "million": 10**6, "billion": 10**9}
 INCOMPLETE = ("share", "all")
 
@@ -392,7 +395,7 @@ def _part(
     if "solve" in part or complete:
         raise fail(f"solve and complete go with claim: solutions, not {claim}", keys, "solve")
     at = part.get("at")
-    path = ""
+    path, where = "", ""
     for index in (spec, *variants):
         if index not in markers:
             markers[index] = _Marker(reports[index])
@@ -401,12 +404,12 @@ def _part(
         except _Refused as exc:
             raise fail(str(exc), keys, "at") from None
         if index == spec:
-            path = entry.path if entry else ""
+            path, where = (entry.path if entry else ""), markers[index].where(entry)
         elif (entry.path if entry else "") != path:
             raise fail(f"{_quoted(at)} is another layer in an accepted variant", keys, "at")
     if claim in ("params", "weights") and at is None:
         raise fail(f"{claim} needs at: a layer (total_params is the network's)", keys, "at")
-    what = f"{path or 'network'} {claim}"
+    what = f"{where or 'network'} {claim}"
     return Part(claim, what, points, at, path, None, False, tuple(values), tolerance, unit)
 
 

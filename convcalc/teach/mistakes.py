@@ -87,6 +87,58 @@ def size_variants(applied: Any) -> dict[str, int]:
     return {name: value for name, value in found.items() if value > 0 and value != right}
 
 
+KERAS_FLOOR_SAME = "floor instead of ceil: Keras' same gives ⌈N/s⌉"
+KERAS_TORCH_SAME = (
+    "PyTorch's rule ⌊(N + 2p − d·(k − 1) − 1)/s⌋ + 1 with p = ⌊(d·(k − 1) + 1)/2⌋ (k // 2) for "
+    "Keras' same (⌈N/s⌉ for any kernel)"
+)
+KERAS_VALID_FOR_SAME = "valid's rule (no padding) for Keras' same"
+KERAS_SAME_FOR_VALID = "same's rule ⌈N/s⌉ for Keras' valid (no padding)"
+KERAS_TORCH_TRANSPOSE = (
+    "PyTorch's rule (N − 1)·s + d·(k − 1) + 1 for Keras' valid, (N − 1)·s + max(d·(k − 1) + 1, s)"
+)
+KERAS_TRANSPOSE_AS_CONV = "the convolution's rule: a transposed convolution multiplies by s"
+
+
+def keras_size_variants(applied: Any) -> dict[str, int]:
+    """What each mistake makes of one dimension's Keras size rule (a ``Step.rules`` entry).
+    Conv and pools, valid: :func:`size_variants` of PyTorch's rule with p = 0, and same's
+    ⌈N/s⌉; same (⌈N/s⌉): ⌊N/s⌋, no stride (N), valid's ⌊(N − k_eff)/s⌋ + 1 and PyTorch's floor
+    rule with p = ⌊k_eff/2⌋ (⌊N/s⌋ + 1 for an even k_eff). Conv*DTranspose (valid
+    (N − 1)·s + max(k_eff, s), same N·s): PyTorch's (N − 1)·s + k_eff, the other padding's
+    rule, and the convolution's rule (⌊(N − k_eff)/s⌋ + 1, ⌈N/s⌉)."""
+    rule, args = applied.rule, applied.args
+    found: dict[str, int] = {}
+    try:
+        rule(*args)
+    except arith.Refusal:  # no right size to be mistaken about
+        return {}
+    if rule is arith.conv_out or rule is arith.pool_out:
+        length, k, s, _, d = args[:5]
+        found = size_variants(applied)
+        found[KERAS_SAME_FOR_VALID] = -(-length // s)
+        right = rule(*args)
+    elif rule is arith.keras_same_out:
+        length, k, s, d = args
+        k_eff, right = arith.effective_kernel(k, d), -(-length // s)
+        found[KERAS_FLOOR_SAME] = length // s
+        found[NO_STRIDE] = length if s > 1 else 0
+        found[KERAS_VALID_FOR_SAME] = (length - k_eff) // s + 1 if length >= k_eff else 0
+        found[KERAS_TORCH_SAME] = (length + 2 * (k_eff // 2) - k_eff) // s + 1
+    elif rule is arith.keras_transpose_out and args[5] is None:
+        length, k, s, d, is_same = args[:5]
+        k_eff = arith.effective_kernel(k, d)
+        right = rule(*args)
+        found[KERAS_TORCH_TRANSPOSE] = (length - 1) * s + k_eff
+        other = "valid's rule for same" if is_same else "same's rule N·s for valid"
+        found[other] = arith.keras_transpose_out(length, k, s, d, not is_same, None)
+        conv = -(-length // s) if is_same else (length - k_eff) // s + 1
+        found[KERAS_TRANSPOSE_AS_CONV] = conv if length >= k_eff or is_same else 0
+    else:
+        return {}
+    return {name: value for name, value in found.items() if value > 0 and value != right}
+
+
 def shape_mistakes(entry: Entry) -> list[Mistake]:
     """Output shapes a student gets from each mistake at this leaf (its input right)."""
     if entry.step is None or not entry.step.rules:

@@ -4,6 +4,13 @@ and distractors made from the named mistakes (:mod:`convcalc.teach.mistakes`).
 Every answer comes from convcalc's own computation of a spec the generator writes; every wrong
 choice is a number one named mistake gives, with that name as its feedback. The same seed gives
 the same quiz; a negative seed is a seed of its own, not its absolute value's.
+
+The questions are PyTorch's (:class:`Words`) or Keras' (:class:`KerasWords`, ``--framework
+keras``): the same kinds, each layer written in its framework's own words (``Conv2D(filters=32,
+kernel_size=8, strides=2, padding="same")``), its shapes in the framework's order (Keras:
+height×width×channels) and its rules (Keras' ``same`` ⌈n/s⌉ at any stride, a pool's strides
+defaulting to its pool_size, Conv2DTranspose, Dense on the last axis, BatchNormalization's
+non-trainable moving statistics), with the other framework's rule among the mistakes.
 :mod:`convcalc.teach.quiz_formats` writes the questions as Markdown, Moodle XML, GIFT, JSON or
 LaTeX.
 
@@ -29,7 +36,7 @@ from convcalc.analysis import analyse
 from convcalc.arith import Refusal
 from convcalc.errors import ConvcalcError
 from convcalc.expr import Expr, equation, product, total
-from convcalc.records import Applied, Entry, Report, shape_text
+from convcalc.records import Applied, Dialect, Entry, Report, shape_text
 from convcalc.spec.validate import load_spec
 from convcalc.teach import mistakes as named
 from convcalc.teach.quiz_formats import TOPICS, Choice, Question
@@ -45,7 +52,8 @@ K_NOT_K_MINUS_ONE = "k instead of k − 1 at each layer"
 MAX_SETS = 300  # sets of wrong choices tried per size before a question is drawn again
 Wrong = tuple[str, str, str]  # a wrong choice's text, its mistake's name, its feedback
 Made = tuple[Question, dict[str, Any]]  # a question and what it was made from
-Maker = Callable[[random.Random, int, str], Made]  # (rng, difficulty, id) → a question
+Maker = Callable[[random.Random, int, str, "Words"], Made]  # (rng, difficulty, id, words)
+FRAMEWORKS = ("pytorch", "keras")
 
 
 def quiz(
@@ -54,10 +62,11 @@ def quiz(
     topics: tuple[str, ...] = TOPICS,
     difficulty: int = 2,
     convention: str = named.DEFAULT_CONVENTION,
+    framework: str = "pytorch",
 ) -> list[Question]:
     """``count`` questions cycling through ``topics``, reproducible from ``seed``; the
-    multiply-adds counted under ``convention``."""
-    return [q for q, _ in generate(seed, count, topics, difficulty, convention)]
+    multiply-adds counted under ``convention``; in ``framework``'s words."""
+    return [q for q, _ in generate(seed, count, topics, difficulty, convention, framework)]
 
 
 def generate(
@@ -66,6 +75,7 @@ def generate(
     topics: tuple[str, ...] = TOPICS,
     difficulty: int = 2,
     convention: str = named.DEFAULT_CONVENTION,
+    framework: str = "pytorch",
 ) -> list[tuple[Question, dict[str, Any]]]:
     """The questions with what each was made from (the spec, or the sizes), for checking."""
     unknown = [t for t in topics if t not in TOPICS]
@@ -75,13 +85,16 @@ def generate(
         raise ConvcalcError("--difficulty is 1, 2 or 3")
     if convention not in CONVENTIONS:
         raise ConvcalcError(f"--convention: choose among {', '.join(CONVENTIONS)}")
+    if framework not in FRAMEWORKS:
+        raise ConvcalcError(f"--framework: choose among {', '.join(FRAMEWORKS)}")
+    words = KerasWords() if framework == "keras" else Words()
     makers: dict[str, Maker] = {**MAKERS, "macs": functools.partial(_macs, convention=convention)}
     rng = _random(seed)
     made = []
     for i in range(count):
         topic = topics[i % len(topics)]
         for _ in range(MAX_TRIES):  # until two mistakes give two wrong values, no giveaway
-            question, data = makers[topic](rng, difficulty, f"q{i + 1:02d}-{topic}")
+            question, data = makers[topic](rng, difficulty, f"q{i + 1:02d}-{topic}", words)
             if sum(not choice.correct for choice in question.choices) >= 2:
                 break
         else:
@@ -123,15 +136,16 @@ def _layer(rng: random.Random, difficulty: int) -> dict[str, Any]:
     return layer
 
 
-def _network(rng: random.Random, difficulty: int, layers: int) -> tuple[Report, dict[str, Any]]:
+def _network(
+    rng: random.Random, difficulty: int, layers: int, words: Words
+) -> tuple[Report, dict[str, Any]]:
     """A valid random stack of ``layers`` layers on a square input, and its spec, in which
-    every parameter changes what its layer does (:func:`ignored`): a ceil mode that rounds
+    every parameter changes what its layer does (``words.ignored``): a ceil mode that rounds
     nothing is left out (the sizes are the same without it), any other stack drawn again."""
     for _ in range(MAX_TRIES):
         channels = rng.choice([1, 3, 8, 16, 32])
         size = rng.choice([28, 32, 61, 64, 96, 100, 128, 224])
-        spec: dict[str, Any] = {"name": "net", "input": [channels, size, size]}
-        spec["layers"] = [_layer(rng, difficulty) for _ in range(layers)]
+        spec = words.spec(channels, size, [words.layer(rng, difficulty) for _ in range(layers)])
         try:
             report = analyse(load_spec(spec))
         except (ConvcalcError, Refusal):
@@ -139,7 +153,7 @@ def _network(rng: random.Random, difficulty: int, layers: int) -> tuple[Report, 
         found = [
             (layer, name)
             for layer, entry in zip(spec["layers"], report.layers, strict=True)
-            for name in ignored(layer, entry.input_shape[1])
+            for name in words.ignored(layer, entry.input_shape[1])
         ]
         if any(name != "ceil_mode" for _, name in found):
             continue
@@ -196,11 +210,6 @@ def _describe(entry: Entry) -> str:
 
 def _k(value: Any) -> str:
     return f"{value}×{value}" if isinstance(value, int) else "×".join(map(str, value))
-
-
-def _stack_text(report: Report) -> str:
-    lines = [f"{i + 1}. {_describe(e)}" for i, e in enumerate(report.layers)]
-    return f"Input {shape_text(report.input_shape)}; layers, in order:\n" + "\n".join(lines)
 
 
 def _working(report: Report, entry: Entry | None = None, about: str = "shape") -> str:
@@ -294,18 +303,360 @@ def _sets(pool: list[Wrong], size: int, tries: random.Random) -> Iterator[tuple[
             yield tuple(tries.sample(pool, size))
 
 
+# --- the frameworks' words --------------------------------------------------------------------
+
+
+class Words:
+    """How the questions write a network and ask about it: PyTorch's words (``conv``,
+    ``out_channels``, shapes channels×height×width). :class:`KerasWords` is Keras'; every
+    topic asks through these methods."""
+
+    framework = "pytorch"
+    order = "channels×height×width"
+
+    def layer(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
+        """A random layer's spec (:func:`_layer`)."""
+        return _layer(rng, difficulty)
+
+    def spec(self, channels: int, size: int, layers: list[dict[str, Any]]) -> dict[str, Any]:
+        """The spec of ``layers`` on a square input: ``input: [C, H, W]``."""
+        return {"name": "net", "input": [channels, size, size], "layers": layers}
+
+    def ignored(self, layer: dict[str, Any], length: int) -> list[str]:
+        """The parameters ``layer`` ignores on an input ``length`` long (:func:`ignored`)."""
+        return ignored(layer, length)
+
+    def shape(self, report: Report, shape: tuple[int, ...]) -> str:
+        """A records' shape as the framework writes it: ``32×61×61``."""
+        return shape_text(shape)
+
+    def stack_text(self, report: Report, spec: dict[str, Any]) -> str:
+        """The input and each layer, as the question states them."""
+        lines = [f"{i + 1}. {_describe(e)}" for i, e in enumerate(report.layers)]
+        return f"Input {shape_text(report.input_shape)}; layers, in order:\n" + "\n".join(lines)
+
+    def shape_wrong(self, entry: Entry, layer: dict[str, Any]) -> list[Wrong]:
+        """The wrong output shapes of the layer: one a named mistake."""
+        return [(shape_text(m.value), m.name, m.name) for m in named.shape_mistakes(entry)]
+
+    def params(
+        self, rng: random.Random, difficulty: int
+    ) -> tuple[Report, dict[str, Any], str, int, list[Wrong]]:
+        """A one-layer network for a parameter question, the question asked, its answer and
+        the wrong counts: a conv's learnable parameters."""
+        for _ in range(MAX_TRIES):
+            report, spec = _network(rng, max(difficulty, 2), 1, self)
+            entry = report.layers[0]
+            if entry.type == "conv":
+                break
+        wrong = [(f"{m.value:,}", m.name, m.name) for m in named.params_mistakes(entry)]
+        wrong += _conv_params_wrong(entry)
+        ask = "How many learnable parameters does the layer have?"
+        return report, spec, ask, entry.params, wrong
+
+    def solve(
+        self, rng: random.Random, difficulty: int
+    ) -> tuple[str, str, list[Wrong], dict[str, Any]]:
+        """An inverse problem: the question, its explanation, the wrong pairs and the sizes;
+        (k, s) in the data."""
+        from convcalc.solve.layer import problem, solutions
+
+        for _ in range(MAX_TRIES):
+            n = rng.choice([32, 64, 100, 128, 224])
+            m = rng.choice([2, 3, 4, 5, 7, 8])
+            p = rng.randint(0, 2) if difficulty > 1 else 0
+            d = rng.choice([1, 2]) if difficulty > 2 else 1
+            every = list(solutions(problem("conv", n, m, padding=str(p), dilation=str(d))))
+            wide = [sol for sol in every if sol[0] > 1 or (p == 0 and d == 1)]  # see ignored()
+            if not wide:
+                continue
+            k, s, _, _ = rng.choice(wide)
+            wrong = _inverse_mistakes(n, m, p, d, (k, s), {(sol[0], sol[1]) for sol in every})
+            if len({w[0] for w in wrong}) >= 2:
+                break
+        text = (
+            f"A convolution with padding {p} and dilation {d} must map a {n}×{n} input to "
+            f"{m}×{m}. Which kernel size k and stride s do it? "
+            "(out = ⌊(in + 2p − d·(k − 1) − 1)/s⌋ + 1)"
+        )
+        a = n + 2 * p - d * (k - 1) - 1
+        explanation = (
+            f"⌊({n} + 2·{p} − {d}·({k} − 1) − 1)/{s}⌋ + 1 = ⌊{a}/{s}⌋ + 1 = {m}; "
+            f"{len(every)} (k, s) pairs work in all (convcalc solve --in {n} --out {m} "
+            f"--padding {p} --dilation {d} lists them)"
+        )
+        return text, explanation, wrong, {"n": n, "m": m, "p": p, "d": d, "k": k, "s": s}
+
+    def macs_wrong(self, wrong: list[Wrong]) -> list[Wrong]:
+        """The multiply-add mistakes the framework's students make: all of them."""
+        return wrong
+
+    def mlp_text(self, d: int, d_h: int, d_o: int) -> str:
+        """The MLP question."""
+        return (
+            f"An MLP has d = {d} inputs, one hidden layer of d_h = {d_h} ELU units, and d_o = "
+            f"{d_o} softmax outputs, with biases. How many parameters does it have?"
+        )
+
+
+def _conv_params_wrong(entry: Entry) -> list[Wrong]:
+    """A conv's parameters counted twice, or without its input channels:
+    F·k·k + F for F·C·k·k + F."""
+    weight = entry.tensors["weight"]
+    no_inputs = weight[0] * math.prod(weight[2:]) + weight[0]
+    return [(f"{entry.params * 2:,}", TWICE, TWICE), (f"{no_inputs:,}", NO_INPUTS, NO_INPUTS)]
+
+
+CHANNELS_FIRST = "channels first: Keras writes a shape height×width×channels"
+POOL_STRIDES = "a pool's strides default to its pool_size, not to 1"
+FLATTENED = "flattened the input: Dense acts on the last axis (the channels) alone"
+EVERY_POSITION = "one Dense per position: its weights are shared by every position"
+TORCH_BN = "PyTorch's count: Keras' Param # holds the moving mean and variance too"
+BN_MOVING = "counted the moving mean and variance: they never train"
+BN_BUFFERS_KERAS = "no non-trainable parameters: Keras counts the moving mean and variance"
+BN_PER_VALUE = "a γ and a β per value: BatchNormalization keeps one per channel"
+BN_ONE = "one parameter per channel: γ and β are two"
+KERAS_REFUSES = "strides > 1 with dilation_rate > 1: PyTorch takes it, Keras refuses it"
+
+
+class KerasWords(Words):
+    """Keras' words: ``keras.layers`` classes with their arguments (``Conv2D(filters=32,
+    kernel_size=8, strides=2, padding="same")``), shapes height×width×channels, Keras' rules
+    (same ⌈n/s⌉ at any stride, Conv2DTranspose, a pool's strides defaulting to its pool_size,
+    Dense on the last axis, BatchNormalization's 4·C of which 2·C train)."""
+
+    framework = "keras"
+    order = "height×width×channels"
+
+    def layer(self, rng: random.Random, difficulty: int) -> dict[str, Any]:
+        """A Conv2D (difficulty 1), or a Conv2D, MaxPooling2D, AveragePooling2D or
+        Conv2DTranspose, padded ``valid`` or ``same``; a dilation_rate 2 (difficulty 3, with
+        strides 1: Keras takes no more); a pool's strides left to their default (its
+        pool_size) now and then."""
+        many = ["Conv2D", "Conv2D", "MaxPooling2D", "AveragePooling2D", "Conv2DTranspose"]
+        kind = rng.choice(["Conv2D"] if difficulty == 1 else many)
+        if kind.endswith("Pooling2D"):
+            layer: dict[str, Any] = {"type": kind, "pool_size": rng.choice([2, 3, 5])}
+            if rng.random() < 0.6:
+                layer["strides"] = rng.choice([1, 2, 2, 3])
+        else:
+            sizes = [1, 2, 3, 3, 4, 5, 7, 8] if kind == "Conv2D" else [2, 3, 4, 5]
+            layer = {"type": kind, "filters": rng.choice([8, 16, 32, 64, 128])}
+            layer |= {"kernel_size": rng.choice(sizes), "strides": rng.choice([1, 2, 2, 3])}
+        if rng.random() < 0.5:
+            layer["padding"] = "same"
+        if kind == "Conv2D" and difficulty > 2 and layer["kernel_size"] > 1 and rng.random() < 0.4:
+            layer |= {"strides": 1, "dilation_rate": 2}
+        return layer
+
+    def spec(self, channels: int, size: int, layers: list[dict[str, Any]]) -> dict[str, Any]:
+        """A Keras spec: ``input: [H, W, C]``."""
+        return {"name": "net", "framework": "keras", "input": [size, size, channels],
+                "layers": layers}  # fmt: skip
+
+    def ignored(self, layer: dict[str, Any], length: int) -> list[str]:
+        """A dilation_rate on a 1-wide kernel; strides where stride 1 leaves a single window;
+        ``same`` where it gives what ``valid`` gives (it pads nothing, or a transposed
+        convolution's kernel is no longer than its stride)."""
+        k = layer.get("kernel_size", layer.get("pool_size", 1))
+        s = layer.get("strides") or (k if "pool_size" in layer else 1)
+        d, same = layer.get("dilation_rate", 1), layer.get("padding") == "same"
+        found = ["dilation_rate"] if d > 1 and k == 1 else []
+        k_eff = arith.effective_kernel(k, d)
+        transposed = layer["type"] == "Conv2DTranspose"
+        if s > 1 and not same and not transposed and length == k_eff:
+            found.append("strides")
+        if same and (k_eff <= s if transposed else (-(-length // s) - 1) * s + k_eff <= length):
+            found.append("padding")
+        return found
+
+    def shape(self, report: Report, shape: tuple[int, ...]) -> str:
+        """``61×61×32``: channels last."""
+        assert report.dialect is not None
+        return report.dialect.shown(shape)
+
+    def stack_text(self, report: Report, spec: dict[str, Any]) -> str:
+        """``Input shape 128×128×3 (height×width×channels); keras.layers, in order:``."""
+        lines = [f"{i + 1}. {_keras_call(layer)}" for i, layer in enumerate(spec["layers"])]
+        return (
+            f"Input shape {self.shape(report, report.input_shape)} ({self.order}); "
+            "keras.layers, in order:\n" + "\n".join(lines)
+        )
+
+    def shape_wrong(self, entry: Entry, layer: dict[str, Any]) -> list[Wrong]:
+        """Each dimension's Keras mistakes (:func:`named.keras_size_variants`: the other
+        padding's rule, PyTorch's, floor for ceil, ...), a pool's strides taken as 1 where
+        they default to its pool_size, the input's channels kept, the shape channels first."""
+        assert entry.step is not None
+        report_shape = entry.output_shape
+        per_dim = [named.keras_size_variants(applied) for applied in entry.step.rules]
+        found: list[tuple[str, tuple[int, ...]]] = []
+        for name in sorted({n for variants in per_dim for n in variants}):
+            dims = [v.get(name, n) for v, n in zip(per_dim, report_shape[1:], strict=True)]
+            if name == named.NO_STRIDE and "pool_size" in layer and "strides" not in layer:
+                name = POOL_STRIDES
+            found.append((name, (report_shape[0], *dims)))
+        if "filters" in layer and report_shape[0] != entry.input_shape[0]:
+            found.append(("kept the input's channels", (entry.input_shape[0], *report_shape[1:])))
+        shown = Dialect("keras", True, {}, {})
+        wrong = [(shown.shown(shape), name, name) for name, shape in found]
+        wrong.append((shape_text(report_shape), CHANNELS_FIRST, CHANNELS_FIRST))
+        return wrong
+
+    def params(
+        self, rng: random.Random, difficulty: int
+    ) -> tuple[Report, dict[str, Any], str, int, list[Wrong]]:
+        """A Conv2D's Param #, a Dense's (on an image: the last axis only), or a
+        BatchNormalization's Param #, trainable or non-trainable parameters (difficulty 3: now
+        and then without its β, ``center=False``, or its γ, ``scale=False``)."""
+        kind = rng.choice(["Conv2D", "Dense"] if difficulty == 1 else
+                          ["Conv2D", "Dense", "BatchNormalization"])  # fmt: skip
+        if kind == "Conv2D":
+            for _ in range(MAX_TRIES):
+                report, spec = _network(rng, max(difficulty, 2), 1, self)
+                if spec["layers"][0]["type"] == "Conv2D":
+                    break
+            entry = report.layers[0]
+            wrong = [(f"{m.value:,}", m.name, m.name) for m in named.params_mistakes(entry)]
+            wrong += _conv_params_wrong(entry)
+            return report, spec, "How many parameters does the layer have?", entry.params, wrong
+        channels = rng.choice([3, 8, 16, 32, 64, 128])
+        size = rng.choice([7, 14, 28, 32, 56])
+        if kind == "Dense":
+            units = rng.choice([10, 16, 64, 100, 128])
+            spec = self.spec(channels, size, [{"type": "Dense", "units": units}])
+            report = analyse(load_spec(spec))
+            per_position = channels * units + units
+            wrong = [
+                (f"{size * size * channels * units + units:,}", FLATTENED, FLATTENED),
+                (f"{per_position * size * size:,}", EVERY_POSITION, EVERY_POSITION),
+                (f"{channels * units:,}", named.FORGOT_BIAS, named.FORGOT_BIAS),
+                (f"{2 * per_position:,}", TWICE, TWICE),
+            ]
+            ask = "How many parameters does the layer have?"
+            return report, spec, ask, per_position, wrong
+        layer: dict[str, Any] = {"type": "BatchNormalization"}
+        if difficulty > 2 and rng.random() < 0.4:
+            layer[rng.choice(["center", "scale"])] = False
+        report = analyse(load_spec(spec := self.spec(channels, size, [layer])))
+        entry = report.layers[0]
+        untrained = entry.step.untrained_params if entry.step else 0
+        trainable, total, c = entry.params - untrained, entry.params, channels
+        asked = rng.choice(["Param #", "trainable", "non-trainable"])
+        wrong = [(f"{trainable * size * size:,}", BN_PER_VALUE, BN_PER_VALUE)]
+        if asked == "Param #":
+            right = total
+            wrong += [(f"{trainable:,}", TORCH_BN, TORCH_BN), (f"{c:,}", BN_ONE, BN_ONE)]
+            ask = "How many parameters does model.summary() count for the layer (its Param #)?"
+        elif asked == "trainable":
+            right = trainable
+            wrong += [(f"{total:,}", BN_MOVING, BN_MOVING), (f"{untrained + c:,}", BN_ONE, BN_ONE)]
+            ask = "How many of the layer's parameters are trainable?"
+        else:
+            right = untrained
+            wrong += [(f"{total:,}", named.BN_BUFFERS, "counted every parameter, γ and β too"),
+                      (f"{c:,}", BN_ONE, "one moving statistic per channel: the mean and "
+                       "the variance are two")]  # fmt: skip
+            ask = "How many of the layer's parameters are non-trainable?"
+        return report, spec, ask, right, [w for w in wrong if w[0] != f"{right:,}"]
+
+    def solve(
+        self, rng: random.Random, difficulty: int
+    ) -> tuple[str, str, list[Wrong], dict[str, Any]]:
+        """Keras' Conv2D with ``padding="valid"`` (and a dilation_rate at difficulty 3):
+        which (kernel_size, strides) map n to m; Keras' own solver (``convcalc solve
+        --framework keras``) lists the pairs, and Keras refuses strides > 1 with a
+        dilation_rate > 1 where PyTorch takes it (a wrong-framework mistake)."""
+        from convcalc.solve.layer import problem, solutions
+
+        for _ in range(MAX_TRIES):
+            n = rng.choice([32, 64, 100, 128, 224])
+            m = rng.choice([2, 3, 4, 5, 7, 8])
+            d = rng.choice([1, 2]) if difficulty > 2 else 1
+            pb = problem("conv", n, m, padding="valid", dilation=str(d), framework="keras")
+            every = list(solutions(pb))
+            wide = [sol for sol in every if sol[0] > 1 or d == 1]
+            if not wide:
+                continue
+            k, s = rng.choice(wide)[:2]
+            wrong = _keras_inverse_mistakes(n, m, d, (k, s), {(sol[0], sol[1]) for sol in every})
+            if len({w[0] for w in wrong}) >= 2:
+                break
+        text = (
+            f'A Conv2D(filters, kernel_size=k, strides=s, padding="valid", dilation_rate={d}) '
+            f"must map a {n}×{n}×C input to {m}×{m}×filters. Which kernel_size k and strides s "
+            "do it? (valid: out = ⌊(in − d·(k − 1) − 1)/s⌋ + 1)"
+        )
+        a = n - d * (k - 1) - 1
+        explanation = (
+            f"⌊({n} − {d}·({k} − 1) − 1)/{s}⌋ + 1 = ⌊{a}/{s}⌋ + 1 = {m}; {len(every)} (k, s) "
+            f"pairs work in all (convcalc solve --framework keras --in {n} --out {m} "
+            f"--dilation {d} lists them)"
+        )
+        return text, explanation, wrong, {"n": n, "m": m, "p": 0, "d": d, "k": k, "s": s}
+
+    def macs_wrong(self, wrong: list[Wrong]) -> list[Wrong]:
+        """All but a count of 0 (fvcore's of a conv padded 'same' or 'valid', a PyTorch
+        tool's quirk no Keras model shows)."""
+        return [w for w in wrong if w[0] != "0"]
+
+    def mlp_text(self, d: int, d_h: int, d_o: int) -> str:
+        """The MLP question as Keras' Sequential model."""
+        return (
+            f"keras.Sequential([keras.Input(shape=({d},)), layers.Dense({d_h}, "
+            f'activation="elu"), layers.Dense({d_o}, activation="softmax")]): how many '
+            "parameters does model.count_params() give?"
+        )
+
+
+def _keras_call(layer: dict[str, Any]) -> str:
+    """A layer's spec as Keras' call: ``Conv2D(filters=32, kernel_size=8, strides=2)``."""
+    args = ", ".join(
+        f'{name}="{value}"' if isinstance(value, str) else f"{name}={value}"
+        for name, value in layer.items()
+        if name != "type"
+    )
+    return f"{layer['type']}({args})"
+
+
+def _keras_inverse_mistakes(
+    n: int, m: int, d: int, right: tuple[int, int], valid: set[tuple[int, int]]
+) -> list[Wrong]:
+    """The wrong pairs (k, s) near ``right`` with which a named Keras mistake maps ``n`` to
+    ``m`` (:func:`named.keras_size_variants` of valid's rule: same's ⌈n/s⌉, ceil, no − 1, ...),
+    nearest first, and those PyTorch's rule takes but Keras refuses (strides > 1 with a
+    dilation_rate > 1). None is a 1-wide kernel with a dilation_rate (it ignores it)."""
+    k, s = right
+    near = itertools.product(range(max(1, k - 8), k + 9), range(max(1, s - 2), s + 3))
+    found: list[Wrong] = []
+    for kk, ss in sorted(near, key=lambda pair: (abs(pair[0] - k) + abs(pair[1] - s), pair)):
+        if (kk, ss) in valid or (kk == 1 and d > 1) or n < d * (kk - 1) + 1:
+            continue
+        actual = arith.conv_out(n, kk, ss, 0, d)
+        if d > 1 and ss > 1 and actual == m:
+            found.append((f"k = {kk}, s = {ss}", KERAS_REFUSES, KERAS_REFUSES))
+            continue
+        for name, value in named.keras_size_variants(
+            Applied(arith.conv_out, (n, kk, ss, 0, d))
+        ).items():
+            if value == m:
+                why = f"{name}: only then would it give {m} (it gives {actual})"
+                found.append((f"k = {kk}, s = {ss}", name, why))
+    return found
+
+
 # --- the topics --------------------------------------------------------------------------------
 
 
-def _shape(rng: random.Random, difficulty: int, qid: str) -> Made:
+def _shape(rng: random.Random, difficulty: int, qid: str, words: Words) -> Made:
     for _ in range(MAX_TRIES):
-        report, spec = _network(rng, difficulty, 1 if difficulty < 3 else 2)
+        report, spec = _network(rng, difficulty, 1 if difficulty < 3 else 2, words)
         entry = report.layers[-1]
-        wrong = [(shape_text(m.value), m.name, m.name) for m in named.shape_mistakes(entry)]
-        if len({w[0] for w in wrong} - {shape_text(entry.output_shape)}) >= 2:
+        wrong = words.shape_wrong(entry, spec["layers"][-1])
+        if len({w[0] for w in wrong} - {words.shape(report, entry.output_shape)}) >= 2:
             break
-    right = shape_text(report.output_shape)
-    text = f"{_stack_text(report)}\nWhat is the output shape (channels×height×width)?"
+    right = words.shape(report, report.output_shape)
+    text = f"{words.stack_text(report, spec)}\nWhat is the output shape ({words.order})?"
     question = Question(
         qid,
         "shape",
@@ -319,43 +670,39 @@ def _shape(rng: random.Random, difficulty: int, qid: str) -> Made:
     return question, {"spec": spec}
 
 
-def _params(rng: random.Random, difficulty: int, qid: str) -> Made:
-    for _ in range(MAX_TRIES):
-        report, spec = _network(rng, max(difficulty, 2), 1)
-        entry = report.layers[0]
-        if entry.type == "conv":
-            break
-    right = f"{entry.params:,}"
-    wrong = [(f"{m.value:,}", m.name, m.name) for m in named.params_mistakes(entry)]
-    weight = entry.tensors["weight"]
-    wrong.append((f"{entry.params * 2:,}", TWICE, TWICE))
-    no_inputs = weight[0] * weight[2] * weight[3] + weight[0]
-    wrong.append((f"{no_inputs:,}", NO_INPUTS, NO_INPUTS))
-    text = f"{_stack_text(report)}\nHow many learnable parameters does the layer have?"
+def _params(rng: random.Random, difficulty: int, qid: str, words: Words) -> Made:
+    report, spec, ask, value, wrong = words.params(rng, difficulty)
+    entry = report.layers[0]
+    right = f"{value:,}"
     question = Question(
         qid,
         "params",
         difficulty,
         "Parameters",
-        text,
+        f"{words.stack_text(report, spec)}\n{ask}",
         right,
         _working(report, entry, "params"),
         _choices(right, wrong, rng, qid),
     )
-    return question, {"spec": spec, "value": entry.params}
+    return question, {"spec": spec, "value": value, "asked": ask}
 
 
 def _macs(
-    rng: random.Random, difficulty: int, qid: str, convention: str = named.DEFAULT_CONVENTION
+    rng: random.Random,
+    difficulty: int,
+    qid: str,
+    words: Words,
+    convention: str = named.DEFAULT_CONVENTION,
 ) -> Made:
     for _ in range(MAX_TRIES):
-        report, spec = _network(rng, difficulty, 1)
+        report, spec = _network(rng, difficulty, 1, words)
         if report.layers[0].type == "conv":
             break
     entry = report.layers[0]
     counts = named.mult_adds_by_type([entry])
     right_value = counts[convention]["conv"]
     wrong = [(f"{m.value:,}", m.name, m.name) for m in named.mult_adds_mistakes(counts, convention)]
+    wrong = words.macs_wrong(wrong)
     weights = math.prod(entry.tensors["weight"])
     wrong.append((f"{weights:,}", ONE_POSITION, ONE_POSITION))
     positions = math.prod(entry.output_shape[1:])
@@ -368,15 +715,15 @@ def _macs(
         else "one multiply-add each time a weight meets an input value, bias additions not counted"
     )
     text = (
-        f"{_stack_text(report)}\nHow many multiply-adds does one forward pass of the layer take "
-        f"(batch 1, {counted})?"
+        f"{words.stack_text(report, spec)}\nHow many multiply-adds does one forward pass of the "
+        f"layer take (batch 1, {counted})?"
     )
     worked = equation("multiply-adds", _per_position(entry, 1, bias))
     every = "every weight and bias" if bias else "every weight (no bias additions)"
     form = "(weights + biases)" if bias else "weights"
     explanation = (
-        f"output {shape_text(entry.output_shape)}: {convention} counts {every} once per output "
-        f"position, {form} · H·W: {grouped_digits(worked)}"
+        f"output {words.shape(report, entry.output_shape)}: {convention} counts {every} once "
+        f"per output position, {form} · H·W: {grouped_digits(worked)}"
     )
     right = f"{right_value:,}"
     question = Question(
@@ -401,13 +748,15 @@ def _per_position(entry: Entry, batch: int, bias: bool) -> Expr:
     return tensors * product([*([batch] if batch != 1 else []), *entry.output_shape[1:]])
 
 
-def _rf(rng: random.Random, difficulty: int, qid: str) -> Made:
+def _rf(rng: random.Random, difficulty: int, qid: str, words: Words) -> Made:
     from convcalc.views.receptive import receptive_fields
 
     for _ in range(MAX_TRIES):
-        report, spec = _network(rng, difficulty, 2 + (difficulty > 1))
+        report, spec = _network(rng, difficulty, 2 + (difficulty > 1), words)
         entry = report.layers[-1]
         field = receptive_fields(report)[id(entry)]
+        if any(e.type == "conv_transpose" for e in report.layers):
+            continue  # its field is a fraction of an input row
         if field.size is not None and all(float(v).is_integer() for v in field.size):
             break
     size = int(field.size[0]) if field.size else 0
@@ -419,8 +768,8 @@ def _rf(rng: random.Random, difficulty: int, qid: str) -> Made:
         plus_one, jump = plus_one + w.kernel * jump, jump * w.stride
     wrong.append((str(plus_one), K_NOT_K_MINUS_ONE, K_NOT_K_MINUS_ONE))
     text = (
-        f"{_stack_text(report)}\nHow many input rows does one output position of the last layer "
-        "see (its receptive field's height)?"
+        f"{words.stack_text(report, spec)}\nHow many input rows does one output position of the "
+        "last layer see (its receptive field's height)?"
     )
     explanation = (
         "r = 1, j = 1; each layer: r += (k_eff − 1)·j, then j *= stride. "
@@ -444,33 +793,9 @@ def _rf(rng: random.Random, difficulty: int, qid: str) -> Made:
     return question, {"spec": spec, "value": size}
 
 
-def _solve(rng: random.Random, difficulty: int, qid: str) -> Made:
-    from convcalc.solve.layer import problem, solutions
-
-    for _ in range(MAX_TRIES):
-        n = rng.choice([32, 64, 100, 128, 224])
-        m = rng.choice([2, 3, 4, 5, 7, 8])
-        p = rng.randint(0, 2) if difficulty > 1 else 0
-        d = rng.choice([1, 2]) if difficulty > 2 else 1
-        every = list(solutions(problem("conv", n, m, padding=str(p), dilation=str(d))))
-        wide = [sol for sol in every if sol[0] > 1 or (p == 0 and d == 1)]  # see ignored()
-        if not wide:
-            continue
-        k, s, _, _ = rng.choice(wide)
-        wrong = _inverse_mistakes(n, m, p, d, (k, s), {(sol[0], sol[1]) for sol in every})
-        if len({w[0] for w in wrong}) >= 2:
-            break
-    right = f"k = {k}, s = {s}"
-    text = (
-        f"A convolution with padding {p} and dilation {d} must map a {n}×{n} input to {m}×{m}. "
-        f"Which kernel size k and stride s do it? (out = ⌊(in + 2p − d·(k − 1) − 1)/s⌋ + 1)"
-    )
-    a = n + 2 * p - d * (k - 1) - 1
-    explanation = (
-        f"⌊({n} + 2·{p} − {d}·({k} − 1) − 1)/{s}⌋ + 1 = ⌊{a}/{s}⌋ + 1 = {m}; "
-        f"{len(every)} (k, s) pairs work in all (convcalc solve --in {n} --out {m} "
-        f"--padding {p} --dilation {d} lists them)"
-    )
+def _solve(rng: random.Random, difficulty: int, qid: str, words: Words) -> Made:
+    text, explanation, wrong, data = words.solve(rng, difficulty)
+    right = f"k = {data['k']}, s = {data['s']}"
     question = Question(
         qid,
         "solve",
@@ -481,7 +806,7 @@ def _solve(rng: random.Random, difficulty: int, qid: str) -> Made:
         explanation,
         _choices(right, wrong, rng, qid),
     )
-    return question, {"n": n, "m": m, "p": p, "d": d, "k": k, "s": s}
+    return question, data
 
 
 def _inverse_mistakes(
@@ -506,7 +831,7 @@ def _inverse_mistakes(
     return found
 
 
-def _mlp(rng: random.Random, difficulty: int, qid: str) -> Made:
+def _mlp(rng: random.Random, difficulty: int, qid: str, words: Words) -> Made:
     from convcalc.teach.mlp_explain import parameter_count
 
     d = rng.choice([4, 10, 64, 784, 3072])
@@ -522,10 +847,7 @@ def _mlp(rng: random.Random, difficulty: int, qid: str) -> Made:
             (d * d_h * d_o, "multiplied the three sizes"),
         )
     ]
-    text = (
-        f"An MLP has d = {d} inputs, one hidden layer of d_h = {d_h} ELU units, and d_o = {d_o} "
-        "softmax outputs, with biases. How many parameters does it have?"
-    )
+    text = words.mlp_text(d, d_h, d_o)
     explanation = (
         f"n_θ = d_h·d + d_h + d_o·d_h + d_o = {d_h}·{d} + {d_h} + {d_o}·{d_h} + {d_o} = {value:,}"
     )

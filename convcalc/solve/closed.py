@@ -27,6 +27,7 @@ from convcalc.errors import format_path
 from convcalc.records import Shape, shape_text
 from convcalc.solve.inputs import InputSizes, Limit, NotSolvable, SizeSet, solve_input
 from convcalc.solve.layer import Range, RangeError
+from convcalc.solve.sizes import Within
 from convcalc.solve.stack import (
     Target,
     Unknown,
@@ -49,7 +50,8 @@ __all__ = ["Dim", "InputAnswer", "MixedAnswer", "Question", "Setting", "answer",
 
 SETTINGS = 4096  # the most settings of a mixed question's layer unknowns, each solved
 WHAT = "the input sizes' sets are too large to work out: narrow the ranges"
-Box = tuple[SizeSet, ...]
+Cut = SizeSet | Within  # one dimension of a box asked: whole ("?"), one size, or a range's
+Box = tuple[Cut, ...]
 
 
 @dataclass(frozen=True)
@@ -73,18 +75,19 @@ class Dim:
     def bounded(self) -> bool:
         return self.fixed is not None or self.values is not None
 
-    def cut(self, sizes: SizeSet) -> SizeSet | None:
+    def cut(self, sizes: SizeSet, budget: Budget | None = None) -> Cut | None:
         """``sizes`` within what is asked (None: a fixed size the set does not hold; a fixed
-        size held is kept as the set of that size)."""
+        size held is kept as the set of that size; a range, as the set cut to its intervals,
+        :class:`Within`, in closed form whatever the range's length)."""
         if self.fixed is not None:
             # {n} in canonical form, built directly: a large n costs nothing
             return SizeSet(self.fixed + 1, 1, (), (self.fixed,)) if self.fixed in sizes else None
         if self.values is None:
             return sizes
-        inside = SizeSet.empty()
-        for lo, hi in self.values.intervals:
-            inside = inside | (SizeSet.at_least(lo) - SizeSet.at_least(hi + 1))
-        return sizes & inside
+        spans = tuple(self.values.intervals)
+        if budget is not None:  # each span's count and ends: a step per residue
+            budget.spend(len(spans) * (len(sizes.residues) + 1))
+        return Within(sizes, spans)
 
 
 @dataclass(frozen=True)
@@ -182,7 +185,7 @@ class InputAnswer:
         lows: list[tuple[int, ...]] = []
         highs: list[tuple[int, ...]] = []
         for box in self.boxes:
-            low = [s.last_to(n) for s, n in zip(box, sizes, strict=True)]
+            low: list[int | None] = [s.last_to(n) for s, n in zip(box, sizes, strict=True)]
             high = [s.next_from(n) for s, n in zip(box, sizes, strict=True)]
             if all(v is not None for v in low):
                 lows.append(tuple(v or 0 for v in low))
@@ -192,11 +195,20 @@ class InputAnswer:
         above = min(highs, key=lambda t: (sum(t), t), default=None)
         return below, above
 
-    def per_dim(self, index: int) -> SizeSet:
-        """The sizes of dimension ``index`` (0-based) in some accepted tuple asked."""
+    def per_dim(self, index: int) -> Cut:
+        """The sizes of dimension ``index`` (0-based) in some accepted tuple asked (the boxes'
+        sets of one dimension are all cut alike: all :class:`Within` the same ranges, or
+        none)."""
+        sets = [box[index] for box in self.boxes]
+        if sets and all(isinstance(s, Within) for s in sets):
+            cuts = [s for s in sets if isinstance(s, Within)]
+            within = cuts[0]
+            for more in cuts[1:]:
+                within = within | more
+            return within
         out = SizeSet.empty()
-        for box in self.boxes:
-            out = out | box[index]
+        for s in sets:
+            out = out | (s.sizes if isinstance(s, Within) else s)
         return out
 
 
@@ -224,10 +236,27 @@ class MixedAnswer:
 
 
 def _lexicographic(boxes: tuple[Box, ...]) -> Iterator[tuple[int, ...]]:
-    """Every tuple of finite boxes, in lexicographic order (disjoint boxes merged)."""
+    """Every tuple of finite boxes, in lexicographic order (disjoint boxes merged), lazily:
+    no set is listed whole (a range of 10⁸ sizes streams)."""
     import heapq
 
-    return heapq.merge(*(itertools.product(*(list(s) for s in box)) for box in boxes))
+    return heapq.merge(*(_product(box) for box in boxes))
+
+
+def _product(box: Box) -> Iterator[tuple[int, ...]]:
+    """The tuples of one finite box in lexicographic order, each set walked again for every
+    prefix (lazily) rather than listed."""
+    if not box:
+        yield ()
+        return
+    for first in box[0]:
+        for rest in _product(box[1:]):
+            yield (first, *rest)
+
+
+def size_count(sizes: Cut) -> int:
+    """How many members a finite cut holds."""
+    return sizes.count() if isinstance(sizes, Within) else len(sizes.below)
 
 
 def _by_largest(boxes: tuple[Box, ...]) -> Iterator[tuple[int, ...]]:
@@ -235,7 +264,7 @@ def _by_largest(boxes: tuple[Box, ...]) -> Iterator[tuple[int, ...]]:
     m = 0
     top = None
     if all(all(s.is_finite for s in box) for box in boxes):
-        top = max(max(s.below, default=0) for box in boxes for s in box)
+        top = max(_largest(s) for box in boxes for s in box)
     while top is None or m < top:
         m += 1
         found: set[tuple[int, ...]] = set()
@@ -244,6 +273,13 @@ def _by_largest(boxes: tuple[Box, ...]) -> Iterator[tuple[int, ...]]:
             if all(lists) and any(m in s for s in box):
                 found.update(c for c in itertools.product(*lists) if max(c) == m)
         yield from sorted(found)
+
+
+def _largest(sizes: Cut) -> int:
+    """The largest member of a finite cut (0 for none)."""
+    if isinstance(sizes, Within):
+        return sizes.largest() or 0
+    return max(sizes.below, default=0)
 
 
 # --- the question --------------------------------------------------------------------------
@@ -379,13 +415,13 @@ def _inputs(question: Question, spec: Spec) -> InputAnswer:
     sizes = solve_input(spec, rebuild=question.rebuild, budget=budget)
     boxes = []
     for box in sizes.joint.boxes:
-        cut = [dim.cut(s) for dim, s in zip(question.dims, box, strict=True)]
+        cut = [dim.cut(s, budget) for dim, s in zip(question.dims, box, strict=True)]
         if all(c for c in cut):
             boxes.append(tuple(c for c in cut if c is not None))
     if any(not all(s.is_finite for s in box) for box in boxes):
         count = None
     else:
-        count = sum(math.prod(len(s.below) for s in box) for box in boxes)
+        count = sum(math.prod(size_count(s) for s in box) for box in boxes)
     return InputAnswer(question, sizes, tuple(boxes), count, spec)
 
 
@@ -500,13 +536,15 @@ def _candidates(question: Question, u: Unknown) -> list[int]:
 def binding(limits: tuple[Limit, ...]) -> list[Limit]:
     """The conditions without which the answer would be larger: for one dimension, those the
     intersection of the others does not already imply; every condition joining dimensions,
-    and every refusal."""
+    and every refusal; never a join that holds always."""
     kept = []
     by_dim: dict[str, list[Limit]] = {}
     for limit in limits:
-        if len(limit.dims) == 1:
+        if len(limit.dims) == 1 and not limit.always:
             by_dim.setdefault(limit.dims[0], []).append(limit)
     for limit in limits:
+        if limit.always:  # holds whatever the sizes: binds nothing
+            continue
         if len(limit.dims) != 1:
             kept.append(limit)
             continue

@@ -6,13 +6,17 @@ into a linear's in_features, tokens into a position embedding's length).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from convcalc.expr import Expr
 from convcalc.solve.sizes import SizeMap, SizeSet
 
-__all__ = ["Limit", "Meet", "Side", "box_text", "boxes_text"]
+if TYPE_CHECKING:
+    from convcalc.solve.terms import Term
+
+__all__ = ["Limit", "Meet", "Pending", "Side", "box_text", "boxes_text"]
 
 
 @dataclass(frozen=True)
@@ -37,7 +41,9 @@ class Limit:
     (a join's paths, a size the declared input built, a count kept) or ``gate`` (a scale's
     gate is the input's size or 1). A condition where the dimensions meet (``dims`` of more
     than one) has the tuples it accepts in ``boxes`` (one :class:`SizeSet` per dimension of
-    ``dims`` each), and ``sizes`` the slice through the declared input."""
+    ``dims`` each), and ``sizes`` the slice through the declared input. A join that holds
+    whatever the sizes (two paths that always agree) says why in ``always``; its ``sizes``
+    (``boxes``) are every size."""
 
     path: str
     type: str
@@ -47,6 +53,22 @@ class Limit:
     sides: tuple[Side, ...] = ()
     relation: str = "valid"
     boxes: tuple[tuple[SizeSet, ...], ...] | None = None
+    always: str = ""
+    check: Callable[[tuple[int, ...]], bool] | None = field(default=None, compare=False, repr=False)
+
+    def holds(self, sizes: tuple[int, ...]) -> bool:
+        """Whether the sizes of ``dims`` (in that order) meet the condition: its own test
+        where it has one (a :class:`Pending` join, whose boxes are those it leaves of the
+        accepted set), else membership in ``sizes`` or ``boxes``."""
+        if self.always:
+            return True
+        if self.check is not None:
+            return self.check(sizes)
+        if len(self.dims) == 1:
+            return sizes[0] in self.sizes
+        if not self.dims:
+            return False
+        return any(all(n in s for n, s in zip(sizes, box, strict=True)) for box in self.boxes or ())
 
     def describe(self) -> str:
         """``layers[3] maxpool: input ⌊H/2⌋ ∈ {H ≥ 2} → H ≥ 4``, in plain text."""
@@ -57,7 +79,9 @@ class Limit:
             what = " = ".join(f"{s.label} {s.text}" for s in sides)
         else:
             what = self.note
-        if len(self.dims) <= 1:
+        if self.always:
+            result = f"always ({self.always})"
+        elif len(self.dims) <= 1:
             result = self.sizes.describe(self.dims[0] if self.dims else "n")
         else:
             result = boxes_text(self.boxes or (), self.dims)
@@ -73,6 +97,7 @@ class Limit:
             "dims": list(self.dims),
             "relation": self.relation,
             "note": self.note,
+            **({"always": self.always} if self.always else {}),
             "sides": [
                 {"label": s.label, "size": s.text}
                 | ({"accepts": s.accepts.describe("m")} if s.accepts is not None else {})
@@ -103,3 +128,40 @@ class Meet:
     type: str
     sides: tuple[Side, ...]
     note: str
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A condition joining dimensions that is no finite union of boxes by itself (a path that
+    exchanges H and W joined with one that does not: ``⌊H/2⌋ = 2·⌊W/4⌋``), kept until the
+    other conditions have cut the sizes to boxes where it is one
+    (:func:`~convcalc.solve.joint.settle`):
+
+    - ``relation`` ``equal``: ``a = b``; ``gate``: ``a = b`` or ``b = 1``;
+    - ``valid`` (``b`` None): ``a ∈ values``, an infinite set of sizes.
+
+    ``message`` says why no answer is given where the condition stays unsettled."""
+
+    a: Term
+    b: Term | None
+    values: SizeSet | None
+    relation: str
+    path: str
+    type: str
+    sides: tuple[Side, ...]
+    note: str
+    message: str
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        """The input dimensions it joins (1-based), in increasing order."""
+        b = self.b.dims if self.b is not None else ()
+        return tuple(sorted({*self.a.dims, *b}))
+
+    def holds(self, sizes: dict[int, int]) -> bool:
+        """Whether the input sizes (dimension → size) meet it."""
+        a = self.a.at(sizes)
+        if self.b is None:
+            return self.values is not None and a in self.values
+        b = self.b.at(sizes)
+        return a == b or (self.relation == "gate" and b == 1)

@@ -32,11 +32,12 @@ from typing import TYPE_CHECKING, Any
 from convcalc.budget import Budget
 from convcalc.solve.conditions import Limit as Limit
 from convcalc.solve.conditions import Meet as Meet
+from convcalc.solve.conditions import Pending as Pending
 from convcalc.solve.conditions import Side as Side
 from convcalc.solve.joint import BOXES_SHOWN as BOXES_SHOWN
 from convcalc.solve.joint import Joint as Joint
 from convcalc.solve.joint import Sizes as Sizes
-from convcalc.solve.joint import joint_boxes, meet_boxes
+from convcalc.solve.joint import joint_boxes, meet_boxes, settle
 from convcalc.solve.sizes import SHAPES as SHAPES
 from convcalc.solve.sizes import SizeMap as SizeMap
 from convcalc.solve.sizes import SizeSet as SizeSet
@@ -175,7 +176,9 @@ def solve_input(spec: Spec, *, rebuild: bool = False, budget: Budget | None = No
         sizes = joint.slice(d, declared_sizes) if names else SizeSet.empty()
         per_dim.append(Accepted(d, name, sizes, _limits_for(walk, d, declared_sizes)))
     limits = tuple(
-        replace(limit, boxes=tuple(_boxes_of(walk, limit))) if len(limit.dims) > 1 else limit
+        replace(limit, boxes=tuple(_boxes_of(walk, limit, joint)))
+        if len(limit.dims) > 1 and not limit.always
+        else limit
         for limit in walk.limits
     )
     return InputSizes(spec.name, tuple(spec.input), names, tuple(per_dim), joint, limits, rebuild)
@@ -208,23 +211,30 @@ def _dim_name(dim: int, rank: int) -> str:
 
 
 def _joint(walk: Walk, empty: bool) -> Joint:
-    """The union of boxes: each dimension's own sets, cut by every product condition."""
-    meets = tuple(walk.meets)
+    """The union of boxes: each dimension's own sets, cut by every product condition, then
+    by the conditions kept pending (:func:`settle`: a join of dimensions that is a union of
+    boxes only where the others have made the sizes finite)."""
+    meets, pending = tuple(walk.meets), tuple(walk.pending)
+    joined = not meets and not pending
     if empty:
-        return Joint(walk.names, (), not meets, meets)
+        return Joint(walk.names, (), joined, meets, pending)
     base = tuple(walk.sep[d] for d in range(1, len(walk.names) + 1))
     boxes = joint_boxes(base, walk.meets, walk.budget)
-    return Joint(walk.names, tuple(boxes), not meets, meets)
+    boxes = settle(boxes, walk.pending, walk.budget)
+    return Joint(walk.names, tuple(boxes), joined, meets, pending)
 
 
 def _limits_for(walk: Walk, dim: int, declared: Sizes) -> tuple[Limit, ...]:
     """The conditions on dimension ``dim`` with the others declared: its own, the joint ones
-    sliced there, and any other dimension's that its declared size fails (those first)."""
+    sliced there, and any other dimension's that its declared size fails (those first); not
+    the joins that hold always."""
     names = walk.names
     name = names[dim - 1]
     out: list[Limit] = []
     failing: list[Limit] = []
     for limit in walk.limits:
+        if limit.always:  # a join that holds whatever the sizes: no condition on them
+            continue
         if limit.dims == (name,) or not limit.dims:
             out.append(limit)
         elif len(limit.dims) == 1:
@@ -235,14 +245,29 @@ def _limits_for(walk: Walk, dim: int, declared: Sizes) -> tuple[Limit, ...]:
                 )
                 failing.append(replace(limit, sizes=SizeSet.empty(), note=note, dims=(name,)))
         elif name in limit.dims:
-            boxes = meet_boxes(_meet_of(walk, limit), len(names), walk.budget)
-            sliced = Joint(names, tuple(boxes), False).slice(dim, declared)
+            pending = _pending_of(walk, limit)
+            if pending is not None:
+                sliced = _pending_slice(walk, pending, dim, declared)
+            else:
+                boxes = meet_boxes(_meet_of(walk, limit), len(names), walk.budget)
+                sliced = Joint(names, tuple(boxes), False).slice(dim, declared)
             out.append(replace(limit, sizes=sliced, boxes=tuple(_boxes_of(walk, limit))))
     return (*failing, *out)
 
 
-def _boxes_of(walk: Walk, limit: Limit) -> list[tuple[SizeSet, ...]]:
-    """The tuples a condition joining dimensions accepts, as boxes over its own dimensions."""
+def _boxes_of(walk: Walk, limit: Limit, joint: Joint | None = None) -> list[tuple[SizeSet, ...]]:
+    """The tuples a condition joining dimensions accepts, as boxes over its own dimensions;
+    for one kept pending (no union of boxes by itself), those it leaves of the accepted set
+    (``joint``, solved first), its dimensions' sets of each box."""
+    pending = _pending_of(walk, limit)
+    if pending is not None:
+        joint = joint if joint is not None else _joint(walk, False)
+        found: list[tuple[SizeSet, ...]] = []
+        for box in joint.boxes:
+            cut = tuple(box[d - 1] for d in pending.dims)
+            if cut not in found:
+                found.append(cut)
+        return found
     meet = _meet_of(walk, limit)
     boxes = meet_boxes(meet, len(walk.names), walk.budget)
     return [tuple(box[d - 1] for d, _ in meet.maps) for box in boxes]
@@ -250,3 +275,36 @@ def _boxes_of(walk: Walk, limit: Limit) -> list[tuple[SizeSet, ...]]:
 
 def _meet_of(walk: Walk, limit: Limit) -> Meet:
     return next(m for m in walk.meets if m.path == limit.path and m.sides == limit.sides)
+
+
+def _pending_of(walk: Walk, limit: Limit) -> Pending | None:
+    return next((p for p in walk.pending if p.path == limit.path and p.sides == limit.sides), None)
+
+
+def _pending_slice(walk: Walk, pending: Pending, dim: int, declared: Sizes) -> SizeSet:
+    """The sizes of dimension ``dim`` a pending condition accepts, the others at their
+    declared sizes: each side with those sizes put in (:meth:`Term.fix`), a condition on one
+    dimension: a = b where both vary (:meth:`SizeMap.agree`), else a preimage."""
+    fixed = {d: n for d, n in enumerate(declared, start=1) if d != dim}
+    a = pending.a.fix(fixed)
+    every = SizeSet.at_least(1)
+
+    def where(t: Term, values: SizeSet) -> SizeSet:
+        if t.value is not None:
+            return every if t.value in values else SizeSet.empty()
+        return t.maps[0][1].preimage(values, walk.budget)
+
+    if pending.b is None:
+        return where(a, pending.values or SizeSet.empty())
+    b = pending.b.fix(fixed)
+    if a.value is None and b.value is None:
+        sizes = a.maps[0][1].agree(b.maps[0][1], walk.budget)
+    elif a.value is None or b.value is None:
+        const, other = (a, b) if a.value is not None else (b, a)
+        assert const.value is not None
+        sizes = where(other, SizeSet.finite([const.value]) if const.value >= 1 else SizeSet.empty())
+    else:
+        sizes = every if a.value == b.value else SizeSet.empty()
+    if pending.relation == "gate":
+        sizes = sizes | where(b, SizeSet.finite([1]))
+    return sizes

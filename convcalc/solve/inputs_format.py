@@ -18,12 +18,14 @@ from typing import Any
 
 from convcalc import escape
 from convcalc.analysis import output_shapes
+from convcalc.budget import STEPS
 from convcalc.errors import ConvcalcError
 from convcalc.expr import render
 from convcalc.records import Shape, shape_text
 from convcalc.solve.closed import InputAnswer, MixedAnswer, Question, binding
-from convcalc.solve.inputs import Limit, SizeSet, Term
-from convcalc.solve.sizes import runs_text
+from convcalc.solve.inputs import Limit, SizeSet
+from convcalc.solve.sizes import Within, runs_text
+from convcalc.solve.stack import csv_row
 from convcalc.tex import tex_document, tex_text
 
 Write = Callable[[str], object]
@@ -44,10 +46,12 @@ class Options:
 # --- sets in words -------------------------------------------------------------------------
 
 
-def compact(sizes: SizeSet, name: str) -> str:
+def compact(sizes: SizeSet | Within, name: str) -> str:
     """A set as a person writes it, shorter than :meth:`SizeSet.describe` where that lists
     many residues (``H mod 16 ∈ {0, …, 7}``) or a long progression (``H ∈ {16, 32, …, 1024}``,
-    ``8 ≤ H ≤ 64``)."""
+    ``8 ≤ H ≤ 64``); a set cut to a range, by :meth:`Within.describe` with these words."""
+    if isinstance(sizes, Within):
+        return sizes.describe(name, compact)
     if sizes.is_finite:
         members = list(sizes.below)
         if len(members) >= 3:
@@ -73,7 +77,7 @@ def compact(sizes: SizeSet, name: str) -> str:
     return text
 
 
-def boxes_text(boxes: tuple[tuple[SizeSet, ...], ...], names: tuple[str, ...]) -> str:
+def boxes_text(boxes: tuple[tuple[SizeSet | Within, ...], ...], names: tuple[str, ...]) -> str:
     """``H ≥ 8 and W ≥ 8``, or boxes joined by ``or``; ``none`` for no box."""
     if not boxes:
         return "none"
@@ -107,6 +111,7 @@ class Line:
     means: str
     alike: tuple[str, ...]
     tex: str
+    always: str = ""
 
     def text(self) -> str:
         alike = f" ({', '.join(self.alike)} alike)" if self.alike else ""
@@ -163,10 +168,14 @@ def lines(question: Question, limits: list[Limit]) -> list[Line]:
                 if j not in merged and _same(limit, other):
                     alike.append(other.dims[0])
                     merged.add(j)
-        if len(limit.dims) == 1:
+        if limit.always:
+            means = f"always ({limit.always})"
+        elif len(limit.dims) == 1:
             means = compact(limit.sizes, limit.dims[0])
         elif limit.dims:
             means = boxes_text(limit.boxes or (), limit.dims)
+            if limit.check is not None:  # no box by itself: cut by the others first
+                means += ", of the sizes the other conditions leave"
         else:
             means = f"no size ({limit.note})"
         kind = question.kind(limit.path, limit.type)
@@ -174,7 +183,8 @@ def lines(question: Question, limits: list[Limit]) -> list[Line]:
         if target is not None and limit.path == target:
             where = "the output target"
         asks = _asks(limit)
-        out.append(Line(where, limit.path, kind, asks, means, tuple(alike), _asks(limit, True)))
+        tex = _asks(limit, True)
+        out.append(Line(where, limit.path, kind, asks, means, tuple(alike), tex, limit.always))
     del names
     return out
 
@@ -187,6 +197,8 @@ def _same(a: Limit, b: Limit) -> bool:
     x, y = a.dims[0], b.dims[0]
     if x == y or a.sizes != b.sizes or len(a.sides) != len(b.sides):
         return False
+    if a.always.replace(x, y) != b.always:
+        return False
     return all(
         s.label == t.label and s.accepts == t.accepts and s.text.replace(x, y) == t.text
         for s, t in zip(a.sides, b.sides, strict=True)
@@ -195,6 +207,11 @@ def _same(a: Limit, b: Limit) -> bool:
 
 def _limits(answer: InputAnswer) -> tuple[Limit, ...]:
     return answer.sizes.limits if answer.sizes is not None else ()
+
+
+def _restricting(answer: InputAnswer) -> list[Limit]:
+    """The conditions but the joins that hold always (which restrict no size)."""
+    return [limit for limit in _limits(answer) if not limit.always]
 
 
 def _built_limits(answer: InputAnswer) -> list[Limit]:
@@ -267,15 +284,7 @@ def _head(answer: InputAnswer) -> list[str]:
 def _products(answer: InputAnswer) -> str:
     """The conditions joining dimensions, ``(⌊H / 4⌋ − 3)·(⌊W / 4⌋ − 3) = 25``."""
     assert answer.sizes is not None
-    names = answer.sizes.names
-    parts = []
-    for meet in answer.sizes.joint.meets:
-        factors = [Term.of(d, f).text(names) for d, f in meet.maps]
-        product = "·".join(f"({t})" if " " in t else t for t in factors)
-        values = ", ".join(f"{p:,}" for p in meet.products)
-        many = len(meet.products) != 1
-        parts.append(f"{product} ∈ {{{values}}}" if many else f"{product} = {values}")
-    return " and ".join(parts)
+    return answer.sizes.joint.product_text()
 
 
 def _whole(answer: InputAnswer) -> str:
@@ -397,23 +406,17 @@ def _refusing(answer: InputAnswer, limits: list[Limit]) -> list[Limit]:
     at = {d.name: d.fixed for d in question.dims}
     out = []
     for limit in limits:
-        if len(limit.dims) == 1:
-            if at[limit.dims[0]] not in limit.sizes:
-                out.append(limit)
-        elif limit.dims:
-            sizes = tuple(at[n] for n in limit.dims)
-            if not any(
-                all(n in s for n, s in zip(sizes, box, strict=True)) for box in limit.boxes or ()
-            ):
-                out.append(limit)
-        else:
+        sizes = tuple(at[n] for n in limit.dims)
+        if not all(n is not None for n in sizes):
+            continue
+        if not limit.holds(tuple(n for n in sizes if n is not None)):
             out.append(limit)
     return out
 
 
 def _shown_lines(answer: InputAnswer, every: bool) -> tuple[list[Line], int]:
-    """The condition lines shown, and how many more there are: every condition, or those
-    that bind (for a fixed input, those it fails)."""
+    """The condition lines shown, and how many more there are: every condition (the joins
+    that hold always too), or those that bind (for a fixed input, those it fails)."""
     limits = list(_limits(answer))
     if every:
         return lines(answer.question, limits), 0
@@ -423,7 +426,7 @@ def _shown_lines(answer: InputAnswer, every: bool) -> tuple[list[Line], int]:
         chosen = lines(answer.question, _refusing(answer, limits))
     else:
         chosen = lines(answer.question, binding(tuple(limits)))
-    total = len(lines(answer.question, limits))
+    total = len(lines(answer.question, [limit for limit in limits if not limit.always]))
     return chosen[:SHOWN], total - len(chosen[:SHOWN])
 
 
@@ -432,9 +435,9 @@ def write_table(out: Write, answer: InputAnswer, options: Options) -> None:
     text = [escape.terminal(line) for line in _head(answer)]
     text += _near_lines(answer, _near_at(answer, options))
     shown, more = _shown_lines(answer, options.explain)
-    if not _limits(answer) and answer.sizes is not None:
+    if not _restricting(answer) and answer.sizes is not None:
         text.append(f"because: {FREE}")
-    elif options.explain:
+    if options.explain and shown:
         text.append("")
         text.append("why (every condition, in the order the network meets it):")
     elif shown:
@@ -460,13 +463,15 @@ def write_csv(out: Write, answer: InputAnswer, options: Options) -> None:
         return
     limit = _listing_limit(answer, options)
     labels = [d.label for d in answer.question.unknown_dims]
-    out(",".join([*map(escape.csv_cell, labels), "output_shape"]) + "\n")
+    out(csv_row([*labels, "output_shape"]))
     for values, shape in _listed(answer, limit):
-        out(",".join([*map(str, values), "x".join(map(str, shape))]) + "\n")
+        out(csv_row([*values, "x".join(map(str, shape))]))
 
 
 def _limit_data(limit: Limit, binds: bool, kind: str) -> dict[str, Any]:
     data = limit.data(kind) | {"binds": binds}
+    if limit.always:  # "always" says why, and every size meets it
+        return data
     if len(limit.dims) == 1:
         data["sizes"] = limit.sizes.describe(limit.dims[0])
     elif limit.dims:
@@ -526,9 +531,24 @@ def answer_data(answer: InputAnswer, options: Options) -> dict[str, Any]:
     return data
 
 
+def _json_listable(count: int | None, options: Options) -> None:
+    """Refuse, with what to ask instead, to list more than :data:`STEPS` tuples in one JSON
+    document (which is built whole: CSV streams)."""
+    if count is not None and count > STEPS and options.limit is None:
+        raise ConvcalcError(
+            f"{count:,} solutions are too many to list in one JSON document: give --limit N "
+            "to list the first N, --count for the count, or --format csv to stream them"
+        )
+
+
 def write_json(out: Write, answer: InputAnswer, options: Options) -> None:
+    """The answer as one JSON document, with every tuple asked listed where finitely many
+    (the first ``--limit``); past :data:`~convcalc.budget.STEPS` of them, which one document
+    cannot hold, an error asks for ``--limit``, ``--count`` or CSV (which streams)."""
     data = answer_data(answer, options)
     listing = options.limit is not None or answer.count is not None
+    if listing and not options.count_only:
+        _json_listable(answer.count, options)
     if listing and not options.count_only:
         labels = [d.label for d in answer.question.unknown_dims]
         data["solutions"] = [
@@ -548,7 +568,7 @@ def write_markdown(out: Write, answer: InputAnswer, options: Options) -> None:
     out("".join(f"{escape.markdown(line.strip())}  \n" for line in head))
     shown, more = _shown_lines(answer, options.explain)
     out("\n## Why\n\n")
-    if not _limits(answer) and answer.sizes is not None:
+    if not _restricting(answer) and answer.sizes is not None:
         out(f"- {escape.markdown(FREE)}\n")
     for line in shown:
         alike = f" ({', '.join(line.alike)} alike)" if line.alike else ""
@@ -619,7 +639,7 @@ def write_latex(out: Write, answer: InputAnswer, options: Options) -> None:
         out(f"{_tex_line(said, question.name)}\\par\n")
     shown, more = _shown_lines(answer, options.explain)
     out("\n\\subsection*{Why}\n\\begin{itemize}\n")
-    if not shown:
+    if (not _restricting(answer) and answer.sizes is not None) or not shown:
         out(f"\\item {tex_text(FREE)}\n")
     for line in shown:
         alike = f" ({', '.join(line.alike)} alike)" if line.alike else ""
@@ -628,7 +648,10 @@ def write_latex(out: Write, answer: InputAnswer, options: Options) -> None:
             where = "the output target"
         same = line.asks == line.means
         asks = f"${line.tex}$ $\\Leftrightarrow$ " if line.tex and not same else ""
-        out(f"\\item {where}: {asks}${_tex_math(line.means)}${escape.latex(alike)}\n")
+        means = f"${_tex_math(line.means)}$"
+        if line.always:
+            means = tex_text(f"always ({line.always})")
+        out(f"\\item {where}: {asks}{means}{escape.latex(alike)}\n")
     if more:
         out(f"\\item \\ldots{{}} and {more} more (\\texttt{{-{{}}-explain}})\n")
     out("\\end{itemize}\n\\end{document}\n")
@@ -688,6 +711,7 @@ def write_mixed(out: Write, answer: MixedAnswer, options: Options) -> None:
             ],
         }
         if (options.limit is not None or answer.count is not None) and not options.count_only:
+            _json_listable(answer.count, options)
             data["solutions"] = [
                 {**dict(zip([*inputs, *labels], values, strict=True)), "output_shape": list(shape)}
                 for values, shape in _mixed_rows(answer, options.limit)
@@ -699,9 +723,9 @@ def write_mixed(out: Write, answer: MixedAnswer, options: Options) -> None:
             out(f"{'inf' if answer.count is None else answer.count}\n")
             return
         limit = _listing_limit(answer, options)
-        out(",".join([*map(escape.csv_cell, [*inputs, *labels]), "output_shape"]) + "\n")
+        out(csv_row([*inputs, *labels, "output_shape"]))
         for values, shape in _mixed_rows(answer, limit):
-            out(",".join([*map(str, values), "x".join(map(str, shape))]) + "\n")
+            out(csv_row([*values, "x".join(map(str, shape))]))
         return
     goal = "any valid output" if target.spatial is None else shape_text(target.spatial)
     n = len(answer.settings)

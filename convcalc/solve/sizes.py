@@ -27,7 +27,7 @@ from convcalc import arith
 from convcalc.arith import effective_kernel
 from convcalc.budget import Budget
 
-__all__ = ["SHAPES", "SizeMap", "SizeSet", "rule_map"]
+__all__ = ["SHAPES", "SizeMap", "SizeSet", "Within", "rule_map"]
 
 
 def _budget(budget: Budget | None) -> Budget:
@@ -179,6 +179,20 @@ class SizeSet:
         i = bisect_right(self.below, min(n, self.threshold - 1))
         return self.below[i - 1] if i else None
 
+    def count_between(self, lo: int, hi: int) -> int:
+        """How many members lie in lo … hi, in closed form: those below the threshold by
+        bisection, and per residue r the n ≡ r (mod P) in [a, b], ⌊(b − r)/P⌋ − ⌊(a − 1 − r)/P⌋."""
+        lo = max(lo, 1)
+        if hi < lo:
+            return 0
+        top = min(hi, self.threshold - 1)
+        found = bisect_right(self.below, top) - bisect_left(self.below, lo) if top >= lo else 0
+        a = max(lo, self.threshold)
+        if a <= hi:
+            p = self.period
+            found += sum((hi - r) // p - (a - 1 - r) // p for r in self.residues)
+        return found
+
     def upto(self, m: int) -> list[int]:
         """The members ≤ m, in increasing order (each the :meth:`next_from` the one before)."""
         out = []
@@ -246,6 +260,114 @@ class SizeSet:
         for clause in norm.split(" or "):
             result = result | _parse_clause(clause.strip(), text)
         return result
+
+
+LISTED = 64  # a cut set of at most this many members is written as its members
+
+
+@dataclass(frozen=True)
+class Within:
+    """The members of ``sizes`` inside ``spans`` (inclusive, increasing, disjoint): a set cut
+    to a range of sizes asked (``--input 3,1..100000000,?``), kept in closed form, so that
+    counting, membership and the nearest members cost the set's residues and the spans'
+    number, never the range's length; listing is lazy."""
+
+    sizes: SizeSet
+    spans: tuple[tuple[int, int], ...]
+
+    @property
+    def is_finite(self) -> bool:
+        return True
+
+    def __contains__(self, n: object) -> bool:
+        return (
+            isinstance(n, int) and any(lo <= n <= hi for lo, hi in self.spans) and n in self.sizes
+        )
+
+    def count(self) -> int:
+        """How many members: Σ over the spans of :meth:`SizeSet.count_between`."""
+        return sum(self.sizes.count_between(lo, hi) for lo, hi in self.spans)
+
+    def __bool__(self) -> bool:
+        return self.smallest() is not None
+
+    def next_from(self, n: int) -> int | None:
+        """The smallest member ≥ n: the set's next member from n in the first span it meets."""
+        for lo, hi in self.spans:
+            if hi < n:
+                continue
+            found = self.sizes.next_from(max(n, lo))
+            if found is not None and found <= hi:
+                return found
+        return None
+
+    def last_to(self, n: int) -> int | None:
+        """The largest member ≤ n: the set's last member to n in the last span it meets."""
+        for lo, hi in reversed(self.spans):
+            if lo > n:
+                continue
+            found = self.sizes.last_to(min(n, hi))
+            if found is not None and found >= lo:
+                return found
+        return None
+
+    def smallest(self) -> int | None:
+        return self.next_from(1)
+
+    def largest(self) -> int | None:
+        return self.last_to(self.spans[-1][1]) if self.spans else None
+
+    def __iter__(self) -> Iterator[int]:
+        """The members in increasing order, lazily."""
+        n = self.next_from(1)
+        while n is not None:
+            yield n
+            n = self.next_from(n + 1)
+
+    def upto(self, m: int) -> list[int]:
+        """The members ≤ m, in increasing order."""
+        out = []
+        for n in self:
+            if n > m:
+                break
+            out.append(n)
+        return out
+
+    def __or__(self, other: Within) -> Within:
+        """The union of two cuts of the same spans (the boxes of one asked dimension)."""
+        if other.spans != self.spans:
+            raise ValueError("a union of sets cut to different ranges")
+        return Within(self.sizes | other.sizes, self.spans)
+
+    def describe(self, name: str = "n", inner: Callable[[SizeSet, str], str] | None = None) -> str:
+        """In words, as :meth:`SizeSet.describe` writes the members (``H ∈ {16, …, 19}``)
+        where they are few or a progression (``H ∈ {16, 32, …, 99999984}``), else the set's
+        own words and the members' bounds: ``H mod 16 ∈ {0, …, 7}, 16 ≤ H ≤ 99999991``.
+        With ``inner`` (the words of a set, as ``compact`` writes them), a progression first,
+        by its ends: ``8 ≤ H ≤ 100000000``."""
+        total = self.count()
+        first, last = self.smallest(), self.largest()
+        if total == 0 or first is None or last is None:
+            return f"{name} ∈ ∅"
+        second = self.next_from(first + 1)
+        step = 0 if second is None else second - first
+        progression = total >= 3 and last - first == (total - 1) * step
+        if progression and inner is not None:
+            if step == 1:
+                return f"{first} ≤ {name} ≤ {last}"
+            return f"{name} ∈ {{{first}, {second}, …, {last}}}"
+        if total <= LISTED:
+            return SizeSet.finite(self).describe(name)
+        if progression:
+            return f"{name} ∈ {{{first}, {'' if step == 1 else f'{second}, '}…, {last}}}"
+        words = (inner or SizeSet.describe)(self.sizes, name)
+        if " or " in words:
+            words = f"({words})"
+        spans = [
+            (max(lo, first), min(hi, last)) for lo, hi in self.spans if hi >= first and lo <= last
+        ]
+        bounds = " or ".join(f"{lo} ≤ {name} ≤ {hi}" for lo, hi in spans)
+        return f"{words}, {bounds if len(spans) == 1 else f'({bounds})'}"
 
 
 def _finite_text(name: str, members: list[int]) -> str:

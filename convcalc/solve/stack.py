@@ -17,12 +17,14 @@ in one dimension answers every dimension, and the solutions are the product of t
 
 from __future__ import annotations
 
+import csv
 import heapq
+import io
 import itertools
 import json
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -379,18 +381,29 @@ def _check_keras_unknown(doc: Document, unknown: Unknown) -> None:
     node: Any = doc.data
     for key in keys:
         node = node[key]
-    problem = None
-    if not integer_argument(node, name):
-        problem = "only integer arguments can be unknown"
-    elif unknown.values is None and unknown.field not in DEFAULTED:
+    problem = None if integer_argument(node, name) else "only integer arguments can be unknown"
+    line = doc.line_of([*keys, name])
+    _refuse_unknown(problem, unknown, name, (doc.file, line, keys, str(node.get("type"))))
+
+
+def _refuse_unknown(
+    problem: str | None,
+    unknown: Unknown,
+    name: str,
+    where: tuple[str | None, int | None, tuple[str | int, ...], str],
+) -> None:
+    """Refuse an unknown field, named with ``where`` (file, line, keys, layer type): for
+    ``problem`` where there is one, else for a "?" on a field without a default range."""
+    if problem is None and unknown.values is None and unknown.field not in DEFAULTED:
         problem = f'"?" has no default range for {name}: write one such as "16,32,64"'
     if problem:
+        file, line, keys, layer_type = where
         raise SpecError(
             problem,
-            file=doc.file,
-            line=doc.line_of([*keys, name]),
+            file=file,
+            line=line,
             path=format_path(list(keys)),
-            layer_type=str(node.get("type")),
+            layer_type=layer_type,
             field=name,
         )
 
@@ -750,17 +763,8 @@ def _check_unknown(
         problem = f"{unknown.field} is read from the input: leave it out rather than solve for it"
     elif not all(isinstance(v, int) and not isinstance(v, bool) for v in items):
         problem = "only integer fields can be unknown"
-    elif unknown.values is None and unknown.field not in DEFAULTED:
-        problem = f'"?" has no default range for {unknown.field}: write one such as "16,32,64"'
-    if problem:
-        raise SpecError(
-            problem,
-            file=file,
-            line=line_of([*unknown.keys, unknown.field]),
-            path=format_path(list(unknown.keys)),
-            layer_type=layer.type,
-            field=unknown.field,
-        )
+    line = line_of([*unknown.keys, unknown.field])
+    _refuse_unknown(problem, unknown, unknown.field, (file, line, unknown.keys, layer.type))
 
 
 # --- inputs alone: one dimension at a time ---------------------------------------------------
@@ -1348,6 +1352,15 @@ def _candidate_range(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: S
     return Range.span(0, max(known("stride", size), known("dilation", 1)) - 1)  # output_padding
 
 
+def csv_row(cells: Iterable[object]) -> str:
+    """One CSV line, ending in a newline: each cell's text through :func:`escape.csv_cell`
+    (no formula, controls shown), then quoted by the ``csv`` module where it holds a comma, a
+    quote or a line end (a quote doubled)."""
+    line = io.StringIO()
+    csv.writer(line, lineterminator="\n").writerow([escape.csv_cell(str(c)) for c in cells])
+    return line.getvalue()
+
+
 def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: bool) -> None:
     """Render a :class:`StackResult` as a table, CSV or JSON, streaming the solutions."""
     labels = [u.label for u in result.unknowns]
@@ -1383,9 +1396,9 @@ def write(out: Callable[[str], object], result: StackResult, fmt: str, listing: 
         if not listing:
             out(f"{result.count}\n")
             return
-        out(",".join([*map(escape.csv_cell, labels), "output_shape"]) + "\n")
+        out(csv_row([*labels, "output_shape"]))
         for values, shape in result.solutions:
-            out(",".join([*map(str, values), "x".join(map(str, result.shape(shape)))]) + "\n")
+            out(csv_row([*values, "x".join(map(str, result.shape(shape)))]))
         return
     plural = "" if result.count == 1 else "s"
     out(f"{escape.terminal(result.name)} → {goal}: {result.count:,} solution{plural}\n")

@@ -57,6 +57,23 @@ class Term:
         """The size at the input sizes ``sizes`` (input dimension → size)."""
         return self.scale * math.prod(f(sizes[d]) for d, f in self.maps) + self.offset
 
+    def fix(self, sizes: dict[int, int]) -> Term:
+        """The term with the input dimensions of ``sizes`` at those sizes: their factors'
+        product c = ∏ f_e(n_e) into the scale, ``scale·c·∏ f_d(n_d) + offset`` over the rest."""
+        if self.value is not None:
+            return self
+        c, rest = self.scale, []
+        for d, f in self.maps:
+            if d in sizes:
+                c *= f(sizes[d])
+            else:
+                rest.append((d, f))
+        if not rest or c == 0:
+            return Term.const(self.offset)
+        if len(rest) == 1:
+            return Term.of(*rest[0], c, self.offset)
+        return Term(tuple(rest), c, self.offset)
+
     def times(self, other: Term) -> Term:
         """The product of two sizes (a flatten's): a constant scales; two functions of
         different dimensions multiply, as long as neither has an offset."""

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from convcalc.arith import Refusal
 from convcalc.budget import Budget, WorkLimit
 from convcalc.expr import lift
-from convcalc.solve.conditions import Limit, Meet, Side
+from convcalc.solve.conditions import Limit, Meet, Pending, Side
 from convcalc.solve.sizes import SizeMap, SizeSet, rule_map
 from convcalc.solve.terms import NotSolvable, Term
 
@@ -72,6 +72,7 @@ class Walk:
         self.rebuild = rebuild
         self.sep = {d: SizeSet.at_least(1) for d in declared}
         self.meets: list[Meet] = []
+        self.pending: list[Pending] = []
         self.limits: list[Limit] = []
         self.memo: dict[tuple[Hashable, Shape], Any] = {}
         self.contents: dict[int, Hashable] = {}
@@ -139,10 +140,20 @@ class Walk:
         sides: Callable[[], tuple[Side, ...]],
         relation: str,
         note: str = "",
+        join: bool = False,
     ) -> None:
         """Keep only the sizes ``sizes`` of input dimension ``dim``, recording the condition
-        where it removes any."""
+        where it removes any; a ``join``'s that removes none, as holding always (every size
+        the conditions before it leave meets it)."""
         if self.sep[dim].issubset(sizes):
+            if join:
+                name = self.names[dim - 1]
+                why = f"every {name} the conditions before it leave meets it"
+                if self.sep[dim] == EVERY:
+                    why = f"it holds for every {name}"
+                self.limits.append(
+                    Limit(where[0], where[1], EVERY, note, (name,), sides(), relation, always=why)
+                )
             return
         self.sep[dim] = self.sep[dim] & sizes
         name = self.names[dim - 1]
@@ -162,9 +173,11 @@ class Walk:
         sides: Callable[[], tuple[Side, ...]],
         relation: str,
         note: str = "",
+        join: bool = False,
     ) -> Term:
-        """The condition ``term ∈ values``: on one dimension its preimage; on a product, a
-        :class:`Meet` (``values`` finite); the term after it (one value: that constant)."""
+        """The condition ``term ∈ values``: on one dimension its preimage (a ``join``'s kept
+        where it removes no size, :meth:`restrict`); on a product, a :class:`Meet` (``values``
+        finite); the term after it (one value: that constant)."""
         value = term.value
         if value is not None:
             if value not in values:
@@ -172,15 +185,17 @@ class Walk:
             return term
         if len(term.maps) == 1:
             d, f = term.maps[0]
-            self.restrict(d, f.preimage(values, self.budget), where, sides, relation, note)
+            self.restrict(d, f.preimage(values, self.budget), where, sides, relation, note, join)
         else:
             if not values.is_finite:
                 if values == SizeSet.at_least(1):
                     return term
-                raise NotSolvable(
+                message = (
                     f"the condition {term.text(self.names)} ∈ {values.describe('m')} joins "
                     "the dimensions in no finite union of boxes"
                 )
+                self.defer(Pending(term, None, values, relation, *where, sides(), note, message))
+                return term
             products = sorted(
                 (v - term.offset) // term.scale
                 for v in values.below
@@ -490,6 +505,9 @@ class Walk:
             (path, gate), kept = results[0], list(join.terms)
             for i, (t, g) in enumerate(zip(join.terms, gate, strict=False)):
                 if t == g or g.value == 1 or (t.value is not None and g.value is not None):
+                    if t.value is None:
+                        why = self.same(t) if t == g else "the gate's is 1"
+                        self.always(t, g, where, ("input", "gate"), i, why, "gate")
                     continue
                 self.agree(t, g, where, ("input", "gate"), gate_one=True, dim=i)
                 if g.value is not None:  # the input's size is the gate's from here on
@@ -520,6 +538,9 @@ class Walk:
                     same[i] = self.broadcast(same[i], b, where, labels, i)
                     continue
                 if a == b or (a.value is not None and b.value is not None):
+                    if a == b and a.value is None:
+                        why = self.same(a)
+                        self.always(a, b, where, labels, i, why, "equal")
                     continue
                 if i == 0 and stacked:
                     raise NotSolvable(f"{join.label}: joins channels depending on the input")
@@ -552,10 +573,11 @@ class Walk:
         depending on the input must be c or 1, and the output is c. Two sizes f, g of one
         dimension: f = g, or f = 1, or g = 1; the output is g where f = 1, f where g = 1, one
         term as long as only one of them is 1 where they differ (else :class:`NotSolvable`)."""
-        if a == b or b.value == 1:
-            return a
-        if a.value == 1:
-            return b
+        if a == b or b.value == 1 or a.value == 1:
+            if a.value is None or b.value is None:
+                why = self.same(a) if a == b else "one of them is 1"
+                self.always(a, b, where, labels, dim, why, "equal")
+            return b if a.value == 1 and a != b else a
         if a.value is not None and b.value is not None:
             return a  # the merge refuses two fixed sizes that differ, neither 1
 
@@ -566,10 +588,11 @@ class Walk:
         if a.value is not None or b.value is not None:
             const, other = (a, b) if a.value is not None else (b, a)
             assert const.value is not None
-            self.equal(other, SizeSet.finite([const.value, 1]), where, sides, "equal", note)
+            self.equal(other, SizeSet.finite([const.value, 1]), where, sides, "equal", note, True)
             return const
         if not (len(a.maps) == 1 and len(b.maps) == 1 and a.dims == b.dims):
-            self.agree(a, b, where, labels, dim=dim)  # NotSolvable: dimensions joined
+            # NotSolvable: dimensions joined, and a = b would drop the sizes where one is 1
+            self.agree(a, b, where, labels, dim=dim, defer=False)
             return a
         (d, f), (_, g) = a.maps[0], b.maps[0]
         one, held = SizeSet.finite([1]), self.sep[d]
@@ -582,7 +605,7 @@ class Walk:
                 f"{b.text(self.names)} is not, and the other way round: the broadcast output "
                 "is now one, now the other"
             )
-        self.restrict(d, equal | f_one | g_one, where, sides, "equal", note)
+        self.restrict(d, equal | f_one | g_one, where, sides, "equal", note, True)
         return b if f_one else a
 
     def merged(
@@ -604,6 +627,33 @@ class Walk:
             t if t.value is None else Term.const(n) for t, n in zip(terms, out, strict=True)
         )
 
+    def same(self, term: Term) -> str:
+        """Why two equal sizes always agree: ``the same function of H``."""
+        return f"the same function of {', '.join(self.names[d - 1] for d in term.dims)}"
+
+    def always(
+        self,
+        a: Term,
+        b: Term,
+        where: tuple[str, str],
+        labels: tuple[str, str],
+        dim: int,
+        why: str,
+        relation: str,
+    ) -> None:
+        """Record a join's condition that holds whatever the input's sizes (two paths whose
+        sizes are the same function of them, a gate's size 1), with ``why``, so that the
+        explanation accounts for every join; its sets are every size."""
+        names = tuple(self.names[d - 1] for d in sorted({*a.dims, *b.dims}))
+        sides = (self.expr_side(labels[0], a), self.expr_side(labels[1], b))
+        note = f"{labels[0]} and {labels[1]} must agree along dimension {dim}"
+        if relation == "gate":
+            note = "the gate must be the input's size or 1"
+        boxes = None if len(names) == 1 else ((EVERY,) * len(names),)
+        self.limits.append(
+            Limit(where[0], where[1], EVERY, note, names, sides, relation, boxes, why)
+        )
+
     def agree(
         self,
         a: Term,
@@ -612,8 +662,11 @@ class Walk:
         labels: tuple[str, str],
         gate_one: bool = False,
         dim: int = 0,
+        defer: bool = True,
     ) -> None:
-        """The condition a = b (or b = 1, for a gate) on two sizes of the same place."""
+        """The condition a = b (or b = 1, for a gate) on two sizes of the same place; one
+        joining dimensions in no box by itself is kept pending (:meth:`defer`) unless not
+        ``defer``."""
 
         def sides() -> tuple[Side, ...]:
             return (self.expr_side(labels[0], a), self.expr_side(labels[1], b))
@@ -626,7 +679,7 @@ class Walk:
             const, other = (a, b) if a.value is not None else (b, a)
             assert const.value is not None
             allowed = {const.value, 1} if gate_one and other is b else {const.value}
-            self.equal(other, SizeSet.finite(allowed), where, sides, relation, note)
+            self.equal(other, SizeSet.finite(allowed), where, sides, relation, note, True)
             return
         if len(a.maps) == 1 and len(b.maps) == 1 and a.dims == b.dims:
             d, f = a.maps[0]
@@ -634,9 +687,35 @@ class Walk:
             sizes = f.agree(g, self.budget)
             if gate_one:
                 sizes = sizes | g.agree(SizeMap.constant(1), self.budget)
-            self.restrict(d, sizes, where, sides, relation, note)
+            self.restrict(d, sizes, where, sides, relation, note, True)
             return
-        raise NotSolvable(
+        message = (
             f"{where[0]} ({where[1]}): {labels[0]} {a.text(self.names)} and {labels[1]} "
             f"{b.text(self.names)} must agree, a condition joining the dimensions in no box"
+        )
+        if not defer:  # a broadcast: either side may also be 1, in another dimension
+            raise NotSolvable(f"{message} (a broadcast across the dimensions, unsolved)")
+        self.defer(Pending(a, b, None, relation, *where, sides(), note, message))
+
+    def defer(self, pending: Pending) -> None:
+        """Keep a condition joining dimensions that is no finite union of boxes by itself
+        until the others have made it one (:func:`~convcalc.solve.joint.settle`), recorded
+        as a :class:`Limit` over its dimensions that tests each tuple with it."""
+        self.pending.append(pending)
+        dims = tuple(self.names[d - 1] for d in pending.dims)
+
+        def check(sizes: tuple[int, ...], at: tuple[int, ...] = pending.dims) -> bool:
+            return pending.holds(dict(zip(at, sizes, strict=True)))
+
+        self.limits.append(
+            Limit(
+                pending.path,
+                pending.type,
+                SizeSet.empty(),
+                pending.note,
+                dims,
+                pending.sides,
+                pending.relation,
+                check=check,
+            )
         )

@@ -1,14 +1,19 @@
 """How much the tests run: the quick default set, or the full set (CI, ``pytest --full``).
 
-The default ``pytest`` is the edit-test loop: a sample of the suite, a fraction of its time. The
-full run — CI, where ``CI`` is set (``.ci/run`` sets it), or ``pytest --full`` on a developer's
-machine — runs everything. One mechanism decides what the default leaves out:
+The default ``pytest`` is the edit-test loop: a sample of the suite that runs in under 30
+seconds on two cores, still importing and exercising every module of the package. The full run
+— CI, where ``CI`` is set (``.ci/run`` sets it), or ``pytest --full`` on a developer's machine —
+runs everything. One mechanism decides what the default leaves out:
 
-* a test (or a parameter) marked ``@pytest.mark.full`` is skipped unless the run is full
-  (tests/conftest.py);
+* a test (or a parameter) marked ``@pytest.mark.full`` is deselected unless the run is full
+  (tests/conftest.py): a test that takes more than ~0.3 s, compiles LaTeX, starts Chromium or
+  ruff, or builds Keras or torchvision models is marked, but for one representative of its kind
+  (one Chromium rendering, one pdflatex compilation, a few Keras builds);
+* a parametrized test runs its first parameter set by default, the others only in the full run
+  (:func:`first_cases`), unless it is marked ``@pytest.mark.every_case``;
 * a test over the bundled specs takes :func:`spec_params`: by default only :data:`QUICK_SPECS`;
-* a property test draws Hypothesis' ``dev`` profile (a few examples) by default and the ``ci``
-  profile (2,000) in the full run; a test that fixes its own number uses :func:`examples`;
+* a property test draws Hypothesis' ``dev`` profile (5 examples) by default and the ``ci``
+  profile (1,000) in the full run; a test that fixes its own number uses :func:`examples`;
 * :data:`FULL` is for what no marker can say (a loop inside one test).
 
 :data:`CI` says only that this is CI, where every tool must be installed (pdflatex, Chromium):
@@ -34,9 +39,26 @@ FULL = CI
 QUICK_SPECS = frozenset({"hw3-q3", "resnet18", "vit_b_32", "unet"})
 
 
+def first_cases(items: list[pytest.Item]) -> None:
+    """Marks ``full`` every parameter set of a parametrized test but its first one not marked
+    ``full`` already (in collection order: as written), unless the test is marked ``every_case``
+    (its cases are the point and cheap); tests without parameters keep their marks."""
+    taken: set[tuple[str, str]] = set()
+    for item in items:
+        if not hasattr(item, "callspec") or item.get_closest_marker("full") is not None:
+            continue
+        if item.get_closest_marker("every_case") is not None:
+            continue
+        key = (item.parent.nodeid if item.parent else "", getattr(item, "originalname", item.name))
+        if key in taken:
+            item.add_marker(pytest.mark.full)
+        else:
+            taken.add(key)
+
+
 def examples(in_ci: int) -> int:
-    """``in_ci`` in the full run; a fiftieth of it (at least 5) by default."""
-    return in_ci if FULL else max(5, in_ci // 50)
+    """``in_ci`` in the full run; a two-hundredth of it (at least 3) by default."""
+    return in_ci if FULL else max(3, in_ci // 200)
 
 
 def spec_params(cases: Iterable[Any], quick: Iterable[str] = QUICK_SPECS) -> list[Any]:

@@ -1,5 +1,6 @@
 """Shared fixtures, and what a run takes (tests/budget.py): the default ``pytest`` is the quick
-set; CI (CI=true) and ``pytest --full`` run everything — the tests marked ``full`` and
+set (the tests marked ``full`` and all but each parametrized test's first parameters are
+deselected); CI (CI=true) and ``pytest --full`` run everything — the tests marked ``full`` and
 Hypothesis' long profile, which draws fresh examples every run: the run's seed is printed in
 pytest's header, and ``pytest --hypothesis-seed=N`` draws the same examples again."""
 
@@ -10,6 +11,7 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -29,7 +31,7 @@ settings.register_profile(
     print_blob=True,
     suppress_health_check=[HealthCheck.too_slow],
 )
-settings.register_profile("dev", max_examples=15, deadline=None)
+settings.register_profile("dev", max_examples=5, deadline=None)
 FULL_ONLY = "full run only: CI=true or pytest --full"
 
 
@@ -37,33 +39,56 @@ FULL_ONLY = "full run only: CI=true or pytest --full"
 def pytest_configure(config: pytest.Config) -> None:
     """The run is full in CI or with ``--full`` (:data:`tests.budget.FULL`, set before any test
     module is imported); a full run draws the ``ci`` profile, with one fresh seed for the whole
-    run unless ``--hypothesis-seed`` names one (set before Hypothesis' plugin reads it)."""
+    run unless ``--hypothesis-seed`` names one (set before Hypothesis' plugin reads it); a
+    pytest-xdist worker takes its controller's seed (:func:`pytest_configure_node`)."""
     budget.FULL = budget.CI or bool(config.getoption("--full"))
     profile = "ci" if budget.FULL else "dev"
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", profile))
     if budget.FULL and config.getoption("hypothesis_seed", None) is None:
-        config.option.hypothesis_seed = str(secrets.randbelow(2**32))
+        worker = getattr(config, "workerinput", None)
+        seed = worker["hypothesis_seed"] if worker else str(secrets.randbelow(2**32))
+        config.option.hypothesis_seed = seed
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist's controller hands each worker its seed: the one its header prints."""
+    node.workerinput["hypothesis_seed"] = node.config.option.hypothesis_seed
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Outside the full run, every test marked ``full`` is skipped (it stays in the count) —
-    except, with ``--update-golden``, those that write goldens (they take ``update_golden``)."""
+    """Outside the full run, every test marked ``full`` is deselected (counted in pytest's last
+    line, named with ``--collect-only``) — except, with ``--update-golden``, those that write
+    goldens (they take ``update_golden``). A parametrized test runs its first parameter set not
+    marked ``full`` (in the order written) and counts the others as ``full``
+    (:func:`tests.budget.first_cases`). A test named on the command line with ``::`` runs."""
     if budget.FULL:
         return
+    budget.first_cases(items)
     golden = bool(config.getoption("--update-golden"))
-    skip = pytest.mark.skip(reason=FULL_ONLY)
+    named = {arg.split("[")[0] for arg in config.args if "::" in arg}
+    kept: list[pytest.Item] = []
+    left: list[pytest.Item] = []
     for item in items:
-        if item.get_closest_marker("full") is None:
-            continue
-        if not (golden and "update_golden" in getattr(item, "fixturenames", ())):
-            item.add_marker(skip)
+        full = item.get_closest_marker("full") is not None
+        if item.nodeid in config.args or item.nodeid.split("[")[0] in named:
+            full = False
+        if full and not (golden and "update_golden" in getattr(item, "fixturenames", ())):
+            left.append(item)
+        else:
+            kept.append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept
 
 
-def pytest_report_header(config: pytest.Config) -> str | None:
+def pytest_report_header(config: pytest.Config) -> str:
+    """The set this run takes; in the full run, its Hypothesis seed."""
+    if not budget.FULL:
+        left = "the tests marked full and a test's later parameter sets are deselected"
+        return f"the quick set: {left} ({FULL_ONLY})"
     seed = config.getoption("hypothesis_seed", None)
-    return (
-        None if seed is None else f"hypothesis seed {seed} (again: pytest --hypothesis-seed={seed})"
-    )
+    return f"the full set; hypothesis seed {seed} (again: pytest --hypothesis-seed={seed})"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -56,6 +56,7 @@ def neighbours(accepted: set[int], n: int) -> tuple[int | None, int | None]:
 # --- lint ---------------------------------------------------------------------------------
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_lint_names_the_sizes_a_unet_refuses(run, write) -> None:
     accepted = torch_accepts(UNET2, range(1, 100), 64)
@@ -85,6 +86,7 @@ def test_lint_names_the_sizes_a_unet_refuses(run, write) -> None:
     assert lines[6] == ""
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_lint_json_carries_the_set_as_data(run, write) -> None:
     heights = range(1, 120)
@@ -106,6 +108,7 @@ def test_lint_json_carries_the_set_as_data(run, write) -> None:
         assert [limit["type"] for limit in row["limits"]].count("concat") == 2
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_no_warning_where_every_size_from_a_threshold_is_accepted(run, write) -> None:
     assert torch_accepts(VGG, range(1, 40), 32) == set(range(8, 40))  # H ≥ 8: no gaps

@@ -83,6 +83,7 @@ ATTENTION = [
 ]
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(("shape", "heads", "kwargs"), ATTENTION)
 def test_multihead_attention_as_torch(shape: list[int], heads: int, kwargs: dict[str, Any]) -> None:
     def build() -> Any:
@@ -128,11 +129,13 @@ def _class_token(shape: list[int]) -> Result:
     return torch_result(build, run, shape)
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("shape", SEQUENCES)
 def test_class_token_as_torchvision(shape: list[int]) -> None:
     assert convcalc_result(shape, {"type": "class_token"}) == _class_token(shape)
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("shape", SEQUENCES[:2])
 def test_position_embedding_as_torchvision(shape: list[int]) -> None:
     def build() -> Any:
@@ -157,6 +160,7 @@ SELECTS = [
 ]
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(("shape", "dim", "index"), SELECTS)
 def test_select_as_torch(shape: list[int], dim: int, index: int) -> None:
     batched = dim + 1 if dim >= 0 else dim
@@ -169,6 +173,7 @@ def test_select_keeps_a_dimension() -> None:
     assert convcalc_result([8], {"type": "select"}) is None
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("shape", [[4], [4, 3], [4, 3, 3], [4, 2, 3, 2]])
 def test_layer_scale_as_torchvision(shape: list[int]) -> None:
     def build() -> Any:

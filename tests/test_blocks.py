@@ -67,6 +67,7 @@ def test_table_indents_children_and_depth_collapses(run, write) -> None:
     assert top.splitlines()[-4:] == full.splitlines()[-4:]  # the same totals
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("block", "message"),
     [
@@ -147,6 +148,7 @@ def test_deep_nesting_and_long_chains_need_no_recursion() -> None:
     assert table(report).count("\n") > depth
 
 
+@pytest.mark.full
 def test_nested_yaml_500_blocks_deep(run, write) -> None:
     text = "input: [2, 4, 4]\nlayers:\n"
     indent = "  "

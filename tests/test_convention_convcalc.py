@@ -153,6 +153,7 @@ SINGLE = [
 ]  # fmt: skip
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(("shape", "layer", "module", "count"), SINGLE)
 def test_single_layers(shape: list[int], layer: dict[str, Any], module: Any, count: int) -> None:
     assert ours(one(shape, layer)) == count
@@ -221,6 +222,7 @@ def _windowed_by_hand(layer: dict[str, Any], shape: list[int], batch: int) -> in
     return count
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(("layer", "shape", "cls", "args"), WINDOWED)
 def test_windowed_layers(layer: dict[str, Any], shape: list[int], cls: str, args: Any) -> None:
     if layer["type"] not in KINDS:
@@ -282,6 +284,7 @@ def rows(name: str) -> tuple[set[str], set[str]]:
     return ruled, set(module.ZERO)
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("name", list(CONVENTIONS))
 def test_every_type_has_a_row(name: str) -> None:
     ruled, zero = rows(name)

@@ -115,6 +115,7 @@ def convcalc_total(spec: Any, batch: int = 1) -> int:
 
 
 # fvcore traces real convolutions on the CPU: the torchvision networks only in the full run
+@pytest.mark.full
 @pytest.mark.parametrize(
     "name", spec_params(EXPECTED, quick={"alexnet", "lenet5", "hw3-q3", "hw3-mlp"})
 )
@@ -181,6 +182,7 @@ SINGLE = [
 ]  # fmt: skip
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(("shape", "layer", "module", "count"), SINGLE)
 def test_single_layers(shape: list[int], layer: dict[str, Any], module: Any, count: int) -> None:
     assert convcalc_total(one(shape, layer)) == count

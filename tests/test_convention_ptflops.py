@@ -86,6 +86,7 @@ def _small_model(name: str) -> Any:
     )
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", spec_params(TOTALS, quick={"hw3-q3", "lenet5", "alexnet"}))
 def test_total_equals_ptflops(ptflops: Any, name: str) -> None:
     import torch
@@ -185,6 +186,7 @@ BY_HAND: list[tuple[dict[str, Any], Module, int]] = [
 ]
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("layer", "module", "count"),
     BY_HAND,

@@ -355,6 +355,7 @@ NETWORKS: dict[str, tuple[Callable[[], Any], dict[str, int]]] = {
 }
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("tool", TOOLS)
 @pytest.mark.parametrize("name", spec_params(sorted(NETWORKS), quick={"lenet5_c3"}))
 def test_networks(name: str, tool: str) -> None:

@@ -152,6 +152,7 @@ def leaf_as_module(entry: Entry) -> Entry:
     return dataclasses.replace(entry, layer=entry.layer.model_copy(update={"functional": False}))
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(
     "name", spec_params(ZOO, quick={"resnet18", "alexnet", "lenet5", "hw3-q3"})
 )
@@ -308,12 +309,14 @@ def one_leaf(spec_input: list[int], layer: dict[str, Any]) -> Any:
     return leaf
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("case", HAND)
 def test_single_layer_by_hand(case: str) -> None:
     spec_input, layer, batch, expected, _module = HAND[case]
     assert convention.mult_adds(one_leaf(spec_input, layer), batch) == expected
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("case", HAND)
 def test_single_layer_equals_thop(case: str) -> None:
     torch = pytest.importorskip("torch")

@@ -387,6 +387,7 @@ def test_golden_tikz(update_golden: bool) -> None:
 # --- every bundled spec ----------------------------------------------------------------------
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("name", spec_params(SPECS))
 @pytest.mark.parametrize("style", ["blocks", "flow"])
 def test_every_bundled_spec_draws(name: str, style: str) -> None:
@@ -442,6 +443,7 @@ def test_depth_collapses_blocks_into_boxes() -> None:
     assert "repeat ×2 · 12 layers" in texts(svg)
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.parametrize("name", ["resnet18", "googlenet", "unet"])
 def test_collapsed_boxes_show_torchs_costs(name: str) -> None:
@@ -542,6 +544,7 @@ def test_a_20000_layer_chain_draws_shortened() -> None:
     assert "not drawn" in tex
 
 
+@pytest.mark.full
 def test_500_deep_nesting_draws_collapsed() -> None:
     layers: list[object] = [{"type": "relu"}]
     for i in range(500):
@@ -604,6 +607,7 @@ HAS_TIKZ = bool(
 )
 
 
+@pytest.mark.full
 @pytest.mark.skipif(
     not HAS_TIKZ and not CI, reason="tikz.sty is missing (Debian: texlive-pictures)"
 )

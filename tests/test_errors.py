@@ -134,6 +134,7 @@ CASES = {
 }
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("name", list(CASES))
 def test_bad_input_exits_2_with_a_located_message(run, write, name: str) -> None:
     text, fragments = CASES[name]
@@ -634,6 +635,7 @@ def _convcalc(tmp_path, text: str, *args: str) -> tuple[int, str]:
     return done.returncode, done.stderr.replace(str(path), "net.yaml")
 
 
+@pytest.mark.full
 def test_a_reshape_of_a_hundred_thousand_huge_sizes_is_refused_at_once(tmp_path) -> None:
     # 100,000 sizes of 2^63 − 1 multiply far past the 3·8·8 = 192 values (exactly: a product
     # of 6.3 million bits, which took 1 min 47 s to work out and print)
@@ -661,6 +663,7 @@ def test_a_reshape_past_2_to_the_63_is_refused_as_torch_refuses_it(run, write, s
     assert result.exit_code == 2 and "field shape:" in result.stderr
 
 
+@pytest.mark.full
 def test_a_residual_hint_on_a_huge_input_is_worked_out_not_searched(tmp_path) -> None:
     # the body gives 3×1; a 1×1 conv maps 10¹² to ⌊(10¹² − 1)/s⌋ + 1 = 1 exactly when s ≥ 10¹²,
     # so the least such stride is 10¹² (the strides once tried one by one: hours)
@@ -702,6 +705,7 @@ def test_the_residual_hint_is_the_least_stride_tried_one_by_one(x, body) -> None
     )
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(
     ("times", "where", "count"),
     [
@@ -748,6 +752,7 @@ def test_a_duplicate_key_is_named_as_written(run, write, keys: str, shown: str) 
     assert yaml.safe_load(f"[{shown}]") == yaml.safe_load(f"[{keys.split(':')[0]}]")
 
 
+@pytest.mark.full
 def test_a_reshape_of_huge_sizes_is_refused_at_once_by_the_input_solver(tmp_path) -> None:
     # the same reshape with the input's height unknown: the input-size solver multiplied the
     # 100,000 sizes out (30 s), then failed to print the product (an internal error, exit 1)

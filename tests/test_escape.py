@@ -97,6 +97,7 @@ def test_markdown_leaves_no_markup(text: str) -> None:
             assert out[i - 1] == "\\"
 
 
+@pytest.mark.full
 @needs_pdflatex
 def test_latex_text_compiles_for_any_text(tmp_path: Path) -> None:
     """The hostile texts and 300 random ones (any code point, short enough for a line) in one

@@ -79,6 +79,7 @@ def test_the_homework_question_3_worked_as_the_solution_writes_it(run) -> None:
     assert check_every_step(text) >= 8
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("fmt", ["table", "markdown", "latex"])
 def test_golden_explanations(run, update_golden: bool, fmt: str) -> None:
     result = run("shape", "hw3-q3", "--explain", "--format", fmt)
@@ -213,6 +214,7 @@ def test_explain_options_that_do_not_fit(run) -> None:
 # --- LaTeX compiles ------------------------------------------------------------------------
 
 
+@pytest.mark.full
 @needs_pdflatex
 @pytest.mark.parametrize(
     "name",
@@ -452,6 +454,7 @@ def test_block_sums_group_their_thousands(run) -> None:
     assert not [e for e in equations if re.search(r"(?<![\d.,])\d{4,}(?![\d.,])", e)]
 
 
+@pytest.mark.full
 @needs_pdflatex
 def test_the_new_layers_explained_in_markdown_and_latex(tmp_path) -> None:
     """Markdown lists each note as a bullet; the LaTeX document compiles, the notes in it."""

@@ -880,6 +880,7 @@ def test_class_name_given(tmp_path: Path) -> None:
 # --- refusals -------------------------------------------------------------------------------
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("shape", "layers", "path", "why"),
     [
@@ -1013,6 +1014,7 @@ def _torch_class(name: str) -> Any:
     return getattr(nn, template.format(n=2))
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("name", sorted(LEAVES))
 def test_keyword_defaults_are_pytorchs(name: str) -> None:
     """A keyword left out because it equals convcalc's default leaves PyTorch's: they agree."""
@@ -1560,6 +1562,7 @@ def any_chain(draw: st.DrawFn) -> tuple[list[int], list[Layer]]:
     return shape, layers
 
 
+@pytest.mark.full
 @settings(max_examples=examples(500))
 @given(spec=any_chain())
 @example(  # drawn once: a batchnorm on [1, 1, 1, 1, 1], refused (no BatchNorm4d)
@@ -1593,6 +1596,7 @@ def test_random_layers_cover_every_leaf_type() -> None:
     assert set(DRAWN) | {"embedding"} | REFUSED == set(LEAF_TYPES)
 
 
+@pytest.mark.full
 @settings(max_examples=examples(300))
 @given(stack=stacks())
 def test_random_stacks_round_trip(
@@ -1604,6 +1608,7 @@ def test_random_stacks_round_trip(
     round_trip(report, tmp_path_factory.mktemp("export"), batch=2, layers=stack[1])
 
 
+@pytest.mark.full
 @settings(max_examples=examples(300))
 @given(spec=block_specs())
 def test_random_blocks_round_trip(
@@ -1615,6 +1620,7 @@ def test_random_blocks_round_trip(
     round_trip(report, tmp_path_factory.mktemp("export"), batch=2, layers=spec[1])
 
 
+@pytest.mark.full
 @settings(max_examples=examples(40))
 @given(
     specs=st.lists(st.one_of(any_chain(), stacks(), block_specs()), min_size=6, max_size=6),
@@ -1653,6 +1659,7 @@ def deep_report(kinds: list[str], depth: int) -> Report:
     return analyse(load_spec({"name": "deep", "input": [4, 6, 6], "layers": [layer]}))
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("depth", [12, 500])
 @pytest.mark.parametrize("kinds", [["residual"], ["sequential", "residual"], list(BLOCKS)])
 def test_deep_nesting(kinds: list[str], depth: int, tmp_path: Path, recursion_limit: None) -> None:
@@ -1679,6 +1686,7 @@ def _name_everything(layer: Layer, name: str) -> Layer:
     return layer
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("kinds", [["sequential"], list(BLOCKS), ["concat", "scale"]])
 def test_long_names_deep_in_fit_the_line_length(
     kinds: list[str], tmp_path: Path, recursion_limit: None
@@ -1704,6 +1712,7 @@ def test_long_names_deep_in_fit_the_line_length(
     check_ruff([generated.path], tmp_path / "cache")
 
 
+@pytest.mark.full
 def test_long_shapes_in_the_docstring(tmp_path: Path) -> None:
     spec = {"input": [2, 3], "layers": [{"type": "reshape", "shape": [1] * 60 + [-1]}]}
     generated = round_trip(analyse(load_spec(spec)), tmp_path)
@@ -1835,6 +1844,7 @@ def test_hostile_names_in_the_docstrings(name: str, shown: str, tmp_path: Path) 
     assert class_doc == f"The network {shown}, as convcalc analysed it."
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("name", ['"' * 80, "'" * 80, "\\" * 80, "\x1b" * 80, "ｎ\\" * 40])
 def test_long_hostile_names_are_cut_between_escapes(name: str, tmp_path: Path) -> None:
     """Cut to the docstring's width before escaping: no escape is cut in two, the file parses."""
@@ -1878,6 +1888,7 @@ def test_the_export_command_refuses_to_overwrite_its_input(run, tmp_path) -> Non
     assert run("export", str(spec), "-o", str(tmp_path / "net.py")).exit_code == 0
 
 
+@pytest.mark.full
 def test_wide_class_names_fit_the_line_length(tmp_path: Path) -> None:
     """A full-width letter takes two columns: 30 of them are 60 columns, the most a class name
     may take (ruff measures width, not characters); 31 are refused."""

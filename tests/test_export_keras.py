@@ -430,6 +430,7 @@ def test_every_leaf_type_is_mapped() -> None:
     assert set(LEAVES) == {name for name, kind in KINDS.items() if not kind.block}
 
 
+@pytest.mark.full
 def test_names_and_structure(tmp_path: Path) -> None:
     """Leaves named after the spec's names or their types, unique; merges after their blocks."""
     resnet = KerasGenerated(analyse(load_spec("resnet18")), tmp_path).build("meta")
@@ -476,6 +477,7 @@ def test_empty_network(tmp_path: Path) -> None:
     assert "return keras.Model(inputs, inputs," in generated.source
 
 
+@pytest.mark.full
 def test_helpers_are_registered_for_saving(tmp_path: Path) -> None:
     """A model using every helper layer of the file saves and loads back."""
     layers = [
@@ -512,6 +514,7 @@ EMBEDDING = {"type": "embedding", "num_embeddings": 4, "embedding_dim": 3}
 UP = {"type": "upsample", "scale_factor": 2}
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("shape", "layer", "where", "why"),
     [
@@ -656,6 +659,7 @@ def test_keras_refuses_what_is_refused() -> None:
 # --- values ---------------------------------------------------------------------------------
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("shape", "layers"),
     [
@@ -845,6 +849,7 @@ def _varies(kept: Any) -> tuple[bool, ...]:
     return tuple(not (kept == kept.take([0], axis=axis)).all() for axis in range(kept.ndim))
 
 
+@pytest.mark.full
 def test_training_noise_shapes(tmp_path: Path) -> None:
     """Dropout masks in training vary along the axes PyTorch's do, and only those: the
     PyTorch export of the same spec, run in training, is the oracle (dropout1d on [C, L] and
@@ -961,6 +966,7 @@ def test_dropout_rate_is_pytorchs_p(shape: list[int], layer: Layer, tmp_path: Pa
     assert {float(np.float32(v)) for v in keras_values} == {0.0, kept}
 
 
+@pytest.mark.full
 def test_lenet5_c3_values(tmp_path: Path) -> None:
     """LeNet-5's C3 connection table: 16 channel selections, each through its own conv."""
     compare_values(analyse(load_spec("lenet5_c3")), tmp_path)
@@ -1042,6 +1048,7 @@ def export_or_refuse(report: Report, folder: Path) -> KerasGenerated | None:
         return None
 
 
+@pytest.mark.full
 @settings(max_examples=examples(150))
 @given(spec=any_chain())
 @example(  # the ill-conditioned case CI met: see compare_values
@@ -1064,6 +1071,7 @@ def test_random_layers(spec: tuple[list[int], list[Layer]], tmp_path_factory: An
     compare_values(report, folder)
 
 
+@pytest.mark.full
 @settings(max_examples=examples(80))
 @given(stack=stacks())
 def test_random_stacks(stack: tuple[list[int], list[Layer]], tmp_path_factory: Any) -> None:
@@ -1075,6 +1083,7 @@ def test_random_stacks(stack: tuple[list[int], list[Layer]], tmp_path_factory: A
         compare_values(report, folder)
 
 
+@pytest.mark.full
 @settings(max_examples=examples(80))
 @given(spec=block_specs())
 def test_random_blocks(spec: tuple[list[int], list[Layer]], tmp_path_factory: Any) -> None:
@@ -1086,6 +1095,7 @@ def test_random_blocks(spec: tuple[list[int], list[Layer]], tmp_path_factory: An
         compare_values(report, folder)
 
 
+@pytest.mark.full
 @settings(max_examples=15 if FULL else 3)  # the bundled specs and deep nests run ruff too
 @given(
     specs=st.lists(st.one_of(any_chain(), stacks(), block_specs()), min_size=6, max_size=6),
@@ -1115,6 +1125,7 @@ def test_random_exports_pass_ruff(
 # --- depth and length -------------------------------------------------------------------------
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(
     "depth", [12, pytest.param(500, marks=LONG)], ids=lambda depth: f"depth{depth}"
 )
@@ -1131,6 +1142,7 @@ def test_deep_nesting(kinds: list[str], depth: int, tmp_path: Path) -> None:
     check_ruff([generated.path], tmp_path / "cache")
 
 
+@pytest.mark.full
 def test_500_deep_exports(tmp_path: Path, recursion_limit: None) -> None:
     """Exporting (not building) blocks nested 500 deep needs no recursion; the file compiles
     in the default recursion limit."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
 import yaml
 from click.testing import CliRunner
 from hypothesis import given, settings
@@ -76,6 +77,7 @@ def test_random_text(tmp_path_factory: Any, text: str) -> None:
     assert "Traceback" not in result.output
 
 
+@pytest.mark.full
 @settings(max_examples=examples(200))
 @given(documents)
 def test_random_documents_through_solve(tmp_path_factory: Any, doc: dict[str, Any]) -> None:

@@ -342,6 +342,7 @@ def test_a_folder_of_students_gives_a_summary_and_a_gradebook(run, tmp_path) -> 
     assert rows[2][:4] == ["Ben", str(folder / "ben.yaml"), "4", "0"]
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("text", "fragment"),
     [
@@ -544,6 +545,7 @@ def test_specs_dir_names_the_folder_spec_paths_are_read_from(run, tmp_path) -> N
     assert REFUSED in run("check", beside, "--specs-dir", str(specs / "sub")).stderr
 
 
+@pytest.mark.full
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="no FIFOs on this system")
 def test_a_fifo_in_the_graded_folder_hangs_nothing(tmp_path) -> None:
     """A FIFO as a spec and as an answers file: opening either for reading would wait for a
@@ -812,6 +814,7 @@ def test_the_largest_integer_is_a_claim_like_any_other(run, tmp_path) -> None:
     assert "9,223,372,036,854,775,807 — right: 15,488" in result.stdout
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("inline", [True, False])
 def test_a_short_file_cannot_make_marking_take_minutes(run, tmp_path, inline) -> None:
     # a 999,990-times repeat unrolls to about 2,000,000 layers (a minute and 1 GB to analyse

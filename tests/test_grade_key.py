@@ -334,6 +334,7 @@ def test_millions_within_a_tolerance_explicit_values_and_credit_rules(tmp_path) 
     assert score(f"  - {{question: k, solutions: {[list(t) for t in every[:2]]}}}\n") == 0
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("question", "field"),
     [

@@ -211,6 +211,7 @@ def test_cases_against_torch(name: str) -> None:
     assert (outcome.refused is None) == valid, outcome
 
 
+@pytest.mark.full
 def test_lraspp_like_numbers() -> None:
     """The hand-picked LR-ASPP head, its numbers from torch: 12×4×4 features, 6 channels."""
     shape, block, _ = CASES["lraspp-like"]
@@ -253,6 +254,7 @@ def graphs(draw: st.DrawFn) -> tuple[list[int], list[Layer]]:
     return shape, [graph(join, *paths, output=output)]
 
 
+@pytest.mark.full
 @settings(max_examples=examples(1000), deadline=None)
 @given(spec=graphs())
 def test_random_graphs_match_torch(spec: tuple[list[int], list[Layer]]) -> None:
@@ -407,6 +409,7 @@ def brute_force_field(model: Any, input_shape: tuple[int, ...]) -> int:
     return int(rows.max() - rows.min() + 1)
 
 
+@pytest.mark.full
 def test_receptive_field_continues_through_an_earlier_path(tmp_path: Path) -> None:
     """A path reading an earlier path's output continues its field (3 → 7 → 15 rows); the
     joined field is the largest of the joined paths', as the gradient's support says."""
@@ -442,6 +445,7 @@ def test_json_names_each_path_and_what_it_reads() -> None:
     ]
 
 
+@pytest.mark.full
 def test_every_view_renders_the_bundled_lraspp(tmp_path: Path) -> None:
     """Table (the paths headed by name and source), explanations, lint, diagrams, the report."""
     from click.testing import CliRunner
@@ -490,6 +494,7 @@ def test_pytorch_round_trip(tmp_path: Path) -> None:
     assert sum(p.numel() for p in model.parameters() if p.requires_grad) == report.trainable_params
 
 
+@pytest.mark.full
 @pytest.mark.filterwarnings("ignore::DeprecationWarning:keras")  # numpy 2's copy keyword
 def test_keras_round_trip_and_values(tmp_path: Path) -> None:
     """Keras' shapes and trainable weights per leaf, and the same values as the PyTorch export
@@ -542,6 +547,7 @@ def tool_counts(model: Any, input_shape: tuple[int, ...]) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.full
 def test_every_convention_counts_the_exported_graph(tmp_path: Path) -> None:
     """The adds, multiplies and concatenations of graph joins count nothing in any tool (they
     are no modules, and no wrapped or handled functions): each tool's count of the exported

@@ -246,6 +246,7 @@ def test_an_unknown_top_level_key_names_its_line(run, tmp_path: Path) -> None:
 # --- the LaTeX quiz -----------------------------------------------------------------------------
 
 
+@pytest.mark.full
 def test_solutions_written_where_the_exam_goes_are_refused(tmp_path: Path) -> None:
     """``--solutions exam.tex > exam.tex`` wrote the exam over the solutions sheet."""
     exam = tmp_path / "exam.tex"
@@ -259,6 +260,7 @@ def test_solutions_written_where_the_exam_goes_are_refused(tmp_path: Path) -> No
     assert "--solutions names the file standard output goes to" in done.stderr
 
 
+@pytest.mark.full
 @needs_pdflatex
 def test_a_title_of_long_words_stays_inside_the_margins(run, tmp_path: Path) -> None:
     """A 140-character word (and TeX's own syntax) in the title: no overfull line, nothing

@@ -248,6 +248,7 @@ def test_chromium_finds_every_label_inside_its_box(tmp_path: Path, spec: str) ->
 # --- LaTeX and TikZ --------------------------------------------------------------------------
 
 
+@pytest.mark.full
 @needs_pdflatex
 def test_the_latex_explanation_compiles(run: Invoke, write: Write, tmp_path: Path) -> None:
     rep = report()
@@ -260,6 +261,7 @@ def test_the_latex_explanation_compiles(run: Invoke, write: Write, tmp_path: Pat
     assert r"\{ \} \$ \& \# \_ \% \textasciitilde{} \^{}" in result.output
 
 
+@pytest.mark.full
 @pytest.mark.skipif(not HAS_TIKZ, reason="tikz.sty is missing (Debian: texlive-pictures)")
 @needs_pdflatex
 def test_the_tikz_figure_compiles(run: Invoke, write: Write, tmp_path: Path) -> None:

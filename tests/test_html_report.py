@@ -305,6 +305,7 @@ def _torchinfo_count(model: Any, x: Any) -> int:
     return int(torchinfo.summary(model, input_data=x, verbose=0).total_mult_adds)
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.filterwarnings("ignore:`torch.jit.script` is deprecated:DeprecationWarning")
 @pytest.mark.parametrize("name", ["hw3-q3", "lenet5"])
@@ -331,6 +332,7 @@ def _field(model: Any, input_shape: tuple[int, ...], position: int) -> tuple[int
     return int(rows_read.min()), int(rows_read.max())
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.parametrize("name", spec_params(["hw3-q3", "lenet5"], quick={"hw3-q3"}))
 def test_receptive_fields_are_autograds(name: str) -> None:
@@ -411,6 +413,7 @@ def test_text_is_escaped_and_costing_is_used() -> None:
     assert "fvcore's convention" in text and "multiply-adds (batch 4)" in text
 
 
+@pytest.mark.full
 def test_a_deeply_nested_spec_builds_without_recursion() -> None:
     layers: list[object] = [{"type": "relu"}]
     for _ in range(500):

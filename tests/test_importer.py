@@ -252,6 +252,7 @@ def test_nested_sequentials_keep_their_names(nn: Any) -> None:
     assert "  - name: features\n    type: sequential\n    layers:\n      - {type: conv," in text
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_many_layer_kinds(nn: Any) -> None:
     """One model with most supported classes, nested and named, in 1-D, 2-D and 3-D."""
@@ -910,6 +911,7 @@ def nested(depth: int) -> str:
     )  # fmt: skip
 
 
+@pytest.mark.full
 def test_deep_nesting_costs_no_recursion() -> None:
     depth = 500
     spec = from_print(nested(depth), (3, 8, 8))
@@ -1039,6 +1041,7 @@ def argument_text(draw: Draw) -> str:
     return f"{value}" if name is None else f"{name}={value}"
 
 
+@pytest.mark.full
 @settings(max_examples=examples(1000), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip
 @given(
@@ -1193,6 +1196,7 @@ def torch_stacks(draw: Draw) -> tuple[Any, tuple[int, ...], bool]:
     return model, shape, avg_ceil
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @settings(max_examples=examples(1000), deadline=None,
           suppress_health_check=[HealthCheck.too_slow])  # fmt: skip

@@ -134,6 +134,7 @@ def test_solver_and_views_stay_apart(path: Path) -> None:
     assert crossing == []
 
 
+@pytest.mark.full
 def test_no_import_cycles_at_load() -> None:
     """Module-level imports form no cycle (the layers allow none; this names one if it
     appears)."""

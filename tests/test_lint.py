@@ -186,6 +186,7 @@ def check_against_autograd(stack: tuple[list[int], list[dict[str, Any]]], exact:
         assert tuple(x.shape[1:]) == report.layers[i].output_shape
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @settings(max_examples=examples(1000))
 @given(stack=window_stacks())
@@ -204,6 +205,7 @@ def test_drops_and_skips_are_the_rows_autograd_never_reaches(stack: Any) -> None
 )
 # a dilated kernel whose fix is rem / d taps longer: one the random draws rarely meet
 @example(n=3, k=2, s=4, p=2, d=3)
+@example(n=10, k=3, s=3, p=0, d=2)  # the fix's kernel rem / d taps longer, not rem
 def test_the_suggested_fixes_read_to_the_end(n: int, k: int, s: int, p: int, d: int) -> None:
     """Each fix lint suggests for a dropped end (a longer kernel, more padding), applied to the
     layer and run in torch: the output has the size the fix states, and the last window's span
@@ -228,6 +230,7 @@ def test_the_suggested_fixes_read_to_the_end(n: int, k: int, s: int, p: int, d: 
             assert d * (least - 1) + 1 >= s > d * (least - 2) + 1, finding.fix
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @settings(max_examples=examples(500))
 @given(stack=window_stacks(dilated=True))
@@ -257,6 +260,7 @@ def test_an_input_row_never_reached_is_always_reported(stack: Any) -> None:
     assert reported or not unreached
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @settings(max_examples=examples(500))
 @given(
@@ -287,6 +291,7 @@ def test_unused_taps_are_the_weights_autograd_never_reaches(size, k, s, p, d, ra
         assert f"{k**rank - used:,} of its {k**rank:,} weights never do" in finding.message
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @settings(max_examples=examples(500))
 @given(size=st.integers(1, 30), k=st.integers(1, 5), s=st.integers(1, 4), data=st.data())
@@ -545,6 +550,7 @@ def test_every_bundled_spec_lints(path: Path) -> None:
     assert json.loads(json.dumps(to_json(path.stem, found)))["count"] == len(found)
 
 
+@pytest.mark.full
 def test_deep_nesting_and_long_chains_take_linear_time() -> None:
     nested: list[dict[str, Any]] = [{"type": "relu"}, {"type": "relu"}]
     for _ in range(500):
@@ -649,6 +655,7 @@ def test_taps_in_closed_form_are_the_taps_tried_one_by_one(size, k, s, p, d, kin
     )
 
 
+@pytest.mark.full
 def test_a_kernel_of_a_hundred_million_taps_lints_in_little_memory(write) -> None:
     """Lint and the report on a kernel of 3·10⁸ taps (the taps listed took 8.8 GB): under a
     2 GB address-space limit. By hand: one window (out = (L + 2p − k)/s + 1 = 0/s + 1 = 1)

@@ -61,6 +61,7 @@ def _torch_model(torch: Any, spec: dict[str, Any]) -> Any:
     return torch.nn.Sequential(*modules)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
 def test_every_answer_is_recomputed_independently(difficulty: int) -> None:
     """The generator's records (the spec or sizes each question was made from, and its value):
@@ -735,6 +736,7 @@ def test_what_students_see_is_recomputed_independently(topic: str, form: str) ->
         check_shown(q, torch, torchinfo)
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.parametrize("form", FORMS)
 def test_a_course_teaching_torchinfo_s_count_is_checked_by_torchinfo(form: str) -> None:
@@ -816,6 +818,7 @@ def _another_right(q: Shown) -> Shown:
     return dataclasses.replace(q, answer=other, choices=choices)
 
 
+@pytest.mark.full
 def test_the_checks_refuse_a_slip_in_what_is_shown() -> None:
     """The checks above can fail: an inverse answer with k and s swapped (where they differ), a
     multiply-add working for a batch of 2, and a wrong choice given as the answer are refused

@@ -635,12 +635,14 @@ BAD = {
 }
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("question", BAD.values(), ids=BAD.keys())
 def test_validation_rejects(question: Question) -> None:
     with pytest.raises(ValueError, match=re.escape(question.id) + ".*: "):
         validate_question(question)
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize("write", [to_markdown, to_moodle_xml, to_gift])
 def test_every_writer_validates(write: Any) -> None:
     with pytest.raises(ValueError, match="correct choices"):

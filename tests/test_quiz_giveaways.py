@@ -151,6 +151,7 @@ def test_the_giveaway_check_by_hand() -> None:
 # --- the 1,000 questions at each difficulty ---------------------------------------------------
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("difficulty", [1, pytest.param(2, marks=pytest.mark.full), 3])
 def test_no_ignored_parameter_no_repeated_feedback_no_giveaway(difficulty: int) -> None:
     faults: dict[str, list[str]] = {"ignored": [], "feedback": [], "giveaway": []}
@@ -235,6 +236,7 @@ def recomputed(q: Question) -> int | str:
     return r
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
 def test_every_answer_recomputed_from_the_text(difficulty: int) -> None:
     for q in questions(difficulty):
@@ -249,6 +251,7 @@ def test_every_answer_recomputed_from_the_text(difficulty: int) -> None:
             assert all(c.text != value for c in q.choices if not c.correct), q.id
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
 def test_a_sample_recomputed_by_pytorch(difficulty: int) -> None:
@@ -278,6 +281,7 @@ def _module(torch: Any, layer: Layer) -> Any:
     return nn.MaxPool2d(layer.k, ceil_mode=layer.ceil, **window)
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_each_stated_parameter_changes_what_pytorch_computes() -> None:
     """On a sample of the stacks (every 20th of each difficulty), each layer run by PyTorch

@@ -83,6 +83,7 @@ def test_latex_needs_its_solutions_file(run, tmp_path: Path) -> None:
     assert not (tmp_path / "key.tex").exists()
 
 
+@pytest.mark.full
 @needs_pdflatex
 @pytest.mark.parametrize("difficulty", [1, 2, 3])
 def test_both_sheets_compile(run, tmp_path: Path, difficulty: int) -> None:
@@ -102,6 +103,7 @@ def test_both_sheets_compile(run, tmp_path: Path, difficulty: int) -> None:
     compiles(key.read_text("utf-8"), tmp_path, "key")
 
 
+@pytest.mark.full
 @needs_pdflatex
 def test_hand_made_questions_compile(tmp_path: Path) -> None:
     """What convcalc's own questions never hold: a line starting with [, code blocks (indented

@@ -48,6 +48,7 @@ def test_the_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     assert capsys.readouterr().out.splitlines()[0] == "67"
 
 
+@pytest.mark.full
 def test_every_python_example_runs(capsys: pytest.CaptureFixture[str]) -> None:
     """Every ```python block of the documents runs, and prints what its comments say where a
     ``print(...)  # VALUE`` line gives a whole value (the library's example: 11689512 (1000,),
@@ -88,6 +89,7 @@ def examples() -> tuple[dict[str, str], list[tuple[str, str, str]]]:
     return files, commands
 
 
+@pytest.mark.full
 def test_every_example_is_the_real_output(
     run: Invoke, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -289,6 +291,7 @@ def test_the_zoo_table_by_hand() -> None:
     assert table["lenet5_c3"]["shapes"] == "1×32×32 → 10"
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_the_zoo_table_is_torchs() -> None:
     """Every example of the zoo table against its PyTorch model (tests/independent.py: the

@@ -143,6 +143,7 @@ def torch_forward(torch: Any, x: Any, layers: list[dict[str, Any]]) -> Any:
     return x
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @given(stack=stacks(), data=st.data())
 def test_receptive_fields_match_autograd(stack: Any, data: st.DataObject) -> None:
@@ -214,6 +215,7 @@ def test_a_misaligned_block_follows_its_widest_path(widest_first: bool) -> None:
             assert hull == [centre - (size - 1) / 2, centre + (size - 1) / 2], (entry.path, i)
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.parametrize(
     ("kernel", "stride", "padding"),

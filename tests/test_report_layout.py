@@ -14,6 +14,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 import convcalc
 from convcalc.render.html import to_html
 from tests.test_draw import chromium, needs_chromium
@@ -79,6 +81,7 @@ def nested(levels: int) -> dict[str, Any]:
     return {"input": [3, 64, 64], "layers": layers}
 
 
+@pytest.mark.full
 @needs_chromium
 def test_every_column_has_one_font_size(tmp_path: Path) -> None:
     found = measured(tmp_path, "resnet18", 1300)
@@ -87,6 +90,7 @@ def test_every_column_has_one_font_size(tmp_path: Path) -> None:
     assert len({size for column in sizes.values() for size in column}) == 1, sizes
 
 
+@pytest.mark.full
 @needs_chromium
 def test_a_long_path_breaks_only_after_dots(tmp_path: Path) -> None:
     """A path 13 steps deep (``layers[1].layers[1]…``, 130-odd characters) in a column about

@@ -125,6 +125,7 @@ def _torch_cases() -> list[Case]:
     return cases
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_written_input_sizes_are_accepted_exactly_where_torch_builds_and_runs() -> None:
     """Each PyTorch constructor argument that convcalc reads from the input, written in the
@@ -202,6 +203,7 @@ def test_the_schema_allows_the_written_sizes() -> None:
     assert "in_channels" not in defs["MaxPool"]["properties"]
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_the_input_solver_keeps_a_written_in_features() -> None:
     """conv 3×3, flatten, linear with in_features 128 written: PyTorch runs it exactly where
@@ -417,6 +419,7 @@ def test_import_names_the_bundled_spec_among_its_siblings(name: str) -> None:
     assert f"this is the model of the bundled spec {name}:" in caught.value.message
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_import_of_a_model_not_in_the_zoo_points_nowhere() -> None:
     nn = pytest.importorskip("torch.nn")

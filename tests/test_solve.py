@@ -88,6 +88,7 @@ def test_the_seed_question_has_171_solutions_with_p0_d1(run) -> None:
 layers = st.sampled_from(["conv", "maxpool", "avgpool", "conv_transpose"])
 
 
+@pytest.mark.full
 @settings(max_examples=examples(600))  # a wide brute force each: 3,000 took 190 s of CI
 @given(
     layer=layers,
@@ -262,6 +263,7 @@ def test_hostile_ranges_list_their_first_solutions_at_once(layer, n, m, options)
     assert found.value >= len(first)
 
 
+@pytest.mark.full
 def test_a_count_that_stops_says_so(run) -> None:
     result = run("solve", "--in", "64", "--out", "4", "--padding", "0..1000000000000", "--count")
     assert result.exit_code == 0
@@ -275,6 +277,7 @@ def test_a_count_that_stops_says_so(run) -> None:
     assert json.loads(result.output)["count_complete"] is True
 
 
+@pytest.mark.full
 def test_the_listing_and_the_count_spend_from_the_one_work_budget(run) -> None:
     """conv 10¹² → 3 with --no-gaps: stride s gives 3 where A // 3 < s ≤ A // 2 (A = N − k),
     and no gaps needs s ≤ k = N − A, so s < N / 3 + 1. The listing walks the strides from
@@ -462,6 +465,7 @@ def test_unbounded_cases_say_which_bound_applied(run) -> None:
     assert all("output_padding" in s for s in t1["solutions"])
 
 
+@pytest.mark.full
 def test_solve_needs_neither_pydantic_nor_yaml() -> None:
     """Nor a convention's rules, which the CLI's options never need (only their names)."""
     import subprocess
@@ -480,6 +484,7 @@ def test_solve_needs_neither_pydantic_nor_yaml() -> None:
         assert out.strip().splitlines()[-1] == "[]", args
 
 
+@pytest.mark.full
 def test_a_reader_that_stops_early_is_not_an_error() -> None:
     import subprocess
     import sys
@@ -547,6 +552,7 @@ def test_explain_in_latex(run) -> None:
     assert "\\subsection*{Why no others}" in text
 
 
+@pytest.mark.full
 @needs_pdflatex
 @pytest.mark.parametrize(
     "args",

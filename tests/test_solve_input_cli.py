@@ -47,6 +47,7 @@ def vgg_model() -> Any:
 # --- the answers, against PyTorch ----------------------------------------------------------
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_resnet18_accepts_every_size(run) -> None:
     """The search stopped after 1,000,000 steps; the closed form says every H, W ≥ 1, and
@@ -67,6 +68,7 @@ def test_resnet18_accepts_every_size(run) -> None:
     assert all(accepts(model, (3, h, w)) for h, w in [(1, 1), (1, 7), (5, 2), (33, 1), (97, 64)])
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_a_vgg_style_cifar_net_accepts_every_size_from_8(run) -> None:
     """3,249 pairs were listed; the answer is H, W ≥ 8: three 2×2 pools need ⌊H/4⌋ ≥ 2."""
@@ -92,6 +94,7 @@ def test_a_vgg_style_cifar_net_accepts_every_size_from_8(run) -> None:
     assert all(r.endswith(",10") for r in rows[1:])
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_unet_takes_multiples_of_16_and_the_nearest_to_500(run) -> None:
     from tests.independent import zoo_model
@@ -187,6 +190,7 @@ def test_lenet5_rebuilt_against_pytorch(run) -> None:
 MIXED = 'input: [3, "?", 32]\nlayers:\n  - {type: conv, out_channels: 4, kernel_size: "?"}\n'
 
 
+@pytest.mark.full
 @pytest.mark.torch
 def test_an_input_size_and_a_kernel_together(run, write) -> None:
     """Tried size by size, 1024 heights × every kernel took seconds; now each kernel 1..32 (W
@@ -256,6 +260,7 @@ def test_explain_text_markdown_json(run) -> None:
     assert "layers[1].branches[1][2] concat" in html
 
 
+@pytest.mark.full
 @needs_pdflatex
 @pytest.mark.parametrize("name", ["lenet5", "unet"])
 def test_explain_latex_compiles(run, tmp_path, name: str) -> None:
@@ -271,6 +276,7 @@ def test_explain_latex_compiles(run, tmp_path, name: str) -> None:
 # --- bad input -----------------------------------------------------------------------------
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -281,6 +281,7 @@ class C3(nn.Module):
         return torch.cat([conv(x[:, m]) for conv, m in zip(self.maps, C3_TABLE, strict=True)], 1)
 
 
+@pytest.mark.full
 def test_lenet5_c3_has_the_published_parameter_count() -> None:
     report = convcalc.analyse(convcalc.load_spec(str(SPECS / "lenet5_c3.yaml")))
     (c3,) = [entry for entry in report.layers if entry.name == "C3"]
@@ -387,6 +388,7 @@ def test_split_and_selection_round_trip(tmp_path: Path) -> None:
     assert "(3, 4)," in generated.source and "(4, 3)," in generated.source
 
 
+@pytest.mark.full
 def test_lenet5_c3_round_trip(tmp_path: Path) -> None:
     from tests.test_export import round_trip
 

@@ -150,6 +150,7 @@ def test_question_marks_match_the_single_layer_solver(write) -> None:
     assert result.count == 171
 
 
+@pytest.mark.full
 def test_five_stages_example(run) -> None:
     result = run("solve", "five-stages", "--out", "7", "--format", "json")
     assert result.exit_code == 0
@@ -186,6 +187,7 @@ def test_per_dimension_out(run, write) -> None:
     ] == expected
 
 
+@pytest.mark.full
 def test_count_limit_and_csv(run) -> None:
     counted = run("solve", "five-stages", "--out", "7", "--count", "--format", "csv")
     listed = run("solve", "five-stages", "--out", "7", "--format", "csv")
@@ -244,6 +246,7 @@ def test_stack_errors(run, write) -> None:
     assert "--out" in run("solve", "five-stages", "--out", "7,7,7,7").stderr
 
 
+@pytest.mark.full
 def test_no_solution_is_not_an_error(run) -> None:
     result = run("solve", "five-stages", "--out", "500")
     assert result.exit_code == 0
@@ -368,6 +371,7 @@ def test_input_sizes_equal_brute_force(stack, tmp_path_factory) -> None:
     assert result.count == len(expected)
 
 
+@pytest.mark.full
 def test_unet_accepts_the_multiples_of_16(run) -> None:
     # four 2×2 poolings with padded convs and 2×2 stride-2 up-convolutions: the skips line up
     # exactly when 2⁴ divides the size
@@ -524,6 +528,7 @@ def convcalc_process(*args: str) -> Any:
     )
 
 
+@pytest.mark.full
 def test_three_unknown_input_sizes_are_not_tried_as_their_product(write) -> None:
     # a relu keeps the shape, so 1×h×w×d has h·w·d values: --out-size 8 asks for the ordered
     # factorisations of 8 into three sizes, found here from its divisors; trying the product
@@ -553,6 +558,7 @@ def test_a_long_spec_spends_a_step_per_layer_of_each_trial(tmp_path) -> None:
     assert done.returncode == 2 and BUDGET in done.stderr
 
 
+@pytest.mark.full
 def test_an_unknown_input_size_and_kernel_are_answered_per_kernel(write) -> None:
     # tried size by size this was every kernel up to max(h, 32) for each of 1,024 heights (half
     # a million trials, past the budget); now each kernel 1..32 (W = 32 bounds it) has its
@@ -567,6 +573,7 @@ def test_an_unknown_input_size_and_kernel_are_answered_per_kernel(write) -> None
     )
 
 
+@pytest.mark.full
 def test_a_huge_range_with_few_solutions_ends_its_listing_at_the_last(write) -> None:
     # kernels 1..10¹² with the stride's default range on 64 × 64: only k ≤ 64 fit, and the
     # listing must not go on to try the other 10¹² kernels one by one

@@ -307,6 +307,7 @@ def check(input_shape: list[int], layers: list[Layer]) -> Outcome:
     return got
 
 
+@pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.skipif(torch is None, reason="torch is not installed")
 @given(spec=specs())

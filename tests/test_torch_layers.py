@@ -330,6 +330,7 @@ def test_upsample(shape: list[int], data: st.DataObject) -> None:
     check(shape, [data.draw(upsample_layers(len(shape) - 1))])
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("shape", "layer", "out"),
     [
@@ -420,6 +421,7 @@ def test_pad_mode_zeros() -> None:
     check([2, 6, 6], [{"type": "pad", "padding": 1, "mode": "zeros"}])
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("shape", "padding", "mode", "out"),
     [
@@ -449,6 +451,7 @@ def test_pad_examples(shape: list[int], padding: Any, mode: str, out: list[int] 
 # --- normalisation ------------------------------------------------------------------------
 
 
+@pytest.mark.full
 @given(shape=shapes(), data=st.data())
 def test_groupnorm(shape: list[int], data: st.DataObject) -> None:
     groups = st.one_of(st.sampled_from([1, shape[0]]), st.integers(1, 8))
@@ -458,6 +461,7 @@ def test_groupnorm(shape: list[int], data: st.DataObject) -> None:
     check(shape, [layer])
 
 
+@pytest.mark.full
 @given(shape=shapes(), data=st.data())
 def test_layernorm(shape: list[int], data: st.DataObject) -> None:
     """normalized_shape must be the input's trailing dimensions (never the batch's)."""
@@ -478,6 +482,7 @@ def test_layernorm(shape: list[int], data: st.DataObject) -> None:
     check(shape, [layer])
 
 
+@pytest.mark.full
 @given(shape=shapes(top=3), data=st.data())
 def test_instancenorm(shape: list[int], data: st.DataObject) -> None:
     """InstanceNorm{n}d for n spatial dimensions; it normalises each sample's channel over its
@@ -489,6 +494,7 @@ def test_instancenorm(shape: list[int], data: st.DataObject) -> None:
     check(shape, [layer])
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("shape", "track_running_stats", "accepted"),
     [
@@ -504,6 +510,7 @@ def test_instancenorm_examples(shape: list[int], track_running_stats: bool, acce
     assert (check(shape, [layer])[1] is None) == accepted
 
 
+@pytest.mark.full
 @given(shape=shapes(), data=st.data())
 def test_local_response_norm(shape: list[int], data: st.DataObject) -> None:
     layer: Layer = {"type": "local_response_norm", "size": data.draw(st.integers(1, 9))}
@@ -516,6 +523,7 @@ def test_local_response_norm(shape: list[int], data: st.DataObject) -> None:
 # --- channel_shuffle, stochastic_depth, channel dropout ------------------------------------
 
 
+@pytest.mark.full
 @given(shape=shapes(channels=8), data=st.data())
 def test_channel_shuffle(shape: list[int], data: st.DataObject) -> None:
     groups = st.one_of(st.sampled_from([1, shape[0]]), st.integers(1, 9))
@@ -666,6 +674,7 @@ SCALAR = pytest.mark.xfail(
 )
 
 
+@pytest.mark.every_case
 @pytest.mark.parametrize(
     ("shape", "layer"),
     [
@@ -694,6 +703,7 @@ def test_unflatten(shape: list[int], data: st.DataObject) -> None:
     check(shape, [{"type": "unflatten", "dim": dim, "unflattened_size": sizes}])
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("mode", ["reflect", "replicate", "circular"])
 @given(shape=shapes(ranks=(1, 2)), data=st.data())
 def test_conv_padding_modes(mode: str, shape: list[int], data: st.DataObject) -> None:

@@ -121,6 +121,7 @@ def test_relative_attention_exhaustive() -> None:
     assert accepted == ACCEPTED
 
 
+@pytest.mark.full
 def test_maxvit_t_attention_parameters() -> None:
     """maxvit_t's first attention, 64 channels in heads of 32, 7×7 windows: to_qkv 192·64 +
     192, merge 64·64 + 64, table 13·13·2 = 338; 16,978 in all (torchvision's own count)."""
@@ -230,6 +231,7 @@ def tool_counts(module: Any, shape: list[int], batch: int) -> dict[str, int]:
     return counts(module, shape, batch)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("layer", "shape"), CASES)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_conventions_equal_the_tools(layer: dict[str, Any], shape: list[int], batch: int) -> None:
@@ -335,6 +337,7 @@ def test_exported_maxvit_t_equals_torchvisions() -> None:
 # --- the importer: torchvision's classes, refused at their line, named -----------------------
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(
     ("name", "path", "cls", "hint"),
     [

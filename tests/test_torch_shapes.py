@@ -215,6 +215,7 @@ def stacks(draw: Any) -> tuple[list[int], list[dict[str, Any]]]:
     return shape, layers
 
 
+@pytest.mark.full
 @given(stacks())
 def test_random_stacks_match_torch(stack: tuple[list[int], list[dict[str, Any]]]) -> None:
     input_shape, layers = stack

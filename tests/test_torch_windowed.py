@@ -144,6 +144,7 @@ def test_window_attention(case: tuple[dict[str, Any], list[int]]) -> None:
     check(*case)
 
 
+@pytest.mark.full
 @settings(max_examples=examples(500))  # each example runs torch: CI's 500
 @given(
     st.sampled_from(sorted(MERGING)),
@@ -154,6 +155,7 @@ def test_patch_merging(kind: str, spatial: list[int], channels: int) -> None:
     check({"type": kind}, [*spatial, channels])
 
 
+@pytest.mark.full
 @pytest.mark.parametrize("kind", sorted(ATTENTION))
 def test_swin_t_stage_one(kind: str) -> None:
     """Swin-T's first stage, 56×56×96, 7×7 windows, 3 heads, shifted by 3: the parameters by
@@ -257,6 +259,7 @@ def tool_counts(module: Any, shape: list[int], batch: int) -> dict[str, int]:
     return counts
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("layer", "heads", "shape"), CASES)
 @pytest.mark.parametrize("batch", [1, 3])
 def test_conventions_equal_the_tools(
@@ -313,6 +316,7 @@ def test_whole_swin_equals_the_tools(name: str) -> None:
 # --- the PyTorch export: the file's classes compute what torchvision's do -------------------
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("layer", "heads", "shape"), CASES)
 def test_exported_classes_equal_torchvisions(
     layer: dict[str, Any], heads: int, shape: list[int], tmp_path: Any

@@ -111,6 +111,7 @@ def test_memory_equals_torchinfo(name: str) -> None:
     check(name, 1)
 
 
+@pytest.mark.full
 @pytest.mark.parametrize(("name", "batch"), [("swin_v2_t", 3), ("lenet5_c3", 5)])
 def test_memory_equals_torchinfo_on_a_batch(name: str, batch: int) -> None:
     """Swin v2's position-bias MLP keeps its outputs once, whatever the batch; the rest × batch."""

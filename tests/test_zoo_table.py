@@ -52,6 +52,7 @@ def readme_rows() -> dict[str, dict[str, str]]:
     return {m["name"]: m.groupdict() for m in ROW.finditer(section)}
 
 
+@pytest.mark.full
 def test_the_readme_table_is_the_scripts() -> None:
     script = load_table_script()
     start = README.index(script.BEGIN)

@@ -11,11 +11,13 @@ installed; a test module then writes, at its top::
 
 from __future__ import annotations
 
+import math
 import os
+from typing import Any
 
 import pytest
 
-__all__ = ["KERAS_MARKS", "keras"]
+__all__ = ["KERAS_MARKS", "Row", "keras", "keras_rows"]
 
 os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
 keras = pytest.importorskip("keras")
@@ -26,3 +28,20 @@ KERAS_MARKS = [
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::UserWarning"),
 ]
+
+# one operation of a Keras model: its output shape (batch left out), trainable and non-trainable
+# parameters
+Row = tuple[tuple[int | None, ...], int, int]
+
+
+def keras_rows(model: Any) -> dict[str, Row]:
+    """Keras' own rows, by operation name: each operation's output shape (batch left out) and
+    its trainable and non-trainable parameters (the input layer has none)."""
+    rows: dict[str, Row] = {}
+    for op in getattr(model, "operations", model.layers):
+        if type(op).__name__ == "InputLayer":
+            continue
+        trainable = sum(math.prod(w.shape) for w in getattr(op, "trainable_weights", []))
+        frozen = sum(math.prod(w.shape) for w in getattr(op, "non_trainable_weights", []))
+        rows[op.name] = (tuple(op.output.shape[1:]), trainable, frozen)
+    return rows

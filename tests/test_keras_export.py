@@ -25,7 +25,7 @@ from convcalc.errors import ConvcalcError
 from convcalc.frameworks.keras.source import keras_to_keras
 from convcalc.frameworks.torch.export import to_pytorch
 from convcalc.spec.validate import load_spec
-from tests.keras_oracle import KERAS_MARKS, keras
+from tests.keras_oracle import KERAS_MARKS, keras, keras_rows
 from tests.zoo_scripts import load
 
 torch = pytest.importorskip("torch")
@@ -34,20 +34,6 @@ pytestmark = KERAS_MARKS
 apps = load("keras_apps")
 QUICK = {"keras_mobilenet_v3_small"}  # ops, Rescaling, squeeze-and-excitation, hard-swish
 NAMES = [pytest.param(name, marks=() if name in QUICK else pytest.mark.full) for name in apps.APPS]
-Row = tuple[tuple[int | None, ...], int, int]
-
-
-def keras_rows(model: Any) -> dict[str, Row]:
-    """Every operation of a Keras model by name: output shape (batch left out), trainable and
-    non-trainable parameters."""
-    rows: dict[str, Row] = {}
-    for op in model.operations:
-        if type(op).__name__ == "InputLayer":
-            continue
-        trainable = sum(math.prod(w.shape) for w in getattr(op, "trainable_weights", []))
-        frozen = sum(math.prod(w.shape) for w in getattr(op, "non_trainable_weights", []))
-        rows[op.name] = (tuple(op.output.shape[1:]), trainable, frozen)
-    return rows
 
 
 def run_source(source: str, function: str) -> Any:

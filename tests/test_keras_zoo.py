@@ -22,7 +22,11 @@ import pytest
 from convcalc.analysis import analyse
 from convcalc.records import Report
 from convcalc.spec.validate import load_spec
-from tests.keras_oracle import KERAS_MARKS  # Keras on torch, or the module is skipped
+from tests.keras_oracle import (  # Keras on torch, or the module is skipped
+    KERAS_MARKS,
+    Row,
+    keras_rows,
+)
 from tests.zoo_scripts import load
 
 pytestmark = KERAS_MARKS
@@ -31,26 +35,12 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 apps = load("keras_apps")
 QUICK = {"keras_mobilenet_v3_small"}  # ops, Rescaling, squeeze-and-excitation
 NAMES = [pytest.param(name, marks=() if name in QUICK else pytest.mark.full) for name in apps.APPS]
-Row = tuple[tuple[int | None, ...], int, int]
 MERGES = ("Add", "Concatenate", "Multiply", "Subtract", "Average", "Maximum", "Minimum")
 
 
 @functools.cache
 def built(name: str) -> Any:
     return apps.build(name)
-
-
-def keras_rows(model: Any) -> dict[str, Row]:
-    """Keras' own rows: each operation's output shape (batch left out) and its trainable and
-    non-trainable parameters."""
-    rows: dict[str, Row] = {}
-    for op in getattr(model, "operations", model.layers):
-        if type(op).__name__ == "InputLayer":
-            continue
-        trainable = sum(math.prod(w.shape) for w in getattr(op, "trainable_weights", []))
-        frozen = sum(math.prod(w.shape) for w in getattr(op, "non_trainable_weights", []))
-        rows[op.name] = (tuple(op.output.shape[1:]), trainable, frozen)
-    return rows
 
 
 def convcalc_rows(report: Report) -> dict[str, Row]:

@@ -757,15 +757,7 @@ class _Walk:
         if builder == "concat":
             if not isinstance(item["branches"], list) or not item["branches"]:
                 raise self.error("must be a non-empty list of branches", keys, item, "branches")
-            channels = (-1, len(shape)) if self.channels_last else (1,)
-            if args.axis not in channels:
-                raise self.error(
-                    f"axis {args.axis}: convcalc joins along the channels only (axis "
-                    f"{-1 if self.channels_last else 1})",
-                    keys,
-                    item,
-                    "axis",
-                )
+            self.check_join_axis(args.axis, keys, item, shape)
             lists: list[tuple[Keys, Any]] = [
                 (("branches", i), b) for i, b in enumerate(item["branches"])
             ]
@@ -779,20 +771,21 @@ class _Walk:
             lists = [(("body",), item["body"])]
         return _KOpen(builder, kind, args, item, keys, shape, depth, lists)
 
+    def check_join_axis(self, axis: int, keys: Keys, item: Any, shape: Shape) -> None:
+        """A concatenation's ``axis`` must be the channels': -1 (or the last axis) channels-last,
+        1 channels-first (Keras counts the batch)."""
+        if axis not in ((-1, len(shape)) if self.channels_last else (1,)):
+            last = -1 if self.channels_last else 1
+            message = f"axis {axis}: convcalc joins along the channels only (axis {last})"
+            raise self.error(message, keys, item, "axis")
+
     def open_graph(
         self, args: GraphArgs, item: Any, keys: Keys, shape: Shape, depth: int
     ) -> _KOpen:
         """A graph opened: each path a mapping of ``name``, ``from`` (an earlier path's name)
         and ``layers``, read on the block's input or on the output of the path it reads."""
-        channels = (-1, len(shape)) if self.channels_last else (1,)
-        if args.join == "concat" and args.axis not in channels:
-            raise self.error(
-                f"axis {args.axis}: convcalc joins along the channels only (axis "
-                f"{-1 if self.channels_last else 1})",
-                keys,
-                item,
-                "axis",
-            )
+        if args.join == "concat":
+            self.check_join_axis(args.axis, keys, item, shape)
         if not args.paths:
             raise self.error("must be a non-empty list of paths", keys, item, "paths")
         lists: list[tuple[Keys, Any]] = []

@@ -218,6 +218,10 @@ NOTES: dict[str, Note] = {
     "gelu": Note(_ACT, ignored=("approximate",)),
     "silu": Note(_ACT, ignored=("inplace",)),
     "mish": Note(_ACT, ignored=("inplace",)),
+    "hardtanh": Note(
+        _ACT + " `max_val` must exceed `min_val`, as PyTorch asserts.",
+        ignored=("inplace", "min_val", "max_val"),
+    ),
     "hardswish": Note(_ACT, ignored=("inplace",)),
     "hardsigmoid": Note(_ACT, ignored=("inplace",)),
     "sigmoid": Note(_ACT),
@@ -411,7 +415,7 @@ KERAS_SECTIONS: dict[str, tuple[str, ...]] = {
     "Convolutions": ("conv", "transpose", "depthwise", "separable"),
     "Pooling": ("maxpool", "avgpool", "global_avg", "global_max"),
     "Core and normalisation": ("dense", "batchnorm", "layernorm", "normalization", "rescaling"),
-    "Activations": ("activation", "relu", "leaky_relu", "elu", "softmax"),
+    "Activations": ("activation", "relu", "prelu", "leaky_relu", "elu", "softmax"),
     "Reshaping, padding and resampling": (
         "flatten",
         "reshape",
@@ -475,16 +479,19 @@ KERAS_NOTES: dict[str, Note] = {
         "the channels. `units` → `out_features`; `units`·(in + 1) parameters with `use_bias`."
     ),
     "batchnorm": Note(
-        "Over the channels only (`axis` −1 channels-last, 1 channels-first; convcalc refuses "
-        "another): γ (with `scale`) and β (with `center`) train, and the moving mean and "
-        "variance are parameters that never train: 4·C parameters, 2·C of them non-trainable "
-        "(PyTorch counts 2·C and buffers).",
+        "Over `axis` of size n (the channels by default; another axis is moved first, "
+        "normalised and moved back): γ (with `scale`) and β (with `center`) train, and the "
+        "moving mean and variance are parameters that never train: 4·n parameters, 2·n of "
+        "them non-trainable (PyTorch counts 2·C and buffers). The batch axis is refused, as "
+        "Keras refuses it.",
         ignored=("momentum", "epsilon", "synchronized"),
     ),
     "layernorm": Note(
-        "Over the last axis only (`axis` −1; convcalc refuses another): 2·C parameters (C "
-        "without `center`, none without either). Not read (refused): `center` without `scale`, "
-        "`rms_scaling`.",
+        "Over `axis`, an axis or a list (Keras sorts it; γ and β have its axes' sizes in that "
+        "order): 2·∏ sizes parameters (∏ sizes without `center`, none without either); axes "
+        "other than the last moved last, normalised together and moved back. Refused: the "
+        "batch axis, an axis given twice (Keras builds it, squared), `center` without "
+        "`scale`, `rms_scaling`.",
         ignored=("epsilon",),
     ),
     "normalization": Note(
@@ -504,9 +511,17 @@ KERAS_NOTES: dict[str, Note] = {
         "parameters; another name is refused."
     ),
     "relu": Note(
-        f"`relu`, `relu6` with `max_value: 6`, `leaky_relu` with a `negative_slope`. "
-        f"{_SHAPE_KEPT} Not read (refused): a `threshold` other than 0, a `max_value` other "
-        "than 6."
+        f"`relu`, `relu6` with `max_value: 6`, `leaky_relu` with a `negative_slope`, "
+        f"`hardtanh` (0, m) with another `max_value` m > 0; with a `threshold` t (or a "
+        f"`negative_slope` and a `max_value`) Keras' own: x where x > t else 0, clipped at "
+        f"`max_value`, minus `negative_slope`·max(t − x, 0). {_SHAPE_KEPT} Each argument ≥ 0, "
+        "as Keras requires."
+    ),
+    "prelu": Note(
+        "max(x, 0) + α·min(x, 0), α of the input's shape with 1 along `shared_axes` (counted "
+        "with the batch, as Keras': i sets size i − 1, so 0 is the last): ∏ α's sizes "
+        "parameters. PyTorch's `prelu` where α is one value or one per channel, else α of "
+        "Keras' shape. Refused: an axis out of range (Keras' IndexError)."
     ),
     "leaky_relu": Note(_SHAPE_KEPT, ignored=("negative_slope",)),
     "elu": Note(_SHAPE_KEPT, ignored=("alpha",)),

@@ -496,8 +496,7 @@ def test_activation_and_norm_arguments_are_keras(layer: dict[str, Any], keras_bu
             {"type": "Conv2D", "filters": 2, "kernel_size": 1, "data_format": "channels_first"},
             "data_format",
         ),
-        ({"type": "ReLU", "threshold": 0.5}, "threshold"),
-        ({"type": "ReLU", "max_value": 3}, "max_value"),
+        ({"type": "LayerNormalization", "axis": [1, 1]}, "axis"),
         ({"type": "Concatenate", "axis": 1, "branches": [[], []]}, "axis"),
     ],
 )

@@ -175,6 +175,7 @@ TORCH_KINDS: dict[str, str] = {
     "SiLU": "silu",
     "Sigmoid": "sigmoid",
     "Hardswish": "hardswish",
+    "Hardtanh": "hardtanh",
     "Hardsigmoid": "hardsigmoid",
     "GELU": "gelu",
     "Tanh": "tanh",

@@ -3,7 +3,7 @@
 from typing import Literal
 
 from convcalc.arith import Refusal
-from convcalc.layers.base import Layer, WithParameters, dim_index
+from convcalc.layers.base import KerasWords, Layer, WithParameters, dim_index, keras_call
 from convcalc.layers.fields import (
     AnyInt,
     Flag,
@@ -25,6 +25,20 @@ class PReLU(WithParameters):
         return elementwise(shape, {"weight": (n,)})
 
 
+class KerasPReLU(KerasWords, PReLU):
+    """Keras' PReLU where PyTorch's cannot express it: max(x, 0) + alpha · min(x, 0) with alpha
+    of the input's shape (Keras' order, batch excluded) reduced to 1 along ``shared_axes``;
+    ``alpha`` is that shape as Keras writes it (the dialect reads it from the spec)."""
+
+    alpha: tuple[int, ...]
+
+    def forward(self, shape: Shape) -> Step:
+        return elementwise(shape, {"alpha": self.alpha})
+
+    def describe(self, shape: Shape) -> str:
+        return self.call_label() or keras_call("PReLU")
+
+
 class _InPlace(Layer):
     inplace: Flag = False
 
@@ -39,6 +53,37 @@ class ReLU6(_InPlace):
 
 class SiLU(_InPlace):
     type: Literal["silu"]
+
+
+class Hardtanh(_InPlace):
+    """nn.Hardtanh: clamp(x, min_val, max_val), shape kept, no parameters; PyTorch requires
+    max_val > min_val."""
+
+    type: Literal["hardtanh"]
+    min_val: Number = -1.0
+    max_val: Number = 1.0
+
+    def forward(self, shape: Shape) -> Step:
+        if self.max_val <= self.min_val:
+            raise Refusal(
+                f"max_val ({self.max_val}) must be greater than min_val ({self.min_val})",
+                "max_val",
+            )
+        return elementwise(shape)
+
+
+class KerasReLU(KerasWords, ReLU):
+    """Keras' ReLU where no PyTorch module is it: x above ``threshold`` (else 0), clipped at
+    ``max_value``, minus negative_slope · max(threshold − x, 0); shape kept, no parameters."""
+
+    max_value: Number | None = None
+    negative_slope: Number = 0.0
+    threshold: Number = 0.0
+
+    def describe(self, shape: Shape) -> str:
+        fields = ("max_value", "negative_slope", "threshold")
+        written = {f: getattr(self, f) for f in fields if getattr(self, f) not in (None, 0.0)}
+        return self.call_label() or keras_call("ReLU", **written)
 
 
 class Hardswish(_InPlace):

@@ -149,6 +149,7 @@ KINDS: dict[str, Kind] = {
     "gelu": Kind("GELU", "GELU", category="activation"),
     "silu": Kind("SiLU", "SiLU", category="activation"),
     "mish": Kind("Mish", "Mish", category="activation"),
+    "hardtanh": Kind("Hardtanh", "Hardtanh", category="activation"),
     "hardswish": Kind("Hardswish", "Hardswish", category="activation"),
     "hardsigmoid": Kind("Hardsigmoid", "Hardsigmoid", category="activation"),
     "sigmoid": Kind("Sigmoid", "Sigmoid", category="activation"),

@@ -43,7 +43,8 @@ def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
     ``conv2d_1``: the n-th unnamed layer of a class is ``snake_n-1``; a named one is not
     counted, as Keras draws a name only for a layer given none). A
     functional model (one with a merge) starts with its ``input_layer`` (entry None) and lists
-    a merge after the layers of its paths."""
+    a merge after the layers of its paths. A repeat (convcalc's) is its copies' layers, each a fresh
+    Keras layer, as the loop that builds them makes them."""
     dialect = report.dialect
     if dialect is None or dialect.framework != "keras":
         raise ConvcalcError(
@@ -64,6 +65,10 @@ def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
     while stack:
         entry, merged = stack.pop()
         kind = dialect.classes.get(entry.source, entry.type)
+        if entry.type == "repeat":  # convcalc's, not Keras': each copy's layers, in order
+            for _, children in reversed(entry.children):
+                stack.extend((child, False) for child in reversed(children))
+            continue
         if merged or kind not in MERGES:
             out.append((dialect.names.get(entry.source) or name(kind), kind, entry))
             continue

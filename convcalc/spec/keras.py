@@ -32,6 +32,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from convcalc.arith import Refusal
 from convcalc.errors import SpecError, format_path
+from convcalc.layers.activation import KerasPReLU, KerasReLU
 from convcalc.layers.base import KerasWords, Layer, keras_call
 from convcalc.layers.blocks import JOINS, Block
 from convcalc.layers.conv import (
@@ -201,7 +202,7 @@ class BatchNormArgs(Args):
 
 
 class LayerNormArgs(Args):
-    axis: int = -1
+    axis: int | list[int] = -1
     epsilon: Number = 1e-3
     center: Flag = True
     scale: Flag = True
@@ -234,6 +235,13 @@ class ReLUArgs(Args):
     max_value: Number | None = None
     negative_slope: Number = 0.0
     threshold: Number = 0.0
+
+
+class PReLUArgs(Args):
+    alpha_initializer: Any = None
+    alpha_regularizer: Any = None
+    alpha_constraint: Any = None
+    shared_axes: int | list[int] | None = None
 
 
 class LeakyReLUArgs(Args):
@@ -383,6 +391,7 @@ CLASSES: dict[str, tuple[type[Args], int | None, str]] = {
     "Activation": (ActivationArgs, None, "activation"),
     "ReLU": (ReLUArgs, None, "relu"),
     "LeakyReLU": (LeakyReLUArgs, None, "leaky_relu"),
+    "PReLU": (PReLUArgs, None, "prelu"),
     "ELU": (ELUArgs, None, "elu"),
     "Softmax": (SoftmaxArgs, None, "softmax"),
     "Reshape": (ReshapeArgs, None, "reshape"),
@@ -946,9 +955,12 @@ def _last_axis(w: _Walk, shape: Shape) -> int:
     return records_dim(len(shape), len(shape) - 1, w.channels_last) + 1
 
 
-def _with_activation(layer: Layer, activation: str | None, name: str | None, dim: int) -> Layer:
+def _with_activation(
+    w: _Walk, layer: Layer, activation: str | None, name: str | None, dim: int
+) -> Layer:
     """A layer with Keras' ``activation`` argument: the layer, then the activation (a
-    softmax along ``dim``, Keras' last axis: :func:`_last_axis`)."""
+    softmax along ``dim``, Keras' last axis: :func:`_last_axis`), labelled as the Keras
+    call it is, ``Activation("relu")``."""
     if activation is None or activation == "linear":
         return layer
     if activation not in ACTIVATIONS:
@@ -958,6 +970,7 @@ def _with_activation(layer: Layer, activation: str | None, name: str | None, dim
             "activation",
         )
     then = _make(ACTIVATIONS[activation], **({"dim": dim} if "softmax" in activation else {}))
+    then = then.as_call(keras_call("Activation", activation), w.channels_last)
     return _make("sequential", layers=[layer, then], name=name)
 
 
@@ -992,7 +1005,7 @@ def _conv(w: _Walk, a: ConvArgs, shape: Shape) -> Layer:
             f"the number of filters {a.filters} must be evenly divisible by groups {a.groups}",
             "groups",
         )
-    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
+    return _with_activation(w, layer, a.activation, a.name, _last_axis(w, shape))
 
 
 def _transpose(w: _Walk, a: TransposeArgs, shape: Shape) -> Layer:
@@ -1010,7 +1023,7 @@ def _transpose(w: _Walk, a: TransposeArgs, shape: Shape) -> Layer:
         name=a.name,
         trainable=a.trainable,
     )
-    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
+    return _with_activation(w, layer, a.activation, a.name, _last_axis(w, shape))
 
 
 def _depthwise(
@@ -1032,7 +1045,7 @@ def _depthwise(
 
 def _depthwise_layer(w: _Walk, a: DepthwiseArgs, shape: Shape) -> Layer:
     layer = _depthwise(w, a, shape).model_copy(update={"name": a.name})
-    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
+    return _with_activation(w, layer, a.activation, a.name, _last_axis(w, shape))
 
 
 def _separable(w: _Walk, a: SeparableArgs, shape: Shape) -> Layer:
@@ -1044,7 +1057,7 @@ def _separable(w: _Walk, a: SeparableArgs, shape: Shape) -> Layer:
     )
     layers: list[Layer] = [depthwise, pointwise]
     if a.activation not in (None, "linear"):
-        then = _with_activation(pointwise, a.activation, None, _last_axis(w, shape))
+        then = _with_activation(w, pointwise, a.activation, None, _last_axis(w, shape))
         layers.append(then.layers[1])  # type: ignore[attr-defined]
     return _make("sequential", layers=layers, name=a.name, trainable=a.trainable)
 
@@ -1090,27 +1103,43 @@ def _dense(w: _Walk, a: DenseArgs, shape: Shape) -> Layer:
             bias=a.use_bias,
             name=a.name,
         )
-    return _with_activation(layer, a.activation, a.name, _last_axis(w, shape))
+    return _with_activation(w, layer, a.activation, a.name, _last_axis(w, shape))
 
 
 def _flatten(w: _Walk, a: FlattenArgs, shape: Shape) -> Layer:
     return _make("flatten", name=a.name)
 
 
-def _channel_axis(w: _Walk, axis: int, shape: Shape) -> None:
+def _records_axis(w: _Walk, axis: int, shape: Shape) -> int:
+    """Keras' ``axis`` (counting the batch, negative from the end) as the records' dimension;
+    refused where Keras refuses it: the batch (a variable of unknown size), or out of range."""
     rank = len(shape) + 1  # with the batch, as Keras counts axes
-    channel = rank - 1 if w.channels_last else 1
-    if axis % rank != channel or axis < -rank or axis >= rank:
+    if not -rank <= axis < rank:
+        raise Refusal(f"axis {axis} is out of range for {rank} dimensions", "axis")
+    if axis % rank == 0:
         raise Refusal(
-            f"axis {axis}: convcalc reads this layer over the channels only (axis "
-            f"{-1 if w.channels_last else 1})",
+            f"axis {axis} is the batch, whose size Keras does not know: its weights cannot be "
+            "built",
             "axis",
         )
+    return records_dim(len(shape), axis % rank - 1, w.channels_last)
+
+
+def _around(w: _Walk, dims: list[int], layer: Layer, name: str | None) -> Layer:
+    """``layer`` on the records permuted by ``dims``, then permuted back: permute, layer,
+    permute (each permute labelled as the Keras Permute it is)."""
+    if dims == sorted(dims):
+        return layer.model_copy(update={"name": name})
+    back = [dims.index(d) for d in range(len(dims))]
+    layers = [_keras_permute(w, dims), layer, _keras_permute(w, back)]
+    return _make("sequential", layers=layers, name=name)
 
 
 def _batchnorm(w: _Walk, a: BatchNormArgs, shape: Shape) -> Layer:
-    _channel_axis(w, a.axis, shape)
-    return KerasBatchNorm(
+    """BatchNormalization over ``axis``: the channels directly, another axis of size n moved
+    first, normalised (4·n parameters, 2·n of them never train) and moved back."""
+    d = _records_axis(w, a.axis, shape)
+    norm = KerasBatchNorm(
         type="batchnorm",
         eps=a.epsilon,
         momentum=1 - a.momentum,
@@ -1119,32 +1148,54 @@ def _batchnorm(w: _Walk, a: BatchNormArgs, shape: Shape) -> Layer:
         name=a.name,
         trainable=a.trainable,
     )
+    if d == 0:
+        return norm
+    others = [i for i in range(len(shape)) if i != d]
+    return _around(w, [d, *others], norm.model_copy(update={"name": None}), a.name)
 
 
 def _layernorm(w: _Walk, a: LayerNormArgs, shape: Shape) -> Layer:
-    """LayerNormalization over the last axis: [features] and channels-first specs directly;
-    channels-last (H, W, C) the channels-only norm; a sequence or a volume moved channels
-    last, normalised and moved back."""
-    if a.axis not in (-1, len(shape)):
-        raise Refusal(f"axis {a.axis}: convcalc reads LayerNormalization over axis -1", "axis")
+    """LayerNormalization over ``axis`` (a list: Keras sorts it, and gamma and beta have the
+    sizes of its axes in that order, ∏ sizes each): over the records' last dimension, a
+    PyTorch layer norm; over the channels of (H, W, C), the channels-only norm; else the axes
+    moved last (in Keras' order), normalised together and moved back."""
+    given = sorted(a.axis) if isinstance(a.axis, list) else [a.axis]
+    if not given:
+        raise Refusal("must name at least one axis", "axis")
+    axes = [_records_axis(w, axis, shape) for axis in given]
+    for i, d in enumerate(axes):
+        if d in axes[:i]:
+            raise Refusal(
+                f"names the axis {given[i]} twice (as {given[axes.index(d)]}): Keras builds "
+                "gamma and beta with that size twice over, which normalises nothing "
+                "convcalc can compute",
+                "axis",
+            )
     if a.center and not a.scale:
         raise Refusal("center without scale: convcalc reads both or scale alone", "center")
     if a.rms_scaling:
         raise Refusal("rms_scaling is not read by convcalc", "rms_scaling")
     affine = {"elementwise_affine": a.scale, "bias": a.center, "eps": a.epsilon}
-    if len(shape) == 1 or not w.channels_last:
+    rank = len(shape)
+    if axes == [rank - 1]:
         fields = {"normalized_shape": shape[-1], "name": a.name, **affine}
-        return KerasLayerNorm.model_validate({"type": "layernorm", **fields})
-    if len(shape) == 3:
+        return _axis_label(w, a, KerasLayerNorm.model_validate({"type": "layernorm", **fields}))
+    if axes == [0] and rank == 3 and w.channels_last:
         fields = {"normalized_shape": shape[0], "name": a.name, **affine}
         return KerasLayerNorm2d.model_validate({"type": "layernorm2d", **fields})
-    rank = len(shape)
-    last = [*range(1, rank), 0]
-    back = [rank - 1, *range(rank - 1)]
-    norm = {"type": "layernorm", "normalized_shape": shape[0], **affine}
-    layers = [_keras_permute(w, last), KerasLayerNorm.model_validate(norm)]
-    layers.append(_keras_permute(w, back))
-    return _make("sequential", layers=layers, name=a.name)
+    sizes = [shape[d] for d in axes]
+    norm = {"type": "layernorm", "normalized_shape": sizes if len(sizes) > 1 else sizes[0]}
+    layer = KerasLayerNorm.model_validate({**norm, **affine})
+    others = [i for i in range(rank) if i not in axes]
+    return _axis_label(w, a, _around(w, [*others, *axes], layer, a.name))
+
+
+def _axis_label(w: _Walk, a: LayerNormArgs, layer: Layer) -> Layer:
+    """A leaf LayerNormalization over an axis other than −1 labelled as written (its own
+    label, ``LayerNormalization()``, leaves the axis out)."""
+    if a.axis == -1 or isinstance(layer, Block):
+        return layer
+    return layer.as_call(keras_label("LayerNormalization", a), w.channels_last)
 
 
 def _keras_permute(w: _Walk, dims: list[int]) -> Layer:
@@ -1156,7 +1207,8 @@ def _keras_permute(w: _Walk, dims: list[int]) -> Layer:
         keras_dim(rank, dims[records_dim(rank, j, w.channels_last)], w.channels_last) + 1
         for j in range(rank)
     )
-    return _make("permute", dims=dims).as_call(keras_call("Permute", _Written(keras)), True)
+    label = keras_call("Permute", _Written(keras))
+    return _make("permute", dims=dims).as_call(label, w.channels_last)
 
 
 def _dropout(w: _Walk, a: DropoutArgs, shape: Shape) -> Layer:
@@ -1180,23 +1232,49 @@ def _activation(w: _Walk, a: ActivationArgs, shape: Shape) -> Layer:
 
 
 def _relu(w: _Walk, a: ReLUArgs, shape: Shape) -> Layer:
-    """ReLU(max_value, negative_slope, threshold): each ≥ 0, as Keras requires; relu, relu6
-    (max_value 6) or leaky_relu (a negative_slope), the rest not read."""
+    """ReLU(max_value, negative_slope, threshold), each ≥ 0 as Keras requires. PyTorch's
+    modules where one computes it: relu, relu6 (max_value 6), leaky_relu (a negative_slope
+    alone), hardtanh(0, m) (a max_value m > 0 alone); else Keras' own (:class:`KerasReLU`):
+    x where x > threshold (else 0), clipped at max_value, minus negative_slope · max(threshold
+    − x, 0). Shape kept, no parameters."""
     for field in ("max_value", "negative_slope", "threshold"):
         value = getattr(a, field)
         if value is not None and value < 0:
             raise Refusal(
                 f"{field} of a ReLU layer cannot be a negative value, {show(value)}", field
             )
-    if a.threshold != 0:
-        raise Refusal("a threshold other than 0 is not read by convcalc", "threshold")
-    if a.max_value is None:
-        if a.negative_slope:
-            return _make("leaky_relu", negative_slope=a.negative_slope, name=a.name)
+    m, slope, t = a.max_value, a.negative_slope, a.threshold
+    if not t and m is None:
+        if slope:
+            return _make("leaky_relu", negative_slope=slope, name=a.name)
         return _make("relu", name=a.name)
-    if a.max_value == 6 and not a.negative_slope:
+    if not t and not slope and m == 6:
         return _make("relu6", name=a.name)
-    raise Refusal("convcalc reads max_value 6 (ReLU6) or none", "max_value")
+    if not t and not slope and m:
+        return _make("hardtanh", min_val=0.0, max_val=float(m), name=a.name)
+    layer = KerasReLU(type="relu", name=a.name, max_value=m, negative_slope=slope, threshold=t)
+    return layer.as_call(keras_label("ReLU", a), w.channels_last)
+
+
+def _prelu(w: _Walk, a: PReLUArgs, shape: Shape) -> Layer:
+    """PReLU, max(x, 0) + alpha · min(x, 0): alpha has the input's shape as Keras writes it
+    (batch excluded), 1 along each of ``shared_axes`` (counted with the batch: axis i sets
+    size i − 1, Python's index, so 0 is the last). PyTorch's prelu where alpha is one value
+    or one per channel, else :class:`KerasPReLU` with alpha as Keras shapes it."""
+    alpha = list(w.keras_shape(shape))
+    given = [] if a.shared_axes is None else a.shared_axes
+    for axis in given if isinstance(given, list) else [given]:
+        if not -len(alpha) <= axis - 1 < len(alpha):
+            raise Refusal(
+                f"shared axis {axis} is out of range for {len(shape) + 1} dimensions",
+                "shared_axes",
+            )
+        alpha[axis - 1] = 1
+    inner = w.internal(tuple(alpha))
+    if math.prod(inner) == 1 or (inner[0] == shape[0] and math.prod(inner) == shape[0]):
+        return _make("prelu", num_parameters=math.prod(inner), init=0.0, name=a.name)
+    layer = KerasPReLU(type="prelu", alpha=tuple(alpha), init=0.0, name=a.name)
+    return layer.as_call(keras_label("PReLU", a), w.channels_last)
 
 
 def _leaky(w: _Walk, a: LeakyReLUArgs, shape: Shape) -> Layer:
@@ -1386,6 +1464,7 @@ BUILDERS: dict[str, Callable[[_Walk, Any, Shape], Layer]] = {
     "activation": _activation,
     "relu": _relu,
     "leaky_relu": _leaky,
+    "prelu": _prelu,
     "elu": _elu,
     "softmax": _softmax,
     "pad": _pad,

@@ -622,6 +622,16 @@ def _relu6(entry: Entry, uses: _Needs) -> list[_Call]:
     return [_layer("ReLU", uses, max_value=6.0)]
 
 
+def _hardtanh(entry: Entry, uses: _Needs) -> list[_Call]:
+    """clamp(x, min_val, max_val): Keras' ReLU(max_value=max_val) where min_val is 0."""
+    layer: Any = entry.layer
+    if layer.min_val != 0:
+        raise _refuse(
+            entry, "Keras clips only from 0 (ReLU's max_value): min_val must be 0", "min_val"
+        )
+    return [_layer("ReLU", uses, max_value=float(layer.max_val))]
+
+
 def _leaky_relu(entry: Entry, uses: _Needs) -> list[_Call]:
     slope = entry.layer.negative_slope  # type: ignore[attr-defined]
     if slope < 0:
@@ -790,6 +800,7 @@ LEAVES: dict[str, Convert] = {
     "stochastic_depth": _stochastic_depth,
     "relu": _fixed("ReLU"),
     "relu6": _relu6,
+    "hardtanh": _hardtanh,
     "leaky_relu": _leaky_relu,
     "elu": _elu,
     "prelu": _prelu,

@@ -195,6 +195,7 @@ LEAVES: dict[str, _Leaf] = {
     "relu": _INPLACE,
     "relu6": _INPLACE,
     "silu": _INPLACE,
+    "hardtanh": _Leaf(keywords=("min_val", "max_val", "inplace")),
     "hardswish": _INPLACE,
     "hardsigmoid": _INPLACE,
     "mish": _INPLACE,

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from convcalc.frameworks.pysource import ExportError, Group, Item, Uses, call, literal
+from convcalc.layers.activation import KerasPReLU, KerasReLU
 from convcalc.layers.conv import Conv, KerasConv, KerasConvTranspose
 from convcalc.layers.norm import KerasBatchNorm
 from convcalc.layers.pool import KerasAvgPool, KerasMaxPool
@@ -274,8 +275,30 @@ def _softmax(entry: Entry, uses: KerasUses) -> list[Any]:
     return [_plain(entry, entry.type, dim=axis)]
 
 
+def _keras_relu(entry: Entry, uses: KerasUses) -> list[Any]:
+    """Keras' ReLU with a threshold (or a slope and a max_value): the file's KerasReLU."""
+    layer: Any = entry.layer
+    items = [
+        Item("max_value=", literal(layer.max_value, uses)),
+        Item("negative_slope=", literal(float(layer.negative_slope), uses)),
+        Item("threshold=", literal(float(layer.threshold), uses)),
+    ]
+    return [_helper(uses, "KerasReLU", items)]
+
+
+def _keras_prelu(entry: Entry, uses: KerasUses) -> list[Any]:
+    """Keras' PReLU with alpha of a shape PyTorch's PReLU cannot hold: the file's KerasPReLU,
+    alpha channels-first (the records' layout)."""
+    alpha = tuple(entry.layer.alpha)  # type: ignore[attr-defined]
+    if uses.channels_last and len(alpha) > 1:
+        alpha = (alpha[-1], *alpha[:-1])
+    return [_helper(uses, "KerasPReLU", [Item("", literal(alpha, uses))])]
+
+
 # the Keras variants of the layer classes (subclasses too, DepthwiseConv's), in PyTorch's terms
 KERAS_LEAVES: tuple[tuple[type, Any], ...] = (
+    (KerasReLU, _keras_relu),
+    (KerasPReLU, _keras_prelu),
     (KerasConvTranspose, _conv_transpose),
     (KerasConv, _conv),
     (KerasMaxPool, _maxpool),
@@ -300,6 +323,31 @@ def keras_pieces(entry: Entry, uses: KerasUses) -> list[Any] | None:
 
 
 KERAS_HELPERS: dict[str, str] = {
+    "KerasReLU": '''
+class KerasReLU(nn.Module):
+    """keras.layers.ReLU: x where x > threshold (else 0), clipped at max_value, minus
+    negative_slope * max(threshold - x, 0)."""
+
+    def __init__(self, max_value: float | None, negative_slope: float, threshold: float) -> None:
+        super().__init__()
+        self.max_value, self.slope, self.threshold = max_value, negative_slope, threshold
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.where(x > self.threshold, x, torch.zeros_like(x))
+        if self.max_value is not None:
+            y = torch.clamp(y, max=self.max_value)
+        return y - self.slope * torch.relu(self.threshold - x)''',
+    "KerasPReLU": '''
+class KerasPReLU(nn.Module):
+    """keras.layers.PReLU: max(x, 0) + alpha * min(x, 0), alpha (zeros, as Keras starts it)
+    of the sample's shape with 1 along the shared axes."""
+
+    def __init__(self, shape: tuple[int, ...]) -> None:
+        super().__init__()
+        self.alpha = nn.Parameter(torch.zeros(shape))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.relu(x) - self.alpha * torch.relu(-x)''',
     "keras_affine": '''
 def keras_affine(norm: nn.Module, center: bool, scale: bool) -> nn.Module:
     """Keras' BatchNormalization without beta (center=False) or gamma (scale=False): the

@@ -146,6 +146,7 @@ ZERO: frozenset[str] = frozenset(
         *("dropout", "dropout1d", "dropout2d", "dropout3d", "stochastic_depth"),
         *("relu", "relu6", "prelu", "leaky_relu", "elu", "gelu", "silu", "mish"),
         *("hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softmax", "log_softmax"),
+        "hardtanh",
     }
 )
 """The layer types without a matrix product: 0 (an element-wise op, a gather, a copy)."""

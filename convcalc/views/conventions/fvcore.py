@@ -215,6 +215,7 @@ ZERO: frozenset[str] = frozenset(
         *("max_unpool", "window_partition", "window_departition"),
         *("relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "mish", "hardswish"),
         *("hardsigmoid", "sigmoid", "tanh", "softplus", "softmax", "log_softmax"),
+        "hardtanh",
     }
 )
 """The layer types fvcore counts as 0: no handle for their ops, or ignored ops. (max_unpool:

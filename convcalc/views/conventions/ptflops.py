@@ -280,6 +280,7 @@ ZERO: frozenset[str] = frozenset(
         *("sigmoid", "tanh", "hardswish", "hardsigmoid", "mish", "softplus", "log_softmax"),
         *("embedding", "class_token", "position_embedding", "layer_scale", "unfold", "fold"),
         *("max_unpool", "layernorm2d", "window_partition", "window_departition"),
+        "hardtanh",
     }
 )
 """The layer types ptflops counts as 0 as modules: no hook, no wrapped function inside."""

@@ -182,6 +182,7 @@ ZERO: frozenset[str] = frozenset(
         *("groupnorm", "local_response_norm", "embedding", "class_token", "position_embedding"),
         *("layer_scale", "unfold", "fold", "max_unpool", "layernorm2d", "multihead_attention"),
         *("shifted_window_attention", "window_partition", "window_departition"),
+        "hardtanh",
     }
 )
 """The layer types thop counts as 0: a zero rule, or no rule for their module."""

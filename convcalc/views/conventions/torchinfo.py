@@ -97,6 +97,7 @@ ZERO: frozenset[str] = UNSEEN | {
     *("window_partition", "window_departition"),
     *("stochastic_depth", "relu", "relu6", "leaky_relu", "elu", "gelu", "silu", "mish"),
     *("hardswish", "hardsigmoid", "sigmoid", "tanh", "softplus", "softmax", "log_softmax"),
+    "hardtanh",
 }
 """The types torchinfo counts as 0: no parameters, or none in a leaf module (:data:`UNSEEN`)."""
 

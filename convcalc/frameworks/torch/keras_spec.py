@@ -18,11 +18,15 @@ activation its module):
   refused.
 - BatchNormalization: nn.BatchNorm{n}d(eps=Keras' epsilon, momentum=1 − Keras' momentum);
   without ``center`` or ``scale`` (not both) the file's ``keras_affine`` drops β or γ.
-- Flatten and Reshape of a channels-last spec read the values in Keras' order (H, W, C):
-  permuted channels-last first, and back after, so the element order is Keras'.
-- Softmax over Keras' axis, counted with the batch in PyTorch's layout.
+- Flatten reads the values in Keras' order (H, W, C) in either layout (Keras transposes a
+  channels-first input first), and so does a channels-last spec's Reshape: permuted
+  channels-last first (and, for a Reshape, back after), so the element order is Keras'.
+- Softmax is the records' leaf: the dialect gives its dim, Keras' axis counted with the batch
+  in PyTorch's layout.
 - Rescaling, ``ops.add``/``ops.multiply`` (x·scale + offset) and Normalization ((x − mean) /
-  max(√variance, 1e-7); adapted: mean, variance and count as buffers) are helper modules.
+  max(√variance, 1e-7), or with ``invert`` mean + x·max(√variance, 1e-7); adapted: mean,
+  variance and count as buffers) are helper modules, their values read as the dialect reads
+  them (convcalc/spec/keras.py).
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from convcalc.layers.conv import Conv, KerasConv, KerasConvTranspose
 from convcalc.layers.norm import KerasBatchNorm
 from convcalc.layers.pool import KerasAvgPool, KerasMaxPool
 from convcalc.layers.registry import layer_class
+from convcalc.spec import keras as keras_dialect
 
 if TYPE_CHECKING:
     from convcalc.records import Entry, Window
@@ -197,36 +202,45 @@ def _helper(uses: KerasUses, cls: str, items: list[Item]) -> Group:
     return call(cls + "(", items)
 
 
-def _broadcast(values: list[float], entry: Entry, uses: KerasUses) -> Any:
-    """A number, or a tuple of numbers over Keras' last axis: the records' first
-    (channels-last), written with the shape that broadcasts over the batched input."""
+def _broadcast(values: list[float], uses: KerasUses) -> Any:
+    """A number, or a tuple of numbers (one for each position of Keras' last axis)."""
     if len(values) == 1:
         return literal(values[0], uses)
     return literal(tuple(values), uses)
 
 
-def _numbers(value: Any) -> list[float]:
-    items = value if isinstance(value, list | tuple) else [value]
-    return [float(v) for v in items]
+def _arguments(entry: Entry, uses: KerasUses) -> Any:
+    """The Keras arguments of the layer ``entry`` comes from, as the dialect reads them (its
+    defaults), or None where the entry is a step of a Keras layer."""
+    item = uses.written(entry)
+    kind = item.get("type")
+    if not isinstance(kind, str) or kind not in keras_dialect.CLASSES:
+        return None
+    return keras_dialect.CLASSES[kind][0].model_validate(item)
+
+
+def _numbers(args: Any, name: str) -> list[float]:
+    """The dialect's reading of a number-or-list argument."""
+    return keras_dialect._numbers(getattr(args, name), name)
 
 
 def _identity(entry: Entry, uses: KerasUses) -> list[Any] | None:
     """Rescaling, ops.add/ops.multiply and Normalization, which the records hold as
-    identities (their shape is kept)."""
-    item = uses.written(entry)
-    kind = item.get("type")
+    identities (their shape is kept): helper modules with the values written."""
+    args = _arguments(entry, uses)
+    kind = args.type if args is not None else None
     rank = len(entry.input_shape)
     axis = 1 if uses.channels_last and rank > 1 else rank  # Keras' last axis, batch counted
     if kind in ("Rescaling", "ops.add", "ops.multiply"):
         if kind == "Rescaling":
-            scale, offset = _numbers(item["scale"]), _numbers(item.get("offset", 0.0))
+            scale, offset = _numbers(args, "scale"), _numbers(args, "offset")
         elif kind == "ops.add":
-            scale, offset = [1.0], _numbers(item["value"])
+            scale, offset = [1.0], _numbers(args, "value")
         else:
-            scale, offset = _numbers(item["value"]), [0.0]
+            scale, offset = _numbers(args, "value"), [0.0]
         items = [
-            Item("", _broadcast(scale, entry, uses)),
-            Item("", _broadcast(offset, entry, uses)),
+            Item("", _broadcast(scale, uses)),
+            Item("", _broadcast(offset, uses)),
             Item("axis=", str(axis)),
         ]
         return [_helper(uses, "Rescaling", items)]
@@ -235,17 +249,23 @@ def _identity(entry: Entry, uses: KerasUses) -> list[Any] | None:
         kept = [entry.input_shape[d] if d in layer.axes else 1 for d in range(rank)]
         items = [Item("", literal(tuple(kept), uses))]
         if not layer.adapted:
-            items.append(Item("mean=", _broadcast(_numbers(item["mean"]), entry, uses)))
-            items.append(Item("variance=", _broadcast(_numbers(item["variance"]), entry, uses)))
+            items.append(Item("mean=", _broadcast(_numbers(args, "mean"), uses)))
+            items.append(Item("variance=", _broadcast(_numbers(args, "variance"), uses)))
+        if args.invert:
+            items.append(Item("invert=", "True"))
         return [_helper(uses, "Normalization", items)]
     return None
 
 
 def _reordered(entry: Entry, uses: KerasUses) -> list[Any] | None:
-    """Flatten and Reshape in Keras' element order: channels-last before, channels-first
-    after (the records' shapes are channels-first)."""
+    """Flatten and Reshape in Keras' element order. Flatten reads (*spatial, C) in either
+    layout (Keras transposes a channels-first input to channels-last first); a channels-last
+    spec's Reshape reads and writes channels-last values. So: channels-last before, and, for a
+    Reshape to more than one axis, channels-first after (the records' shapes are
+    channels-first). A channels-first spec's Reshape is PyTorch's own."""
     shape_in, shape_out = entry.input_shape, entry.output_shape
-    if not uses.channels_last or (len(shape_in) == 1 and len(shape_out) == 1):
+    flatten = entry.type == "flatten"
+    if not (uses.channels_last or flatten) or (len(shape_in) == 1 and len(shape_out) == 1):
         return None
     if len(shape_out) == 1 and math.prod(shape_in[1:]) == 1:  # (C, 1, 1) → (C): one order
         return None
@@ -261,18 +281,6 @@ def _reordered(entry: Entry, uses: KerasUses) -> list[Any] | None:
         back = [len(shape_out) - 1, *range(len(shape_out) - 1)]
         pieces.append(_plain(entry, "permute", keras_out, dims=back))
     return pieces
-
-
-def _softmax(entry: Entry, uses: KerasUses) -> list[Any]:
-    """Softmax over Keras' axis (the last, or Softmax's ``axis``), counted with the batch in
-    the channels-first records: channels-last, the channels are dimension 1."""
-    item = uses.written(entry)
-    rank = len(entry.input_shape) + 1  # with the batch
-    axis = item.get("axis", -1) if item.get("type") == "Softmax" else -1
-    axis %= rank
-    if uses.channels_last and rank > 2:
-        axis = 1 if axis == rank - 1 else axis + 1
-    return [_plain(entry, entry.type, dim=axis)]
 
 
 def _keras_relu(entry: Entry, uses: KerasUses) -> list[Any]:
@@ -315,8 +323,6 @@ def keras_pieces(entry: Entry, uses: KerasUses) -> list[Any] | None:
             return convert(entry, uses)  # type: ignore[no-any-return]
     if entry.type == "identity":
         return _identity(entry, uses)
-    if entry.type in ("softmax", "log_softmax"):
-        return _softmax(entry, uses)
     if entry.type in ("flatten", "reshape"):
         return _reordered(entry, uses)
     return None
@@ -385,13 +391,21 @@ def _kept(values: object, kept: tuple[int, ...]) -> torch.Tensor:
 
 
 class Normalization(nn.Module):
-    """keras.layers.Normalization: (x - mean) / max(sqrt(variance), 1e-7), mean and variance
-    of shape kept (one value each for the positions of the axes Keras keeps). Without them
-    (adapted from data in Keras) they are buffers, with the count of samples seen, as Keras'
-    non-trainable weights; given, they are constants."""
+    """keras.layers.Normalization: (x - mean) / max(sqrt(variance), 1e-7), or, with invert,
+    mean + x * max(sqrt(variance), 1e-7); mean and variance of shape kept (one value each for
+    the positions of the axes Keras keeps). Without them (adapted from data in Keras) they are
+    buffers, with the count of samples seen, as Keras' non-trainable weights; given, they are
+    constants."""
 
-    def __init__(self, kept: tuple[int, ...], mean: object = None, variance: object = None) -> None:
+    def __init__(
+        self,
+        kept: tuple[int, ...],
+        mean: object = None,
+        variance: object = None,
+        invert: bool = False,
+    ) -> None:
         super().__init__()
+        self.invert = invert
         adapted = mean is None
         mean = torch.zeros(kept) if adapted else _kept(mean, kept)
         variance = torch.ones(kept) if adapted else _kept(variance, kept)
@@ -401,5 +415,6 @@ class Normalization(nn.Module):
             self.register_buffer("count", torch.zeros(()))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return (x - self.mean) / torch.clamp(torch.sqrt(self.variance), min=1e-7)''',
+        std = torch.clamp(torch.sqrt(self.variance), min=1e-7)
+        return self.mean + x * std if self.invert else (x - self.mean) / std''',
 }

@@ -329,6 +329,33 @@ def keras_same_padding(length: int, k: int, s: int, d: int) -> tuple[int, int]:
     return total // 2, total - total // 2
 
 
+KERAS_DIMS = {
+    1: ("steps",),
+    2: ("height", "width"),
+    3: ("spatial_dim1", "spatial_dim2", "spatial_dim3"),
+}
+
+
+def keras_valid_fits(
+    spatial: tuple[int, ...], k: tuple[int, ...], d: tuple[int, ...], kernel: str
+) -> None:
+    """Keras' ``valid`` pads nothing: refused where a window, d·(k − 1) + 1 long, is longer
+    than the input size L, named as Keras' documentation names the dimensions (steps;
+    height, width; spatial_dim1 to 3) and its argument ``kernel`` (kernel_size, pool_size)."""
+    for i, (length, ki, di) in enumerate(zip(spatial, k, d, strict=True)):
+        k_eff = effective_kernel(ki, di)
+        if length < k_eff:
+            what = f"{kernel} {ki}"
+            if di != 1:
+                what += f" dilated by dilation_rate {di} spans {k_eff}, which"
+            name = KERAS_DIMS[len(spatial)][i]
+            _refuse(
+                f'{what} is larger than the input\'s {name}, {length} (padding "valid" pads '
+                "nothing)",
+                "kernel_size",
+            )
+
+
 def keras_same_out(length: int, k: int, s: int, d: int) -> int:
     """Keras' ``same`` (and Conv1D's ``causal``): out = ⌈L/s⌉, never refused."""
     return -(-length // s)

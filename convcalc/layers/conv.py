@@ -193,6 +193,8 @@ class KerasConv(KerasWords, Conv):
     d·(k − 1) before, none after, out = ⌈n/s⌉ likewise."""
 
     padding: Literal["valid", "same", "causal"] = "valid"  # type: ignore[assignment]
+    # Keras' Conv refuses strides > 1 with dilation_rate > 1; its depthwise convolutions not
+    strided_dilation: ClassVar[bool] = False
 
     def keras_geometry(self, spatial: Shape) -> tuple[tuple[int, ...], ...]:
         """(k, s, left padding, right padding, d) per dimension, for the input ``spatial``."""
@@ -207,10 +209,15 @@ class KerasConv(KerasWords, Conv):
         return k, s, tuple(a for a, _ in pads), tuple(b for _, b in pads), d
 
     def forward(self, shape: Shape) -> Step:
+        """Keras' refusals first (strides with dilation, :func:`keras_strides`; a ``valid``
+        window longer than the input, :func:`arith.keras_valid_fits`), then the sizes."""
         channels, spatial = split_spatial(shape, "conv")
         k, s, left, right, d = self.keras_geometry(spatial)
+        if not self.strided_dilation:
+            keras_strides(s, d)
         _check_groups(self.groups, channels, self.out_channels)
         if self.padding == "valid":
+            arith.keras_valid_fits(spatial, k, d, "kernel_size")
             out, rules = sized(arith.conv_out, spatial, k, s, left, d)
         else:
             out, rules = sized(arith.keras_same_out, spatial, k, s, d)
@@ -261,6 +268,7 @@ class KerasDepthwiseConv(KerasConv):
     (*k, C, depth_multiplier)."""
 
     WORDS: ClassVar[dict[str, str]] = KerasConv.WORDS | {"out_channels": "C_in·depth_multiplier"}
+    strided_dilation: ClassVar[bool] = True
 
     def describe(self, shape: Shape) -> str:
         """``DepthwiseConv2D(3, strides=2, depth_multiplier=2)``."""

@@ -175,6 +175,7 @@ def _keras_pool(layer: "KerasMaxPool | KerasAvgPool", shape: Shape) -> Step:
     k, s, _, _ = layer.geometry(len(spatial))
     ones = (1,) * len(k)
     if layer.padding == "valid":
+        arith.keras_valid_fits(spatial, k, ones, "pool_size")
         zero = (0,) * len(k)
         out, rules = sized(arith.pool_out, spatial, k, s, zero, ones, (False,) * len(k))
         pads = [(0, 0)] * len(k)

@@ -3,7 +3,7 @@ channel shuffle, pixel (un)shuffle, unfold and fold, channel selection, padding,
 the identity."""
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Literal
 
 from convcalc import arith
@@ -74,18 +74,22 @@ def _product(sizes: Iterable[int]) -> int:
     return product
 
 
-def _fill(sizes: tuple[int, ...], total: int, field: str) -> Shape:
-    """Sizes with at most one -1, which takes what is left of ``total`` values."""
+def _fill(
+    sizes: tuple[int, ...], total: int, field: str, shown: Callable[[Shape], Shape] = tuple
+) -> Shape:
+    """Sizes with at most one -1, which takes what is left of ``total`` values; a refusal
+    shows the sizes as ``shown`` gives them (a Keras Reshape's target as written)."""
     if sizes.count(-1) > 1:
         raise Refusal("only one size may be -1", field)
     known = _product(n for n in sizes if n != -1)
     if -1 in sizes:
         if total % known:
-            raise Refusal(f"{total} values cannot be shaped as {listed(sizes)}", field)
+            raise Refusal(f"{total} values cannot be shaped as {listed(shown(sizes))}", field)
         sizes = tuple(total // known if n == -1 else n for n in sizes)
     if (held := _product(sizes)) != total:
         count = str(held) if held <= arith.LIMIT else "more than 2^63 − 1"
-        raise Refusal(f"{listed(sizes)} holds {count} values, not the {total} given", field)
+        written = listed(shown(sizes))
+        raise Refusal(f"{written} holds {count} values, not the {total} given", field)
     return sizes
 
 
@@ -105,7 +109,9 @@ class Reshape(Layer):
     shape: NewShape
 
     def forward(self, shape: Shape) -> Step:
-        return Step(_fill(self.shape, math.prod(shape), "shape"), {}, None)
+        """The sizes written, a -1 filled; refused (the sizes in the order the spec wrote
+        them, :meth:`shown_shape`) where they cannot hold the input's count."""
+        return Step(_fill(self.shape, math.prod(shape), "shape", self.shown_shape), {}, None)
 
     def layout(self, shape: Shape) -> Layout | None:
         """Written sizes: the output is set, and must hold the input's count (with a -1 the
@@ -113,7 +119,8 @@ class Reshape(Layer):
         if -1 in self.shape:
             return None
         if _product(self.shape) > arith.LIMIT:  # no input holds that many values
-            raise Refusal(f"{listed(self.shape)} holds more than 2^63 − 1 values", "shape")
+            written = listed(self.shown_shape(self.shape))
+            raise Refusal(f"{written} holds more than 2^63 − 1 values", "shape")
         return Layout(((),) * len(self.shape), tuple(self.shape), same_count=True)
 
     def describe(self, shape: Shape) -> str:

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PlainValidator, ValidationError, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
+from convcalc.arith import LIMIT
 from convcalc.errors import SpecError, format_path, shown
 from convcalc.layers.base import Layer
 from convcalc.layers.blocks import Block, Repeat
@@ -60,6 +62,42 @@ class SpecHead(BaseModel):
     data_format: Literal["channels_last", "channels_first"] | None = None
     input: InputShape
     layers: list[Any]
+
+
+def _keras_input(value: Any) -> tuple[int, ...]:
+    """Keras' ``input_shape`` without the batch: 1 to 4 positive sizes, each at most
+    2^63 − 1 (the sizes of the backends' int64 shapes)."""
+    form = (
+        "Keras' input shape without the batch: [height, width, channels], [steps, features] "
+        "or [features] (channels first with data_format: channels_first)"
+    )
+    if not isinstance(value, list | tuple):
+        raise _keras_error(f"must be {form}, not {show(value)}")
+    if not 1 <= len(value) <= 4:
+        raise _keras_error(f"must be {form}; 1 to 4 sizes, not {len(value)}")
+    for item in value:
+        if isinstance(item, bool) or not isinstance(item, int) or item < 1:
+            raise _keras_error(f"every size must be a positive integer, not {show(item)}")
+        if item > LIMIT:
+            raise _keras_error(
+                f"{item:,} is beyond 2^63 − 1 ({LIMIT:,}), the largest size a tensor of "
+                "Keras' backends holds"
+            )
+    return tuple(value)
+
+
+def _keras_error(message: str) -> PydanticCustomError:
+    return PydanticCustomError("convcalc", "{message}", {"message": message})
+
+
+class KerasHead(SpecHead):
+    """A ``framework: keras`` spec's top level: its input is Keras' ``input_shape``."""
+
+    input: Annotated[
+        tuple[int, ...],
+        PlainValidator(_keras_input),
+        WithJsonSchema({"type": "array", "items": {"type": "integer", "minimum": 1}}),
+    ]
 
 
 def bundled_specs() -> dict[str, Path]:
@@ -118,17 +156,13 @@ def validate(doc: Document, *, share: bool = True, max_layers: int = MAX_NODES) 
             file=doc.file,
             line=1,
         )
+    if data.get("framework") == "keras":
+        return _keras_spec(doc, max_layers)
     head, errors = None, list[dict[str, Any]]()
     try:
         head = SpecHead.model_validate(data)
     except ValidationError as exc:
         errors += [dict(err) for err in exc.errors()]
-    if head is not None and head.framework == "keras":
-        from convcalc.spec.keras import read_keras
-
-        shape, keras_layers, dialect = read_keras(doc, head.input, head.data_format)
-        _check_unrolled(keras_layers, doc, max_layers)
-        return Spec(head.name or doc.name, shape, keras_layers, doc.file, doc, dialect)
     if head is not None and head.data_format is not None:
         raise SpecError(
             "data_format is Keras' argument: PyTorch's shapes are channels-first; for a Keras "
@@ -142,6 +176,27 @@ def validate(doc: Document, *, share: bool = True, max_layers: int = MAX_NODES) 
     if head is not None and not errors:
         _check_unrolled(layers, doc, max_layers)
         return Spec(head.name or doc.name, head.input, layers, doc.file, doc)
+    raise _first(doc, errors)
+
+
+def _keras_spec(doc: Document, max_layers: int) -> Spec:
+    """A ``framework: keras`` spec: its head validated in Keras' words (:class:`KerasHead`),
+    and, only once the head is valid, its layers read by the dialect; a head's errors are
+    the spec's only errors (its layers are Keras classes, not PyTorch types)."""
+    from convcalc.spec.keras import read_keras
+
+    try:
+        head = KerasHead.model_validate(doc.data)
+    except ValidationError as exc:
+        raise _first(doc, [dict(err) for err in exc.errors()]) from None
+    shape, keras_layers, dialect = read_keras(doc, head.input, head.data_format)
+    _check_unrolled(keras_layers, doc, max_layers)
+    return Spec(head.name or doc.name, shape, keras_layers, doc.file, doc, dialect)
+
+
+def _first(doc: Document, errors: list[dict[str, Any]]) -> SpecError:
+    """The first of ``errors`` located, the next ones (up to :data:`MAX_REPORTED`) after
+    its message."""
     # an unknown field explains a missing one (a typo), so it goes first
     errors.sort(key=lambda err: err["type"] != "extra_forbidden")
     located = [_locate(doc, err) for err in errors]
@@ -151,7 +206,7 @@ def validate(doc: Document, *, share: bool = True, max_layers: int = MAX_NODES) 
         if len(located) > MAX_REPORTED:
             more.append(f"... and {len(located) - MAX_REPORTED} more")
         first.message += "\n" + "\n".join(more)
-    raise first
+    return first
 
 
 MAX_LAYERS = MAX_NODES  # layers (blocks included) once every repeat is unrolled

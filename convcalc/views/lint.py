@@ -22,6 +22,9 @@ dilated kernel are its design.
   i < out; the weights of the other taps never do (a 3×3 conv on a 1×1 map uses 1 tap of 9).
 - ``receptive-field-exceeds-input``: the first layer whose receptive field r is larger than L.
 - ``misaligned-paths``: a block whose paths disagree in jump or centre (``Field.misaligned``).
+- ``residual-broadcasts``: a residual whose body and shortcut give different shapes that
+  broadcast (each dimension equal, or 1 in one of them): legal, as torch and Keras broadcast,
+  but a shortcut usually gives the body's shape, so a size 1 repeated is often a mistake.
 - ``bias-before-norm``: a bias b, then batch or instance norm: (x + b) − mean(x + b) = x − mean(x).
 - ``dropout-before-batchnorm``: dropout multiplies E[x²] by 1/(1 − p) in training only, so the
   norm's running variance is wrong at evaluation (the variance shift, Li et al. 2019).
@@ -108,6 +111,8 @@ class Dim:
     out: int
     pool: bool
     ceil: bool
+    keras: bool = False  # a layer of a Keras spec: fixes in Keras' words
+    rank: int = 1  # the layer's spatial dimensions (Keras' ZeroPadding{rank}D)
 
 
 def _dims(entry: Entry) -> list[Dim]:
@@ -123,7 +128,9 @@ def _dims(entry: Entry) -> list[Dim]:
         d = a[2] if rule is arith.conv_same_out else a[4]
         pool, out = rule is arith.pool_out, entry.output_shape[i + 1]
         sides = (w.kernel, w.stride, w.pad_left, w.pad_right, d, out)
-        found.append(Dim(a[0], a[1], *sides, pool, pool and bool(a[5])))
+        keras = entry.layer.word("stride") != "stride"  # Keras' words: strides
+        rank = len(step.windows)
+        found.append(Dim(a[0], a[1], *sides, pool, pool and bool(a[5]), keras, rank))
     return found
 
 
@@ -194,8 +201,11 @@ def _meeting(dim: Dim, lo: int, hi: int) -> int:
 
 
 def _resized(dim: Dim, kernel: int, padding: int) -> int | None:
-    """The output size with another kernel or (symmetric) padding, by the layer's own rule."""
+    """The output size with another kernel or (symmetric) padding, by the layer's own rule;
+    a Keras layer's padding is a ZeroPadding before it: ⌊(L + 2p − k_eff)/s⌋ + 1."""
     try:
+        if dim.keras:
+            return arith.conv_out(dim.length + 2 * padding, kernel, dim.stride, 0, dim.dilation)
         if dim.pool:
             return arith.pool_out(dim.length, kernel, dim.stride, padding, dim.dilation, dim.ceil)
         return arith.conv_out(dim.length, kernel, dim.stride, padding, dim.dilation)
@@ -228,8 +238,27 @@ def _and(parts: list[str]) -> str:
 
 
 def _sum(dim: Dim) -> str:
+    """``L + 2·p − k_eff``; a Keras layer's ``L − k_eff`` where it pads nothing (``valid``)."""
+    if dim.keras and not dim.left and not dim.right:
+        return f"{dim.length} − {dim.span}"
     pad = f"2·{dim.left}" if dim.left == dim.right else f"{dim.left} + {dim.right}"
     return f"{dim.length} + {pad} − {dim.span}"
+
+
+def _kernel(dim: Dim) -> str:
+    """The kernel's name in a fix: PyTorch's ``kernel``; Keras' ``kernel_size`` or
+    ``pool_size``."""
+    if not dim.keras:
+        return "kernel"
+    return "pool_size" if dim.pool else "kernel_size"
+
+
+def _padding(dim: Dim, padding: int) -> str:
+    """Symmetric padding in a fix: PyTorch's ``padding p``; Keras pads a ``valid`` layer by a
+    ZeroPadding layer before it."""
+    if not dim.keras:
+        return f"padding {padding}"
+    return f"ZeroPadding{dim.rank}D({padding}) before it"
 
 
 def _zero_padded(entry: Entry) -> bool:
@@ -253,8 +282,10 @@ def floor_drops(dim: Dim) -> Hit:
     # a kernel rem/d longer, or padding x more with rem + 2x ≡ 0 (mod s), reads to the end
     x = (s - rem) * (s + 1) // 2 % s if s % 2 else (s - rem) // 2 if rem % 2 == 0 else 0
     kernel, padding = dim.kernel + rem // dim.dilation, dim.left + x
-    options = [(f"kernel {kernel}", kernel, dim.left)] if rem % dim.dilation == 0 else []
-    options += [(f"padding {padding}", dim.kernel, padding)] if x and dim.left == dim.right else []
+    options = [(f"{_kernel(dim)} {kernel}", kernel, dim.left)] if rem % dim.dilation == 0 else []
+    if x and dim.left == dim.right:
+        extra = padding - dim.left  # a Keras layer's ZeroPadding adds to what it pads
+        options.append((_padding(dim, extra if dim.keras else padding), dim.kernel, padding))
     shown = [f"{text} (output {size})" for text, k, p in options if (size := _resized(dim, k, p))]
     fix = " or ".join(shown) + " reads to the end" if shown else f"make {_sum(dim)} divide by {s}"
     return f"the last {_n(n)}", formula, fix
@@ -265,10 +296,11 @@ def stride_skips(dim: Dim) -> Hit:
     if gap <= 0 or not n:
         return None
     k = -(-(dim.stride - 1) // dim.dilation) + 1  # the least k with d·(k − 1) + 1 ≥ s
+    stride = "strides" if dim.keras else "stride"
     return (
         f"{n} of its {_n(dim.length)}",
-        f"stride {dim.stride} − window {dim.span} = {_n(gap)} unread after each window",
-        f"kernel {k} (a window as long as the stride) or stride {dim.span}",
+        f"{stride} {dim.stride} − window {dim.span} = {_n(gap)} unread after each window",
+        f"{_kernel(dim)} {k} (a window as long as the {stride}) or {stride} {dim.span}",
     )
 
 
@@ -423,6 +455,8 @@ def layer_checks(
     in the same list to change the shape."""
     kind, nxt = entry.type, after.type if after is not None else ""
     where = f"{after.label} at {after.path}" if after is not None else ""
+    if kind == "residual" and len(entry.children) == 2:
+        yield from broadcast_residual(entry, shown)
     bias = math.prod(entry.tensors.get("bias", (0,)))
     if bias and kind in ("conv", "conv_transpose", "linear") and nxt in NORMS:
         yield (
@@ -486,6 +520,33 @@ def layer_checks(
 
 
 _ROWS = {3: "(C, H) ", 4: "(C, D, H) "}  # what a row of a map is indexed by
+
+
+def broadcast_residual(entry: Entry, shown: Shown = shape_text) -> Iterator[Found]:
+    """A residual whose body and shortcut outputs differ but broadcast to its output (each
+    dimension equal, or 1 in one and the output's in the other): the values of a size-1
+    dimension are repeated along the output's, which a shortcut meant to match does not do."""
+    body, short = entry.children[0][1], entry.children[1][1]
+    outs = [es[-1].output_shape if es else entry.input_shape for es in (body, short)]
+    if outs[0] == outs[1]:
+        return
+    op = getattr(entry.layer, "join", "add")
+    sign = {"add": " + ", "subtract": " − ", "multiply": " · "}.get(op, f" {op} ")
+    out = entry.output_shape
+    grown = [
+        name + (" (its missing leading axes too)" if len(s) < len(out) else "")
+        for name, s in zip(("body", "shortcut"), outs, strict=True)
+        if s != out
+    ]
+    yield (
+        "residual-broadcasts",
+        f"{entry.label}: body gives {shown(outs[0])} but shortcut gives {shown(outs[1])}; "
+        f"they are broadcast to {shown(out)}, the values of {_and(grown)} repeated along each "
+        "dimension of size 1: legal, but a shortcut usually gives the body's shape",
+        f"{shown(outs[0])}{sign}{shown(outs[1])} → {shown(out)}",
+        "make the shortcut give the body's shape; where the broadcast is meant (a gate, a "
+        "bias per channel), a graph join or a scale says so",
+    )
 
 
 def linear_on_map(entry: Entry, made: Entry) -> Iterator[Found]:

@@ -1,11 +1,14 @@
 """The costed JSON form of a report: totals, memory, and every entry with its multiply-adds and
-receptive field (what ``convcalc shape --json`` writes and :meth:`Report.to_dict` returns)."""
+receptive field (what ``convcalc shape --json`` writes and :meth:`Report.to_dict` returns). A
+report read from a Keras spec lists its shapes, and names and shapes its tensors, in Keras'
+order (``layout``), as every other view shows them."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
-from convcalc.records import Costing, Entry, Report, walk
+from convcalc.records import Costing, Entry, Report, Shape, walk
 from convcalc.views.costs import subtotals
 from convcalc.views.memory import memory
 from convcalc.views.receptive import receptive_fields
@@ -15,10 +18,13 @@ def report_dict(report: Report, costing: Costing) -> dict[str, Any]:
     """The JSON form of a report: totals and memory, then every entry with its multiply-adds
     and receptive field, counted as ``costing`` says."""
     layers = entry_dicts(report.layers, costing, report)
+    shape = _shown(report)
+    dialect = report.dialect
     return {
         "name": report.name,
-        "input_shape": list(report.input_shape),
-        "output_shape": list(report.output_shape),
+        **({"framework": dialect.framework, "layout": _layout(report)} if dialect else {}),
+        "input_shape": shape(report.input_shape),
+        "output_shape": shape(report.output_shape),
         "output_size": report.output_size,
         "total_params": report.total_params,
         "trainable_params": report.trainable_params,
@@ -36,6 +42,7 @@ def entry_dicts(
     """Entries as JSON dicts, built children first without recursion; with a ``report`` and
     its ``costing``, each has its multiply-adds and receptive field too."""
     fields = receptive_fields(report) if report is not None else None
+    shape = _shown(report)
     costing = costing or Costing()
     order = list(walk(entries))
     counts = subtotals(order, costing.batch, costing.convention) if fields is not None else {}
@@ -46,10 +53,12 @@ def entry_dicts(
             "path": entry.path,
             "type": entry.type,
             "description": entry.description,
-            "input_shape": list(entry.input_shape),
-            "output_shape": list(entry.output_shape),
+            "input_shape": shape(entry.input_shape),
+            "output_shape": shape(entry.output_shape),
             "params": entry.params,
-            "tensors": {name: list(shape) for name, shape in entry.tensors.items()},
+            "tensors": {
+                name: list(dims) for name, dims in entry.layer.shown_tensors(entry.tensors).items()
+            },
         }
         if entry.name:
             item["name"] = entry.name
@@ -76,3 +85,20 @@ def entry_dicts(
                     ]
         made[id(entry)] = item
     return [made[id(entry)] for entry in entries]
+
+
+def _shown(report: Report | None) -> Callable[[Shape], list[int]]:
+    """A shape as the JSON lists it: in the order of the report's framework (a channels-last
+    Keras spec's (H, W, C) for the records' (C, H, W), :meth:`Dialect.shape`), else as
+    recorded."""
+    dialect = report.dialect if report is not None else None
+    if dialect is None:
+        return list
+    return lambda shape: list(dialect.shape(shape))
+
+
+def _layout(report: Report) -> str:
+    """The order of the JSON's shapes: ``channels_last`` ((*spatial, C), Keras' default) or
+    ``channels_first`` ((C, *spatial), PyTorch's)."""
+    channels_last = report.dialect is not None and report.dialect.channels_last
+    return "channels_last" if channels_last else "channels_first"

@@ -415,6 +415,7 @@ KERAS_SECTIONS: dict[str, tuple[str, ...]] = {
     "Convolutions": ("conv", "transpose", "depthwise", "separable"),
     "Pooling": ("maxpool", "avgpool", "global_avg", "global_max"),
     "Core and normalisation": ("dense", "batchnorm", "layernorm", "normalization", "rescaling"),
+    "Tokens and attention": ("embedding", "attention"),
     "Activations": ("activation", "relu", "prelu", "leaky_relu", "elu", "softmax"),
     "Reshaping, padding and resampling": (
         "flatten",
@@ -477,6 +478,21 @@ KERAS_NOTES: dict[str, Note] = {
     "dense": Note(
         "On the last axis: a `linear` on (features); on (…, C) channels-last, a 1×1 `conv` of "
         "the channels. `units` → `out_features`; `units`·(in + 1) parameters with `use_bias`."
+    ),
+    "embedding": Note(
+        "Integer ids in, so the first layer only (fed the spec's input): ids (L) → "
+        "(L, `output_dim`), any shape of ids likewise; `input_dim`·`output_dim` parameters "
+        "(Keras' `embeddings`). PyTorch's `embedding` in the records. Refused: `lora_rank`.",
+        ignored=("mask_zero", "input_length", "lora_alpha"),
+    ),
+    "attention": Note(
+        "Self-attention, `mha(x, x)` (query = key = value = x), on (L, E) only: (L, E_out), "
+        "E_out = `output_shape` else E. Weights: query and key kernels (E, h, `key_dim`), value "
+        "kernel (E, h, `value_dim`), biases (h, ·) with `use_bias`, output kernel (h, "
+        "`value_dim`, E_out) and bias (E_out). Multiply-adds: L × the kernels' sizes + "
+        "L²·h·(`key_dim` + `value_dim`). Refused: another rank, `attention_axes`, `use_gate`, "
+        "an `output_shape` of several sizes.",
+        ignored=("dropout", "sliding_window", "flash_attention"),
     ),
     "batchnorm": Note(
         "Over `axis` of size n (the channels by default; another axis is moved first, "

@@ -205,6 +205,7 @@ def test_every_bundled_spec_is_valid_under_the_schema(run) -> None:
     assert list(validator.iter_errors(nested)) != []
 
 
+@pytest.mark.full  # ~1.7 s: the Keras schema built and every case validated
 def test_the_keras_schema_refuses_what_the_reader_refuses(run) -> None:
     """A Keras spec the dialect refuses for its classes or arguments fails the Keras schema
     too (an unknown class, a PyTorch name, a bad value, deep in a block); unknowns pass."""

@@ -132,6 +132,7 @@ REFUSABLE: dict[str, set[str | None]] = {
     "batchnorm": {"track_running_stats", "momentum"},
     "instancenorm": {"track_running_stats"},
     "leaky_relu": {"negative_slope"},
+    "hardtanh": {"min_val"},  # Keras clips from 0 (ReLU) or to [−1, 1] (hard_tanh) only
     "softplus": {"beta", "threshold"},
     "embedding": {None, "padding_idx", "max_norm", "scale_grad_by_freq"},
     "pad": {"padding"},

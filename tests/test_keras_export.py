@@ -296,7 +296,11 @@ EXAMPLES: dict[str, dict[str, Any]] = {
     "LayerScale": {"init_values": 0.1, "projection_dim": 3},
     "ops.add": {"value": 1},
     "ops.multiply": {"value": 2},
+    "Embedding": {"input_dim": 50, "output_dim": 8},
+    "MultiHeadAttention": {"num_heads": 2, "key_dim": 3, "value_dim": 5, "output_shape": 6},
 }
+# the classes whose input is not their rank's: token ids (L,), a sequence (L, E)
+EXAMPLE_INPUTS = {"Embedding": [7], "MultiHeadAttention": [7, 8]}
 
 
 def test_every_class_has_an_example() -> None:
@@ -330,7 +334,8 @@ def test_every_class_builds_as_counted(kind: str, trainable: bool) -> None:
     has its layers written with): the file Keras builds has convcalc's output shape,
     trainable and non-trainable counts."""
     layer = {"type": kind, **EXAMPLES[kind], **({} if trainable else {"trainable": False})}
-    data = {"framework": "keras", "input": INPUTS[CLASSES[kind][1]], "layers": [layer]}
+    shape = EXAMPLE_INPUTS.get(kind, INPUTS[CLASSES[kind][1]])
+    data = {"framework": "keras", "input": shape, "layers": [layer]}
     spec = load_spec(data)
     assert counts(build_keras(spec)) == report_counts(analyse(spec))
 

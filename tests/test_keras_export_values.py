@@ -267,8 +267,6 @@ KERAS_DIFFERS = {
         "values; TensorFlow, JAX and the export average the values inside the input only "
         "(test_uneven_same_average_pool_is_the_inside_mean)"
     ),
-    "3x4x2:Activation,activation=leaky_relu": "the dialect reads leaky_relu with slope 0.01",
-    "3x4x2:Dense,units=5,activation=leaky_relu": "the dialect reads leaky_relu with slope 0.01",
 }
 CASES = [
     pytest.param(*c.values, id=c.id, marks=pytest.mark.xfail(reason=KERAS_DIFFERS[c.id]))

@@ -1,9 +1,10 @@
-"""Attention: ``nn.MultiheadAttention`` used as self-attention on a token sequence [L, E]."""
+"""Attention: ``nn.MultiheadAttention`` used as self-attention on a token sequence [L, E], and
+Keras' ``MultiHeadAttention`` (its own weights, any key and value width) likewise."""
 
 from typing import Literal
 
 from convcalc.arith import Refusal
-from convcalc.layers.base import WithParameters, listed
+from convcalc.layers.base import KerasWords, WithParameters, listed
 from convcalc.layers.fields import Flag, PositiveInt, Probability
 from convcalc.records import Shape, Step, Tensors
 
@@ -66,3 +67,51 @@ class MultiheadAttention(WithParameters):
 
     def describe(self, shape: Shape) -> str:
         return f"attention {self.num_heads} heads × {shape[-1] // self.num_heads}"
+
+
+class KerasMultiHeadAttention(KerasWords, MultiheadAttention):
+    """Keras' ``MultiHeadAttention(num_heads, key_dim, value_dim, output_shape)`` as
+    self-attention, ``mha(x, x)``: [L, E] → [L, E_out] (E_out = ``output_shape``, else E).
+    Weights, h heads, dk = key_dim, dv = value_dim (else dk): query and key kernels E×h×dk,
+    the value kernel E×h×dv, biases h×dk, h×dk, h×dv (with ``bias``), the output kernel
+    h×dv×E_out and its bias E_out: E·h·(2·dk + dv) + h·dv·E_out (+ h·(2·dk + dv) + E_out).
+    With h·dk = E, dv = dk and E_out = E it is PyTorch's count, 4E² + 4E."""
+
+    key_dim: PositiveInt
+    value_dim: PositiveInt | None = None
+    output_shape: PositiveInt | None = None
+
+    def sizes(self, embed: int) -> tuple[int, int, int, int]:
+        """(h, dk, dv, E_out) for an input of width ``embed``."""
+        value = self.value_dim or self.key_dim
+        return self.num_heads, self.key_dim, value, self.output_shape or embed
+
+    def pytorch_like(self, embed: int) -> bool:
+        """PyTorch's nn.MultiheadAttention(E, h) has the same weights: h·dk = E, dv = dk,
+        E_out = E."""
+        heads, key, value, out = self.sizes(embed)
+        return heads * key == embed and value == key and out == embed
+
+    def forward(self, shape: Shape) -> Step:
+        if len(shape) != 2:
+            raise Refusal(
+                "MultiHeadAttention is read on a sequence (steps, features) only, not "
+                f"{listed(shape)}"
+            )
+        length, embed = shape
+        heads, key, value, out = self.sizes(embed)
+        tensors: Tensors = {}
+        for name, width in (("query", key), ("key", key), ("value", value)):
+            tensors[f"{name}/kernel"] = (embed, heads, width)
+            if self.bias:
+                tensors[f"{name}/bias"] = (heads, width)
+        tensors["attention_output/kernel"] = (heads, value, out)
+        if self.bias:
+            tensors["attention_output/bias"] = (out,)
+        note = f"self-attention: each of the {length} positions mixes all {length} "
+        note += f"({heads} heads, keys of {key}, values of {value}), {out} features out"
+        return Step((length, out), tensors, None, note=note)
+
+    def describe(self, shape: Shape) -> str:
+        heads, key, _, out = self.sizes(shape[-1])
+        return f"attention {heads} heads × {key} → {out}"

@@ -252,17 +252,29 @@ def _renamed(expr: Expr, word: Any) -> Expr:
     return Expr(expr.op, tuple(_renamed(a, word) for a in expr.args), expr.value, expr.name)
 
 
+# PyTorch's argument names and the names Keras gives the same arguments: the one table the
+# Keras dialect reads (convcalc.spec.keras: a PyTorch name written in a Keras spec, a refusal's
+# field) and its layers speak (KerasWords)
+KERAS_ARGUMENTS: dict[str, str] = {
+    "out_channels": "filters",
+    "out_features": "units",
+    "bias": "use_bias",
+    "stride": "strides",
+    "dilation": "dilation_rate",
+    "eps": "epsilon",
+    "p": "rate",
+    "scale_factor": "size",
+}
+
+
 class KerasWords:
     """A layer of the Keras dialect (:mod:`convcalc.spec.keras`) in Keras' words: its fields
-    and its formulas' symbols by Keras' argument names (:data:`WORDS`, one table for every
-    Keras layer), its label as Keras writes the call (:func:`keras_call`)."""
+    and its formulas' symbols by Keras' argument names (:data:`WORDS`: the arguments of
+    :data:`KERAS_ARGUMENTS`, but ``p``, a formula's padding, and the symbols k, s, d), its
+    label as Keras writes the call (:func:`keras_call`)."""
 
     WORDS: ClassVar[dict[str, str]] = {
-        "out_channels": "filters",
-        "out_features": "units",
-        "bias": "use_bias",
-        "stride": "strides",
-        "dilation": "dilation_rate",
+        **{name: keras for name, keras in KERAS_ARGUMENTS.items() if name != "p"},
         "k": "kernel_size",
         "s": "strides",
         "d": "dilation_rate",

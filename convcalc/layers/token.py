@@ -5,9 +5,10 @@ indexing, not modules: ViT's learnable class token and position embedding, ``sel
 from typing import Literal
 
 from convcalc.arith import Refusal, extended, kept
-from convcalc.layers.base import Layer, dim_index, listed
+from convcalc.layers.base import KerasWords, Layer, dim_index, listed
 from convcalc.layers.fields import AnyInt, Number
-from convcalc.records import IDENTITY, Applied, Shape, Step, elementwise
+from convcalc.layers.linear import Embedding
+from convcalc.records import IDENTITY, Applied, Shape, Step, Tensors, elementwise
 
 
 def _sequence(shape: Shape, kind: str) -> tuple[int, int]:
@@ -95,3 +96,12 @@ class LayerScale(Layer):
     def forward(self, shape: Shape) -> Step:
         note = f"each of the {shape[0]} channels multiplied by its learned factor; shape kept"
         return elementwise(shape, {"layer_scale": (shape[0], *(1 for _ in shape[1:]))}, note)
+
+
+class KerasEmbedding(KerasWords, Embedding):
+    """Keras' ``Embedding(input_dim, output_dim)``: integer ids of any shape in, one
+    output_dim vector each out (PyTorch's embedding); its table is Keras' ``embeddings``,
+    input_dim × output_dim."""
+
+    def shown_tensors(self, tensors: Tensors) -> Tensors:
+        return {"embeddings": tensors["weight"]}

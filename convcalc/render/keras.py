@@ -5,9 +5,10 @@ name written or Keras' own (:func:`keras_layers`), "Output Shape" as ``(None, 61
 three totals with Keras' sizes: each parameter 4 bytes (float32), in B, KB, MB, … of 1,024,
 two decimals.
 
-A network with a merge (Add, Concatenate, Multiply) is a functional model in Keras: its
-summary starts with the input layer, lists the layers of each path, then the merge; the
-"Connected to" column Keras adds there is left out.
+A network with a merge (Add, Subtract, Multiply, Average, Maximum, Minimum, Concatenate: a
+block that joins paths) is a functional model in Keras: its summary starts with the input
+layer, lists the layers of each path, then the merge; the "Connected to" column Keras adds
+there is left out. Control characters in a name are shown escaped, one table line per row.
 """
 
 from __future__ import annotations
@@ -15,10 +16,19 @@ from __future__ import annotations
 from collections import Counter
 
 from convcalc.errors import ConvcalcError
+from convcalc.escape import terminal
+from convcalc.layers.blocks import JOINS
 from convcalc.records import Entry, Report, Shape
 
-MERGES = ("Add", "Concatenate", "Multiply")
+MERGES = frozenset(join.keras for join in JOINS.values())  # each join's Keras merge layer
 BYTES = 4  # float32
+
+
+def is_merge(entry: Entry, kind: str) -> bool:
+    """Whether the Keras layer ``kind`` written at ``entry`` is a merge: a block that joins
+    its paths as one of Keras' merge layers (:data:`~convcalc.layers.blocks.JOINS`), not a
+    Sequential, nor an op on a number that Keras shows as ``Add``."""
+    return entry.is_block and kind in MERGES
 
 
 def keras_shape(report: Report, shape: Shape) -> str:
@@ -39,28 +49,20 @@ def memory(count: int) -> str:
 
 def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
     """(name, class, entry) per Keras layer, in ``model.summary()``'s order: the name written,
-    else Keras' own, counted per class as a fresh Keras session names them (``conv2d``,
-    ``conv2d_1``: the n-th unnamed layer of a class is ``snake_n-1``; a named one is not
-    counted, as Keras draws a name only for a layer given none). A
-    functional model (one with a merge) starts with its ``input_layer`` (entry None) and lists
-    a merge after the layers of its paths. A repeat (convcalc's) is its copies' layers, each a fresh
-    Keras layer, as the loop that builds them makes them."""
+    else Keras' own (:func:`default_names`). A functional model (one with a merge) starts with
+    its ``input_layer`` (entry None) and lists a merge after the layers of its paths; a
+    Sequential is one row. A repeat (convcalc's) is its copies' layers, each a fresh Keras
+    layer, as the loop that builds them makes them."""
     dialect = report.dialect
     if dialect is None or dialect.framework != "keras":
         raise ConvcalcError(
             "--format keras prints Keras' summary of a Keras spec (framework: keras at the "
             "top); this spec is PyTorch's"
         )
-    counts: Counter[str] = Counter()
+    named = default_names(report)
     out: list[tuple[str, str, Entry | None]] = []
-
-    def name(kind: str) -> str:
-        base = _snake(kind)
-        counts[base] += 1
-        return base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
-
-    if any(dialect.classes.get(e.source) in MERGES for e in report.walk()):
-        out.append((name("InputLayer"), "InputLayer", None))
+    if any(is_merge(e, dialect.classes.get(e.source, "")) for e in report.walk()):
+        out.append(("input_layer", "InputLayer", None))
     stack: list[tuple[Entry, bool]] = [(e, False) for e in reversed(report.layers)]
     while stack:
         entry, merged = stack.pop()
@@ -69,13 +71,48 @@ def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
             for _, children in reversed(entry.children):
                 stack.extend((child, False) for child in reversed(children))
             continue
-        if merged or kind not in MERGES:
-            out.append((dialect.names.get(entry.source) or name(kind), kind, entry))
+        if merged or not is_merge(entry, kind):
+            out.append((named.get(id(entry), kind), kind, entry))
             continue
         stack.append((entry, True))  # the merge after its paths
         for _, children in reversed(entry.children):
             stack.extend((child, False) for child in reversed(children))
     return out
+
+
+def default_names(report: Report) -> dict[int, str]:
+    """Each Keras layer's name, by ``id`` of its entry: the name written, else the name a
+    fresh Keras session gives it, counted per class in the order the layers are made: a
+    block's layers before the block (a Sequential's list is made before the Sequential, a
+    merge's paths before the merge), so the n-th unnamed layer of a class is ``snake_n-1``
+    (``conv2d``, ``conv2d_1``), the layers inside a nested Sequential counted too; a named
+    layer draws no name. Each copy of a repeat is a fresh layer."""
+    dialect = report.dialect
+    assert dialect is not None
+    counts: Counter[str] = Counter()
+    names: dict[int, str] = {}
+    stack: list[tuple[Entry, bool]] = [(e, False) for e in reversed(report.layers)]
+    while stack:
+        entry, done = stack.pop()
+        kind = dialect.classes.get(entry.source)
+        if not done and kind is not None and entry.children and kind != "repeat":
+            stack.append((entry, True))  # made after its layers
+            for _, children in reversed(entry.children):
+                stack.extend((child, False) for child in reversed(children))
+            continue
+        if entry.type == "repeat":
+            for _, children in reversed(entry.children):
+                stack.extend((child, False) for child in reversed(children))
+            continue
+        if kind is None:  # a step of a Keras layer, not a layer of its own
+            continue
+        written = dialect.names.get(entry.source)
+        if written is None:
+            base = _snake(kind)
+            counts[base] += 1
+            written = base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
+        names[id(entry)] = written
+    return names
 
 
 def rows(report: Report) -> list[tuple[str, str, str, int]]:
@@ -86,7 +123,7 @@ def rows(report: Report) -> list[tuple[str, str, str, int]]:
             name,
             kind,
             keras_shape(report, entry.output_shape if entry else report.input_shape),
-            0 if entry is None or kind in MERGES else entry.params,
+            0 if entry is None or is_merge(entry, kind) else entry.params,
         )
         for name, kind, entry in keras_layers(report)
     ]
@@ -100,7 +137,7 @@ def _snake(kind: str) -> str:
 
 def summary(report: Report) -> str:
     """The text of ``model.summary()``: the model's name, the table, the three totals."""
-    table = [(f"{n} ({k})", shape, f"{p:,}") for n, k, shape, p in rows(report)]
+    table = [(f"{terminal(n)} ({k})", shape, f"{p:,}") for n, k, shape, p in rows(report)]
     head = ("Layer (type)", "Output Shape", "Param #")
     widths = [max(len(r[i]) for r in (*table, head)) for i in range(3)]
 

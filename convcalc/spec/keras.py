@@ -33,8 +33,9 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from convcalc.arith import Refusal
 from convcalc.errors import SpecError, format_path
 from convcalc.layers.activation import KerasPReLU, KerasReLU
-from convcalc.layers.base import KerasWords, Layer, keras_call
-from convcalc.layers.blocks import JOINS, Block
+from convcalc.layers.attention import KerasMultiHeadAttention
+from convcalc.layers.base import KERAS_ARGUMENTS, Layer, keras_call
+from convcalc.layers.blocks import JOINS
 from convcalc.layers.conv import (
     KerasConv,
     KerasConvTranspose,
@@ -42,7 +43,6 @@ from convcalc.layers.conv import (
     KerasDepthwiseConv,
     KerasPointwise,
     KerasSeparableDepthwise,
-    keras_strides,
 )
 from convcalc.layers.fields import (
     Flag,
@@ -61,26 +61,12 @@ from convcalc.layers.norm import KerasBatchNorm, KerasLayerNorm, KerasLayerNorm2
 from convcalc.layers.pool import KerasAvgPool, KerasMaxPool
 from convcalc.layers.registry import layer_class
 from convcalc.layers.reshape import KerasNormalization
+from convcalc.layers.token import KerasEmbedding
 from convcalc.records import Dialect, Shape
 from convcalc.spec.document import MAX_NODES, Document, yaml_text
 
 Keys = tuple[str | int, ...]
 MAX_DEPTH = 1_000  # blocks nested in a Keras spec (as YAML's 2,000 levels allow)
-
-# PyTorch's argument names and the Keras names a Keras spec writes instead
-TORCH_NAMES = {
-    "out_channels": "filters",
-    "stride": "strides",
-    "dilation": "dilation_rate",
-    "bias": "use_bias",
-    "out_features": "units",
-    "p": "rate",
-    "eps": "epsilon",
-    "scale_factor": "size",
-    "start_dim": "data_format",
-}
-# the Keras names of internal fields, for refusals raised by the layer classes
-KERAS_FIELDS = {k: v for k, v in TORCH_NAMES.items() if k != "start_dim"}
 
 
 def snake(name: str) -> str:
@@ -106,6 +92,10 @@ class Args(BaseModel):
     activity_regularizer: Any = None
     kernel_constraint: Any = None
     bias_constraint: Any = None
+
+    def implied(self) -> dict[str, Any]:
+        """Arguments whose default (None) stands for another's value, by name: that value."""
+        return {}
 
 
 DataFormat = Literal["channels_last", "channels_first"] | None
@@ -162,6 +152,10 @@ class PoolArgs(Args):
     padding: Literal["valid", "same"] = "valid"
     data_format: DataFormat = None
 
+    def implied(self) -> dict[str, Any]:
+        """strides=None is the pool_size: strides written equal to it are the default."""
+        return {"strides": self.pool_size}
+
 
 class AvgPoolArgs(PoolArgs):
     """AveragePooling*D: as MaxPooling*D, but Keras has no default pool_size."""
@@ -178,6 +172,37 @@ class DenseArgs(Args):
     units: PositiveInt
     activation: Text | None = None
     use_bias: Flag = True
+
+
+class EmbeddingArgs(Args):
+    """Embedding: integer ids in, an output_dim vector each out; mask_zero changes no size,
+    input_length is Keras 2's (Keras 3 warns and drops it)."""
+
+    input_dim: PositiveInt
+    output_dim: PositiveInt
+    embeddings_initializer: Any = None
+    embeddings_regularizer: Any = None
+    embeddings_constraint: Any = None
+    mask_zero: Flag = False
+    input_length: Any = None
+    lora_rank: PositiveInt | None = None
+    lora_alpha: Number | None = None
+
+
+class MultiHeadAttentionArgs(Args):
+    """MultiHeadAttention used as self-attention, ``mha(x, x)``: query = key = value = x."""
+
+    num_heads: PositiveInt
+    key_dim: PositiveInt
+    value_dim: PositiveInt | None = None
+    dropout: Probability = 0.0
+    use_bias: Flag = True
+    output_shape: PositiveInt | list[PositiveInt] | None = None
+    attention_axes: Any = None
+    sliding_window: Any = None
+    flash_attention: Flag | None = None
+    use_gate: Flag = False
+    seed: Any = None
 
 
 class FlattenArgs(Args):
@@ -384,6 +409,8 @@ CLASSES: dict[str, tuple[type[Args], int | None, str]] = {
     "UpSampling3D": (UpSampling3DArgs, 3, "upsample"),  # no interpolation
     **{f"SpatialDropout{n}D": (SpatialDropoutArgs, n, "spatial_dropout") for n in (1, 2, 3)},
     "Dense": (DenseArgs, None, "dense"),
+    "Embedding": (EmbeddingArgs, None, "embedding"),
+    "MultiHeadAttention": (MultiHeadAttentionArgs, None, "attention"),
     "Flatten": (FlattenArgs, None, "flatten"),
     "BatchNormalization": (BatchNormArgs, None, "batchnorm"),
     "LayerNormalization": (LayerNormArgs, None, "layernorm"),
@@ -412,10 +439,12 @@ CLASSES: dict[str, tuple[type[Args], int | None, str]] = {
 # the class Keras shows for a spec's type, where the two differ (an op on a number)
 SHOWN = {"ops.add": "Add", "ops.multiply": "Multiply"}
 # what a Keras call's label leaves out: what every layer takes, the layout (the spec's), the
-# lists of layers a block holds
-UNLABELLED = {"data_format", "layers", "body", "shortcut", "branches", "paths", "output"}
+# lists of layers a block holds, a graph's join (its class: Add())
+UNLABELLED = {"data_format", "layers", "body", "shortcut", "branches", "paths", "output", "join"}
 # the order of Keras' first, positional arguments (SeparableConv2D(filters, kernel_size))
 _POSITIONAL = {"filters": 0, "units": 1, "kernel_size": 2}
+# optional arguments Keras takes first, written first where given: MaxPooling2D(3)
+_LEADING = {"pool_size"}
 
 
 # arguments a label writes as given (a tuple of equal sizes kept whole: Reshape((4, 4)))
@@ -438,14 +467,27 @@ class _Written:
         return text(self.value)
 
 
+def _sizes(value: Any, like: Any = None) -> tuple[Any, ...]:
+    """An int-or-tuple argument as a tuple (an int repeated as often as ``like`` has sizes)."""
+    if isinstance(value, list | tuple):
+        return tuple(value)
+    return (value,) * (len(like) if isinstance(like, list | tuple) else 1)
+
+
 def keras_label(shown: str, args: Args, first: str | None = None) -> str:
-    """The Keras call as written: its required arguments in order (and ``first``, the
-    argument a leaf shows first even at its default: ZeroPadding2D's padding), then those
-    whose value is not Keras' default: ``SeparableConv2D(16, 3, strides=2, padding="same")``,
-    ``Add()``, ``ZeroPadding2D(1)``, ``Reshape((4, 4))``."""
+    """The Keras call as written, the one rule for every Keras layer's label: its required
+    arguments in order (and ``first``, the argument a leaf shows first even at its default:
+    ZeroPadding2D's padding; a pool_size given), then each argument whose value is not Keras'
+    default (nor the value a None default stands for: a pool's strides equal to its
+    pool_size): ``SeparableConv2D(16, 3, strides=2, padding="same")``, ``Add()``,
+    ``ZeroPadding2D(1)``, ``Reshape((4, 4))``, ``BatchNormalization(epsilon=1e-05)``."""
     left = set(Args.model_fields) | UNLABELLED
     fields = {n: f for n, f in type(args).model_fields.items() if n not in left}
-    required = [n for n, f in fields.items() if f.is_required() or n == first]
+    required = [
+        n
+        for n, f in fields.items()
+        if f.is_required() or n == first or (n in _LEADING and getattr(args, n) != f.default)
+    ]
     required.sort(key=lambda n: _POSITIONAL.get(n, len(_POSITIONAL)))
 
     def value(n: str) -> Any:
@@ -453,11 +495,13 @@ def keras_label(shown: str, args: Args, first: str | None = None) -> str:
         return _Written(v) if n in _AS_WRITTEN and isinstance(v, list | tuple) else v
 
     positional = [value(n) for n in required]
-    keywords = {
-        n: value(n)
-        for n, f in fields.items()
-        if n not in required and getattr(args, n) != f.default
-    }
+    implied = args.implied()
+
+    def default(n: str, f: Any) -> bool:
+        v = getattr(args, n)
+        return v == f.default or (n in implied and _sizes(v, implied[n]) == _sizes(implied[n], v))
+
+    keywords = {n: value(n) for n, f in fields.items() if n not in required and not default(n, f)}
     return keras_call(shown, *positional, **keywords)
 
 
@@ -481,6 +525,19 @@ ACTIVATIONS = {
     "leaky_relu": "leaky_relu",
     "linear": "identity",
 }
+# where keras.activations' default differs from the PyTorch module's: leaky_relu's
+# negative_slope is 0.2 in Keras (nn.LeakyReLU's 0.01); elu's alpha (1.0), gelu's exact form
+# and the others' are the modules' own
+ACTIVATION_FIELDS: dict[str, dict[str, Any]] = {"leaky_relu": {"negative_slope": 0.2}}
+
+
+def activation_layer(name: str, dim: int, layer_name: str | None = None) -> Layer:
+    """Keras' activation ``name`` as convcalc's layer, with Keras' defaults
+    (:data:`ACTIVATION_FIELDS`); a softmax along the records' ``dim``."""
+    fields = dict(ACTIVATION_FIELDS.get(name, {}))
+    if "softmax" in name:
+        fields["dim"] = dim
+    return _make(ACTIVATIONS[name], name=layer_name, **fields)
 
 
 # the builders of blocks: the Keras layers (and convcalc's repeat) that hold lists of layers
@@ -591,6 +648,8 @@ class _Walk:
         self.classes: dict[Keys, str] = {}
         self.names: dict[Keys, str] = {}
         self.built: list[Any] = []  # every leaf built, and each block's kind, in order
+        self.types: dict[Keys, str] = {}  # the type written, by where it is written
+        self.repeats: dict[Keys, int] = {}  # each repeat's copies
         self.validated: dict[int, Args] = {}  # id(mapping) → its arguments
 
     # --- errors -----------------------------------------------------------------------------
@@ -612,7 +671,7 @@ class _Walk:
         )
 
     def refused(self, exc: Refusal, keys: Keys, item: Any) -> SpecError:
-        field = KERAS_FIELDS.get(exc.field, exc.field) if exc.field else None
+        field = KERAS_ARGUMENTS.get(exc.field, exc.field) if exc.field else None
         if field == "kernel_size" and "pool_size" in item:
             field = "pool_size"
         if field is not None and field not in item:  # a default at fault: the layer's line
@@ -705,8 +764,50 @@ class _Walk:
 
     def record(self, keys: Keys, kind: str, args: Args) -> None:
         self.classes[keys] = self.shown_class(kind, args)
+        self.types[keys] = kind
+        if isinstance(args, RepeatArgs):
+            self.repeats[keys] = args.times
         if args.name is not None:
             self.names[keys] = args.name
+
+    def check_names(self) -> None:
+        """Each name written once in its model, as Keras requires ('The name "x" is used 2
+        times in the model'): a model is the spec's top level or a Sequential (its own model,
+        whose layers' names are its own); a named layer in a repeat of 2 copies or more is
+        the name used once per copy. convcalc's repeat has no Keras name of its own."""
+        seen: dict[tuple[Keys, str], Keys] = {}
+        for keys, name in self.names.items():
+            if self.types[keys] == "repeat":
+                continue
+            scope = next(
+                (
+                    keys[:n]
+                    for n in range(len(keys) - 1, 0, -1)
+                    if keys[:n] in self.types
+                    and (self.types[keys[:n]] == "Sequential" or self.repeats.get(keys[:n], 1) > 1)
+                ),
+                (),
+            )
+            item = {"type": self.types[keys]}
+            if scope in self.repeats:
+                raise self.error(
+                    f"the name {yaml_text(name)!r} is used {self.repeats[scope]} times, once by "
+                    "each copy of the repeat: Keras refuses a name used twice in a model (leave "
+                    "the name out, or write the copies out)",
+                    keys,
+                    item,
+                    "name",
+                )
+            first = seen.setdefault((scope, name), keys)
+            if first != keys:
+                raise self.error(
+                    f"the name {yaml_text(name)!r} is already the name of "
+                    f"{format_path(list(first))}: Keras refuses a name used twice in a model "
+                    "(all names must be unique)",
+                    keys,
+                    item,
+                    "name",
+                )
 
     def open(self, item: Any, keys: Keys, shape: Shape, depth: int) -> tuple[Layer, Shape] | _KOpen:
         """A leaf read (its layer and output), or a block opened for its lists to be read."""
@@ -726,6 +827,14 @@ class _Walk:
                 args = self.validated[id(item)] = cls.model_validate(item)
             except ValidationError as exc:
                 raise self._invalid(exc, keys, item, cls) from None
+            if args.name is not None and "/" in args.name:
+                raise self.error(
+                    f"{yaml_text(args.name)!r} cannot be a name: Keras' names cannot contain "
+                    "the character '/'",
+                    keys,
+                    item,
+                    "name",
+                )
         fmt = getattr(args, "data_format", None)
         if fmt is not None and (fmt == "channels_last") != self.channels_last:
             spec = "channels_last" if self.channels_last else "channels_first"
@@ -747,8 +856,9 @@ class _Walk:
             return self.open_block(builder, kind, args, item, keys, shape, depth)
         try:
             layer = BUILDERS[builder](self, args, shape)
-            if isinstance(layer, Block) or not (isinstance(layer, KerasWords) or kind in SHOWN):
-                # several steps of the records, or a leaf in PyTorch's words: the Keras call
+            if layer.call_label() is None and kind not in SHOWN:
+                # every Keras layer labelled by one rule, its call as written (keras_label):
+                # the required arguments, then those that differ from Keras' defaults
                 first = {"pad": "padding", "crop": "cropping"}.get(builder)
                 label = keras_label(self.shown_class(kind, args), args, first)
                 layer = layer.as_call(label, self.channels_last)
@@ -919,8 +1029,8 @@ def _unknown_class(kind: Any) -> str:
 
 
 def _unknown_argument(name: str, kind: str, valid: list[str]) -> str:
-    if name in TORCH_NAMES and TORCH_NAMES[name] in valid:
-        return f"'{name}' is PyTorch's name: Keras' {kind} calls it '{TORCH_NAMES[name]}'"
+    if KERAS_ARGUMENTS.get(name) in valid:
+        return f"'{name}' is PyTorch's name: Keras' {kind} calls it '{KERAS_ARGUMENTS[name]}'"
     if name in ("in_channels", "in_features", "num_features", "input_shape"):
         return f"{name} is never written: it comes from the previous layer's output"
     close = difflib.get_close_matches(name, valid, n=1) if len(name) <= 40 else []
@@ -969,7 +1079,7 @@ def _with_activation(
             f"{', '.join(sorted(ACTIVATIONS))}",
             "activation",
         )
-    then = _make(ACTIVATIONS[activation], **({"dim": dim} if "softmax" in activation else {}))
+    then = activation_layer(activation, dim)
     then = then.as_call(keras_call("Activation", activation), w.channels_last)
     return _make("sequential", layers=[layer, then], name=name)
 
@@ -999,7 +1109,6 @@ def _conv(w: _Walk, a: ConvArgs, shape: Shape) -> Layer:
         name=a.name,
         trainable=a.trainable,
     )
-    keras_strides(_spatial(a.strides, rank, "strides"), _spatial(a.dilation_rate, rank, "d"))
     if a.filters % a.groups:
         raise Refusal(
             f"the number of filters {a.filters} must be evenly divisible by groups {a.groups}",
@@ -1106,6 +1215,61 @@ def _dense(w: _Walk, a: DenseArgs, shape: Shape) -> Layer:
     return _with_activation(w, layer, a.activation, a.name, _last_axis(w, shape))
 
 
+def _embedding(w: _Walk, a: EmbeddingArgs, shape: Shape) -> Layer:
+    """Embedding on integer ids (the spec's input, so the first layer): ids of Keras' shape
+    (L,) give (L, output_dim), input_dim·output_dim parameters. Channels-last records hold
+    the vectors first, (output_dim, L): PyTorch's embedding, then a permute."""
+    if w.built:
+        raise Refusal(
+            "an Embedding reads integer token ids, so it must be the first layer, fed the "
+            "spec's input (the ids' shape, such as input: [L])"
+        )
+    if a.lora_rank is not None:
+        raise Refusal("LoRA weights are not read by convcalc (leave lora_rank out)", "lora_rank")
+    table = KerasEmbedding(type="embedding", num_embeddings=a.input_dim, embedding_dim=a.output_dim)
+    n = len(shape)
+    if not w.channels_last:
+        return table.model_copy(update={"name": a.name})
+    return _make("sequential", layers=[table, _keras_permute(w, [n, *range(1, n), 0])], name=a.name)
+
+
+def _attention(w: _Walk, a: MultiHeadAttentionArgs, shape: Shape) -> Layer:
+    """MultiHeadAttention as self-attention on a sequence (steps, features): Keras' weights
+    (:class:`~convcalc.layers.attention.KerasMultiHeadAttention`); channels-last records
+    (features, steps) are permuted to (steps, features) and back around it."""
+    if len(shape) != 2:
+        raise Refusal(
+            "convcalc reads MultiHeadAttention as self-attention on a sequence (steps, "
+            f"features), not {_keras_text(w.keras_shape(shape))}"
+        )
+    if a.attention_axes is not None:
+        raise Refusal("convcalc attends over the steps only (leave it out)", "attention_axes")
+    if a.use_gate:
+        raise Refusal("the gated variant is not read by convcalc", "use_gate")
+    out = a.output_shape
+    if isinstance(out, list):
+        if len(out) != 1:
+            raise Refusal(
+                f"convcalc reads one output size, not {len(out)} (the output is then "
+                "(steps, output_shape))",
+                "output_shape",
+            )
+        out = out[0]
+    layer = KerasMultiHeadAttention(
+        type="multihead_attention",
+        num_heads=a.num_heads,
+        key_dim=a.key_dim,
+        value_dim=a.value_dim,
+        output_shape=out,
+        bias=a.use_bias,
+        dropout=a.dropout,
+        batch_first=True,
+    )
+    if not w.channels_last:
+        return layer.model_copy(update={"name": a.name})
+    return _around(w, [1, 0], layer, a.name)
+
+
 def _flatten(w: _Walk, a: FlattenArgs, shape: Shape) -> Layer:
     return _make("flatten", name=a.name)
 
@@ -1179,7 +1343,7 @@ def _layernorm(w: _Walk, a: LayerNormArgs, shape: Shape) -> Layer:
     rank = len(shape)
     if axes == [rank - 1]:
         fields = {"normalized_shape": shape[-1], "name": a.name, **affine}
-        return _axis_label(w, a, KerasLayerNorm.model_validate({"type": "layernorm", **fields}))
+        return KerasLayerNorm.model_validate({"type": "layernorm", **fields})
     if axes == [0] and rank == 3 and w.channels_last:
         fields = {"normalized_shape": shape[0], "name": a.name, **affine}
         return KerasLayerNorm2d.model_validate({"type": "layernorm2d", **fields})
@@ -1187,15 +1351,7 @@ def _layernorm(w: _Walk, a: LayerNormArgs, shape: Shape) -> Layer:
     norm = {"type": "layernorm", "normalized_shape": sizes if len(sizes) > 1 else sizes[0]}
     layer = KerasLayerNorm.model_validate({**norm, **affine})
     others = [i for i in range(rank) if i not in axes]
-    return _axis_label(w, a, _around(w, [*others, *axes], layer, a.name))
-
-
-def _axis_label(w: _Walk, a: LayerNormArgs, layer: Layer) -> Layer:
-    """A leaf LayerNormalization over an axis other than −1 labelled as written (its own
-    label, ``LayerNormalization()``, leaves the axis out)."""
-    if a.axis == -1 or isinstance(layer, Block):
-        return layer
-    return layer.as_call(keras_label("LayerNormalization", a), w.channels_last)
+    return _around(w, [*others, *axes], layer, a.name)
 
 
 def _keras_permute(w: _Walk, dims: list[int]) -> Layer:
@@ -1226,9 +1382,7 @@ def _activation(w: _Walk, a: ActivationArgs, shape: Shape) -> Layer:
             f"{', '.join(sorted(ACTIVATIONS))}",
             "activation",
         )
-    kind = ACTIVATIONS[a.activation]
-    dim = {"dim": _last_axis(w, shape)} if "softmax" in kind else {}
-    return _make(kind, name=a.name, **dim)
+    return activation_layer(a.activation, _last_axis(w, shape), a.name)
 
 
 def _relu(w: _Walk, a: ReLUArgs, shape: Shape) -> Layer:
@@ -1252,8 +1406,7 @@ def _relu(w: _Walk, a: ReLUArgs, shape: Shape) -> Layer:
         return _make("relu6", name=a.name)
     if not t and not slope and m:
         return _make("hardtanh", min_val=0.0, max_val=float(m), name=a.name)
-    layer = KerasReLU(type="relu", name=a.name, max_value=m, negative_slope=slope, threshold=t)
-    return layer.as_call(keras_label("ReLU", a), w.channels_last)
+    return KerasReLU(type="relu", name=a.name, max_value=m, negative_slope=slope, threshold=t)
 
 
 def _prelu(w: _Walk, a: PReLUArgs, shape: Shape) -> Layer:
@@ -1273,8 +1426,7 @@ def _prelu(w: _Walk, a: PReLUArgs, shape: Shape) -> Layer:
     inner = w.internal(tuple(alpha))
     if math.prod(inner) == 1 or (inner[0] == shape[0] and math.prod(inner) == shape[0]):
         return _make("prelu", num_parameters=math.prod(inner), init=0.0, name=a.name)
-    layer = KerasPReLU(type="prelu", alpha=tuple(alpha), init=0.0, name=a.name)
-    return layer.as_call(keras_label("PReLU", a), w.channels_last)
+    return KerasPReLU(type="prelu", alpha=tuple(alpha), init=0.0, name=a.name)
 
 
 def _leaky(w: _Walk, a: LeakyReLUArgs, shape: Shape) -> Layer:
@@ -1302,7 +1454,8 @@ def _softmax(w: _Walk, a: SoftmaxArgs, shape: Shape) -> Layer:
 
 def _pairs(value: Any, rank: int, field: str, what: str) -> list[tuple[int, int]]:
     """Keras' padding or cropping: an int, a tuple (one per dimension, both sides), or a tuple
-    of (before, after) pairs; one pair per spatial dimension."""
+    of (before, after) pairs; one pair per spatial dimension. In 1-D, an int or one pair of 2
+    integers only, as ZeroPadding1D and Cropping1D take."""
 
     def count(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
@@ -1310,7 +1463,9 @@ def _pairs(value: Any, rank: int, field: str, what: str) -> list[tuple[int, int]
         return v
 
     if isinstance(value, list | tuple):
-        if rank == 1 and len(value) == 2 and all(isinstance(v, int) for v in value):
+        if rank == 1:
+            if len(value) != 2 or any(isinstance(v, list | tuple) for v in value):
+                raise Refusal(f"must be a tuple of 2 integers, not {show(value)}", field)
             return [(count(value[0]), count(value[1]))]
         if len(value) != rank:
             raise Refusal(f"must give {rank} entries (one per spatial dimension)", field)
@@ -1456,6 +1611,8 @@ BUILDERS: dict[str, Callable[[_Walk, Any, Shape], Layer]] = {
     "global_avg": _global("adaptive_avgpool"),
     "global_max": _global("adaptive_maxpool"),
     "dense": _dense,
+    "embedding": _embedding,
+    "attention": _attention,
     "flatten": _flatten,
     "batchnorm": _batchnorm,
     "layernorm": _layernorm,
@@ -1541,4 +1698,5 @@ def read_keras(
     walk = _Walk(doc, channels_last)
     shape = walk.internal(written)
     layers, _ = walk.chain(doc.data["layers"], ("layers",), shape, 0)
+    walk.check_names()
     return shape, layers, Dialect("keras", channels_last, walk.classes, walk.names)

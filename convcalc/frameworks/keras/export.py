@@ -623,11 +623,17 @@ def _relu6(entry: Entry, uses: _Needs) -> list[_Call]:
 
 
 def _hardtanh(entry: Entry, uses: _Needs) -> list[_Call]:
-    """clamp(x, min_val, max_val): Keras' ReLU(max_value=max_val) where min_val is 0."""
+    """clamp(x, min_val, max_val): Keras' ReLU(max_value=max_val) where min_val is 0, its
+    hard_tanh activation where the bounds are PyTorch's defaults, −1 and 1."""
     layer: Any = entry.layer
+    if (layer.min_val, layer.max_val) == (-1, 1):
+        return [_layer("Activation", uses, activation="hard_tanh")]
     if layer.min_val != 0:
         raise _refuse(
-            entry, "Keras clips only from 0 (ReLU's max_value): min_val must be 0", "min_val"
+            entry,
+            "Keras clips only from 0 (ReLU's max_value) or to [−1, 1] (hard_tanh): min_val "
+            "must be 0, or the bounds −1 and 1",
+            "min_val",
         )
     return [_layer("ReLU", uses, max_value=float(layer.max_val))]
 

@@ -191,7 +191,7 @@ def _builder(item: Any) -> str:
 
 def _plain(item: Any) -> bool:
     """A layer keras.Sequential takes as it is: neither a block nor a keras.ops call."""
-    return _builder(item) not in BLOCKS and item["type"] not in OPS
+    return _builder(item) not in BLOCKS and item["type"] not in OPS and item["type"] not in SELF
 
 
 def _opens(item: dict[str, Any]) -> bool:
@@ -365,6 +365,14 @@ def _sequential(w: _Writer, item: dict[str, Any], at: _At, source: str, target: 
     return w.assign(target, "keras.Sequential", items, source, w.shown(at))
 
 
+def _self_attention(w: _Writer, item: dict[str, Any], at: _At, source: str, target: str) -> str:
+    """``keras.layers.MultiHeadAttention(...)(x, x)``: self-attention, query and value x."""
+    cls = f"keras.layers.{item['type']}"
+    return w.assign(target, cls, w.arguments(item, at), f"{source}, {source}", w.shown(at))
+
+
+# layers called on their input twice, (x, x), which keras.Sequential cannot call
+SELF = {"MultiHeadAttention"}
 Write = Callable[[_Writer, dict[str, Any], _At, str, str], str]
 # the leaf classes written otherwise than keras.layers.<Class>(arguments)(x)
 WRITERS: dict[str, Write] = {
@@ -372,6 +380,7 @@ WRITERS: dict[str, Write] = {
     "ops.add": _op,
     "ops.multiply": _op,
     "LayerScale": _layer_scale,
+    "MultiHeadAttention": _self_attention,
 }
 
 

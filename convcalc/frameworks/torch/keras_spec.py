@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Any
 
 from convcalc.frameworks.pysource import ExportError, Group, Item, Uses, call, literal
 from convcalc.layers.activation import KerasPReLU, KerasReLU
+from convcalc.layers.attention import KerasMultiHeadAttention
 from convcalc.layers.conv import Conv, KerasConv, KerasConvTranspose
 from convcalc.layers.norm import KerasBatchNorm
 from convcalc.layers.pool import KerasAvgPool, KerasMaxPool
@@ -304,7 +305,23 @@ def _keras_prelu(entry: Entry, uses: KerasUses) -> list[Any]:
 
 
 # the Keras variants of the layer classes (subclasses too, DepthwiseConv's), in PyTorch's terms
+def _attention(entry: Entry, uses: KerasUses) -> list[Any] | None:
+    """MultiHeadAttention is PyTorch's self-attention where h·key_dim = E, value_dim = key_dim
+    and output_shape = E (the records' multihead_attention); refused otherwise."""
+    layer: KerasMultiHeadAttention = entry.layer  # type: ignore[assignment]
+    if layer.pytorch_like(entry.input_shape[-1]):
+        return None
+    raise _refuse(
+        entry,
+        "nn.MultiheadAttention has num_heads·head_dim = embed_dim features throughout; "
+        "write num_heads·key_dim equal to the input's features, value_dim and output_shape "
+        "left out",
+        "key_dim",
+    )
+
+
 KERAS_LEAVES: tuple[tuple[type, Any], ...] = (
+    (KerasMultiHeadAttention, _attention),
     (KerasReLU, _keras_relu),
     (KerasPReLU, _keras_prelu),
     (KerasConvTranspose, _conv_transpose),

@@ -75,9 +75,23 @@ def _multihead_attention(entry: Entry, batch: int) -> int:
     """B × (4·L·E² + 2·L·S·E) on [L, E]: q, k, v and out projections, q·kᵀ and attn·v over
     S = L (+ 1 with add_bias_kv, + 1 with add_zero_attn) keys."""
     length, embed = entry.input_shape
+    if "query/kernel" in entry.tensors:  # Keras' weights: _keras_attention
+        return _keras_attention(entry, batch)
     keys = length + bool(getattr(entry.layer, "add_bias_kv", False))
     keys += bool(getattr(entry.layer, "add_zero_attn", False))
     return batch * (4 * length * embed * embed + 2 * length * keys * embed)
+
+
+def _keras_attention(entry: Entry, batch: int) -> int:
+    """Keras' MultiHeadAttention on [L, E], h heads, keys dk, values dv: B × (L × (its four
+    kernels' sizes, E·h·dk twice, E·h·dv, h·dv·E_out) + L·L·h·(dk + dv)), q·kᵀ and attn·v;
+    4·L·E² + 2·L²·E where h·dk = E = E_out and dv = dk, as PyTorch's."""
+    length = entry.input_shape[0]
+    kernels = ("query/kernel", "key/kernel", "value/kernel", "attention_output/kernel")
+    projections = length * sum(math.prod(entry.tensors[name]) for name in kernels)
+    _, heads, key = entry.tensors["query/kernel"]
+    value = entry.tensors["value/kernel"][2]
+    return batch * (projections + length * length * heads * (key + value))
 
 
 def _window_tokens(entry: Entry) -> tuple[int, int, int]:

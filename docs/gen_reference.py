@@ -242,7 +242,8 @@ NOTES: dict[str, Note] = {
         "parameters."
     ),
     "residual": Note(
-        "body(x) + shortcut(x); the shapes must be equal; an empty shortcut is the identity. "
+        "body(x) + shortcut(x), broadcast as torch does (each dimension equal or 1 in one of "
+        "them; `lint` warns where they differ); an empty shortcut is the identity. "
         "`join` names another element-wise op of the two: `subtract` (body − shortcut, "
         "`torch.sub`), `multiply`, `average` ((a + b) / 2), `maximum`, `minimum` "
         "(`torch.maximum`, `torch.minimum`); no op counts a multiply-add, in any convention."
@@ -567,7 +568,8 @@ KERAS_NOTES: dict[str, Note] = {
         "A model used as a layer: its `layers` in order (a `sequential` block, one row)."
     ),
     "residual": Note(
-        "body(x) + shortcut(x), the two shapes equal; an empty `shortcut` is x itself (a "
+        "body(x) + shortcut(x), broadcast as Keras does (aligned from the last axis, each "
+        "equal or 1 in one of them); an empty `shortcut` is x itself (a "
         "`residual` block). `Subtract`: body(x) − shortcut(x); `Average`, `Maximum`, "
         "`Minimum`: their mean, maximum, minimum (a `residual` with that `join`)."
     ),

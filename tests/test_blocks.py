@@ -74,9 +74,9 @@ def test_table_indents_children_and_depth_collapses(run, write) -> None:
         (
             "{type: residual, body: [{type: conv, out_channels: 128, kernel_size: 3, stride: 2,"
             " padding: 1}]}",
-            "layers[0] (residual): body gives 128×28×28 but shortcut gives 64×56×56; they must "
-            "be equal to be added — a 1×1 conv with out_channels 128 (stride 2) in the shortcut "
-            "would match",
+            "layers[0] (residual): body gives 128×28×28 but shortcut gives 64×56×56: to be "
+            "added, each dimension must be equal or 1 in one of them — a 1×1 conv with "
+            "out_channels 128 (stride 2) in the shortcut would match",
         ),
         (
             "{type: concat, branches: [[], [{type: maxpool, kernel_size: 2}]]}",

@@ -674,7 +674,8 @@ def test_a_residual_hint_on_a_huge_input_is_worked_out_not_searched(tmp_path) ->
     assert code == 2
     assert err == (
         "Error: net.yaml:3: layers[0] (residual): body gives 3×1 but shortcut gives "
-        "2×1000000000000; they must be equal to be added — a 1×1 conv with out_channels 3 "
+        "2×1000000000000: to be added, each dimension must be equal or 1 in one of them — "
+        "a 1×1 conv with out_channels 3 "
         "(stride 1000000000000) in the shortcut would match\n"
     )
 

@@ -811,8 +811,8 @@ def test_what_the_spec_cannot_say_is_refused(nn: Any) -> None:
         "line 1: Flatten(start_dim=0, ...) reshapes the batch dimension; convcalc's shapes "
         "have no batch"
     )
-    assert "Hardtanh is a PyTorch layer convcalc has no spec type for" in str(
-        refusal(str(nn.Sequential(nn.Hardtanh())))
+    assert "Threshold is a PyTorch layer convcalc has no spec type for" in str(
+        refusal(str(nn.Sequential(nn.Threshold(0.1, 20.0))))
     )
     assert "LSTM is a PyTorch layer" in str(refusal(str(nn.LSTM(3, 4))))
     text = str(nn.Sequential(nn.Conv2d(3, 4, 3), nn.MaxPool2d(40)))

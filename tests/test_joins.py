@@ -3,7 +3,8 @@
 A graph joined by subtract, average, maximum or minimum: shapes and parameters per entry, and
 refusals exactly where torch refuses (test_graph_block's interpreter, taught ``torch.sub``,
 ``(a + b) / 2``, ``torch.maximum``, ``torch.minimum``); a residual with ``join``: the op on
-equal shapes, refused on unequal ones (a residual never broadcasts). The PyTorch export runs
+equal shapes, refused on shapes torch does not broadcast (tests/test_broadcast.py: those it
+does). The PyTorch export runs
 them (shapes and parameters per leaf, ruff-clean), and the four counting tools, run live on
 the exported module, count what convcalc's conventions count for them: nothing for the join.
 """
@@ -70,8 +71,8 @@ def test_graph_joins_against_torch(join: str, widths: tuple[int, ...], refused: 
 
 @pytest.mark.parametrize("join", ["subtract", "multiply", "average", "maximum", "minimum"])
 def test_residual_joins(join: str) -> None:
-    """body ∘ shortcut on equal shapes as torch computes it; unequal shapes refused with the
-    join's verb."""
+    """body ∘ shortcut on equal shapes as torch computes it; shapes torch does not broadcast
+    refused with the join's verb."""
     body = [conv(3, 3, padding=1)]
     spec = {"input": [3, 6, 6], "layers": [{"type": "residual", "join": join, "body": body}]}
     report = analyse(load_spec(spec))
@@ -86,7 +87,10 @@ def test_residual_joins(join: str) -> None:
     assert report.output_shape == tuple(y.shape[1:])
     assert report.total_params == 3 * 3 * 9 + 3
     spec["layers"][0]["body"] = [conv(4)]
-    with pytest.raises(SpecError, match=re.escape(f"must be equal to be {JOINS[join].verb}")):
+    with pytest.raises(RuntimeError):  # 4 channels against 3
+        _ = torch.nn.Conv2d(3, 4, 1)(x) + x
+    verb = JOINS[join].verb
+    with pytest.raises(SpecError, match=re.escape(f"to be {verb}, each dimension must be equal")):
         analyse(load_spec(spec))
 
 

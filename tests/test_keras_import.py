@@ -379,3 +379,67 @@ def test_convcalc_import_routes_json_to_keras(tmp_path: Path) -> None:
     text.write_text("Sequential(\n  (0): ReLU()\n)\n", encoding="utf-8")
     result = runner.invoke(cli, ["import", str(text)])
     assert result.exit_code == 2 and "--input is required" in result.output
+
+
+# --- edge cases: sizes, JSON that is no model, a spec too large to read back -------------------
+
+
+def sequential(shape: list[Any], count: int) -> str:
+    """The JSON Keras writes for a Sequential of ``count`` ReLUs on ``shape`` (batch first)."""
+    input_layer = {"class_name": "InputLayer", "config": {"batch_shape": shape, "name": "in"}}
+    relus = [{"class_name": "ReLU", "config": {"name": f"r{i}"}} for i in range(count)]
+    return json.dumps({"class_name": "Sequential", "config": {"layers": [input_layer, *relus]}})
+
+
+def test_a_size_too_large_is_refused_as_such() -> None:
+    """10^30 is a size, but too large; 0 and -1 are no sizes."""
+    text = refused(sequential([None, 10**30, 8, 3], 1), "is too large")
+    assert "1000000000000000000000000000000 is too large" in text and "≥ 1" not in text
+    assert "at most 2^31 − 1 = 2,147,483,647" in text
+    refused(sequential([None, 0, 8, 3], 1), "must be sizes ≥ 1")
+    assert from_json(sequential([None, 2**31 - 1, 8, 3], 1), "net")["input"][0] == 2**31 - 1
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"), [("[]", "a list"), ("42", "a number"), ('"x"', "a string"), ("null", "null")]
+)
+def test_json_that_is_no_object_is_no_keras_model(tmp_path: Path, text: str, kind: str) -> None:
+    """Any JSON document goes to the Keras reader, which says it is no Keras model (not that
+    print(model) text needs --input)."""
+    source = tmp_path / "model.json"
+    source.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(source)])
+    assert result.exit_code == 2, result.output
+    assert result.output == (
+        f"Error: {source}: not a Keras model: model.to_json() writes an object whose "
+        f"class_name is Sequential, Functional, Model; this JSON is {kind}, not an object\n"
+    )
+
+
+def yaml_values(text: str) -> int:
+    """The values of a YAML text as the reader counts them, by PyYAML's own parser: one per
+    scalar (keys among them), list, mapping and alias."""
+    import yaml
+
+    kinds = (yaml.ScalarEvent, yaml.SequenceStartEvent, yaml.MappingStartEvent, yaml.AliasEvent)
+    return sum(isinstance(event, kinds) for event in yaml.parse(text))
+
+
+def test_a_spec_too_large_to_read_back_is_refused_at_import(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The importer refuses exactly the specs the reader would refuse to read back: one limit
+    (convcalc.spec.document.MAX_NODES), lowered here to the spec's own count (PyYAML's events
+    of the written YAML) and to one less."""
+    import convcalc.spec.document as document
+
+    text = sequential([None, 4], 100)
+    written = to_yaml(from_json(text, "net"))
+    held = yaml_values(written)
+    assert held > 100 * 2
+    monkeypatch.setattr(document, "MAX_NODES", held)
+    assert analyse(load_spec(to_yaml(from_json(text, "net")))).output_shape == (4,)
+    monkeypatch.setattr(document, "MAX_NODES", held - 1)
+    with pytest.raises(SpecError, match=f"holds more than {held - 1:,} values"):
+        load_spec(written)
+    refused(text, f"would hold more than {held - 1:,} values .100 layers at the top.")

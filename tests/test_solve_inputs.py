@@ -489,9 +489,7 @@ class TorchNet:
             return self.run(layer["layers"], x)
         if kind == "residual":
             body, short = self.run(layer["body"], x), self.run(layer.get("shortcut", []), x)
-            if body.shape != short.shape:
-                raise Refused
-            return body + short
+            return self.guard(lambda: body + short)  # torch broadcasts them
         if kind == "concat":
             outs = [self.run(b, x) for b in layer["branches"]]
             return self.guard(lambda: self.torch.cat(outs, dim=1))

@@ -8,7 +8,7 @@ the analysis and the validation walk every block with one explicit stack, so nes
 costs no recursion.
 """
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 
@@ -104,6 +104,37 @@ class Block(Layer):
         simply the last layer's."""
         return None
 
+    def broadcast(
+        self, first: Shape, second: Shape, clash: str, verb: str, hint: Callable[[], str] = str
+    ) -> Shape:
+        """The shape of an element-wise join of ``first`` and ``second`` (records' shapes), as
+        the block's framework broadcasts (:func:`broadcast`); refused with ``clash`` (which
+        shapes clash), why, and ``hint()``. PyTorch's tensors carry the batch first, so shapes
+        of different ranks would line the batch up with another dimension: refused. A Keras
+        merge broadcasts the shapes without the batch, aligned from the last axis, in Keras'
+        order ((H, W, C) channels-last): (4, 4, 8) with (8,) is (4, 4, 8)."""
+        if self._call is None:  # PyTorch: (N, *first) with (N, *second)
+            if len(first) != len(second):
+                raise Refusal(
+                    f"{clash}: to be {verb}, they need as many dimensions (torch would line "
+                    f"them up from the last, the batch among them){hint()}"
+                )
+            out = broadcast(first, second)
+            if out is None:
+                raise Refusal(
+                    f"{clash}: to be {verb}, each dimension must be equal or 1 in one of "
+                    f"them{hint()}"
+                )
+            return out
+        out = broadcast(self.shown_shape(first), self.shown_shape(second))
+        if out is None:
+            raise Refusal(
+                f"{clash}: to be {verb}, each axis, aligned from the last, must be equal or 1 "
+                f"in one of them{hint()}"
+            )
+        channels_last = self._call[1] and len(out) > 1
+        return (out[-1], *out[:-1]) if channels_last else out
+
 
 class Sequential(Block):
     type: Literal["sequential"]
@@ -129,7 +160,8 @@ class Repeat(Block):
 class Residual(Block):
     """``body(x) + shortcut(x)``; an empty shortcut is the identity. ``join`` names another
     element-wise op of the two (:data:`JOINS`): ``body(x) − shortcut(x)``, their mean, their
-    maximum or minimum, their product; the two shapes must be equal."""
+    maximum or minimum, their product; the two shapes broadcast as the block's framework
+    broadcasts them (:meth:`Block.broadcast`: each dimension equal, or 1 in one of them)."""
 
     type: Literal["residual"]
     body: list[Any]
@@ -139,19 +171,21 @@ class Residual(Block):
 
     def merge(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Shape:
         (_, body), (_, short) = outputs
-        if body != short:
-            raise Refusal(
-                f"body gives {self.shown(body)} but shortcut gives {self.shown(short)}; they "
-                f"must be equal to be {JOINS[self.join].verb}{self._hint(shape, body)}"
-            )
-        return body
+        if body == short:
+            return body
+        clash = f"body gives {self.shown(body)} but shortcut gives {self.shown(short)}"
+        return self.broadcast(
+            body, short, clash, JOINS[self.join].verb, lambda: self._hint(shape, body)
+        )
 
     def merge_derived(self, shape: Shape, outputs: list[tuple[Path, Shape]]) -> Derived | None:
         (_, body), (path, short) = outputs
         what = "the input itself (identity)" if not path.layers else self.shown(short)
-        op = JOINS[self.join]
+        op, out = JOINS[self.join], self.merge(shape, outputs)
         note = f"{op.of([f'body {self.shown(body)}', f'shortcut {what}'])}: {op.verb} element-wise"
-        return Derived(_number(self.shown_shape(body)), note, "values")
+        if out != body or out != short:
+            note += f", broadcast to {self.shown(out)}"
+        return Derived(_number(self.shown_shape(out)), note, "values")
 
     def _hint(self, x: Shape, body: Shape) -> str:
         """A 1×1 convolution in the shortcut that would match (:func:`_shortcut_stride`), in
@@ -169,6 +203,22 @@ class Residual(Block):
 def _number(shape: Shape) -> Expr:
     """The number of values of a shape, as a product: 64·56·56."""
     return product(shape)
+
+
+def broadcast(first: Shape, second: Shape) -> Shape | None:
+    """Two shapes broadcast as torch, NumPy and Keras broadcast them: aligned from the last
+    dimension, the shorter one's missing leading dimensions taken as 1, each pair equal or
+    one of them 1 (the output the other): (8, 1, 5) with (4, 1) is (8, 4, 5). None where a
+    pair differs and neither is 1."""
+    if len(first) < len(second):
+        first, second = second, first
+    lead = len(first) - len(second)
+    out = list(first[:lead])
+    for a, b in zip(first[lead:], second, strict=True):
+        if a != b and 1 not in (a, b):
+            return None
+        out.append(b if a == 1 else a)
+    return tuple(out)
 
 
 def _shortcut_stride(x: Shape, body: Shape) -> int | None:
@@ -502,24 +552,14 @@ class Graph(Block):
             which = " and ".join(repr(shown(n)) for n in names)
             before = f"{which} give{'s' if len(names) == 1 else ''} {self.shown(out)}"
             clash = f"{before} but {shown(name)!r} gives {self.shown(given)}"
-            if len(given) != len(out):
-                raise Refusal(
-                    f"{clash}: to be {self._verb()}, they need as many dimensions (torch "
-                    "would line them up from the last, the batch among them)"
-                )
             if not JOINS[self.join].elementwise:
-                if given[1:] != out[1:]:
+                if len(given) != len(out) or given[1:] != out[1:]:
                     raise Refusal(
                         f"{clash}: joined along the channels, every other dimension must be equal"
                     )
                 out = (out[0] + given[0], *out[1:])
             else:
-                if any(a != b and 1 not in (a, b) for a, b in zip(out, given, strict=True)):
-                    raise Refusal(
-                        f"{clash}: to be {self._verb()}, each dimension must be equal or 1 in "
-                        "one of them"
-                    )
-                out = tuple(b if a == 1 else a for a, b in zip(out, given, strict=True))
+                out = self.broadcast(out, given, clash, self._verb())
             names.append(name)
         return out
 

@@ -495,9 +495,10 @@ class Walk:
         )
 
     def join(self, join: _Join) -> Terms:
-        """The block's output: its paths' sizes must agree (a residual's body and shortcut, a
-        concat's branches), or a scale's gate be the input's size or 1; the block's own merge
-        checks the constant sizes."""
+        """The block's output: its paths' sizes must agree (a concat's branches), or broadcast
+        (a residual's body and shortcut, a graph's element-wise join: equal, or one of them 1),
+        or a scale's gate be the input's size or 1; the block's own merge checks the constant
+        sizes."""
         block, results, where = join.block, join.results, (join.label, join.block.type)
         if block.type in ("sequential", "repeat"):
             return results[-1][1] if results else join.terms
@@ -523,7 +524,8 @@ class Walk:
         if block.type == "graph":
             picked = block.joined()
             chosen = results if picked is None else [results[i] for i in picked]
-        broadcast = block.type == "graph" and getattr(block, "join", "") != "concat"
+        # element-wise joins broadcast (Block.broadcast): a graph's but concat, a residual's
+        broadcast = block.type in ("graph", "residual") and getattr(block, "join", "") != "concat"
         stacked = block.type in ("concat", "split", "graph") and not broadcast  # C summed
         same = list(chosen[0][1]) if chosen else list(join.terms)
         if chosen:
@@ -568,11 +570,14 @@ class Walk:
     def broadcast(
         self, a: Term, b: Term, where: tuple[str, str], labels: tuple[str, str], dim: int
     ) -> Term:
-        """One size of an element-wise join that broadcasts (a graph's add or multiply): the
+        """One size of an element-wise join that broadcasts (a residual's, a graph's add): the
         two equal, or one of them 1 (the output the other). Beside a fixed c ≠ 1, a size
         depending on the input must be c or 1, and the output is c. Two sizes f, g of one
         dimension: f = g, or f = 1, or g = 1; the output is g where f = 1, f where g = 1, one
-        term as long as only one of them is 1 where they differ (else :class:`NotSolvable`)."""
+        term as long as only one of them is 1 where they differ (else :class:`NotSolvable`).
+        Sizes of different dimensions (H = f(W)): where the first path's f is never 1
+        (:meth:`may_be_one`), f = g or g = 1, output f, kept pending as a join of the
+        dimensions (:meth:`agree`); where f may be 1, :class:`NotSolvable`."""
         if a == b or b.value == 1 or a.value == 1:
             if a.value is None or b.value is None:
                 why = self.same(a) if a == b else "one of them is 1"
@@ -591,8 +596,12 @@ class Walk:
             self.equal(other, SizeSet.finite([const.value, 1]), where, sides, "equal", note, True)
             return const
         if not (len(a.maps) == 1 and len(b.maps) == 1 and a.dims == b.dims):
-            # NotSolvable: dimensions joined, and a = b would drop the sizes where one is 1
-            self.agree(a, b, where, labels, dim=dim, defer=False)
+            if self.may_be_one(a):
+                # NotSolvable: dimensions joined, and a = b would drop the sizes where a is 1
+                # (the output b's there: a term of other dimensions than the first path's)
+                self.agree(a, b, where, labels, dim=dim, defer=False)
+            b_one = self.may_be_one(b)  # a = b, or b = 1: the output is a's either way
+            self.agree(a, b, where, labels, b_one, dim, note=note, spread=b_one)
             return a
         (d, f), (_, g) = a.maps[0], b.maps[0]
         one, held = SizeSet.finite([1]), self.sep[d]
@@ -607,6 +616,14 @@ class Walk:
             )
         self.restrict(d, equal | f_one | g_one, where, sides, "equal", note, True)
         return b if f_one else a
+
+    def may_be_one(self, term: Term) -> bool:
+        """Whether a size depending on the input may be 1 at the sizes held so far: f(n) = 1
+        for some held n (a term of several dimensions: assumed so)."""
+        if len(term.maps) != 1:
+            return True
+        d, f = term.maps[0]
+        return bool(f.preimage(SizeSet.finite([1]), self.budget) & self.sep[d])
 
     def merged(
         self,
@@ -663,16 +680,19 @@ class Walk:
         gate_one: bool = False,
         dim: int = 0,
         defer: bool = True,
+        note: str = "",
+        spread: bool = False,
     ) -> None:
-        """The condition a = b (or b = 1, for a gate) on two sizes of the same place; one
-        joining dimensions in no box by itself is kept pending (:meth:`defer`) unless not
-        ``defer``."""
+        """The condition a = b (or b = 1, for a gate or a broadcast) on two sizes of the same
+        place; one joining dimensions in no box by itself is kept pending (:meth:`defer`)
+        unless not ``defer``. ``note`` says what the condition is (by default, by the labels);
+        ``spread``: a broadcast, named as such where it stays unsolved."""
 
         def sides() -> tuple[Side, ...]:
             return (self.expr_side(labels[0], a), self.expr_side(labels[1], b))
 
-        note = f"{labels[0]} and {labels[1]} must agree along dimension {dim}"
-        if gate_one:
+        note = note or f"{labels[0]} and {labels[1]} must agree along dimension {dim}"
+        if gate_one and labels[1] == "gate":
             note = "the gate must be the input's size or 1"
         relation = "gate" if gate_one else "equal"
         if a.value is not None or b.value is not None:
@@ -693,8 +713,10 @@ class Walk:
             f"{where[0]} ({where[1]}): {labels[0]} {a.text(self.names)} and {labels[1]} "
             f"{b.text(self.names)} must agree, a condition joining the dimensions in no box"
         )
-        if not defer:  # a broadcast: either side may also be 1, in another dimension
-            raise NotSolvable(f"{message} (a broadcast across the dimensions, unsolved)")
+        if not defer or spread:  # a broadcast: a side may also be 1, in another dimension
+            message += " (a broadcast across the dimensions, unsolved)"
+        if not defer:
+            raise NotSolvable(message)
         self.defer(Pending(a, b, None, relation, *where, sides(), note, message))
 
     def defer(self, pending: Pending) -> None:

@@ -79,6 +79,7 @@ IGNORED: dict[str, Any] = {
     "optional": False,
     "seed": ...,
 }
+LARGEST = (1 << 31) - 1  # the largest size of an imported shape
 # fields Keras writes as a tuple of one value per spatial dimension, which a spec may write once
 DIMS = ("kernel_size", "strides", "dilation_rate", "pool_size", "size")
 
@@ -94,10 +95,17 @@ class KerasImportError(ConvcalcError):
 
 
 def is_keras_json(text: str) -> bool:
-    """Whether ``text`` looks like ``model.to_json()``: a JSON object naming a class and a
-    config (so that ``convcalc import`` reads it as Keras', not as ``print(model)`` text)."""
-    head = text.lstrip()[:1]
-    return head == "{" and '"class_name"' in text and '"config"' in text
+    """Whether ``convcalc import`` reads ``text`` as ``model.to_json()`` rather than as
+    ``print(model)`` text: any JSON document (an object, a list, a number...), which
+    :func:`from_json` reads or refuses as no Keras model. ``print(model)`` text starts with a
+    module's class name, so it is never JSON."""
+    if text.lstrip()[:1] in ("{", "["):
+        return True
+    try:
+        json.loads(text)
+    except (ValueError, RecursionError):
+        return False
+    return True
 
 
 @dataclass
@@ -695,11 +703,15 @@ def _batch_shape(entry: dict[str, Any], where: str) -> list[int | None]:
 def _shape(shape: list[Any], where: str, key: str) -> list[int | None]:
     """A batch shape without its batch: each size a positive integer or None (unknown)."""
     sizes = shape[1:]
-    if not sizes or not all(
-        v is None or (isinstance(v, int) and not isinstance(v, bool) and 0 < v < 1 << 31)
-        for v in sizes
-    ):
+    integer = [v for v in sizes if isinstance(v, int) and not isinstance(v, bool)]
+    if not sizes or not all(v is None or (v in integer and v > 0) for v in sizes):
         raise KerasImportError(f"{key} {_short(shape)} must be sizes ≥ 1 (or null)", where)
+    if large := [v for v in integer if v > LARGEST]:
+        raise KerasImportError(
+            f"{key} {_short(shape)}: {_short(large[0])} is too large (an imported size is at "
+            f"most 2^31 − 1 = {LARGEST:,})",
+            where,
+        )
     return list(sizes)
 
 
@@ -759,9 +771,12 @@ def from_json(
         raise KerasImportError(f"not JSON convcalc reads: {shown(why, 120)}") from None
     if not isinstance(data, dict) or data.get("class_name") not in MODELS:
         kind = data.get("class_name") if isinstance(data, dict) else None
+        what = f", not {_short(kind)}" if kind is not None else ""
+        if not isinstance(data, dict):
+            what = f"; this JSON is {_JSON_KINDS.get(type(data), 'a value')}, not an object"
         raise KerasImportError(
             "not a Keras model: model.to_json() writes an object whose class_name is "
-            f"{', '.join(MODELS)}" + (f", not {_short(kind)}" if kind is not None else "")
+            f"{', '.join(MODELS)}{what}"
         )
     reader = _Reader(budget)
     try:
@@ -786,8 +801,42 @@ def from_json(
         spec["data_format"] = "channels_first"
     spec["input"] = shape
     spec["layers"] = layers
+    _check_values(spec)
     _check(spec)
     return spec
+
+
+_JSON_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number"}
+_JSON_KINDS |= {bool: "true or false", type(None): "null"}
+
+
+def values(spec: Any, stop: int | None = None) -> int:
+    """How many values the spec's YAML holds, as the reader counts them
+    (:data:`~convcalc.spec.document.MAX_NODES`): one per scalar, key, list and mapping;
+    counting stops once past ``stop``."""
+    count, todo = 0, [spec]
+    while todo and (stop is None or count <= stop):
+        item = todo.pop()
+        count += 1
+        if isinstance(item, dict):
+            count += len(item)  # the keys
+            todo.extend(item.values())
+        elif isinstance(item, list | tuple):
+            todo.extend(item)
+    return count
+
+
+def _check_values(spec: Spec) -> None:
+    """Refuse a spec too large for the reader to read back: more than
+    :data:`~convcalc.spec.document.MAX_NODES` values (:func:`values`)."""
+    from convcalc.spec.document import MAX_NODES
+
+    if values(spec, MAX_NODES) > MAX_NODES:
+        raise KerasImportError(
+            f"the spec would hold more than {MAX_NODES:,} values ({len(spec['layers']):,} "
+            "layers at the top), more than convcalc reads from a spec file: it could not be "
+            "read back"
+        )
 
 
 def _check(spec: Spec) -> None:

@@ -7,8 +7,11 @@ runs everything. One mechanism decides what the default leaves out:
 
 * a test (or a parameter) marked ``@pytest.mark.full`` is deselected unless the run is full
   (tests/conftest.py): a test that takes more than ~0.3 s, compiles LaTeX, starts Chromium or
-  ruff, or builds Keras or torchvision models is marked, but for one representative of its kind
-  (one Chromium rendering, one pdflatex compilation, a few Keras builds);
+  ruff, or builds torchvision models is marked, but for one representative of its kind
+  (one Chromium rendering, one pdflatex compilation);
+* Keras, the oracle of the Keras dialect, runs in the full run only: in the quick run,
+  importing it skips the test (tests/conftest.py; tests/keras_oracle.py imports it at first
+  use, so a Keras test module's other tests still run);
 * a parametrized test runs its first parameter set by default, the others only in the full run
   (:func:`first_cases`), unless it is marked ``@pytest.mark.every_case``;
 * a test over the bundled specs takes :func:`spec_params`: by default only :data:`QUICK_SPECS`;

@@ -6,6 +6,7 @@ pytest's header, and ``pytest --hypothesis-seed=N`` draws the same examples agai
 
 from __future__ import annotations
 
+import importlib.abc
 import os
 import secrets
 import sys
@@ -35,6 +36,21 @@ settings.register_profile("dev", max_examples=5, deadline=None)
 FULL_ONLY = "full run only: CI=true or pytest --full"
 
 
+class _NoKeras(importlib.abc.MetaPathFinder):
+    """The quick run leaves the Keras oracle to the full run: there, importing Keras (from a
+    test, or from a file a test exports and runs) skips the test; importing it while a module
+    is collected skips the module. Importing Keras and building its models took a third of the
+    quick run's time."""
+
+    def find_spec(self, name: str, path: Any = None, target: Any = None) -> None:
+        if name == "keras" or name.startswith("keras."):
+            raise pytest.skip.Exception(KERAS_FULL_ONLY, allow_module_level=True)
+        return None
+
+
+KERAS_FULL_ONLY = "the Keras oracle runs in the full run only: CI=true or pytest --full"
+
+
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     """The run is full in CI or with ``--full`` (:data:`tests.budget.FULL`, set before any test
@@ -42,6 +58,8 @@ def pytest_configure(config: pytest.Config) -> None:
     run unless ``--hypothesis-seed`` names one (set before Hypothesis' plugin reads it); a
     pytest-xdist worker takes its controller's seed (:func:`pytest_configure_node`)."""
     budget.FULL = budget.CI or bool(config.getoption("--full"))
+    if not budget.FULL and "keras" not in sys.modules:
+        sys.meta_path.insert(0, _NoKeras())
     profile = "ci" if budget.FULL else "dev"
     settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", profile))
     if budget.FULL and config.getoption("hypothesis_seed", None) is None:

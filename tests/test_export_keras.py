@@ -45,6 +45,7 @@ from convcalc.frameworks.torch.export import ExportError, to_pytorch
 from convcalc.layers.registry import KINDS
 from convcalc.spec.validate import load_spec
 from tests.budget import FULL, examples
+from tests.keras_oracle import keras  # imported at first use; the full run only
 from tests.test_export import (
     DOCSTRING_NAMES,
     Generated,
@@ -59,8 +60,6 @@ from tests.test_torch_blocks import BLOCKS
 from tests.test_torch_blocks import specs as block_specs
 from tests.test_torch_shapes import stacks
 
-os.environ.setdefault("KERAS_BACKEND", "torch")  # before Keras is first imported
-keras = pytest.importorskip("keras")
 np = pytest.importorskip("numpy")
 torch = pytest.importorskip("torch")
 

@@ -10,7 +10,6 @@ express, and hostile JSON, are refused with the layer named, exit code 2, never 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +22,8 @@ from convcalc.cli import cli
 from convcalc.errors import SpecError
 from convcalc.frameworks.keras.importer import KerasImportError, from_json, to_yaml
 from convcalc.spec.validate import load_spec
+from tests.keras_oracle import keras, layers  # imported at first use; the full run only
 from tests.test_keras_zoo import convcalc_rows, keras_rows
-
-os.environ.setdefault("KERAS_BACKEND", "torch")
-keras = pytest.importorskip("keras")
-layers = keras.layers
 
 pytestmark = [
     pytest.mark.torch,

@@ -1258,3 +1258,13 @@ def test_main_block_runs_1200_layers_in_a_row(tmp_path: Path) -> None:
     assert "sys.setrecursionlimit(3400)  # 1,200 layers" in source  # 1,000 + 2 · 1,200
     assert "Total params: 0" in result.stdout
     assert result.stdout.endswith("output shape: (None, 4, 6, 6)\n")
+
+
+def test_batchnorm_momentum_is_keras_own() -> None:
+    """PyTorch updates running = (1 − m)·running + m·batch (torch.nn.BatchNorm2d's
+    documentation), Keras moving = m·moving + (1 − m)·batch (keras.layers.BatchNormalization's):
+    PyTorch's momentum 0.25 is Keras' 0.75. Read from the source, so the quick run (no Keras)
+    checks it too."""
+    spec = load_spec({"input": [3, 8, 8], "layers": [{"type": "batchnorm", "momentum": 0.25}]})
+    lines = [line.strip() for line in to_keras(analyse(spec)).splitlines()]
+    assert "momentum=0.75," in lines and "momentum=0.25," not in lines

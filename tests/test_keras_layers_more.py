@@ -253,16 +253,18 @@ def test_hardtanh_is_pytorchs(min_val: float, max_val: float) -> None:
 
 @pytest.mark.full
 def test_hardtanh_to_keras_is_relu_max_value() -> None:
-    """hardtanh(0, m) is Keras' ReLU(max_value=m) (the Keras export computes PyTorch's
-    clamp); another min_val is refused at ``min_val``."""
+    """hardtanh(0, m) is Keras' ReLU(max_value=m), hardtanh(−1, 1) (PyTorch's default) its
+    hard_tanh activation (the Keras export computes PyTorch's clamp); another min_val is
+    refused at ``min_val``."""
     torch = pytest.importorskip("torch")
-    spec = load_spec({"input": [6], "layers": [{"type": "hardtanh", "min_val": 0, "max_val": 2}]})
-    keras.backend.clear_session()
-    model = run_source(to_keras(analyse(spec)), "build")()
     x = torch.linspace(-3, 3, 6).reshape(1, 6)
-    got = keras.ops.convert_to_numpy(model(x.numpy()))
-    assert (abs(got - torch.nn.Hardtanh(0, 2)(x).numpy()) < 1e-6).all()
-    refused = load_spec({"input": [6], "layers": [{"type": "hardtanh"}]})
+    for bounds in ({"min_val": 0, "max_val": 2}, {}):
+        spec = load_spec({"input": [6], "layers": [{"type": "hardtanh", **bounds}]})
+        keras.backend.clear_session()
+        model = run_source(to_keras(analyse(spec)), "build")()
+        got = keras.ops.convert_to_numpy(model(x.numpy()))
+        assert (abs(got - torch.nn.Hardtanh(**bounds)(x).numpy()) < 1e-6).all()
+    refused = load_spec({"input": [6], "layers": [{"type": "hardtanh", "min_val": -2}]})
     with pytest.raises(ConvcalcError, match="min_val"):
         to_keras(analyse(refused))
 

@@ -428,8 +428,8 @@ def _inputs(question: Question, spec: Spec) -> InputAnswer:
 def _mixed(question: Question) -> MixedAnswer:
     """Each setting of the layer unknowns (their written ranges, or for "?" the default range
     at the layer's input, :func:`_candidates`), its network's accepted sizes in closed form;
-    with a target, only those whose output is it (a residual added at the end whose body
-    pools to the target: the identity shortcut must equal it)."""
+    with a target, only those whose output is it (a concat added at the end, of the identity
+    and a pool to the target: a concat's sizes must be equal, with no broadcast)."""
     from convcalc.spec.validate import validate
 
     doc = question.doc
@@ -448,10 +448,8 @@ def _mixed(question: Question) -> MixedAnswer:
     data = doc.data
     extra = None
     if question.target.spatial is not None:
-        extra = {
-            "type": "residual",
-            "body": [{"type": "adaptive_avgpool", "output_size": list(question.target.spatial)}],
-        }
+        pooled = {"type": "adaptive_avgpool", "output_size": list(question.target.spatial)}
+        extra = {"type": "concat", "branches": [[], [pooled]]}  # equal sizes, no broadcast
         data["layers"] = [*data["layers"], extra]
     settings = []
     try:

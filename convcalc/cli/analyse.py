@@ -16,6 +16,7 @@ from convcalc.cli.options import (
     OUTPUT,
     Failure,
     echo_error,
+    framework,
     located,
     write_out,
 )
@@ -195,13 +196,7 @@ def _first_comment(text: str) -> str:
 
 @click.command()
 @click.option("--key", "of_key", is_flag=True, help="The schema of answer keys (convcalc check).")
-@click.option(
-    "--framework",
-    type=click.Choice(["pytorch", "keras"]),
-    default="pytorch",
-    show_default=True,
-    help="The specs described: PyTorch's, or Keras specs (framework: keras).",
-)
+@framework("The specs described: PyTorch's, or Keras specs (framework: keras).")
 def schema(of_key: bool, framework: str) -> None:
     """Print the JSON Schema of spec files, for editors.
 

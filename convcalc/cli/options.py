@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import click
 
@@ -44,6 +46,21 @@ CONVENTION = click.option(
     help="Whose rules count the multiply-adds: convcalc's (every multiply-add, PyTorch's "
     "FlopCounterMode ÷ 2) or a tool's.",
 )
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def framework(help: str, default: str | None = "pytorch") -> Callable[[F], F]:
+    """``--framework pytorch|keras``: the dialect a command without a spec speaks (a spec says
+    its own, ``framework: keras``); no default where the command must see it left out."""
+    return click.option(
+        "--framework",
+        type=click.Choice(["pytorch", "keras"]),
+        default=default,
+        show_default=default is not None,
+        help=help,
+    )
 
 
 OUTPUT = click.option(

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from convcalc.cli.options import COUNT, INT_LIMIT, Failure, reader_gone
+from convcalc.cli.options import COUNT, INT_LIMIT, Failure, framework, reader_gone
 from convcalc.errors import ConvcalcError, shown
 from convcalc.layers.registry import SOLVABLE
 
@@ -45,12 +45,11 @@ if TYPE_CHECKING:
     type=click.Choice(SOLVABLE),
     help="The layer (single-layer question)  [default: conv]",
 )
-@click.option(
-    "--framework",
-    type=click.Choice(["pytorch", "keras"]),
-    help="The layer's framework (single layer)  [default: pytorch]; keras: Keras' Conv, "
+@framework(
+    "The layer's framework (single layer)  [default: pytorch]; keras: Keras' Conv, "
     "pooling and ConvTranspose, --padding valid (the default) or same (⌈N/s⌉ for any kernel; "
     "N·s for ConvTranspose).",
+    default=None,
 )
 @click.option("--kernel", help="Kernel sizes R (default: every one that fits).")
 @click.option("--stride", help="Strides R (default: every one that can matter).")

@@ -13,6 +13,7 @@ from convcalc.cli.options import (
     SEED,
     Failure,
     echo_error,
+    framework,
     refuse_overwrite,
     write_out,
 )
@@ -58,13 +59,7 @@ MAX_MLP_PARAMS = 1_000_000  # convcalc mlp: about a minute of pure Python at mos
     help="With --format latex (and only then): the file the solutions sheet is written to.",
 )
 @CONVENTION
-@click.option(
-    "--framework",
-    type=click.Choice(["pytorch", "keras"]),
-    default="pytorch",
-    show_default=True,
-    help="keras: the layers as keras.layers calls, shapes height×width×channels, Keras' rules.",
-)
+@framework("keras: the layers as keras.layers calls, shapes height×width×channels, Keras' rules.")
 def quiz(
     seed: int,
     count: int,

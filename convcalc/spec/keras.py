@@ -819,7 +819,7 @@ class _Walk:
                 "a layer needs a 'type', a Keras class such as Conv2D or Dense", keys, item
             )
         if not isinstance(kind, str) or kind not in CLASSES:
-            raise self.error(_unknown_class(kind), keys, item, "type")
+            raise self.error(unknown_class(kind), keys, item, "type")
         cls, rank, builder = CLASSES[kind]
         args = self.validated.get(id(item))  # a repeat's copies read the same mapping again
         if args is None:
@@ -1009,7 +1009,7 @@ def _rare(field: str) -> bool:
     )
 
 
-def _unknown_class(kind: Any) -> str:
+def unknown_class(kind: Any) -> str:
     """An unknown Keras class: PyTorch's type named as such, or the closest Keras class."""
     from convcalc.layers.registry import KINDS
 
@@ -1535,7 +1535,7 @@ def _permute(w: _Walk, a: PermuteArgs, shape: Shape) -> Layer:
     return _make("permute", dims=dims, name=a.name)
 
 
-def _numbers(value: Any, field: str) -> list[float]:
+def read_numbers(value: Any, field: str) -> list[float]:
     """A number or a list of numbers (Keras broadcasts it over the last axis)."""
     items = value if isinstance(value, list | tuple) else [value]
     if not items or any(isinstance(v, bool) or not isinstance(v, int | float) for v in items):
@@ -1547,7 +1547,7 @@ def _rescaling(w: _Walk, a: RescalingArgs, shape: Shape) -> Layer:
     """Rescaling, x · scale + offset: the shape kept, no parameters (a list broadcasts over
     the last axis when the model runs; Keras builds it unchecked, and so does convcalc)."""
     for field in ("scale", "offset"):
-        _numbers(getattr(a, field), field)
+        read_numbers(getattr(a, field), field)
     return _make("identity", name=a.name)
 
 
@@ -1572,7 +1572,7 @@ def _normalization(w: _Walk, a: NormalizationArgs, shape: Shape) -> Layer:
     if a.mean is not None:
         size = math.prod(shape[d] for d in axes)
         for field in ("mean", "variance"):
-            values = _numbers(getattr(a, field), field)
+            values = read_numbers(getattr(a, field), field)
             if len(values) not in (1, size):
                 raise Refusal(
                     f"{len(values)} values do not broadcast over the {size} positions of the "

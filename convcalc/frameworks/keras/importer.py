@@ -148,9 +148,9 @@ class _Reader:
         if not isinstance(config, dict):
             raise KerasImportError("its config must be a JSON object", where)
         if cls not in CLASSES or cls in MERGES or cls == "Sequential":
-            from convcalc.spec.keras import _unknown_class
+            from convcalc.spec.keras import unknown_class
 
-            raise KerasImportError(_unknown_class(cls), where)
+            raise KerasImportError(unknown_class(cls), where)
         model = CLASSES[cls][0]
         item: Spec = {"type": cls}
         name = config.get("name")
@@ -885,9 +885,9 @@ def to_yaml(spec: Spec, header: str = HEADER) -> str:
     """The spec as YAML text: the ``header`` comment, name, framework, input, then one layer
     per line in flow style, blocks in block style with their lists indented beneath (an
     explicit stack)."""
-    from convcalc.frameworks.torch.importer import _spec_yaml
+    from convcalc.frameworks.torch.importer import spec_yaml
 
-    return _spec_yaml(spec, header, lists=_lists, note=lambda item: "")
+    return spec_yaml(spec, header, lists=_lists, note=lambda item: "")
 
 
 def _lists(item: Any) -> tuple[str, ...]:

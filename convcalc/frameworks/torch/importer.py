@@ -1042,10 +1042,10 @@ def to_yaml(spec: dict[str, Any]) -> str:
     their layers indented beneath. Loads back with :func:`convcalc.spec.validate.load_spec`
     to the same spec."""
     assumed = _any_functional(spec.get("layers", []))
-    return _spec_yaml(spec, HEADER + (ASSUMED if assumed else ""))
+    return spec_yaml(spec, HEADER + (ASSUMED if assumed else ""))
 
 
-def _spec_yaml(
+def spec_yaml(
     spec: dict[str, Any],
     header: str,
     lists: Callable[[Any], tuple[str, ...]] | None = None,

@@ -222,7 +222,7 @@ def _arguments(entry: Entry, uses: KerasUses) -> Any:
 
 def _numbers(args: Any, name: str) -> list[float]:
     """The dialect's reading of a number-or-list argument."""
-    return keras_dialect._numbers(getattr(args, name), name)
+    return keras_dialect.read_numbers(getattr(args, name), name)
 
 
 def _identity(entry: Entry, uses: KerasUses) -> list[Any] | None:

@@ -1305,6 +1305,20 @@ def test_blocks_compute_their_values(tmp_path: Path) -> None:
             assert torch.equal(model(x), value), layer
 
 
+def test_a_permuted_tensor_reaches_a_local_response_norm(tmp_path: Path) -> None:
+    """torch's LocalResponseNorm views a 5-D input as (N, 1, C, D, -1), which a tensor whose
+    last two dimensions were swapped refuses; the export's Permute hands on a contiguous one."""
+    spec = {"input": [2, 3, 4, 5], "layers": [{"type": "permute", "dims": [0, 1, 3, 2]}]}
+    spec["layers"].append({"type": "local_response_norm", "size": 2})
+    model = Generated(analyse(load_spec(spec)), tmp_path).build()
+    x = torch.randn(2, 2, 3, 4, 5)
+    with pytest.raises(RuntimeError, match="view size is not compatible"):
+        nn.LocalResponseNorm(2)(x.transpose(3, 4))
+    with torch.no_grad():
+        got = model(x)
+    torch.testing.assert_close(got, nn.LocalResponseNorm(2)(x.transpose(3, 4).contiguous()))
+
+
 @pytest.mark.parametrize("mode", ["row", "batch"])
 @pytest.mark.parametrize("p", [0.0, 0.3, 1.0])
 def test_stochastic_depth_is_torchvisions(mode: str, p: float, tmp_path: Path) -> None:

@@ -832,14 +832,15 @@ def frozen(module: nn.Module) -> nn.Module:
 ''',
     "Permute": '''
 class Permute(nn.Module):
-    """x.permute(*dims): dims count the batch dimension, which stays first."""
+    """x.permute(*dims): dims count the batch dimension, which stays first. Made contiguous,
+    as a layer that views its input (LocalResponseNorm of 4 or more dimensions) needs."""
 
     def __init__(self, *dims: int) -> None:
         super().__init__()
         self.dims = dims
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x.permute(*self.dims)
+        return x.permute(*self.dims).contiguous()
 
     def extra_repr(self) -> str:
         return ", ".join(str(d) for d in self.dims)

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, register_random, settings
 
 from convcalc.cli import cli
 from tests import budget
@@ -98,6 +98,37 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
+
+
+class TorchRandom:
+    """torch's global generator, in the shape ``hypothesis.register_random`` takes: Hypothesis
+    then seeds it before each example and restores it after, as it does Python's and numpy's,
+    so that a test whose module initialises its weights from it (every exported model) gives
+    the same answer when Hypothesis replays an example, and again with ``--hypothesis-seed``."""
+
+    def __init__(self, torch: Any) -> None:
+        self.torch = torch
+
+    def seed(self, n: int) -> None:
+        self.torch.manual_seed(n)
+
+    def getstate(self) -> Any:
+        return self.torch.get_rng_state()
+
+    def setstate(self, state: Any) -> None:
+        self.torch.set_rng_state(state)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """torch's generator registered with Hypothesis once a collected module imported torch;
+    the session keeps it (Hypothesis holds a weak reference)."""
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        generator = session.stash.setdefault(TORCH_RANDOM, TorchRandom(torch))
+        register_random(generator)
+
+
+TORCH_RANDOM = pytest.StashKey["TorchRandom"]()
 
 
 def pytest_report_header(config: pytest.Config) -> str:

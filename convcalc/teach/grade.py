@@ -122,7 +122,7 @@ class Result:
         return not self.error and all(m.right for m in self.marks)
 
 
-class _Refused(ConvcalcError):
+class Refused(ConvcalcError):
     """A value of one answer refused, with where below the answer it was written."""
 
     def __init__(self, message: str, field_name: str, *under: str) -> None:
@@ -174,7 +174,7 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     unknown = sorted(set(data) - {"student", "convention", "spec", "answers"}, key=str)
     if unknown:
         raise fail(
-            f"unknown key {_quoted(str(unknown[0]))}: expected student, convention, spec, answers",
+            f"unknown key {quoted(str(unknown[0]))}: expected student, convention, spec, answers",
             [],
             None,
             [unknown[0]],
@@ -188,7 +188,7 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     folder = Path(file).parent if specs_dir is None else Path(specs_dir)
     convention = convention_of(doc, fail)
     report = spec_report(data["spec"], doc, folder, fail)
-    marker = _Marker(report, convention)
+    marker = Marker(report, convention)
     marks = []
     for i, answer in enumerate(answers):
         keys: list[str | int] = ["answers", i]
@@ -209,14 +209,14 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
         if question is None:
             raise fail(
                 "a question's label is text or a number such as 3.1a or 3.10, not "
-                + _quoted(answer["question"]),
+                + quoted(answer["question"]),
                 keys,
                 "question",
                 [*keys, "question"],
             )
         try:
             marks.append(marker.mark(answer, claims[0], question))
-        except _Refused as exc:
+        except Refused as exc:
             at = [*keys, *exc.under]
             raise fail(str(exc), at, exc.field_name, [*at, exc.field_name]) from None
         except ConvcalcError as exc:
@@ -224,7 +224,7 @@ def _grade(doc: Document, specs_dir: str | Path | None) -> Result:
     return Result(student, file, tuple(marks))
 
 
-class _Marker:
+class Marker:
     """Marks answers against one report (and the reports of the spec-wide mistakes), its
     multiply-adds counted under ``convention``."""
 
@@ -308,14 +308,14 @@ class _Marker:
 
     def mark(self, answer: dict[str, Any], claim: str, question: str) -> Mark:
         if claim == "solutions":
-            return _mark_solutions(question, answer)
-        entry = self._entry(answer.get("at"))
+            return mark_solutions(question, answer)
+        entry = self.entry_at(answer.get("at"))
         what = f"{self.where(entry)} {claim}"
         value = answer[claim]
         if claim == "output_shape":
             right = entry.output_shape if entry else self.report.output_shape
             found = named.shape_mistakes(entry) if entry else []
-            shape = self.records_shape(_shape(value))
+            shape = self.records_shape(read_shape(value))
             if self.keras is not None and self.keras.channels_last:
                 flipped = self.records_shape(tuple(right))
                 if flipped != tuple(right):  # (C, H, W) written as Keras' (H, W, C)
@@ -329,7 +329,7 @@ class _Marker:
             )  # fmt: skip
         if claim == "output_size":
             right_size = self._size(entry)
-            size = _count(value)
+            size = read_count(value)
             given = self.claimed.get(entry.path if entry else self.report.layers[-1].path)
             carried = ""
             if given is not None and _prod(given) == size and size != right_size:
@@ -338,7 +338,7 @@ class _Marker:
                 question, what, size, right_size, [], entry, _num, _values, carried
             )
         if claim in ("trainable_params", "non_trainable_params"):
-            return self._trainable(question, what, _count(value), entry, claim)
+            return self._trainable(question, what, read_count(value), entry, claim)
         if claim in ("params", "weights"):
             if entry is None:
                 raise ConvcalcError(f"{claim} needs at: a layer (total_params is the network's)")
@@ -353,12 +353,12 @@ class _Marker:
                 )
                 found = [named.Mistake("counted the bias", target.params)]
                 mark = self._compare(
-                    question, what, _count(value), right_params, found, target, _num, _nothing
+                    question, what, read_count(value), right_params, found, target, _num, _nothing
                 )
                 return mark if mark.right else replace(mark, explanation=_weights_working(target))
             return self._keras_param_count(
                 self._compare(
-                    question, what, _count(value), right_params, found, target, _num, _params
+                    question, what, read_count(value), right_params, found, target, _num, _params
                 ),
                 right_params - _untrained(target.walk()),
             )
@@ -369,13 +369,13 @@ class _Marker:
                 found = [m for m in found if m.name != named.BN_BUFFERS]
             return self._keras_param_count(
                 self._compare(
-                    question, what, _count(value), right_total, found, None, _num, _params
+                    question, what, read_count(value), right_total, found, None, _num, _params
                 ),
                 self.report.trainable_params,
             )
         if claim in ("mult_adds", "total_mult_adds"):
             return self._mult_adds(
-                question, what, _count(value), entry if claim == "mult_adds" else None
+                question, what, read_count(value), entry if claim == "mult_adds" else None
             )
         return self._receptive(question, what, value, entry)
 
@@ -408,24 +408,24 @@ class _Marker:
         found = [m for m in found if m.value != right]
         return self._compare(question, what, claimed, right, found, entry, _num, _params)
 
-    def _entry(self, at: Any) -> Entry | None:
+    def entry_at(self, at: Any) -> Entry | None:
         """The entry at a path (``layers[2]``, or ``2`` for a top-level index) or a name."""
         if at is None:
             return None
         if isinstance(at, bool) or not isinstance(at, int | str):
-            raise _Refused(f"a layer's path such as layers[0] or its name, not {_quoted(at)}", "at")
+            raise Refused(f"a layer's path such as layers[0] or its name, not {quoted(at)}", "at")
         key = f"layers[{at}]" if isinstance(at, int) else at
         if key in self.entries:
             return self.entries[key]
         found = self.named.get(key, [])
         if len(found) > 1:
             paths = ", ".join(e.path for e in found[:4])
-            raise _Refused(
-                f"{_quoted(key)} names {len(found)} layers ({paths}…): give the path", "at"
+            raise Refused(
+                f"{quoted(key)} names {len(found)} layers ({paths}…): give the path", "at"
             )
         if not found:
-            raise _Refused(
-                f"no layer at {_quoted(at)}: give a path such as layers[0] or a name", "at"
+            raise Refused(
+                f"no layer at {quoted(at)}: give a path such as layers[0] or a name", "at"
             )
         return found[0]
 
@@ -485,7 +485,7 @@ class _Marker:
         # global, a size, or one per dimension (a transposed conv's can be a fraction)
         for v in value if isinstance(value, list) else [] if value == "global" else [value]:
             if not (isinstance(v, float) and math.isfinite(v)):
-                _count(v, "a receptive field (global, a size or a list of sizes)")
+                read_count(v, "a receptive field (global, a size or a list of sizes)")
         if found_field.size is None:  # every output value sees the whole input
             claimed_text = str(value)
             return self._compare(question, what, claimed_text, "global", [], target, str, _nothing)
@@ -533,7 +533,7 @@ def _weights_working(entry: Entry) -> tuple[str, ...]:
     return (line,)
 
 
-def _mark_solutions(question: str, answer: dict[str, Any], framework: str = "pytorch") -> Mark:
+def mark_solutions(question: str, answer: dict[str, Any], framework: str = "pytorch") -> Mark:
     """A single-layer solve question: each claimed (k, s[, p, d]) checked by the layer's own
     size rule; with ``complete``, credit for the share of the whole set (counted, not listed).
     A claimed setting PyTorch refuses (stride 0, say) is wrong: it gives nothing. Keras'
@@ -542,28 +542,28 @@ def _mark_solutions(question: str, answer: dict[str, Any], framework: str = "pyt
 
     ask = answer.get("solve")
     if not isinstance(ask, dict) or "in" not in ask or "out" not in ask:
-        raise _Refused(
+        raise Refused(
             "solutions need solve: {in: N, out: M[, layer, padding, dilation, ...]}", "solve"
         )
     framework = ask.get("framework", framework)
     if framework not in ("pytorch", "keras"):
-        raise _Refused(f"pytorch or keras, not {_quoted(framework)}", "framework", "solve")
+        raise Refused(f"pytorch or keras, not {quoted(framework)}", "framework", "solve")
     keys = KERAS_SOLVE_KEYS if framework == "keras" else TORCH_SOLVE_KEYS
     extra = set(ask) - set(keys)
     if extra:
         key = sorted(map(str, extra))[0]
         if framework == "keras" and key in KERAS_WORDS:
-            raise _Refused(f"{key!r} is PyTorch's name: Keras calls it {KERAS_WORDS[key]!r}",
+            raise Refused(f"{key!r} is PyTorch's name: Keras calls it {KERAS_WORDS[key]!r}",
                            key, "solve")  # fmt: skip
-        raise _Refused(f"unknown key {_quoted(key)}: expected {', '.join(keys)}", "solve")
+        raise Refused(f"unknown key {quoted(key)}: expected {', '.join(keys)}", "solve")
     if framework == "keras":
         return _keras_solve(question, answer, ask)
     layer = ask.get("layer", "conv")
     if not isinstance(layer, str) or layer not in LAYERS or layer == "conv_transpose":
-        raise _Refused(f"conv, maxpool or avgpool, not {_quoted(layer)}", "layer", "solve")
+        raise Refused(f"conv, maxpool or avgpool, not {quoted(layer)}", "layer", "solve")
     ceil = ask.get("ceil_mode", False)
     if not isinstance(ceil, bool):
-        raise _Refused(f"true or false, not {_quoted(ceil)}", "ceil_mode", "solve")
+        raise Refused(f"true or false, not {quoted(ceil)}", "ceil_mode", "solve")
     n, m = _solve_field(ask, "in", 1), _solve_field(ask, "out", 1)
     p, d = _solve_field(ask, "padding", 0, 0), _solve_field(ask, "dilation", 1, 1)
     ranges: dict[str, str | None] = {**_solve_ranges(ask, ("kernel_size", "stride"))}
@@ -585,15 +585,15 @@ def _keras_solve(question: str, answer: dict[str, Any], ask: dict[str, Any]) -> 
 
     layer = ask.get("layer", "conv")
     if layer not in ("conv", "maxpool", "avgpool", "conv_transpose"):
-        raise _Refused(f"conv, maxpool, avgpool or conv_transpose, not {_quoted(layer)}",
+        raise Refused(f"conv, maxpool, avgpool or conv_transpose, not {quoted(layer)}",
                        "layer", "solve")  # fmt: skip
     mode = ask.get("padding", "valid")
     if mode not in ("valid", "same"):
-        raise _Refused(f"Keras' padding is valid or same, not {_quoted(mode)}", "padding", "solve")
+        raise Refused(f"Keras' padding is valid or same, not {quoted(mode)}", "padding", "solve")
     n, m = _solve_field(ask, "in", 1), _solve_field(ask, "out", 1)
     d = _solve_field(ask, "dilation_rate", 1, 1)
     if d > 1 and layer in ("maxpool", "avgpool"):
-        raise _Refused("Keras' pooling layers have no dilation_rate", "dilation_rate", "solve")
+        raise Refused("Keras' pooling layers have no dilation_rate", "dilation_rate", "solve")
     ranges = _solve_ranges(ask, ("kernel_size", "strides"))
     given = {"kernel_size": ranges.get("kernel_size"), "stride": ranges.get("strides")}
     pb = _problem(layer, n, m, given, mode, d, False, "keras")
@@ -664,8 +664,8 @@ def _solve_ranges(ask: dict[str, Any], keys: tuple[str, ...]) -> dict[str, str]:
         value = ask[key]
         if not isinstance(value, str):
             if isinstance(value, bool) or not isinstance(value, int):
-                raise _Refused(
-                    f"a number or a range such as '1..7', not {_quoted(value)}", key, "solve"
+                raise Refused(
+                    f"a number or a range such as '1..7', not {quoted(value)}", key, "solve"
                 )
             value = str(_solve_field(ask, key, 1))
         ranges[key] = value
@@ -679,8 +679,8 @@ def _claimed(claimed: Any, lengths: tuple[int, ...], form: str) -> list[tuple[in
     written: list[tuple[int, ...]] = []
     for item in claimed:
         if not isinstance(item, list) or len(item) not in lengths:
-            raise ConvcalcError(f"solutions: {_quoted(item)} is not {form}")
-        written.append(tuple(_count(v, "solutions") for v in item))
+            raise ConvcalcError(f"solutions: {quoted(item)} is not {form}")
+        written.append(tuple(read_count(v, "solutions") for v in item))
     return written
 
 
@@ -700,7 +700,7 @@ def _solutions_mark(
     right = {w for w in written if sizes[w] == m}
     complete = answer.get("complete", False)
     if not isinstance(complete, bool):
-        raise _Refused(f"true or false, not {_quoted(complete)}", "complete")
+        raise Refused(f"true or false, not {quoted(complete)}", "complete")
     every = counted.value
     if complete and not counted.complete:
         raise ConvcalcError("solve: too many solutions to ask for all of them: narrow the ranges")
@@ -726,11 +726,11 @@ def _solve_field(ask: dict[str, Any], key: str, least: int, default: int | None 
     """One number of a solve question: an integer (within 2⁶³ − 1), at least ``least``."""
     value = ask.get(key, default)
     try:
-        number = _count(value)
+        number = read_count(value)
     except ConvcalcError as exc:
-        raise _Refused(str(exc), key, "solve") from None
+        raise Refused(str(exc), key, "solve") from None
     if number < least:
-        raise _Refused(f"at least {least}, not {number}", key, "solve")
+        raise Refused(f"at least {least}, not {number}", key, "solve")
     return number
 
 
@@ -769,8 +769,8 @@ def _problem(
             field = _FLAGS[flag]
             if framework == "keras":
                 field = KERAS_WORDS.get(field, field)
-            raise _Refused(rest, field, "solve") from None
-        raise _Refused(message, "solve") from None
+            raise Refused(rest, field, "solve") from None
+        raise Refused(message, "solve") from None
 
 
 def _setting(written: tuple[int, ...]) -> str:
@@ -838,7 +838,7 @@ def _prod(shape: Sequence[int]) -> int:
     return total
 
 
-def _shape(value: Any) -> tuple[int, ...]:
+def read_shape(value: Any) -> tuple[int, ...]:
     """A shape as a student writes it: a list ``[61, 61, 32]``, or text ``(61, 61, 32)``,
     ``61×61×32`` or ``61x61x32``; a leading batch written ``None`` (Keras' ``(None, 61, 61,
     32)``) is left out."""
@@ -852,33 +852,31 @@ def _shape(value: Any) -> tuple[int, ...]:
         if not parts or not all(p.isascii() and p.isdigit() for p in parts):
             raise ConvcalcError(
                 f"a shape is a list of integers such as [32, 61, 61] or text such as 61×61×32, "
-                f"not {_quoted(value)}"
+                f"not {quoted(value)}"
             )
         value = [int(p) for p in parts]
     if not isinstance(value, list):
         raise ConvcalcError(
-            f"a shape is a list of integers such as [32, 61, 61], not {_quoted(value)}"
+            f"a shape is a list of integers such as [32, 61, 61], not {quoted(value)}"
         )
     if len(value) > 1 and value[0] in (None, "None"):
         value = value[1:]
-    return tuple(_count(n, "a shape's size") for n in value)
+    return tuple(read_count(n, "a shape's size") for n in value)
 
 
-def _count(value: Any, what: str = "") -> int:
+def read_count(value: Any, what: str = "") -> int:
     """An integer as YAML wrote it: not a boolean, a float or text, and within PyTorch's
     signed 64-bit integers (2⁶³ − 1 at most)."""
     if isinstance(value, bool) or not isinstance(value, int):
-        raise ConvcalcError(
-            f"{what}{': ' if what else ''}expected an integer, not {_quoted(value)}"
-        )
+        raise ConvcalcError(f"{what}{': ' if what else ''}expected an integer, not {quoted(value)}")
     if not -(2**63) <= value <= LIMIT:
         raise ConvcalcError(
-            f"{what}{': ' if what else ''}{_quoted(value)} is beyond any size (2^63 − 1 at most)"
+            f"{what}{': ' if what else ''}{quoted(value)} is beyond any size (2^63 − 1 at most)"
         )
     return value
 
 
-def _quoted(value: Any) -> str:
+def quoted(value: Any) -> str:
     """A value from the file as a message quotes it: text quoted, anything else as YAML writes
     it (:func:`~convcalc.spec.document.written`, which cuts long lists and deep nesting), then
     cut and with controls escaped (:func:`~convcalc.errors.shown`)."""

@@ -55,7 +55,7 @@ from convcalc.teach.answers import (
     spec_report,
     student_of,
 )
-from convcalc.teach.grade import CLAIMS, KEYS, Mark, _Marker, _quoted, _Refused
+from convcalc.teach.grade import CLAIMS, KEYS, Mark, Marker, Refused, quoted
 
 KEY_FIELDS = ("title", "spec", "convention", "credit", "questions")
 PART_FIELDS = ("at", "claim", "solve", "complete", "accept", "tolerance", "unit", "points")
@@ -192,7 +192,7 @@ def read_key(doc: Document) -> Key:
         raise fail("questions: a non-empty list of questions", ["questions"], "questions")
     title = data.get("title", Path(doc.file).stem)
     if not isinstance(title, str) or not title.strip():
-        raise fail(f"a title is text, not {_quoted(title)}", [], "title", ["title"])
+        raise fail(f"a title is text, not {quoted(title)}", [], "title", ["title"])
     convention = convention_of(doc, fail)
     carried, incomplete = _credit(data.get("credit", {}), fail)
     folder = Path(doc.file).parent
@@ -200,7 +200,7 @@ def read_key(doc: Document) -> Key:
     names: list[str] = []
     seen: dict[str, int] = {}
     read: list[str] = []
-    markers: dict[int, _Marker] = {}  # one per report, built once: a part only looks layers up
+    markers: dict[int, Marker] = {}  # one per report, built once: a part only looks layers up
 
     def spec_index(value: Any, keys: list[str | int]) -> int:
         label = value if isinstance(value, str) else f"the spec of {_where(keys)}"
@@ -230,7 +230,7 @@ def read_key(doc: Document) -> Key:
             raise fail(f"unknown key: expected one of {', '.join(QUESTION_FIELDS)}", keys, extra[0])
         qid = _question_id(doc, question, keys, fail)
         if qid in ids:
-            raise fail(f"a second question {_quoted(qid)}: ids are unique", keys, "id")
+            raise fail(f"a second question {quoted(qid)}: ids are unique", keys, "id")
         ids.add(qid)
         if "spec" in question:
             spec = spec_index(question["spec"], keys)
@@ -318,10 +318,10 @@ def _credit(value: Any, fail: Fail) -> tuple[float, str]:
         raise fail("unknown key: expected carried, incomplete", ["credit"], extra[0])
     carried = value.get("carried", marking.CARRIED)
     if isinstance(carried, bool) or not isinstance(carried, int | float) or not 0 <= carried <= 1:
-        raise fail(f"a credit from 0 to 1, not {_quoted(carried)}", ["credit"], "carried")
+        raise fail(f"a credit from 0 to 1, not {quoted(carried)}", ["credit"], "carried")
     incomplete = value.get("incomplete", "share")
     if incomplete not in INCOMPLETE:
-        raise fail(f"share or all, not {_quoted(incomplete)}", ["credit"], "incomplete")
+        raise fail(f"share or all, not {quoted(incomplete)}", ["credit"], "incomplete")
     return float(carried), str(incomplete)
 
 
@@ -333,21 +333,21 @@ def _question_id(doc: Document, question: dict[str, Any], keys: list[str | int],
     if isinstance(value, str) and value.strip():
         return value
     if value is None or isinstance(value, str | dict | list):  # a blank id is no label
-        raise fail(f"an id is text or a number such as 3.1a, not {_quoted(value)}", keys, "id")
+        raise fail(f"an id is text or a number such as 3.1a, not {quoted(value)}", keys, "id")
     return doc.written_as([*keys, "id"]) or str(value)
 
 
 def _points(value: Any, fail: Fail, keys: list[str | int]) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise fail(f"points are a number, not {_quoted(value)}", keys, "points")
+        raise fail(f"points are a number, not {quoted(value)}", keys, "points")
     if value < 0 or value > 1e9:
-        raise fail(f"points from 0 to 10⁹, not {_quoted(value)}", keys, "points")
+        raise fail(f"points from 0 to 10⁹, not {quoted(value)}", keys, "points")
     return float(value)
 
 
 def _list(value: Any, fail: Fail, keys: list[str | int], name: str) -> list[Any]:
     if not isinstance(value, list):
-        raise fail(f"{name}: a list, not {_quoted(value)}", keys, name)
+        raise fail(f"{name}: a list, not {quoted(value)}", keys, name)
     return value
 
 
@@ -360,14 +360,14 @@ def _part(
     reports: list[Report],
     spec: int,
     variants: tuple[int, ...],
-    markers: dict[int, _Marker],
+    markers: dict[int, Marker],
 ) -> Part:
     """One part checked against its spec (and each variant): the claim one of
     :data:`~convcalc.teach.grade.CLAIMS`, the layer found, a solve question the solver takes."""
     fail = failing(doc)
     claim = part.get("claim")
     if not isinstance(claim, str) or claim not in CLAIMS:
-        raise fail(f"one of {', '.join(CLAIMS)}, not {_quoted(claim)}", keys, "claim")
+        raise fail(f"one of {', '.join(CLAIMS)}, not {quoted(claim)}", keys, "claim")
     own = _list(part.get("accept", []), fail, keys, "accept")
     values = []
     for j, alt in enumerate([*inherited, *own]):
@@ -379,15 +379,15 @@ def _part(
     unit = _unit(part.get("unit", 1), claim, fail, keys)
     complete = part.get("complete", False)
     if not isinstance(complete, bool):
-        raise fail(f"true or false, not {_quoted(complete)}", keys, "complete")
+        raise fail(f"true or false, not {quoted(complete)}", keys, "complete")
     if claim == "solutions":
         if "at" in part:
             raise fail("a solve question asks of no layer: leave at out", keys, "at")
         solve = part.get("solve")
         probe = {"solve": solve, "solutions": [[1, 1]], "complete": complete}
         try:
-            what = marking._mark_solutions("", probe).what
-        except _Refused as exc:
+            what = marking.mark_solutions("", probe).what
+        except Refused as exc:
             raise fail(str(exc), [*keys, *exc.under], exc.field_name) from None
         except ConvcalcError as exc:
             raise fail(str(exc), keys, "solve") from None
@@ -398,15 +398,15 @@ def _part(
     path, where = "", ""
     for index in (spec, *variants):
         if index not in markers:
-            markers[index] = _Marker(reports[index])
+            markers[index] = Marker(reports[index])
         try:
-            entry = markers[index]._entry(at)
-        except _Refused as exc:
+            entry = markers[index].entry_at(at)
+        except Refused as exc:
             raise fail(str(exc), keys, "at") from None
         if index == spec:
             path, where = (entry.path if entry else ""), markers[index].where(entry)
         elif (entry.path if entry else "") != path:
-            raise fail(f"{_quoted(at)} is another layer in an accepted variant", keys, "at")
+            raise fail(f"{quoted(at)} is another layer in an accepted variant", keys, "at")
     if claim in ("params", "weights") and at is None:
         raise fail(f"{claim} needs at: a layer (total_params is the network's)", keys, "at")
     what = f"{where or 'network'} {claim}"
@@ -417,9 +417,9 @@ def _accepted_value(claim: str, value: Any, fail: Fail, keys: list[str | int]) -
     """An explicit accepted value, in the form the claim is compared in."""
     try:
         if claim == "output_shape":
-            return marking._shape(value)
+            return marking.read_shape(value)
         if claim in COUNTS:
-            return marking._count(value)
+            return marking.read_count(value)
     except ConvcalcError as exc:
         raise fail(str(exc), keys, "value") from None
     if claim == "receptive_field":  # global, a size, or one per dimension, as students write
@@ -427,7 +427,7 @@ def _accepted_value(claim: str, value: Any, fail: Fail, keys: list[str | int]) -
         for v in sizes if sizes or value == "global" else [value]:
             if not (isinstance(v, float) and math.isfinite(v) and v > 0):
                 try:
-                    marking._count(v, "a receptive field (global, a size or a list of sizes)")
+                    marking.read_count(v, "a receptive field (global, a size or a list of sizes)")
                 except ConvcalcError as exc:
                     raise fail(str(exc), keys, "value") from None
         return tuple(value) if isinstance(value, list) else value
@@ -445,7 +445,7 @@ def _tolerance(
         raise fail("{absolute: N} or {relative: R}", keys, "tolerance")
     ((kind, amount),) = value.items()
     if isinstance(amount, bool) or not isinstance(amount, int | float) or not 0 <= amount < 1e30:
-        raise fail(f"a number from 0, not {_quoted(amount)}", [*keys, "tolerance"], kind)
+        raise fail(f"a number from 0, not {quoted(amount)}", [*keys, "tolerance"], kind)
     return str(kind), float(amount)
 
 
@@ -458,7 +458,7 @@ def _unit(value: Any, claim: str, fail: Fail, keys: list[str | int]) -> int:
         return UNITS[value]
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 10**18:
         raise fail(
-            f"thousand, million, billion or a whole number, not {_quoted(value)}", keys, "unit"
+            f"thousand, million, billion or a whole number, not {quoted(value)}", keys, "unit"
         )
     return value
 
@@ -471,7 +471,7 @@ def grade_all_keyed(
 ) -> list[Graded]:
     """Every answers file of ``sources`` marked against ``key``, one :class:`Graded` each, in
     order: an invalid file is a row with its error and 0 points, never a missing one."""
-    markers = [_Marker(report, key.convention) for report in key.reports]
+    markers = [Marker(report, key.convention) for report in key.reports]
     results = []
     for file, folder in answer_sources(sources):
         # the key, or a spec it names, kept among the answers files: no student's
@@ -520,7 +520,7 @@ def _one_row_per_id(results: list[Graded], out_of: float) -> list[Graded]:
             continue
         listed = ", ".join(others[:3]) + (f" and {len(others) - 3} more" if len(others) > 3 else "")
         message = (
-            f"{r.file}: student_id {_quoted(r.student_id)} is also the id in {listed}: one "
+            f"{r.file}: student_id {quoted(r.student_id)} is also the id in {listed}: one "
             "student, two rows in a gradebook import; not marked until each file has its own id"
         )
         out.append(Graded(r.student, r.student_id, r.file, out_of, error=message))
@@ -528,11 +528,11 @@ def _one_row_per_id(results: list[Graded], out_of: float) -> list[Graded]:
 
 
 def grade_file_keyed(
-    key: Key, path: str, markers: list[_Marker] | None = None, *, found_in: Path | None = None
+    key: Key, path: str, markers: list[Marker] | None = None, *, found_in: Path | None = None
 ) -> Graded:
     """One answers file against the key; its error (located) in the result if it is invalid."""
     student, student_id = Path(path).stem, Path(path).stem
-    markers = markers or [_Marker(report, key.convention) for report in key.reports]
+    markers = markers or [Marker(report, key.convention) for report in key.reports]
     try:
         doc = read_answers(path, found_in)
         fail = failing(doc)
@@ -552,12 +552,12 @@ def id_of(doc: Document, fail: Fail) -> str:
     if value is None or value == "":
         return Path(doc.file).stem
     if isinstance(value, dict | list | bool):
-        raise fail(f"an identifier is text or a number, not {_quoted(value)}", [], "student_id")
+        raise fail(f"an identifier is text or a number, not {quoted(value)}", [], "student_id")
     return value if isinstance(value, str) else doc.written_as(["student_id"]) or str(value)
 
 
 def _grade_keyed(
-    key: Key, doc: Document, markers: list[_Marker], student: str, student_id: str
+    key: Key, doc: Document, markers: list[Marker], student: str, student_id: str
 ) -> Graded:
     data, fail = doc.data, failing(doc)
     if not isinstance(data, dict):
@@ -565,7 +565,7 @@ def _grade_keyed(
     fields = {"student", "student_id", "convention", "spec", "answers"}
     unknown = sorted(set(data) - fields, key=str)
     if unknown:
-        message = f"unknown key {_quoted(str(unknown[0]))}: expected {', '.join(sorted(fields))}"
+        message = f"unknown key {quoted(str(unknown[0]))}: expected {', '.join(sorted(fields))}"
         raise fail(message, [], None, [unknown[0]])
     answers = data.get("answers", [])
     if not isinstance(answers, list):
@@ -597,7 +597,7 @@ def _grade_keyed(
             continue
         try:
             found = _part_of(question, claims[0], answer, markers[question.spec], chosen, slots)
-        except _Refused as exc:
+        except Refused as exc:
             raise fail(str(exc), keys, exc.field_name, [*keys, exc.field_name]) from None
         if isinstance(found, str):
             extras.append(f"{label}: {found}")
@@ -615,7 +615,7 @@ def _grade_keyed(
             keys = ["answers", i]
             try:
                 items.append(_mark_part(key, question, part, answer, markers))
-            except _Refused as exc:
+            except Refused as exc:
                 at = [*keys, *exc.under]
                 raise fail(str(exc), at, exc.field_name, [*at, exc.field_name]) from None
             except ConvcalcError as exc:
@@ -628,7 +628,7 @@ def _part_of(
     question: Question,
     claim: str,
     answer: dict[str, Any],
-    marker: _Marker,
+    marker: Marker,
     chosen: dict[tuple[str, int], Any],
     slots: dict[tuple[str, str, str | None], list[Any]],
 ) -> int | str:
@@ -638,7 +638,7 @@ def _part_of(
     (each answer costs O(1), not O(parts): a key of 10⁵ parts is marked in linear time)."""
     path = None
     if "at" in answer and claim != "solutions":
-        entry = marker._entry(answer["at"])
+        entry = marker.entry_at(answer["at"])
         path = entry.path if entry else ""
     slot = slots.get((question.id, claim, path))
     if slot is None:
@@ -666,7 +666,7 @@ def _part_of(
 
 
 def _mark_part(
-    key: Key, question: Question, part: Part, answer: dict[str, Any], markers: list[_Marker]
+    key: Key, question: Question, part: Part, answer: dict[str, Any], markers: list[Marker]
 ) -> Item:
     """One answer marked as the key's part asks: on the question's spec, then each accepted
     variant and value and the tolerance; the key's credit rules applied."""
@@ -715,18 +715,18 @@ def _accepted(mark: Mark) -> Mark:
 
 def _compared(claim: str, value: Any) -> Any:
     if claim == "output_shape":
-        return marking._shape(value)
+        return marking.read_shape(value)
     if claim in COUNTS:
-        return marking._count(value)
+        return marking.read_count(value)
     return tuple(value) if isinstance(value, list) else value
 
 
 def _in_units(value: Any, unit: int) -> int:
     """A count written in units (22.86 million): the whole number it stands for, rounded."""
     if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise ConvcalcError(f"expected a number (in units of {unit:,}), not {_quoted(value)}")
+        raise ConvcalcError(f"expected a number (in units of {unit:,}), not {quoted(value)}")
     if abs(value) > 2**63 / unit:
-        raise ConvcalcError(f"{_quoted(value)} is beyond any size (2^63 − 1 at most)")
+        raise ConvcalcError(f"{quoted(value)} is beyond any size (2^63 − 1 at most)")
     return round(Fraction(str(value)) * unit)
 
 

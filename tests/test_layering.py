@@ -115,6 +115,40 @@ def test_imports_point_down(path: Path) -> None:
     assert upward == []
 
 
+def private_reaches(path: Path) -> list[str]:
+    """Where a module takes another module's private name (one leading underscore): imported
+    (``from convcalc.x import _name``), or read from what it imported (``x._name``)."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found: list[str] = []
+    imported: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("convcalc"):
+            for alias in node.names:
+                if alias.name.startswith("_") and not alias.name.startswith("__"):
+                    found.append(f"line {node.lineno}: imports {node.module}.{alias.name}")
+                imported.add(alias.asname or alias.name)
+        elif isinstance(node, ast.Import):
+            names = [a for a in node.names if a.name.startswith("convcalc")]
+            imported |= {a.asname or a.name.split(".")[0] for a in names}
+    for node in ast.walk(tree):
+        if (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id in imported
+            and node.attr.startswith("_")
+            and not node.attr.startswith("__")
+        ):
+            found.append(f"line {node.lineno}: reads {node.value.id}.{node.attr}")
+    return found
+
+
+@pytest.mark.parametrize("path", modules(), ids=lambda path: module_name(path))
+def test_modules_keep_out_of_each_others_private_names(path: Path) -> None:
+    """A name one module shares with another is public (no leading underscore): a reader
+    of a module knows that its private names serve it alone."""
+    assert private_reaches(path) == []
+
+
 SIBLINGS = ("convcalc.solve", "convcalc.views")
 
 

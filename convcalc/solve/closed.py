@@ -29,18 +29,18 @@ from convcalc.solve.inputs import InputSizes, Limit, NotSolvable, SizeSet, solve
 from convcalc.solve.layer import Range, RangeError
 from convcalc.solve.sizes import Within
 from convcalc.solve.stack import (
+    Built,
     Target,
     Unknown,
-    _another,
-    _Built,
-    _candidate_range,
-    _check_declared,
-    _declared,
-    _fault,
-    _following,
-    _layer_at,
-    _least,
+    candidate_range,
+    check_declared,
+    declared_input,
+    following_layer,
+    layer_at,
+    least_value,
+    other_value,
     prepare,
+    spec_fault,
     write_value,
 )
 from convcalc.spec.document import Document
@@ -311,7 +311,7 @@ def ask(
         return None
     if target.spatial is not None and not (inputs and layer_unknowns):
         return None
-    declared = _declared(written, spec, doc) if input_shape is not None else None
+    declared = declared_input(written, spec, doc) if input_shape is not None else None
     rebuilt_by = "spec" if declared is None else "option" if rebuild else ""
     rank = len(spec.input)
     names = _names(rank)
@@ -336,10 +336,10 @@ def ask(
     refused = ""
     if declared is not None and not rebuild:
         if not layer_unknowns:
-            _check_declared(spec, declared, Budget(STEPS, WHAT))
+            check_declared(spec, declared, Budget(STEPS, WHAT))
         base = replace(spec, input=(channels, *declared[1:]))
         if channels != declared[0]:
-            built = _Built(declared)
+            built = Built(declared)
             trial = (channels, *declared[1:])
             if output_shapes(spec.layers, built.sides(trial), check=built.check) is None:
                 refused = built.refused or f"the declared input's {declared[0]} channels"
@@ -362,7 +362,7 @@ def ask(
         target,
         refused,
         tuple(inputs),
-        _following(spec, inputs) if rebuilt_by == "spec" else "",
+        following_layer(spec, inputs) if rebuilt_by == "spec" else "",
     )
 
 
@@ -401,8 +401,8 @@ def answer(question: Question) -> InputAnswer | MixedAnswer:
     found = _inputs(question, question.spec)
     if found.sizes is not None and not found.sizes.joint and question.input_unknowns:
         # no size at all: the spec's own fault (the same whatever the sizes) is its error
-        least = [(u, _least(u)) for u in question.input_unknowns]
-        error = _fault(question.doc, (least, [_another(u, v) for u, v in least]))
+        least = [(u, least_value(u)) for u in question.input_unknowns]
+        error = spec_fault(question.doc, (least, [other_value(u, v) for u, v in least]))
         if error is not None:
             raise error
     return found
@@ -462,7 +462,7 @@ def _mixed(question: Question) -> MixedAnswer:
                 continue
             spec = replace(spec, input=question.spec.input)
             if question.declared is not None:
-                built = _Built(question.declared)
+                built = Built(question.declared)
                 if (
                     output_shapes(spec.layers, built.sides(question.declared), check=built.check)
                     is None
@@ -497,7 +497,7 @@ def _candidates(question: Question, u: Unknown) -> list[int]:
     spec = question.spec
     top = u.top
     assert top is not None
-    layer = _layer_at(spec, u.keys)
+    layer = layer_at(spec, u.keys)
     mine = [w for w in question.layer_unknowns if w.keys == u.keys]
 
     def at(probe: int) -> Range | None:
@@ -511,7 +511,7 @@ def _candidates(question: Question, u: Unknown) -> list[int]:
         out = output_shapes(spec.layers[:top], (shape,))
         if out is None:
             return None
-        return _candidate_range(layer, mine, u, out[0])
+        return candidate_range(layer, mine, u, out[0])
 
     small, large, larger = at(0), at(2**20), at(2**21)
     chosen = large if large is not None and large == larger else None

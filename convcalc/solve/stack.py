@@ -186,19 +186,19 @@ def solve_stack(
     if any(u.top is None and u.values is None for u in unknowns):
         notes.append(f'"?" in the input: sizes {INPUT_DEFAULT} searched (write a range for others)')
     budget = Budget(STEPS, SEARCH_WHAT)
-    declared = _declared(written, spec, doc) if input_shape is not None else None
+    declared = declared_input(written, spec, doc) if input_shape is not None else None
     if rebuild:
         declared = None
-    built = _Built(declared)
+    built = Built(declared)
     if declared is None and any(u.top is None for u in unknowns):
-        following = _following(spec, unknowns)
+        following = following_layer(spec, unknowns)
         if following:
             notes.append(
                 'the spec\'s input declares no size where it writes "?" or a range, so the '
                 f"layers follow each input tried ({following} from it): one network per input"
             )
     elif declared is not None and not any(u.top is not None for u in unknowns):
-        _check_declared(spec, declared, budget)
+        check_declared(spec, declared, budget)
     searched: dict[str, str] = {}
     if all(u.top is None for u in unknowns) and _separable(spec, unknowns):
         count, solutions, fault = _separable_search(spec, unknowns, goal, budget, built)
@@ -214,7 +214,7 @@ def solve_stack(
             chosen = fault()
         except WorkLimit:  # too long to tell: the answer stands
             chosen = None
-        error = _fault(doc, chosen)
+        error = spec_fault(doc, chosen)
         if error is not None:
             raise error
     if declared is not None and built.refused:
@@ -411,7 +411,7 @@ def _refuse_unknown(
 # --- the network the spec's input builds ---------------------------------------------------
 
 
-class _Built:
+class Built:
     """The check of every leaf of a trial against the network the spec's input builds: with a
     ``declared`` input, each trial runs beside it, and a leaf whose ``built_sizes`` (the sizes
     its PyTorch module is constructed with) differ between the two is refused. ``refused``
@@ -442,7 +442,7 @@ class _Built:
         return False
 
 
-def _declared(written: Any, spec: Spec, doc: Document) -> Shape | None:
+def declared_input(written: Any, spec: Spec, doc: Document) -> Shape | None:
     """The input the spec's own file declares (read before ``input_shape`` replaced it), or
     None where it writes "?" or a range in any place: then the layers follow each input."""
     if not isinstance(written, list) or any(
@@ -472,7 +472,7 @@ def _declared(written: Any, spec: Spec, doc: Document) -> Shape | None:
     return declared
 
 
-def _check_declared(spec: Spec, declared: Shape, budget: Budget) -> None:
+def check_declared(spec: Spec, declared: Shape, budget: Budget) -> None:
     """Refuse, as ``convcalc shape`` would, a network that its own declared input cannot build
     (there are no layer unknowns that could change it)."""
     if output_shapes(spec.layers, (declared,), budget=budget) is not None:
@@ -489,7 +489,7 @@ def _check_declared(spec: Spec, declared: Shape, budget: Budget) -> None:
         raise
 
 
-def _following(spec: Spec, unknowns: list[Unknown]) -> str:
+def following_layer(spec: Spec, unknowns: list[Unknown]) -> str:
     """The first layer whose ``built_sizes`` may follow the input's unknown sizes, as
     ``layers[7] (linear) takes its in_features``; empty if none can.
 
@@ -532,12 +532,12 @@ def _written_leaves(spec: Spec) -> Iterator[tuple[tuple[str | int, ...], Layer]]
 
 
 # an assignment of the unknowns, and another with other values where the refusal could depend
-# on them (the input's sizes, the refusing layer's own unknowns): see _fault
+# on them (the input's sizes, the refusing layer's own unknowns): see spec_fault
 Filling = tuple[list[tuple["Unknown", int]], list[tuple["Unknown", int]]]
 LARGE = 2**20  # a spatial size no kernel, padding or stride of a fault's probe is near
 
 
-def _fault(doc: Document, filling: Filling | None) -> SpecError | None:
+def spec_fault(doc: Document, filling: Filling | None) -> SpecError | None:
     """Where no network at all is valid: the error ``convcalc shape`` gives for the spec with
     its unknowns filled (the first of ``filling``; the unknowns not in it at their least), if
     it is the spec's own fault, the same whatever the unknowns: the layer that refuses refuses
@@ -554,13 +554,13 @@ def _fault(doc: Document, filling: Filling | None) -> SpecError | None:
     return first[0] if again is not None and str(again[0]) == str(first[0]) else None
 
 
-def _least(u: Unknown) -> int:
+def least_value(u: Unknown) -> int:
     """The value an unknown holds until one is chosen: its range's least, or for "?" 1 (0
     for a padding; 1 is also the input's least)."""
     return u.values.lo if u.values is not None else (0 if "padding" in u.field else 1)
 
 
-def _another(u: Unknown, value: int) -> tuple[Unknown, int]:
+def other_value(u: Unknown, value: int) -> tuple[Unknown, int]:
     """The unknown at a value other than ``value`` where its range has one."""
     values = u.values if u.values is not None else INPUT_DEFAULT if u.top is None else None
     if values is None:  # "?" in a layer: its range follows the layer's input, from 1 (or 0) up
@@ -742,7 +742,7 @@ def _parse(item: str, label: str, doc: Document, keys: list[str | int]) -> Range
         raise SpecError(str(exc), file=doc.file, line=doc.line_of(keys)) from None
 
 
-def _layer_at(spec: Spec, keys: tuple[str | int, ...]) -> Layer:
+def layer_at(spec: Spec, keys: tuple[str | int, ...]) -> Layer:
     """The validated layer at ``keys`` (``("layers", 3, "branches", 1, 0)``)."""
     node: Any = spec
     for key in keys:
@@ -754,7 +754,7 @@ def _layer_at(spec: Spec, keys: tuple[str | int, ...]) -> Layer:
 def _check_unknown(
     spec: Spec, unknown: Unknown, file: str, line_of: Callable[..., int | None]
 ) -> None:
-    layer = _layer_at(spec, unknown.keys)
+    layer = layer_at(spec, unknown.keys)
     written = dict(layer.written_sizes())
     value = written.get(unknown.field) or getattr(layer, unknown.field)
     items = value if isinstance(value, tuple) else (value,)
@@ -793,10 +793,10 @@ def _separable(spec: Spec, unknowns: list[Unknown]) -> bool:
 
 
 def _separable_search(
-    spec: Spec, unknowns: list[Unknown], goal: Target, budget: Budget, built: _Built
+    spec: Spec, unknowns: list[Unknown], goal: Target, budget: Budget, built: Built
 ) -> tuple[int, Iterator[tuple[tuple[int, ...], Shape]], Callable[[], Filling | None]]:
     """Sizes valid in one dimension (trying n in every dimension at once), combined; and where
-    no size is valid, the assignment whose error :func:`_fault` reads (the largest sizes)."""
+    no size is valid, the assignment whose error :func:`spec_fault` reads (the largest sizes)."""
     rank = len(spec.input) - 1
     ranges: list[list[int]] = [[n] for n in spec.input[1:]]
     for u in unknowns:
@@ -988,7 +988,7 @@ class _Search:
         unknowns: list[Unknown],
         goal: Target,
         budget: Budget,
-        built: _Built,
+        built: Built,
         doc: Document | None = None,
     ) -> None:
         self.spec = spec
@@ -1085,7 +1085,7 @@ class _Search:
         """The leaves the unknowns sit in (by their keys) and each unknown's values to try
         (:func:`_candidates`), the range tried noted per label; the product of their counts is
         spent up front, so a search too large is refused before it starts."""
-        leaves = {u.keys: _layer_at(self.spec, u.keys) for u in unknowns}
+        leaves = {u.keys: layer_at(self.spec, u.keys) for u in unknowns}
         choices = [
             _candidates(
                 leaves[u.keys], [w for w in unknowns if w.keys == u.keys], u, shape, self.budget
@@ -1110,7 +1110,7 @@ class _Search:
         for name in SOLVED:
             mine = [u for u in unknowns if u.field == name]
             if mine:
-                ranges[name] = _candidate_range(layer, unknowns, mine[0], shape)
+                ranges[name] = candidate_range(layer, unknowns, mine[0], shape)
                 if mine[0].values is None and ranges[name].intervals:
                     lo, hi = self.tried.get(mine[0].label, (ranges[name].lo, ranges[name].hi))
                     self.tried[mine[0].label] = (min(lo, ranges[name].lo), max(hi, ranges[name].hi))
@@ -1206,7 +1206,7 @@ class _Search:
         """Where no network is valid, whatever the target: the values of the unknowns on a
         path to the first top-level layer that refuses every state reaching it (the input's
         sizes and the earlier layers' values, that layer's own at their least and, in the
-        second filling, at others), for :func:`_fault`; None if some network is valid."""
+        second filling, at others), for :func:`spec_fault`; None if some network is valid."""
         if self.last:
             return None
         dead = max(j for j, edges in enumerate(self.edges) if edges)  # edges[j]: step j's moves
@@ -1234,9 +1234,9 @@ class _Search:
             mine = self.inputs if j == 0 else self.by_layer.get(j - 1, [])
             chosen.extend(zip(mine, values, strict=True))
             state = before
-        first = chosen + [(u, _least(u)) for u in self.by_layer.get(dead - 1, [])]
+        first = chosen + [(u, least_value(u)) for u in self.by_layer.get(dead - 1, [])]
         varied = {id(u) for u in [*self.inputs, *self.by_layer.get(dead - 1, [])]}
-        return first, [_another(u, v) if id(u) in varied else (u, v) for u, v in first]
+        return first, [other_value(u, v) if id(u) in varied else (u, v) for u, v in first]
 
 
 class _KerasLayers:
@@ -1320,11 +1320,11 @@ def _listed(values: Range | range, u: Unknown, budget: Budget) -> list[int]:
 def _candidates(
     layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape, budget: Budget
 ) -> list[int]:
-    """The values to try, as a list (see :func:`_candidate_range`)."""
-    return _listed(_candidate_range(layer, unknowns, u, shape), u, budget)
+    """The values to try, as a list (see :func:`candidate_range`)."""
+    return _listed(candidate_range(layer, unknowns, u, shape), u, budget)
 
 
-def _candidate_range(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> Range:
+def candidate_range(layer: Layer, unknowns: list[Unknown], u: Unknown, shape: Shape) -> Range:
     """The values to try: the written range, or the default for this input (the README's
     default ranges).
 

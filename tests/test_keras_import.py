@@ -5,6 +5,9 @@ is imported and analysed, and every Keras layer's output shape, trainable and no
 parameters must be convcalc's (the layers Keras' applications need beyond the dialect's first
 table among them: Rescaling, Normalization, LayerScale, ``x + 3.0``). Graphs blocks cannot
 express, and hostile JSON, are refused with the layer named, exit code 2, never a traceback.
+MultiHeadAttention called on one tensor (a pre-norm transformer encoder, recorded from Keras
+in tests/golden/keras/encoder*.json for the quick run) is one layer; cross-attention, masks
+and attention scores are refused at the layer.
 """
 
 from __future__ import annotations
@@ -439,3 +442,228 @@ def test_a_spec_too_large_to_read_back_is_refused_at_import(
     with pytest.raises(SpecError, match=f"holds more than {held - 1:,} values"):
         load_spec(written)
     refused(text, f"would hold more than {held - 1:,} values .100 layers at the top.")
+
+
+# --- self-attention: MultiHeadAttention called on one tensor ---------------------------------
+
+GOLDEN = Path(__file__).resolve().parent / "golden" / "keras"
+ENCODER, ENCODER_ROWS = GOLDEN / "encoder.json", GOLDEN / "encoder_rows.json"
+
+
+def encoder() -> Any:
+    """A pre-norm transformer encoder classifier: token embedding, x + MHA(LN(x)),
+    x + Dense(Dense(LN(x))), then LN, average over the steps and a Dense head."""
+    keras.backend.clear_session()
+    ids = keras.Input((7,), dtype="int32", name="ids")
+    x = layers.Embedding(50, 8, name="embed")(ids)
+    h = layers.LayerNormalization(epsilon=1e-6, name="ln1")(x)
+    h = layers.MultiHeadAttention(2, 4, dropout=0.1, name="mha")(h, h)
+    x = layers.Add(name="res1")([x, h])
+    h = layers.LayerNormalization(epsilon=1e-6, name="ln2")(x)
+    h = layers.Dense(32, activation="gelu", name="mlp1")(h)
+    h = layers.Dense(8, name="mlp2")(h)
+    x = layers.Add(name="res2")([x, h])
+    x = layers.LayerNormalization(epsilon=1e-6, name="ln3")(x)
+    x = layers.GlobalAveragePooling1D(name="pool")(x)
+    return keras.Model(ids, layers.Dense(3, name="head")(x), name="encoder")
+
+
+def recorded_rows() -> dict[str, tuple[tuple[int, ...], int, int]]:
+    table = json.loads(ENCODER_ROWS.read_text(encoding="utf-8"))
+    return {name: (tuple(shape), t, n) for name, (shape, t, n) in table.items()}
+
+
+def encoder_json(call: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """The recorded encoder's JSON, the attention layer's inbound node replaced by ``call``."""
+    data = json.loads(ENCODER.read_text(encoding="utf-8"))
+    if call is not None:
+        (mha,) = [e for e in data["config"]["layers"] if e["name"] == "mha"]
+        mha["inbound_nodes"] = call
+    return data
+
+
+def tensor(name: str) -> dict[str, Any]:
+    """A tensor as Keras 3 writes it in a call: the layer it comes from."""
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": [name, 0, 0]}}
+
+
+def test_recorded_encoder_imports_to_kerass_rows() -> None:
+    """Keras' recorded rows (Keras 3.15.1, tests/golden/keras/encoder_rows.json), layer for
+    layer: the attention a leaf of the first residual's body, the feed-forward the second's."""
+    spec = from_json(ENCODER.read_text(encoding="utf-8"), "encoder")
+    assert convcalc_rows(analyse(load_spec(spec))) == recorded_rows()
+    assert convcalc_rows(analyse(load_spec(to_yaml(spec)))) == recorded_rows()
+    assert [item["type"] for item in spec["layers"]] == [
+        *("Embedding", "Add", "Add", "LayerNormalization", "GlobalAveragePooling1D", "Dense")
+    ]
+    first = spec["layers"][1]
+    assert "shortcut" not in first and [item["name"] for item in first["body"]] == ["ln1", "mha"]
+    assert first["body"][1] == {
+        **{"type": "MultiHeadAttention", "name": "mha", "num_heads": 2, "key_dim": 4},
+        "dropout": 0.1,
+    }  # Keras' value_dim = key_dim and attention_axes = [1] are its defaults, left out
+
+
+@pytest.mark.every_case
+@pytest.mark.parametrize(
+    "call",
+    [
+        {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {}},
+        {"args": [tensor("ln1"), tensor("ln1"), tensor("ln1")], "kwargs": {}},
+        {"args": [], "kwargs": {"query": tensor("ln1"), "value": tensor("ln1")}},
+        {"args": [tensor("ln1")], "kwargs": {"value": tensor("ln1"), "key": tensor("ln1")}},
+        {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {"use_causal_mask": True}},
+        {"args": [tensor("ln1"), tensor("ln1"), None, None], "kwargs": {"training": False}},
+        {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {"return_attention_scores": False}},
+    ],
+    ids=["x-x", "x-x-x", "keywords", "mixed", "causal", "none-masks", "no-scores"],
+)
+def test_self_attention_calls_are_one_layer(call: dict[str, Any]) -> None:
+    """Every way of calling MultiHeadAttention on one tensor reads as that one layer: the
+    recorded rows (the forms Keras writes are checked live in the full run)."""
+    spec = from_json(json.dumps(encoder_json([call])), "encoder")
+    assert convcalc_rows(analyse(load_spec(spec))) == recorded_rows()
+
+
+def test_a_tf_keras_self_attention_call() -> None:
+    """tf.keras writes the call as ``[[query, node, index, kwargs]]``, value and key in the
+    kwargs as ``[layer, node, index]``: self-attention read, cross-attention refused."""
+    call = [[["ln1", 0, 0, {"value": ["ln1", 0, 0], "key": ["ln1", 0, 0]}]]]
+    spec = from_json(json.dumps(encoder_json(call)), "encoder")
+    assert convcalc_rows(analyse(load_spec(spec))) == recorded_rows()
+    call = [[["ln1", 0, 0, {"value": ["embed", 0, 0]}]]]
+    text = refused(json.dumps(encoder_json(call)), "cross-attention is not read")
+    assert "query 'ln1' and value 'embed'" in text
+
+
+@pytest.mark.every_case
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (
+            {"args": [tensor("ln1"), tensor("embed")], "kwargs": {}},
+            r"\(query 'ln1' and value 'embed'\): convcalc's MultiHeadAttention is "
+            r"self-attention, query = value = key one tensor",
+        ),
+        (
+            {"args": [tensor("ln1"), tensor("ln1"), tensor("embed")], "kwargs": {}},
+            r"query 'ln1' and value 'ln1' and key 'embed'.*cross-attention is not read",
+        ),
+        (
+            {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {"return_attention_scores": True}},
+            "the attention scores are a second output",
+        ),
+        (
+            {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {"attention_mask": tensor("embed")}},
+            "is given attention_mask= .a tensor besides the query.",
+        ),
+        (
+            {"args": [tensor("ln1"), tensor("ln1"), None, tensor("embed")], "kwargs": {}},
+            "is given query_mask=",
+        ),
+        ({"args": [tensor("ln1")], "kwargs": {}}, "without its query and value"),
+        ({"args": [tensor("ln1"), 3.0], "kwargs": {}}, "is given 3.0 as its value: not a tensor"),
+        (
+            {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {"value": tensor("ln1")}},
+            "is given value twice",
+        ),
+        (
+            {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {"mask": tensor("ln1")}},
+            "is given mask=, which MultiHeadAttention's call does not take",
+        ),
+        (
+            {"args": [tensor("ln1"), tensor("ln1")], "kwargs": {"use_causal_mask": "yes"}},
+            "use_causal_mask = 'yes': true or false",
+        ),
+    ],
+    ids=[
+        "cross",
+        "cross-key",
+        "scores",
+        "mask",
+        "positional-mask",
+        "no-value",
+        "number",
+        "twice",
+        "unknown",
+        "flag",
+    ],
+)
+def test_attention_calls_convcalc_cannot_read_are_refused_at_the_layer(
+    call: dict[str, Any], match: str
+) -> None:
+    text = refused(json.dumps(encoder_json([call])), match)
+    assert text.startswith("layers[3] 'mha' (MultiHeadAttention): ")
+    assert "joins tensors with" not in text
+
+
+def test_attention_arguments_the_dialect_refuses_are_refused_at_the_layer() -> None:
+    """A gated attention, or attention over another axis than the steps: located refusals."""
+    for key, value, match in [
+        ("use_gate", True, "the gated variant is not read by convcalc"),
+        ("attention_axes", [2], "convcalc attends over the steps only"),
+    ]:
+        data = encoder_json()
+        (mha,) = [e for e in data["config"]["layers"] if e["name"] == "mha"]
+        mha["config"][key] = value
+        text = refused(json.dumps(data), match)
+        assert f"layer 'mha' (MultiHeadAttention), argument {key}" in text
+
+
+@pytest.mark.full
+def test_the_encoder_recording_is_what_keras_writes() -> None:
+    """Keras, built live, writes the recorded JSON and prints the recorded rows."""
+    model = encoder()
+    assert json.loads(model.to_json()) == encoder_json()
+    rows = {k: [list(s), t, n] for k, (s, t, n) in keras_rows(model).items()}
+    assert rows == json.loads(ENCODER_ROWS.read_text(encoding="utf-8"))
+
+
+def test_encoder_block_imports_to_keras_rows() -> None:
+    """The pre-norm encoder, built live, imports layer for layer to Keras' own rows."""
+    spec = same(encoder())
+    assert [item["type"] for item in spec["layers"]][1:3] == ["Add", "Add"]
+
+
+@pytest.mark.full
+@pytest.mark.parametrize(
+    ("args", "call"),
+    [
+        ({}, lambda mha, x: mha(x, x, x)),
+        ({}, lambda mha, x: mha(query=x, value=x, key=x)),
+        ({}, lambda mha, x: mha(x, x, use_causal_mask=True, training=False)),
+        ({"value_dim": 5, "output_shape": 6, "use_bias": False}, lambda mha, x: mha(x, x)),
+        ({"output_shape": (6,), "attention_axes": -2}, lambda mha, x: mha(x, value=x)),
+    ],
+    ids=["x-x-x", "keywords", "causal", "sizes", "axes"],
+)
+def test_self_attention_calls_import_to_keras_rows(args: dict[str, Any], call: Any) -> None:
+    """Keras' own rows for each call form and the arguments that change a size."""
+    keras.backend.clear_session()
+    x = keras.Input((7, 8))
+    same(keras.Model(x, call(layers.MultiHeadAttention(3, 4, **args), x)))
+
+
+@pytest.mark.full
+def test_cross_attention_and_scores_are_refused_live() -> None:
+    keras.backend.clear_session()
+    x = keras.Input((7, 8))
+    y = layers.Dense(8, name="memory")(x)
+    model = keras.Model(x, layers.MultiHeadAttention(2, 4, name="cross")(x, y))
+    text = refused(model.to_json(), "query 'input_layer' and value 'memory'")
+    assert text.startswith("layers[2] 'cross' (MultiHeadAttention): ")
+    keras.backend.clear_session()
+    x = keras.Input((7, 8))
+    out, _ = layers.MultiHeadAttention(2, 4, name="mha")(x, x, return_attention_scores=True)
+    refused(keras.Model(x, out).to_json(), "the attention scores are a second output")
+    keras.backend.clear_session()
+    x = keras.Input((4, 5, 8))
+    model = keras.Model(x, layers.MultiHeadAttention(2, 4, name="mha")(x, x))
+    refused(model.to_json(), "self-attention on a sequence .steps, features., not .None, 4, 5, 8.")
+
+
+if __name__ == "__main__":  # KERAS_BACKEND=torch python tests/test_keras_import.py: record
+    built = encoder()
+    ENCODER.write_text(json.dumps(json.loads(built.to_json()), indent=1) + "\n", encoding="utf-8")
+    table = {k: [list(s), t, n] for k, (s, t, n) in keras_rows(built).items()}
+    ENCODER_ROWS.write_text(json.dumps(table, indent=1) + "\n", encoding="utf-8")

@@ -27,13 +27,22 @@ in one pass in topological order (a node's immediate dominator is the nearest co
 dominator of its inputs), with explicit loops throughout: no recursion for a deep model to
 exhaust, and every step paid from one :class:`~convcalc.budget.Budget`.
 
+A ``MultiHeadAttention`` called on one tensor is one layer on it, self-attention as the
+dialect reads it: ``mha(x, x)``, ``mha(x, x, x)``, ``mha(query=x, value=x, key=x)`` (its call's
+arguments named by Keras' signature, in order or by keyword), ``use_causal_mask`` and
+``training`` read as changing no size; its config's ``value_dim`` equal to ``key_dim`` and
+``attention_axes`` ``[1]`` (what Keras writes for the defaults) left out. Refused at the layer:
+cross-attention (value or key another tensor than the query), a mask tensor, and
+``return_attention_scores=True`` (a second output).
+
 A model of several inputs or several outputs is refused, naming them: convcalc's networks
 have one input and one output (a model of each output, ``keras.Model(inputs, output)``,
 imports on its own).
 
 Refused, each at its layer: a class or an argument convcalc does not read, a layer called
 more than once (shared weights), several inputs or outputs, a layer off every path from the
-input to the output, a cycle in ``inbound_nodes``, and JSON that is not a Keras model.
+input to the output, a cycle in ``inbound_nodes``, attention across tensors, and JSON that is
+not a Keras model.
 """
 
 from __future__ import annotations
@@ -152,6 +161,8 @@ class _Reader:
 
             raise KerasImportError(unknown_class(cls), where)
         model = CLASSES[cls][0]
+        if cls == "MultiHeadAttention":
+            config = _attention_config(config)
         item: Spec = {"type": cls}
         name = config.get("name")
         if isinstance(name, str):
@@ -625,6 +636,8 @@ def _inbound(entry: dict[str, Any], where: str, budget: Budget) -> tuple[list[st
     call = calls[0]
     sources: list[str] = []
     constants: list[float] = []
+    if isinstance(call, list) and entry.get("class_name") == "MultiHeadAttention":
+        call = _tf_keras_call(call, where)
     if isinstance(call, list):  # tf.keras: [[name, node, index, kwargs], ...]
         for ref in call:
             budget.spend()
@@ -632,11 +645,12 @@ def _inbound(entry: dict[str, Any], where: str, budget: Budget) -> tuple[list[st
                 raise KerasImportError(
                     "an inbound node must be [layer, node, index, kwargs]", where
                 )
-            tensor = {"class_name": "__keras_tensor__", "config": {"keras_history": ref[:3]}}
-            sources.append(str(_tensor(tensor, where)))
+            sources.append(str(_tensor(_history(ref[:3]), where)))
         return sources, constants
     if not isinstance(call, dict) or not isinstance(call.get("args", []), list):
         raise KerasImportError("an inbound node must be {args: [...], kwargs: {...}}", where)
+    if entry.get("class_name") == "MultiHeadAttention":
+        return [_attention_call(call, where, budget)], constants
     args: list[Any] = list(call.get("args", []))
     if args and isinstance(args[0], list):  # a merge: its tensors as one list
         args = [*args[0], *args[1:]]
@@ -661,6 +675,110 @@ def _inbound(entry: dict[str, Any], where: str, budget: Budget) -> tuple[list[st
                 f"is given a tensor as {shown(key)}=: convcalc reads tensors passed in order", where
             )
     return sources, constants
+
+
+# MultiHeadAttention.call's arguments, in order: the tensors, the masks, the flags
+ATTENTION_CALL = (
+    "query",
+    "value",
+    "key",
+    "query_mask",
+    "value_mask",
+    "key_mask",
+    "attention_mask",
+    "return_attention_scores",
+    "training",
+    "use_causal_mask",
+)
+
+
+def _attention_call(call: dict[str, Any], where: str, budget: Budget) -> str:
+    """The one tensor a MultiHeadAttention call reads: ``mha(x, x)``, ``mha(x, x, x)`` or
+    ``mha(query=x, value=x, key=x)``, positional arguments named by ``ATTENTION_CALL`` (Keras'
+    signature). Read: query = value (= key) one tensor, ``use_causal_mask`` and ``training``
+    (they change no size). Refused: cross-attention (another tensor as value or key), a
+    mask tensor (another input), ``return_attention_scores=True`` (a second output)."""
+    args, kwargs = call.get("args", []), call.get("kwargs", {})
+    if not isinstance(kwargs, dict):
+        raise KerasImportError("an inbound node's kwargs must be a JSON object", where)
+    if len(args) > len(ATTENTION_CALL):
+        raise KerasImportError(
+            f"is called with {len(args)} arguments: MultiHeadAttention takes at most "
+            f"{len(ATTENTION_CALL)} ({', '.join(ATTENTION_CALL)})",
+            where,
+        )
+    given: dict[str, Any] = dict(zip(ATTENTION_CALL, args, strict=False))
+    for key, value in kwargs.items():
+        budget.spend()
+        if key not in ATTENTION_CALL:
+            raise KerasImportError(
+                f"is given {shown(key)}=, which MultiHeadAttention's call does not take", where
+            )
+        if key in given:
+            raise KerasImportError(f"is given {key} twice, in order and as {key}=", where)
+        given[key] = value
+    tensors: dict[str, str] = {}
+    for role in ("query", "value", "key"):
+        value = given.get(role)
+        if value is None:
+            continue
+        source = _tensor(value, where)
+        if source is None:
+            raise KerasImportError(f"is given {_short(value)} as its {role}: not a tensor", where)
+        tensors[role] = source
+    if "query" not in tensors or "value" not in tensors:
+        raise KerasImportError("is called without its query and value tensors", where)
+    if len(set(tensors.values())) > 1:
+        roles = " and ".join(f"{role} {shown(name)!r}" for role, name in tensors.items())
+        raise KerasImportError(
+            f"attends across tensors ({roles}): convcalc's MultiHeadAttention is "
+            "self-attention, query = value = key one tensor (mha(x, x)); cross-attention "
+            "is not read",
+            where,
+        )
+    for mask in ("query_mask", "value_mask", "key_mask", "attention_mask"):
+        if given.get(mask) is not None:
+            raise KerasImportError(
+                f"is given {mask}= (a tensor besides the query): convcalc reads "
+                "MultiHeadAttention on one tensor, without masks (use_causal_mask=True is "
+                "read: it changes no size)",
+                where,
+            )
+    scores = given.get("return_attention_scores")
+    if scores is not None and scores is not False:
+        raise KerasImportError(
+            f"return_attention_scores = {_short(scores)}: the attention scores are a second "
+            "output, and convcalc reads one output a layer",
+            where,
+        )
+    for flag in ("use_causal_mask", "training"):
+        value = given.get(flag)
+        if value is not None and not isinstance(value, bool):
+            raise KerasImportError(f"{flag} = {_short(value)}: true or false", where)
+    return tensors["query"]
+
+
+def _tf_keras_call(call: list[Any], where: str) -> dict[str, Any]:
+    """A tf.keras MultiHeadAttention call (``[[query, node, index, kwargs]]``, tensors in
+    ``kwargs`` as ``[layer, node, index]``) in Keras 3's form, ``{args, kwargs}``."""
+    refs = []
+    kwargs: dict[str, Any] = {}
+    for ref in call:
+        if not isinstance(ref, list) or len(ref) < 3 or not isinstance(ref[0], str):
+            raise KerasImportError("an inbound node must be [layer, node, index, kwargs]", where)
+        refs.append(_history(ref[:3]))
+        extra = ref[3] if len(ref) > 3 else {}
+        if not isinstance(extra, dict):
+            raise KerasImportError("an inbound node's kwargs must be a JSON object", where)
+        for key, value in extra.items():
+            tensor = isinstance(value, list) and len(value) == 3 and isinstance(value[0], str)
+            kwargs[key] = _history(value) if tensor else value
+    return {"args": refs, "kwargs": kwargs}
+
+
+def _history(ref: list[Any]) -> dict[str, Any]:
+    """A ``[layer, node, index]`` reference as Keras 3 writes a tensor."""
+    return {"class_name": "__keras_tensor__", "config": {"keras_history": ref}}
 
 
 def _endpoint(value: Any, key: str, nodes: dict[str, _Node], where: str) -> str:
@@ -730,6 +848,26 @@ def _collapse(key: str, value: Any, cls: str) -> Any:
     if key == "axis" and isinstance(value, list) and len(value) == 1:
         return value[0]
     return value
+
+
+def _attention_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A built MultiHeadAttention's config as the dialect's arguments: Keras writes
+    ``value_dim`` = ``key_dim`` and ``attention_axes`` = ``[1]`` (the steps of a (batch,
+    steps, features) query, the only query the dialect reads) where they were left out, and
+    ``output_shape`` as a list; those defaults are left out, an output size of one written
+    once."""
+    config = dict(config)
+    if "key_dim" in config and _same(config.get("value_dim"), config["key_dim"]):
+        del config["value_dim"]
+    axes = config.get("attention_axes")
+    if isinstance(axes, list) and len(axes) == 1:
+        axes = axes[0]
+    if "attention_axes" in config and _same(axes, 1):
+        del config["attention_axes"]
+    out = config.get("output_shape")
+    if isinstance(out, list) and len(out) == 1:
+        config["output_shape"] = out[0]
+    return config
 
 
 def _same(value: Any, default: Any) -> bool:

@@ -178,7 +178,7 @@ def test_schema_is_json_schema_for_the_spec(run) -> None:
         assert f'"{name}"' in layers
 
 
-@pytest.mark.full
+@pytest.mark.full  # ~9 s: every bundled spec, each layer checked against its own type only
 def test_every_bundled_spec_is_valid_under_the_schema(run) -> None:
     jsonschema = pytest.importorskip("jsonschema")
     import yaml

@@ -1,7 +1,9 @@
 """The JSON Schema of spec files, for editors that validate YAML (``convcalc schema``).
 
 Assembled from each layer class's own schema, with every block's lists pointing back at the
-union of all layer types, so nested blocks validate too.
+definition of a layer, so nested blocks validate too. A layer is dispatched on its ``type``
+(:func:`dispatch`) and checked in depth against its own type's definition only: validation is
+linear in the spec's layers, and an editor shows the wrong field, not a failure per type.
 """
 
 from __future__ import annotations
@@ -16,21 +18,67 @@ _LAYER = {"$ref": "#/$defs/Layer"}
 UNKNOWN = {"type": "string", "pattern": rf"^\s*(\?|{RANGE})$"}
 
 
+def dispatch(refs: dict[str, str], what: str) -> dict[str, Any]:
+    """The definition of a layer: an object whose ``type`` is one of ``refs``' keys, checked
+    against its own type's definition ``refs[type]`` only, found by :func:`_by_type`. A layer
+    without a ``type``, not an object, or of an unknown type fails once (``required``, ``type``,
+    or ``enum`` listing the types); the ``if`` repeats the list (a ``$ref`` costs more)."""
+    known = {"enum": list(refs)}
+    return {
+        "description": f"{what}: its type, then that type's fields",
+        "type": "object",
+        "required": ["type"],
+        "properties": {"type": known},
+        "if": {"type": "object", "required": ["type"], "properties": {"type": known}},
+        "then": _by_type(list(refs.items())),
+    }
+
+
+def _by_type(refs: list[tuple[str, str]]) -> dict[str, Any]:
+    """A decision tree on a known ``type``: if it is one of the first half of ``refs``, the
+    first half's tree, else the second's; at a leaf, the type's definition. A layer costs
+    ⌈log₂ types⌉ tests of its type (``allOf`` rows, ``if type is T then T``, would cost one a
+    type; a ``oneOf`` of the types checks each in depth, and descends into the lists of every
+    block type with the same field name, ``layers`` or ``body``: twice the work a level)."""
+    if len(refs) == 1:
+        return {"$ref": refs[0][1]}
+    half = len(refs) // 2
+    return {
+        "if": {"properties": {"type": {"enum": [name for name, _ in refs[:half]]}}},
+        "then": _by_type(refs[:half]),
+        "else": _by_type(refs[half:]),
+    }
+
+
 def _allow_unknowns(schema: dict[str, Any]) -> None:
-    """Let every integer be written as an unknown too, as ``convcalc solve SPEC`` reads it."""
+    """Let every integer be written as an unknown too, as ``convcalc solve SPEC`` reads it:
+    ``{"anyOf": [integer, unknown]}``, or both alternatives in the ``anyOf`` it is already
+    one alternative of (one level of alternatives, not two: fewer checks)."""
+
+    def is_integer(value: Any) -> bool:
+        return isinstance(value, dict) and value.get("type") == "integer"
 
     def wrap(value: Any) -> Any:
-        if isinstance(value, dict) and value.get("type") == "integer":
+        if is_integer(value):
             return {"anyOf": [value, UNKNOWN]}  # done: not walked again
         todo.append(value)
         return value
+
+    def spread(options: list[Any]) -> list[Any]:
+        kept = [v if is_integer(v) else wrap(v) for v in options]
+        return [*kept, UNKNOWN] if any(map(is_integer, options)) else kept
 
     todo: list[Any] = [schema]
     while todo:
         node = todo.pop()
         if isinstance(node, dict):
             for key, value in list(node.items()):
-                node[key] = [wrap(v) for v in value] if isinstance(value, list) else wrap(value)
+                if key == "anyOf" and isinstance(value, list):
+                    node[key] = spread(value)
+                elif isinstance(value, list):
+                    node[key] = [wrap(v) for v in value]
+                else:
+                    node[key] = wrap(value)
 
 
 def spec_schema() -> dict[str, Any]:
@@ -52,10 +100,7 @@ def spec_schema() -> dict[str, Any]:
                 defs[part]["properties"][field] = {"type": "array", "items": _LAYER}
         defs[kind.cls] = schema
         mapping[name] = f"#/$defs/{kind.cls}"
-    defs["Layer"] = {
-        "oneOf": [{"$ref": ref} for ref in mapping.values()],
-        "discriminator": {"propertyName": "type", "mapping": mapping},
-    }
+    defs["Layer"] = dispatch(mapping, "a layer")  # only its type's fields checked
     _allow_unknowns(defs)
     for name, kind in KINDS.items():  # in_channels...: optional, checked, never unknowns
         for size in layer_class(name).from_input:
@@ -89,9 +134,9 @@ KERAS_LISTS = ("layers", "body", "shortcut")
 def keras_schema() -> dict[str, Any]:
     """The schema of a Keras spec (``framework: keras``), from the dialect's own argument
     models (:data:`convcalc.spec.keras.CLASSES`): one definition per Keras class, its ``type``
-    that class's name, a layer checked by the definition of the class its ``type`` names (an
-    if/then per class, so a wrong layer deep in blocks costs one check a level), its blocks'
-    lists pointing back at the layers' definition."""
+    that class's name, a layer checked by the definition of the class its ``type`` names only
+    (:func:`dispatch`: a wrong layer deep in blocks costs the same few checks a level), its
+    blocks' lists pointing back at the layers' definition."""
     from convcalc.spec.keras import CLASSES
     from convcalc.spec.validate import SpecHead
 
@@ -112,15 +157,7 @@ def keras_schema() -> dict[str, Any]:
         key = "Keras_" + name.replace(".", "_")
         defs[key] = schema
         mapping[name] = f"#/$defs/{key}"
-    defs["KerasLayer"] = {  # dispatched on type: only the class written is checked
-        "type": "object",
-        "required": ["type"],
-        "properties": {"type": {"enum": list(mapping)}},
-        "allOf": [
-            {"if": {"properties": {"type": {"const": name}}}, "then": {"$ref": ref}}
-            for name, ref in mapping.items()
-        ],
-    }
+    defs["KerasLayer"] = dispatch(mapping, "a Keras layer")
     _allow_unknowns(defs)  # convcalc solve reads a Keras spec's unknowns too
     head = SpecHead.model_json_schema()["properties"]
     _allow_unknowns(head)

@@ -19,7 +19,11 @@ valid`` or ``same``, on any spec, as a Keras spec's solve questions may ask PyTo
 correct value comes from convcalc's own computation (multiply-adds under ``convention:``, by
 default :data:`~convcalc.teach.mistakes.DEFAULT_CONVENTION`, ``convcalc shape``'s); a wrong one is
 named when it is what one of :mod:`convcalc.teach.mistakes` gives (another tool's convention
-among them), and shown with its worked explanation.
+among them), and shown with its worked explanation. On a Keras spec each count is what Keras
+means by it, worked out in Keras' names and shapes (:func:`named.weights_of`): ``params`` the
+layer's ``count_params()``, ``weights`` its ``layer.weights`` but the tensors Keras names
+``bias``, ``trainable_params`` and ``non_trainable_params`` its ``trainable_weights`` and
+``non_trainable_weights``.
 
 Answers files are written by students, so everything in them is checked before it is used: a
 ``spec:`` path is read under :func:`convcalc.paths.resolve` (a bundled name, or a regular file
@@ -344,14 +348,17 @@ class Marker:
                 raise ConvcalcError(f"{claim} needs at: a layer (total_params is the network's)")
             target = entry
             right_params = target.params
-            found = named.params_mistakes(target)
-            if self.keras is not None:  # Keras' Param # already holds the moving statistics
-                found = [m for m in found if m.name != named.BN_BUFFERS]
+            if self.keras is not None:  # Keras' words; its Param # holds the moving statistics
+                found = named.keras_params_mistakes(target)
+            else:
+                found = named.params_mistakes(target)
             if claim == "weights":
-                right_params -= sum(
-                    _prod(s) for e in target.walk() for n, s in e.tensors.items() if n == "bias"
+                right_params = named.weights_count(target)  # all but the biases, in any words
+                found = (
+                    named.keras_weights_mistakes(target)
+                    if self.keras is not None
+                    else [named.Mistake(named.COUNTED_BIAS, target.params)]
                 )
-                found = [named.Mistake("counted the bias", target.params)]
                 mark = self._compare(
                     question, what, read_count(value), right_params, found, target, _num, _nothing
                 )
@@ -360,13 +367,13 @@ class Marker:
                 self._compare(
                     question, what, read_count(value), right_params, found, target, _num, _params
                 ),
-                right_params - _untrained(target.walk()),
+                sum(w.size for w in named.weights_of(target) if w.trains),
             )
         if claim == "total_params":
             right_total = self.report.total_params
-            found = named.total_params_mistakes(self.report)
-            if self.keras is not None:
-                found = [m for m in found if m.name != named.BN_BUFFERS]
+            found = named.total_params_mistakes(
+                self.report, named.keras_params_mistakes if self.keras is not None else None
+            )
             return self._keras_param_count(
                 self._compare(
                     question, what, read_count(value), right_total, found, None, _num, _params
@@ -383,21 +390,22 @@ class Marker:
         """Keras' "Param #" counts the non-trainable parameters (BatchNormalization's moving
         mean and variance: 4·C of which 2·C train); on a Keras spec the trainable count alone
         is right too, as ``model.summary()``'s "Trainable params" gives it."""
-        if self.keras is None or mark.right or mark.claimed != _num(trainable):
+        if self.keras is None or mark.right or not trainable or mark.claimed != _num(trainable):
             return mark
         return replace(mark, credit=1.0, carried=False, mistake="", explanation=())
 
     def _trainable(
         self, question: str, what: str, claimed: int, entry: Entry | None, claim: str
     ) -> Mark:
-        """Keras' trainable or non-trainable parameters of a layer (or the network): the
+        """Keras' trainable or non-trainable parameters of a layer (or the network): Σ the
+        sizes of ``layer.trainable_weights`` or ``layer.non_trainable_weights``. The
         non-trainable are the ``untrained`` tensors (BatchNormalization's moving mean and
-        variance, 2·C), and the layers written ``trainable: false``."""
-        entries = list(entry.walk()) if entry else list(self.report.walk())
-        total = entry.params if entry else self.report.total_params
-        trainable = self.report.trainable_params if entry is None else total - _untrained(entries)
-        if entry is not None and not entry.layer.trainable:
-            trainable = 0
+        variance, 2·C) and every tensor of a layer written ``trainable: false`` (or inside a
+        block so written); worked out tensor by tensor, in the spec's framework's words."""
+        layers = [named.weights_of(e) for e in ([entry] if entry else self.report.layers)]
+        weights = [w for found in layers for w in found]
+        total = sum(w.size for w in weights)
+        trainable = sum(w.size for w in weights if w.trains)
         untrained = total - trainable
         if claim == "trainable_params":
             right, found = trainable, [named.Mistake(COUNTED_UNTRAINED, total)]
@@ -405,8 +413,13 @@ class Marker:
             right, found = untrained, [named.Mistake(FORGOT_UNTRAINED, 0)]
             if untrained:
                 found.append(named.Mistake(COUNTED_TRAINABLE, trainable))
+                found.append(named.Mistake(COUNTED_ALL, total))
         found = [m for m in found if m.value != right]
-        return self._compare(question, what, claimed, right, found, entry, _num, _params)
+        mark = self._compare(question, what, claimed, right, found, entry, _num, _params)
+        if mark.right:
+            return mark
+        trains = claim == "trainable_params"
+        return replace(mark, explanation=_trainable_working(layers, trains, entry is None))
 
     def entry_at(self, at: Any) -> Entry | None:
         """The entry at a path (``layers[2]``, or ``2`` for a top-level index) or a name."""
@@ -506,31 +519,62 @@ FORGOT_UNTRAINED = (
     "forgot the non-trainable parameters (BatchNormalization's moving mean and variance)"
 )
 COUNTED_TRAINABLE = "gave the trainable parameters, not the non-trainable ones"
-
-
-def _untrained(entries: Any) -> int:
-    """The parameters that never train among ``entries``' leaves (Keras' non-trainable)."""
-    return sum(e.step.untrained_params for e in entries if e.step is not None)
+COUNTED_ALL = "gave every parameter (Param #), not the non-trainable ones"
 
 
 def _weights_working(entry: Entry) -> tuple[str, ...]:
-    """The weights worked out, biases left out: ``weights = 128·32·4·4 = 65,536   (weight
-    128×32×4×4; the bias 128 not counted)``, every tensor of the layer (or the block's layers)
-    but the biases, Σ of the products of their sizes."""
-    kept = [(n, s) for e in entry.walk() for n, s in e.tensors.items() if n != "bias"]
-    biases = [s for e in entry.walk() for n, s in e.tensors.items() if n == "bias"]
-    total = sum(_prod(s) for _, s in kept)
-    if len(kept) > 6:  # a block's many tensors: the sum, not every product
-        terms = f"Σ over {len(kept)} tensors"
+    """The weights worked out, biases left out, in the spec's framework's words
+    (:func:`named.weights_of`): ``weights = 128·32·4·4 = 65,536   (weight 128×32×4×4; not
+    counted: bias 128)``, Keras' ``weights = 4·4·32·128 = 65,536   (kernel 4×4×32×128; not
+    counted: bias 128)``: Σ of the products of every tensor's sizes but the biases'."""
+    weights = named.weights_of(entry)
+    kept = [w for w in weights if not w.is_bias]
+    biases = [w for w in weights if w.is_bias]
+    return (_summed("weights", kept, biases),)
+
+
+def _trainable_working(
+    layers: list[list[named.Weight]], trainable: bool, network: bool
+) -> tuple[str, ...]:
+    """The trainable (or non-trainable) parameters worked out, tensor by tensor for a layer:
+    ``trainable = 4 + 4 = 8   (gamma 4, beta 4; not counted: moving_mean 4, moving_variance
+    4)``; layer by layer for the network: ``trainable = 112 + 8 + 25 = 145   (not counted:
+    moving_mean 4, moving_variance 4)``."""
+    weights = [w for found in layers for w in found]
+    kept = [w for w in weights if w.trains == trainable]
+    left = [w for w in weights if w.trains != trainable]
+    quantity = "trainable" if trainable else "non-trainable"
+    if not network:
+        return (_summed(quantity, kept, left),)
+    sums = [sum(w.size for w in found if w.trains == trainable) for found in layers]
+    terms = [n for n in sums if n]
+    return (_summed(quantity, [], left if len(left) <= 6 else [], terms),)
+
+
+def _summed(
+    quantity: str,
+    kept: list[named.Weight],
+    left: list[named.Weight],
+    sums: list[int] | None = None,
+) -> str:
+    """``quantity = Σ sizes = total   (the kept tensors; not counted: the others)``, the
+    terms the tensors' products (or ``sums``, one a layer); the sum alone for more than six
+    terms."""
+    parts = sums if sums is not None else [w.size for w in kept]
+    total = sum(parts)
+    if len(parts) > 6:  # a block's many tensors: the sum, not every product
+        terms = f"Σ over {len(parts)} {'tensors' if sums is None else 'layers'}"
+    elif sums is not None:
+        terms = " + ".join(f"{n:,}" for n in sums) or "0"
     else:
-        terms = " + ".join("·".join(map(str, s)) if s else "1" for _, s in kept) or "0"
-    line = f"weights = {terms} = {total:,}"
-    if kept and len(kept) <= 6:
-        line += "   (" + ", ".join(f"{n} {shape_text(tuple(s))}" for n, s in kept)
-        if biases:
-            line += "; not counted: bias " + ", ".join(shape_text(tuple(b)) for b in biases)
+        terms = " + ".join("·".join(map(str, w.shape)) if w.shape else "1" for w in kept) or "0"
+    line = f"{quantity} = {terms} = {total:,}" if terms != f"{total:,}" else f"{quantity} = {terms}"
+    if len(kept) <= 6 and len(left) <= 6 and (kept or left):
+        line += "   (" + ", ".join(w.text for w in kept)
+        if left:
+            line += ("; " if kept else "") + "not counted: " + ", ".join(w.text for w in left)
         line += ")"
-    return (line,)
+    return line
 
 
 def mark_solutions(question: str, answer: dict[str, Any], framework: str = "pytorch") -> Mark:

@@ -9,7 +9,7 @@ quiz builds its distractors from the same list, so a wrong choice teaches someth
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from importlib import import_module
 from typing import Any
@@ -24,6 +24,9 @@ DEFAULT_CONVENTION = Costing().convention
 default count of ``convcalc shape``, every multiply-add of every matrix product."""
 
 FORGOT_BIAS = "forgot the bias"
+COUNTED_BIAS = "counted the bias"
+COUNTED_KERAS_BIAS = "counted the bias (use_bias): Keras' weights are layer.weights but the bias"
+FORGOT_BETA = "forgot beta (Keras' offset of a normalization)"
 FORGOT_GROUPS = "forgot the groups"
 BN_BUFFERS = "counted BatchNorm's buffers as parameters"
 CEIL = "ceil instead of floor"
@@ -192,17 +195,147 @@ def params_mistakes(entry: Entry) -> list[Mistake]:
     return [m for m in found if m.value != right]
 
 
-def total_params_mistakes(report: Report) -> list[Mistake]:
-    """The network's parameter count with each mistake made at every layer it applies to."""
+def total_params_mistakes(
+    report: Report, per_layer: Callable[[Entry], list[Mistake]] | None = None
+) -> list[Mistake]:
+    """The network's parameter count with each mistake made at every layer it applies to
+    (``per_layer``: a leaf's mistakes, :func:`params_mistakes` unless given)."""
+    per_layer = per_layer or params_mistakes
     totals: dict[str, set[int]] = {}
     right = report.total_params
-    for name in (FORGOT_BIAS, FORGOT_GROUPS, BN_BUFFERS):
+    found = {id(entry): per_layer(entry) for entry in report.leaves()}
+    first = (FORGOT_BIAS, FORGOT_GROUPS, BN_BUFFERS)  # where two give one value, the first
+    names = dict.fromkeys([*first, *(m.name for ms in found.values() for m in ms)])
+    for name in names:
         values = {right}
         for entry in report.leaves():
-            changes = {m.value - entry.params for m in params_mistakes(entry) if m.name == name}
+            changes = {m.value - entry.params for m in found[id(entry)] if m.name == name}
             values = {v + c for v in values for c in changes} or values
         totals[name] = values - {right}
     return [Mistake(name, value) for name, values in totals.items() for value in sorted(values)]
+
+
+# --- a layer's weights in its framework's words ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Weight:
+    """One parameter tensor of a leaf as the layer's framework names and shapes it
+    (:meth:`~convcalc.layers.base.Layer.shown_tensors`, the words ``convcalc shape --explain``
+    uses: Keras' ``kernel`` 4×4×32×128 for PyTorch's ``weight`` 128×32×4×4), with the name the
+    records give it (PyTorch's, ``torch``) and whether it trains."""
+
+    name: str
+    shape: tuple[int, ...]
+    torch: str
+    trains: bool
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    @property
+    def is_bias(self) -> bool:
+        """A bias by its framework's name: ``bias``, or a Keras sublayer's ``query/bias``."""
+        return self.name.rsplit("/", 1)[-1] == "bias"
+
+    @property
+    def text(self) -> str:
+        return f"{self.name} {shape_text(self.shape)}"
+
+
+def weights_of(entry: Entry, trains: bool = True) -> list[Weight]:
+    """Every parameter tensor of ``entry``'s leaves, in execution order and in the layer's
+    framework's words: the shown tensors paired in order with the recorded ones (each
+    ``shown_tensors`` keeps their order). A tensor trains unless its step lists it
+    ``untrained`` (BatchNormalization's moving mean and variance: Keras'
+    non_trainable_weights) or its layer, or a block around it, is written trainable: false."""
+    found: list[Weight] = []
+    todo = [(entry, trains)]  # an explicit stack: blocks nest a thousand deep
+    while todo:
+        leaf, trains = todo.pop()
+        trains = trains and leaf.layer.trainable
+        if leaf.step is None:
+            inside = [e for _, entries in leaf.children for e in entries]
+            todo += [(e, trains) for e in reversed(inside)]
+            continue
+        recorded = list(leaf.step.tensors)
+        shown = list(leaf.layer.shown_tensors(leaf.step.tensors).items())
+        if len(shown) != len(recorded):  # no pairing: the shown names stand for themselves
+            recorded = [name for name, _ in shown]
+        untrained = set(leaf.step.untrained)
+        found += [
+            Weight(name, tuple(shape), torch, trains and torch not in untrained)
+            for (name, shape), torch in zip(shown, recorded, strict=True)
+        ]
+    return found
+
+
+def weights_count(entry: Entry) -> int:
+    """A layer's weights, biases left out: Σ the sizes of its tensors but those its framework
+    names ``bias`` (:func:`weights_of`). PyTorch's: every parameter but the biases. What a
+    Keras user counts: ``layer.weights`` (trainable and not: count_params()) but use_bias's
+    bias, so BatchNormalization's gamma, beta, moving_mean and moving_variance (4·C, its Param
+    #), a Conv2D's kernel alone."""
+    return sum(w.size for w in weights_of(entry) if not w.is_bias)
+
+
+def keras_weights_mistakes(entry: Entry) -> list[Mistake]:
+    """Weights counts a Keras student gets from each mistake at this layer: the bias counted
+    (use_bias), the non-trainable weights left out (the trainable_weights alone), an offset
+    Keras does not call a bias (beta) left out as PyTorch's bias, and PyTorch's count (both)."""
+    weights = weights_of(entry)
+    right = weights_count(entry)
+    biases = [w for w in weights if w.is_bias]
+    frozen = [w for w in weights if not w.is_bias and not w.trains]
+    offsets = [w for w in weights if not w.is_bias and w.torch == "bias"]
+    found: list[Mistake] = []
+    if biases:
+        found.append(Mistake(COUNTED_KERAS_BIAS, entry.params, _listed(biases)))
+    if frozen:
+        names = ", ".join(dict.fromkeys(w.name for w in frozen))
+        value = right - sum(w.size for w in frozen)
+        name = f"left out the non-trainable weights ({names}): layer.weights holds them"
+        found.append(Mistake(name, value, _listed(frozen)))
+    if offsets:
+        names = ", ".join(dict.fromkeys(w.name for w in offsets))
+        value = right - sum(w.size for w in offsets)
+        name = f"left out {names} as PyTorch's bias: in Keras {names} is one of layer.weights"
+        found.append(Mistake(name, value, _listed(offsets)))
+    if frozen and offsets:
+        kept = [w for w in weights if w.trains and w.torch != "bias"]
+        value = sum(w.size for w in kept)
+        names = ", ".join(dict.fromkeys(w.name for w in kept)) or "nothing"
+        found.append(Mistake(f"PyTorch's count: {names} alone", value, _listed(kept)))
+    seen: set[int] = {right}
+    unique = []
+    for mistake in found:
+        if mistake.value not in seen:
+            seen.add(mistake.value)
+            unique.append(mistake)
+    return unique
+
+
+def keras_params_mistakes(entry: Entry) -> list[Mistake]:
+    """Parameter counts (Keras' Param #) a Keras student gets from each mistake at this leaf:
+    the bias forgotten (what Keras names ``bias``), beta forgotten (the offset PyTorch calls a
+    bias), the groups forgotten; never BatchNorm's buffers (Keras counts its moving mean and
+    variance)."""
+    weights = weights_of(entry)
+    found = [m for m in params_mistakes(entry) if m.name not in (FORGOT_BIAS, BN_BUFFERS)]
+    for name, kept in (
+        (FORGOT_BIAS, [w for w in weights if w.is_bias]),
+        (FORGOT_BETA, [w for w in weights if not w.is_bias and w.torch == "bias"]),
+    ):
+        if kept:
+            value = entry.params - sum(w.size for w in kept)
+            found.append(Mistake(name, value, "without " + _listed(kept)))
+    return [m for m in found if m.value != entry.params]
+
+
+def _listed(weights: list[Weight]) -> str:
+    """``bias 128`` or ``moving_mean 4, moving_variance 4``."""
+    return ", ".join(w.text for w in weights)
 
 
 # --- costs and fields --------------------------------------------------------------------------

@@ -15,9 +15,11 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from convcalc.budget import WorkLimit
 from convcalc.cli import cli as main
-from convcalc.solve.layer import problem
+from convcalc.solve.layer import blocks, problem, tally
 from convcalc.solve.stack import solve_stack
+from tests.budget import FULL
 from tests.keras_oracle import KERAS_MARKS, keras
 
 pytestmark = KERAS_MARKS
@@ -173,6 +175,224 @@ def test_conv_transpose_defaults_are_complete() -> None:
         k, s = int(row.split(",")[0]), int(row.split(",")[1])
         assert keras_transpose_out(33, k, s, 1, "valid", None) == 66
     assert len(rows) == 4  # k 1 and 2 at stride 2, k 34 at stride 1
+
+
+# --- Keras' same: every kernel takes the same strides, listed as ranges ------------------------
+
+
+def same_out(n: int, k: int, s: int, d: int, layer: str) -> int | None:
+    """Keras' ``same`` written out here, the oracle of the brute force below (its rule is the
+    one Keras builds by, test_single_layer_is_keras): ⌈n/s⌉ for any kernel, None where Keras
+    refuses (a Conv's or ConvTranspose's strides > 1 with dilation_rate > 1)."""
+    if layer == "conv" and s > 1 and d > 1:
+        return None
+    return (n + s - 1) // s
+
+
+def same_strides(n: int, m: int) -> tuple[int, int] | None:
+    """The strides s ≤ n with ⌈n/s⌉ = m, by bisection on ⌈n/s⌉ (non-increasing in s), for
+    sizes no brute force can walk: the first s with ⌈n/s⌉ ≤ m up to the last with ⌈n/s⌉ ≥ m."""
+
+    def first(pred: Any) -> int:  # the least s in 1..n + 1 with pred(s), pred monotone
+        lo, hi = 1, n + 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if pred(mid) else (mid + 1, hi)
+        return lo
+
+    lo, hi = first(lambda s: (n + s - 1) // s <= m), first(lambda s: (n + s - 1) // s < m) - 1
+    return (lo, min(hi, n)) if lo <= min(hi, n) else None
+
+
+def expanded(pb: Any, limit: int | None = None) -> list[tuple[int, int, int]]:
+    """The listing's rows (consecutive blocks with the same kernels: each kernel takes each
+    block's strides) as (k, s, d), kernel by kernel."""
+    rows = itertools.groupby(blocks(pb, limit), key=lambda b: (b.k_lo, b.k_hi, b.dilation))
+    found = []
+    for (k_lo, k_hi, d), row in rows:
+        spans = [(b.s_lo, b.s_hi) for b in row]
+        for k in range(k_lo, k_hi + 1):
+            found.extend((k, s, d) for lo, hi in spans for s in range(lo, hi + 1))
+    return found
+
+
+SAME_OPTIONS = [
+    {},
+    {"stride": "1,3..4,6..9,12"},
+    {"no_gaps": True},
+    {"no_gaps": True, "stride": "2..3,5,7..20", "kernel_size": "1..4,6..30"},
+]
+
+
+def brute_same(n: int, layer: str, options: dict[str, Any]) -> dict[int, list[tuple[int, ...]]]:
+    """Every (k, s, d) of the default ranges (kernels and strides 1..n, dilations 1..3 for a
+    Conv) or those given, by output size, in the listing's order (d, k, s)."""
+    dilations = range(1, 4) if layer == "conv" else range(1, 2)
+    kernels = _values(options.get("kernel_size"), n)
+    strides = _values(options.get("stride"), n)
+    found: dict[int, list[tuple[int, ...]]] = {}
+    for d, k, s in itertools.product(dilations, kernels, strides):
+        out = same_out(n, k, s, d, layer)
+        if out is not None and (not options.get("no_gaps") or s <= d * (k - 1) + 1):
+            found.setdefault(out, []).append((k, s, d))
+    return found
+
+
+def _values(text: str | None, n: int) -> list[int]:
+    if text is None:
+        return list(range(1, n + 1))
+    values = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("..")
+        values.extend(range(int(lo), int(hi or lo) + 1))
+    return values
+
+
+@pytest.mark.parametrize("options", SAME_OPTIONS)
+@pytest.mark.parametrize("layer", ["conv", "maxpool", "avgpool"])
+def test_same_is_brute_force(layer: str, options: dict[str, Any]) -> None:
+    """Every (kernel, stride[, dilation]) Keras' same maps n to m, for every n ≤ 60 (20 in the
+    quick run) and every m ≤ n + 1, found by trying each: the solutions, the listing's blocks
+    (and any first ``limit`` of them), and the count; each block a whole kernel range × stride
+    range, in a few rows however many kernels."""
+    top = 60 if FULL else 20
+    for n in range(1, top + 1):
+        found = brute_same(n, layer, options)
+        for m in range(1, n + 2):
+            expected = found.get(m, [])
+            given = {k: v for k, v in options.items() if k != "no_gaps"}
+            pb = problem(
+                layer, n, m, padding="same", framework="keras", no_gaps="no_gaps" in options,
+                dilation="1..3" if layer == "conv" else None, **given,
+            )  # fmt: skip
+            assert [(k, s, d) for k, s, _, d in pb.solutions()] == expected, (n, m)
+            assert expanded(pb) == expected, (n, m)
+            total = tally(pb)
+            assert (total.value, total.complete) == (len(expected), True), (n, m)
+            for limit in {0, 1, len(expected) // 3, len(expected) - 1} if expected else ():
+                assert expanded(pb, limit) == expected[:limit], (n, m, limit)
+            rows = {(b.k_lo, b.k_hi, b.dilation) for b in blocks(pb)}
+            strides = len({s for _, s, _ in expected}) if "no_gaps" in options else 0
+            assert len(rows) <= 3 * 2 + strides, (n, m, rows)  # dilations × kernel intervals
+
+
+BIG = [
+    ("conv", 100_000_000, 50_000_000),
+    ("conv", 2**63 - 1, 1),
+    ("maxpool", 2**63 - 1, 1),
+    ("avgpool", 2**63 - 1, 1),
+    ("maxpool", 100_000_000, 3),
+    ("avgpool", 2**63 - 1, 2**62),
+    ("conv", 1_000_000, 1_000_000),
+]
+
+
+@pytest.mark.every_case
+@pytest.mark.parametrize(("layer", "n", "m"), BIG)
+def test_same_answers_big_sizes_in_a_few_steps(layer: str, n: int, m: int) -> None:
+    """Keras' same on sizes up to 2^63 − 1 (which printed a line per kernel, 9.2e18 of them):
+    the count takes a few budget steps, the listing is one row (kernels 1..n by the strides
+    bisection finds with ⌈n/s⌉ = m, checked at both ends and sampled inside), in text, CSV and
+    JSON alike, and the listing stays within a budget of 10 idle steps."""
+    strides = same_strides(n, m)
+    assert strides is not None
+    lo, hi = strides
+    for s in (lo, hi, (lo + hi) // 2, lo + (hi - lo) // 7):
+        assert same_out(n, 3, s, 1, layer) == m
+    assert lo == 1 or same_out(n, 3, lo - 1, 1, layer) != m
+    assert hi == n or same_out(n, 3, hi + 1, 1, layer) != m
+    pb = problem(layer, n, m, padding="same", framework="keras")
+    total = tally(pb)
+    assert (total.value, total.complete) == (n * (hi - lo + 1), True)
+    assert total.steps <= 10
+    listed = list(blocks(pb, idle_limit=10))
+    assert [(b.k_lo, b.k_hi, b.s_lo, b.s_hi, b.dilation) for b in listed] == [(1, n, lo, hi, 1)]
+    # --no-gaps (s ≤ k): kernel k in lo..hi takes k − lo + 1 strides, each above hi all c
+    c = hi - lo + 1
+    gapless = problem(layer, n, m, padding="same", framework="keras", no_gaps=True)
+    assert tally(gapless).value == c * (c + 1) // 2 + (n - hi) * c
+    assert tally(gapless).steps <= 10
+    strides_text = str(lo) if lo == hi else f"{lo}..{hi}"
+    args = ["solve", "--framework", "keras", "--layer", layer, "--in", str(n), "--out", str(m),
+            "--padding", "same"]  # fmt: skip
+    runner = CliRunner()
+    table = runner.invoke(main, args)
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    assert lines[0].endswith(f": {n * (hi - lo + 1):,} solutions")
+    assert lines[-1].split() == [f"1..{n}", strides_text] and len(lines) <= 9
+    csv = runner.invoke(main, [*args, "--format", "csv"]).output.splitlines()
+    assert csv[1:] == [f"1..{n},{strides_text},same" + (",1" if layer == "conv" else "")]
+    data = json.loads(runner.invoke(main, [*args, "--format", "json"]).output)
+    assert data["count"] == n * (hi - lo + 1) and data["count_complete"]
+    item = data["solutions"]
+    assert len(item) == 1 and item[0]["padding"] == "same"
+    assert (item[0].get("kernel_size") or item[0]["pool_size"]) == f"1..{n}"
+    assert item[0]["strides"] == (lo if lo == hi else strides_text)
+    # --limit 5: the first ⌊5 / c⌋ kernels whole (c strides each), then 5 mod c strides
+    tail = csv[1].split(",", 2)[2]
+    whole = min(n, 5 // c)
+    cut = [f"{span(1, whole)},{strides_text},{tail}"] if whole else []
+    if 5 % c and whole < n:
+        cut.append(f"{whole + 1},{span(lo, lo + 5 % c - 1)},{tail}")
+    first = runner.invoke(main, [*args, "--limit", "5", "--format", "csv"]).output.splitlines()
+    assert first[1:] == cut
+
+
+def span(lo: int, hi: int) -> str:
+    return str(lo) if lo == hi else f"{lo}..{hi}"
+
+
+def test_same_dilations_and_transpose_in_few_steps() -> None:
+    """A Conv's dilation_rate above 1 takes stride 1 only (Keras refuses others): 10 → 5 over
+    dilations 1..10^12 is the dilation 1 row, the others passed in one step; 10 → 10 takes
+    stride 1 at every dilation. ConvTranspose's same (N·s, no output_padding) is one row of
+    kernels; with an output_padding the parity of k_eff counts, and rows stay per kernel."""
+    pb = problem("conv", 10, 5, padding="same", framework="keras", dilation=f"1..{10**12}")
+    assert [tuple(b) for b in blocks(pb, idle_limit=10)] == [(1, 10, 0, 1, 2, 2, 0)]
+    assert tally(pb).value == 10 and tally(pb).steps <= 10
+    same = problem("conv", 10, 10, padding="same", framework="keras", dilation=f"1..{10**12}")
+    assert tally(same).value == 10 * 10**12  # every kernel and dilation, stride 1
+    assert [tuple(b) for b in itertools.islice(blocks(same), 2)] == [
+        (1, 10, 0, 1, 1, 1, 0), (1, 10, 0, 2, 1, 1, 0)
+    ]  # fmt: skip
+    with pytest.raises(WorkLimit):  # a listing of 10^12 rows is long, but never idle
+        list(itertools.islice(blocks(same, idle_limit=1), 10))
+    up = problem("conv_transpose", 1, 10**8, padding="same", framework="keras")
+    assert [tuple(b) for b in blocks(up, idle_limit=10)] == [(1, 10**8, 0, 1, 10**8, 10**8, 0)]
+    assert tally(up).value == 10**8  # kernels 1..M (the bound listed), the stride s = M / N
+    odd = problem("conv_transpose", 3, 6, padding="same", framework="keras", output_padding="0..1")
+    listed = list(blocks(odd))
+    assert listed and all(b.k_lo == b.k_hi for b in listed)
+
+
+GRADED = [  # (the question, a claim, the layer): right where Keras' rule gives M
+    ({"in": 10**8, "out": 5 * 10**7, "padding": "same"}, [3, 2], "conv"),
+    ({"in": 10**8, "out": 5 * 10**7, "padding": "same"}, [3, 3], "conv"),
+    ({"in": 2**63 - 1, "out": 1, "padding": "same", "layer": "maxpool"}, [9, 2**63 - 1],
+     "maxpool"),
+    ({"in": 2**63 - 1, "out": 1, "padding": "same", "layer": "avgpool"}, [9, 2**62], "avgpool"),
+]  # fmt: skip
+
+
+def test_check_marks_big_same_questions() -> None:
+    """``convcalc check``'s Keras solve questions on the sizes that used to list a row a kernel:
+    each claim is right exactly where ⌈n/s⌉ = m, and ``complete`` asks for the whole set, whose
+    size (n kernels × the strides bisection finds) the grader counts in full."""
+    from convcalc.teach.grade import mark_solutions
+
+    for ask, claim, layer in GRADED:
+        n, m = ask["in"], ask["out"]
+        right = same_out(n, claim[0], claim[1], 1, layer) == m
+        answer = {"solve": {**ask, "framework": "keras"}, "solutions": [claim]}
+        assert mark_solutions("q", answer).credit == float(right), (ask, claim)
+        lo, hi = same_strides(n, m) or (1, 0)
+        whole = mark_solutions("q", {**answer, "complete": True})
+        assert whole.correct == f"the {n * (hi - lo + 1):,} solutions"
+        assert whole.credit == (round(1 / (n * (hi - lo + 1)), 4) if right else 0.0)
+    up = {"in": 1, "out": 10**8, "layer": "conv_transpose", "padding": "same"}
+    answer = {"solve": {**up, "framework": "keras"}, "solutions": [[7, 10**8]], "complete": True}
+    assert mark_solutions("q", answer).correct == f"the {10**8:,} solutions"  # k 1..M, s = M
 
 
 # --- a Keras spec's unknowns -----------------------------------------------------------------

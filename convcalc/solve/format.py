@@ -1,7 +1,13 @@
 """Writing single-layer solutions as a table, CSV or JSON, streaming: nothing is held in memory.
 
 Each writer takes a ``write`` callable (a file's write) and the problem, and reads the solutions
-lazily from :func:`convcalc.solve.layer.runs`. Output is buffered in chunks of a few thousand lines.
+lazily from :func:`convcalc.solve.layer.blocks`. Output is buffered in chunks of a few thousand
+lines.
+
+Where every kernel takes the same strides (Keras' ``same``,
+:func:`~convcalc.solve.layer.kernel_free`) the solutions are written grouped, in every format: a
+row holds a range of kernels and a range of strides (``1..64`` in the table, a CSV cell or a JSON
+string; a single value as a number), so the answer's length does not grow with N.
 """
 
 from __future__ import annotations
@@ -11,7 +17,16 @@ import json
 from collections.abc import Callable, Iterator
 
 from convcalc.layers.registry import KINDS
-from convcalc.solve.layer import Problem, Run, Tally, completeness, runs, tally, why
+from convcalc.solve.layer import (
+    Block,
+    Problem,
+    Tally,
+    blocks,
+    completeness,
+    kernel_free,
+    tally,
+    why,
+)
 from convcalc.tex import tex_document, tex_inline, tex_text
 
 Write = Callable[[str], object]
@@ -53,21 +68,9 @@ def _stopped(total: Tally) -> str:
     return f"note: counting stopped after {steps} steps (narrow the ranges for an exact count)"
 
 
-def _limited(pb: Problem, limit: int | None) -> Iterator[Run]:
-    """The runs, cut so that at most ``limit`` solutions come out."""
-    left = limit
-    if left == 0:
-        return
-    for run in runs(pb):
-        size = run.s_hi - run.s_lo + 1
-        if left is not None:
-            if left <= 0:
-                return
-            if size > left:
-                run = run._replace(s_hi=run.s_lo + left - 1)
-                size = left
-            left -= size
-        yield run
+def _span(lo: int, hi: int) -> str:
+    """``7``, or ``1..64``: a range as ``--kernel`` and ``--stride`` read it."""
+    return str(lo) if lo == hi else f"{lo}..{hi}"
 
 
 def _title(pb: Problem) -> str:
@@ -92,9 +95,13 @@ def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
     write(",".join(pb.names) + "\n")
     width = len(pb.names)
     buffer: list[str] = []
-    for k, p, d, s_lo, s_hi, op in _limited(pb, limit):
+    grouped = kernel_free(pb)
+    for k, k_hi, p, d, s_lo, s_hi, op in blocks(pb, limit):
         if transpose:
             buffer.append(f"{k},{s_lo},{p},{d},{op}\n")
+        elif grouped:  # one row a block: kernel and stride ranges
+            tail = ",".join([pb.padding_text(p), str(d)][: width - 2])
+            buffer.append(f"{_span(k, k_hi)},{_span(s_lo, s_hi)},{tail}\n")
         else:
             head, tail = f"{k},", "," + ",".join([pb.padding_text(p), str(d)][: width - 2]) + "\n"
             buffer.extend(f"{head}{s}{tail}" for s in range(s_lo, s_hi + 1))
@@ -124,9 +131,14 @@ def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listi
     names = pb.names
     first = True
     buffer: list[str] = []
-    for k, p, d, s_lo, s_hi, op in _limited(pb, limit):
-        for s in range(s_lo, s_hi + 1):
-            values = (k, s, json.dumps(pb.padding_text(p)) if pb.keras else p, d, op)
+    grouped = kernel_free(pb)
+    for k, k_hi, p, d, s_lo, s_hi, op in blocks(pb, limit):
+        # grouped: one item a block, a range written as a string ("1..64")
+        listed = [(s_lo, s_hi)] if grouped else [(s, s) for s in range(s_lo, s_hi + 1)]
+        for s, s_top in listed:
+            kernel = json.dumps(_span(k, k_hi)) if k < k_hi else k
+            stride = json.dumps(_span(s, s_top)) if s < s_top else s
+            values = (kernel, stride, json.dumps(pb.padding_text(p)) if pb.keras else p, d, op)
             item = ", ".join(f'"{n}": {v}' for n, v in zip(names, values, strict=False))
             buffer.append(("\n    {" if first else ",\n    {") + item + "}")
             first = False
@@ -138,19 +150,20 @@ def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listi
 
 def _groups(
     pb: Problem, limit: int | None
-) -> Iterator[tuple[int, int, Iterator[tuple[int, list[str]]]]]:
-    """The listing as shown: per (padding, dilation), each kernel with its strides' cells
-    (``4..5``, or ``3 (1)`` with conv_transpose's output_padding), lazily."""
+) -> Iterator[tuple[int, int, Iterator[tuple[tuple[int, int], list[str]]]]]:
+    """The listing as shown: per (padding, dilation), each kernel (or range of kernels, where
+    all take the same strides) with its strides' cells (``4..5``, or ``3 (1)`` with
+    conv_transpose's output_padding), lazily."""
     transpose = "output_padding" in pb.fields
 
-    def cells(by_kernel: Iterator[Run]) -> list[str]:
+    def cells(by_kernel: Iterator[Block]) -> list[str]:
         if transpose:
             return [f"{r.s_lo} ({r.output_padding})" for r in by_kernel]
-        return [str(r.s_lo) if r.s_lo == r.s_hi else f"{r.s_lo}..{r.s_hi}" for r in by_kernel]
+        return [_span(r.s_lo, r.s_hi) for r in by_kernel]
 
-    by_setting = itertools.groupby(_limited(pb, limit), key=lambda r: (r.padding, r.dilation))
+    by_setting = itertools.groupby(blocks(pb, limit), key=lambda r: (r.padding, r.dilation))
     for (p, d), group in by_setting:
-        by_kernel = itertools.groupby(group, key=lambda r: r.kernel_size)
+        by_kernel = itertools.groupby(group, key=lambda r: (r.k_lo, r.k_hi))
         yield p, d, ((k, cells(rows)) for k, rows in by_kernel)
 
 
@@ -192,10 +205,10 @@ def write_table(
     for p, d, rows in _groups(pb, limit):
         write(f"\n{_setting(pb, p, d)}\n")
         write(f"  {'kernel':>6}  {'stride (output_padding)' if transpose else 'strides'}\n")
-        for k, cells in rows:
-            write(f"  {k:>6}  {', '.join(cells)}\n")
+        for (k, k_hi), cells in rows:
+            write(f"  {_span(k, k_hi):>6}  {', '.join(cells)}\n")
             if explain:
-                write(f"          {why(pb, k, p, d)}\n")
+                write(f"          {why(pb, k, p, d, k_hi)}\n")
     if explain:
         write(f"\n{_others(pb, total, limit)}\n")
         for line in completeness(pb):
@@ -210,8 +223,9 @@ def write_markdown(write: Write, pb: Problem, total: Tally, limit: int | None) -
     strides = "stride (output_padding)" if "output_padding" in pb.fields else "strides"
     for p, d, rows in _groups(pb, limit):
         write(f"\n## {_setting(pb, p, d)}\n\n")
-        for k, cells in rows:
-            write(f"- kernel **{k}**, {strides} {', '.join(cells)}: `{why(pb, k, p, d)}`\n")
+        for (k, k_hi), cells in rows:
+            kernel, explained = _span(k, k_hi), why(pb, k, p, d, k_hi)
+            write(f"- kernel **{kernel}**, {strides} {', '.join(cells)}: `{explained}`\n")
     write(f"\n## {_others(pb, total, limit).capitalize()}\n\n")
     write("".join(f"- {line}\n" for line in completeness(pb)))
 
@@ -226,9 +240,10 @@ def write_latex(write: Write, pb: Problem, total: Tally, limit: int | None) -> N
     for p, d, rows in _groups(pb, limit):
         heading = tex_text(_setting(pb, p, d).capitalize())
         write(f"\n\\subsection*{{{heading}}}\n\\begin{{itemize}}\n")
-        for k, cells in rows:
-            listed = tex_text(", ".join(cells))
-            write(f"\\item kernel {k}, {strides} {listed}\\\\\n{tex_inline(why(pb, k, p, d))}\n")
+        for (k, k_hi), cells in rows:
+            listed, kernel = tex_text(", ".join(cells)), tex_text(_span(k, k_hi))
+            explained = tex_inline(why(pb, k, p, d, k_hi))
+            write(f"\\item kernel {kernel}, {strides} {listed}\\\\\n{explained}\n")
         write("\\end{itemize}\n")
     write(f"\n\\subsection*{{{_others(pb, total, limit).capitalize()}}}\n\\begin{{itemize}}\n")
     write("".join(f"\\item {tex_inline(line)}\n" for line in completeness(pb)))

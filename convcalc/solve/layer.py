@@ -520,9 +520,10 @@ def _candidate_kernels(pb: Problem, p: int, d: int, idle: Budget) -> Iterator[in
             done = max(done, found[1])
 
 
-def why(pb: Problem, k: int, p: int, d: int) -> str:
+def why(pb: Problem, k: int, p: int, d: int, k_hi: int | None = None) -> str:
     """Why the strides listed for (k, p, d) are the solutions: the size rule with its numbers,
-    solved for s (the derivations next to ``arith.*_strides``)."""
+    solved for s (the derivations next to ``arith.*_strides``); ``k_hi``: a row of kernels
+    k..k_hi (:func:`blocks`), whose rule does not depend on the kernel."""
     if pb.keras is not None and pb.layer == "conv_transpose":
         text = _keras_transpose_why(pb, k, d)
         if d > 1:
@@ -542,7 +543,10 @@ def why(pb: Problem, k: int, p: int, d: int) -> str:
     else:
         text = arith.pool_strides_why(pb.n, pb.m, k, p, d, pb.ceil_mode)
     a, k_eff = pb.n + 2 * p - arith.effective_kernel(k, d), arith.effective_kernel(k, d)
-    if pb.no_gaps:
+    if pb.no_gaps and k_hi is not None and k_hi > k:
+        top = arith.effective_kernel(k_hi, d)
+        text += f"; --no-gaps keeps s ≤ k_eff = {d}·(k − 1) + 1, {k_eff}..{top} in this row"
+    elif pb.no_gaps:
         text += f"; --no-gaps keeps s ≤ k_eff = {k_eff}"
     if pb.exact:
         text += f"; --exact keeps the strides that divide N + 2p − k_eff = {a}"
@@ -803,6 +807,12 @@ def runs(pb: Problem, *, idle_limit: int | None = None) -> Iterator[Run]:
     (default :data:`IDLE_LIMIT`) settings, spent since the last run, raises
     :class:`~convcalc.budget.WorkLimit` past it."""
     idle = Budget(IDLE_LIMIT if idle_limit is None else idle_limit, IDLE_WHAT)
+    if kernel_free(pb):
+        for ka, kb, d, spans in _free_rows(pb, idle):
+            for k in range(ka, kb + 1):
+                idle.reset()
+                yield from (Run(k, 0, d, lo, hi, 0) for lo, hi in spans)
+        return
     transpose = "output_padding" in pb.fields
     for d in _dilations(pb):
         idle.spend()
@@ -817,6 +827,162 @@ def runs(pb: Problem, *, idle_limit: int | None = None) -> Iterator[Run]:
                             yield Run(k, p, d, s, s, r - (pb.n - 1) * s)
                     else:
                         yield Run(k, p, d, s_lo, s_hi, 0)
+
+
+class Block(NamedTuple):
+    """Solutions with every kernel of ``k_lo..k_hi`` and every stride of ``s_lo..s_hi``,
+    everything else equal: a listing's row (of :func:`blocks`) is one or more blocks with the
+    same kernels."""
+
+    k_lo: int
+    k_hi: int
+    padding: int
+    dilation: int
+    s_lo: int
+    s_hi: int
+    output_padding: int
+
+
+def blocks(
+    pb: Problem, limit: int | None = None, *, idle_limit: int | None = None
+) -> Iterator[Block]:
+    """The solutions grouped as they are listed, the first ``limit`` of :func:`solutions`:
+    each of :func:`runs` as a one-kernel block, or, where every kernel takes the same strides
+    (:func:`kernel_free`), one row per range of kernels, so the listing's length does not
+    grow with the kernels (N = 2^63 − 1 is one row). A row cut by ``limit`` keeps its first
+    ⌊left / c⌋ kernels (c solutions a kernel) and the first strides of the next."""
+    left = limit
+    if left is not None and left <= 0:
+        return
+    idle = Budget(IDLE_LIMIT if idle_limit is None else idle_limit, IDLE_WHAT)
+    if kernel_free(pb):
+        for ka, kb, d, spans in _free_rows(pb, idle):
+            idle.reset()
+            each = sum(hi - lo + 1 for lo, hi in spans)
+            whole = kb - ka + 1 if left is None else min(kb - ka + 1, left // each)
+            if whole:
+                yield from (Block(ka, ka + whole - 1, 0, d, lo, hi, 0) for lo, hi in spans)
+            if left is None:
+                continue
+            left -= whole * each
+            if left <= 0:
+                return
+            if ka + whole <= kb:  # the first strides of one more kernel, then stop
+                for lo, hi in spans:
+                    hi = min(hi, lo + left - 1)
+                    yield Block(ka + whole, ka + whole, 0, d, lo, hi, 0)
+                    left -= hi - lo + 1
+                    if left <= 0:
+                        return
+        return
+    for run in runs(pb, idle_limit=idle_limit):
+        k, p, d, s_lo, s_hi, op = run
+        if left is not None:
+            s_hi = min(s_hi, s_lo + left - 1)
+            left -= s_hi - s_lo + 1
+        yield Block(k, k, p, d, s_lo, s_hi, op)
+        if left is not None and left <= 0:
+            return
+
+
+# --- Keras' same: the strides do not depend on the kernel -------------------------------------
+
+
+def kernel_free(pb: Problem) -> bool:
+    """Whether the strides that give M are the same for every kernel: Keras' ``same``, ⌈N/s⌉
+    (Conv and the pools) or N·s (ConvTranspose without an output_padding, whose k_eff mod 2
+    would count)."""
+    return pb.keras == "same" and not pb.keras_op
+
+
+def _free_spans(pb: Problem, d: int) -> list[tuple[int, int]]:
+    """The searched strides giving M at dilation d for every kernel (:func:`kernel_free`):
+    the rule's intervals (any kernel stands for all) within ``--stride``'s, ascending."""
+    return [
+        part
+        for lo, hi in _stride_intervals(pb, pb.kernel_size.lo, 0, d)
+        for part in pb.stride.within(lo, hi)
+    ]
+
+
+def _free_rows(pb: Problem, idle: Budget) -> Iterator[tuple[int, int, int, list[tuple[int, int]]]]:
+    """A kernel-free problem's solutions as rows (k_lo, k_hi, d, strides): every kernel in
+    k_lo..k_hi takes every stride of the intervals ``strides`` at dilation d; ordered as
+    :func:`solutions`. Every dilation d ≥ 2 has the same strides (Keras takes stride 1 only
+    there), so a dilation range without a solution is passed in one step; ``--no-gaps``
+    (s ≤ k_eff = d·(k − 1) + 1) splits the kernels where a stride joins."""
+    for da, db in pb.dilation.intervals:
+        d = da
+        while d <= db:
+            idle.spend()
+            spans = _free_spans(pb, d)
+            if not spans and d >= 2:
+                break
+            for ka, kb in pb.kernel_size.intervals if spans else ():
+                idle.spend()
+                yield from _gapless_rows(pb, ka, kb, d, spans, idle)
+            d += 1
+
+
+def _gapless_rows(
+    pb: Problem, ka: int, kb: int, d: int, spans: list[tuple[int, int]], idle: Budget
+) -> Iterator[tuple[int, int, int, list[tuple[int, int]]]]:
+    """The rows of kernels ka..kb at dilation d: one (every stride in ``spans``), or with
+    ``--no-gaps`` one per set of strides s ≤ k_eff, a new row from k = ⌈(s − 1)/d⌉ + 1 on
+    for each stride s that joins."""
+    if not pb.no_gaps:
+        yield ka, kb, d, spans
+        return
+    k = ka
+    while k <= kb:
+        idle.spend()
+        k_eff = arith.effective_kernel(k, d)
+        kept = [(lo, min(hi, k_eff)) for lo, hi in spans if lo <= k_eff]
+        joins = next((max(lo, k_eff + 1) for lo, hi in spans if hi > k_eff), None)
+        last = kb if joins is None else min(kb, _ceil_div(joins - 1, d))
+        if kept:
+            yield k, last, d, kept
+        k = last + 1
+
+
+def _free_count(pb: Problem, steps: Budget) -> int:
+    """A kernel-free problem's count in closed form: per dilation interval, d = 1's strides
+    and those of every d ≥ 2 (the same) times the kernels; with ``--no-gaps``, for each
+    kernel interval K and stride interval [a, b], Σ over k in K of clamp(k_eff − a + 1, 0,
+    b − a + 1) (at d ≥ 2 only stride 1 is left, which every kernel takes)."""
+    total = 0
+    for da, db in pb.dilation.intervals:
+        steps.spend()
+        for lo, hi, d in ((da, min(db, 1), 1), (max(da, 2), db, 2)):
+            if lo > hi:
+                continue
+            steps.spend()
+            spans = _free_spans(pb, d)
+            per_d = sum(_gapless_count(pb, ka, kb, d, spans, steps) for ka, kb in
+                        pb.kernel_size.intervals)  # fmt: skip
+            total += (hi - lo + 1) * per_d
+    return total
+
+
+def _gapless_count(
+    pb: Problem, ka: int, kb: int, d: int, spans: list[tuple[int, int]], steps: Budget
+) -> int:
+    """Solutions with kernels ka..kb and the strides ``spans`` at dilation d (``--no-gaps``:
+    s ≤ k_eff = d·(k − 1) + 1, so stride interval [a, b] gives k_eff − a + 1 strides, capped
+    at b − a + 1, to each kernel with k_eff ≥ a)."""
+    total = 0
+    for a, b in spans:
+        steps.spend()
+        width = b - a + 1
+        if not pb.no_gaps or d >= 2:  # at d ≥ 2 only s = 1 ≤ k_eff is left
+            total += (kb - ka + 1) * width
+            continue
+        # d = 1: k_eff = k; k in [a, b] takes k − a + 1 strides, k > b all of them
+        lo, hi = max(ka, a), min(kb, b)
+        if lo <= hi:
+            total += (lo - a + 1 + hi - a + 1) * (hi - lo + 1) // 2
+        total += max(0, kb - max(ka, b + 1) + 1) * width
+    return total
 
 
 def solutions(pb: Problem) -> Iterator[tuple[int, ...]]:
@@ -871,8 +1037,8 @@ def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None
     closed = pb.layer != "conv_transpose" and not pb.ceil_mode and not pb.no_gaps
     total = 0
     try:
-        if pb.keras == "same" and not pb.no_gaps and not pb.keras_op:
-            return Tally(_same_count(pb, steps), True, steps.spent - start)
+        if kernel_free(pb):
+            return Tally(_free_count(pb, steps), True, steps.spent - start)
         for d in _dilations(pb):
             for p in _paddings(pb, d):
                 steps.spend()
@@ -891,17 +1057,6 @@ def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None
             raise
         return Tally(total, False, steps.spent - start)
     return Tally(total, True, steps.spent - start)
-
-
-def _same_count(pb: Problem, steps: Budget) -> int:
-    """Keras' same: the strides do not depend on the kernel, so each dilation's count is
-    (kernels) × (strides within its rule's intervals and the searched range)."""
-    total = 0
-    for d in pb.dilation:
-        steps.spend()
-        strides = sum(hi - lo + 1 for lo, hi in _spans(pb, pb.kernel_size.lo, 0, d))
-        total += pb.kernel_size.size * strides
-    return total
 
 
 def _closed_count(pb: Problem, ka: int, kb: int, sa: int, sb: int, p: int, d: int) -> int:

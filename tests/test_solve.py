@@ -563,6 +563,7 @@ def test_explain_in_latex(run) -> None:
         ("solve", "--in", "64", "--out", "4", "--exact", "--no-gaps", "--limit", "5"),
         ("solve", "--in", "5", "--out", "1"),  # notes on the infinite set
         ("solve", "--in", "1", "--out", "7", "--layer", "conv_transpose"),
+        ("solve", "--in", "2000", "--out", "1"),  # cut after 1,000 rows, and says so
     ],
 )
 def test_explain_latex_compiles(run, tmp_path, args: tuple[str, ...]) -> None:
@@ -633,3 +634,190 @@ def test_each_explained_row_states_exactly_its_strides(layer, n, m, p, d, ceil) 
             left, right = equation.rsplit(" = ", 1)
             for s in strides:
                 assert evaluate(left.replace("s⌋", f"{s}⌋")) == int(right)
+
+
+# --- a listing without --limit stops after 1,000 rows ----------------------------------------
+
+BILLION = 10**9
+LEFT_OUT = re.compile(
+    r"listing cut after ([\d,]+) (rows|strides): (?:at least )?([\d,]+) more solutions"
+)
+
+
+def _table_rows(text: str) -> list[tuple[str, str]]:
+    """A table's rows as (kernel, strides) cells."""
+    return re.findall(r"^ {2}\s*(\d[\d.]*) {2}(\d.*)$", text, flags=re.MULTILINE)
+
+
+def _cut_note(text: str) -> tuple[int, str, int]:
+    found = LEFT_OUT.search(text)
+    assert found is not None, text[-500:]
+    return int(found[1].replace(",", "")), found[2], int(found[3].replace(",", ""))
+
+
+def test_a_billion_to_one_lists_1000_rows_and_says_what_it_left_out(run) -> None:
+    """conv 10⁹ → 1: PyTorch's ⌊(N − k)/s⌋ + 1 = 1 ⇔ s > N − k, so kernel k takes the k
+    strides N − k + 1..N of the searched 1..N, N(N + 1)/2 solutions in all. Without --limit
+    the listing stops after 1,000 rows (table: kernels 1..1000, Σk = 500,500 solutions;
+    CSV and JSON: 1,000 solutions) and its last line says how many it left out."""
+    n, total = BILLION, BILLION * (BILLION + 1) // 2
+    table = run("solve", "--in", str(n), "--out", "1")
+    assert table.exit_code == 0
+    rows = _table_rows(table.stdout)
+    assert [int(k) for k, _ in rows] == list(range(1, 1001))
+    for k, strides in rows[::111] + rows[-1:]:
+        lo, hi = (int(v) for v in (strides.split("..") * 2)[:2])
+        assert (lo, hi) == (n - int(k) + 1, n)
+        assert out_size("conv", n, int(k), lo, 0, 1) == 1 == out_size("conv", n, int(k), hi, 0, 1)
+        assert out_size("conv", n, int(k), lo - 1, 0, 1) != 1
+    assert table.stdout.splitlines()[-1].startswith("… listing cut after 1,000 rows")
+    assert _cut_note(table.stdout) == (1000, "rows", total - 500_500)
+    assert "--limit N" in table.stdout.splitlines()[-1]
+
+    listed = run("solve", "--in", str(n), "--out", "1", "--format", "csv")
+    lines = listed.stdout.splitlines()
+    assert len(lines) == 1 + 1000 and lines[0] == "kernel_size,stride,padding,dilation"
+    assert all(out_size("conv", n, *map(int, line.split(","))) == 1 for line in lines[1:])
+    assert _cut_note(listed.stderr) == (1000, "rows", total - 1000)
+
+    report = json.loads(run("solve", "--in", str(n), "--out", "1", "--format", "json").stdout)
+    assert report["count"] == total and len(report["solutions"]) == 1000
+    assert report["listed"] == 1000 and report["listing_complete"] is False
+    assert _cut_note(report["note"]) == (1000, "rows", total - 1000)
+    assert list(report)[-4:] == ["solutions", "listed", "listing_complete", "note"]
+
+
+def test_a_cut_explanation_says_so_before_why_no_others(run) -> None:
+    args = ("solve", "--in", str(BILLION), "--out", "1", "--explain")
+    text = run(*args, "--format", "markdown").stdout
+    note = text.index("… listing cut after 1,000 rows")
+    assert note < text.index("## Why no others (the listing is cut short)")
+    assert text.count("\n- kernel **") == 1000
+
+
+@pytest.mark.full
+def test_a_cut_explanation_in_latex_says_so(run) -> None:
+    args = ("solve", "--in", str(BILLION), "--out", "1", "--explain", "--format", "latex")
+    latex = run(*args).stdout
+    assert latex.count("\\item kernel ") == 1000 and "listing cut after $1,000$ rows" in latex
+    assert latex.index("listing cut after") < latex.index("Why no others (the listing is cut")
+
+
+def test_the_default_cut_against_brute_force(run) -> None:
+    """conv 1000 → 1 with kernels 999..1000, every (k, s) tried by PyTorch's formula: 1,999
+    solutions, the CSV lists the first 1,000 and says 999 were left out; kernel 1000 alone
+    has exactly 1,000 (listed whole, nothing said); --limit 1500 lists 1,500, unsaid."""
+    n = 1000
+    expected = [
+        (k, s, 0, 1)
+        for k in (999, 1000)
+        for s in range(1, n + 1)
+        if out_size("conv", n, k, s, 0, 1) == 1
+    ]
+    assert len(expected) == 1999
+
+    def csv_rows(*extra: str) -> tuple[list[tuple[int, ...]], str]:
+        result = run("solve", "--in", str(n), "--out", "1", "--format", "csv", *extra)
+        rows = [tuple(map(int, line.split(","))) for line in result.stdout.splitlines()[1:]]
+        return rows, result.stderr
+
+    rows, note = csv_rows("--kernel", "999..1000")
+    assert rows == expected[:1000] and _cut_note(note) == (1000, "rows", 999)
+    rows, note = csv_rows("--kernel", "999..1000", "--limit", "1500")
+    assert rows == expected[:1500] and note == ""
+    rows, note = csv_rows("--kernel", "1000")
+    assert rows == [r for r in expected if r[0] == 1000] and len(rows) == 1000 and note == ""
+    whole = json.loads(
+        run("solve", "--in", str(n), "--out", "1", "--kernel", "1000", "--format", "json").stdout
+    )
+    assert len(whole["solutions"]) == 1000 and "listed" not in whole and "note" not in whole
+    table = run("solve", "--in", str(n), "--out", "1", "--kernel", "999..1000").stdout
+    assert _table_rows(table) == [("999", "2..1000"), ("1000", "1..1000")]
+    assert "listing cut" not in table
+
+
+def test_an_explicit_limit_beyond_the_default_lists_that_many(run) -> None:
+    args = ("solve", "--in", str(BILLION), "--out", "1", "--limit", "1500")
+    lines = run(*args, "--format", "csv").stdout.splitlines()[1:]
+    assert len(lines) == 1500
+    assert all(out_size("conv", BILLION, *map(int, line.split(","))) == 1 for line in lines)
+    table = run(*args).stdout
+    assert "first 1,500 shown" in table.splitlines()[0] and "listing cut" not in table
+    # kernels 1..54 hold Σk = 1,485 solutions, kernel 55 the first 15 of its 55 strides
+    assert _table_rows(table)[-1] == ("55", f"{BILLION - 54}..{BILLION - 40}")
+    report = json.loads(run(*args, "--format", "json").stdout)
+    assert len(report["solutions"]) == 1500 and "listing_complete" not in report
+
+
+def test_keras_same_without_gaps_over_a_wide_stride_interval_is_cut(run) -> None:
+    """Keras' same, ⌈N/s⌉ = 2 for N = 2^63 − 1: s in ⌈N/2⌉..N − 1, with --no-gaps s ≤ k:
+    kernel k ≥ ⌈N/2⌉ takes ⌈N/2⌉..min(k, N − 1), one row each (~4.6·10¹⁸ rows)."""
+    n = 2**63 - 1
+    args = ("solve", "--framework", "keras", "--in", str(n), "--out", "2", "--padding", "same")
+    table = run(*args, "--no-gaps").stdout
+    rows = _table_rows(table)
+    assert len(rows) == 1000 and _cut_note(table)[:2] == (1000, "rows")
+    half = -(-n // 2)
+    for k, strides in rows[:3] + rows[-1:]:
+        lo, hi = (int(v) for v in (strides.split("..") * 2)[:2])
+        assert (lo, hi) == (half, int(k)) and -(-n // lo) == 2 == -(-n // hi) != -(-n // (lo - 1))
+    listed = run(*args, "--no-gaps", "--format", "csv")
+    assert len(listed.stdout.splitlines()) == 1001 and _cut_note(listed.stderr)[:2] == (
+        1000,
+        "rows",
+    )
+
+
+@pytest.mark.full
+def test_keras_conv_transpose_same_with_an_output_padding_is_cut(run) -> None:
+    """Keras' ConvTranspose same with output_padding: (N − 1)·s + k − 2·⌊k/2⌋ + op (op < s),
+    one row per kernel with its (stride, output_padding)."""
+    n, m = 10**6, 2 * 10**6
+    args = ("solve", "--layer", "conv_transpose", "--framework", "keras", "--in", str(n))
+    table = run(*args, "--out", str(m), "--padding", "same", "--output-padding", "0..1").stdout
+    rows = _table_rows(table)
+    assert len(rows) == 1000 and "listing cut after 1,000 rows" in table.splitlines()[-1]
+    for k, cells in rows:
+        for s, op in re.findall(r"(\d+) \((\d+)\)", cells):
+            k_, s_, op_ = int(k), int(s), int(op)
+            assert op_ < s_ and (n - 1) * s_ + k_ - 2 * (k_ // 2) + op_ == m
+
+
+def test_a_search_past_its_budget_after_the_rows_ends_the_listing(monkeypatch) -> None:
+    """The search for row 1,001 spends the listing's budget like any other: where it runs out
+    (here a stand-in search: 1,000 one-solution rows, then WorkLimit) the listing ends with
+    its note instead of an error; before the 1,000th row the error stands."""
+    from convcalc.solve import format as solve_format
+    from convcalc.solve.layer import Block, Tally
+
+    def search(rows: int):
+        def blocks(pb, limit=None):
+            yield from (Block(k, k, 0, 1, 7, 7, 0) for k in range(1, rows + 1))
+            raise WorkLimit("the search passed 100,000 steps: narrow the ranges")
+
+        return blocks
+
+    monkeypatch.setattr(solve_format, "tally", lambda pb: Tally(1000, False, 100_000))
+    pb = problem("conv", 64, 4)
+    monkeypatch.setattr(solve_format, "blocks", search(1000))
+    for fmt in ("table", "csv", "json"):
+        out: list[str] = []
+        solve_format.write(out.append, pb, fmt, listing=True, limit=None, notes=out.append)
+        assert "listing cut after 1,000 rows: perhaps more solutions" in "".join(out)
+    monkeypatch.setattr(solve_format, "blocks", search(999))
+    with pytest.raises(WorkLimit):
+        solve_format.write([].append, pb, "table", listing=True, limit=None)
+
+
+@pytest.mark.full
+def test_a_table_row_of_100000_strides_is_cut_inside(run) -> None:
+    """conv_transpose 2 → 300,001, kernel 1: (2 − 1)·s + op + 1 = M for each s ≥ M/2 (op <
+    s), 150,000 strides on one row: the row stops at 100,000 cells, ending in "…"."""
+    m = 300_001
+    result = run("solve", "--layer", "conv_transpose", "--in", "2", "--out", str(m))
+    rows = _table_rows(result.stdout)
+    assert rows[0][0] == "1" and len(rows) == 1 and rows[0][1].endswith(", …")
+    cells = re.findall(r"(\d+) \((\d+)\)", rows[0][1])
+    assert len(cells) == 100_000
+    assert all(out_size("conv_transpose", 2, 1, int(s), 0, 1, int(op)) == m for s, op in cells)
+    assert _cut_note(result.stdout)[:2] == (100_000, "strides")

@@ -63,7 +63,13 @@ if TYPE_CHECKING:
 @click.option("--no-gaps", is_flag=True, help="Only stride ≤ effective kernel: every input seen.")
 @click.option("--exact", is_flag=True, help="Only solutions where the floor drops nothing.")
 @click.option("--count", "count_only", is_flag=True, help="Count without listing.")
-@click.option("--limit", type=click.IntRange(0, INT_LIMIT), help="List at most N solutions.")
+@click.option(
+    "--limit",
+    type=click.IntRange(0, INT_LIMIT),
+    help="List at most N solutions (the count stays complete). Without it a single layer's "
+    "listing stops after 1,000 rows (a row may hold a range of kernels or strides) and says "
+    "how many solutions it left out.",
+)
 @click.option(
     "--explain",
     is_flag=True,

@@ -8,14 +8,20 @@ Where every kernel takes the same strides (Keras' ``same``,
 :func:`~convcalc.solve.layer.kernel_free`) the solutions are written grouped, in every format: a
 row holds a range of kernels and a range of strides (``1..64`` in the table, a CSV cell or a JSON
 string; a single value as a number), so the answer's length does not grow with N.
+
+Without ``--limit`` a listing stops after :data:`ROWS` rows (a table's kernel rows, CSV's
+rows, JSON's items; a row may hold a range), and says last how many solutions it left out;
+``--limit N`` lists the first N solutions instead, however many rows they take.
 """
 
 from __future__ import annotations
 
 import itertools
 import json
+import sys
 from collections.abc import Callable, Iterator
 
+from convcalc.budget import WorkLimit
 from convcalc.layers.registry import KINDS
 from convcalc.solve.layer import (
     Block,
@@ -31,32 +37,125 @@ from convcalc.tex import tex_document, tex_inline, tex_text
 
 Write = Callable[[str], object]
 CHUNK = 4096
+ROWS = 1_000  # a listing's rows without --limit
+CELLS = 100 * ROWS  # a table's stride cells without --limit (conv_transpose: one a stride)
+
+
+class Shown:
+    """What a listing has shown: its rows, its stride cells (a table's), its solutions, and
+    whether the default length (``rows`` rows) cut it, between two rows or (``mid_row``)
+    inside one, or (``unsure``) where the search for the next row stopped."""
+
+    def __init__(self, rows: int | None) -> None:
+        self.rows, self.listed, self.cells, self.solutions = rows, 0, 0, 0
+        self.cut = self.mid_row = self.unsure = False
+
+
+def _shown(pb: Problem, limit: int | None, shown: Shown, unit: str) -> Iterator[Block]:
+    """:func:`blocks`, stopping after ``shown.rows`` rows (``None``: never) where a row is
+    one per ``unit``: ``kernel`` (a table's row, all the blocks of one kernel range at one
+    padding and dilation, at most :data:`CELLS` blocks in all), ``block`` or ``solution``
+    (a block's strides cut to the rows left). A cut is seen, not guessed: the next row's
+    first block was found (or a block was cut short), so more solutions exist; where the
+    search for it passed its work budget (:class:`~convcalc.budget.WorkLimit`) once the rows
+    are listed, the listing ends there, ``unsure`` whether any follow."""
+    rows, last = shown.rows, None
+    found = blocks(pb, limit)
+    while True:
+        try:
+            block = next(found)
+        except StopIteration:
+            return
+        except WorkLimit:
+            if rows is None or shown.listed < rows:
+                raise
+            shown.cut = shown.unsure = True
+            return
+        if rows is not None:
+            if unit == "kernel":
+                if block[:4] != last:
+                    if shown.listed == rows:
+                        shown.cut = True
+                        return
+                    shown.listed, last = shown.listed + 1, block[:4]
+                if shown.cells == CELLS:
+                    shown.cut = shown.mid_row = True
+                    return
+                shown.cells += 1
+            elif shown.listed == rows:
+                shown.cut = True
+                return
+            elif unit == "block":
+                shown.listed += 1
+            else:
+                left = rows - shown.listed
+                if block.s_hi - block.s_lo + 1 > left:
+                    block = block._replace(s_hi=block.s_lo + left - 1)
+                    shown.cut = True
+                shown.listed += block.s_hi - block.s_lo + 1
+        shown.solutions += (block.k_hi - block.k_lo + 1) * (block.s_hi - block.s_lo + 1)
+        yield block
+        if shown.cut:
+            return
+
+
+def _left_out(total: Tally, shown: Shown) -> str:
+    """The last line of a listing cut at its default length: how many solutions it left out
+    (the count minus those listed; "at least" where the count stopped short) and how to see
+    them."""
+    left = total.value - shown.solutions
+    if shown.unsure and left <= 0:
+        more = "perhaps more solutions (the search for the next passed its steps)"
+    elif total.complete or left > 0:
+        more = f"{'' if total.complete else 'at least '}{left:,} more solution"
+        more += "" if left == 1 and total.complete else "s"
+    else:
+        more = "more solutions"
+    what = f"{shown.listed:,} row{'' if shown.listed == 1 else 's'}"
+    if shown.mid_row:
+        what = f"{shown.cells:,} strides"
+    return (
+        f"listing cut after {what}: {more} not listed (--limit N lists the first N "
+        "solutions; --count counts them without listing)"
+    )
 
 
 def write(
-    out: Write, pb: Problem, fmt: str, *, listing: bool, limit: int | None, explain: bool = False
+    out: Write,
+    pb: Problem,
+    fmt: str,
+    *,
+    listing: bool,
+    limit: int | None,
+    explain: bool = False,
+    notes: Write | None = None,
 ) -> None:
     """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing),
     or explained as ``markdown`` or ``latex`` (always listing).
 
     The count comes first (:func:`tally`); where it is complete it also ends the listing, so no
-    search runs on past the last solution. An incomplete count is shown as "at least"."""
+    search runs on past the last solution. An incomplete count is shown as "at least". Without
+    ``limit`` the listing stops after :data:`ROWS` rows and says what it left out (CSV: on
+    ``notes``, standard error by default)."""
     total = tally(pb)
+    shown = Shown(ROWS if limit is None else None)
     if total.complete and (limit is None or total.value < limit):
         limit = total.value
     if fmt == "csv":
         if listing:
-            write_csv(out, pb, limit)
+            write_csv(out, pb, limit, shown)
+            if shown.cut:
+                (notes or sys.stderr.write)(f"note: {_left_out(total, shown)}\n")
         else:
             out(f"{total.value}\n" if total.complete else f"at least {total.value}\n")
     elif fmt == "json":
-        write_json(out, pb, total, limit, listing)
+        write_json(out, pb, total, limit, listing, shown)
     elif fmt == "markdown":
-        write_markdown(out, pb, total, limit)
+        write_markdown(out, pb, total, limit, shown)
     elif fmt == "latex":
-        write_latex(out, pb, total, limit)
+        write_latex(out, pb, total, limit, shown)
     else:
-        write_table(out, pb, total, limit, listing, explain)
+        write_table(out, pb, total, limit, listing, explain, shown)
 
 
 def _counted(total: Tally) -> str:
@@ -90,13 +189,16 @@ def _setting(pb: Problem, p: int, d: int) -> str:
     return f"padding {pb.keras}, dilation_rate {d}"
 
 
-def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
+def write_csv(write: Write, pb: Problem, limit: int | None, shown: Shown | None = None) -> None:
+    """One row a solution (kernel-free problems: one row a block of kernel and stride
+    ranges), at most ``shown.rows`` rows."""
     transpose = "output_padding" in pb.fields
     write(",".join(pb.names) + "\n")
     width = len(pb.names)
     buffer: list[str] = []
     grouped = kernel_free(pb)
-    for k, k_hi, p, d, s_lo, s_hi, op in blocks(pb, limit):
+    unit = "block" if grouped else "solution"
+    for k, k_hi, p, d, s_lo, s_hi, op in _shown(pb, limit, shown or Shown(None), unit):
         if transpose:
             buffer.append(f"{k},{s_lo},{p},{d},{op}\n")
         elif grouped:  # one row a block: kernel and stride ranges
@@ -111,7 +213,18 @@ def write_csv(write: Write, pb: Problem, limit: int | None) -> None:
     write("".join(buffer))
 
 
-def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listing: bool) -> None:
+def write_json(
+    write: Write,
+    pb: Problem,
+    total: Tally,
+    limit: int | None,
+    listing: bool,
+    shown: Shown | None = None,
+) -> None:
+    """The count and the problem's bounds, then (listing) the solutions, one item a solution
+    (kernel-free: a block); a listing cut at its default length ends with ``"listed"`` (the
+    solutions listed), ``"listing_complete": false`` and a ``"note"``."""
+    shown = shown or Shown(None)
     head = {
         "layer": pb.layer,
         **({"framework": "keras", "padding": pb.keras} if pb.keras is not None else {}),
@@ -132,7 +245,8 @@ def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listi
     first = True
     buffer: list[str] = []
     grouped = kernel_free(pb)
-    for k, k_hi, p, d, s_lo, s_hi, op in blocks(pb, limit):
+    unit = "block" if grouped else "solution"
+    for k, k_hi, p, d, s_lo, s_hi, op in _shown(pb, limit, shown, unit):
         # grouped: one item a block, a range written as a string ("1..64")
         listed = [(s_lo, s_hi)] if grouped else [(s, s) for s in range(s_lo, s_hi + 1)]
         for s, s_top in listed:
@@ -145,23 +259,30 @@ def write_json(write: Write, pb: Problem, total: Tally, limit: int | None, listi
         if len(buffer) >= CHUNK:
             write("".join(buffer))
             buffer.clear()
-    write("".join(buffer) + ("\n  ]\n}\n" if not first else "]\n}\n"))
+    end = "\n  ]" if not first else "]"
+    if shown.cut:
+        note = json.dumps(_left_out(total, shown))
+        end += f',\n  "listed": {shown.solutions},\n  "listing_complete": false,\n  "note": {note}'
+    write("".join(buffer) + end + "\n}\n")
 
 
 def _groups(
-    pb: Problem, limit: int | None
+    pb: Problem, limit: int | None, shown: Shown
 ) -> Iterator[tuple[int, int, Iterator[tuple[tuple[int, int], list[str]]]]]:
     """The listing as shown: per (padding, dilation), each kernel (or range of kernels, where
     all take the same strides) with its strides' cells (``4..5``, or ``3 (1)`` with
-    conv_transpose's output_padding), lazily."""
+    conv_transpose's output_padding), lazily; a row cut inside (:data:`CELLS`) ends in ``…``."""
     transpose = "output_padding" in pb.fields
 
     def cells(by_kernel: Iterator[Block]) -> list[str]:
         if transpose:
-            return [f"{r.s_lo} ({r.output_padding})" for r in by_kernel]
-        return [_span(r.s_lo, r.s_hi) for r in by_kernel]
+            listed = [f"{r.s_lo} ({r.output_padding})" for r in by_kernel]
+        else:
+            listed = [_span(r.s_lo, r.s_hi) for r in by_kernel]
+        return [*listed, "…"] if shown.mid_row else listed
 
-    by_setting = itertools.groupby(blocks(pb, limit), key=lambda r: (r.padding, r.dilation))
+    listed = _shown(pb, limit, shown, "kernel")
+    by_setting = itertools.groupby(listed, key=lambda r: (r.padding, r.dilation))
     for (p, d), group in by_setting:
         by_kernel = itertools.groupby(group, key=lambda r: (r.k_lo, r.k_hi))
         yield p, d, ((k, cells(rows)) for k, rows in by_kernel)
@@ -181,9 +302,9 @@ def _head(pb: Problem, total: Tally, limit: int | None, listing: bool) -> tuple[
     return f"{_title(pb)}: {_counted(total)} solution{plural}{more}", lines
 
 
-def _others(pb: Problem, total: Tally, limit: int | None) -> str:
+def _others(pb: Problem, total: Tally, limit: int | None, shown: Shown) -> str:
     """The heading of the bounds argument, saying when the listing does not reach it."""
-    complete = total.complete and (limit is None or limit >= total.value)
+    complete = total.complete and (limit is None or limit >= total.value) and not shown.cut
     return "why no others" + ("" if complete else " (the listing is cut short)")
 
 
@@ -194,50 +315,64 @@ def write_table(
     limit: int | None,
     listing: bool,
     explain: bool = False,
+    shown: Shown | None = None,
 ) -> None:
     """Solutions grouped by (padding, dilation); one row per kernel with its strides (with
-    ``explain``, each row's equation under it, and why there are no others at the end)."""
+    ``explain``, each row's equation under it, and why there are no others at the end); a
+    listing cut at its default length ends with what it left out."""
+    shown = shown or Shown(None)
     title, lines = _head(pb, total, limit, listing)
     write(f"{title}\n" + "".join(f"{line}\n" for line in lines))
     if not listing:
         return
     transpose = "output_padding" in pb.fields
-    for p, d, rows in _groups(pb, limit):
+    for p, d, rows in _groups(pb, limit, shown):
         write(f"\n{_setting(pb, p, d)}\n")
         write(f"  {'kernel':>6}  {'stride (output_padding)' if transpose else 'strides'}\n")
         for (k, k_hi), cells in rows:
             write(f"  {_span(k, k_hi):>6}  {', '.join(cells)}\n")
             if explain:
                 write(f"          {why(pb, k, p, d, k_hi)}\n")
+    if shown.cut:
+        write(f"\n… {_left_out(total, shown)}\n")
     if explain:
-        write(f"\n{_others(pb, total, limit)}\n")
+        write(f"\n{_others(pb, total, limit, shown)}\n")
         for line in completeness(pb):
             write(f"  {line}\n")
 
 
-def write_markdown(write: Write, pb: Problem, total: Tally, limit: int | None) -> None:
+def write_markdown(
+    write: Write, pb: Problem, total: Tally, limit: int | None, shown: Shown | None = None
+) -> None:
     """The explained listing in Markdown: a section per (padding, dilation), a list item per
-    kernel with its equation in a code span, and why there are no others."""
+    kernel with its equation in a code span, what a cut listing left out, and why there are
+    no others."""
+    shown = shown or Shown(None)
     title, lines = _head(pb, total, limit, listing=True)
     write(f"# {title}\n\n" + "".join(f"{line}  \n" for line in lines))
     strides = "stride (output_padding)" if "output_padding" in pb.fields else "strides"
-    for p, d, rows in _groups(pb, limit):
+    for p, d, rows in _groups(pb, limit, shown):
         write(f"\n## {_setting(pb, p, d)}\n\n")
         for (k, k_hi), cells in rows:
             kernel, explained = _span(k, k_hi), why(pb, k, p, d, k_hi)
             write(f"- kernel **{kernel}**, {strides} {', '.join(cells)}: `{explained}`\n")
-    write(f"\n## {_others(pb, total, limit).capitalize()}\n\n")
+    if shown.cut:
+        write(f"\n… {_left_out(total, shown)}\n")
+    write(f"\n## {_others(pb, total, limit, shown).capitalize()}\n\n")
     write("".join(f"- {line}\n" for line in completeness(pb)))
 
 
-def write_latex(write: Write, pb: Problem, total: Tally, limit: int | None) -> None:
+def write_latex(
+    write: Write, pb: Problem, total: Tally, limit: int | None, shown: Shown | None = None
+) -> None:
     """The explained listing as a complete LaTeX document (itemize lists, which break across
-    pages however long the listing)."""
+    pages however long the listing), with what a cut listing left out."""
+    shown = shown or Shown(None)
     title, lines = _head(pb, total, limit, listing=True)
     write("".join(tex_document(tex_text(title))))
     write("".join(f"{tex_inline(line)}\\par\n" for line in lines))
     strides = "stride (output\\_padding)" if "output_padding" in pb.fields else "strides"
-    for p, d, rows in _groups(pb, limit):
+    for p, d, rows in _groups(pb, limit, shown):
         heading = tex_text(_setting(pb, p, d).capitalize())
         write(f"\n\\subsection*{{{heading}}}\n\\begin{{itemize}}\n")
         for (k, k_hi), cells in rows:
@@ -245,6 +380,9 @@ def write_latex(write: Write, pb: Problem, total: Tally, limit: int | None) -> N
             explained = tex_inline(why(pb, k, p, d, k_hi))
             write(f"\\item kernel {kernel}, {strides} {listed}\\\\\n{explained}\n")
         write("\\end{itemize}\n")
-    write(f"\n\\subsection*{{{_others(pb, total, limit).capitalize()}}}\n\\begin{{itemize}}\n")
+    if shown.cut:
+        write(f"\n{tex_inline('… ' + _left_out(total, shown))}\\par\n")
+    others = _others(pb, total, limit, shown).capitalize()
+    write(f"\n\\subsection*{{{others}}}\n\\begin{{itemize}}\n")
     write("".join(f"\\item {tex_inline(line)}\n" for line in completeness(pb)))
     write("\\end{itemize}\n\\end{document}\n")

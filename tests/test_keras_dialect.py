@@ -397,7 +397,7 @@ def nested(depth: int, leaf: dict[str, Any]) -> dict[str, Any]:
 def test_ten_thousand_deep_is_refused_at_the_limit() -> None:
     """The walk holds an explicit stack: 10,000 blocks deep is refused where it passes the
     limit of 1,000, located, never a RecursionError."""
-    with pytest.raises(SpecError, match="blocks nest more than 1000 deep") as caught:
+    with pytest.raises(SpecError, match="blocks nest more than 1,000 deep") as caught:
         load_spec(nested(10_000, {"type": "ReLU"}))
     assert caught.value.path is not None
     assert caught.value.path.startswith("layers[0].body[0].body[0]")

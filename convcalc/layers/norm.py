@@ -182,6 +182,7 @@ class KerasBatchNorm(KerasWords, BatchNorm):
 
     center: Flag = True
     scale: Flag = True
+    eps: Number = 1e-5  # Keras takes any epsilon (BatchNormalization(epsilon=-1) builds)
 
     def forward(self, shape: Shape) -> Step:
         step = super().forward(shape)

@@ -23,14 +23,14 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from dataclasses import field as default
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from convcalc.arith import Refusal
+from convcalc.arith import LIMIT, Refusal
 from convcalc.errors import SpecError, format_path
 from convcalc.layers.activation import KerasPReLU, KerasReLU
 from convcalc.layers.attention import KerasMultiHeadAttention
@@ -66,7 +66,9 @@ from convcalc.records import Dialect, Shape
 from convcalc.spec.document import MAX_NODES, Document, yaml_text
 
 Keys = tuple[str | int, ...]
-MAX_DEPTH = 1_000  # blocks nested in a Keras spec (as YAML's 2,000 levels allow)
+# blocks nested in a Keras spec given as data; a YAML file holds fewer: 998 in block style (its
+# 2,000 levels, two a block: a mapping and its list), 498 in flow style (1,000 brackets)
+MAX_DEPTH = 1_000
 
 
 def snake(name: str) -> str:
@@ -651,6 +653,7 @@ class _Walk:
         self.types: dict[Keys, str] = {}  # the type written, by where it is written
         self.repeats: dict[Keys, int] = {}  # each repeat's copies
         self.validated: dict[int, Args] = {}  # id(mapping) → its arguments
+        self.children: dict[Keys, list[tuple[Keys, int]]] = {}  # a block's lists: keys, length
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -714,7 +717,11 @@ class _Walk:
         if not isinstance(items, list):
             raise self.error("must be a list of layers", keys)
         if depth > MAX_DEPTH:
-            raise self.error(f"blocks nest more than {MAX_DEPTH} deep in a Keras spec", keys)
+            raise self.error(
+                f"blocks nest more than {MAX_DEPTH:,} deep in a Keras spec (a YAML file holds "
+                "998 in block style, 498 in flow style)",
+                keys,
+            )
         return _KList(items, keys, shape, depth, owner=owner)
 
     def drive(self, top: _KList) -> None:
@@ -734,6 +741,8 @@ class _Walk:
                     layer, out = self.close(frame)
                 except Refusal as exc:
                     raise self.refused(exc, frame.keys, frame.item) from None
+                except ValidationError as exc:
+                    raise self.refused(_refusal(exc), frame.keys, frame.item) from None
                 self.record(frame.keys, frame.kind, frame.args)
                 self.built.append(frame.builder)  # a block, in a repeat's trace
                 assert frame.parent is not None
@@ -809,6 +818,91 @@ class _Walk:
                     "name",
                 )
 
+    def check_given_names(self, count: int) -> None:
+        """Each name written differs from the names Keras gives the unnamed layers of its model
+        (Keras' auto-naming does not skip a name taken: Conv2D(name="conv2d_1") then two unnamed
+        Conv2D are conv2d_1, conv2d, conv2d_1, and Keras refuses the model). The names given
+        are a fresh session's (:func:`snake` of the class, then ``_1``, ``_2``, … per class) in
+        the order the layers are made (:meth:`made`); each model also has an input layer,
+        ``input_layer`` at the top, ``input_layer_n`` for a Sequential, in the order they are
+        built. Refused at the later of the two layers, field name; only run when a name written
+        could be one Keras gives."""
+        if not self.names:
+            return
+        bases = {snake(c) for c in set(self.classes.values())} | {"input_layer"}
+
+        def given(name: str) -> bool:
+            base, _, n = name.rpartition("_")
+            return name in bases or (base in bases and n.isdigit())
+
+        if not any(given(name) for name in self.names.values()):
+            return
+        counts: dict[str, int] = {}
+        seen: dict[tuple[Keys, str], Keys | None] = {}  # (model, name) → who has it (None: input)
+        bases_of = {kind: snake(kind) for kind in set(self.classes.values())}
+        for keys, scope in self.made(count):
+            written = self.names.get(keys) if keys is not None else None
+            if written is None:
+                base = "input_layer" if keys is None else bases_of[self.classes[keys]]
+                n = counts[base] = counts.get(base, -1) + 1
+                name = base if n == 0 else f"{base}_{n}"
+            else:
+                name = written
+            if (scope, name) not in seen:
+                seen[scope, name] = keys
+                continue
+            first = seen[scope, name]
+            later = keys if keys is not None else scope  # a model's input is made first
+            item = {"type": self.types[later]} if later else None
+            if first is None:
+                where = f"the Sequential {format_path(list(scope))}" if scope else "the model"
+                earlier = f"the input layer of {where}"
+            else:
+                earlier = format_path(list(first))
+                earlier += "" if first in self.names else f" (unnamed {self.classes[first]})"
+            if written is None:
+                message = (
+                    f"Keras names this unnamed {self.classes[later]} {name!r} in a fresh "
+                    f"session, already the name of {earlier}: Keras refuses a name used twice "
+                    "in a model (all names must be unique); give this layer a name, or rename "
+                    "the other"
+                )
+            else:
+                message = (
+                    f"the name {yaml_text(name)!r} is the name Keras gives {earlier} in a fresh "
+                    "session: Keras refuses a name used twice in a model (all names must be "
+                    "unique); choose another name"
+                )
+            raise self.error(message, later, item, "name")
+
+    def made(self, count: int) -> Iterator[tuple[Keys | None, Keys]]:
+        """(keys, model) of each Keras layer in the order a fresh session makes it — a block's
+        layers before the block, each copy of a repeat anew — and, for a model's input layer,
+        (None, model): the top's first, a Sequential's where it is built, before its layers
+        are called. A model is the spec's top level, ``()``, or a Sequential's keys. Stops
+        past :data:`MAX_NODES` layers (a network the unrolled count refuses)."""
+        yield None, ()
+        todo: list[tuple[Keys, Keys, bool]] = [(("layers", i), (), False) for i in range(count)]
+        todo.reverse()
+        made = 0
+        while todo and made <= MAX_NODES:
+            keys, scope, done = todo.pop()
+            kind = self.types.get(keys)
+            if done or keys not in self.children:
+                if kind != "repeat":
+                    made += 1
+                    yield keys, scope
+                continue
+            inner = keys if kind == "Sequential" else scope
+            if kind == "Sequential":
+                yield None, inner  # its input layer, made as the Sequential is built
+            todo.append((keys, scope, True))
+            times = self.repeats.get(keys, 1)
+            lists = self.children[keys] * times
+            todo.extend(
+                ((*at, i), inner, False) for at, n in reversed(lists) for i in reversed(range(n))
+            )
+
     def open(self, item: Any, keys: Keys, shape: Shape, depth: int) -> tuple[Layer, Shape] | _KOpen:
         """A leaf read (its layer and output), or a block opened for its lists to be read."""
         if not isinstance(item, dict):
@@ -865,6 +959,8 @@ class _Walk:
             out = _run(layer, shape)
         except Refusal as exc:
             raise self.refused(exc, keys, item) from None
+        except ValidationError as exc:  # a layer object's field stricter than Keras' argument
+            raise self.refused(_refusal(exc), keys, item) from None
         self.record(keys, kind, args)
         return layer, out
 
@@ -881,6 +977,14 @@ class _Walk:
                 (("branches", i), b) for i, b in enumerate(item["branches"])
             ]
         elif builder in ("sequential", "repeat"):
+            if builder == "sequential" and item["layers"] == []:
+                raise self.error(
+                    "a Sequential with no layers: Keras refuses to build it ('cannot be built "
+                    "because it has no layers'); give it a layer or leave it out",
+                    keys,
+                    item,
+                    "layers",
+                )
             lists = [(("layers",), item["layers"])]
         elif builder == "graph":
             return self.open_graph(args, item, keys, shape, depth)
@@ -888,7 +992,14 @@ class _Walk:
             lists = [(("body",), item["body"]), (("shortcut",), item.get("shortcut", []))]
         else:
             lists = [(("body",), item["body"])]
+        self.remember(keys, lists)
         return _KOpen(builder, kind, args, item, keys, shape, depth, lists)
+
+    def remember(self, keys: Keys, lists: list[tuple[Keys, Any]]) -> None:
+        """A block's lists (where, and how many layers), for the names Keras gives."""
+        self.children[keys] = [
+            ((*keys, *at), len(items) if isinstance(items, list) else 0) for at, items in lists
+        ]
 
     def check_join_axis(self, axis: int, keys: Keys, item: Any, shape: Shape) -> None:
         """A concatenation's ``axis`` must be the channels': -1 (or the last axis) channels-last,
@@ -927,6 +1038,7 @@ class _Walk:
             reads.append(None if source is None else seen[source])
             seen.setdefault(path["name"], i)
             lists.append((("paths", i, "layers"), path.get("layers", [])))
+        self.remember(keys, lists)
         return _KOpen("graph", "graph", args, item, keys, shape, depth, lists, reads=reads)
 
     def close(self, frame: _KOpen) -> tuple[Layer, Shape]:
@@ -1001,6 +1113,17 @@ class _Walk:
         else:
             message = str(err["msg"])
         return self.error(message, keys, item, field)
+
+
+def _refusal(exc: ValidationError) -> Refusal:
+    """A pydantic error of a layer object a builder makes (its PyTorch-side fields may be
+    stricter than the Keras arguments they come from) as a :class:`Refusal` of its field, which
+    :meth:`_Walk.refused` names in Keras' words (``eps`` → ``epsilon``) where the spec wrote
+    it, else locates at the layer: never an internal error."""
+    err = exc.errors()[0]
+    loc = err["loc"]
+    message = str((err.get("ctx") or {}).get("message", err["msg"]))
+    return Refusal(message, str(loc[0]) if loc else None)
 
 
 def _rare(field: str) -> bool:
@@ -1139,6 +1262,13 @@ def _depthwise(
     w: _Walk, a: DepthwiseArgs, shape: Shape, cls: type[KerasDepthwiseConv] = KerasDepthwiseConv
 ) -> KerasConv:
     rank, channels = len(shape) - 1, shape[0]
+    if channels * a.depth_multiplier > LIMIT:
+        raise Refusal(
+            f"{channels} input channels × depth_multiplier {a.depth_multiplier:,} = "
+            f"{channels * a.depth_multiplier:,} output channels, beyond 2^63 − 1 ({LIMIT:,}), "
+            "the largest size a tensor of Keras' backends holds",
+            "depth_multiplier",
+        )
     return cls(
         type="conv",
         out_channels=channels * a.depth_multiplier,
@@ -1460,6 +1590,12 @@ def _pairs(value: Any, rank: int, field: str, what: str) -> list[tuple[int, int]
     def count(v: Any) -> int:
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise Refusal(f"every {what} must be an integer ≥ 0, not {show(v)}", field)
+        if v > LIMIT:
+            raise Refusal(
+                f"{v:,} is beyond 2^63 − 1 ({LIMIT:,}), the largest size a tensor of Keras' "
+                "backends holds",
+                field,
+            )
         return v
 
     if isinstance(value, list | tuple):
@@ -1699,4 +1835,5 @@ def read_keras(
     shape = walk.internal(written)
     layers, _ = walk.chain(doc.data["layers"], ("layers",), shape, 0)
     walk.check_names()
+    walk.check_given_names(len(doc.data["layers"]))
     return shape, layers, Dialect("keras", channels_last, walk.classes, walk.names)

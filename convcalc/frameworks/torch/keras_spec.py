@@ -187,6 +187,8 @@ def _avgpool(entry: Entry, uses: KerasUses) -> list[Any]:
 def _batchnorm(entry: Entry, uses: KerasUses) -> list[Any]:
     """BatchNorm with Keras' eps and momentum (1 − Keras', rounded as written)."""
     layer: Any = entry.layer
+    if layer.eps < 0:  # Keras builds it; PyTorch: "batch_norm eps must be non-negative"
+        raise _refuse(entry, f"PyTorch's BatchNorm takes an eps ≥ 0, not {layer.eps:g}", "epsilon")
     momentum = float(f"{layer.momentum:.12g}")
     affine = layer.center or layer.scale
     plain = _plain(

@@ -117,28 +117,34 @@ def test_imports_point_down(path: Path) -> None:
 
 def private_reaches(path: Path) -> list[str]:
     """Where a module takes another module's private name (one leading underscore): imported
-    (``from convcalc.x import _name``), or read from what it imported (``x._name``)."""
+    (``from convcalc.x import _name``, ``from . import _name``), or read from what it imported
+    (``x._name``, ``convcalc.x._name`` after ``import convcalc.x``)."""
     tree = ast.parse(path.read_text(encoding="utf-8"))
     found: list[str] = []
     imported: set[str] = set()
+
+    def private(name: str) -> bool:
+        return name.startswith("_") and not name.startswith("__")
+
     for node in ast.walk(tree):
-        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("convcalc"):
+        if isinstance(node, ast.ImportFrom) and (
+            node.level > 0 or (node.module or "").startswith("convcalc")
+        ):
+            source = "." * node.level + (node.module or "")
             for alias in node.names:
-                if alias.name.startswith("_") and not alias.name.startswith("__"):
-                    found.append(f"line {node.lineno}: imports {node.module}.{alias.name}")
+                if private(alias.name):
+                    found.append(f"line {node.lineno}: imports {source}.{alias.name}")
                 imported.add(alias.asname or alias.name)
         elif isinstance(node, ast.Import):
             names = [a for a in node.names if a.name.startswith("convcalc")]
             imported |= {a.asname or a.name.split(".")[0] for a in names}
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Attribute)
-            and isinstance(node.value, ast.Name)
-            and node.value.id in imported
-            and node.attr.startswith("_")
-            and not node.attr.startswith("__")
-        ):
-            found.append(f"line {node.lineno}: reads {node.value.id}.{node.attr}")
+        if isinstance(node, ast.Attribute) and private(node.attr):
+            root = node.value  # x._name, or convcalc.solve.stack._name: the chain's first name
+            while isinstance(root, ast.Attribute):
+                root = root.value
+            if isinstance(root, ast.Name) and root.id in imported:
+                found.append(f"line {node.lineno}: reads {ast.unparse(node)}")
     return found
 
 

@@ -366,6 +366,33 @@ def test_same_dilations_and_transpose_in_few_steps() -> None:
     assert listed and all(b.k_lo == b.k_hi for b in listed)
 
 
+def test_a_same_count_out_of_budget_is_a_true_lower_bound() -> None:
+    """10 → 10 with Keras' same over 60,000 odd kernels (one interval each) and dilation_rate
+    1..2: ⌈10/s⌉ = 10 only at s = 1, whatever the kernel (``same_out``, which ignores k), so
+    60,000 × #{(s, d): s in 1..10, d in 1..2, ⌈10/s⌉ = 10} = 120,000 solutions. The count
+    passes its 100,000 steps after dilation 1's 60,000 kernels: its partial sum is kept, a
+    lower bound in [60,000, 120,000] (it said "at least 0" above 1,000 listed rows); with a
+    budget of 10^6 steps it is complete, and equal to the brute force."""
+    from convcalc.solve import format as solve_format
+    from convcalc.solve.layer import COUNT_LIMIT
+
+    kernels = range(1, 120_000, 2)
+    hits = sum(same_out(10, 1, s, d, "conv") == 10 for s in range(1, 11) for d in (1, 2))
+    true = len(kernels) * hits
+    assert true == 120_000
+    ks = ",".join(map(str, kernels))
+    pb = problem("conv", 10, 10, padding="same", framework="keras", kernel_size=ks, dilation="1..2")
+    found = tally(pb)
+    assert not found.complete and found.steps == COUNT_LIMIT + 1
+    assert len(kernels) <= found.value <= true
+    assert tally(pb, 10**6)[:2] == (true, True)
+    out: list[str] = []
+    solve_format.write(out.append, pb, "table", listing=True, limit=None)
+    text = "".join(out)
+    assert text.startswith(f"conv (Keras, padding same): 10 → 10: at least {found.value:,} ")
+    assert f"at least {found.value - 1000:,} more solutions not listed" in text
+
+
 GRADED = [  # (the question, a claim, the layer): right where Keras' rule gives M
     ({"in": 10**8, "out": 5 * 10**7, "padding": "same"}, [3, 2], "conv"),
     ({"in": 10**8, "out": 5 * 10**7, "padding": "same"}, [3, 3], "conv"),

@@ -640,7 +640,7 @@ def test_each_explained_row_states_exactly_its_strides(layer, n, m, p, d, ceil) 
 
 BILLION = 10**9
 LEFT_OUT = re.compile(
-    r"listing cut after ([\d,]+) (rows|strides): (?:at least )?([\d,]+) more solutions"
+    r"listing cut after ([\d,]+) (rows?|strides): (?:at least )?([\d,]+) more solutions"
 )
 
 
@@ -802,11 +802,91 @@ def test_a_search_past_its_budget_after_the_rows_ends_the_listing(monkeypatch) -
     monkeypatch.setattr(solve_format, "blocks", search(1000))
     for fmt in ("table", "csv", "json"):
         out: list[str] = []
-        solve_format.write(out.append, pb, fmt, listing=True, limit=None, notes=out.append)
-        assert "listing cut after 1,000 rows: perhaps more solutions" in "".join(out)
+        note = solve_format.write(out.append, pb, fmt, listing=True, limit=None)
+        assert "listing cut after 1,000 rows: perhaps more solutions" in "".join(out) + str(note)
     monkeypatch.setattr(solve_format, "blocks", search(999))
     with pytest.raises(WorkLimit):
         solve_format.write([].append, pb, "table", listing=True, limit=None)
+
+
+def test_the_library_returns_csv_s_note_and_the_cli_writes_it_on_stderr(run, capfd) -> None:
+    """conv 2,000 → 1: kernel k takes the strides 2,001 − k..2,000 (⌊(N − k)/s⌋ + 1 = 1 ⇔
+    s > N − k), N(N + 1)/2 = 2,001,000 solutions. The library writes only through ``write``:
+    CSV's note (1,000 rows listed, 2,000,000 left out) is returned, nothing reaches the
+    process's standard error; the CLI writes it there, the rows on standard output."""
+    from convcalc.solve import format as solve_format
+
+    n, total = 2000, 2000 * 2001 // 2
+    out: list[str] = []
+    note = solve_format.write(out.append, problem("conv", n, 1), "csv", listing=True, limit=None)
+    assert capfd.readouterr() == ("", "")
+    lines = "".join(out).splitlines()
+    assert len(lines) == 1 + 1000 and note is not None and note.startswith("note: ")
+    assert all(out_size("conv", n, *map(int, line.split(","))) == 1 for line in lines[1:])
+    assert _cut_note(note) == (1000, "rows", total - 1000) and "\n" not in note
+    for fmt in ("table", "json"):
+        assert (
+            solve_format.write([].append, problem("conv", n, 1), fmt, listing=True, limit=None)
+            is None
+        )
+    cli = run("solve", "--in", str(n), "--out", "1", "--format", "csv")
+    assert cli.stdout.splitlines() == lines and cli.stderr == note + "\n"
+
+
+def test_the_cells_cap_cuts_inside_a_row_or_between_rows(monkeypatch) -> None:
+    """A stand-in search: kernel 1's row of ``cells`` one-stride blocks, then kernel 2's one,
+    under a cap of 10 cells (the default 100,000, made small). At exactly the cap row 1 is
+    whole and the cut falls between rows (counted in rows); one cell more and row 1 itself is
+    cut, ending in "…" (counted in strides)."""
+    from convcalc.solve import format as solve_format
+    from convcalc.solve.layer import Block, Tally
+
+    def search(cells: int):
+        def blocks(pb, limit=None):
+            yield from (Block(1, 1, 0, 1, s, s, 0) for s in range(1, cells + 1))
+            yield Block(2, 2, 0, 1, 1, 1, 0)
+
+        return blocks
+
+    pb = problem("conv", 64, 4)
+    monkeypatch.setattr(solve_format, "CELLS", 10)
+    for cells, shown, cut in (
+        (10, 10, "cut after 1 row: 1 more solution not"),
+        (11, 11, "cut after 10 strides: 2 more solutions"),
+    ):
+        monkeypatch.setattr(solve_format, "tally", lambda pb, t=cells + 1: Tally(t, True, 1))
+        monkeypatch.setattr(solve_format, "blocks", search(cells))
+        out: list[str] = []
+        solve_format.write(out.append, pb, "table", listing=True, limit=None)
+        rows = _table_rows("".join(out))
+        assert rows == [("1", ", ".join([*map(str, range(1, 11)), "…"][:shown]))]
+        assert cut in "".join(out)
+
+
+@pytest.mark.full
+def test_a_table_row_ending_at_the_cells_cap_is_cut_between_rows(run) -> None:
+    """conv_transpose 2 → 200,001: (2 − 1)·s + (k − 1) + op + 1 = M with op < s, so kernel
+    1 takes s = 100,001..200,000 and kernel 2 s = 100,000..199,999 (brute force over s, op
+    derived and checked): 200,000 solutions, each kernel's row 100,000 cells. Row 1 ends at
+    exactly the 100,000-cell cap: it is whole (no "…") and the listing is cut between rows,
+    counted in rows, with the 100,000 solutions of kernel 2 left out."""
+    m = 200_001
+    found = {1: [], 2: []}  # kernel: [(stride, output_padding)]
+    for k, s in itertools.product((1, 2), range(1, m)):
+        op = m - out_size("conv_transpose", 2, k, s, 0, 1, 0)
+        if 0 <= op < s and out_size("conv_transpose", 2, k, s, 0, 1, op) == m:
+            found[k].append((s, op))
+    assert [len(v) for v in found.values()] == [100_000, 100_000]
+    result = run(
+        "solve", "--layer", "conv_transpose", "--in", "2", "--out", str(m), "--kernel", "1..2"
+    )
+    assert result.stdout.splitlines()[0].endswith(": 200,000 solutions")
+    rows = _table_rows(result.stdout)
+    assert len(rows) == 1 and rows[0][0] == "1" and not rows[0][1].endswith("…")
+    cells = [(int(s), int(op)) for s, op in re.findall(r"(\d+) \((\d+)\)", rows[0][1])]
+    assert cells == found[1]
+    assert _cut_note(result.stdout) == (1, "row", len(found[2]))
+    assert "cut after 1 row: 100,000 more solutions not listed" in result.stdout
 
 
 @pytest.mark.full

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import sys
 from collections.abc import Callable, Iterator
 
 from convcalc.budget import WorkLimit
@@ -42,58 +41,90 @@ CELLS = 100 * ROWS  # a table's stride cells without --limit (conv_transpose: on
 
 
 class Shown:
-    """What a listing has shown: its rows, its stride cells (a table's), its solutions, and
-    whether the default length (``rows`` rows) cut it, between two rows or (``mid_row``)
-    inside one, or (``unsure``) where the search for the next row stopped."""
+    """What a listing has shown: its rows (``rows_listed``, in the listing's own unit), its
+    stride cells (a table's), its solutions, and whether the default length (``rows`` rows)
+    cut it, between two rows or (``mid_row``) inside one, or (``unsure``) where the search
+    for the next row stopped."""
 
     def __init__(self, rows: int | None) -> None:
-        self.rows, self.listed, self.cells, self.solutions = rows, 0, 0, 0
+        self.rows, self.rows_listed, self.cells, self.solutions = rows, 0, 0, 0
         self.cut = self.mid_row = self.unsure = False
 
 
 def _shown(pb: Problem, limit: int | None, shown: Shown, unit: str) -> Iterator[Block]:
     """:func:`blocks`, stopping after ``shown.rows`` rows (``None``: never) where a row is
-    one per ``unit``: ``kernel`` (a table's row, all the blocks of one kernel range at one
-    padding and dilation, at most :data:`CELLS` blocks in all), ``block`` or ``solution``
-    (a block's strides cut to the rows left). A cut is seen, not guessed: the next row's
-    first block was found (or a block was cut short), so more solutions exist; where the
-    search for it passed its work budget (:class:`~convcalc.budget.WorkLimit`) once the rows
-    are listed, the listing ends there, ``unsure`` whether any follow."""
-    rows, last = shown.rows, None
-    found = blocks(pb, limit)
+    one per ``unit``: ``kernel`` (:func:`_kernel_rows`), ``block`` (:func:`_block_rows`) or
+    ``solution`` (:func:`_solution_rows`). A cut is seen, not guessed: the next row's first
+    block was found (or a block was cut short), so more solutions exist; where the search for
+    it passed its work budget (:class:`~convcalc.budget.WorkLimit`) once the rows are listed,
+    the listing ends there, ``unsure`` whether any follow."""
+    found = _searched(blocks(pb, limit), shown)
+    if shown.rows is None:
+        listed = found
+    else:
+        cut = {"kernel": _kernel_rows, "block": _block_rows, "solution": _solution_rows}[unit]
+        listed = cut(found, shown, shown.rows)
+    for block in listed:
+        shown.solutions += (block.k_hi - block.k_lo + 1) * (block.s_hi - block.s_lo + 1)
+        yield block
+
+
+def _searched(found: Iterator[Block], shown: Shown) -> Iterator[Block]:
+    """``found``, ending (``cut`` and ``unsure``) where the search passes its work budget once
+    ``shown.rows`` rows are listed; before that (or without a row limit) the
+    :class:`~convcalc.budget.WorkLimit` stands."""
     while True:
         try:
             block = next(found)
         except StopIteration:
             return
         except WorkLimit:
-            if rows is None or shown.listed < rows:
+            if shown.rows is None or shown.rows_listed < shown.rows:
                 raise
             shown.cut = shown.unsure = True
             return
-        if rows is not None:
-            if unit == "kernel":
-                if block[:4] != last:
-                    if shown.listed == rows:
-                        shown.cut = True
-                        return
-                    shown.listed, last = shown.listed + 1, block[:4]
-                if shown.cells == CELLS:
-                    shown.cut = shown.mid_row = True
-                    return
-                shown.cells += 1
-            elif shown.listed == rows:
+        yield block
+
+
+def _kernel_rows(found: Iterator[Block], shown: Shown, rows: int) -> Iterator[Block]:
+    """A table's rows: all the blocks of one kernel range at one padding and dilation, at most
+    ``rows`` rows and :data:`CELLS` blocks in all. A block past the cells' cap at the start of a
+    new row cuts between rows; inside a row it cuts the row (``mid_row``)."""
+    last = None
+    for block in found:
+        if block[:4] != last:
+            if shown.rows_listed == rows or shown.cells == CELLS:
                 shown.cut = True
                 return
-            elif unit == "block":
-                shown.listed += 1
-            else:
-                left = rows - shown.listed
-                if block.s_hi - block.s_lo + 1 > left:
-                    block = block._replace(s_hi=block.s_lo + left - 1)
-                    shown.cut = True
-                shown.listed += block.s_hi - block.s_lo + 1
-        shown.solutions += (block.k_hi - block.k_lo + 1) * (block.s_hi - block.s_lo + 1)
+            shown.rows_listed, last = shown.rows_listed + 1, block[:4]
+        elif shown.cells == CELLS:
+            shown.cut = shown.mid_row = True
+            return
+        shown.cells += 1
+        yield block
+
+
+def _block_rows(found: Iterator[Block], shown: Shown, rows: int) -> Iterator[Block]:
+    """One row a block (a kernel-free problem's CSV and JSON), at most ``rows`` rows."""
+    for block in found:
+        if shown.rows_listed == rows:
+            shown.cut = True
+            return
+        shown.rows_listed += 1
+        yield block
+
+
+def _solution_rows(found: Iterator[Block], shown: Shown, rows: int) -> Iterator[Block]:
+    """One row a solution (CSV and JSON): a block's strides cut to the ``rows`` rows left."""
+    for block in found:
+        if shown.rows_listed == rows:
+            shown.cut = True
+            return
+        left = rows - shown.rows_listed
+        if block.s_hi - block.s_lo + 1 > left:
+            block = block._replace(s_hi=block.s_lo + left - 1)
+            shown.cut = True
+        shown.rows_listed += block.s_hi - block.s_lo + 1
         yield block
         if shown.cut:
             return
@@ -111,7 +142,7 @@ def _left_out(total: Tally, shown: Shown) -> str:
         more += "" if left == 1 and total.complete else "s"
     else:
         more = "more solutions"
-    what = f"{shown.listed:,} row{'' if shown.listed == 1 else 's'}"
+    what = f"{shown.rows_listed:,} row{'' if shown.rows_listed == 1 else 's'}"
     if shown.mid_row:
         what = f"{shown.cells:,} strides"
     return (
@@ -128,15 +159,15 @@ def write(
     listing: bool,
     limit: int | None,
     explain: bool = False,
-    notes: Write | None = None,
-) -> None:
+) -> str | None:
     """The answer to ``pb`` as ``table``, ``json`` or ``csv`` (the count alone unless listing),
     or explained as ``markdown`` or ``latex`` (always listing).
 
     The count comes first (:func:`tally`); where it is complete it also ends the listing, so no
     search runs on past the last solution. An incomplete count is shown as "at least". Without
-    ``limit`` the listing stops after :data:`ROWS` rows and says what it left out (CSV: on
-    ``notes``, standard error by default)."""
+    ``limit`` the listing stops after :data:`ROWS` rows and says what it left out: in the
+    output, except CSV's note (``note: …``, no newline), which is returned for the caller to
+    show apart from the rows (the CLI: on standard error); otherwise ``None``."""
     total = tally(pb)
     shown = Shown(ROWS if limit is None else None)
     if total.complete and (limit is None or total.value < limit):
@@ -145,7 +176,7 @@ def write(
         if listing:
             write_csv(out, pb, limit, shown)
             if shown.cut:
-                (notes or sys.stderr.write)(f"note: {_left_out(total, shown)}\n")
+                return f"note: {_left_out(total, shown)}"
         else:
             out(f"{total.value}\n" if total.complete else f"at least {total.value}\n")
     elif fmt == "json":
@@ -156,6 +187,7 @@ def write(
         write_latex(out, pb, total, limit, shown)
     else:
         write_table(out, pb, total, limit, listing, explain, shown)
+    return None
 
 
 def _counted(total: Tally) -> str:

@@ -920,11 +920,11 @@ def _free_rows(pb: Problem, idle: Budget) -> Iterator[tuple[int, int, int, list[
                 break
             for ka, kb in pb.kernel_size.intervals if spans else ():
                 idle.spend()
-                yield from _gapless_rows(pb, ka, kb, d, spans, idle)
+                yield from _free_kernel_rows(pb, ka, kb, d, spans, idle)
             d += 1
 
 
-def _gapless_rows(
+def _free_kernel_rows(
     pb: Problem, ka: int, kb: int, d: int, spans: list[tuple[int, int]], idle: Budget
 ) -> Iterator[tuple[int, int, int, list[tuple[int, int]]]]:
     """The rows of kernels ka..kb at dilation d: one (every stride in ``spans``), or with
@@ -945,12 +945,10 @@ def _gapless_rows(
         k = last + 1
 
 
-def _free_count(pb: Problem, steps: Budget) -> int:
-    """A kernel-free problem's count in closed form: per dilation interval, d = 1's strides
-    and those of every d ≥ 2 (the same) times the kernels; with ``--no-gaps``, for each
-    kernel interval K and stride interval [a, b], Σ over k in K of clamp(k_eff − a + 1, 0,
-    b − a + 1) (at d ≥ 2 only stride 1 is left, which every kernel takes)."""
-    total = 0
+def _free_counts(pb: Problem, steps: Budget) -> Iterator[int]:
+    """A kernel-free problem's count in closed form, in parts (their sum is the count, a
+    partial sum a lower bound): per dilation interval, d = 1's strides and those of every
+    d ≥ 2 (the same), times the dilations, for each kernel interval (:func:`_free_count`)."""
     for da, db in pb.dilation.intervals:
         steps.spend()
         for lo, hi, d in ((da, min(db, 1), 1), (max(da, 2), db, 2)):
@@ -958,18 +956,17 @@ def _free_count(pb: Problem, steps: Budget) -> int:
                 continue
             steps.spend()
             spans = _free_spans(pb, d)
-            per_d = sum(_gapless_count(pb, ka, kb, d, spans, steps) for ka, kb in
-                        pb.kernel_size.intervals)  # fmt: skip
-            total += (hi - lo + 1) * per_d
-    return total
+            for ka, kb in pb.kernel_size.intervals:
+                yield (hi - lo + 1) * _free_count(pb, ka, kb, d, spans, steps)
 
 
-def _gapless_count(
+def _free_count(
     pb: Problem, ka: int, kb: int, d: int, spans: list[tuple[int, int]], steps: Budget
 ) -> int:
-    """Solutions with kernels ka..kb and the strides ``spans`` at dilation d (``--no-gaps``:
-    s ≤ k_eff = d·(k − 1) + 1, so stride interval [a, b] gives k_eff − a + 1 strides, capped
-    at b − a + 1, to each kernel with k_eff ≥ a)."""
+    """Solutions with kernels ka..kb and the strides ``spans`` at dilation d: (kb − ka + 1)
+    times the strides; with ``--no-gaps`` (s ≤ k_eff = d·(k − 1) + 1) stride interval [a, b]
+    gives k_eff − a + 1 strides, capped at b − a + 1, to each kernel with k_eff ≥ a, summed
+    over k in closed form (at d ≥ 2 only s = 1 is left, which every kernel takes)."""
     total = 0
     for a, b in spans:
         steps.spend()
@@ -1038,7 +1035,9 @@ def tally(pb: Problem, limit: int | None = None, *, budget: Budget | None = None
     total = 0
     try:
         if kernel_free(pb):
-            return Tally(_free_count(pb, steps), True, steps.spent - start)
+            for part in _free_counts(pb, steps):  # a partial sum stays a true lower bound
+                total += part
+            return Tally(total, True, steps.spent - start)
         for d in _dilations(pb):
             for p in _paddings(pb, d):
                 steps.spend()

@@ -120,12 +120,14 @@ class Dialect:
     (:mod:`convcalc.spec.keras`): the records hold every shape channels-first, as PyTorch's; a
     ``channels_last`` dialect shows (C, *spatial) as (*spatial, C). ``classes`` gives the
     class written for each layer, by where it is written (an :class:`Entry`'s ``source``), and
-    ``names`` the names written."""
+    ``names`` the names written, ``inline`` the Sequentials whose layers Keras makes in
+    their parent model (:func:`convcalc.spec.keras.inlined`)."""
 
     framework: str
     channels_last: bool
     classes: dict[tuple[str | int, ...], str]
     names: dict[tuple[str | int, ...], str]
+    inline: frozenset[tuple[str | int, ...]] = frozenset()
 
     def shape(self, shape: Shape) -> Shape:
         """A records' shape as the framework writes it: (C, H, W) → (H, W, C) channels-last."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import re
+import types
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,8 @@ from convcalc.analysis import analyse
 from convcalc.cli import cli
 from convcalc.errors import ConvcalcError, SpecError
 from convcalc.frameworks.keras.importer import from_json
-from convcalc.render.keras import default_names
+from convcalc.frameworks.keras.source import keras_to_keras
+from convcalc.render.keras import default_names, keras_layers
 from convcalc.spec import keras as dialect
 from convcalc.spec.validate import load_spec
 from tests.keras_oracle import KERAS_MARKS, keras, layers
@@ -49,7 +51,7 @@ def counts(data: dict[str, Any]) -> tuple[int, int]:
     return report.total_params, report.trainable_params
 
 
-# --- F1: a value a layer object refuses, but Keras takes --------------------------------------
+# --- a value a layer object refuses, but Keras takes ------------------------------------------
 
 
 def test_batchnorm_epsilon_below_zero_is_read_as_keras_builds_it() -> None:
@@ -209,7 +211,7 @@ def test_no_argument_value_gives_an_internal_error(kind: str) -> None:
                 analyse(load_spec(spec(shape, {**item, field: value})))
 
 
-# --- F2, F3: sizes past 2^63 − 1 are located at the argument ------------------------------------
+# --- sizes past 2^63 − 1 are located at the argument --------------------------------------------
 
 
 @pytest.mark.every_case
@@ -254,7 +256,7 @@ def test_a_huge_padding_is_located(kind: str, shape: list[int], padding: Any) ->
     assert "beyond 2^63 − 1" in error.message
 
 
-# --- F6: a name written that Keras gives another layer ------------------------------------------
+# --- a name written that Keras gives another layer ----------------------------------------------
 
 CONV = {"type": "Conv2D", "filters": 3, "kernel_size": 1}
 
@@ -275,6 +277,18 @@ def repeat(times: int, *items: dict[str, Any]) -> dict[str, Any]:
     return {"type": "repeat", "times": times, "layers": list(items)}
 
 
+def mha() -> dict[str, Any]:
+    return {"type": "MultiHeadAttention", "num_heads": 2, "key_dim": 2}
+
+
+def softmax(name: str | None = None) -> dict[str, Any]:
+    return {"type": "Softmax", **({"name": name} if name else {})}
+
+
+def dropout(name: str | None = None) -> dict[str, Any]:
+    return {"type": "Dropout", "rate": 0.1, **({"name": name} if name else {})}
+
+
 # (layers, where the refusal is, or None where Keras builds the model)
 NAMES: list[tuple[list[dict[str, Any]], str | None]] = [
     ([conv("conv2d_1"), conv(), conv()], "layers[2]"),  # conv2d_1, conv2d, conv2d_1
@@ -291,20 +305,43 @@ NAMES: list[tuple[list[dict[str, Any]], str | None]] = [
     ([repeat(2, conv()), conv("conv2d_2")], None),
     ([add([conv()]), conv("add")], "layers[1]"),
     ([conv("conv2d_1"), add([conv(), conv()])], "layers[1].body[1]"),
-    ([seq(seq(conv("input_layer_2")))], "layers[0].layers[0].layers[0]"),
+    # a Sequential holding a block is written inline: its layers are the model's
+    ([seq(seq(conv("input_layer_2")))], None),  # the inner one's input is input_layer_1
+    ([seq(seq(conv("input_layer_1")))], "layers[0].layers[0].layers[0]"),
     ([seq(conv("input_layer_2"), seq(conv()))], None),
+    ([conv("conv2d_1"), seq(conv(), add([conv()]))], "layers[1].layers[1].body[0]"),
+    ([conv("conv2d_1"), seq(conv(), seq(conv()))], None),  # the inner one is a model
+    ([seq(conv(), add([conv()])), conv("conv2d_1")], "layers[1]"),
+    ([seq(conv(), conv()), conv("conv2d_1")], None),  # a Sequential of its own: its scope
+]
+# self-attention on a sequence (5, 4): MultiHeadAttention's build makes a Softmax and a
+# Dropout of its own, which take the names softmax and dropout
+SEQUENCE_NAMES: list[tuple[list[dict[str, Any]], str | None]] = [
+    ([mha(), softmax("softmax"), softmax()], None),  # softmax, softmax_1
+    ([mha(), softmax("softmax_1"), softmax()], "layers[2]"),
+    ([mha(), softmax(), softmax("softmax_1")], "layers[2]"),
+    ([softmax(), mha(), softmax("softmax_2")], None),  # softmax, then softmax_1 in the layer
+    ([softmax(), mha(), softmax(), softmax("softmax_2")], "layers[3]"),
+    ([mha(), dropout("dropout"), dropout()], None),
+    ([mha(), dropout("dropout_1"), dropout()], "layers[2]"),
+    ([seq(mha(), softmax()), softmax("softmax_1")], "layers[1]"),  # inline: one scope
+]
+CASES = [
+    *(pytest.param([8, 8, 3], *case, id=f"image{i}") for i, case in enumerate(NAMES)),
+    *(pytest.param([5, 4], *case, id=f"sequence{i}") for i, case in enumerate(SEQUENCE_NAMES)),
 ]
 
 
 @pytest.mark.every_case
-@pytest.mark.parametrize(("items", "where"), NAMES)
+@pytest.mark.parametrize(("shape", "items", "where"), CASES)
 def test_a_name_keras_gives_another_layer_is_refused(
-    items: list[dict[str, Any]], where: str | None
+    shape: list[int], items: list[dict[str, Any]], where: str | None
 ) -> None:
     """Keras' auto-naming counts per class in a fresh session and does not skip a name taken,
     so a name written can be the one Keras gives an unnamed layer of the same model: refused
-    at the later of the two, field name (the full run builds each case in Keras)."""
-    data = spec([8, 8, 3], *items)
+    at the later of the two, field name (the full run builds each case in the file the Keras
+    export writes)."""
+    data = spec(shape, *items)
     if where is None:
         load_spec(data)
         return
@@ -313,7 +350,7 @@ def test_a_name_keras_gives_another_layer_is_refused(
     assert "Keras refuses a name used twice in a model" in error.message
 
 
-def test_the_probe_case_is_refused_on_the_later_layers_line() -> None:
+def test_an_unnamed_layer_given_a_written_name_is_refused_by_every_command() -> None:
     text = (
         "framework: keras\ninput: [32, 32, 3]\nlayers:\n"
         "  - {type: Conv2D, filters: 4, kernel_size: 3, name: conv2d_1}\n"
@@ -333,7 +370,36 @@ def test_the_probe_case_is_refused_on_the_later_layers_line() -> None:
         )
 
 
-# --- F7: empty Sequential, nesting ------------------------------------------------------------
+# (shape, layers, the names Keras 3.15.1 gives them in the file the export writes: the full
+# run's test_keras_gives_the_names_the_summary_shows checks them live)
+SUMMARIES = [
+    ([5, 4], [mha(), softmax(), softmax()], ["multi_head_attention", "softmax_1", "softmax_2"]),
+    (
+        [5, 4],
+        [mha(), dropout(), dropout("dropout")],
+        ["multi_head_attention", "dropout_1", "dropout"],
+    ),
+    (
+        [8, 8, 3],
+        [conv("conv2d_2"), seq(conv(), add([conv()]))],
+        ["input_layer", "conv2d_2", "conv2d", "conv2d_1", "add"],
+    ),
+    ([8, 8, 3], [conv(), seq(conv(), conv())], ["conv2d", "sequential"]),
+]
+
+
+@pytest.mark.parametrize(("shape", "items", "names"), SUMMARIES)
+def test_the_summary_shows_the_names_keras_gives(
+    shape: list[int], items: list[dict[str, Any]], names: list[str]
+) -> None:
+    """``--format keras`` names each unnamed layer as Keras does: after a MultiHeadAttention,
+    whose own Softmax and Dropout took ``softmax`` and ``dropout``; an inlined Sequential's
+    layers in the model's rows and counters."""
+    report = analyse(load_spec(spec(shape, *items)))
+    assert [name for name, _, _ in keras_layers(report)] == names
+
+
+# --- empty Sequential, nesting ----------------------------------------------------------------
 
 
 @pytest.mark.every_case
@@ -457,21 +523,74 @@ def keras_names(model: Any) -> list[str]:
     return sorted(names)
 
 
+def exported(shape: list[int], items: list[dict[str, Any]]) -> Any:
+    """The model that build() in the Keras export of the spec makes in a fresh session; the
+    spec is read with the check of Keras' auto-names off, so that a spec convcalc refuses is
+    written (and built) too."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dialect._Walk, "check_given_names", lambda self, count: None)
+        data = load_spec(spec(shape, *items))
+        source = keras_to_keras(data, analyse(data))
+    keras.backend.clear_session()
+    module = types.ModuleType("exported")
+    exec(compile(source, "<exported>", "exec"), module.__dict__)
+    return module.build()
+
+
 @pytest.mark.full
-@pytest.mark.parametrize(("items", "where"), NAMES)
+@pytest.mark.parametrize(("shape", "items", "where"), CASES)
 def test_keras_refuses_the_names_convcalc_refuses(
-    items: list[dict[str, Any]], where: str | None
+    shape: list[int], items: list[dict[str, Any]], where: str | None
 ) -> None:
-    """Keras builds each case or refuses it ('The name "conv2d_1" is used 2 times in the
-    model'), as convcalc does; where it builds, the names convcalc gives (--format keras) are
-    Keras'."""
+    """Keras builds the exported file of each case or refuses it ('The name "conv2d_1" is used
+    2 times in the model'), as convcalc does; where it builds, the names convcalc gives
+    (--format keras) are Keras'."""
     if where is not None:
         with pytest.raises(ValueError, match=r"used 2 times|unique names"):
-            keras_build(items)
+            exported(shape, items)
         return
-    model = keras_build(items)
-    report = analyse(load_spec(spec([8, 8, 3], *items)))
+    model = exported(shape, items)
+    report = analyse(load_spec(spec(shape, *items)))
     assert sorted(default_names(report).values()) == keras_names(model)
+
+
+@pytest.mark.full
+@pytest.mark.parametrize(("shape", "items", "names"), SUMMARIES)
+def test_keras_gives_the_names_the_summary_shows(
+    shape: list[int], items: list[dict[str, Any]], names: list[str]
+) -> None:
+    model = exported(shape, items)
+    shown = [layer.name for layer in model.layers if not isinstance(layer, layers.InputLayer)]
+    assert shown == [name for name in names if name != "input_layer"]
+
+
+@pytest.mark.full
+def test_only_multi_head_attention_makes_named_layers_of_its_own() -> None:
+    """Each leaf class the dialect reads, built alone from the export in a fresh session:
+    the names it uses up besides its own (and the input's) are :data:`dialect.SUBLAYERS`'."""
+    pytest.importorskip("torch")
+    from keras.src.backend.common import global_state
+
+    from tests.test_keras_export import EXAMPLE_INPUTS, EXAMPLES, INPUTS
+
+    keras.backend.clear_session()  # Keras imported, on the torch backend (tests/keras_oracle)
+    import keras as loaded
+
+    classes = {  # the names of Keras' layers and ops (seed generators, variables left out)
+        dialect.snake(name)
+        for module in (loaded.layers, loaded.ops)
+        for name, value in vars(module).items()
+        if isinstance(value, type)
+    }
+    for kind, (_, rank, builder) in dialect.CLASSES.items():
+        if builder in dialect.BLOCKS:
+            continue  # their layers' names are their layers'
+        shape = EXAMPLE_INPUTS.get(kind, INPUTS[rank])
+        exported(shape, [{"type": kind, **EXAMPLES[kind]}])
+        used = set(global_state.get_global_attribute("object_name_uids"))
+        own = {"input_layer", dialect.snake(dialect.SHOWN.get(kind, kind))}
+        inner = {dialect.snake(c) for c in dialect.SUBLAYERS.get(kind, ())}
+        assert (used & classes) - own == inner, kind
 
 
 @pytest.mark.full

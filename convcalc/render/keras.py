@@ -13,7 +13,7 @@ there is left out. Control characters in a name are shown escaped, one table lin
 
 from __future__ import annotations
 
-from collections import Counter
+from collections.abc import Sequence
 
 from convcalc.errors import ConvcalcError
 from convcalc.escape import terminal
@@ -51,8 +51,9 @@ def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
     """(name, class, entry) per Keras layer, in ``model.summary()``'s order: the name written,
     else Keras' own (:func:`default_names`). A functional model (one with a merge) starts with
     its ``input_layer`` (entry None) and lists a merge after the layers of its paths; a
-    Sequential is one row. A repeat (convcalc's) is its copies' layers, each a fresh Keras
-    layer, as the loop that builds them makes them."""
+    Sequential is one row, unless the export writes it inline (its layers are then the model's
+    rows). A repeat (convcalc's) is its copies' layers, each a fresh Keras layer, as the loop
+    that builds them makes them."""
     dialect = report.dialect
     if dialect is None or dialect.framework != "keras":
         raise ConvcalcError(
@@ -67,7 +68,8 @@ def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
     while stack:
         entry, merged = stack.pop()
         kind = dialect.classes.get(entry.source, entry.type)
-        if entry.type == "repeat":  # convcalc's, not Keras': each copy's layers, in order
+        inline = kind == "Sequential" and entry.source in dialect.inline
+        if entry.type == "repeat" or inline:  # not a Keras layer: its layers, in order
             for _, children in reversed(entry.children):
                 stack.extend((child, False) for child in reversed(children))
             continue
@@ -82,37 +84,23 @@ def keras_layers(report: Report) -> list[tuple[str, str, Entry | None]]:
 
 def default_names(report: Report) -> dict[int, str]:
     """Each Keras layer's name, by ``id`` of its entry: the name written, else the name a
-    fresh Keras session gives it, counted per class in the order the layers are made: a
-    block's layers before the block (a Sequential's list is made before the Sequential, a
-    merge's paths before the merge), so the n-th unnamed layer of a class is ``snake_n-1``
-    (``conv2d``, ``conv2d_1``), the layers inside a nested Sequential counted too; a named
-    layer draws no name. Each copy of a repeat is a fresh layer."""
+    fresh Keras session gives it (:func:`~convcalc.spec.keras.fresh_names`: counted per class
+    in the order the export makes the layers)."""
+    from convcalc.spec.keras import fresh_names
+
     dialect = report.dialect
     assert dialect is not None
-    counts: Counter[str] = Counter()
-    names: dict[int, str] = {}
-    stack: list[tuple[Entry, bool]] = [(e, False) for e in reversed(report.layers)]
-    while stack:
-        entry, done = stack.pop()
-        kind = dialect.classes.get(entry.source)
-        if not done and kind is not None and entry.children and kind != "repeat":
-            stack.append((entry, True))  # made after its layers
-            for _, children in reversed(entry.children):
-                stack.extend((child, False) for child in reversed(children))
-            continue
-        if entry.type == "repeat":
-            for _, children in reversed(entry.children):
-                stack.extend((child, False) for child in reversed(children))
-            continue
-        if kind is None:  # a step of a Keras layer, not a layer of its own
-            continue
-        written = dialect.names.get(entry.source)
-        if written is None:
-            base = _snake(kind)
-            counts[base] += 1
-            written = base if counts[base] == 1 else f"{base}_{counts[base] - 1}"
-        names[id(entry)] = written
-    return names
+
+    def lists(entry: Entry) -> list[Sequence[Entry]]:
+        kind = dialect.classes.get(entry.source, "")
+        if entry.type == "repeat" or kind == "Sequential" or is_merge(entry, kind):
+            return [children for _, children in entry.children]
+        return []  # a Keras leaf (its steps are no layers of their own)
+
+    made = fresh_names(
+        report.layers, lambda e: e.source, lists, dialect.classes, dialect.names, dialect.inline
+    )
+    return {id(m.node): m.name for m in made if m.node is not None}
 
 
 def rows(report: Report) -> list[tuple[str, str, str, int]]:
@@ -127,12 +115,6 @@ def rows(report: Report) -> list[tuple[str, str, str, int]]:
         )
         for name, kind, entry in keras_layers(report)
     ]
-
-
-def _snake(kind: str) -> str:
-    from convcalc.spec.keras import snake
-
-    return "input_layer" if kind == "InputLayer" else snake(kind)
 
 
 def summary(report: Report) -> str:

@@ -23,10 +23,10 @@ from __future__ import annotations
 import difflib
 import math
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from dataclasses import field as default
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -544,6 +544,91 @@ def activation_layer(name: str, dim: int, layer_name: str | None = None) -> Laye
 
 # the builders of blocks: the Keras layers (and convcalc's repeat) that hold lists of layers
 BLOCKS = ("sequential", "residual", "concat", "scale", "repeat", "graph")
+# layers called on their input twice, (x, x), which keras.Sequential cannot call
+SELF_CALLED = frozenset({"MultiHeadAttention"})
+# keras.ops calls on a number: operations of the functional graph, not keras.layers
+OP_TYPES = frozenset({"ops.add", "ops.multiply"})
+# the layers a layer's build makes inside it, each taking a fresh name of its class (Keras
+# 3.15.1, every class read here built live: only MultiHeadAttention makes any)
+SUBLAYERS = {"MultiHeadAttention": ("Softmax", "Dropout")}
+
+
+def plain_layer(item: dict[str, Any]) -> bool:
+    """A layer keras.Sequential takes as it is: neither a block nor a keras.ops call nor a
+    layer called on (x, x)."""
+    kind = item["type"]
+    return CLASSES[kind][2] not in BLOCKS and kind not in OP_TYPES and kind not in SELF_CALLED
+
+
+def inlined(item: dict[str, Any]) -> bool:
+    """A Sequential the Keras export writes inline, its layers among the model's (its own
+    names in the model's scope, no input layer nor name of its own): one holding a layer that
+    keras.Sequential cannot take (:func:`plain_layer`)."""
+    return item["type"] == "Sequential" and not all(map(plain_layer, item["layers"]))
+
+
+Node = TypeVar("Node")
+
+
+@dataclass(frozen=True)
+class Made(Generic[Node]):
+    """One Keras layer that takes a name in a fresh session: ``node`` (None: a model's input
+    layer), ``scope`` the model it is a layer of (``()`` the top, else a Sequential's keys),
+    its ``name`` (the one ``written``, else the one Keras gives)."""
+
+    node: Node | None
+    scope: Keys
+    name: str
+    written: bool
+
+
+def fresh_names(
+    top: Sequence[Node],
+    keys: Callable[[Node], Keys],
+    lists: Callable[[Node], Sequence[Sequence[Node]]],
+    classes: Mapping[Keys, str],
+    names: Mapping[Keys, str],
+    inline: Collection[Keys],
+) -> Iterator[Made[Node]]:
+    """Each Keras layer's name in the order a fresh session makes it, as the Keras export
+    builds the spec: the model's input layer first; a block's layers (``lists``: a repeat's
+    copies one after another) before the block; a Sequential's input layer as it is built,
+    before its layers; an inlined Sequential (:func:`inlined`) only its layers, in its parent's
+    scope. An unnamed layer of class C is ``snake(C)`` then ``snake(C)_n``, n counted per class
+    over the whole session (named layers take no number; a layer's own sublayers,
+    :data:`SUBLAYERS`, take theirs). Stops past :data:`MAX_NODES` layers."""
+    counts: dict[str, int] = {}
+
+    def given(cls: str) -> str:
+        base = "input_layer" if cls == "InputLayer" else snake(cls)
+        n = counts[base] = counts.get(base, -1) + 1
+        return base if n == 0 else f"{base}_{n}"
+
+    yield Made(None, (), given("InputLayer"), False)
+    todo: list[tuple[Node, Keys, bool]] = [(node, (), False) for node in reversed(top)]
+    made = 0
+    while todo and made <= MAX_NODES:
+        node, scope, done = todo.pop()
+        at = keys(node)
+        cls = classes.get(at)
+        own = cls == "Sequential" and at not in inline  # a model of its own
+        parts = () if done else lists(node)
+        if parts:
+            inner = at if own else scope
+            if own:
+                yield Made(None, inner, given("InputLayer"), False)
+            todo.append((node, scope, True))
+            todo.extend(
+                (child, inner, False) for part in reversed(parts) for child in reversed(part)
+            )
+            continue
+        if cls is None or cls == "repeat" or (cls == "Sequential" and not own):
+            continue  # a step of a Keras layer, convcalc's repeat, an inlined Sequential
+        made += 1
+        written = names.get(at)
+        yield Made(node, scope, written if written is not None else given(cls), written is not None)
+        for sub in SUBLAYERS.get(cls, ()):
+            given(sub)
 
 
 @dataclass
@@ -654,6 +739,7 @@ class _Walk:
         self.repeats: dict[Keys, int] = {}  # each repeat's copies
         self.validated: dict[int, Args] = {}  # id(mapping) → its arguments
         self.children: dict[Keys, list[tuple[Keys, int]]] = {}  # a block's lists: keys, length
+        self.inline: set[Keys] = set()  # the Sequentials the export writes inline (inlined)
 
     # --- errors -----------------------------------------------------------------------------
 
@@ -744,6 +830,8 @@ class _Walk:
                 except ValidationError as exc:
                     raise self.refused(_refusal(exc), frame.keys, frame.item) from None
                 self.record(frame.keys, frame.kind, frame.args)
+                if inlined(frame.item):
+                    self.inline.add(frame.keys)
                 self.built.append(frame.builder)  # a block, in a repeat's trace
                 assert frame.parent is not None
                 frame.parent.layers.append(layer)
@@ -782,8 +870,9 @@ class _Walk:
     def check_names(self) -> None:
         """Each name written once in its model, as Keras requires ('The name "x" is used 2
         times in the model'): a model is the spec's top level or a Sequential (its own model,
-        whose layers' names are its own); a named layer in a repeat of 2 copies or more is
-        the name used once per copy. convcalc's repeat has no Keras name of its own."""
+        whose layers' names are its own, unless the export writes it inline: :func:`inlined`);
+        a named layer in a repeat of 2 copies or more is the name used once per copy.
+        convcalc's repeat has no Keras name of its own."""
         seen: dict[tuple[Keys, str], Keys] = {}
         for keys, name in self.names.items():
             if self.types[keys] == "repeat":
@@ -793,7 +882,10 @@ class _Walk:
                     keys[:n]
                     for n in range(len(keys) - 1, 0, -1)
                     if keys[:n] in self.types
-                    and (self.types[keys[:n]] == "Sequential" or self.repeats.get(keys[:n], 1) > 1)
+                    and (
+                        (self.types[keys[:n]] == "Sequential" and keys[:n] not in self.inline)
+                        or self.repeats.get(keys[:n], 1) > 1
+                    )
                 ),
                 (),
             )
@@ -837,17 +929,9 @@ class _Walk:
 
         if not any(given(name) for name in self.names.values()):
             return
-        counts: dict[str, int] = {}
         seen: dict[tuple[Keys, str], Keys | None] = {}  # (model, name) → who has it (None: input)
-        bases_of = {kind: snake(kind) for kind in set(self.classes.values())}
-        for keys, scope in self.made(count):
-            written = self.names.get(keys) if keys is not None else None
-            if written is None:
-                base = "input_layer" if keys is None else bases_of[self.classes[keys]]
-                n = counts[base] = counts.get(base, -1) + 1
-                name = base if n == 0 else f"{base}_{n}"
-            else:
-                name = written
+        for made in self.made(count):
+            keys, scope, name, written = made.node, made.scope, made.name, made.written
             if (scope, name) not in seen:
                 seen[scope, name] = keys
                 continue
@@ -860,7 +944,7 @@ class _Walk:
             else:
                 earlier = format_path(list(first))
                 earlier += "" if first in self.names else f" (unnamed {self.classes[first]})"
-            if written is None:
+            if not written:
                 message = (
                     f"Keras names this unnamed {self.classes[later]} {name!r} in a fresh "
                     f"session, already the name of {earlier}: Keras refuses a name used twice "
@@ -875,33 +959,16 @@ class _Walk:
                 )
             raise self.error(message, later, item, "name")
 
-    def made(self, count: int) -> Iterator[tuple[Keys | None, Keys]]:
-        """(keys, model) of each Keras layer in the order a fresh session makes it — a block's
-        layers before the block, each copy of a repeat anew — and, for a model's input layer,
-        (None, model): the top's first, a Sequential's where it is built, before its layers
-        are called. A model is the spec's top level, ``()``, or a Sequential's keys. Stops
-        past :data:`MAX_NODES` layers (a network the unrolled count refuses)."""
-        yield None, ()
-        todo: list[tuple[Keys, Keys, bool]] = [(("layers", i), (), False) for i in range(count)]
-        todo.reverse()
-        made = 0
-        while todo and made <= MAX_NODES:
-            keys, scope, done = todo.pop()
-            kind = self.types.get(keys)
-            if done or keys not in self.children:
-                if kind != "repeat":
-                    made += 1
-                    yield keys, scope
-                continue
-            inner = keys if kind == "Sequential" else scope
-            if kind == "Sequential":
-                yield None, inner  # its input layer, made as the Sequential is built
-            todo.append((keys, scope, True))
-            times = self.repeats.get(keys, 1)
-            lists = self.children[keys] * times
-            todo.extend(
-                ((*at, i), inner, False) for at, n in reversed(lists) for i in reversed(range(n))
-            )
+    def made(self, count: int) -> Iterator[Made[Keys]]:
+        """The names of the spec's Keras layers in a fresh session (:func:`fresh_names`), each
+        layer by where it is written."""
+
+        def lists(keys: Keys) -> list[list[Keys]]:
+            parts = [[(*at, i) for i in range(n)] for at, n in self.children.get(keys, [])]
+            return parts * self.repeats.get(keys, 1)
+
+        top = [("layers", i) for i in range(count)]
+        return fresh_names(top, lambda k: k, lists, self.classes, self.names, self.inline)
 
     def open(self, item: Any, keys: Keys, shape: Shape, depth: int) -> tuple[Layer, Shape] | _KOpen:
         """A leaf read (its layer and output), or a block opened for its lists to be read."""
@@ -1836,4 +1903,5 @@ def read_keras(
     layers, _ = walk.chain(doc.data["layers"], ("layers",), shape, 0)
     walk.check_names()
     walk.check_given_names(len(doc.data["layers"]))
-    return shape, layers, Dialect("keras", channels_last, walk.classes, walk.names)
+    inline = frozenset(walk.inline)
+    return shape, layers, Dialect("keras", channels_last, walk.classes, walk.names, inline)

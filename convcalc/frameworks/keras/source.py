@@ -52,7 +52,7 @@ from convcalc.frameworks.pysource import (
     sizes_text,
 )
 from convcalc.layers.blocks import JOINS
-from convcalc.spec.keras import BLOCKS, CLASSES
+from convcalc.spec.keras import CLASSES, inlined
 
 if TYPE_CHECKING:
     from convcalc.records import Entry, Report
@@ -189,16 +189,12 @@ def _builder(item: Any) -> str:
     return CLASSES[item["type"]][2]
 
 
-def _plain(item: Any) -> bool:
-    """A layer keras.Sequential takes as it is: neither a block nor a keras.ops call."""
-    return _builder(item) not in BLOCKS and item["type"] not in OPS and item["type"] not in SELF
-
-
 def _opens(item: dict[str, Any]) -> bool:
     """A block written as its paths then its merge (a Sequential holding only plain layers is
-    one ``keras.Sequential`` call)."""
+    one ``keras.Sequential`` call): :func:`~convcalc.spec.keras.inlined`, the rule the reader
+    names the layers by."""
     kind = _builder(item)
-    return kind in BLOCK_WRITERS and (kind != "sequential" or not all(map(_plain, item["layers"])))
+    return kind in BLOCK_WRITERS and (kind != "sequential" or inlined(item))
 
 
 class _Writer:
@@ -371,8 +367,6 @@ def _self_attention(w: _Writer, item: dict[str, Any], at: _At, source: str, targ
     return w.assign(target, cls, w.arguments(item, at), f"{source}, {source}", w.shown(at))
 
 
-# layers called on their input twice, (x, x), which keras.Sequential cannot call
-SELF = {"MultiHeadAttention"}
 Write = Callable[[_Writer, dict[str, Any], _At, str, str], str]
 # the leaf classes written otherwise than keras.layers.<Class>(arguments)(x)
 WRITERS: dict[str, Write] = {

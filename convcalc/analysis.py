@@ -64,6 +64,7 @@ class _Open:
     path: str
     paths: list[Path]
     results: list[tuple[Path, Shape, tuple[Entry, ...]]] = field(default_factory=list)
+    outs: list[Shape] = field(default_factory=list)  # each result's shape, for path_input
 
 
 def analyse(spec: Spec) -> Report:
@@ -81,8 +82,7 @@ def analyse(spec: Spec) -> Report:
                 keys, source = frame.keys + path.keys, frame.source + path.keys
                 label = f"{frame.path}.{path.label}"
                 try:
-                    done = [out for _, out, _ in frame.results]
-                    given = frame.block.path_input(frame.shape, path.keys, done)
+                    given = frame.block.path_input(frame.shape, path.keys, frame.outs)
                 except Refusal as exc:
                     raise _refused(spec, exc, frame.block, frame.keys, frame.source) from None
                 stack.append(
@@ -123,6 +123,7 @@ def analyse(spec: Spec) -> Report:
                 assert isinstance(owner, _Open)  # a nested list belongs to a block
                 path = owner.paths[len(owner.results)]
                 owner.results.append((path, frame.shape, tuple(frame.entries)))
+                owner.outs.append(frame.shape)
             continue
         layer, i = frame.items[frame.next], frame.next
         keys, source = (*frame.keys, i), (*frame.source, i % frame.period)

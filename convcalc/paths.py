@@ -79,20 +79,21 @@ def _read_regular(target: Path, written: str, folder: Path) -> str:
     return decode(raw, written)
 
 
-def decode(raw: bytes, label: str) -> str:
+def decode(raw: bytes, label: str, medium: str = "YAML text") -> str:
     """A text file's bytes as text: at most :data:`MAX_BYTES`, no NUL byte (a binary file),
-    UTF-8 (a byte-order mark dropped); else a :class:`SpecError` naming ``label``. Every file
+    UTF-8 (a byte-order mark dropped); else a :class:`SpecError` naming ``label`` and the
+    ``medium`` the file was read as (a spec's YAML text, ``print(model)`` text...). Every file
     convcalc reads as text, named on the command line or inside a file, is decoded here."""
     if len(raw) > MAX_BYTES:
-        raise SpecError(f"larger than {MAX_BYTES // 2**20} MiB: not a spec file", file=label)
+        raise SpecError(
+            f"larger than {MAX_BYTES // 2**20} MiB: too large to read as {medium}", file=label
+        )
     if b"\0" in raw:
-        raise SpecError("is a binary file, not YAML text", file=label)
+        raise SpecError(f"is a binary file, not {medium}", file=label)
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        raise SpecError(
-            f"is not UTF-8 text (byte {exc.start}): not a YAML spec", file=label
-        ) from None
+        raise SpecError(f"is not UTF-8 text (byte {exc.start}): not {medium}", file=label) from None
 
 
 # --- files written from a user's text (a student's id): the same policy, outwards ---------------

@@ -1372,3 +1372,84 @@ def test_refusals_show_names_without_their_control_characters(run) -> None:
     result = run("import", "-", "--input", "3,4", input=value)
     assert result.exit_code == 2
     assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+
+
+# --- tuples of another length than the input's dimensions: torch's forward decides ------------
+
+# (module, input without the batch, the field at fault where torch refuses): PyTorch builds
+# each of these; running it decides. A tuple of equal sizes is one size only where it has one
+# per spatial dimension (two per dimension for a pad: ZeroPad2d((1, 1)) pads the width alone)
+WRONG_LENGTHS: list[tuple[str, Callable[[Any], Any], tuple[int, ...], str | None]] = [
+    ("conv2d-kernel-4", lambda nn: nn.Conv2d(3, 8, kernel_size=(3, 3, 3, 3)), (3, 9, 9), "kernel"),
+    ("conv2d-stride-4", lambda nn: nn.Conv2d(3, 8, 3, stride=(2, 2, 2, 2)), (3, 9, 9), "stride"),
+    ("conv2d-padding-3", lambda nn: nn.Conv2d(3, 8, 3, padding=(1, 1, 1)), (3, 9, 9), "padding"),
+    ("conv2d-kernel-1", lambda nn: nn.Conv2d(3, 8, kernel_size=(3,)), (3, 9, 9), "kernel"),
+    ("conv2d-stride-1", lambda nn: nn.Conv2d(3, 8, 3, stride=(2,)), (3, 9, 9), None),
+    ("conv1d-kernel-2", lambda nn: nn.Conv1d(3, 8, kernel_size=(3, 3)), (3, 9), "kernel"),
+    ("conv3d-kernel-2", lambda nn: nn.Conv3d(3, 4, kernel_size=(3, 3)), (3, 5, 5, 5), "kernel"),
+    ("convt2d-outpad-3",
+     lambda nn: nn.ConvTranspose2d(3, 4, 3, stride=2, output_padding=(1, 1, 1)), (3, 5, 5),
+     "output_padding"),
+    ("maxpool2d-kernel-3", lambda nn: nn.MaxPool2d((3, 3, 3)), (3, 9, 9), "kernel"),
+    ("maxpool2d-kernel-1", lambda nn: nn.MaxPool2d((3,)), (3, 9, 9), None),
+    ("avgpool1d-kernel-2", lambda nn: nn.AvgPool1d((3, 3)), (3, 9), "kernel"),
+    ("adaptive2d-3", lambda nn: nn.AdaptiveAvgPool2d((1, 1, 1)), (3, 9, 9), "output_size"),
+    ("upsample-3", lambda nn: nn.Upsample(scale_factor=(2.0, 2.0, 2.0)), (3, 4, 4), "scale"),
+    ("zeropad2d-2", lambda nn: nn.ZeroPad2d((1, 1)), (3, 9, 9), None),
+    ("zeropad2d-2-uneven", lambda nn: nn.ZeroPad2d((1, 2)), (3, 9, 9), None),
+    ("zeropad2d-3", lambda nn: nn.ZeroPad2d((1, 1, 1)), (3, 9, 9), "padding"),
+    ("zeropad2d-4", lambda nn: nn.ZeroPad2d((1, 1, 1, 1)), (3, 9, 9), None),
+    ("zeropad1d-2", lambda nn: nn.ZeroPad1d((2, 2)), (3, 9), None),
+]  # fmt: skip
+
+
+@pytest.mark.torch
+@pytest.mark.every_case
+@pytest.mark.parametrize(
+    ("make", "shape", "field"),
+    [case[1:] for case in WRONG_LENGTHS],
+    ids=[case[0] for case in WRONG_LENGTHS],
+)
+def test_tuples_of_another_length_are_read_as_torch_runs_them(
+    nn: Any, make: Callable[[Any], Any], shape: tuple[int, ...], field: str | None
+) -> None:
+    """PyTorch builds a 2-d module with a 4-tuple kernel and refuses it when it runs: the
+    import refuses it at its line, naming the field, never shortening the tuple to one size;
+    where torch runs it (a stride of one value expands, ZeroPad2d((1, 1)) pads the width
+    only), the imported layer gives torch's output."""
+    model = nn.Sequential(make(nn))
+    text = str(model)
+    try:
+        _, output = cpu_run(model, shape)
+    except (RuntimeError, ValueError):
+        refused = refusal(text, shape)
+        assert refused.line == 2 and field is not None and field in refused.message
+        return
+    assert field is None, f"torch runs {text}"
+    spec = from_print(text, shape)
+    assert analysed(spec).output_shape == output
+
+
+def test_a_binary_or_undecodable_model_text_is_named_as_what_import_reads(run, tmp_path) -> None:
+    """A NUL byte or bytes that are not UTF-8 in the text given to import, or a folder: refused
+    as not print(model) text or a Keras model's JSON (what import reads), not as YAML; a spec
+    file with a NUL byte is still not YAML text."""
+    medium = "print(model) text or a Keras model's JSON"
+    source = tmp_path / "model.txt"
+    source.write_bytes(LENET_TEXT.replace("Tanh()", "Tanh()\0", 1).encode())
+    result = run("import", str(source), "--input", "1,32,32")
+    assert result.exit_code == 2
+    assert result.stderr == f"Error: {source}: is a binary file, not {medium}\n"
+    result = run("import", "-", "--input", "1,32,32", input=b"Sequential(\0)")
+    assert result.stderr == f"Error: <stdin>: is a binary file, not {medium}\n"
+    raw = b"Sequential(\n  (0): ReLU()\xff\n)\n"
+    source.write_bytes(raw)
+    result = run("import", str(source), "--input", "3,4,4")
+    assert result.exit_code == 2
+    at = raw.index(b"\xff")  # where Python's UTF-8 decoder stops
+    assert result.stderr == f"Error: {source}: is not UTF-8 text (byte {at}): not {medium}\n"
+    result = run("import", str(tmp_path), "--input", "3,4,4")
+    assert result.stderr == f"Error: {tmp_path}: is a directory, not {medium}\n"
+    spec = tmp_path / "net.yaml"
+    spec.write_bytes(b"input: [3]\0\nlayers: []\n")
+    assert run("shape", str(spec)).stderr == f"Error: {spec}: is a binary file, not YAML text\n"

@@ -348,6 +348,157 @@ def test_hostile_json_is_refused(text: str, match: str) -> None:
     refused(text, match)
 
 
+NOT_OBJECTS = ["x", 3, True, 1.5, [1, 2], None]
+
+
+def nested_functional(input_layer: dict[str, Any]) -> dict[str, Any]:
+    """A functional model ``sub`` (its input, a ReLU) used as a layer on the outer input."""
+    config = {
+        "name": "sub",
+        "layers": [input_layer, relu("r", "in2")],
+        "input_layers": ["in2", 0, 0],
+        "output_layers": ["r", 0, 0],
+    }
+    return {
+        "class_name": "Functional",
+        "name": "sub",
+        "config": config,
+        "inbound_nodes": call("in"),
+    }
+
+
+@pytest.mark.every_case
+@pytest.mark.parametrize("config", NOT_OBJECTS, ids=[type(v).__name__ for v in NOT_OBJECTS])
+def test_an_input_layer_whose_config_is_no_object_is_refused_at_the_layer(
+    config: Any, tmp_path: Path
+) -> None:
+    """An InputLayer's config that is a string, a number, true, a list or null: the top
+    model's input is refused at its layer (exit 2), as Sequential's is; a nested model's input
+    (not read: the outer tensor is its input) needs its name, at the layer or in its config."""
+    text = graph([{**INPUT, "config": config}, relu("b", "in")])
+    refused(text, "^layers.0. 'in' .InputLayer.: an InputLayer needs its batch_shape$")
+    source = tmp_path / "model.json"
+    source.write_text(text, encoding="utf-8")
+    result = CliRunner().invoke(cli, ["import", str(source)])
+    assert result.exit_code == 2 and result.exception is not None
+    assert result.output == (
+        f"Error: {source}: layers[0] 'in' (InputLayer): an InputLayer needs its batch_shape\n"
+    )
+    inner = {"class_name": "InputLayer", "name": "in2", "config": config}
+    spec = from_json(graph([INPUT, nested_functional(inner), relu("b", "sub")]), "net")
+    assert [item["type"] for item in spec["layers"]] == ["Sequential", "ReLU"]
+    del inner["name"]
+    refused(
+        graph([INPUT, nested_functional(inner), relu("b", "sub")]),
+        "^layers.1. 'sub' .Functional. › layers.0. .InputLayer.: a layer needs its name$",
+    )
+
+
+def hostile_paths(value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every node of a JSON value, as the keys and indices leading to it (an explicit stack)."""
+    found, todo = [], [(value, path)]
+    while todo:
+        node, at = todo.pop()
+        found.append(at)
+        if isinstance(node, dict):
+            todo.extend((v, (*at, k)) for k, v in node.items())
+        elif isinstance(node, list):
+            todo.extend((v, (*at, i)) for i, v in enumerate(node))
+    return found[1:]
+
+
+HOSTILE: list[Any] = [None, -1, "x", [], {}, True, 1.5, {"class_name": "__keras_tensor__"}]
+
+
+def test_every_node_replaced_by_a_hostile_value_is_refused_or_read() -> None:
+    """A model with a merge, a nested functional model and a Sequential, each of its JSON
+    nodes in turn replaced by null, -1, a string, an empty list and object, true, 1.5 or a
+    tensor without history: the import gives a spec or refuses (ConvcalcError: a located
+    KerasImportError, SpecError or WorkLimit), never another exception."""
+    from convcalc.errors import ConvcalcError
+
+    seq = {
+        "class_name": "Sequential",
+        "name": "seq",
+        "config": {"name": "seq", "layers": [{"class_name": "ReLU", "config": {"name": "q"}}]},
+        "inbound_nodes": call("sub"),
+    }
+    add: dict[str, Any] = {"class_name": "Add", "name": "b", "config": {"name": "b"}}
+    add["inbound_nodes"] = [{"args": [call("in", "seq")[0]["args"]], "kwargs": {}}]
+    inner = {"class_name": "InputLayer", "name": "in2", "config": {"batch_shape": [None, 4]}}
+    model = json.loads(graph([INPUT, nested_functional(inner), seq, add]))
+    assert from_json(json.dumps(model), "net")["layers"][0]["type"] == "Add"
+    outcomes = {"read": 0, "refused": 0}
+    for path in hostile_paths(model):
+        for value in HOSTILE:
+            mutated = json.loads(json.dumps(model))
+            node = mutated
+            for key in path[:-1]:
+                node = node[key]
+            node[path[-1]] = value
+            try:
+                from_json(json.dumps(mutated), "net")
+            except ConvcalcError:
+                outcomes["refused"] += 1
+            else:
+                outcomes["read"] += 1
+    assert outcomes["refused"] > outcomes["read"] > 0
+
+
+def wide_add(filters: list[int]) -> str:
+    """A functional model adding one 1×1 Conv2D on the input per entry of ``filters``."""
+    convs = [
+        {
+            "class_name": "Conv2D",
+            "name": f"c{i}",
+            "config": {"name": f"c{i}", "filters": f, "kernel_size": [1, 1]},
+            "inbound_nodes": call("in"),
+        }
+        for i, f in enumerate(filters)
+    ]
+    tensors = call(*(f"c{i}" for i in range(len(filters))))[0]["args"]
+    add: dict[str, Any] = {"class_name": "Add", "name": "b", "config": {"name": "b"}}
+    add["inbound_nodes"] = [{"args": [tensors], "kwargs": {}}]
+    top = {**INPUT, "config": {"batch_shape": [None, 8, 8, 3]}}
+    return graph([top, *convs, add])
+
+
+def test_a_wide_add_costs_work_linear_in_its_branches(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An Add of n branches (a 3-filter Conv2D broadcast with 1-filter ones, as Keras'
+    element-wise merges broadcast) imports to one graph block, its parameters Keras'
+    1·1·3·f + f per Conv2D; the names the join shows while it merges grow with n, not n²
+    (doubling the branches doubles them: the join named every path before each one)."""
+    from convcalc.errors import shown
+    from convcalc.layers import blocks
+
+    shown_calls = 0
+
+    def counted(*args: Any, **kwargs: Any) -> str:
+        nonlocal shown_calls
+        shown_calls += 1
+        return shown(*args, **kwargs)
+
+    monkeypatch.setattr(blocks, "shown", counted)
+    calls = {}
+    for n in (100, 200):
+        filters = [3] + [1] * (n - 1)
+        shown_calls = 0
+        spec = from_json(wide_add(filters), "net")
+        calls[n] = shown_calls
+        assert [item["type"] for item in spec["layers"]] == ["graph"]
+        report = analyse(load_spec(spec))
+        assert report.output_shape == (3, 8, 8)
+        assert report.total_params == sum(3 * f + f for f in filters)
+    assert calls[200] <= 2.2 * calls[100], calls
+
+
+def test_a_wide_add_that_clashes_names_the_first_paths_and_counts_the_rest() -> None:
+    """Keras refuses adding 8×8×2 to 8×8×3 (neither is 1); the refusal names three paths and
+    counts the others, so its length does not grow with the branches."""
+    text = refused(wide_add([3, 3, 3, 3, 2]), "to be added")
+    assert "'c0' and 'c1' and 'c2' and 1 more give 8×8×3 but 'c4' gives 8×8×2" in text
+
+
 @pytest.mark.full
 def test_a_long_chain_within_the_budget() -> None:
     """50,000 layers import in one pass; a budget too small stops with WorkLimit."""

@@ -107,7 +107,7 @@ def import_model(
     in that text, so it is refused, naming its line. A Keras model's merges become blocks; a
     graph that blocks cannot express is refused at the layer.
     """
-    from convcalc.frameworks.torch.importer import ImportRefusal, from_print, to_yaml
+    from convcalc.frameworks.torch.importer import MEDIUM, ImportRefusal, from_print, to_yaml
     from convcalc.solve.layer import is_size
     from convcalc.spec.document import read_source
 
@@ -118,7 +118,7 @@ def import_model(
             raise Failure(f"--input: positive sizes such as 3,32,32, not '{shown(input_shape)}'")
         sizes = tuple(int(part) for part in parts)
     try:
-        text, file, stem = read_source(source, {})
+        text, file, stem = read_source(source, {}, MEDIUM)
     except ConvcalcError as exc:
         raise Failure(located(exc, source)) from None
     from convcalc.frameworks.keras.importer import is_keras_json

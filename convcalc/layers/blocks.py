@@ -547,21 +547,28 @@ class Graph(Block):
         joined = self._joined(outputs)
         if not joined:
             raise Refusal("no path's output is left to join: name the joined paths", "output")
-        names, out = [joined[0][0]], joined[0][1]
-        for name, given in joined[1:]:
-            which = " and ".join(repr(shown(n)) for n in names)
-            before = f"{which} give{'s' if len(names) == 1 else ''} {self.shown(out)}"
-            clash = f"{before} but {shown(name)!r} gives {self.shown(given)}"
+        out = joined[0][1]
+        for k, (name, given) in enumerate(joined[1:], 1):
             if not JOINS[self.join].elementwise:
                 if len(given) != len(out) or given[1:] != out[1:]:
                     raise Refusal(
-                        f"{clash}: joined along the channels, every other dimension must be equal"
+                        f"{self._clash(joined[:k], out, name, given)}: joined along the "
+                        "channels, every other dimension must be equal"
                     )
                 out = (out[0] + given[0], *out[1:])
-            else:
+            elif given != out:  # equal shapes join as they are
+                clash = self._clash(joined[:k], out, name, given)
                 out = self.broadcast(out, given, clash, self._verb())
-            names.append(name)
         return out
+
+    def _clash(self, before: list[tuple[str, Shape]], out: Shape, name: str, given: Shape) -> str:
+        """``'a' and 'b' give 4×6×6 but 'c' gives 3×6×6``: the paths joined so far (the first
+        three named, the rest counted, so a join of n paths costs O(n)) against the next."""
+        which = " and ".join(repr(shown(n)) for n, _ in before[:3])
+        if len(before) > 3:
+            which += f" and {len(before) - 3:,} more"
+        verb = "gives" if len(before) == 1 else "give"
+        return f"{which} {verb} {self.shown(out)} but {shown(name)!r} gives {self.shown(given)}"
 
     def _verb(self) -> str:
         return JOINS[self.join].verb

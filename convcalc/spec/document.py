@@ -77,12 +77,16 @@ class Document:
         return line
 
 
-def read_source(source: str, bundled: dict[str, Path]) -> tuple[str, str, str]:
-    """(text, file label, default name) for a path, ``-`` or a bundled spec's name."""
+def read_source(
+    source: str, bundled: dict[str, Path], medium: str = "YAML text"
+) -> tuple[str, str, str]:
+    """(text, file label, default name) for a path, ``-`` or a bundled spec's name, decoded as
+    ``medium`` (:func:`~convcalc.paths.decode`)."""
     if source == "-":
         if sys.stdin is None or sys.stdin.closed:
             raise SpecError("standard input is closed: nothing to read", file="<stdin>")
-        return decode(sys.stdin.buffer.read(MAX_BYTES + 1), "<stdin>"), "<stdin>", "stdin"
+        raw = sys.stdin.buffer.read(MAX_BYTES + 1)
+        return decode(raw, "<stdin>", medium), "<stdin>", "stdin"
     path = Path(source)
     if not path.exists() and source in bundled:
         path = bundled[source]
@@ -97,10 +101,10 @@ def read_source(source: str, bundled: dict[str, Path]) -> tuple[str, str, str]:
             f"no such file, and no bundled spec of that name (bundled: {names})", file=source
         ) from None
     except IsADirectoryError:
-        raise SpecError("is a directory, not a spec file", file=source) from None
+        raise SpecError(f"is a directory, not {medium}", file=source) from None
     except OSError as exc:
         raise SpecError(f"cannot read: {exc.strerror}", file=source) from None
-    return decode(raw, source), source, path.stem
+    return decode(raw, source, medium), source, path.stem
 
 
 @dataclass

@@ -70,9 +70,10 @@ from convcalc.layers.base import Layer
 from convcalc.layers.registry import KINDS, block_class, layer_class
 from convcalc.records import Shape, shape_text
 
-__all__ = ["SUPPORTED", "ImportRefusal", "Remedy", "from_print", "to_yaml"]
+__all__ = ["MEDIUM", "SUPPORTED", "ImportRefusal", "Remedy", "from_print", "to_yaml"]
 
 Spec = dict[str, Any]
+MEDIUM = "print(model) text or a Keras model's JSON"  # what `convcalc import` reads
 Value = Any  # what a printed argument reads as: a scalar, or a tuple of scalars
 Args = list[tuple[str | None, Value]]
 
@@ -734,12 +735,16 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _written(key: str, value: Value) -> Any:
+def _written(key: str, value: Value, length: int) -> Any:
     """A printed value as the spec writes it: tuples as lists, one per-dimension value for a
-    tuple of equal ones (``(8, 8)`` → ``8``)."""
+    tuple of ``length`` equal ones (``(8, 8)`` → ``8`` on a 2-d input). A tuple of another
+    length stays a list, which the layer reads as PyTorch does or refuses at its field:
+    ``kernel_size=(3, 3, 3)`` on a 2-d input is not 3, ``ZeroPad2d((1, 1))`` pads the width
+    only."""
     if not isinstance(value, tuple):
         return value
-    if key in PER_DIM and value and value[0] is not None and all(_same(v, value[0]) for v in value):
+    equal = value and value[0] is not None and all(_same(v, value[0]) for v in value)
+    if key in PER_DIM and equal and len(value) == length:
         return value[0]
     return list(value)
 
@@ -816,7 +821,8 @@ def _leaf(node: _Node, shape: Shape, walk: _Walk) -> tuple[Spec, Shape]:
     for key, value in values.items():
         if key == INPUT_COUNT.get(kind) or key in DROPPED or (key == "bias" and kind in NORMS):
             continue
-        layer[key] = _written(key, value)
+        sides = 2 if kind == "pad" and key == "padding" else 1  # (left, right, top, ...)
+        layer[key] = _written(key, value, sides * (len(shape) - 1))
     _special(node, kind, layer)
     for key in list(layer):
         if key in defaults and _same(layer[key], defaults[key]):

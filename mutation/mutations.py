@@ -1,10 +1,11 @@
 """The mutations :mod:`run` applies, one at a time: each a plausible bug in one module.
 
 A mutation is a snippet of a file and what it becomes. The list covers the core arithmetic, the
-costs and memory, receptive fields, lint, the grader and its mistakes, the quiz, and the import
-and export; the first group is the bugs that once passed the whole suite unnoticed, kept so that
-they stay caught. A mutation that cannot change anything a user sees is marked ``equivalent``
-with the reason (none is, today).
+costs and memory, receptive fields, lint, the grader and its mistakes, the quiz, the import and
+export, the Keras dialect, the schema and the closed-form solve; the first group is the bugs that
+once passed the whole suite unnoticed, kept so that they stay caught. A mutation that cannot
+change anything a user sees is marked ``equivalent`` with the reason (none is, today). Each is
+killed by the quick set (the default ``pytest``), which :mod:`run` runs.
 """
 
 from __future__ import annotations
@@ -27,8 +28,8 @@ MUTATIONS = [
     Mutation(
         "quiz-solve-swapped",
         "convcalc/teach/quiz.py",
-        'right = f"k = {k}, s = {s}"',
-        'right = f"k = {s}, s = {k}"',
+        "right = f\"k = {data['k']}, s = {data['s']}\"",
+        "right = f\"k = {data['s']}, s = {data['k']}\"",
         "the quiz's inverse-problem answer with k and s swapped",
     ),
     Mutation(
@@ -198,5 +199,57 @@ MUTATIONS = [
         "        if self.spent > self.limit:",
         "        if self.spent > 1000 * self.limit:",
         "the work budget a thousand times too large",
+    ),
+    # the Keras dialect
+    Mutation(
+        "keras-merge-records-order",
+        "convcalc/layers/blocks.py",
+        "        out = broadcast(self.shown_shape(first), self.shown_shape(second))\n",
+        "        out = broadcast(first, second)\n",
+        "a Keras merge broadcasts the channels-first records, not Keras' (H, W, C)",
+    ),
+    Mutation(
+        "keras-attention-key-unread",
+        "convcalc/frameworks/keras/importer.py",
+        '    for role in ("query", "value", "key"):',
+        '    for role in ("query", "value"):',
+        "the importer reads MultiHeadAttention's key unchecked: mha(x, x, y) taken as mha(x, x)",
+    ),
+    Mutation(
+        "keras-transpose-same-crop",
+        "convcalc/arith.py",
+        "    start = max(total // 2, 0)\n",
+        "    start = max(total - total // 2, 0)\n",
+        "Keras' transposed same crops the odd one at the start, not at the end",
+    ),
+    Mutation(
+        "keras-transpose-same-op",
+        "convcalc/arith.py",
+        "out = length * s if op is None else (length - 1) * s + k_eff % 2 + op",
+        "out = length * s if op is None else (length - 1) * s + op",
+        "Keras' transposed same with output_padding forgets an odd kernel's k_eff mod 2",
+    ),
+    # the schema and the closed-form solve
+    Mutation(
+        "schema-dispatch-off-by-one",
+        "convcalc/spec/schema.py",
+        '"enum": [name for name, _ in refs[:half]]',
+        '"enum": [name for name, _ in refs[: half - 1]]',
+        "the schema's type tree sends the last type of each first half to the other half",
+    ),
+    Mutation(
+        "closed-count-sum",
+        "convcalc/solve/closed.py",
+        "count = sum(math.prod(size_count(s) for s in box) for box in boxes)",
+        "count = sum(sum(size_count(s) for s in box) for box in boxes)",
+        "the closed form counts a box's tuples as the sum of its dimensions' sizes, not the "
+        "product",
+    ),
+    Mutation(
+        "closed-fixed-size-kept",
+        "convcalc/solve/closed.py",
+        "return SizeSet(self.fixed + 1, 1, (), (self.fixed,)) if self.fixed in sizes else None",
+        "return SizeSet(self.fixed + 1, 1, (), (self.fixed,)) if self.fixed in sizes else sizes",
+        "a fixed input size the network refuses keeps the dimension's whole set",
     ),
 ]

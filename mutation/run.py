@@ -2,8 +2,9 @@
 
 Each mutation in :mod:`mutations` (beside this file) replaces one snippet of one module with a
 plausible mistake — a floor for a ceiling, a dropped term, a swapped pair, a forgotten argument.
-For each, the tracked files are copied into a fresh folder, the snippet is replaced there (it must
-occur exactly once: a mutation whose snippet has gone is reported *stale*, so the list cannot rot
+For each, the repository's files as they are in the working tree (tracked, and new ones git
+does not ignore) are copied into a fresh folder, the snippet is replaced there (it must occur
+exactly once: a mutation whose snippet has gone is reported *stale*, so the list cannot rot
 silently), and the default ``pytest`` runs in that copy until its first failure. A failing run
 kills the mutation; a passing one means no test notices that bug: it *survives*. A mutation
 known to change nothing a user can see is listed with ``equivalent`` and its reason; it is
@@ -15,12 +16,13 @@ Run from the repository's root::
     python mutation/run.py --list          # the mutations, one a line
     python mutation/run.py softplus-beta   # some of them, by name
 
-The score is killed / (all − equivalent); exit code 0 when every counted mutation is killed,
-1 otherwise, 2 when a mutation is stale or a run is *broken* (errors and no failure: the
-copied suite could not be collected — a test importing a file git does not track, say — which
-proves nothing, so it is not counted as killed). It takes about a minute a mutation (the
-suite is stopped at its first failure; a survivor runs it whole), so it is run on demand, not
-in CI.
+The suite runs first without a mutation: it must pass, else nothing is run (exit code 2), since
+every mutation would be "killed" by a test that fails anyway. The score is killed / (all −
+equivalent); exit code 0 when every counted mutation is killed, 1 otherwise, 2 when a mutation
+is stale or a run is *broken* (errors and no failure: the copied suite could not be collected —
+a test importing a file git ignores, say — which proves nothing, so it is not counted as
+killed). It takes about a minute a mutation (the suite is stopped at its first failure; a
+survivor runs it whole), so it is run on demand, not in CI.
 """
 
 from __future__ import annotations
@@ -43,9 +45,14 @@ TIMEOUT = 1800  # seconds: ten times the default suite's run
 
 
 def tracked_copy(folder: Path) -> None:
-    """The repository's tracked files (as they are in the working tree) copied into ``folder``."""
+    """The repository's files as they are in the working tree, copied into ``folder``: the
+    tracked ones and the new ones git does not ignore (a test written but not yet committed
+    counts), without the ignored caches and builds."""
     names = subprocess.run(
-        ["git", "ls-files", "-z"], cwd=ROOT, capture_output=True, check=True
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
     ).stdout.split(b"\0")
     for raw in names:
         if not raw:
@@ -90,6 +97,20 @@ def run_tests(folder: Path) -> tuple[bool, str]:
     return done.returncode == 0, lines[-1] if lines else done.stderr.strip()[-200:]
 
 
+def baseline_passes(base: Path, folder: Path) -> bool:
+    """The suite run on the copy without a mutation (in ``folder``): it must pass, or every
+    mutation would be "killed" by a test that fails anyway (a file half edited when it was
+    copied, say); if it fails, said, and nothing is run."""
+    shutil.copytree(base, folder, symlinks=True)
+    start = time.monotonic()
+    passed, last = run_tests(folder)
+    shutil.rmtree(folder)
+    print(f"{'baseline':9} {'(no mutation)':28} {time.monotonic() - start:5.0f} s  {last}")
+    if not passed:
+        print("the suite fails without a mutation: fix it (or wait for the edit) first")
+    return passed
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("names", nargs="*", help="mutations to run (default: all)")
@@ -109,6 +130,8 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="convcalc-mutant-") as tmp:
         base = Path(tmp) / "base"
         tracked_copy(base)
+        if not baseline_passes(base, Path(tmp) / "unmutated"):
+            return 2
         for m in chosen:
             folder = Path(tmp) / m.name
             shutil.copytree(base, folder, symlinks=True)

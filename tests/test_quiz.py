@@ -736,6 +736,19 @@ def test_what_students_see_is_recomputed_independently(topic: str, form: str) ->
         check_shown(q, torch, torchinfo)
 
 
+@pytest.mark.torch
+def test_multiply_adds_and_inverse_problems_are_recomputed() -> None:
+    """The quick run's share of the test above past its first case, as the Question objects
+    show them: the first seed's multiply-add workings, one a difficulty (PyTorch's
+    FlopCounterMode ÷ 2), and every inverse answer (the size rule, brute force)."""
+    torch = pytest.importorskip("torch")
+    for topic, count in (("macs", 3), ("solve", 3 * len(SEEDS))):
+        questions = [q for q in shown("question") if q.topic == topic][:count]
+        assert len(questions) == count
+        for q in questions:
+            check_shown(q, torch, None)
+
+
 @pytest.mark.full
 @pytest.mark.torch
 @pytest.mark.parametrize("form", FORMS)

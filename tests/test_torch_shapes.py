@@ -230,6 +230,22 @@ def test_random_stacks_match_torch(stack: tuple[list[int], list[dict[str, Any]]]
         assert summary.output_size == math.prod(expected[-1][0] if expected else input_shape)
 
 
+def test_transposed_output_padding_as_torch() -> None:
+    """ConvTranspose{1,2,3}d with output_padding below the stride or the dilation, per
+    dimension, and one torch refuses (not below either): torch's shapes and parameters, or its
+    refusal at the layer (the random stacks above draw these in the full run)."""
+    cases = [  # input, kernel_size, stride, dilation, output_padding (padding 1)
+        ([2, 7], 3, 2, 1, 1),
+        ([2, 5, 6], [3, 2], [3, 1], [1, 2], [2, 1]),
+        ([1, 3, 4, 2], 2, 2, 3, [1, 2, 0]),
+        ([2, 6], 3, 1, 1, 1),  # output_padding 1 not below stride 1 or dilation 1: refused
+    ]
+    for shape, k, s, d, op in cases:
+        layer = {"type": "conv_transpose", "out_channels": 3, "kernel_size": k, "stride": s}
+        layers = [layer | {"padding": 1, "dilation": d, "output_padding": op}]
+        assert convcalc_run(shape, layers) == torch_run(shape, layers), layers
+
+
 @settings(max_examples=examples(60))
 @given(stack=stacks())
 def test_refused_stacks_exit_2_through_the_cli(stack: Any, tmp_path_factory: Any) -> None:

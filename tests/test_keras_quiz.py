@@ -289,3 +289,149 @@ def test_the_formats_write_keras_questions(run: Invoke) -> None:
     ]
     refused = run("quiz", "--framework", "tensorflow")
     assert refused.exit_code == 2 and "tensorflow" in refused.output
+
+
+# --- the parameter distractors: Keras' own mistakes ---------------------------------------------
+
+# Keras' weights of the layers some parameter questions state, by name: (trainable, non-trainable)
+# sizes, recorded from Keras 3.15.1 (layer.trainable_weights, layer.non_trainable_weights);
+# Keras' count_params() is their sum. The full run takes them from Keras itself.
+KERAS_WEIGHTS: dict[tuple[str, str], tuple[dict[str, int], dict[str, int]]] = {
+    ("32×32×16", 'Conv2D(filters=32, kernel_size=8, strides=1, padding="same", dilation_rate=2, '
+     "use_bias=False)"): ({"kernel": 32768}, {}),
+    ("100×100×1", "Conv2D(filters=8, kernel_size=1, strides=1)"): ({"kernel": 8, "bias": 8}, {}),
+    ("32×32×16", "BatchNormalization()"):  # Param # 64
+        ({"gamma": 16, "beta": 16}, {"moving_mean": 16, "moving_variance": 16}),
+    ("28×28×16", "BatchNormalization(center=False)"):  # Param # 48
+        ({"gamma": 16}, {"moving_mean": 16, "moving_variance": 16}),
+    ("14×14×3", "BatchNormalization(scale=False)"):  # Param # 9
+        ({"beta": 3}, {"moving_mean": 3, "moving_variance": 3}),
+    ("28×28×64", "BatchNormalization()"):  # trainable 128
+        ({"gamma": 64, "beta": 64}, {"moving_mean": 64, "moving_variance": 64}),
+    ("56×56×3", "BatchNormalization(scale=False)"):  # trainable 3
+        ({"beta": 3}, {"moving_mean": 3, "moving_variance": 3}),
+    ("32×32×32", "BatchNormalization()"):  # non-trainable 64
+        ({"gamma": 32, "beta": 32}, {"moving_mean": 32, "moving_variance": 32}),
+    ("56×56×64", "BatchNormalization(center=False)"):  # non-trainable 128
+        ({"gamma": 64}, {"moving_mean": 64, "moving_variance": 64}),
+}  # fmt: skip
+
+# PyTorch's mistakes that are none in Keras: its Param # holds BatchNormalization's moving
+# statistics, and it calls BatchNormalization's offset beta, not a bias
+PYTORCH_ONLY = ("counted BatchNorm's buffers as parameters",)
+
+
+def _stated(q: Question) -> tuple[str, str]:
+    """The input shape and the layer call a one-layer question states."""
+    lines = q.text.splitlines()
+    return lines[0].split(" (")[0].removeprefix("Input shape "), lines[-2].split(". ", 1)[1]
+
+
+def keras_weights_of(q: Question) -> tuple[dict[str, int], dict[str, int]]:
+    """The stated layer's trainable and non-trainable weights by name, by Keras."""
+    shape, layers = shown_network(q.text)
+    model = build(shape, layers)
+    assert model is not None, q.text
+    layer = model.layers[0]
+
+    def sizes(tensors: list[Any]) -> dict[str, int]:
+        return {w.path.rsplit("/", 1)[-1]: math.prod(w.shape) for w in tensors}
+
+    return sizes(layer.trainable_weights), sizes(layer.non_trainable_weights)
+
+
+def keras_mistakes(q: Question, trained: dict[str, int], frozen: dict[str, int]) -> dict[str, int]:
+    """What each mistake a Keras student makes gives for the question, from Keras' weights
+    alone: the feedback a distractor must carry, and its value."""
+    (h, w, c), layers = shown_network(q.text)
+    kind, args = layers[0]
+    total, trainable = sum({**trained, **frozen}.values()), sum(trained.values())
+    if kind == "Conv2D":
+        bias = trained.get("bias", 0)
+        found = {
+            "forgot the bias": total - bias,
+            "counted every weight twice": 2 * total,
+            "forgot the input channels": trained["kernel"] // c + bias,
+        }
+        if "bias" not in trained:
+            found["counted a bias: use_bias=False leaves it out"] = total + args["filters"]
+        return found
+    per_value = {"a γ and a β per value: BatchNormalization keeps one per channel":
+                 trainable * h * w}  # fmt: skip
+    beta = "forgot beta (Keras' offset of a normalization)"
+    if "Param #" in q.text:
+        return per_value | {
+            beta: total - trained.get("beta", 0),
+            "PyTorch's count: Keras' Param # holds the moving mean and variance too": trainable,
+            "one parameter per channel: γ and β are two": c,
+        }
+    if "non-trainable" in q.text:
+        return per_value | {
+            "counted every parameter, γ and β too": total,
+            "one moving statistic per channel: the mean and the variance are two": c,
+            "no non-trainable parameters: Keras counts the moving mean and variance": 0,
+        }
+    return per_value | {
+        "counted the moving mean and variance: they never train": total,
+        "one parameter per channel: γ and β are two": c,
+        beta: trainable - trained.get("beta", 0),
+    }
+
+
+def check_params_distractors(q: Question, trained: dict[str, int], frozen: dict[str, int]) -> None:
+    """The answer is Keras' count (Param #: count_params(), or the trainable or non-trainable
+    weights), no distractor is it, each distractor is a named Keras mistake giving what that
+    mistake gives by Keras' weights, and none is a PyTorch-only mistake."""
+    total, trainable = sum({**trained, **frozen}.values()), sum(trained.values())
+    right = total - trainable if "non-trainable" in q.text else (
+        trainable if "trainable" in q.text else total)  # fmt: skip
+    assert q.answer == f"{right:,}", q.text
+    expected = keras_mistakes(q, trained, frozen)
+    wrong = [c for c in q.choices if not c.correct]
+    assert len(wrong) >= 2, q.text
+    for choice in wrong:
+        assert choice.text != q.answer, (q.text, choice)
+        assert choice.feedback not in PYTORCH_ONLY, (q.text, choice)
+        assert choice.feedback in expected, (q.text, choice)
+        assert choice.text == f"{expected[choice.feedback]:,}", (q.text, choice)
+    if "BatchNormalization" in q.text:
+        assert all(c.feedback != "forgot the bias" for c in wrong), q.text
+
+
+def params_questions(seeds: tuple[int, ...], difficulties: tuple[int, ...]) -> list[Question]:
+    """The Conv2D and BatchNormalization parameter questions of ``seeds``."""
+    return [
+        q
+        for seed in seeds
+        for difficulty in difficulties
+        for q, _ in generate(seed, 6, ("params",), difficulty, framework="keras")
+        if re.search(r"\d\. (Conv2D|BatchNormalization)\(", q.text)
+    ]
+
+
+def test_parameter_distractors_are_keras_mistakes() -> None:
+    """BatchNormalization (Param #, trainable, non-trainable; with center=False and
+    scale=False) and Conv2D (with a bias and use_bias=False): the answers are Keras' recorded
+    counts (BatchNormalization(16 channels): Param # 64, 32 trainable) and every distractor
+    one of Keras' named mistakes; the full run checks every such question against Keras."""
+    found = set()
+    for q in params_questions((*range(6), 14), (3,)):
+        if (stated := _stated(q)) in KERAS_WEIGHTS:
+            check_params_distractors(q, *KERAS_WEIGHTS[stated])
+            found.add(stated)
+    assert found == set(KERAS_WEIGHTS)
+
+
+@pytest.mark.full
+def test_parameter_distractors_are_keras_mistakes_by_keras() -> None:
+    """The recorded weights are Keras' own, and every Conv2D and BatchNormalization parameter
+    question of twelve seeds, each difficulty, is checked against Keras' weights."""
+    questions = params_questions(tuple(range(12)), (1, 2, 3))
+    assert {"use_bias=False", "center=False", "scale=False", "Param #", "non-trainable"} <= {
+        word for q in questions for word in re.findall(r"\w+=False|Param #|non-trainable", q.text)
+    }
+    for q in questions:
+        weights = keras_weights_of(q)
+        if _stated(q) in KERAS_WEIGHTS:
+            assert KERAS_WEIGHTS[_stated(q)] == weights, q.text
+        check_params_distractors(q, *weights)

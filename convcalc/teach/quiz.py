@@ -401,9 +401,10 @@ class Words:
 
 def _conv_params_wrong(entry: Entry) -> list[Wrong]:
     """A conv's parameters counted twice, or without its input channels:
-    F·k·k + F for F·C·k·k + F."""
+    F·k·k + F for F·C·k·k + F (F·k·k for F·C·k·k without a bias)."""
     weight = entry.tensors["weight"]
-    no_inputs = weight[0] * math.prod(weight[2:]) + weight[0]
+    bias = math.prod(entry.tensors["bias"]) if "bias" in entry.tensors else 0
+    no_inputs = weight[0] * math.prod(weight[2:]) + bias
     return [(f"{entry.params * 2:,}", TWICE, TWICE), (f"{no_inputs:,}", NO_INPUTS, NO_INPUTS)]
 
 
@@ -416,6 +417,9 @@ BN_MOVING = "counted the moving mean and variance: they never train"
 BN_BUFFERS_KERAS = "no non-trainable parameters: Keras counts the moving mean and variance"
 BN_PER_VALUE = "a γ and a β per value: BatchNormalization keeps one per channel"
 BN_ONE = "one parameter per channel: γ and β are two"
+BN_ALL = "counted every parameter, γ and β too"
+BN_ONE_MOVING = "one moving statistic per channel: the mean and the variance are two"
+NO_USE_BIAS = "counted a bias: use_bias=False leaves it out"
 KERAS_REFUSES = "strides > 1 with dilation_rate > 1: PyTorch takes it, Keras refuses it"
 
 
@@ -506,9 +510,12 @@ class KerasWords(Words):
     def params(
         self, rng: random.Random, difficulty: int
     ) -> tuple[Report, dict[str, Any], str, int, list[Wrong]]:
-        """A Conv2D's Param #, a Dense's (on an image: the last axis only), or a
-        BatchNormalization's Param #, trainable or non-trainable parameters (difficulty 3: now
-        and then without its β, ``center=False``, or its γ, ``scale=False``)."""
+        """A Conv2D's Param # (difficulty 3: now and then ``use_bias=False``), a Dense's (on an
+        image: the last axis only), or a BatchNormalization's Param #, trainable or
+        non-trainable parameters (difficulty 3: now and then without its β, ``center=False``,
+        or its γ, ``scale=False``). The distractors are Keras' mistakes
+        (:func:`_keras_params_wrong`, the ones ``convcalc check`` names), never PyTorch's
+        buffers rule: Keras' Param # counts the moving mean and variance."""
         kind = rng.choice(["Conv2D", "Dense"] if difficulty == 1 else
                           ["Conv2D", "Dense", "BatchNormalization"])  # fmt: skip
         if kind == "Conv2D":
@@ -516,9 +523,14 @@ class KerasWords(Words):
                 report, spec = _network(rng, max(difficulty, 2), 1, self)
                 if spec["layers"][0]["type"] == "Conv2D":
                     break
+            if difficulty > 2 and rng.random() < 0.3:
+                spec["layers"][0]["use_bias"] = False
+                report = analyse(load_spec(spec))
             entry = report.layers[0]
-            wrong = [(f"{m.value:,}", m.name, m.name) for m in named.params_mistakes(entry)]
-            wrong += _conv_params_wrong(entry)
+            wrong = _keras_params_wrong(entry) + _conv_params_wrong(entry)
+            if "bias" not in entry.tensors:
+                filters = entry.output_shape[0]
+                wrong.append((f"{entry.params + filters:,}", NO_USE_BIAS, NO_USE_BIAS))
             return report, spec, "How many parameters does the layer have?", entry.params, wrong
         channels = rng.choice([3, 8, 16, 32, 64, 128])
         size = rng.choice([7, 14, 28, 32, 56])
@@ -546,17 +558,22 @@ class KerasWords(Words):
         wrong = [(f"{trainable * size * size:,}", BN_PER_VALUE, BN_PER_VALUE)]
         if asked == "Param #":
             right = total
+            wrong += _keras_params_wrong(entry)
             wrong += [(f"{trainable:,}", TORCH_BN, TORCH_BN), (f"{c:,}", BN_ONE, BN_ONE)]
             ask = "How many parameters does model.summary() count for the layer (its Param #)?"
         elif asked == "trainable":
             right = trainable
-            wrong += [(f"{total:,}", BN_MOVING, BN_MOVING), (f"{untrained + c:,}", BN_ONE, BN_ONE)]
+            wrong += [(f"{total:,}", BN_MOVING, BN_MOVING), (f"{c:,}", BN_ONE, BN_ONE)]
+            wrong += [  # Keras' Param # mistakes that leave out a trained tensor (beta)
+                (f"{m.value - untrained:,}", m.name, m.name)
+                for m in named.keras_params_mistakes(entry)
+                if m.value - untrained > 0
+            ]
             ask = "How many of the layer's parameters are trainable?"
         else:
             right = untrained
-            wrong += [(f"{total:,}", named.BN_BUFFERS, "counted every parameter, γ and β too"),
-                      (f"{c:,}", BN_ONE, "one moving statistic per channel: the mean and "
-                       "the variance are two")]  # fmt: skip
+            wrong += [(f"{total:,}", BN_ALL, BN_ALL), (f"{c:,}", BN_ONE_MOVING, BN_ONE_MOVING),
+                      ("0", BN_BUFFERS_KERAS, BN_BUFFERS_KERAS)]  # fmt: skip
             ask = "How many of the layer's parameters are non-trainable?"
         return report, spec, ask, right, [w for w in wrong if w[0] != f"{right:,}"]
 
@@ -607,6 +624,13 @@ class KerasWords(Words):
             f'activation="elu"), layers.Dense({d_o}, activation="softmax")]): how many '
             "parameters does model.count_params() give?"
         )
+
+
+def _keras_params_wrong(entry: Entry) -> list[Wrong]:
+    """Keras' Param # as each named Keras mistake gives it (:func:`named.keras_params_mistakes`,
+    what ``convcalc check`` names for a Keras spec): the bias forgotten, BatchNormalization's
+    beta forgotten, the groups forgotten; never its moving statistics, which Keras counts."""
+    return [(f"{m.value:,}", m.name, m.name) for m in named.keras_params_mistakes(entry)]
 
 
 def _keras_call(layer: dict[str, Any]) -> str:

@@ -67,8 +67,9 @@ class _Open:
     outs: list[Shape] = field(default_factory=list)  # each result's shape, for path_input
 
 
-def analyse(spec: Spec) -> Report:
-    """Walk the tree once; raise :class:`LayerRefusal` at the first layer PyTorch refuses."""
+def analyse(spec: Spec, *, blame: bool = True) -> Report:
+    """Walk the tree once; raise :class:`LayerRefusal` at the first layer PyTorch refuses (on a
+    Keras spec, a tensor too large names the argument to blame, found by trial: ``blame``)."""
     from convcalc.layers.blocks import Block
 
     seen: dict[tuple[Layer, Shape], tuple[Step, str, int]] = {}
@@ -139,11 +140,11 @@ def analyse(spec: Spec) -> Report:
             try:
                 layer.check_written(frame.shape)
                 step = layer.forward(frame.shape)
-                _within_limits(step)
+                _within_limits(step, spec.dialect is None)
                 # a dialect's call (ZeroPadding2D(1)) where the layer was built for one
                 description = layer.call_label() or layer.describe(frame.shape)
             except Refusal as exc:
-                refusal = _refused(spec, exc, layer, keys, source, frame)
+                refusal = _refused(spec, exc, layer, keys, source, frame, blame)
                 if not seen and frame.shape == spec.input:  # the first layer refuses
                     refusal.input_hint = _input_hint(spec, layer)
                     refusal.message += f"\n{refusal.input_hint}" if refusal.input_hint else ""
@@ -170,13 +171,19 @@ def analyse(spec: Spec) -> Report:
     return Report(spec.name, spec.input, root.shape, tuple(root.entries), spec.dialect)
 
 
-def _within_limits(step: Step) -> None:
-    """PyTorch refuses a tensor whose size or number of elements passes 2^63 − 1."""
+class _Overflow(Refusal):
+    """A tensor of more than 2^63 − 1 values: the written argument to blame is found by trial
+    (:func:`_blame`) on a spec of another framework."""
+
+
+def _within_limits(step: Step, pytorch: bool = True) -> None:
+    """PyTorch refuses a tensor whose size or number of elements passes 2^63 − 1 (and so do
+    the int64 shapes of Keras' backends: ``pytorch`` False says so in Keras' words)."""
+    most = "the most PyTorch can count" if pytorch else "the most a tensor of Keras' backends holds"
     for what, shape in [("output", step.output), *step.tensors.items()]:
         if math.prod(shape) > LIMIT:
-            raise Refusal(
-                f"the {what} would hold {math.prod(shape):.3g} values, beyond 2^63 − 1, the "
-                "most PyTorch can count"
+            raise _Overflow(
+                f"the {what} would hold {math.prod(shape):.3g} values, beyond 2^63 − 1, {most}"
             )
 
 
@@ -223,24 +230,110 @@ def _input_hint(spec: Spec, layer: Layer) -> str:
 
 
 def _refused(
-    spec: Spec, exc: Refusal, layer: Layer, keys: Keys, source: Keys, chain: _Chain | None = None
+    spec: Spec,
+    exc: Refusal,
+    layer: Layer,
+    keys: Keys,
+    source: Keys,
+    chain: _Chain | None = None,
+    blame: bool = False,
 ) -> LayerRefusal:
     """The refusal located: file, line (of the field, if one is at fault), path, type."""
     message = exc.message
     if chain is not None and chain.period < len(chain.items):  # inside a repeat
         times = len(chain.items) // chain.period
         message += f" (repetition {chain.next // chain.period + 1} of {times})"
-    where = [*source, exc.field] if exc.field else list(source)
+    field, layer_type = exc.field, layer.type
+    if spec.dialect is not None:  # the layer as written: its class and argument (Keras')
+        from convcalc.spec.keras import keras_field
+
+        n = _written(spec.dialect.classes, source)
+        keys, source = keys[:n], source[:n]
+        layer_type = spec.dialect.classes.get(source, layer_type)
+        item = _item(spec, source)
+        field = keras_field(field, item)
+        if field is None and blame and isinstance(exc, _Overflow):
+            field = _blame(spec, source, item, format_path(list(keys)))
+    where = [*source, field] if field else list(source)
     refusal = LayerRefusal(
         message,
         file=spec.file,
         line=spec.line_of(where),
         path=format_path(list(keys)),
-        layer_type=layer.type,
-        field=exc.field,
+        layer_type=layer_type,
+        field=field,
     )
     refusal.spec = spec
     return refusal
+
+
+def _written(classes: dict[Keys, str], source: Keys) -> int:
+    """How many of ``source``'s keys name the layer written in a dialect's spec: the longest
+    prefix with a class of its own (a step of a Keras layer, such as the activation of
+    ``Dense(activation=...)``, is the Keras layer)."""
+    return next((n for n in range(len(source), 0, -1) if source[:n] in classes), len(source))
+
+
+def _item(spec: Spec, source: Keys) -> Any:
+    """The mapping written at ``source`` in the spec's document, or None."""
+    node = spec.doc.data if spec.doc is not None else None
+    for key in source:
+        try:
+            node = node[key]  # type: ignore[index]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return node
+
+
+def _blame(spec: Spec, source: Keys, item: Any, path: str) -> str | None:
+    """The argument written in ``item`` that makes a tensor pass 2^63 − 1: the one (the
+    largest first) that, written 1 instead, lets the spec pass this layer (analysed again, not
+    blaming, every other argument as written); None where no one argument alone does."""
+    if spec.doc is None or not isinstance(item, dict):
+        return None
+    from convcalc.spec.document import Document
+    from convcalc.spec.validate import validate
+
+    sizes = {name: _largest(value) for name, value in item.items() if name != "type"}
+    for name in sorted((n for n in sizes if sizes[n] > 1), key=lambda n: -sizes[n])[:_TRIES]:
+        data = _replaced(spec.doc.data, [*source, name], 1)
+        try:
+            analyse(validate(Document(spec.doc.file, spec.doc.name, data)), blame=False)
+        except SpecError as exc:
+            if exc.path in (path, None):
+                continue  # still refused here, or 1 is not a value it takes
+        return str(name)
+    return None
+
+
+_TRIES = 4  # the written arguments _blame tries at most (each a whole analysis)
+
+
+def _largest(value: Any) -> int:
+    """The largest integer in a written value (a size, or nested lists of sizes); 0 if none."""
+    largest, todo = 0, [value]
+    while todo:
+        value = todo.pop()
+        if isinstance(value, list | tuple):
+            todo += value
+        elif isinstance(value, int) and not isinstance(value, bool):
+            largest = max(largest, value)
+    return largest
+
+
+def _replaced(data: Any, keys: list[str | int], value: Any) -> Any:
+    """``data`` with the part at ``keys`` replaced by ``value``: each container on the way
+    copied, the rest shared (a loop: the path may be thousands of keys deep)."""
+    if not keys:
+        return value
+    top = dict(data) if isinstance(data, dict) else list(data)
+    node = top
+    for key in keys[:-1]:
+        inner = node[key]  # type: ignore[index]
+        node[key] = dict(inner) if isinstance(inner, dict) else list(inner)  # type: ignore[index]
+        node = node[key]  # type: ignore[index]
+    node[keys[-1]] = value  # type: ignore[index]
+    return top
 
 
 def summarise(source: str) -> Report:

@@ -8,6 +8,7 @@ lint fix promises) or against PyTorch (the 64-bit sizes), never against convcalc
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import pytest
@@ -362,3 +363,95 @@ def test_lint_numbers_are_keras(keras: Any) -> None:
     assert read(8, 5, 5, pooled) == set(range(5 * pooled))
     pooled = size(8, layers.MaxPooling2D(3, strides=3))
     assert read(8, 3, 3, pooled) == set(range(3 * pooled))
+
+
+# --- 5. an analysis refusal names the Keras class and argument written ---------------------------
+
+BACKENDS = "beyond 2^63 − 1, the most a tensor of Keras' backends holds"
+# (input, layers, the Keras class and argument named, the tensor and its Keras shape: Keras'
+# own, test_overflowing_shapes_are_keras)
+OVERFLOWS = [
+    (
+        [10, 10, 3],
+        ["type: ZeroPadding2D, padding: 4611686018427387904"],
+        "layers[0] (ZeroPadding2D), field padding",
+        ("output", (2**63 + 10, 2**63 + 10, 3)),
+    ),
+    (
+        [1000, 1000, 3],
+        ["type: Flatten", "type: Dense, units: 9223372036854775807"],
+        "layers[1] (Dense), field units",
+        ("weight", (3_000_000, 2**63 - 1)),
+    ),
+    (  # the activation is a step of the Dense written: the Dense is named
+        [1000, 1000, 3],
+        ["type: Flatten", "type: Dense, units: 9223372036854775807, activation: relu"],
+        "layers[1] (Dense), field units",
+        ("weight", (3_000_000, 2**63 - 1)),
+    ),
+    (
+        [10, 10, 1],
+        ["type: DepthwiseConv2D, kernel_size: 3, depth_multiplier: 4611686018427387904"],
+        "layers[0] (DepthwiseConv2D), field depth_multiplier",
+        ("output", (8, 8, 2**62)),
+    ),
+    (  # no one argument alone is to blame: the layer's line, no field
+        [10, 10, 3],
+        [
+            "type: Conv2D, filters: 4611686018427387904, kernel_size: 4611686018427387904, "
+            "padding: same"
+        ],
+        "layers[0] (Conv2D)",
+        ("output", (10, 10, 2**62)),
+    ),
+]
+
+
+@pytest.mark.every_case
+@pytest.mark.parametrize(("shape", "layers", "where", "tensor"), OVERFLOWS)
+def test_an_overflow_names_the_keras_class_and_argument(
+    run: Any, shape: list[int], layers: list[str], where: str, tensor: tuple[str, tuple[int, ...]]
+) -> None:
+    """Exit 2; the Keras class written, the argument to blame in Keras' word, the limit
+    without PyTorch's name; the count that of the Keras tensor's shape."""
+    what, sizes = tensor
+    result = run("shape", "-", input=keras_spec(shape, *layers))
+    assert result.exit_code == 2
+    line = 3 + len(layers)
+    count = f"{math.prod(sizes):.3g}"
+    expected = f"Error: <stdin>:{line}: {where}: the {what} would hold {count} values, {BACKENDS}"
+    assert result.stderr.strip() == expected
+    assert "PyTorch" not in result.stderr
+
+
+@pytest.mark.full
+@pytest.mark.parametrize(("shape", "layers", "where", "tensor"), OVERFLOWS)
+def test_overflowing_shapes_are_keras(
+    keras: Any, shape: list[int], layers: list[str], where: str, tensor: tuple[str, tuple[int, ...]]
+) -> None:
+    """Keras' own shapes (compute_output_shape, the Dense kernel (in, units)) of each layer
+    of :data:`OVERFLOWS`; and their tensors pass 2^63 − 1 values, so PyTorch (Keras'
+    backend here) refuses to hold them; the argument named, written 1, gives a tensor it
+    holds."""
+    import yaml
+
+    torch = pytest.importorskip("torch")
+    args = yaml.safe_load("{" + layers[-1] + "}")
+    kind = args.pop("type")
+    layer = getattr(keras.layers, kind)(**args)
+    given = (None, math.prod(shape)) if len(layers) > 1 else (None, *shape)
+    what, sizes = tensor
+    if what == "output":
+        assert tuple(layer.compute_output_shape(given)[1:]) == sizes
+    else:
+        assert (given[1], args["units"]) == sizes
+    assert math.prod(sizes) > 2**63 - 1
+    with pytest.raises((RuntimeError, TypeError), match=r"(?i)overflow"):  # a size past int64
+        torch.empty(sizes, device="meta")
+    blamed = where.partition("field ")[2]
+    if blamed:
+        lowered = getattr(keras.layers, kind)(**{**args, blamed: 1})
+        if what == "output":
+            assert math.prod(lowered.compute_output_shape(given)[1:]) <= 2**63 - 1
+        else:
+            assert given[1] * 1 <= 2**63 - 1

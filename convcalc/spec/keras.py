@@ -726,6 +726,16 @@ class _KOpen:
         self.shape = frame.shape
 
 
+def keras_field(field: str | None, item: Any) -> str | None:
+    """A refusal's field (a layer object's, PyTorch's name) as the Keras argument written in
+    ``item``: ``out_channels`` → ``filters``, a pool's ``kernel_size`` → ``pool_size``; None
+    where the argument is not written (a default at fault: the layer's line is named)."""
+    word = KERAS_ARGUMENTS.get(field, field) if field else None
+    if word == "kernel_size" and isinstance(item, dict) and "pool_size" in item:
+        word = "pool_size"
+    return word if isinstance(item, dict) and word in item else None
+
+
 class _Walk:
     """One Keras spec being read: the document, the data format, the classes written."""
 
@@ -760,12 +770,7 @@ class _Walk:
         )
 
     def refused(self, exc: Refusal, keys: Keys, item: Any) -> SpecError:
-        field = KERAS_ARGUMENTS.get(exc.field, exc.field) if exc.field else None
-        if field == "kernel_size" and "pool_size" in item:
-            field = "pool_size"
-        if field is not None and field not in item:  # a default at fault: the layer's line
-            field = None
-        return self.error(exc.message, keys, item, field)
+        return self.error(exc.message, keys, item, keras_field(exc.field, item))
 
     # --- shapes -----------------------------------------------------------------------------
 

@@ -548,9 +548,10 @@ def test_refusals(tmp_path: Any) -> None:
 
 
 def test_keras_refusals(tmp_path: Any) -> None:
-    """What the reader takes but Keras would not build: a name of a Sequential's own model
-    that its inline writing (it holds an op) puts in the outer model's, a merge of one
-    tensor. Written as keras.Sequential, the same names build."""
+    """A name of a Sequential's own model that its inline writing (it holds an op) puts in
+    the outer model's is refused by the reader, as Keras refuses it (written as
+    keras.Sequential, the same names build); a merge of one tensor, which the reader takes,
+    is refused by the export."""
     layers = [
         {"type": "ReLU", "name": "r"},
         {"type": "Sequential", "layers": [{"type": "ReLU", "name": "r"}]},
@@ -568,9 +569,9 @@ def test_keras_refusals(tmp_path: Any) -> None:
     result = CliRunner().invoke(cli, ["export", str(twice), "--to", "keras"])
     assert result.exit_code == 2
     assert result.output == (
-        f"Error: {twice}:8: layers[1].layers[1] (relu), field name: cannot be exported to "
-        "Keras: the name 'r' would be written twice in one Keras model (a Sequential holding "
-        "a merge or an op is written inline, its names among the model's)\n"
+        f"Error: {twice}:8: layers[1].layers[1] (ReLU), field name: the name 'r' is already "
+        "the name of layers[0]: Keras refuses a name used twice in a model (all names must be "
+        "unique)\n"
     )
     one = tmp_path / "one.yaml"
     one.write_text(

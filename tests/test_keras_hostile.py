@@ -305,9 +305,11 @@ NAMES: list[tuple[list[dict[str, Any]], str | None]] = [
     ([repeat(2, conv()), conv("conv2d_2")], None),
     ([add([conv()]), conv("add")], "layers[1]"),
     ([conv("conv2d_1"), add([conv(), conv()])], "layers[1].body[1]"),
+    # a Sequential holding a Sequential is a model holding a model: the inner one's input
+    # layer is input_layer_2
+    ([seq(seq(conv("input_layer_2")))], "layers[0].layers[0].layers[0]"),
+    ([seq(seq(conv("input_layer_1")))], None),
     # a Sequential holding a block is written inline: its layers are the model's
-    ([seq(seq(conv("input_layer_2")))], None),  # the inner one's input is input_layer_1
-    ([seq(seq(conv("input_layer_1")))], "layers[0].layers[0].layers[0]"),
     ([seq(conv("input_layer_2"), seq(conv()))], None),
     ([conv("conv2d_1"), seq(conv(), add([conv()]))], "layers[1].layers[1].body[0]"),
     ([conv("conv2d_1"), seq(conv(), seq(conv()))], None),  # the inner one is a model

@@ -561,10 +561,21 @@ def plain_layer(item: dict[str, Any]) -> bool:
 
 
 def inlined(item: dict[str, Any]) -> bool:
-    """A Sequential the Keras export writes inline, its layers among the model's (its own
-    names in the model's scope, no input layer nor name of its own): one holding a layer that
-    keras.Sequential cannot take (:func:`plain_layer`)."""
-    return item["type"] == "Sequential" and not all(map(plain_layer, item["layers"]))
+    """A Sequential that is no keras.Sequential model but a stretch of its parent model, its
+    layers among the model's (its own names in the model's scope, no input layer nor name of
+    its own): one holding a layer keras.Sequential cannot take (:func:`plain_layer`), directly
+    or through the Sequentials it holds. One holding only plain layers and such Sequentials is
+    a keras.Sequential model, as Python writes it (an explicit stack: nesting is deep)."""
+    if item["type"] != "Sequential":
+        return False
+    todo = [item]
+    while todo:
+        for layer in todo.pop()["layers"]:
+            if layer["type"] == "Sequential":
+                todo.append(layer)
+            elif not plain_layer(layer):
+                return True
+    return False
 
 
 Node = TypeVar("Node")

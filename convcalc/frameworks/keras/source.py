@@ -190,9 +190,9 @@ def _builder(item: Any) -> str:
 
 
 def _opens(item: dict[str, Any]) -> bool:
-    """A block written as its paths then its merge (a Sequential holding only plain layers is
-    one ``keras.Sequential`` call): :func:`~convcalc.spec.keras.inlined`, the rule the reader
-    names the layers by."""
+    """A block written as its paths then its merge. A Sequential holding only plain layers and
+    such Sequentials is one ``keras.Sequential`` call; one that
+    :func:`~convcalc.spec.keras.inlined` says is a stretch of its parent is written inline."""
     kind = _builder(item)
     return kind in BLOCK_WRITERS and (kind != "sequential" or inlined(item))
 
@@ -336,29 +336,70 @@ def _op(w: _Writer, item: dict[str, Any], at: _At, source: str, target: str) -> 
 
 
 def _sequential(w: _Writer, item: dict[str, Any], at: _At, source: str, target: str) -> str:
-    """``keras.Sequential([...], name=...)(x)``, a model used as a layer, of plain layers
-    (a Sequential holding a block or a keras.ops call is written inline: :func:`_inline`)."""
+    """``keras.Sequential([...], name=...)(x)``, a model used as a layer, of plain layers and
+    the keras.Sequential models it holds (a Sequential holding a block or a keras.ops call is
+    written inline: :func:`_inline`)."""
+    listed = _listed(_sequential_calls(w, item, at))
+    items = [Item("", listed), *w.arguments(item, at, frozenset({"trainable"}))]
+    return w.assign(target, "keras.Sequential", items, source, w.shown(at))
+
+
+def _sequential_calls(w: _Writer, item: dict[str, Any], at: _At) -> list[Item]:
+    """The calls listed in a keras.Sequential: each plain layer's, and each Sequential it
+    holds as a ``keras.Sequential([...])`` of its own, built innermost first (an explicit
+    stack: nesting is deep). Each model's layers' names are its own."""
+    order: list[tuple[dict[str, Any], _At]] = []
+    todo = [(item, at)]
+    while todo:  # every Sequential after the one holding it
+        node, node_at = todo.pop()
+        order.append((node, node_at))
+        todo += [
+            (layer, sub) for layer, sub in _held(node, node_at) if layer["type"] == "Sequential"
+        ]
+    built: dict[Keys, list[Item]] = {}
+    for node, node_at in reversed(order):  # innermost first
+        calls = []
+        outer, w.names = w.names, set()  # a model of its own: its layers' names are its own
+        for layer, sub in _held(node, node_at):
+            if layer["type"] == "Sequential":
+                cls = "keras.Sequential"
+                args = [Item("", _listed(built[sub.keys]))]
+                args += w.arguments(layer, sub, frozenset({"trainable"}))
+            else:
+                cls = (
+                    "LayerScale"
+                    if layer["type"] == "LayerScale"
+                    else f"keras.layers.{layer['type']}"
+                )
+                if layer["type"] == "LayerScale":
+                    if not w.channels_last:
+                        raise w.refuse(
+                            sub.keys,
+                            "LayerScale scales the last axis, the channels only channels-last",
+                        )
+                    w.uses.helpers.add("LayerScale")
+                args = w.arguments(layer, sub)
+            text = f"{cls}(" + ", ".join(a.prefix + flat(a.expr) for a in args) + ")"
+            calls.append(Item("", Group(f"{cls}(", args, ")", flat=text), w.shown(sub)))
+        w.names = outer
+        built[node_at.keys] = calls
+    return built[at.keys]
+
+
+def _held(item: dict[str, Any], at: _At) -> list[tuple[dict[str, Any], _At]]:
+    """A Sequential's layers, each with where it is written."""
     inner = item["layers"]
     entries = _children(at, ("layers",), len(inner))
     frozen = at.frozen or item.get("trainable") is False
-    calls = []
-    outer, w.names = w.names, set()  # a model of its own: its layers' names are its own
-    for i, layer in enumerate(inner):
-        sub = _At((*at.keys, "layers", i), entries[i] if entries else None, at.copies, frozen)
-        cls = "LayerScale" if layer["type"] == "LayerScale" else f"keras.layers.{layer['type']}"
-        if layer["type"] == "LayerScale":
-            if not w.channels_last:
-                raise w.refuse(
-                    sub.keys, "LayerScale scales the last axis, the channels only channels-last"
-                )
-            w.uses.helpers.add("LayerScale")
-        args = w.arguments(layer, sub)
-        text = f"{cls}(" + ", ".join(a.prefix + flat(a.expr) for a in args) + ")"
-        calls.append(Item("", Group(f"{cls}(", args, ")", flat=text), w.shown(sub)))
-    w.names = outer
-    listed = Group("[", calls, "]", flat="[" + ", ".join(flat(c.expr) for c in calls) + "]")
-    items = [Item("", listed), *w.arguments(item, at, frozenset({"trainable"}))]
-    return w.assign(target, "keras.Sequential", items, source, w.shown(at))
+    return [
+        (layer, _At((*at.keys, "layers", i), entries[i] if entries else None, at.copies, frozen))
+        for i, layer in enumerate(inner)
+    ]
+
+
+def _listed(calls: list[Item]) -> Group:
+    """``[call, call, ...]``."""
+    return Group("[", calls, "]", flat="[" + ", ".join(flat(c.expr) for c in calls) + "]")
 
 
 def _self_attention(w: _Writer, item: dict[str, Any], at: _At, source: str, target: str) -> str:

@@ -11,9 +11,10 @@ any stride, BatchNormalization's momentum 0.99 and epsilon 0.001, Dense on the l
 initializers, regularizers, constraints and dtypes, which change no number, are left out.
 
 :data:`WRITERS` is the table of the leaf classes written otherwise, keyed by the Keras class:
-``Sequential`` of plain layers is ``keras.Sequential([...])`` (a model of its own: its names are
-its own); ``ops.add``/``ops.multiply`` are ``keras.ops.add(x, value)``/``keras.ops.multiply(x,
-value)``; ``LayerScale`` (keras.applications' ConvNeXt, not public API) is a small layer of the
+``Sequential`` of plain layers (and of such Sequentials, each a ``keras.Sequential`` in its list)
+is ``keras.Sequential([...])`` (a model of its own: its names are its own);
+``ops.add``/``ops.multiply`` are ``keras.ops.add(x, value)``/``keras.ops.multiply(x, value)``;
+``LayerScale`` (keras.applications' ConvNeXt, not public API) is a small layer of the
 file. :data:`BLOCK_WRITERS` is the table of the blocks, keyed by the dialect's builder kind
 (:data:`convcalc.spec.keras.BLOCKS`): each plans its paths, chains of statements from the
 block's input or an earlier path's output, and closes them with its merge, the functional API's
@@ -21,7 +22,8 @@ layer in the dialect's order (``Add``/``Subtract``/``Average``/``Maximum``/``Min
 then shortcut: Subtract is body − shortcut; ``Multiply`` of the input then the gate;
 ``Concatenate`` of the branches; a graph's join layer, :data:`convcalc.layers.blocks.JOINS`,
 of its ``output`` paths). A ``repeat`` (convcalc's) is written copy by copy, fresh layers; a
-Sequential holding a block or an op is written inline (keras.Sequential takes neither); a block
+Sequential holding a block, an op or a MultiHeadAttention (called on (x, x)), directly or through
+the Sequentials it holds, is written inline (keras.Sequential takes none); a block
 written ``trainable: false`` gives each of its layers ``trainable=False``. The blocks are walked
 with an explicit stack, so they nest as deep as the reader takes. Each layer's comment is its
 output shape as Keras writes it (batch excluded), from convcalc's report.

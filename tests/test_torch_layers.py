@@ -186,11 +186,19 @@ def _torch_batch(input_shape: list[int], layers: list[Layer], batch: int) -> Res
                     y = fn(x)
         except TORCH_REFUSALS:
             break
-        if y.dim() == 0 or y.shape[0] != batch or 0 in y.shape:
+        if y.dim() == 0 or y.shape[0] != batch or 0 in y.shape or _pads_the_batch(layer, x):
             break  # padding the batch is no per-sample layer; an empty dimension is refused
         x = y
         results.append((list(y.shape[1:]), _params(module)))
     return results
+
+
+def _pads_the_batch(layer: Layer, x: Any) -> bool:
+    """F.pad's pairs run from the last dimension back, so a list of 2·x.dim() values ends with
+    the batch's pair: other than (0, 0) it moves samples (by (1, −1), sample i becomes the
+    output's i + 1, with the batch size kept), which is no per-sample layer."""
+    pads = layer.get("padding") if layer.get("type") == "pad" else None
+    return isinstance(pads, list) and len(pads) == 2 * x.dim() and tuple(pads[-2:]) != (0, 0)
 
 
 def torch_run(input_shape: list[int], layers: list[Layer]) -> Run:
